@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef VGW_CONF_H
+#define VGW_CONF_H
+
+/* The JSON configuration, parsed and validated into plain structs.
+ * No DPDK here: the parser and its unit tests run without EAL. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vgw_common.h"
+
+#define VGW_CONF_DEFAULT_RUNTIME_DIR "/run/vhostgw"
+#define VGW_CONF_DEFAULT_QUEUES 1
+#define VGW_CONF_DEFAULT_AGING_SEC 300
+#define VGW_CONF_DEFAULT_MAC_TABLE 4096
+
+enum vgw_dev_type {
+	VGW_DEV_NET,
+	VGW_DEV_FS,
+	VGW_DEV_ETHDEV,
+};
+
+enum vgw_dev_mode {
+	VGW_MODE_SERVER,
+	VGW_MODE_CLIENT,
+};
+
+struct vgw_conf_dev {
+	char name[VGW_NAME_MAX];
+	enum vgw_dev_type type;
+	/* net, fs: absolute socket path (a relative one in the file is
+	 * resolved against runtime_dir) */
+	char socket[VGW_SOCKET_MAX];
+	enum vgw_dev_mode mode;
+	uint16_t queues;		/* queue pairs (net, ethdev) or request queues (fs) */
+	/* fs */
+	char shared_dir[4096];
+	char tag[VGW_TAG_MAX];
+	/* ethdev */
+	char devargs[VGW_DEVARGS_MAX];
+	uint16_t rx_desc;		/* ethdev ring sizes, default 1024 */
+	uint16_t tx_desc;
+	/* the link this device belongs to, index into conf->links, or -1 */
+	int link;
+};
+
+enum vgw_link_type {
+	VGW_LINK_XCONNECT,
+	VGW_LINK_BRIDGE,
+};
+
+struct vgw_conf_link {
+	enum vgw_link_type type;
+	char name[VGW_NAME_MAX];	/* bridge name; "xconnect<N>" for xconnects */
+	uint16_t n_ports;		/* 2 for xconnect */
+	uint16_t ports[VGW_BRIDGE_MAX_PORTS];	/* indices into conf->devs */
+	uint32_t aging_sec;		/* bridge: MAC aging time */
+	uint32_t mac_table_size;	/* bridge: entries, power of two */
+};
+
+struct vgw_conf {
+	char runtime_dir[VGW_SOCKET_MAX];
+	uint32_t mbufs;			/* 0: computed from the devices */
+	uint16_t n_devs;
+	struct vgw_conf_dev devs[VGW_MAX_DEVICES];
+	uint16_t n_links;
+	struct vgw_conf_link links[VGW_MAX_DEVICES];
+};
+
+/* Parse and validate. `origin` names the source in messages (a file name,
+ * or "<default>"). On success return a conf to free with vgw_conf_free();
+ * on any problem return NULL with one line per problem appended to errs
+ * (errs may be NULL) and errno set (EINVAL, ENOMEM, or why the file could
+ * not be read). Lines read "<origin>: <json path>: <message>", the path
+ * left out for the top-level object; invalid JSON gives one line
+ * "<origin>:<line>:<column>: invalid JSON: <message>". */
+struct vgw_conf *vgw_conf_parse_string(const char *json, const char *origin,
+				       struct vgw_errlist *errs);
+struct vgw_conf *vgw_conf_parse_file(const char *path, struct vgw_errlist *errs);
+void vgw_conf_free(struct vgw_conf *conf);
+
+/* The embedded default: two net devices, net0 and net1, in server mode,
+ * sockets <runtime_dir>/net0.sock and net1.sock, cross-connected. */
+const char *vgw_conf_default_json(void);
+
+/* Index of the device with that name, or -1. */
+int vgw_conf_find_dev(const struct vgw_conf *conf, const char *name);
+
+/* "net", "fs", "ethdev" / "server", "client" / "xconnect", "bridge", as in
+ * the config; "unknown" for a value out of range. */
+const char *vgw_conf_dev_type_str(enum vgw_dev_type t);
+const char *vgw_conf_dev_mode_str(enum vgw_dev_mode m);
+const char *vgw_conf_link_type_str(enum vgw_link_type t);
+
+#endif /* VGW_CONF_H */

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Control socket commands. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+
+#include "vgw_common.h"
+#include "vgw_dp.h"
+#include "vgw_net.h"
+#include "ctl_priv.h"
+
+json_t *
+vgw_ctl_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *
+ok_reply(void)
+{
+	return json_pack("{s:b}", "ok", 1);
+}
+
+static json_t *
+port_summary(unsigned int idx)
+{
+	struct vgw_net_port_info in;
+
+	if (vgw_net_port_info(idx, &in) < 0)
+		return NULL;
+	return json_pack("{s:s, s:s, s:b, s:b}",
+			 "name", in.name, "type", vgw_conf_dev_type_str(in.type),
+			 "connected", in.connected, "ready", in.ready);
+}
+
+static json_t *
+queue_stats(unsigned int idx, uint16_t q)
+{
+	struct vgw_dp_qstats st;
+
+	vgw_net_queue_stats(idx, q, &st);
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+		"queue", q,
+		"rx_packets", (json_int_t)st.rx_pkts, "rx_bytes", (json_int_t)st.rx_bytes,
+		"tx_packets", (json_int_t)st.tx_pkts, "tx_bytes", (json_int_t)st.tx_bytes,
+		"drops", (json_int_t)st.drops, "busy_cycles", (json_int_t)st.busy_cycles,
+		"cycles_per_packet", st.rx_pkts ? (double)st.busy_cycles / st.rx_pkts : 0.0);
+}
+
+static json_t *
+port_stats(unsigned int idx)
+{
+	struct vgw_net_port_info in;
+	json_t *qs = json_array(), *o;
+	uint64_t tot[5] = {0};
+
+	vgw_net_port_info(idx, &in);
+	for (uint16_t q = 0; q < in.queues; q++) {
+		struct vgw_dp_qstats st;
+
+		vgw_net_queue_stats(idx, q, &st);
+		tot[0] += st.rx_pkts;
+		tot[1] += st.rx_bytes;
+		tot[2] += st.tx_pkts;
+		tot[3] += st.tx_bytes;
+		tot[4] += st.drops;
+		json_array_append_new(qs, queue_stats(idx, q));
+	}
+	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", in.name,
+		"rx_packets", (json_int_t)tot[0], "rx_bytes", (json_int_t)tot[1],
+		"tx_packets", (json_int_t)tot[2], "tx_bytes", (json_int_t)tot[3],
+		"drops", (json_int_t)tot[4], "queues", qs);
+	if (vgw_net_bridge_macs(idx) >= 0)
+		json_object_set_new(o, "bridge_macs", json_integer(vgw_net_bridge_macs(idx)));
+	return o;
+}
+
+static json_t *
+cmd_devices(json_t *req)
+{
+	json_t *arr = json_array(), *r;
+
+	for (unsigned int i = 0; i < vgw_net_n_ports(); i++)
+		json_array_append_new(arr, port_summary(i));
+	r = ok_reply();
+	json_object_set_new(r, "devices", arr);
+	return r;
+}
+
+static int
+device_arg(json_t *req, json_t **err)
+{
+	const char *name = json_string_value(json_object_get(req, "device"));
+	int idx;
+
+	if (name == NULL) {
+		*err = vgw_ctl_error("\"device\": a device name (string) is required");
+		return -1;
+	}
+	idx = vgw_net_port_find(name);
+	if (idx < 0)
+		*err = vgw_ctl_error("unknown device \"%s\"", name);
+	return idx;
+}
+
+static json_t *
+cmd_device(json_t *req)
+{
+	struct vgw_net_port_info in;
+	json_t *err, *r, *d;
+	int idx = device_arg(req, &err);
+
+	if (idx < 0)
+		return err;
+	vgw_net_port_info(idx, &in);
+	d = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}",
+		"name", in.name, "type", vgw_conf_dev_type_str(in.type),
+		in.type == VGW_DEV_ETHDEV ? "devargs" : "socket", in.socket,
+		"mode", in.mode, "connected", in.connected, "ready", in.ready,
+		"vid", in.vid, "queues", in.queues, "active_queues", in.active_queues,
+		"features", (json_int_t)in.features,
+		"protocol_features", (json_int_t)in.protocol_features,
+		"connects", (json_int_t)in.connects,
+		"disconnects", (json_int_t)in.disconnects,
+		"refused", (json_int_t)in.refused);
+	if (in.link[0] != '\0')
+		json_object_set_new(d, "link", json_string(in.link));
+	if (in.peer[0] != '\0')
+		json_object_set_new(d, "peer", json_string(in.peer));
+	if (in.link_name[0] != '\0')
+		json_object_set_new(d, "bridge", json_string(in.link_name));
+	r = ok_reply();
+	json_object_set_new(r, "device", d);
+	return r;
+}
+
+static json_t *
+cmd_stats(json_t *req)
+{
+	struct vgw_net_mem m;
+	json_t *arr = json_array(), *lc = json_array(), *r, *err;
+
+	if (json_object_get(req, "device") != NULL) {
+		int idx = device_arg(req, &err);
+
+		if (idx < 0) {
+			json_decref(arr);
+			json_decref(lc);
+			return err;
+		}
+		json_array_append_new(arr, port_stats(idx));
+	} else {
+		for (unsigned int i = 0; i < vgw_net_n_ports(); i++)
+			json_array_append_new(arr, port_stats(i));
+	}
+	for (unsigned int w = 0; w < vgw_dp_n_workers(); w++) {
+		uint64_t loops, busy;
+
+		vgw_dp_worker_load(w, &loops, &busy);
+		json_array_append_new(lc, json_pack("{s:i, s:I, s:I}",
+			"lcore", vgw_dp_worker_lcore(w), "loops", (json_int_t)loops,
+			"busy_loops", (json_int_t)busy));
+	}
+	vgw_net_mem_info(&m);
+	r = ok_reply();
+	json_object_set_new(r, "devices", arr);
+	json_object_set_new(r, "workers", lc);
+	json_object_set_new(r, "mbufs", json_pack("{s:i, s:i, s:i}", "total", m.mbufs,
+		"in_use", m.in_use, "size", m.mbuf_size));
+	json_object_set_new(r, "tsc_hz", json_integer((json_int_t)rte_get_tsc_hz()));
+	return r;
+}
+
+struct ctl_cmd {
+	const char *name;
+	json_t *(*fn)(json_t *req);
+	const char *help;
+};
+
+static json_t *cmd_help(json_t *req);
+
+static const struct ctl_cmd cmds[] = {
+	{ "devices", cmd_devices, "list the devices" },
+	{ "device", cmd_device, "one device: features, queues, link {device}" },
+	{ "stats", cmd_stats, "counters per device and queue, workers, mbufs [{device}]" },
+	{ "help", cmd_help, "this list" },
+};
+
+static json_t *
+cmd_help(json_t *req)
+{
+	json_t *o = json_object(), *r;
+
+	for (unsigned int i = 0; i < VGW_ARRAY_SIZE(cmds); i++)
+		json_object_set_new(o, cmds[i].name, json_string(cmds[i].help));
+	r = ok_reply();
+	json_object_set_new(r, "commands", o);
+	return r;
+}
+
+json_t *
+vgw_ctl_dispatch(json_t *req)
+{
+	const char *name = json_string_value(json_object_get(req, "cmd"));
+
+	if (name == NULL)
+		return vgw_ctl_error("\"cmd\": a command name (string) is required");
+	for (unsigned int i = 0; i < VGW_ARRAY_SIZE(cmds); i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return cmds[i].fn(req);
+	return vgw_ctl_error("unknown command \"%s\" (try \"help\")", name);
+}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef VGW_CTL_H
+#define VGW_CTL_H
+
+/* The control socket: a unix stream socket (mode 0600) speaking one JSON
+ * object per line each way. Requests {"cmd": ..., ...}; replies carry
+ * "ok": true|false and, on error, an "error" string. Runs on the control
+ * thread (the main lcore), which polls it. */
+
+int vgw_ctl_init(const char *path);
+/* Serve the socket for up to timeout_ms. */
+void vgw_ctl_poll(int timeout_ms);
+void vgw_ctl_fini(void);
+
+#endif /* VGW_CTL_H */

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+
+#include "vgw_log.h"
+#include "vgw_dp.h"
+
+RTE_LOG_REGISTER_SUFFIX(vgw_logtype_dp, dp, INFO);
+
+static struct vgw_dp_lcore *workers;
+static unsigned int n_workers;
+static struct rte_rcu_qsbr *qsbr;
+static atomic_bool stop_flag;
+static uint32_t idle_sleep;
+static bool running;
+/* Serializes publishers (control thread, rte_vhost event thread). */
+static pthread_mutex_t publish_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+worker_main(void *arg)
+{
+	struct vgw_dp_lcore *lc = arg;
+
+	rte_rcu_qsbr_thread_register(qsbr, lc->idx);
+	rte_rcu_qsbr_thread_online(qsbr, lc->idx);
+	while (!atomic_load_explicit(&stop_flag, memory_order_relaxed)) {
+		struct vgw_dp_list *l = atomic_load_explicit(&lc->list,
+							      memory_order_acquire);
+		unsigned int work = 0;
+
+		if (l != NULL) {
+			for (uint16_t i = 0; i < l->n; i++) {
+				struct vgw_dp_task *t = &l->tasks[i];
+				uint64_t t0 = rte_rdtsc();
+				uint16_t n = t->poll(t, lc);
+
+				if (n != 0) {
+					lc->stats[t->slot].busy_cycles += rte_rdtsc() - t0;
+					work += n;
+				}
+			}
+		}
+		lc->loops++;
+		rte_rcu_qsbr_quiescent(qsbr, lc->idx);
+		if (work != 0)
+			lc->busy_loops++;
+		else if (idle_sleep != 0)
+			rte_delay_us_sleep(idle_sleep);
+	}
+	rte_rcu_qsbr_thread_offline(qsbr, lc->idx);
+	rte_rcu_qsbr_thread_unregister(qsbr, lc->idx);
+	return 0;
+}
+
+int
+vgw_dp_init(uint32_t idle_sleep_us)
+{
+	unsigned int lcore, i = 0;
+	size_t sz;
+
+	n_workers = rte_lcore_count() - 1;
+	if (n_workers == 0)
+		return -ENODEV;
+	idle_sleep = idle_sleep_us;
+	workers = rte_zmalloc("vgw_dp_workers", n_workers * sizeof(*workers),
+			      RTE_CACHE_LINE_SIZE);
+	if (workers == NULL)
+		return -ENOMEM;
+	sz = rte_rcu_qsbr_get_memsize(n_workers);
+	qsbr = rte_zmalloc("vgw_dp_qsbr", sz, RTE_CACHE_LINE_SIZE);
+	if (qsbr == NULL || rte_rcu_qsbr_init(qsbr, n_workers) < 0)
+		goto fail;
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		struct vgw_dp_lcore *lc = &workers[i];
+
+		lc->lcore_id = lcore;
+		lc->idx = i++;
+		atomic_init(&lc->list, NULL);
+		lc->stats = rte_zmalloc_socket("vgw_dp_stats",
+			VGW_DP_MAX_SLOTS * sizeof(*lc->stats),
+			RTE_CACHE_LINE_SIZE, rte_lcore_to_socket_id(lcore));
+		if (lc->stats == NULL)
+			goto fail;
+	}
+	return 0;
+fail:
+	vgw_dp_fini();
+	return -ENOMEM;
+}
+
+void
+vgw_dp_fini(void)
+{
+	if (workers != NULL) {
+		for (unsigned int i = 0; i < n_workers; i++) {
+			rte_free(atomic_load(&workers[i].list));
+			rte_free(workers[i].stats);
+		}
+	}
+	rte_free(workers);
+	rte_free(qsbr);
+	workers = NULL;
+	qsbr = NULL;
+	n_workers = 0;
+}
+
+int
+vgw_dp_start(void)
+{
+	atomic_store(&stop_flag, false);
+	for (unsigned int i = 0; i < n_workers; i++) {
+		int ret = rte_eal_remote_launch(worker_main, &workers[i],
+						workers[i].lcore_id);
+		if (ret < 0) {
+			VGW_LOG(dp, ERR, "cannot launch worker on lcore %u: %s",
+				workers[i].lcore_id, strerror(-ret));
+			vgw_dp_stop();
+			return ret;
+		}
+	}
+	running = true;
+	return 0;
+}
+
+void
+vgw_dp_stop(void)
+{
+	atomic_store(&stop_flag, true);
+	rte_eal_mp_wait_lcore();
+	running = false;
+}
+
+unsigned int
+vgw_dp_n_workers(void)
+{
+	return n_workers;
+}
+
+unsigned int
+vgw_dp_worker_lcore(unsigned int idx)
+{
+	return idx < n_workers ? workers[idx].lcore_id : RTE_MAX_LCORE;
+}
+
+struct vgw_dp_list *
+vgw_dp_list_alloc(uint16_t n)
+{
+	struct vgw_dp_list *l;
+
+	l = rte_zmalloc("vgw_dp_list", sizeof(*l) + n * sizeof(l->tasks[0]),
+			RTE_CACHE_LINE_SIZE);
+	return l;
+}
+
+void
+vgw_dp_sync(void)
+{
+	if (qsbr != NULL)
+		rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
+}
+
+int
+vgw_dp_publish(struct vgw_dp_list **lists)
+{
+	struct vgw_dp_list *old[RTE_MAX_LCORE];
+
+	pthread_mutex_lock(&publish_lock);
+	for (unsigned int i = 0; i < n_workers; i++)
+		old[i] = atomic_exchange_explicit(&workers[i].list, lists[i],
+						  memory_order_acq_rel);
+	vgw_dp_sync();
+	for (unsigned int i = 0; i < n_workers; i++)
+		rte_free(old[i]);
+	pthread_mutex_unlock(&publish_lock);
+	return 0;
+}
+
+void
+vgw_dp_stats_sum(uint16_t slot, struct vgw_dp_qstats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (slot >= VGW_DP_MAX_SLOTS)
+		return;
+	for (unsigned int i = 0; i < n_workers; i++) {
+		const struct vgw_dp_qstats *s = &workers[i].stats[slot];
+
+		out->rx_pkts += s->rx_pkts;
+		out->rx_bytes += s->rx_bytes;
+		out->tx_pkts += s->tx_pkts;
+		out->tx_bytes += s->tx_bytes;
+		out->drops += s->drops;
+		out->busy_cycles += s->busy_cycles;
+	}
+}
+
+void
+vgw_dp_worker_load(unsigned int idx, uint64_t *loops, uint64_t *busy)
+{
+	*loops = idx < n_workers ? workers[idx].loops : 0;
+	*busy = idx < n_workers ? workers[idx].busy_loops : 0;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef VGW_DP_H
+#define VGW_DP_H
+
+/* Worker lcores and their poll lists.
+ *
+ * Each worker polls the tasks of its own poll list, an immutable snapshot
+ * that the control plane publishes with a release store; the worker loads
+ * it with an acquire load once per loop pass and reports an RCU quiescent
+ * state after each pass. A publisher frees the old list only after a grace
+ * period, so once vgw_dp_publish() returns no worker runs an old task.
+ * Counters are per lcore and per stats slot, written only by their lcore. */
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+
+#define VGW_DP_BURST 32
+#define VGW_DP_MAX_SLOTS 1024
+
+struct vgw_dp_lcore;
+struct vgw_dp_task;
+
+/* Poll once; return the number of packets or requests handled. */
+typedef uint16_t (*vgw_dp_poll_fn)(struct vgw_dp_task *t, struct vgw_dp_lcore *lc);
+
+struct vgw_dp_task {
+	vgw_dp_poll_fn poll;
+	void *arg;
+	uint16_t queue;
+	uint16_t slot;		/* stats slot */
+};
+
+struct vgw_dp_list {
+	uint16_t n;
+	struct vgw_dp_task tasks[];
+};
+
+/* Counters of one slot (a device queue) on one lcore. busy_cycles: TSC
+ * cycles spent in polls that handled at least one packet, the definition
+ * of dpdk-testpmd's --record-core-cycles. */
+struct vgw_dp_qstats {
+	uint64_t rx_pkts;
+	uint64_t rx_bytes;
+	uint64_t tx_pkts;
+	uint64_t tx_bytes;
+	uint64_t drops;
+	uint64_t busy_cycles;
+};
+
+struct vgw_dp_lcore {
+	unsigned int lcore_id;
+	unsigned int idx;		/* worker index, 0..n-1 */
+	_Atomic(struct vgw_dp_list *) list;
+	struct vgw_dp_qstats *stats;	/* [VGW_DP_MAX_SLOTS], this lcore's */
+	uint64_t loops;
+	uint64_t busy_loops;
+} __rte_cache_aligned;
+
+/* Take every worker lcore of EAL (all but the main one). idle_sleep_us > 0
+ * lets a worker sleep that long after a pass that found no work. */
+int vgw_dp_init(uint32_t idle_sleep_us);
+void vgw_dp_fini(void);
+int vgw_dp_start(void);
+void vgw_dp_stop(void);
+
+unsigned int vgw_dp_n_workers(void);
+unsigned int vgw_dp_worker_lcore(unsigned int idx);
+
+struct vgw_dp_list *vgw_dp_list_alloc(uint16_t n);
+/* Replace every worker's list (lists[i] for worker i, NULL for none) and
+ * wait for a grace period; the old lists are freed. Control plane only. */
+int vgw_dp_publish(struct vgw_dp_list **lists);
+/* Wait until every worker has finished the pass it was in. */
+void vgw_dp_sync(void);
+
+/* Sum a slot's counters over all workers. */
+void vgw_dp_stats_sum(uint16_t slot, struct vgw_dp_qstats *out);
+/* Per-worker totals: loops and busy loops. */
+void vgw_dp_worker_load(unsigned int idx, uint64_t *loops, uint64_t *busy);
+
+#endif /* VGW_DP_H */

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef VGW_NET_PRIV_H
+#define VGW_NET_PRIV_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "vgw_common.h"
+#include "vgw_conf.h"
+#include "vgw_dp.h"
+#include "bridge_table.h"
+
+struct vgw_net_bridge;
+
+struct vgw_net_port {
+	char name[VGW_NAME_MAX];
+	uint16_t index;			/* device index: stats slots, bridge port id */
+	enum vgw_dev_type type;		/* VGW_DEV_NET or VGW_DEV_ETHDEV */
+	uint16_t queues;		/* configured queue pairs */
+	/* Read by workers on every burst. vid is -1 while no device is ready;
+	 * it is cleared, and a grace period waited for, before rte_vhost may
+	 * free the device (destroy_device). */
+	_Atomic int vid;
+	_Atomic uint16_t active_queues;
+	uint16_t eth_port;		/* ethdev */
+	struct vgw_net_port *peer;	/* xconnect */
+	struct vgw_net_bridge *bridge;
+	/* control plane only */
+	const struct vgw_conf_dev *conf;
+	int conn_vid;			/* connected front-end, -1 if none */
+	bool eth_started;
+	uint64_t connects;
+	uint64_t disconnects;
+	uint64_t refused;
+};
+
+struct vgw_net_bridge {
+	char name[VGW_NAME_MAX];
+	struct vgw_mac_table *macs;
+	uint64_t aging_tsc;
+	uint16_t n_ports;
+	struct vgw_net_port *ports[VGW_BRIDGE_MAX_PORTS];
+};
+
+/* net_fwd.c: the poll functions of the workers */
+uint16_t vgw_net_poll_vhost(struct vgw_dp_task *t, struct vgw_dp_lcore *lc);
+uint16_t vgw_net_poll_eth(struct vgw_dp_task *t, struct vgw_dp_lcore *lc);
+
+extern struct rte_mempool *vgw_net_pool;
+
+static inline uint16_t
+vgw_net_slot(const struct vgw_net_port *p, uint16_t q)
+{
+	return p->index * VGW_MAX_QUEUES + q;
+}
+
+#endif /* VGW_NET_PRIV_H */

@@ -1,0 +1,385 @@
+"""Functional test harness: the real vhostgw binary against real front-ends.
+
+Starts and stops vhostgw and dpdk-testpmd (net_virtio_user front-ends) by
+PID, talks to the control socket, writes and reads pcap files. Python 3
+standard library only. Every process a test starts is stopped on exit, on
+failure too, and its hugepage files are removed.
+"""
+
+import atexit
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+LOCK_PATH = "/tmp/vhostgw-machine.lock"
+HUGE_DIR = "/dev/hugepages"
+
+_procs = []
+_lock_fd = None
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def machine_lock():
+    """Serialize busy-polling tests on this 2-core machine."""
+    global _lock_fd
+    if _lock_fd is None:
+        _lock_fd = open(LOCK_PATH, "w")
+        fcntl.flock(_lock_fd, fcntl.LOCK_EX)
+
+
+def require_hugepages():
+    total = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("HugePages_Total:"):
+                total = int(line.split()[1])
+    check(total > 0, "no hugepages: as root, echo 1024 > /proc/sys/vm/nr_hugepages "
+          "and mount hugetlbfs on /dev/hugepages (the README's test command does it)")
+    check(os.path.ismount(HUGE_DIR), f"{HUGE_DIR} is not a hugetlbfs mount")
+
+
+def remove_hugefiles(prefix):
+    for name in os.listdir(HUGE_DIR):
+        if name.startswith(prefix + "map_") or name.startswith(prefix + "_"):
+            try:
+                os.unlink(os.path.join(HUGE_DIR, name))
+            except OSError:
+                pass
+
+
+def hugefiles(prefix):
+    return [n for n in os.listdir(HUGE_DIR) if n.startswith(prefix + "map_")]
+
+
+class Proc:
+    """A child process with its output in a log file, stopped by PID."""
+
+    def __init__(self, name, argv, workdir, stdin=None, netns=None):
+        self.name = name
+        if netns:
+            argv = ["ip", "netns", "exec", netns] + list(argv)
+        self.argv = argv
+        self.logpath = os.path.join(workdir, f"{name}.log")
+        if os.path.exists(self.logpath):
+            os.unlink(self.logpath)
+        self.logf = open(self.logpath, "wb")
+        self.p = subprocess.Popen(argv, stdin=stdin, stdout=self.logf,
+                                  stderr=subprocess.STDOUT, cwd=workdir,
+                                  start_new_session=True)
+        self.pid = self.p.pid
+        _procs.append(self)
+
+    def output(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def wait_output(self, pattern, timeout):
+        deadline = time.time() + timeout
+        rx = re.compile(pattern)
+        while time.time() < deadline:
+            if rx.search(self.output()):
+                return True
+            if not self.alive():
+                break
+            time.sleep(0.05)
+        return bool(rx.search(self.output()))
+
+    def signal(self, sig):
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout):
+        try:
+            return self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout=10):
+        if self.alive():
+            self.signal(signal.SIGTERM)
+            if self.wait(timeout) is None:
+                self.signal(signal.SIGKILL)
+                self.wait(5)
+        self.logf.close()
+        if self in _procs:
+            _procs.remove(self)
+        return self.p.returncode
+
+
+def _cleanup():
+    for p in list(_procs):
+        try:
+            p.signal(signal.SIGKILL)
+            p.wait(5)
+        except Exception:
+            pass
+        _procs.remove(p)
+
+
+atexit.register(_cleanup)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+
+
+def workdir(name):
+    base = os.environ.get("VGW_TEST_TMP", "/tmp")
+    d = tempfile.mkdtemp(prefix=f"vgw-{name}-", dir=base)
+    os.chmod(d, 0o755)
+    return d
+
+
+class Gateway:
+    """The vhostgw binary under test."""
+
+    def __init__(self, binary, wd, config, name="gw", lcores="0@0,1@1", mem=256,
+                 netns=None, extra=()):
+        self.binary = binary
+        self.wd = wd
+        self.config = config
+        self.name = name
+        self.prefix = f"vgwt{os.getpid()}{name}"
+        self.lcores = lcores
+        self.mem = mem
+        self.netns = netns
+        self.extra = list(extra)
+        self.ctl_path = os.path.join(wd, f"{name}.ctl")
+        self.cfg_path = os.path.join(wd, f"{name}.json")
+        self.proc = None
+
+    def argv(self):
+        return [self.binary, "--no-pci", f"--file-prefix={self.prefix}",
+                "-m", str(self.mem), f"--lcores={self.lcores}", "--",
+                "--config", self.cfg_path, "--control-socket", self.ctl_path] + self.extra
+
+    def start(self, timeout=30):
+        with open(self.cfg_path, "w") as f:
+            json.dump(self.config, f, indent=1)
+        self.proc = Proc(self.name, self.argv(), self.wd, netns=self.netns)
+        if not self.proc.wait_output(r"serving", timeout):
+            raise TestFailure(f"{self.name} did not start:\n{self.proc.output()[-3000:]}")
+        log(f"{self.name} started (pid {self.proc.pid})")
+        return self
+
+    def ctl(self, cmd, **kw):
+        req = dict(cmd=cmd, **kw)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(self.ctl_path)
+        s.sendall((json.dumps(req) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        s.close()
+        return json.loads(buf)
+
+    def device(self, name):
+        r = self.ctl("device", device=name)
+        check(r["ok"], f"device {name}: {r}")
+        return r["device"]
+
+    def stats(self, name):
+        r = self.ctl("stats", device=name)
+        check(r["ok"], f"stats {name}: {r}")
+        return r["devices"][0]
+
+    def mbufs_in_use(self):
+        return self.ctl("stats")["mbufs"]["in_use"]
+
+    def wait_ready(self, names, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if all(self.device(n)["ready"] for n in names):
+                return
+            time.sleep(0.1)
+        raise TestFailure(f"devices {names} not ready: "
+                          f"{[self.device(n) for n in names]}")
+
+    def wait_counter(self, name, field, value, timeout=20):
+        deadline = time.time() + timeout
+        v = None
+        while time.time() < deadline:
+            v = self.stats(name)[field]
+            if v >= value:
+                return v
+            time.sleep(0.1)
+        raise TestFailure(f"{self.name}: {name}.{field} = {v}, expected >= {value}")
+
+    def sockets(self):
+        return [d["socket"] for d in self.config["devices"]
+                if d.get("type") in ("net", "fs") and d.get("mode", "server") == "server"]
+
+    def stop(self, expect_clean=True):
+        rc = self.proc.stop(timeout=15)
+        if expect_clean:
+            check(rc == 0, f"{self.name} exited with {rc}:\n{self.proc.output()[-3000:]}")
+            left = [p for p in self.sockets() + [self.ctl_path] if os.path.exists(p)]
+            check(not left, f"{self.name} left socket files behind: {left}")
+            check(not hugefiles(self.prefix),
+                  f"{self.name} left hugepage files: {hugefiles(self.prefix)}")
+        remove_hugefiles(self.prefix)
+        return rc
+
+    def kill9(self):
+        self.proc.signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc.stop()
+        remove_hugefiles(self.prefix)
+
+
+class Testpmd:
+    """dpdk-testpmd in interactive mode, driven through its stdin."""
+
+    PROMPT = "testpmd> "
+
+    def __init__(self, wd, vdevs, name="tp", lcores="0@0,1@0", mem=256, args=(),
+                 netns=None):
+        self.wd = wd
+        self.name = name
+        self.prefix = f"vgwt{os.getpid()}{name}"
+        binary = shutil.which("dpdk-testpmd")
+        check(binary is not None, "dpdk-testpmd not found (apt-get install dpdk)")
+        argv = [binary, "--no-pci", f"--file-prefix={self.prefix}", "-m", str(mem),
+                f"--lcores={lcores}"]
+        for v in vdevs:
+            argv += ["--vdev", v]
+        argv += ["--", "-i", "--nb-cores=1"] + list(args)
+        self.proc = Proc(name, argv, wd, stdin=subprocess.PIPE, netns=netns)
+        if not self.proc.wait_output(re.escape(self.PROMPT), 60):
+            raise TestFailure(f"{name} did not start:\n{self.proc.output()[-3000:]}")
+        log(f"{name} started (pid {self.proc.pid})")
+
+    def cmd(self, line, timeout=20):
+        start = len(self.proc.output())
+        self.proc.p.stdin.write((line + "\n").encode())
+        self.proc.p.stdin.flush()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            out = self.proc.output()[start:]
+            if out.count(self.PROMPT) >= 1 and out.rstrip().endswith(self.PROMPT.strip()):
+                return out
+            if not self.proc.alive():
+                break
+            time.sleep(0.05)
+        raise TestFailure(f"{self.name}: no prompt after '{line}':\n"
+                          f"{self.proc.output()[-2000:]}")
+
+    def port_stats(self):
+        out = self.cmd("show port stats all")
+        stats = {}
+        for m in re.finditer(r"NIC statistics for port (\d+).*?RX-packets:\s*(\d+).*?"
+                             r"RX-bytes:\s*(\d+).*?TX-packets:\s*(\d+).*?TX-bytes:\s*(\d+)",
+                             out, re.S):
+            stats[int(m.group(1))] = dict(rx_packets=int(m.group(2)),
+                                          rx_bytes=int(m.group(3)),
+                                          tx_packets=int(m.group(4)),
+                                          tx_bytes=int(m.group(5)))
+        return stats
+
+    def quit(self):
+        if self.proc.alive():
+            try:
+                self.proc.p.stdin.write(b"stop\nquit\n")
+                self.proc.p.stdin.flush()
+            except BrokenPipeError:
+                pass
+            if self.proc.wait(30) is None:
+                log(f"{self.name}: did not quit, killing")
+        self.proc.stop()
+        remove_hugefiles(self.prefix)
+
+
+# --- frames and pcap files ---------------------------------------------
+
+def mac(s):
+    return bytes(int(x, 16) for x in s.split(":"))
+
+
+def frame(dst, src, size, seed, ethertype=0x88B5):
+    """An Ethernet frame of `size` bytes (no FCS) with a deterministic payload."""
+    hdr = mac(dst) + mac(src) + struct.pack("!H", ethertype)
+    body = bytes((seed * 7 + i * 13) & 0xFF for i in range(size - len(hdr) - 4))
+    return hdr + struct.pack("!I", seed) + body
+
+
+def write_pcap(path, frames):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i, fr in enumerate(frames):
+            f.write(struct.pack("<IIII", 1, i, len(fr), len(fr)))
+            f.write(fr)
+
+
+def read_pcap(path):
+    frames = []
+    with open(path, "rb") as f:
+        data = f.read()
+    check(len(data) >= 24, f"{path}: not a pcap file ({len(data)} bytes)")
+    magic = struct.unpack("<I", data[:4])[0]
+    endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+    off = 24
+    while off + 16 <= len(data):
+        _, _, incl, _ = struct.unpack(endian + "IIII", data[off:off + 16])
+        off += 16
+        frames.append(data[off:off + incl])
+        off += incl
+    return frames
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run(main):
+    """Run one test function: lock the machine, report, exit 0 or 1."""
+    t0 = time.time()
+    try:
+        machine_lock()
+        require_hugepages()
+        main()
+    except TestFailure as e:
+        log(f"FAIL: {e}")
+        _cleanup()
+        sys.exit(1)
+    except Exception:
+        import traceback
+        traceback.print_exc()
+        _cleanup()
+        sys.exit(1)
+    _cleanup()
+    log(f"PASS ({time.time() - t0:.1f} s)")
+    sys.exit(0)
