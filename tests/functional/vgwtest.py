@@ -157,7 +157,7 @@ class Gateway:
 
     def __init__(self, binary, wd, config, name="gw", lcores="0@0,1@1", mem=256,
                  netns=None, extra=()):
-        self.binary = binary
+        self.binary = os.path.abspath(binary)
         self.wd = wd
         self.config = config
         self.name = name
@@ -265,11 +265,14 @@ class Testpmd:
         self.prefix = f"vgwt{os.getpid()}{name}"
         binary = shutil.which("dpdk-testpmd")
         check(binary is not None, "dpdk-testpmd not found (apt-get install dpdk)")
-        argv = [binary, "--no-pci", f"--file-prefix={self.prefix}", "-m", str(mem),
-                f"--lcores={lcores}"]
+        # virtio_user shares the front-end's memory with the back-end, at most
+        # 8 regions: one file per memseg list keeps it under that
+        argv = ["stdbuf", "-o0", binary, "--no-pci", f"--file-prefix={self.prefix}", "-m", str(mem),
+                "--single-file-segments", f"--lcores={lcores}"]
         for v in vdevs:
             argv += ["--vdev", v]
-        argv += ["--", "-i", "--nb-cores=1"] + list(args)
+        # --no-flush-rx: "start" must not drain a pcap source before forwarding
+        argv += ["--", "-i", "--nb-cores=1", "--no-flush-rx"] + list(args)
         self.proc = Proc(name, argv, wd, stdin=subprocess.PIPE, netns=netns)
         if not self.proc.wait_output(re.escape(self.PROMPT), 60):
             raise TestFailure(f"{name} did not start:\n{self.proc.output()[-3000:]}")

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""xconnect: frames sent into one device arrive on its peer byte-identical,
+counted on both sides; a front-end that quits and comes back is served again
+while the gateway keeps running.
+
+Front-end: one dpdk-testpmd with four ports in io forwarding, paired
+0<->1 and 2<->3: a pcap file source -> virtio_user(a) ... gateway a->b ...
+virtio_user(b) -> a pcap file sink.
+"""
+import os
+import sys
+
+import vgwtest as t
+
+N = 1000
+
+
+def frames():
+    sizes = [60, 64, 128, 512, 1000, 1514]
+    return [t.frame("02:00:00:00:00:0b", "02:00:00:00:00:0a", sizes[i % len(sizes)], i)
+            for i in range(N)]
+
+
+def run_frontend(wd, gw, name, sent):
+    src = os.path.join(wd, "in.pcap")
+    out = os.path.join(wd, f"out-{name}.pcap")
+    t.write_pcap(src, sent)
+    a, b = gw.config["devices"][0]["socket"], gw.config["devices"][1]["socket"]
+    tp = t.Testpmd(wd, [f"net_pcap0,rx_pcap={src}",
+                        f"net_virtio_user0,path={a}",
+                        f"net_virtio_user1,path={b}",
+                        f"net_pcap1,tx_pcap={out}"],
+                   name=name, args=["--forward-mode=io", "--port-topology=paired"])
+    try:
+        gw.wait_ready(["a", "b"])
+        before_a = gw.stats("a")["rx_packets"]
+        before_b = gw.stats("b")["tx_packets"]
+        tp.cmd("set fwd io retry")
+        tp.cmd("start")
+        gw.wait_counter("b", "tx_packets", before_b + N)
+        ps = tp.port_stats()
+        tp.cmd("stop")
+    finally:
+        tp.quit()
+    sa, sb = gw.stats("a"), gw.stats("b")
+    t.check(sa["rx_packets"] - before_a == N,
+            f"gateway a received {sa['rx_packets'] - before_a}, expected {N}")
+    t.check(sb["tx_packets"] - before_b == N,
+            f"gateway b sent {sb['tx_packets'] - before_b}, expected {N}")
+    t.check(sa["drops"] == 0 and sb["drops"] == 0, f"drops: a={sa['drops']} b={sb['drops']}")
+    nbytes = sum(len(f) for f in sent)
+    t.check(sa["queues"][0]["rx_bytes"] >= nbytes, f"a rx_bytes {sa['queues'][0]['rx_bytes']}")
+    t.check(ps[1]["tx_packets"] == N, f"testpmd virtio_user(a) sent {ps[1]['tx_packets']}")
+    t.check(ps[2]["rx_packets"] == N, f"testpmd virtio_user(b) received {ps[2]['rx_packets']}")
+    got = t.read_pcap(out)
+    t.check(len(got) == N, f"{len(got)} frames arrived, expected {N}")
+    for i, (x, y) in enumerate(zip(sent, got)):
+        t.check(x == y, f"frame {i} differs: sent {x[:32].hex()}... got {y[:32].hex()}...")
+    t.log(f"{name}: {N} frames, {nbytes} bytes arrived byte-identical, counted on both sides")
+
+
+def main():
+    binary = sys.argv[1]
+    wd = t.workdir("xconnect")
+    cfg = {"runtime_dir": wd,
+           "devices": [{"name": "a", "type": "net", "socket": os.path.join(wd, "a.sock")},
+                       {"name": "b", "type": "net", "socket": os.path.join(wd, "b.sock")}],
+           "links": [{"xconnect": ["a", "b"]}]}
+    gw = t.Gateway(binary, wd, cfg).start()
+    sent = frames()
+    run_frontend(wd, gw, "tp1", sent)
+    pid = gw.proc.pid
+    # the front-end quit; a new one is served by the same gateway process
+    run_frontend(wd, gw, "tp2", sent)
+    t.check(gw.proc.alive() and gw.proc.pid == pid, "the gateway did not keep running")
+    d = gw.device("a")
+    t.check(d["connects"] == 2 and d["disconnects"] == 2,
+            f"device a: connects {d['connects']}, disconnects {d['disconnects']}")
+    t.check(gw.mbufs_in_use() == 0, f"mbufs in use after traffic: {gw.mbufs_in_use()}")
+    gw.stop()
+
+
+if __name__ == "__main__":
+    t.run(main)
