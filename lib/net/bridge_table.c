@@ -60,10 +60,14 @@
  *  4. age() reads last_seen, then removes the key with a CAS. A refresh
  *     that lands between the two (the host was idle for max_age and sent a
  *     packet in that window of nanoseconds) is lost, and the entry removed.
+ *     Likewise if, in that window, the entry was replaced and then learned
+ *     again into the same slot with the same port (ABA on the key).
  *  5. A learner replacing the oldest entry of two full buckets may replace
  *     one that another lcore refreshed after it was chosen as the victim.
  *     A learner whose CAS fails rescans (at most LEARN_ATTEMPTS times) and
- *     otherwise gives up: the MAC is learned from its next packet.
+ *     otherwise gives up: the MAC is learned from its next packet. The
+ *     last_seen it stored before its failed CAS stays in that slot: the
+ *     entry there looks just seen, and ages max_age later than it should.
  *  6. count() and dump() are snapshots taken slot by slot, not atomic
  *     across the table.
  */
@@ -102,6 +106,16 @@ struct mac_bucket {
 };
 
 static_assert(sizeof(struct mac_bucket) == CACHE_LINE, "a bucket is one cache line");
+
+#ifdef VGW_MAC_TABLE_TEST_HOOKS
+void (*vgw_mac_table_test_hook)(struct vgw_mac_table *t);
+#define TEST_HOOK(t) do { \
+	if (vgw_mac_table_test_hook != NULL) \
+		vgw_mac_table_test_hook(t); \
+} while (0)
+#else
+#define TEST_HOOK(t) do { } while (0)
+#endif
 
 /* Written once by create(), then only read: shared by all lcores. */
 struct vgw_mac_table {
@@ -374,6 +388,7 @@ vgw_mac_table_learn(struct vgw_mac_table *t, const uint8_t mac[6], uint16_t port
 		else
 			i = mac_victim(b, &expected);
 		s = slot_at(b, i);
+		TEST_HOOK(t);
 		atomic_store_explicit(&s->last_seen, now, memory_order_relaxed);
 		if (atomic_compare_exchange_strong(&s->key, &expected, key)) {
 			mac_drop_duplicates(b, i, key);
@@ -394,12 +409,17 @@ vgw_mac_table_lookup(const struct vgw_mac_table *t, const uint8_t mac[6])
 	if (!mac_is_learnable(m))
 		return -1;
 	mac_candidates(t, m, b);
-	for (i = 0; i < NB_SLOTS; i++) {
-		uint64_t k = atomic_load_explicit(&slot_at(b, i)->key, memory_order_acquire);
+	for (i = 0; i < NB_CANDIDATES; i++) {
+		unsigned int j;
 
-		/* m != 0, so an empty slot never matches. */
-		if (key_mac(k) == m)
-			return key_port(k);
+		for (j = 0; j < SLOTS_PER_BUCKET; j++) {
+			uint64_t k = atomic_load_explicit(&b[i]->slot[j].key,
+							  memory_order_acquire);
+
+			/* m != 0, so an empty slot never matches. */
+			if (key_mac(k) == m)
+				return key_port(k);
+		}
 	}
 	return -1;
 }
@@ -421,6 +441,7 @@ vgw_mac_table_age(struct vgw_mac_table *t, uint64_t now, uint64_t max_age)
 			ts = atomic_load_explicit(&s->last_seen, memory_order_relaxed);
 			if (now <= ts || now - ts <= max_age)
 				continue;
+			TEST_HOOK(t);
 			/* Fails if the slot was re-learned since we read it. */
 			if (atomic_compare_exchange_strong(&s->key, &k, 0))
 				removed++;
@@ -442,6 +463,7 @@ vgw_mac_table_flush_port(struct vgw_mac_table *t, uint16_t port)
 
 			if (k == 0 || key_port(k) != port)
 				continue;
+			TEST_HOOK(t);
 			if (atomic_compare_exchange_strong(&s->key, &k, 0))
 				removed++;
 		}

@@ -59,4 +59,12 @@ unsigned int vgw_mac_table_count(const struct vgw_mac_table *t);
 unsigned int vgw_mac_table_dump(const struct vgw_mac_table *t,
 				struct vgw_mac_entry *out, unsigned int max);
 
+#ifdef VGW_MAC_TABLE_TEST_HOOKS
+/* Unit tests only: when set, it is called with the table by learn()
+ * between choosing a slot for a new MAC and claiming it, and by age() and
+ * flush_port() between reading an entry and removing it, so that a test
+ * can play another thread's moves at that point, deterministically. */
+extern void (*vgw_mac_table_test_hook)(struct vgw_mac_table *t);
+#endif
+
 #endif /* VGW_BRIDGE_TABLE_H */

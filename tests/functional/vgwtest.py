@@ -259,7 +259,7 @@ class Testpmd:
     PROMPT = "testpmd> "
 
     def __init__(self, wd, vdevs, name="tp", lcores="0@0,1@0", mem=256, args=(),
-                 netns=None):
+                 netns=None, wait=True):
         self.wd = wd
         self.name = name
         self.prefix = f"vgwt{os.getpid()}{name}"
@@ -274,9 +274,13 @@ class Testpmd:
         # --no-flush-rx: "start" must not drain a pcap source before forwarding
         argv += ["--", "-i", "--nb-cores=1", "--no-flush-rx"] + list(args)
         self.proc = Proc(name, argv, wd, stdin=subprocess.PIPE, netns=netns)
-        if not self.proc.wait_output(re.escape(self.PROMPT), 60):
-            raise TestFailure(f"{name} did not start:\n{self.proc.output()[-3000:]}")
-        log(f"{name} started (pid {self.proc.pid})")
+        if wait:
+            self.wait_prompt()
+
+    def wait_prompt(self, timeout=60):
+        if not self.proc.wait_output(re.escape(self.PROMPT), timeout):
+            raise TestFailure(f"{self.name} did not start:\n{self.proc.output()[-3000:]}")
+        log(f"{self.name} started (pid {self.proc.pid})")
 
     def cmd(self, line, timeout=20):
         start = len(self.proc.output())
