@@ -55,14 +55,13 @@ port_active_queues(const struct vgw_net_port *p)
 /* Build every worker's poll list from the ports' state and publish it.
  * Waits for a grace period: never call it with virtqueue locks held. */
 static void
-rebuild(void)
+rebuild_locked(void)
 {
 	unsigned int nw = vgw_dp_n_workers(), w = 0;
 	struct vgw_dp_list *lists[RTE_MAX_LCORE];
 	uint16_t count[RTE_MAX_LCORE] = {0};
 	unsigned int total = 0;
 
-	pthread_mutex_lock(&net_lock);
 	atomic_store(&rebuild_pending, false);
 	for (uint16_t i = 0; i < n_ports; i++) {
 		uint16_t nq = port_active_queues(&ports[i]);
@@ -77,7 +76,6 @@ rebuild(void)
 			for (unsigned int j = 0; j < i; j++)
 				rte_free(lists[j]);
 			atomic_store(&rebuild_pending, true);
-			pthread_mutex_unlock(&net_lock);
 			return;
 		}
 	}
@@ -100,6 +98,13 @@ rebuild(void)
 	for (unsigned int i = 0; i < nw; i++)
 		lists[i]->n = count[i];
 	vgw_dp_publish(lists);
+}
+
+static void
+rebuild(void)
+{
+	pthread_mutex_lock(&net_lock);
+	rebuild_locked();
 	pthread_mutex_unlock(&net_lock);
 }
 
@@ -122,16 +127,29 @@ on_new_connection(void *ctx, int vid)
 	return 0;
 }
 
-static void
+static int
 on_destroy_connection(void *ctx, int vid)
 {
 	struct vgw_net_port *p = ctx;
 
 	if (p->conn_vid != vid)
-		return;
+		return -ENOENT;
 	p->conn_vid = -1;
 	p->disconnects++;
 	VGW_LOG(net, INFO, "%s: front-end disconnected (vid %d)", p->name, vid);
+	return 0;
+}
+
+/* Publish what the workers may use of port p: its vid unless the device is
+ * down or suspended. Returns after a grace period: from then on no worker
+ * touches a device that this call took away. */
+static void
+port_publish(struct vgw_net_port *p)
+{
+	pthread_mutex_lock(&net_lock);
+	atomic_store(&p->vid, p->suspended ? -1 : p->ready_vid);
+	rebuild_locked();
+	pthread_mutex_unlock(&net_lock);
 }
 
 static int
@@ -141,8 +159,8 @@ on_new_device(void *ctx, int vid)
 
 	if (p->conn_vid != vid)
 		return -1;
-	atomic_store(&p->vid, vid);
-	rebuild();
+	p->ready_vid = vid;
+	port_publish(p);
 	VGW_LOG(net, INFO, "%s: device ready, %u queue pair(s)", p->name,
 		atomic_load(&p->active_queues));
 	return 0;
@@ -153,14 +171,14 @@ on_destroy_device(void *ctx, int vid)
 {
 	struct vgw_net_port *p = ctx;
 
-	if (atomic_load(&p->vid) != vid)
+	if (p->ready_vid != vid)
 		return;
-	/* After the grace period in rebuild() no worker polls this device
-	 * and none sends to it: rte_vhost may free it once we return. */
-	atomic_store(&p->vid, -1);
-	/* Its MAC entries stay, as on a switch port whose link went down:
+	/* After the grace period in port_publish() no worker polls this
+	 * device and none sends to it: rte_vhost may free it once we return.
+	 * Its MAC entries stay, as on a switch port whose link went down:
 	 * frames for it are dropped until it returns or the entries age. */
-	rebuild();
+	p->ready_vid = -1;
+	port_publish(p);
 	VGW_LOG(net, INFO, "%s: device stopped (vid %d)", p->name, vid);
 }
 
@@ -176,7 +194,7 @@ on_vring_state_changed(void *ctx, int vid, uint16_t vring, int enable)
 	 * set is published by the control thread. */
 	VGW_LOG(net, DEBUG, "%s: vring %u %s", p->name, vring,
 		enable ? "enabled" : "disabled");
-	if (atomic_load(&p->vid) == vid)
+	if (p->ready_vid == vid)
 		atomic_store(&rebuild_pending, true);
 	return 0;
 }
@@ -324,6 +342,7 @@ vgw_net_init(const struct vgw_conf *conf)
 		p->queues = d->queues;
 		p->conf = d;
 		p->conn_vid = -1;
+		p->ready_vid = -1;
 		atomic_init(&p->vid, -1);
 		n_ports++;
 	}
@@ -338,7 +357,7 @@ vgw_net_init(const struct vgw_conf *conf)
 				return ret;
 			continue;
 		}
-		ret = vgw_vhost_register(p->conf->socket,
+		ret = vgw_vhost_register(p->conf->socket, p->name,
 			VGW_VHOST_F_NET | (p->conf->mode == VGW_MODE_CLIENT ?
 					   VGW_VHOST_F_CLIENT : 0),
 			&net_vhost_ops, p);
@@ -471,9 +490,10 @@ vgw_net_port_info(unsigned int idx, struct vgw_net_port_info *info)
 	snprintf(info->socket, sizeof(info->socket), "%s", p->conf->socket);
 	info->mode = p->conf->mode == VGW_MODE_CLIENT ? "client" : "server";
 	info->connected = p->conn_vid >= 0;
-	vid = atomic_load(&p->vid);
+	vid = p->ready_vid;
 	info->vid = vid;
 	info->ready = vid >= 0;
+	info->suspended = p->suspended;
 	if (vid >= 0)
 		vgw_vhost_features(vid, &info->features, &info->protocol_features);
 	return 0;
@@ -495,6 +515,25 @@ vgw_net_mem_info(struct vgw_net_mem *m)
 	m->mbuf_size = vgw_net_pool != NULL ? vgw_net_pool->elt_size : 0;
 	m->in_use = vgw_net_pool != NULL ? rte_mempool_in_use_count(vgw_net_pool) : 0;
 	m->bytes = (uint64_t)pool_size * m->mbuf_size;
+}
+
+int
+vgw_net_suspend(unsigned int idx, bool suspend)
+{
+	struct vgw_net_port *p;
+
+	if (idx >= n_ports)
+		return -ENOENT;
+	p = &ports[idx];
+	if (p->type != VGW_DEV_NET)
+		return -ENOTSUP;
+	if (p->suspended == suspend)
+		return 0;
+	p->suspended = suspend;
+	port_publish(p);
+	VGW_LOG(net, INFO, "%s: %s by the operator", p->name,
+		suspend ? "suspended" : "resumed");
+	return 1;
 }
 
 int

@@ -31,6 +31,8 @@ struct vgw_net_port {
 	/* control plane only */
 	const struct vgw_conf_dev *conf;
 	int conn_vid;			/* connected front-end, -1 if none */
+	int ready_vid;			/* its device, once ready (new_device) */
+	bool suspended;			/* by the operator */
 	bool eth_started;
 	uint64_t connects;
 	uint64_t disconnects;

@@ -22,6 +22,7 @@ struct vgw_net_port_info {
 	char peer[VGW_NAME_MAX];	/* xconnect peer */
 	bool connected;			/* a front-end is connected */
 	bool ready;			/* its rings are set up (new_device) */
+	bool suspended;			/* by the operator */
 	int vid;
 	uint16_t queues;		/* configured queue pairs */
 	uint16_t active_queues;		/* queue pairs in the poll lists */
@@ -53,6 +54,12 @@ int vgw_net_port_find(const char *name);
 /* Counters of queue q of port idx, summed over the workers. */
 int vgw_net_queue_stats(unsigned int idx, uint16_t q, struct vgw_dp_qstats *st);
 void vgw_net_mem_info(struct vgw_net_mem *m);
+/* Stop (suspend=true) or restart processing port idx. Once it returns no
+ * worker reads or writes the device's rings or guest memory, and none
+ * notifies the guest, until it is resumed; what the front-end queued in
+ * between is served then. Returns 1 if the state changed, 0 if it already
+ * was so, -ENOENT, -ENOTSUP (not a vhost device). Control thread only. */
+int vgw_net_suspend(unsigned int idx, bool suspend);
 /* Bridge name of port idx's MAC table size, or -1 if it is not bridged. */
 int vgw_net_bridge_macs(unsigned int idx);
 

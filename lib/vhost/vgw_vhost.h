@@ -12,13 +12,23 @@
 struct rte_mbuf;
 struct rte_mempool;
 
+/* A vhost-user message as the hooks see it (front-end to back-end). */
+struct vgw_vhost_msg {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;			/* payload bytes */
+	const uint8_t *payload;
+	int fd_num;
+};
+
 /* Callbacks of one socket's owner. They run on rte_vhost's event thread,
  * which serves every socket: they must never block on anything but a short
  * RCU grace period. ctx is the pointer given at registration. */
 struct vgw_vhost_ops {
 	/* A front-end connected; return < 0 to refuse the connection. */
 	int (*new_connection)(void *ctx, int vid);
-	void (*destroy_connection)(void *ctx, int vid);
+	/* Return < 0 when vid was not the device's front-end (one it refused). */
+	int (*destroy_connection)(void *ctx, int vid);
 	/* Every ring is ready: the device may be processed. */
 	int (*new_device)(void *ctx, int vid);
 	/* Must not return while any lcore can still touch the device. */
@@ -26,14 +36,42 @@ struct vgw_vhost_ops {
 	int (*vring_state_changed)(void *ctx, int vid, uint16_t vring, int enable);
 	int (*features_changed)(void *ctx, int vid, uint64_t features);
 	/* Observer of every vhost-user message, before (post=false) and after
-	 * (post=true) rte_vhost handled it. */
-	void (*message)(void *ctx, int vid, uint32_t request, bool post);
+	 * (post=true) rte_vhost handled it. Runs with the device's virtqueue
+	 * locks held for most requests: never wait for a grace period here. */
+	void (*message)(void *ctx, int vid, const struct vgw_vhost_msg *msg, bool post);
 };
+
+/* What happened to a device, as seen from the vhost-user connection: the
+ * inputs of the migration phase machine. Reported to the observer on
+ * rte_vhost's event thread, in order, for every registered socket. */
+enum vgw_vhost_event {
+	VGW_VHOST_EV_CONNECTED,		/* a front-end connected */
+	VGW_VHOST_EV_DISCONNECTED,	/* it went away */
+	VGW_VHOST_EV_READY,		/* rings set up: processing may start */
+	VGW_VHOST_EV_STOPPED,		/* processing stopped (destroy_device) */
+	VGW_VHOST_EV_LOG_START,		/* dirty logging on (LOG_ALL, SET_LOG_BASE) */
+	VGW_VHOST_EV_LOG_STOP,		/* SET_FEATURES without LOG_ALL */
+	VGW_VHOST_EV_RING_STOP,		/* GET_VRING_BASE; arg: ring index */
+	VGW_VHOST_EV_STATUS_RESET,	/* SET_STATUS(0) */
+	VGW_VHOST_EV_RARP,		/* SEND_RARP */
+	VGW_VHOST_EV_STATE_FD,		/* SET_DEVICE_STATE_FD; arg: direction */
+	VGW_VHOST_EV_STATE_CHECK,	/* CHECK_DEVICE_STATE */
+	VGW_VHOST_EV_COUNT,
+};
+
+const char *vgw_vhost_event_name(enum vgw_vhost_event ev);
+
+/* One observer for all sockets (the control thread's input queue). It runs
+ * on rte_vhost's event thread, often with virtqueue locks held: it must not
+ * block. name is the device name given at registration. */
+typedef void (*vgw_vhost_observer_fn)(const char *name, enum vgw_vhost_event ev,
+				      uint64_t arg);
+void vgw_vhost_set_observer(vgw_vhost_observer_fn fn);
 
 #define VGW_VHOST_F_CLIENT (1u << 0)	/* we connect; rte_vhost reconnects */
 #define VGW_VHOST_F_NET (1u << 1)	/* rte_vhost's built-in virtio-net path */
 
-int vgw_vhost_register(const char *path, unsigned int flags,
+int vgw_vhost_register(const char *path, const char *name, unsigned int flags,
 		       const struct vgw_vhost_ops *ops, void *ctx);
 /* Start listening or connecting; call after vgw_vhost_register(). */
 int vgw_vhost_start(const char *path);

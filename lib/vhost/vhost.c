@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_vhost.h>
@@ -50,6 +52,7 @@ struct vgw_vhost_sock {
 	bool used;
 	unsigned int flags;
 	char path[VGW_SOCKET_MAX];
+	char name[VGW_NAME_MAX];
 	const struct vgw_vhost_ops *ops;
 	void *ctx;
 };
@@ -68,9 +71,35 @@ sock_by_path(const char *path)
 	return NULL;
 }
 
+static _Atomic(vgw_vhost_observer_fn) observer;
+
+#define VHOST_F_LOG_ALL_BIT 26
+#define VHOST_USER_SET_FEATURES_ID 2
+#define VHOST_USER_SET_LOG_BASE_ID 6
+#define VHOST_USER_GET_VRING_BASE_ID 11
+#define VHOST_USER_SEND_RARP_ID 19
+#define VHOST_USER_SET_STATUS_ID 39
+#define VHOST_USER_SET_DEVICE_STATE_FD_ID 42
+#define VHOST_USER_CHECK_DEVICE_STATE_ID 43
+
+void
+vgw_vhost_set_observer(vgw_vhost_observer_fn fn)
+{
+	atomic_store(&observer, fn);
+}
+
+static void
+notify(const char *name, enum vgw_vhost_event ev, uint64_t arg)
+{
+	vgw_vhost_observer_fn fn = atomic_load(&observer);
+
+	if (fn != NULL)
+		fn(name, ev, arg);
+}
+
 /* The owner of vid, copied out so the callback runs without reg_lock. */
 static int
-sock_lookup(int vid, const struct vgw_vhost_ops **ops, void **ctx)
+sock_lookup_name(int vid, const struct vgw_vhost_ops **ops, void **ctx, char *name)
 {
 	char path[VGW_SOCKET_MAX];
 	struct vgw_vhost_sock *s;
@@ -83,21 +112,101 @@ sock_lookup(int vid, const struct vgw_vhost_ops **ops, void **ctx)
 	if (s != NULL) {
 		*ops = s->ops;
 		*ctx = s->ctx;
+		if (name != NULL)
+			memcpy(name, s->name, VGW_NAME_MAX);
 		ret = 0;
 	}
 	pthread_mutex_unlock(&reg_lock);
 	return ret;
 }
 
+static int
+sock_lookup(int vid, const struct vgw_vhost_ops **ops, void **ctx)
+{
+	return sock_lookup_name(vid, ops, ctx, NULL);
+}
+
+static uint64_t
+payload_u64(const struct vgw_vhu_msg_context *c)
+{
+	uint64_t v = 0;
+
+	if (c->msg.size >= sizeof(v))
+		memcpy(&v, c->msg.payload, sizeof(v));
+	return v;
+}
+
+static uint32_t
+payload_u32(const struct vgw_vhu_msg_context *c)
+{
+	uint32_t v = 0;
+
+	if (c->msg.size >= sizeof(v))
+		memcpy(&v, c->msg.payload, sizeof(v));
+	return v;
+}
+
+/* Turn the messages that matter to the phase machine into events: before
+ * rte_vhost handles them for stops and resets, after it for what it may
+ * refuse (features, log base). */
+static void
+classify(const char *name, const struct vgw_vhu_msg_context *c, bool post)
+{
+	switch (c->msg.request) {
+	case VHOST_USER_SET_FEATURES_ID:
+		if (post)
+			notify(name, (payload_u64(c) >> VHOST_F_LOG_ALL_BIT) & 1 ?
+			       VGW_VHOST_EV_LOG_START : VGW_VHOST_EV_LOG_STOP, 0);
+		break;
+	case VHOST_USER_SET_LOG_BASE_ID:
+		if (post)
+			notify(name, VGW_VHOST_EV_LOG_START, 1);
+		break;
+	case VHOST_USER_GET_VRING_BASE_ID:
+		if (!post)
+			notify(name, VGW_VHOST_EV_RING_STOP, payload_u32(c));
+		break;
+	case VHOST_USER_SET_STATUS_ID:
+		if (!post && payload_u64(c) == 0)
+			notify(name, VGW_VHOST_EV_STATUS_RESET, 0);
+		break;
+	case VHOST_USER_SEND_RARP_ID:
+		if (!post)
+			notify(name, VGW_VHOST_EV_RARP, 0);
+		break;
+	case VHOST_USER_SET_DEVICE_STATE_FD_ID:
+		if (!post)
+			notify(name, VGW_VHOST_EV_STATE_FD, payload_u32(c));
+		break;
+	case VHOST_USER_CHECK_DEVICE_STATE_ID:
+		if (!post)
+			notify(name, VGW_VHOST_EV_STATE_CHECK, 0);
+		break;
+	default:
+		break;
+	}
+}
+
 static enum rte_vhost_msg_result
 hook_common(int vid, void *msg, bool post)
 {
 	const struct vgw_vhu_msg_context *c = msg;
+	struct vgw_vhost_msg m = {
+		.request = c->msg.request,
+		.flags = c->msg.flags,
+		.size = RTE_MIN(c->msg.size, (uint32_t)VGW_VHU_PAYLOAD),
+		.payload = c->msg.payload,
+		.fd_num = c->fd_num,
+	};
 	const struct vgw_vhost_ops *ops;
+	char name[VGW_NAME_MAX];
 	void *ctx;
 
-	if (sock_lookup(vid, &ops, &ctx) == 0 && ops->message != NULL)
-		ops->message(ctx, vid, c->msg.request, post);
+	if (sock_lookup_name(vid, &ops, &ctx, name) < 0)
+		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	classify(name, c, post);
+	if (ops->message != NULL)
+		ops->message(ctx, vid, &m, post);
 	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
 }
 
@@ -122,18 +231,20 @@ static int
 cb_new_connection(int vid)
 {
 	const struct vgw_vhost_ops *ops;
+	char name[VGW_NAME_MAX];
 	void *ctx;
 	int ret;
 
-	if (sock_lookup(vid, &ops, &ctx) < 0)
+	if (sock_lookup_name(vid, &ops, &ctx, name) < 0)
 		return -1;
 	ret = rte_vhost_extern_callback_register(vid, &extern_ops, NULL);
 	if (ret < 0) {
-		VGW_LOG(vhost, ERR, "vid %d: cannot register message hooks", vid);
+		VGW_LOG(vhost, ERR, "%s: vid %d: cannot register message hooks", name, vid);
 		return -1;
 	}
-	if (ops->new_connection != NULL)
-		return ops->new_connection(ctx, vid);
+	if (ops->new_connection != NULL && ops->new_connection(ctx, vid) < 0)
+		return -1;
+	notify(name, VGW_VHOST_EV_CONNECTED, vid);
 	return 0;
 }
 
@@ -141,31 +252,44 @@ static void
 cb_destroy_connection(int vid)
 {
 	const struct vgw_vhost_ops *ops;
+	char name[VGW_NAME_MAX];
 	void *ctx;
 
-	if (sock_lookup(vid, &ops, &ctx) == 0 && ops->destroy_connection != NULL)
-		ops->destroy_connection(ctx, vid);
+	if (sock_lookup_name(vid, &ops, &ctx, name) < 0)
+		return;
+	if (ops->destroy_connection != NULL && ops->destroy_connection(ctx, vid) < 0)
+		return;	/* not the device's front-end (a refused one) */
+	notify(name, VGW_VHOST_EV_DISCONNECTED, vid);
 }
 
 static int
 cb_new_device(int vid)
 {
 	const struct vgw_vhost_ops *ops;
+	char name[VGW_NAME_MAX];
 	void *ctx;
+	int ret;
 
-	if (sock_lookup(vid, &ops, &ctx) < 0)
+	if (sock_lookup_name(vid, &ops, &ctx, name) < 0)
 		return -1;
-	return ops->new_device != NULL ? ops->new_device(ctx, vid) : 0;
+	ret = ops->new_device != NULL ? ops->new_device(ctx, vid) : 0;
+	if (ret == 0)
+		notify(name, VGW_VHOST_EV_READY, vid);
+	return ret;
 }
 
 static void
 cb_destroy_device(int vid)
 {
 	const struct vgw_vhost_ops *ops;
+	char name[VGW_NAME_MAX];
 	void *ctx;
 
-	if (sock_lookup(vid, &ops, &ctx) == 0 && ops->destroy_device != NULL)
+	if (sock_lookup_name(vid, &ops, &ctx, name) < 0)
+		return;
+	if (ops->destroy_device != NULL)
 		ops->destroy_device(ctx, vid);
+	notify(name, VGW_VHOST_EV_STOPPED, vid);
 }
 
 static int
@@ -200,7 +324,7 @@ static const struct rte_vhost_device_ops device_ops = {
 };
 
 int
-vgw_vhost_register(const char *path, unsigned int flags,
+vgw_vhost_register(const char *path, const char *name, unsigned int flags,
 		   const struct vgw_vhost_ops *ops, void *ctx)
 {
 	struct vgw_vhost_sock *s = NULL;
@@ -225,6 +349,7 @@ vgw_vhost_register(const char *path, unsigned int flags,
 		return -ENOSPC;
 	}
 	strcpy(s->path, path);
+	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->flags = flags;
 	s->ops = ops;
 	s->ctx = ctx;
@@ -329,6 +454,26 @@ static const char *const msg_names[] = {
 	[40] = "GET_STATUS", [41] = "GET_SHARED_OBJECT",
 	[42] = "SET_DEVICE_STATE_FD", [43] = "CHECK_DEVICE_STATE",
 };
+
+static const char *const event_names[VGW_VHOST_EV_COUNT] = {
+	[VGW_VHOST_EV_CONNECTED] = "connected",
+	[VGW_VHOST_EV_DISCONNECTED] = "disconnected",
+	[VGW_VHOST_EV_READY] = "ready",
+	[VGW_VHOST_EV_STOPPED] = "stopped",
+	[VGW_VHOST_EV_LOG_START] = "log-start",
+	[VGW_VHOST_EV_LOG_STOP] = "log-stop",
+	[VGW_VHOST_EV_RING_STOP] = "ring-stop",
+	[VGW_VHOST_EV_STATUS_RESET] = "status-reset",
+	[VGW_VHOST_EV_RARP] = "rarp",
+	[VGW_VHOST_EV_STATE_FD] = "state-fd",
+	[VGW_VHOST_EV_STATE_CHECK] = "state-check",
+};
+
+const char *
+vgw_vhost_event_name(enum vgw_vhost_event ev)
+{
+	return (unsigned int)ev < VGW_VHOST_EV_COUNT ? event_names[ev] : "unknown";
+}
 
 const char *
 vgw_vhost_msg_name(uint32_t request)

@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2025 The vhostgw authors
+ */
+
+/*
+ * vufront-net: a virtio-net front-end that sends and/or receives frames.
+ *
+ * Frame i (i = 0, 1, ...) of --size S bytes is deterministic:
+ *   bytes 0-5 dst MAC, 6-11 src MAC, 12-13 ethertype 0x88b5,
+ *   14-17 i (big-endian), 18.. payload: successive splitmix64 outputs
+ *   (little-endian) of the state seed * 0x9e3779b97f4a7c15 + i.
+ * Dumps hold one frame per line: lowercase hex, no separators.
+ *
+ * Output on stdout: "ready" once the device is up (RX buffers posted), then
+ * "sent=N received=M" (plus " bad=K" with --verify). Exit status 0 only if
+ * every frame was sent and consumed, --recv frames arrived and none was bad.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vufront.h"
+
+#define NET_MIN_SIZE 18u
+#define NET_MAX_BURST 256u
+#define NET_RX_BUF (64u * 1024)
+
+struct net_opts {
+	const char *socket;
+	bool listen;
+	unsigned int queues;
+	unsigned long send;
+	unsigned int size;
+	unsigned long recv;
+	int timeout_ms;
+	const char *dump;
+	const char *dump_sent;
+	bool verify;
+	bool graceful;
+	bool mrg_rxbuf;
+	unsigned int ring_size;
+	unsigned int buf_size;
+	unsigned long mem_mb;
+	unsigned int burst;
+	uint64_t rate;
+	uint64_t seed;
+	uint8_t dst[6];
+	uint8_t src[6];
+	bool pf_set;
+	uint64_t protocol_features;
+	bool features_set;
+	uint64_t features;
+};
+
+static void
+net_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vufront-net --socket PATH [--listen] [--queues Q]\n"
+		"                   [--send N [--size S] [--dst MAC] [--src MAC] [--seed X]\n"
+		"                    [--rate PPS]]\n"
+		"                   [--recv N] [--timeout-ms T] [--dump FILE] [--dump-sent FILE]\n"
+		"                   [--verify] [--graceful] [--ring-size N] [--buf-size B]\n"
+		"                   [--burst B] [--mem-mb M] [--mrg-rxbuf]\n"
+		"                   [--features MASK] [--protocol-features MASK]\n"
+		"  --send N        send N frames (round robin over the queue pairs)\n"
+		"  --size S        frame length in bytes, %u or more (default 64)\n"
+		"  --dst/--src MAC addresses (default 02:00:00:00:00:02 / 02:00:00:00:00:01)\n"
+		"  --seed X        payload seed (default 1)\n"
+		"  --rate PPS      send at most PPS frames per second (default: no limit;\n"
+		"                  a forwarding back-end drops what the receiver's ring\n"
+		"                  cannot hold, so pace senders in tests that count frames)\n"
+		"  --recv N        receive N frames\n"
+		"  --timeout-ms T  give up after T ms without progress (default 5000)\n"
+		"  --dump FILE     write received frames as hex lines\n"
+		"  --dump-sent FILE  write sent frames as hex lines\n"
+		"  --verify        check each received frame against the generator\n"
+		"                  (same --size/--seed/--dst/--src as the sender)\n"
+		"  --graceful      stop the rings (GET_VRING_BASE) before disconnecting\n"
+		"  --listen        listen on PATH and accept the back-end (its client mode)\n"
+		"  --buf-size B    bytes per ring buffer, net header included (default 2048)\n"
+		"  --mem-mb M      guest memory (default: what the rings need)\n"
+		"  --features MASK virtio features wanted (default 0x140000000: VERSION_1 |\n"
+		"                  PROTOCOL_FEATURES; --mrg-rxbuf and --queues add theirs)\n"
+		"  --protocol-features MASK  protocol features wanted (default 0x10009:\n"
+		"                  MQ | REPLY_ACK | STATUS)\n",
+		NET_MIN_SIZE);
+}
+
+static int
+net_parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno != 0 || end == s || *end != '\0' || v > max) {
+		fprintf(stderr, "vufront-net: bad value for --%s: %s\n", opt, s);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+net_parse_mac(const char *opt, const char *s, uint8_t *mac)
+{
+	unsigned int b[6];
+	char tail;
+	int i;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+			&tail) != 6) {
+		fprintf(stderr, "vufront-net: bad MAC for --%s: %s\n", opt, s);
+		return -EINVAL;
+	}
+	for (i = 0; i < 6; i++) {
+		if (b[i] > 0xff) {
+			fprintf(stderr, "vufront-net: bad MAC for --%s: %s\n", opt, s);
+			return -EINVAL;
+		}
+		mac[i] = (uint8_t)b[i];
+	}
+	return 0;
+}
+
+static int
+net_parse_args(int argc, char **argv, struct net_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "listen", no_argument, NULL, 'l' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "send", required_argument, NULL, 'S' },
+		{ "size", required_argument, NULL, 'z' },
+		{ "dst", required_argument, NULL, 'd' },
+		{ "src", required_argument, NULL, 'a' },
+		{ "seed", required_argument, NULL, 'x' },
+		{ "rate", required_argument, NULL, 'P' },
+		{ "recv", required_argument, NULL, 'R' },
+		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "dump", required_argument, NULL, 'D' },
+		{ "dump-sent", required_argument, NULL, 'E' },
+		{ "verify", no_argument, NULL, 'V' },
+		{ "graceful", no_argument, NULL, 'g' },
+		{ "mrg-rxbuf", no_argument, NULL, 'm' },
+		{ "ring-size", required_argument, NULL, 'r' },
+		{ "buf-size", required_argument, NULL, 'b' },
+		{ "burst", required_argument, NULL, 'B' },
+		{ "mem-mb", required_argument, NULL, 'M' },
+		{ "protocol-features", required_argument, NULL, 'p' },
+		{ "features", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const uint8_t dst[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+	static const uint8_t src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	uint64_t v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->queues = 1;
+	o->size = 64;
+	o->timeout_ms = 5000;
+	o->ring_size = 256;
+	o->buf_size = 2048;
+	o->burst = 32;
+	o->seed = 1;
+	memcpy(o->dst, dst, 6);
+	memcpy(o->src, src, 6);
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'l':
+			o->listen = true;
+			break;
+		case 'q':
+			if (net_parse_u64("queues", optarg, 128, &v) < 0 || v == 0)
+				return -EINVAL;
+			o->queues = (unsigned int)v;
+			break;
+		case 'S':
+			if (net_parse_u64("send", optarg, ULONG_MAX, &v) < 0)
+				return -EINVAL;
+			o->send = (unsigned long)v;
+			break;
+		case 'z':
+			if (net_parse_u64("size", optarg, 65535, &v) < 0 || v < NET_MIN_SIZE) {
+				fprintf(stderr, "vufront-net: --size must be %u..65535\n",
+						NET_MIN_SIZE);
+				return -EINVAL;
+			}
+			o->size = (unsigned int)v;
+			break;
+		case 'd':
+			if (net_parse_mac("dst", optarg, o->dst) < 0)
+				return -EINVAL;
+			break;
+		case 'a':
+			if (net_parse_mac("src", optarg, o->src) < 0)
+				return -EINVAL;
+			break;
+		case 'x':
+			if (net_parse_u64("seed", optarg, UINT64_MAX, &o->seed) < 0)
+				return -EINVAL;
+			break;
+		case 'P':
+			if (net_parse_u64("rate", optarg, UINT64_MAX, &o->rate) < 0)
+				return -EINVAL;
+			break;
+		case 'R':
+			if (net_parse_u64("recv", optarg, ULONG_MAX, &v) < 0)
+				return -EINVAL;
+			o->recv = (unsigned long)v;
+			break;
+		case 't':
+			if (net_parse_u64("timeout-ms", optarg, 3600000, &v) < 0)
+				return -EINVAL;
+			o->timeout_ms = (int)v;
+			break;
+		case 'D':
+			o->dump = optarg;
+			break;
+		case 'E':
+			o->dump_sent = optarg;
+			break;
+		case 'V':
+			o->verify = true;
+			break;
+		case 'g':
+			o->graceful = true;
+			break;
+		case 'm':
+			o->mrg_rxbuf = true;
+			break;
+		case 'r':
+			if (net_parse_u64("ring-size", optarg, 32768, &v) < 0)
+				return -EINVAL;
+			o->ring_size = (unsigned int)v;
+			break;
+		case 'b':
+			if (net_parse_u64("buf-size", optarg, 1u << 20, &v) < 0)
+				return -EINVAL;
+			o->buf_size = (unsigned int)v;
+			break;
+		case 'B':
+			if (net_parse_u64("burst", optarg, NET_MAX_BURST, &v) < 0 || v == 0)
+				return -EINVAL;
+			o->burst = (unsigned int)v;
+			break;
+		case 'M':
+			if (net_parse_u64("mem-mb", optarg, 1u << 20, &v) < 0 || v == 0)
+				return -EINVAL;
+			o->mem_mb = (unsigned long)v;
+			break;
+		case 'F':
+			if (net_parse_u64("features", optarg, UINT64_MAX, &o->features) < 0)
+				return -EINVAL;
+			o->features_set = true;
+			break;
+		case 'p':
+			if (net_parse_u64("protocol-features", optarg, UINT64_MAX,
+					&o->protocol_features) < 0)
+				return -EINVAL;
+			o->pf_set = true;
+			break;
+		case 'h':
+			net_usage(stdout);
+			exit(0);
+		default:
+			net_usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc || o->socket == NULL) {
+		net_usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static uint64_t
+net_splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void
+net_gen_frame(const struct net_opts *o, uint32_t seq, uint8_t *f)
+{
+	uint64_t state = o->seed * 0x9e3779b97f4a7c15ULL + seq;
+	uint64_t r = 0;
+	unsigned int i;
+
+	memcpy(f, o->dst, 6);
+	memcpy(f + 6, o->src, 6);
+	f[12] = 0x88;
+	f[13] = 0xb5;
+	f[14] = (uint8_t)(seq >> 24);
+	f[15] = (uint8_t)(seq >> 16);
+	f[16] = (uint8_t)(seq >> 8);
+	f[17] = (uint8_t)seq;
+	for (i = NET_MIN_SIZE; i < o->size; i++) {
+		if ((i - NET_MIN_SIZE) % 8 == 0)
+			r = net_splitmix64(&state);
+		f[i] = (uint8_t)r;
+		r >>= 8;
+	}
+}
+
+static void
+net_dump(FILE *f, const uint8_t *p, uint32_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint32_t i;
+
+	for (i = 0; i < len; i++) {
+		putc(hex[p[i] >> 4], f);
+		putc(hex[p[i] & 0xf], f);
+	}
+	putc('\n', f);
+}
+
+static uint64_t
+net_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t
+net_now_ms(void)
+{
+	return net_now_us() / 1000u;
+}
+
+/* Sleep until a call eventfd fires, at most 1 ms. */
+static void
+net_wait(struct vufront *vu, unsigned int queues)
+{
+	struct pollfd pfd[2 * 128];
+	struct vufront_vq_info info;
+	unsigned int i, n = 0;
+	uint64_t val;
+
+	for (i = 0; i < 2 * queues; i++) {
+		if (vufront_vq_info(vu, i, &info) == 0) {
+			pfd[n].fd = info.callfd;
+			pfd[n].events = POLLIN;
+			n++;
+		}
+	}
+	if (poll(pfd, n, 1) <= 0)
+		return;
+	for (i = 0; i < n; i++)
+		if (pfd[i].revents & POLLIN)
+			while (read(pfd[i].fd, &val, sizeof(val)) == sizeof(val))
+				;
+}
+
+struct net_state {
+	unsigned long sent;
+	unsigned long received;
+	unsigned long bad;
+	FILE *dump;
+	FILE *dump_sent;
+	uint8_t *txbufs;		/* burst frames of size bytes */
+	uint8_t *rxbufs;		/* burst buffers of NET_RX_BUF bytes */
+	uint8_t *expect;
+	uint64_t t0_us;
+};
+
+static int
+net_tx(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsigned int q)
+{
+	struct vufront_frame fr[NET_MAX_BURST];
+	unsigned long left = o->send - st->sent;
+	unsigned int i, n = left < o->burst ? (unsigned int)left : o->burst;
+	uint64_t allowed;
+	int ret;
+
+	if (o->rate != 0) {
+		/* frames allowed since the first one went out */
+		allowed = (net_now_us() - st->t0_us) * o->rate / 1000000u + 1;
+		if (allowed <= st->sent)
+			return 0;
+		if (allowed - st->sent < n)
+			n = (unsigned int)(allowed - st->sent);
+	}
+
+	for (i = 0; i < n; i++) {
+		net_gen_frame(o, (uint32_t)(st->sent + i), st->txbufs + (size_t)i * o->size);
+		fr[i].data = st->txbufs + (size_t)i * o->size;
+		fr[i].len = o->size;
+	}
+	ret = vufront_net_send(vu, q, fr, n);
+	if (ret < 0)
+		return ret;
+	for (i = 0; st->dump_sent != NULL && i < (unsigned int)ret; i++)
+		net_dump(st->dump_sent, fr[i].data, fr[i].len);
+	st->sent += (unsigned long)ret;
+	return ret;
+}
+
+static int
+net_rx(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsigned int q)
+{
+	struct vufront_pkt pkts[NET_MAX_BURST];
+	unsigned long left = o->recv - st->received;
+	unsigned int i, n = left < o->burst ? (unsigned int)left : o->burst;
+	const uint8_t *p;
+	uint32_t seq;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		pkts[i].buf = st->rxbufs + (size_t)i * NET_RX_BUF;
+		pkts[i].size = NET_RX_BUF;
+	}
+	ret = vufront_net_recv(vu, q, pkts, n);
+	if (ret <= 0)
+		return ret;
+	for (i = 0; i < (unsigned int)ret; i++) {
+		p = pkts[i].buf;
+		if (st->dump != NULL)
+			net_dump(st->dump, p, pkts[i].len < NET_RX_BUF ? pkts[i].len : NET_RX_BUF);
+		if (!o->verify)
+			continue;
+		if (pkts[i].len != o->size) {
+			st->bad++;
+			continue;
+		}
+		seq = (uint32_t)p[14] << 24 | (uint32_t)p[15] << 16 | (uint32_t)p[16] << 8 | p[17];
+		net_gen_frame(o, seq, st->expect);
+		if (memcmp(p, st->expect, o->size) != 0)
+			st->bad++;
+	}
+	st->received += (unsigned long)ret;
+	/* give the buffers back (a frame may have used several) */
+	if (vufront_net_post_rx(vu, q, UINT_MAX) < 0)
+		return -EIO;
+	return ret;
+}
+
+static int
+net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
+{
+	struct vufront_net_conf conf;
+	uint64_t last_progress;
+	unsigned int q, inflight, txq = 0;
+	bool progress;
+	int ret;
+
+	if (o->listen)
+		ret = vufront_accept(vu, o->timeout_ms);
+	else
+		ret = vufront_connect(vu, o->socket, o->timeout_ms, VUFRONT_CONNECT_PROBE);
+	if (ret < 0)
+		return ret;
+	vufront_net_conf_init(&conf);
+	conf.queue_pairs = o->queues;
+	conf.dev.ring_size = o->ring_size;
+	conf.buf_size = o->buf_size;
+	conf.mrg_rxbuf = o->mrg_rxbuf;
+	conf.dev.mem_size = o->mem_mb != 0 ? (size_t)o->mem_mb << 20 :
+		vufront_net_mem_size(o->queues, o->ring_size, o->buf_size);
+	if (o->pf_set)
+		conf.dev.neg.protocol_features = o->protocol_features;
+	if (o->features_set)
+		conf.dev.neg.features = o->features;
+	ret = vufront_net_start(vu, &conf);
+	if (ret < 0)
+		return ret;
+	if (o->send > 0 && o->size > o->buf_size - vufront_net_hdr_len(vu)) {
+		fprintf(stderr, "vufront-net: --size %u does not fit --buf-size %u\n", o->size,
+				o->buf_size);
+		return -EMSGSIZE;
+	}
+	for (q = 0; q < o->queues && o->recv > 0; q++) {
+		ret = vufront_net_post_rx(vu, q, o->ring_size);
+		if (ret < 0)
+			return ret;
+	}
+	/* Everything above has been processed by the back-end. */
+	ret = vufront_sync(vu);
+	if (ret < 0)
+		return ret;
+	printf("ready\n");
+	fflush(stdout);
+
+	last_progress = net_now_ms();
+	st->t0_us = net_now_us();
+	for (;;) {
+		progress = false;
+		inflight = 0;
+		if (st->sent < o->send) {
+			ret = net_tx(vu, o, st, txq);
+			if (ret < 0)
+				return ret;
+			if (ret > 0)
+				progress = true;
+			txq = (txq + 1) % o->queues;
+		}
+		for (q = 0; q < o->queues; q++) {
+			if (o->send > 0) {
+				ret = vufront_net_tx_reap(vu, q);
+				if (ret < 0)
+					return ret;
+				if (ret > 0)
+					progress = true;
+				inflight += vufront_net_tx_inflight(vu, q);
+			}
+			if (st->received < o->recv) {
+				ret = net_rx(vu, o, st, q);
+				if (ret < 0)
+					return ret;
+				if (ret > 0)
+					progress = true;
+			}
+		}
+		if (st->sent == o->send && inflight == 0 && st->received == o->recv)
+			break;
+		if (progress) {
+			last_progress = net_now_ms();
+			continue;
+		}
+		if (net_now_ms() - last_progress > (uint64_t)o->timeout_ms) {
+			fprintf(stderr, "vufront-net: no progress for %d ms "
+					"(sent %lu, %u in flight, received %lu of %lu)\n",
+					o->timeout_ms, st->sent, inflight, st->received, o->recv);
+			return -ETIMEDOUT;
+		}
+		net_wait(vu, o->queues);
+	}
+	if (o->graceful)
+		return vufront_dev_stop(vu);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct net_state st;
+	struct net_opts o;
+	struct vufront *vu;
+	int ret, status = 0;
+
+	if (net_parse_args(argc, argv, &o) < 0)
+		return 2;
+	memset(&st, 0, sizeof(st));
+	st.txbufs = malloc((size_t)o.burst * o.size);
+	st.rxbufs = malloc((size_t)o.burst * NET_RX_BUF);
+	st.expect = malloc(o.size);
+	vu = vufront_create();
+	if (st.txbufs == NULL || st.rxbufs == NULL || st.expect == NULL || vu == NULL) {
+		fprintf(stderr, "vufront-net: out of memory\n");
+		return 1;
+	}
+	vufront_set_timeout(vu, o.timeout_ms);
+	if (o.dump != NULL && (st.dump = fopen(o.dump, "w")) == NULL) {
+		fprintf(stderr, "vufront-net: %s: %s\n", o.dump, strerror(errno));
+		return 1;
+	}
+	if (o.dump_sent != NULL && (st.dump_sent = fopen(o.dump_sent, "w")) == NULL) {
+		fprintf(stderr, "vufront-net: %s: %s\n", o.dump_sent, strerror(errno));
+		return 1;
+	}
+	if (o.listen && vufront_listen(vu, o.socket) < 0) {
+		fprintf(stderr, "vufront-net: %s\n", vufront_errmsg(vu));
+		return 1;
+	}
+
+	ret = net_run(vu, &o, &st);
+	if (ret < 0) {
+		if (ret != -ETIMEDOUT && ret != -EMSGSIZE)
+			fprintf(stderr, "vufront-net: %s\n", vufront_errmsg(vu));
+		status = 1;
+	}
+	vufront_destroy(vu);
+
+	if (o.verify)
+		printf("sent=%lu received=%lu bad=%lu\n", st.sent, st.received, st.bad);
+	else
+		printf("sent=%lu received=%lu\n", st.sent, st.received);
+	if (st.dump != NULL && fclose(st.dump) != 0)
+		status = 1;
+	if (st.dump_sent != NULL && fclose(st.dump_sent) != 0)
+		status = 1;
+	if (st.sent != o.send || st.received != o.recv || st.bad != 0)
+		status = 1;
+	free(st.txbufs);
+	free(st.rxbufs);
+	free(st.expect);
+	return status;
+}
