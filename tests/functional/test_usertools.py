@@ -522,9 +522,11 @@ def test_exporter(odd_sock, odd_gw):
 
 def main():
     global TOOLS
-    if len(sys.argv) != 2:
-        sys.exit("usage: test_usertools.py USERTOOLS_DIR")
     TOOLS = os.path.abspath(sys.argv[1])
+    missing = [n for n in ("vhostgw-ctl", "vhostgw-top", "vhostgw-exporter")
+               if not os.access(os.path.join(TOOLS, n), os.X_OK)]
+    t.check(not missing, f"{TOOLS}: no executable {', '.join(missing)} "
+            "(the argument is the usertools directory)")
     wd = tempfile.mkdtemp(prefix="vgw-usertools-")
     try:
         sock = os.path.join(wd, "control.sock")
@@ -544,6 +546,9 @@ def main():
 
 
 def run():
+    if len(sys.argv) != 2:
+        print("usage: test_usertools.py USERTOOLS_DIR", file=sys.stderr)
+        sys.exit(1)
     t0 = time.time()
     try:
         main()

@@ -1,0 +1,165 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# /init of the e2e guest: a busybox-static initramfs built by vgw_e2e.py.
+# Everything it does is driven by vgw.* words on the kernel command line:
+#
+#   vgw.scenario=NAME  the function scenario_NAME below (default: idle)
+#   vgw.ip=A/L         address of eth0          vgw.peer=A   host to ping
+#   vgw.count=N        pings (ping: 20, pingloop: 0 = forever)
+#   vgw.interval=S     pause between pings (pingloop, default 0.2)
+#   vgw.wait=N         seconds to wait for the peer to answer (default 90)
+#   vgw.mount=TAG      mount virtio-fs TAG on /mnt before the scenario
+#
+# Every line meant for the test starts with "VGW-" and is written to the
+# serial console, where the harness reads it (with host timestamps):
+#
+#   VGW-INIT up=U                 /init started (once per boot: a second one
+#                                 means the guest was reset)
+#   VGW-ERROR what                something failed; the guest then idles
+#   VGW-READY ip=A mac=M up=U     eth0 configured
+#   VGW-PEER-UP tries=N up=U      the peer answered a first ping
+#   VGW-FS tag=T up=U             virtio-fs TAG mounted on /mnt
+#   VGW-FSLS name                 one per entry of /mnt (scenario fsls)
+#   VGW-PING sent=N recv=M        summary (scenario ping)
+#   VGW-PING seq=N ok=0|1 up=U    one line per ping (scenario pingloop)
+#   VGW-DONE rc=N up=U            the scenario function returned
+#
+# A new scenario is one more scenario_NAME function.
+
+export PATH=/bin
+/bin/busybox mkdir -p /proc /sys /dev /tmp /mnt
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s /bin
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+
+exec </dev/console >/dev/console 2>&1
+
+uptime_s() {
+	read -r u _ </proc/uptime
+	echo "$u"
+}
+
+say() {
+	echo "VGW-$*"
+}
+
+idle() {
+	while :; do
+		sleep 3600
+	done
+}
+
+fail() {
+	say "ERROR $* up=$(uptime_s)"
+	idle
+}
+
+say "INIT up=$(uptime_s)"
+
+# vgw.key=value words of the kernel command line become $VGW_key.
+for w in $(cat /proc/cmdline); do
+	case "$w" in
+	vgw.*=*)
+		k=${w%%=*}
+		k=${k#vgw.}
+		case "$k" in
+		*[!a-z0-9_]*) fail "bad key $k" ;;
+		esac
+		eval "VGW_$k=\${w#*=}"
+		;;
+	esac
+done
+
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
+	 virtio_pci failover net_failover virtio_net fuse virtiofs; do
+	insmod "/lib/modules/$m.ko" || fail "insmod $m"
+done
+
+net_up() {
+	i=0
+	while [ ! -e /sys/class/net/eth0 ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "no eth0"
+		sleep 0.1
+	done
+	ip link set lo up
+	if [ -n "$VGW_ip" ]; then
+		ip addr add "$VGW_ip" dev eth0 || fail "ip addr $VGW_ip"
+	fi
+	ip link set eth0 up || fail "link eth0"
+	say "READY ip=${VGW_ip:-none} mac=$(cat /sys/class/net/eth0/address) up=$(uptime_s)"
+}
+
+peer_wait() {
+	[ -n "$VGW_peer" ] || fail "no vgw.peer"
+	n=0
+	t0=$(uptime_s)
+	t0=${t0%.*}
+	while :; do
+		n=$((n + 1))
+		ping -c 1 -W 1 "$VGW_peer" >/dev/null 2>&1 && break
+		t=$(uptime_s)
+		[ $((${t%.*} - t0)) -ge "${VGW_wait:-90}" ] &&
+			fail "peer $VGW_peer silent after $n tries"
+		sleep 0.3
+	done
+	say "PEER-UP tries=$n up=$(uptime_s)"
+}
+
+# Scenario ping: N pings, then one summary line.
+scenario_ping() {
+	net_up
+	peer_wait
+	c=${VGW_count:-20}
+	out=$(ping -q -c "$c" -i 0.2 -W 2 "$VGW_peer" 2>&1)
+	sent=$(echo "$out" | sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p')
+	recv=$(echo "$out" | sed -n 's/.* \([0-9]*\) packets received.*/\1/p')
+	say "PING sent=${sent:-0} recv=${recv:-0}"
+	[ "${recv:-0}" -gt 0 ]
+}
+
+# Scenario pingloop: one line per ping, for stop/cont, reconnect, migration.
+scenario_pingloop() {
+	net_up
+	peer_wait
+	c=${VGW_count:-0}
+	s=0
+	while [ "$c" -eq 0 ] || [ $s -lt "$c" ]; do
+		s=$((s + 1))
+		if ping -c 1 -W 1 "$VGW_peer" >/dev/null 2>&1; then
+			ok=1
+		else
+			ok=0
+		fi
+		say "PING seq=$s ok=$ok up=$(uptime_s)"
+		sleep "${VGW_interval:-0.2}"
+	done
+}
+
+# Scenario idle: network up, nothing else (the peer of another guest).
+scenario_idle() {
+	net_up
+}
+
+# Scenario fsls: list the virtio-fs mount (vgw.mount=TAG) and write a file.
+scenario_fsls() {
+	for f in /mnt/*; do
+		[ -e "$f" ] && say "FSLS ${f#/mnt/}"
+	done
+	echo "written by the guest" >/mnt/from-guest || fail "write /mnt/from-guest"
+	sync
+}
+
+if [ -n "$VGW_mount" ]; then
+	mount -t virtiofs "$VGW_mount" /mnt || fail "mount virtiofs $VGW_mount"
+	say "FS tag=$VGW_mount up=$(uptime_s)"
+fi
+
+sc=${VGW_scenario:-idle}
+type "scenario_$sc" >/dev/null 2>&1 || fail "unknown scenario $sc"
+"scenario_$sc"
+say "DONE rc=$? up=$(uptime_s)"
+idle

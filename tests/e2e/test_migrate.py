@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""(e) Live migration of a pinging guest between two QEMUs, each with its own
+vhostgw; both uplinks are ports of one Linux bridge in the test's namespace,
+which holds the peer address (the network follows the guest, as in a real
+migration). query-migrate must reach completed and the pings continue on the
+destination."""
+
+import os
+import time
+
+import vgw_e2e as e2e
+
+
+def scenario(run):
+    ns = run.netns('e')
+    ns.bridge('br0', '10.77.4.1/24')
+    # both workers on core 1, both control threads and QEMU on core 0
+    src_gw = run.gateway('gwsrc', ns, [e2e.net('vm1'), e2e.tap('up0', 'vgwtap0')],
+                         [e2e.xconnect('vm1', 'up0')], lcores='0@0,1@1')
+    ns.enslave('vgwtap0', 'br0')
+    dst_gw = run.gateway('gwdst', ns, [e2e.net('vm1'), e2e.tap('up0', 'vgwtap1')],
+                         [e2e.xconnect('vm1', 'up0')], lcores='0@0,1@1')
+    ns.enslave('vgwtap1', 'br0')
+
+    params = dict(scenario='pingloop', ip='10.77.4.2/24', peer='10.77.4.1')
+    src = run.guest('src', [src_gw.nic('vm1', e2e.mac(0x40))], **params)
+    src.wait_ready()
+    src.wait_pings(10, 60, what='before migration')
+
+    uri = os.path.join(run.workdir, 'migrate.sock')
+    dst = run.guest('dst', [dst_gw.nic('vm1', e2e.mac(0x40))], incoming=uri, **params)
+    r = e2e.migrate(src, dst, uri)
+    t_done = time.monotonic()
+    e2e.expect(dst.qmp.cmd('query-status')['status'] == 'running',
+               'destination not running after migration')
+    e2e.expect(src.qmp.cmd('query-status')['status'] == 'postmigrate',
+               'source not in postmigrate')
+
+    dst.wait_pings(10, 60, after=t_done, what='on the destination')
+    src_pings, dst_pings = src.pings(), dst.pings()
+    gap, a, b = e2e.largest_gap(src_pings + dst_pings)
+    first_dst = min((p for p in dst_pings if p.ok), key=lambda p: p.t)
+    run.result(migration=r['elapsed'], total_time_ms=r.get('total-time', -1),
+               downtime_ms=r.get('downtime', -1), gap=gap,
+               lost=sum(1 for p in src_pings + dst_pings if not p.ok),
+               last_src_seq=max(p.seq for p in src_pings), first_dst_seq=first_dst.seq)
+    e2e.log('largest gap between answered pings: %r -> %r' % (a, b))
+    e2e.expect(dst.init_count() == 0, 'the destination guest booted instead of migrating')
+    e2e.expect(first_dst.seq > max(p.seq for p in src_pings if p.ok),
+               'ping sequence did not continue on the destination')
+    src.quit()
+
+
+if __name__ == '__main__':
+    e2e.main('migrate', scenario)
