@@ -341,7 +341,9 @@ main(int argc, char **argv)
 		status = 1;
 		goto out_eal;
 	}
-	ret = vgw_ctl_init(ctl_path);
+	ret = vgw_ctl_init(ctl_path, conf);
+	if (ret == 0 && vgw_ctl_telemetry_init() < 0)
+		VGW_LOG(app, WARNING, "rte_telemetry commands not registered");
 	if (ret < 0) {
 		fprintf(stderr, "vhostgw: cannot create control socket %s: %s\n",
 			ctl_path, strerror(-ret));

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,6 +24,7 @@ RTE_LOG_REGISTER_SUFFIX(vgw_logtype_ctl, ctl, INFO);
 
 struct ctl_client {
 	int fd;
+	bool subscribed;
 	size_t len;
 	char buf[CTL_LINE_MAX];
 };
@@ -30,15 +32,20 @@ struct ctl_client {
 static int listen_fd = -1;
 static char sock_path[VGW_SOCKET_MAX];
 static struct ctl_client *clients[CTL_MAX_CLIENTS];
+static struct ctl_client *current;	/* the client being served */
 
 int
-vgw_ctl_init(const char *path)
+vgw_ctl_init(const char *path, const struct vgw_conf *conf)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	mode_t old;
+	int ret;
 
 	if (vgw_strlcpy_checked(sa.sun_path, path, sizeof(sa.sun_path)) < 0)
 		return -ENAMETOOLONG;
+	ret = vgw_ctl_events_init(conf);
+	if (ret < 0)
+		return ret;
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (listen_fd < 0)
 		return -errno;
@@ -160,7 +167,9 @@ client_read(unsigned int i)
 
 		*nl = '\0';
 		if (nl != start) {
+			current = c;
 			reply = handle_line(start);
+			current = NULL;
 			if (client_send(c, reply) < 0) {
 				json_decref(reply);
 				client_close(i);
@@ -182,12 +191,47 @@ client_read(unsigned int i)
 }
 
 void
+vgw_ctl_subscribe_current(void)
+{
+	if (current != NULL)
+		current->subscribed = true;
+}
+
+/* A subscriber that cannot take a whole event line now is dropped: events
+ * are never half-written and the control thread never waits for a reader. */
+void
+vgw_ctl_broadcast(json_t *event)
+{
+	char *s;
+	size_t len;
+
+	if (event == NULL)
+		return;
+	s = json_dumps(event, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	json_decref(event);
+	if (s == NULL)
+		return;
+	len = strlen(s);
+	s[len++] = '\n';
+	for (unsigned int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		if (clients[i] == NULL || !clients[i]->subscribed)
+			continue;
+		if (send(clients[i]->fd, s, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len) {
+			VGW_LOG(ctl, WARNING, "control socket: dropped a subscriber that does not read");
+			client_close(i);
+		}
+	}
+	free(s);
+}
+
+void
 vgw_ctl_poll(int timeout_ms)
 {
 	struct pollfd pfd[CTL_MAX_CLIENTS + 1];
 	unsigned int map[CTL_MAX_CLIENTS + 1];
 	unsigned int n = 0;
 
+	vgw_ctl_events_poll();
 	if (listen_fd < 0) {
 		poll(NULL, 0, timeout_ms);
 		return;
@@ -221,4 +265,5 @@ vgw_ctl_fini(void)
 		unlink(sock_path);
 		listen_fd = -1;
 	}
+	vgw_ctl_events_fini();
 }

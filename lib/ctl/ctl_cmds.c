@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Control socket commands. */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <rte_cycles.h>
 #include <rte_lcore.h>
+#include <rte_log.h>
 
 #include "vgw_common.h"
 #include "vgw_dp.h"
@@ -30,6 +33,14 @@ ok_reply(void)
 	return json_pack("{s:b}", "ok", 1);
 }
 
+static const char *
+phase_of(const char *name)
+{
+	const struct vgw_ctl_dev *d = vgw_ctl_dev_find(name);
+
+	return d != NULL ? vgw_phase_name(d->pm.phase) : "idle";
+}
+
 static json_t *
 port_summary(unsigned int idx)
 {
@@ -37,9 +48,10 @@ port_summary(unsigned int idx)
 
 	if (vgw_net_port_info(idx, &in) < 0)
 		return NULL;
-	return json_pack("{s:s, s:s, s:b, s:b}",
+	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:s}",
 			 "name", in.name, "type", vgw_conf_dev_type_str(in.type),
-			 "connected", in.connected, "ready", in.ready);
+			 "connected", in.connected, "ready", in.ready,
+			 "suspended", in.suspended, "phase", phase_of(in.name));
 }
 
 static json_t *
@@ -132,6 +144,14 @@ cmd_device(json_t *req)
 		"connects", (json_int_t)in.connects,
 		"disconnects", (json_int_t)in.disconnects,
 		"refused", (json_int_t)in.refused);
+	json_object_set_new(d, "suspended", json_boolean(in.suspended));
+	json_object_set_new(d, "phase", json_string(phase_of(in.name)));
+	{
+		const struct vgw_ctl_dev *cd = vgw_ctl_dev_find(in.name);
+
+		if (cd != NULL && cd->pm.phase == VGW_PHASE_FAILED)
+			json_object_set_new(d, "failed_reason", json_string(cd->pm.reason));
+	}
 	if (in.link[0] != '\0')
 		json_object_set_new(d, "link", json_string(in.link));
 	if (in.peer[0] != '\0')
@@ -180,6 +200,86 @@ cmd_stats(json_t *req)
 	return r;
 }
 
+static json_t *
+do_suspend(json_t *req, bool suspend)
+{
+	json_t *err, *r;
+	int idx = device_arg(req, &err), ret;
+
+	if (idx < 0)
+		return err;
+	ret = vgw_net_suspend(idx, suspend);
+	if (ret == -ENOTSUP)
+		return vgw_ctl_error("device \"%s\" is not a vhost-user device",
+				     json_string_value(json_object_get(req, "device")));
+	if (ret < 0)
+		return vgw_ctl_error("%s failed: %s", suspend ? "suspend" : "resume",
+				     strerror(-ret));
+	{
+		struct vgw_ctl_dev *d = vgw_ctl_dev_find(
+			json_string_value(json_object_get(req, "device")));
+
+		if (d != NULL && ret == 1)
+			vgw_ctl_feed(d, suspend ? VGW_PHASE_IN_OP_SUSPEND :
+				     VGW_PHASE_IN_OP_RESUME, NULL, vgw_ctl_now());
+	}
+	r = ok_reply();
+	json_object_set_new(r, "changed", json_boolean(ret == 1));
+	return r;
+}
+
+static json_t *
+cmd_suspend(json_t *req)
+{
+	return do_suspend(req, true);
+}
+
+static json_t *
+cmd_resume(json_t *req)
+{
+	return do_suspend(req, false);
+}
+
+static json_t *
+cmd_subscribe(json_t *req)
+{
+	vgw_ctl_subscribe_current();
+	return ok_reply();
+}
+
+static const char *const level_names[] = {
+	[RTE_LOG_EMERG] = "emerg", [RTE_LOG_ALERT] = "alert", [RTE_LOG_CRIT] = "crit",
+	[RTE_LOG_ERR] = "err", [RTE_LOG_WARNING] = "warning",
+	[RTE_LOG_NOTICE] = "notice", [RTE_LOG_INFO] = "info",
+	[RTE_LOG_DEBUG] = "debug",
+};
+
+static json_t *
+cmd_log_level(json_t *req)
+{
+	const char *type = json_string_value(json_object_get(req, "type"));
+	const char *level = json_string_value(json_object_get(req, "level"));
+	json_t *r;
+
+	if (type == NULL)
+		type = "vgw.*";
+	if (level == NULL)
+		return vgw_ctl_error("\"level\": one of emerg, alert, crit, err, warning, "
+				     "notice, info, debug is required");
+	for (unsigned int l = RTE_LOG_EMERG; l <= RTE_LOG_DEBUG; l++) {
+		if (strcmp(level_names[l], level) != 0)
+			continue;
+		if (rte_log_set_level_pattern(type, l) < 0)
+			return vgw_ctl_error("cannot set log level of \"%s\"", type);
+		r = ok_reply();
+		json_object_set_new(r, "type", json_string(type));
+		json_object_set_new(r, "level", json_string(level));
+		return r;
+	}
+	return vgw_ctl_error("\"level\": expected one of emerg, alert, crit, err, warning, "
+			     "notice, info, debug, got \"%s\"", level);
+}
+
 struct ctl_cmd {
 	const char *name;
 	json_t *(*fn)(json_t *req);
@@ -192,6 +292,10 @@ static const struct ctl_cmd cmds[] = {
 	{ "devices", cmd_devices, "list the devices" },
 	{ "device", cmd_device, "one device: features, queues, link {device}" },
 	{ "stats", cmd_stats, "counters per device and queue, workers, mbufs [{device}]" },
+	{ "suspend", cmd_suspend, "stop processing a device's rings {device}" },
+	{ "resume", cmd_resume, "restart a suspended device {device}" },
+	{ "subscribe", cmd_subscribe, "stream events on this connection" },
+	{ "log-level", cmd_log_level, "set a log level {level, type (default vgw.*)}" },
 	{ "help", cmd_help, "this list" },
 };
 

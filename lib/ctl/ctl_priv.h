@@ -2,10 +2,44 @@
 #ifndef VGW_CTL_PRIV_H
 #define VGW_CTL_PRIV_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
+#include "vgw_common.h"
+#include "vgw_conf.h"
+#include "phase.h"
+
+/* The control thread's record of a device: its phase machine. */
+struct vgw_ctl_dev {
+	char name[VGW_NAME_MAX];
+	enum vgw_dev_type type;
+	struct vgw_phase_machine pm;
+	double phase_ts;
+};
+
+/* ctl.c */
+/* Send an event (consumed) to every subscriber. */
+void vgw_ctl_broadcast(json_t *event);
+/* The client whose request is being served subscribes to events. */
+void vgw_ctl_subscribe_current(void);
+
+/* ctl_cmds.c */
 /* Run one request; return the reply object (with "ok"). */
 json_t *vgw_ctl_dispatch(json_t *req);
 json_t *vgw_ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ctl_events.c */
+int vgw_ctl_events_init(const struct vgw_conf *conf);
+void vgw_ctl_events_fini(void);
+void vgw_ctl_events_poll(void);
+struct vgw_ctl_dev *vgw_ctl_dev_find(const char *name);
+void vgw_ctl_feed(struct vgw_ctl_dev *d, enum vgw_phase_input in, const char *detail,
+		  double ts);
+double vgw_ctl_now(void);
+uint64_t vgw_ctl_inputs_lost(void);
+/* The phase machine input of a vhost event, or -1 if it has none. */
+int vgw_ctl_phase_input(unsigned int vhost_event, uint64_t arg, char *detail,
+			size_t len);
 
 #endif /* VGW_CTL_PRIV_H */

@@ -7,8 +7,15 @@
  * "ok": true|false and, on error, an "error" string. Runs on the control
  * thread (the main lcore), which polls it. */
 
-int vgw_ctl_init(const char *path);
-/* Serve the socket for up to timeout_ms. */
+#include "vgw_conf.h"
+
+/* Create the socket and the devices' phase machines; observe rte_vhost. */
+int vgw_ctl_init(const char *path, const struct vgw_conf *conf);
+/* Register the rte_telemetry commands /vhostgw/devices, /vhostgw/device and
+ * /vhostgw/stats (request/response; events stream on the control socket). */
+int vgw_ctl_telemetry_init(void);
+/* Apply the queued device inputs and serve the socket for up to
+ * timeout_ms. */
 void vgw_ctl_poll(int timeout_ms);
 void vgw_ctl_fini(void);
 

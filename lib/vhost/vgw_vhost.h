@@ -52,6 +52,7 @@ enum vgw_vhost_event {
 	VGW_VHOST_EV_LOG_START,		/* dirty logging on (LOG_ALL, SET_LOG_BASE) */
 	VGW_VHOST_EV_LOG_STOP,		/* SET_FEATURES without LOG_ALL */
 	VGW_VHOST_EV_RING_STOP,		/* GET_VRING_BASE; arg: ring index */
+	VGW_VHOST_EV_RINGS_STOPPED,	/* every started ring stopped */
 	VGW_VHOST_EV_STATUS_RESET,	/* SET_STATUS(0) */
 	VGW_VHOST_EV_RARP,		/* SEND_RARP */
 	VGW_VHOST_EV_STATE_FD,		/* SET_DEVICE_STATE_FD; arg: direction */

@@ -55,6 +55,11 @@ struct vgw_vhost_sock {
 	char name[VGW_NAME_MAX];
 	const struct vgw_vhost_ops *ops;
 	void *ctx;
+	/* rings the front-end started (SET_VRING_KICK) and stopped since
+	 * (GET_VRING_BASE): every started ring stopped = all rings stopped.
+	 * Event thread only. */
+	uint64_t rings_started;
+	uint64_t rings_stopped;
 };
 
 /* Written only under reg_lock by the control thread; read by callbacks on
@@ -77,6 +82,7 @@ static _Atomic(vgw_vhost_observer_fn) observer;
 #define VHOST_USER_SET_FEATURES_ID 2
 #define VHOST_USER_SET_LOG_BASE_ID 6
 #define VHOST_USER_GET_VRING_BASE_ID 11
+#define VHOST_USER_SET_VRING_KICK_ID 12
 #define VHOST_USER_SEND_RARP_ID 19
 #define VHOST_USER_SET_STATUS_ID 39
 #define VHOST_USER_SET_DEVICE_STATE_FD_ID 42
@@ -120,6 +126,15 @@ sock_lookup_name(int vid, const struct vgw_vhost_ops **ops, void **ctx, char *na
 	return ret;
 }
 
+static struct vgw_vhost_sock *
+sock_of_ctx(void *ctx)
+{
+	for (unsigned int i = 0; i < VGW_ARRAY_SIZE(socks); i++)
+		if (socks[i].used && socks[i].ctx == ctx)
+			return &socks[i];
+	return &socks[0];
+}
+
 static int
 sock_lookup(int vid, const struct vgw_vhost_ops **ops, void **ctx)
 {
@@ -150,9 +165,18 @@ payload_u32(const struct vgw_vhu_msg_context *c)
  * rte_vhost handles them for stops and resets, after it for what it may
  * refuse (features, log base). */
 static void
-classify(const char *name, const struct vgw_vhu_msg_context *c, bool post)
+classify(struct vgw_vhost_sock *s, const char *name,
+	 const struct vgw_vhu_msg_context *c, bool post)
 {
+	uint64_t ring = 1ULL << (payload_u64(c) & 63);
+
 	switch (c->msg.request) {
+	case VHOST_USER_SET_VRING_KICK_ID:
+		if (post) {
+			s->rings_started |= ring;
+			s->rings_stopped &= ~ring;
+		}
+		break;
 	case VHOST_USER_SET_FEATURES_ID:
 		if (post)
 			notify(name, (payload_u64(c) >> VHOST_F_LOG_ALL_BIT) & 1 ?
@@ -163,8 +187,17 @@ classify(const char *name, const struct vgw_vhu_msg_context *c, bool post)
 			notify(name, VGW_VHOST_EV_LOG_START, 1);
 		break;
 	case VHOST_USER_GET_VRING_BASE_ID:
-		if (!post)
-			notify(name, VGW_VHOST_EV_RING_STOP, payload_u32(c));
+		if (post)
+			break;
+		notify(name, VGW_VHOST_EV_RING_STOP, payload_u32(c));
+		if (s->rings_started & ring) {
+			s->rings_stopped |= ring;
+			if (s->rings_stopped == s->rings_started) {
+				s->rings_started = 0;
+				s->rings_stopped = 0;
+				notify(name, VGW_VHOST_EV_RINGS_STOPPED, 0);
+			}
+		}
 		break;
 	case VHOST_USER_SET_STATUS_ID:
 		if (!post && payload_u64(c) == 0)
@@ -204,7 +237,8 @@ hook_common(int vid, void *msg, bool post)
 
 	if (sock_lookup_name(vid, &ops, &ctx, name) < 0)
 		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
-	classify(name, c, post);
+	/* the slot of a registered socket stays while its connections live */
+	classify(sock_of_ctx(ctx), name, c, post);
 	if (ops->message != NULL)
 		ops->message(ctx, vid, &m, post);
 	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
@@ -244,6 +278,8 @@ cb_new_connection(int vid)
 	}
 	if (ops->new_connection != NULL && ops->new_connection(ctx, vid) < 0)
 		return -1;
+	sock_of_ctx(ctx)->rings_started = 0;
+	sock_of_ctx(ctx)->rings_stopped = 0;
 	notify(name, VGW_VHOST_EV_CONNECTED, vid);
 	return 0;
 }
@@ -463,6 +499,7 @@ static const char *const event_names[VGW_VHOST_EV_COUNT] = {
 	[VGW_VHOST_EV_LOG_START] = "log-start",
 	[VGW_VHOST_EV_LOG_STOP] = "log-stop",
 	[VGW_VHOST_EV_RING_STOP] = "ring-stop",
+	[VGW_VHOST_EV_RINGS_STOPPED] = "rings-stopped",
 	[VGW_VHOST_EV_STATUS_RESET] = "status-reset",
 	[VGW_VHOST_EV_RARP] = "rarp",
 	[VGW_VHOST_EV_STATE_FD] = "state-fd",
