@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -21,8 +22,13 @@ static struct rte_rcu_qsbr *qsbr;
 static atomic_bool stop_flag;
 static uint32_t idle_sleep;
 static bool running;
-/* Serializes publishers (control thread, rte_vhost event thread). */
+/* Serializes rebuilds (control thread, rte_vhost event thread). */
 static pthread_mutex_t publish_lock = PTHREAD_MUTEX_INITIALIZER;
+#define MAX_PROVIDERS 4
+#define MAX_TASKS (VGW_DP_MAX_SLOTS + 64)
+static vgw_dp_provider_fn providers[MAX_PROVIDERS];
+static unsigned int n_providers;
+static atomic_bool rebuild_pending;
 
 static int
 worker_main(void *arg)
@@ -150,14 +156,23 @@ vgw_dp_worker_lcore(unsigned int idx)
 	return idx < n_workers ? workers[idx].lcore_id : RTE_MAX_LCORE;
 }
 
-struct vgw_dp_list *
-vgw_dp_list_alloc(uint16_t n)
+static struct vgw_dp_list *
+list_alloc(uint16_t n)
 {
 	struct vgw_dp_list *l;
 
 	l = rte_zmalloc("vgw_dp_list", sizeof(*l) + n * sizeof(l->tasks[0]),
 			RTE_CACHE_LINE_SIZE);
 	return l;
+}
+
+int
+vgw_dp_add_provider(vgw_dp_provider_fn fn)
+{
+	if (n_providers == MAX_PROVIDERS)
+		return -ENOSPC;
+	providers[n_providers++] = fn;
+	return 0;
 }
 
 void
@@ -167,20 +182,67 @@ vgw_dp_sync(void)
 		rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
 }
 
-int
-vgw_dp_publish(struct vgw_dp_list **lists)
+static void
+rebuild_locked(void)
 {
-	struct vgw_dp_list *old[RTE_MAX_LCORE];
+	struct vgw_dp_list *lists[RTE_MAX_LCORE], *old[RTE_MAX_LCORE];
+	struct vgw_dp_task *tasks;
+	unsigned int n = 0;
 
-	pthread_mutex_lock(&publish_lock);
-	for (unsigned int i = 0; i < n_workers; i++)
-		old[i] = atomic_exchange_explicit(&workers[i].list, lists[i],
+	atomic_store(&rebuild_pending, false);
+	tasks = malloc(MAX_TASKS * sizeof(*tasks));
+	if (tasks == NULL)
+		goto retry;
+	for (unsigned int p = 0; p < n_providers; p++)
+		n += providers[p](tasks + n, MAX_TASKS - n);
+	for (unsigned int w = 0; w < n_workers; w++) {
+		lists[w] = list_alloc(n / n_workers + 1);
+		if (lists[w] == NULL) {
+			while (w-- > 0)
+				rte_free(lists[w]);
+			free(tasks);
+			goto retry;
+		}
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		struct vgw_dp_list *l = lists[i % n_workers];
+
+		l->tasks[l->n++] = tasks[i];
+	}
+	free(tasks);
+	for (unsigned int w = 0; w < n_workers; w++)
+		old[w] = atomic_exchange_explicit(&workers[w].list, lists[w],
 						  memory_order_acq_rel);
 	vgw_dp_sync();
-	for (unsigned int i = 0; i < n_workers; i++)
-		rte_free(old[i]);
+	for (unsigned int w = 0; w < n_workers; w++)
+		rte_free(old[w]);
+	return;
+retry:
+	VGW_LOG(dp, ERR, "out of memory for the poll lists; retrying");
+	atomic_store(&rebuild_pending, true);
+}
+
+void
+vgw_dp_rebuild(void)
+{
+	if (n_workers == 0)
+		return;
+	pthread_mutex_lock(&publish_lock);
+	rebuild_locked();
 	pthread_mutex_unlock(&publish_lock);
-	return 0;
+}
+
+void
+vgw_dp_rebuild_later(void)
+{
+	atomic_store(&rebuild_pending, true);
+}
+
+void
+vgw_dp_tick(void)
+{
+	if (atomic_load(&rebuild_pending))
+		vgw_dp_rebuild();
 }
 
 void

@@ -68,10 +68,19 @@ void vgw_dp_stop(void);
 unsigned int vgw_dp_n_workers(void);
 unsigned int vgw_dp_worker_lcore(unsigned int idx);
 
-struct vgw_dp_list *vgw_dp_list_alloc(uint16_t n);
-/* Replace every worker's list (lists[i] for worker i, NULL for none) and
- * wait for a grace period; the old lists are freed. Control plane only. */
-int vgw_dp_publish(struct vgw_dp_list **lists);
+/* A device module's tasks: fill up to max tasks, return how many. Called
+ * with the rebuild lock held: read state, take no lock of the module's. */
+typedef unsigned int (*vgw_dp_provider_fn)(struct vgw_dp_task *tasks, unsigned int max);
+int vgw_dp_add_provider(vgw_dp_provider_fn fn);
+
+/* Collect every provider's tasks, spread them over the workers round-robin
+ * and publish the new poll lists; returns after a grace period, when no
+ * worker runs an old task any more. Never call it from a callback that
+ * holds rte_vhost's virtqueue locks: use vgw_dp_rebuild_later() there. */
+void vgw_dp_rebuild(void);
+/* Ask the control thread to rebuild on its next vgw_dp_tick(). */
+void vgw_dp_rebuild_later(void);
+void vgw_dp_tick(void);
 /* Wait until every worker has finished the pass it was in. */
 void vgw_dp_sync(void);
 

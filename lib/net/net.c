@@ -29,11 +29,8 @@ static int port_of_dev[VGW_MAX_DEVICES];
 static struct vgw_net_bridge *bridges;
 static uint16_t n_bridges;
 static unsigned int pool_size;
-/* Serializes poll-list rebuilds (control thread and rte_vhost's thread). */
+/* Serializes port state changes (control thread, rte_vhost's thread). */
 static pthread_mutex_t net_lock = PTHREAD_MUTEX_INITIALIZER;
-/* Set where a rebuild must not wait for a grace period (callbacks that run
- * with rte_vhost's virtqueue locks held); applied by vgw_net_tick(). */
-static atomic_bool rebuild_pending;
 static uint64_t last_age_tsc;
 
 /* --- poll lists ------------------------------------------------------ */
@@ -52,60 +49,29 @@ port_active_queues(const struct vgw_net_port *p)
 	return RTE_MIN(nq, p->queues);
 }
 
-/* Build every worker's poll list from the ports' state and publish it.
- * Waits for a grace period: never call it with virtqueue locks held. */
-static void
-rebuild_locked(void)
+/* The poll tasks of the net ports: one per active queue. Called by dp with
+ * its rebuild lock held. */
+static unsigned int
+net_tasks(struct vgw_dp_task *tasks, unsigned int max)
 {
-	unsigned int nw = vgw_dp_n_workers(), w = 0;
-	struct vgw_dp_list *lists[RTE_MAX_LCORE];
-	uint16_t count[RTE_MAX_LCORE] = {0};
-	unsigned int total = 0;
+	unsigned int n = 0;
 
-	atomic_store(&rebuild_pending, false);
-	for (uint16_t i = 0; i < n_ports; i++) {
-		uint16_t nq = port_active_queues(&ports[i]);
-
-		atomic_store(&ports[i].active_queues, nq);
-		total += nq;
-	}
-	for (unsigned int i = 0; i < nw; i++) {
-		lists[i] = vgw_dp_list_alloc(total);
-		if (lists[i] == NULL) {
-			VGW_LOG(net, ERR, "out of memory for poll lists; retrying");
-			for (unsigned int j = 0; j < i; j++)
-				rte_free(lists[j]);
-			atomic_store(&rebuild_pending, true);
-			return;
-		}
-	}
-	/* Round-robin over workers, queue by queue, in device order. */
 	for (uint16_t i = 0; i < n_ports; i++) {
 		struct vgw_net_port *p = &ports[i];
-		uint16_t nq = atomic_load(&p->active_queues);
+		uint16_t nq = port_active_queues(p);
 
-		for (uint16_t q = 0; q < nq; q++) {
-			struct vgw_dp_task *t = &lists[w]->tasks[count[w]++];
+		atomic_store(&p->active_queues, nq);
+		for (uint16_t q = 0; q < nq && n < max; q++) {
+			struct vgw_dp_task *t = &tasks[n++];
 
 			t->poll = p->type == VGW_DEV_NET ? vgw_net_poll_vhost :
 							   vgw_net_poll_eth;
 			t->arg = p;
 			t->queue = q;
 			t->slot = vgw_net_slot(p, q);
-			w = (w + 1) % nw;
 		}
 	}
-	for (unsigned int i = 0; i < nw; i++)
-		lists[i]->n = count[i];
-	vgw_dp_publish(lists);
-}
-
-static void
-rebuild(void)
-{
-	pthread_mutex_lock(&net_lock);
-	rebuild_locked();
-	pthread_mutex_unlock(&net_lock);
+	return n;
 }
 
 /* --- vhost callbacks (rte_vhost's event thread) ------------------------ */
@@ -148,7 +114,7 @@ port_publish(struct vgw_net_port *p)
 {
 	pthread_mutex_lock(&net_lock);
 	atomic_store(&p->vid, p->suspended ? -1 : p->ready_vid);
-	rebuild_locked();
+	vgw_dp_rebuild();
 	pthread_mutex_unlock(&net_lock);
 }
 
@@ -195,7 +161,7 @@ on_vring_state_changed(void *ctx, int vid, uint16_t vring, int enable)
 	VGW_LOG(net, DEBUG, "%s: vring %u %s", p->name, vring,
 		enable ? "enabled" : "disabled");
 	if (p->ready_vid == vid)
-		atomic_store(&rebuild_pending, true);
+		vgw_dp_rebuild_later();
 	return 0;
 }
 
@@ -348,6 +314,7 @@ vgw_net_init(const struct vgw_conf *conf)
 	}
 	/* links name devices by config index: map them to ports */
 	link_ports(conf);
+	vgw_dp_add_provider(net_tasks);
 	for (uint16_t i = 0; i < n_ports; i++) {
 		struct vgw_net_port *p = &ports[i];
 
@@ -397,7 +364,7 @@ vgw_net_start(void)
 			return ret;
 		}
 	}
-	rebuild();
+	vgw_dp_rebuild();
 	return 0;
 }
 
@@ -415,7 +382,7 @@ vgw_net_stop(void)
 
 		if (p->type == VGW_DEV_ETHDEV && p->eth_started) {
 			p->eth_started = false;
-			rebuild();
+			vgw_dp_rebuild();
 			rte_eth_dev_stop(p->eth_port);
 		}
 	}
@@ -431,8 +398,7 @@ vgw_net_tick(void)
 {
 	uint64_t now = rte_rdtsc();
 
-	if (atomic_load(&rebuild_pending))
-		rebuild();
+	vgw_dp_tick();
 	if (now - last_age_tsc < rte_get_tsc_hz())
 		return;
 	last_age_tsc = now;

@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Data operations: OPEN READ WRITE FLUSH RELEASE FSYNC FALLOCATE LSEEK
+ * OPENDIR READDIR READDIRPLUS RELEASEDIR FSYNCDIR.
+ *
+ * OPEN and OPENDIR reopen the inode's O_PATH fd through /proc/self/fd (a
+ * name we build from our own fd, never from the guest). READ and WRITE go
+ * straight between the file and the request's iovecs with io_uring
+ * readv/writev. READDIR(PLUS) run getdents64 on a helper thread. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fs_priv.h"
+
+struct fs_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+int
+fs_open_flags(const struct vgw_fs *fs, uint32_t flags)
+{
+	int f = (int)flags & (O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC |
+			      O_DIRECT | O_NOATIME | O_LARGEFILE | O_EXCL);
+
+	if ((f & O_ACCMODE) == O_ACCMODE)
+		f &= ~O_ACCMODE;
+	if (fs->hdr->init_flags & FUSE_WRITEBACK_CACHE) {
+		/* the kernel reads pages of write-only files and sends
+		 * appends as plain writes at the right offset */
+		if ((f & O_ACCMODE) == O_WRONLY)
+			f = (f & ~O_ACCMODE) | O_RDWR;
+		f &= ~O_APPEND;
+	}
+	return f;
+}
+
+static uint32_t
+fs_fopen_flags(const struct vgw_fs *fs)
+{
+	if (fs->cache == VGW_FS_CACHE_NONE)
+		return FOPEN_DIRECT_IO;
+	if (fs->cache == VGW_FS_CACHE_ALWAYS)
+		return FOPEN_KEEP_CACHE;
+	return 0;
+}
+
+/* Validate the handle fh of the request; pin it into c->fh. */
+static bool
+fs_need_handle(struct vgw_fs *fs, struct fs_ctx *c, uint64_t fh, bool is_dir)
+{
+	uint32_t idx = fs_handle_get(fs, fh, is_dir);
+
+	if (idx == 0) {
+		fs_reply_err(fs, c, -EBADF);
+		return false;
+	}
+	c->fh = idx;
+	fs_handle_pin(fs, c, idx);
+	return true;
+}
+
+/* ---- OPEN OPENDIR ---- */
+
+static void
+fs_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	struct fuse_open_out o;
+	uint32_t h;
+
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	h = fs_handle_alloc(fs, c->ino, res, (int)c->flags, c->opcode == FUSE_OPENDIR);
+	if (h == 0) {
+		fs_close_async(fs, res);
+		fs_reply_err(fs, c, -ENFILE);
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	o.fh = fs_fh(fs, h);
+	if (c->opcode == FUSE_OPEN)
+		o.open_flags = fs_fopen_flags(fs);
+	else if (fs->cache == VGW_FS_CACHE_ALWAYS)
+		o.open_flags = FOPEN_CACHE_DIR;
+	fs_reply(fs, c, &o, sizeof(o));
+}
+
+static void
+fs_open_common(struct vgw_fs *fs, struct fs_ctx *c, bool dir)
+{
+	const struct fuse_open_in *in;
+	uint32_t mode;
+	int flags;
+
+	if (!fs_out_room(fs, c, sizeof(struct fuse_open_out)) ||
+	    (in = fs_args(fs, c, sizeof(*in))) == NULL || !fs_need_inode(fs, c))
+		return;
+	mode = fs_ino(fs, c->ino)->mode;
+	if (dir && !S_ISDIR(mode)) {
+		fs_reply_err(fs, c, -ENOTDIR);
+		return;
+	}
+	if (!dir && !S_ISREG(mode)) {
+		/* devices, FIFOs and sockets are handled by the guest
+		 * kernel; symlinks are never opened */
+		fs_reply_err(fs, c, S_ISDIR(mode) ? -EISDIR : -EPERM);
+		return;
+	}
+	if (!fs_handle_available(fs)) {
+		fs_reply_err(fs, c, -ENFILE);
+		return;
+	}
+	if (dir)
+		flags = O_RDONLY | O_DIRECTORY;
+	else
+		flags = fs_open_flags(fs, in->flags) & ~O_EXCL;
+	c->flags = (uint32_t)flags;
+	fs_pname(c->pname, fs->ino_fd[c->ino]);
+	fs_aop_openat2(&c->aop, fs->proc_fd, c->pname, flags, 0, 0);
+	fs_issue(fs, c, fs_opened);
+}
+
+void
+fs_op_open(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	fs_open_common(fs, c, false);
+}
+
+void
+fs_op_opendir(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	fs_open_common(fs, c, true);
+}
+
+/* ---- READ WRITE ---- */
+
+static void
+fs_read_done(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	if (res >= 0) {
+		fs->stats.bytes_read += (uint64_t)res;
+		c->body_len = (uint32_t)res;
+	}
+	fs_reply_body(fs, c, res);
+}
+
+void
+fs_op_read(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	const struct fuse_read_in *in;
+	uint64_t len;
+
+	if (!fs_out_room(fs, c, 0) || (in = fs_args(fs, c, sizeof(*in))) == NULL ||
+	    !fs_need_handle(fs, c, in->fh, false))
+		return;
+	if ((int64_t)in->offset < 0) {
+		fs_reply_err(fs, c, -EINVAL);
+		return;
+	}
+	len = in->size;
+	if (len > c->out_cap - FS_OUT_HDR)
+		len = c->out_cap - FS_OUT_HDR;	/* a short read */
+	fs_iov_range(c, true, FS_OUT_HDR, len);
+	memset(&c->aop, 0, sizeof(c->aop));
+	c->aop.kind = FS_AOP_READV;
+	c->aop.fd = fs->fh_fd[c->fh];
+	c->aop.iov = c->iov;
+	c->aop.iovcnt = c->iovcnt;
+	c->aop.off = in->offset;
+	fs_issue(fs, c, fs_read_done);
+}
+
+static void
+fs_write_done(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	struct fuse_write_out o;
+
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	fs->stats.bytes_written += (uint64_t)res;
+	memset(&o, 0, sizeof(o));
+	o.size = (uint32_t)res;
+	fs_reply(fs, c, &o, sizeof(o));
+}
+
+void
+fs_op_write(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	const struct fuse_write_in *in;
+	uint64_t data_off = FS_IN_HDR + sizeof(*in);
+
+	if (!fs_out_room(fs, c, sizeof(struct fuse_write_out)) ||
+	    (in = fs_args(fs, c, sizeof(*in))) == NULL ||
+	    !fs_need_handle(fs, c, in->fh, false))
+		return;
+	/* the data must be in the request */
+	if ((uint64_t)in->size > c->in_len - data_off || (int64_t)in->offset < 0) {
+		fs_reply_err(fs, c, -EINVAL);
+		return;
+	}
+	fs_iov_range(c, false, data_off, in->size);
+	memset(&c->aop, 0, sizeof(c->aop));
+	c->aop.kind = FS_AOP_WRITEV;
+	c->aop.fd = fs->fh_fd[c->fh];
+	c->aop.iov = c->iov;
+	c->aop.iovcnt = c->iovcnt;
+	c->aop.off = in->offset;
+	fs_issue(fs, c, fs_write_done);
+}
+
+/* ---- FLUSH RELEASE RELEASEDIR ---- */
+
+void
+fs_op_flush(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	const struct fuse_flush_in *in = fs_args(fs, c, sizeof(*in));
+
+	if (in == NULL || !fs_need_handle(fs, c, in->fh, false))
+		return;
+	fs_reply_err(fs, c, 0);
+}
+
+static void
+fs_release_common(struct vgw_fs *fs, struct fs_ctx *c, bool dir)
+{
+	const struct fuse_release_in *in = fs_args(fs, c, sizeof(*in));
+	uint32_t idx;
+
+	if (in == NULL)
+		return;
+	idx = fs_handle_get(fs, in->fh, dir);
+	if (idx == 0) {
+		fs_reply_err(fs, c, -EBADF);
+		return;
+	}
+	fs_handle_release(fs, idx);
+	fs_reply_err(fs, c, 0);
+}
+
+void
+fs_op_release(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	fs_release_common(fs, c, false);
+}
+
+void
+fs_op_releasedir(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	fs_release_common(fs, c, true);
+}
+
+/* ---- FSYNC FSYNCDIR FALLOCATE LSEEK ---- */
+
+static void
+fs_done_empty(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	fs_reply_err(fs, c, res < 0 ? res : 0);
+}
+
+static void
+fs_fsync_common(struct vgw_fs *fs, struct fs_ctx *c, bool dir)
+{
+	const struct fuse_fsync_in *in = fs_args(fs, c, sizeof(*in));
+
+	if (in == NULL || !fs_need_handle(fs, c, in->fh, dir))
+		return;
+	memset(&c->aop, 0, sizeof(c->aop));
+	c->aop.kind = FS_AOP_FSYNC;
+	c->aop.fd = fs->fh_fd[c->fh];
+	c->aop.flags = (in->fsync_flags & FUSE_FSYNC_FDATASYNC) ? 1 : 0;
+	fs_issue(fs, c, fs_done_empty);
+}
+
+void
+fs_op_fsync(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	fs_fsync_common(fs, c, false);
+}
+
+void
+fs_op_fsyncdir(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	fs_fsync_common(fs, c, true);
+}
+
+void
+fs_op_fallocate(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	const struct fuse_fallocate_in *in = fs_args(fs, c, sizeof(*in));
+
+	if (in == NULL || !fs_need_handle(fs, c, in->fh, false))
+		return;
+	if ((int64_t)in->offset < 0 || (int64_t)in->length <= 0) {
+		fs_reply_err(fs, c, -EINVAL);
+		return;
+	}
+	memset(&c->aop, 0, sizeof(c->aop));
+	c->aop.kind = FS_AOP_FALLOCATE;
+	c->aop.fd = fs->fh_fd[c->fh];
+	c->aop.mode = in->mode;
+	c->aop.off = in->offset;
+	c->aop.len = in->length;
+	fs_issue(fs, c, fs_done_empty);
+}
+
+static int
+fs_lseek_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
+{
+	struct fuse_lseek_out o;
+	off_t r = lseek(c->jfd, (off_t)c->u64, (int)c->flags);
+
+	(void)fs;
+	(void)buf;
+	if (r < 0)
+		return -errno;
+	memset(&o, 0, sizeof(o));
+	o.offset = (uint64_t)r;
+	c->body_len = (uint32_t)fs_out_write(c, FS_OUT_HDR, &o, sizeof(o));
+	return 0;
+}
+
+void
+fs_op_lseek(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	const struct fuse_lseek_in *in;
+
+	if (!fs_out_room(fs, c, sizeof(struct fuse_lseek_out)) ||
+	    (in = fs_args(fs, c, sizeof(*in))) == NULL ||
+	    !fs_need_handle(fs, c, in->fh, false))
+		return;
+	if (in->whence != SEEK_SET && in->whence != SEEK_CUR && in->whence != SEEK_END &&
+	    in->whence != SEEK_DATA && in->whence != SEEK_HOLE) {
+		fs_reply_err(fs, c, -EINVAL);
+		return;
+	}
+	c->jfd = fs->fh_fd[c->fh];
+	c->u64 = in->offset;
+	c->flags = in->whence;
+	fs_issue_job(fs, c, fs_lseek_job, fs_reply_body);
+}
+
+/* ---- READDIR READDIRPLUS ---- */
+
+#define FS_DBUF (FS_HELPER_BUF / 2)
+
+/* One READDIRPLUS record in c->scratch, written by the helper, turned
+ * into a fuse_direntplus by the poller (which owns the inode table). */
+struct fs_dplus_rec {
+	int32_t fd;			/* O_PATH fd of the entry, or -1 */
+	uint16_t namelen;
+	uint8_t type;
+	uint8_t pad;
+	uint64_t off;
+	uint64_t dev;
+	uint64_t mnt;
+	struct fuse_attr attr;
+	char name[];
+};
+
+static uint32_t
+fs_rec_size(uint32_t namelen)
+{
+	return (uint32_t)FUSE_DIRENT_ALIGN(sizeof(struct fs_dplus_rec) + namelen + 1);
+}
+
+static int
+fs_readdir_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
+{
+	uint8_t *dbuf = buf, *obuf = buf + FS_DBUF;
+	uint64_t want = c->count, olen = 0;
+	bool full = false;
+	long n;
+
+	(void)fs;
+	if (want > c->out_cap - FS_OUT_HDR)
+		want = c->out_cap - FS_OUT_HDR;
+	if (want > FS_DBUF)
+		want = FS_DBUF;
+	if (lseek(c->jfd, (off_t)c->u64, SEEK_SET) < 0)
+		return -errno;
+	while (!full) {
+		n = syscall(SYS_getdents64, c->jfd, dbuf, want < 512 ? 512 : want);
+		if (n < 0) {
+			if (olen)
+				break;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		for (long p = 0; p < n;) {
+			struct fs_dirent64 *d = (struct fs_dirent64 *)(dbuf + p);
+			size_t nl = strlen(d->d_name);
+			struct fuse_dirent *fd = (struct fuse_dirent *)(obuf + olen);
+			size_t rl = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nl);
+
+			if (olen + rl > want) {
+				full = true;
+				break;
+			}
+			fd->ino = d->d_ino;
+			fd->off = (uint64_t)d->d_off;
+			fd->namelen = (uint32_t)nl;
+			fd->type = d->d_type;
+			memcpy(fd->name, d->d_name, nl);
+			memset(fd->name + nl, 0, rl - FUSE_NAME_OFFSET - nl);
+			olen += rl;
+			p += d->d_reclen;
+		}
+	}
+	c->body_len = (uint32_t)fs_out_write(c, FS_OUT_HDR, obuf, olen);
+	return 0;
+}
+
+static int
+fs_readdirplus_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
+{
+	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+				.resolve = FS_RESOLVE };
+	uint64_t want = c->count, olen = 0, slen = 0;
+	uint32_t nrec = 0;
+	bool full = false;
+	struct statx st;
+	long n;
+
+	if (want > c->out_cap - FS_OUT_HDR)
+		want = c->out_cap - FS_OUT_HDR;
+	if (lseek(c->jfd, (off_t)c->u64, SEEK_SET) < 0)
+		return -errno;
+	while (!full) {
+		n = syscall(SYS_getdents64, c->jfd, buf, FS_DBUF);
+		if (n < 0) {
+			if (nrec)
+				break;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		for (long p = 0; p < n;) {
+			struct fs_dirent64 *d = (struct fs_dirent64 *)(buf + p);
+			size_t nl = strlen(d->d_name);
+			size_t ol = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + nl);
+			uint32_t rl = fs_rec_size((uint32_t)nl);
+			struct fs_dplus_rec *r = (struct fs_dplus_rec *)(c->scratch + slen);
+			bool dots = strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0;
+			long fd = -1;
+
+			if (olen + ol > want || slen + rl > FS_SCRATCH) {
+				full = true;
+				break;
+			}
+			p += d->d_reclen;
+			memset(r, 0, sizeof(*r));
+			if (!dots) {
+				fd = syscall(SYS_openat2, c->jfd, d->d_name, &how, sizeof(how));
+				if (fd < 0)
+					continue;	/* gone meanwhile */
+				if (statx((int)fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+					  STATX_BASIC_STATS | STATX_MNT_ID, &st) < 0) {
+					close((int)fd);
+					continue;
+				}
+				fs_fill_attr(fs, &r->attr, &st);
+				r->dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+				r->mnt = st.stx_mnt_id;
+			} else {
+				r->attr.ino = d->d_ino;
+				r->attr.mode = (uint32_t)DTTOIF(d->d_type);
+			}
+			r->fd = (int32_t)fd;
+			r->namelen = (uint16_t)nl;
+			r->type = d->d_type;
+			r->off = (uint64_t)d->d_off;
+			memcpy(r->name, d->d_name, nl + 1);
+			slen += rl;
+			olen += ol;
+			nrec++;
+		}
+	}
+	c->count = nrec;
+	return 0;
+}
+
+static void
+fs_readdirplus_done(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	uint8_t ent[FUSE_DIRENT_ALIGN(sizeof(struct fuse_direntplus) + NAME_MAX + 1)];
+	struct fuse_direntplus *dp = (struct fuse_direntplus *)ent;
+	uint64_t slen = 0, olen = 0;
+	uint32_t i;
+
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	for (i = 0; i < c->count; i++) {
+		struct fs_dplus_rec *r = (struct fs_dplus_rec *)(c->scratch + slen);
+		size_t ol = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + r->namelen);
+
+		memset(ent, 0, ol);
+		if (r->fd >= 0) {
+			/* on a full table the entry goes out without attributes
+			 * (nodeid 0: the kernel then looks it up itself) */
+			if (fs_entry_take_attr(fs, r->fd, r->dev, r->mnt, &r->attr, c->ino,
+					       r->name, &dp->entry_out) < 0)
+				memset(&dp->entry_out, 0, sizeof(dp->entry_out));
+		}
+		dp->dirent.ino = r->attr.ino;
+		dp->dirent.off = r->off;
+		dp->dirent.namelen = r->namelen;
+		dp->dirent.type = r->type;
+		memcpy(dp->dirent.name, r->name, r->namelen);
+		fs_out_write(c, FS_OUT_HDR + olen, ent, ol);
+		olen += ol;
+		slen += fs_rec_size(r->namelen);
+	}
+	c->body_len = (uint32_t)olen;
+	fs_reply_body(fs, c, 0);
+}
+
+static void
+fs_readdir_common(struct vgw_fs *fs, struct fs_ctx *c, bool plus)
+{
+	const struct fuse_read_in *in;
+	uint32_t ino;
+
+	if (!fs_out_room(fs, c, 0) || (in = fs_args(fs, c, sizeof(*in))) == NULL ||
+	    !fs_need_handle(fs, c, in->fh, true))
+		return;
+	c->jfd = fs->fh_fd[c->fh];
+	c->u64 = in->offset;
+	c->count = in->size;
+	if (!plus) {
+		fs_issue_job(fs, c, fs_readdir_job, fs_reply_body);
+		return;
+	}
+	/* the entries' parent, for the table's reopen hint; pinned */
+	ino = fs->handles[c->fh].inode;
+	if (fs->inodes[ino].state != FS_ENT_USED ||
+	    fs->inodes[ino].gen != fs->handles[c->fh].inode_gen)
+		ino = 0;
+	c->ino = ino;
+	if (ino)
+		fs_inode_pin(fs, c, ino);
+	fs_issue_job(fs, c, fs_readdirplus_job, fs_readdirplus_done);
+}
+
+void
+fs_op_readdir(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	fs_readdir_common(fs, c, false);
+}
+
+void
+fs_op_readdirplus(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	fs_readdir_common(fs, c, true);
+}

@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Namespace operations: LOOKUP FORGET BATCH_FORGET MKDIR MKNOD SYMLINK LINK
+ * UNLINK RMDIR RENAME RENAME2 READLINK CREATE.
+ *
+ * Every guest name is one checked path component, used relative to the
+ * O_PATH fd of its parent: openat2() with RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS (a trailing symlink is opened as itself with
+ * O_PATH | O_NOFOLLOW), or an *at() call that does not follow a trailing
+ * symlink (mkdirat, mknodat, symlinkat, unlinkat, renameat2). LINK names
+ * its source through our own O_PATH fd under /proc/self/fd, never through
+ * a guest path. "." and ".." are refused (EINVAL) everywhere except LOOKUP,
+ * where "." is the directory itself and ".." of the root is the root;
+ * ".." elsewhere is refused too (we do not negotiate FUSE_EXPORT_SUPPORT,
+ * the only reason a kernel sends it). */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "fs_priv.h"
+
+#define FS_ENTRY_SZ ((uint32_t)sizeof(struct fuse_entry_out))
+
+/* ---- the lookup chain: openat2(O_PATH) -> statx -> table ---- */
+
+static void
+fs_lookup_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	struct fuse_entry_out e;
+	int fd = c->fd;
+	int rc;
+
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	c->fd = -1;
+	rc = fs_entry_take(fs, fd, &c->stx, c->ino2, c->name, &e);
+	if (rc < 0) {
+		fs_reply_err(fs, c, rc);
+		return;
+	}
+	fs_reply(fs, c, &e, FS_ENTRY_SZ);
+}
+
+static void
+fs_lookup_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	c->fd = res;
+	fs_aop_statx(&c->aop, c->fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, &c->stx);
+	fs_issue(fs, c, fs_lookup_statted);
+}
+
+void
+fs_lookup_start(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	fs_aop_openat2(&c->aop, fs->ino_fd[c->ino2], c->name, O_PATH | O_NOFOLLOW, 0,
+		       FS_RESOLVE);
+	fs_issue(fs, c, fs_lookup_opened);
+}
+
+/* a step that continues with the lookup chain once an op created c->name */
+static void
+fs_created(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	fs_lookup_start(fs, c);
+}
+
+static void
+fs_self_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	struct fuse_entry_out e;
+
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	if (c->ino != FS_ROOT_IDX)
+		fs_ino(fs, c->ino)->nlookup++;
+	fs_fill_entry(fs, &e, fs_nodeid(fs, c->ino), &c->stx);
+	fs_reply(fs, c, &e, FS_ENTRY_SZ);
+}
+
+/* Parent directory from the nodeid, pinned into c->ino and c->ino2. */
+static bool
+fs_need_dir(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	if (!fs_need_inode(fs, c))
+		return false;
+	if (!S_ISDIR(fs_ino(fs, c->ino)->mode)) {
+		fs_reply_err(fs, c, -ENOTDIR);
+		return false;
+	}
+	c->ino2 = c->ino;
+	return true;
+}
+
+void
+fs_op_lookup(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	uint32_t off = 0;
+	int rc;
+
+	if (!fs_out_room(fs, c, FS_ENTRY_SZ) || !fs_need_dir(fs, c))
+		return;
+	rc = fs_arg_name(c, &off, &c->name, true);
+	if (rc < 0) {
+		fs_reply_err(fs, c, rc);
+		return;
+	}
+	if (strcmp(c->name, ".") == 0 ||
+	    (strcmp(c->name, "..") == 0 && c->ino == FS_ROOT_IDX)) {
+		fs_aop_statx(&c->aop, fs->ino_fd[c->ino], "",
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, &c->stx);
+		fs_issue(fs, c, fs_self_statted);
+		return;
+	}
+	if (strcmp(c->name, "..") == 0) {
+		fs_reply_err(fs, c, -EINVAL);
+		return;
+	}
+	fs_lookup_start(fs, c);
+}
+
+/* ---- FORGET, BATCH_FORGET: no reply ---- */
+
+void
+fs_op_forget(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	const struct fuse_forget_in *in;
+	uint32_t idx;
+
+	if (c->arg_len >= sizeof(*in)) {
+		in = (const void *)c->arg;
+		idx = fs_inode_get(fs, c->nodeid);
+		if (idx != 0)
+			fs_inode_forget(fs, idx, in->nlookup);
+	}
+	fs_complete(fs, c, 0, 0);
+}
+
+void
+fs_op_batch_forget(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	const struct fuse_batch_forget_in *in;
+	struct fuse_forget_one one[32];
+	uint64_t off, end;
+	uint32_t i, n, k, idx;
+
+	if (c->arg_len < sizeof(*in)) {
+		fs_complete(fs, c, 0, 0);
+		return;
+	}
+	in = (const void *)c->arg;
+	off = FS_IN_HDR + sizeof(*in);
+	end = off + (uint64_t)in->count * sizeof(one[0]);
+	/* a count larger than the request: forget only what is there */
+	if (end > c->in_len)
+		end = c->in_len;
+	n = (uint32_t)((end - off) / sizeof(one[0]));
+	for (i = 0; i < n; i += k) {
+		k = n - i < 32 ? n - i : 32;
+		fs_in_read(c, off + (uint64_t)i * sizeof(one[0]), one, k * sizeof(one[0]));
+		for (uint32_t j = 0; j < k; j++) {
+			idx = fs_inode_get(fs, one[j].nodeid);
+			if (idx != 0)
+				fs_inode_forget(fs, idx, one[j].nlookup);
+		}
+	}
+	fs_complete(fs, c, 0, 0);
+}
+
+/* ---- MKDIR MKNOD SYMLINK LINK ---- */
+
+void
+fs_op_mkdir(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	const struct fuse_mkdir_in *in;
+	uint32_t off = sizeof(*in);
+	int rc;
+
+	if (!fs_out_room(fs, c, FS_ENTRY_SZ) || (in = fs_args(fs, c, sizeof(*in))) == NULL ||
+	    !fs_need_dir(fs, c))
+		return;
+	rc = fs_arg_name(c, &off, &c->name, false);
+	if (rc < 0) {
+		fs_reply_err(fs, c, rc);
+		return;
+	}
+	memset(&c->aop, 0, sizeof(c->aop));
+	c->aop.kind = FS_AOP_MKDIRAT;
+	c->aop.fd = fs->ino_fd[c->ino];
+	c->aop.path = c->name;
+	c->aop.mode = in->mode & 07777;
+	fs_issue(fs, c, fs_created);
+}
+
+static int
+fs_mknod_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
+{
+	(void)fs;
+	(void)buf;
+	if (mknodat(c->jfd, c->name, c->flags, (dev_t)c->u64) < 0)
+		return -errno;
+	return 0;
+}
+
+void
+fs_op_mknod(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	const struct fuse_mknod_in *in;
+	uint32_t off = sizeof(*in);
+	int rc;
+
+	if (!fs_out_room(fs, c, FS_ENTRY_SZ) || (in = fs_args(fs, c, sizeof(*in))) == NULL ||
+	    !fs_need_dir(fs, c))
+		return;
+	rc = fs_arg_name(c, &off, &c->name, false);
+	if (rc < 0) {
+		fs_reply_err(fs, c, rc);
+		return;
+	}
+	/* regular files, FIFOs and sockets; no device nodes: a guest must not
+	 * plant a host device node in a shared directory */
+	switch (in->mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFSOCK:
+		break;
+	case 0:
+		break;
+	default:
+		fs_reply_err(fs, c, -EPERM);
+		return;
+	}
+	c->flags = in->mode & (S_IFMT | 07777);
+	if ((c->flags & S_IFMT) == 0)
+		c->flags |= S_IFREG;
+	c->u64 = 0;
+	c->jfd = fs->ino_fd[c->ino];
+	fs_issue_job(fs, c, fs_mknod_job, fs_created);
+}
+
+void
+fs_op_symlink(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	uint32_t off = 0;
+	const char *target, *nul;
+	int rc;
+
+	if (!fs_out_room(fs, c, FS_ENTRY_SZ) || !fs_need_dir(fs, c))
+		return;
+	rc = fs_arg_name(c, &off, &c->name, false);
+	if (rc < 0) {
+		fs_reply_err(fs, c, rc);
+		return;
+	}
+	/* the target is stored as given and never followed by us */
+	target = (const char *)c->arg + off;
+	nul = off < c->arg_len ? memchr(target, '\0', c->arg_len - off) : NULL;
+	if (nul == NULL || nul == target) {
+		fs_reply_err(fs, c, c->arg_len - off >= PATH_MAX ? -ENAMETOOLONG : -EINVAL);
+		return;
+	}
+	if (nul - target >= PATH_MAX) {
+		fs_reply_err(fs, c, -ENAMETOOLONG);
+		return;
+	}
+	memset(&c->aop, 0, sizeof(c->aop));
+	c->aop.kind = FS_AOP_SYMLINKAT;
+	c->aop.path = target;
+	c->aop.fd = fs->ino_fd[c->ino];
+	c->aop.path2 = c->name;
+	fs_issue(fs, c, fs_created);
+}
+
+void
+fs_op_link(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	const struct fuse_link_in *in;
+	uint32_t off = sizeof(*in);
+	uint32_t old;
+	int rc;
+
+	if (!fs_out_room(fs, c, FS_ENTRY_SZ) || (in = fs_args(fs, c, sizeof(*in))) == NULL ||
+	    !fs_need_dir(fs, c))
+		return;
+	rc = fs_arg_name(c, &off, &c->name, false);
+	if (rc < 0) {
+		fs_reply_err(fs, c, rc);
+		return;
+	}
+	old = fs_inode_get(fs, in->oldnodeid);
+	if (old == 0) {
+		fs_reply_err(fs, c, -ENOENT);
+		return;
+	}
+	if (S_ISDIR(fs_ino(fs, old)->mode)) {
+		fs_reply_err(fs, c, -EPERM);
+		return;
+	}
+	fs_inode_pin(fs, c, old);
+	fs_pname(c->pname, fs->ino_fd[old]);
+	memset(&c->aop, 0, sizeof(c->aop));
+	c->aop.kind = FS_AOP_LINKAT;
+	c->aop.fd = fs->proc_fd;
+	c->aop.path = c->pname;
+	c->aop.fd2 = fs->ino_fd[c->ino];
+	c->aop.path2 = c->name;
+	c->aop.flags = AT_SYMLINK_FOLLOW;	/* follows our /proc/self/fd link only */
+	fs_issue(fs, c, fs_created);
+}
+
+/* ---- UNLINK RMDIR ---- */
+
+static void
+fs_done_empty(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	fs_reply_err(fs, c, res < 0 ? res : 0);
+}
+
+static void
+fs_unlink_common(struct vgw_fs *fs, struct fs_ctx *c, int flags)
+{
+	uint32_t off = 0;
+	int rc;
+
+	if (!fs_need_dir(fs, c))
+		return;
+	rc = fs_arg_name(c, &off, &c->name, false);
+	if (rc < 0) {
+		fs_reply_err(fs, c, rc);
+		return;
+	}
+	memset(&c->aop, 0, sizeof(c->aop));
+	c->aop.kind = FS_AOP_UNLINKAT;
+	c->aop.fd = fs->ino_fd[c->ino];
+	c->aop.path = c->name;
+	c->aop.flags = flags;
+	fs_issue(fs, c, fs_done_empty);
+}
+
+void
+fs_op_unlink(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	fs_unlink_common(fs, c, 0);
+}
+
+void
+fs_op_rmdir(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	fs_unlink_common(fs, c, AT_REMOVEDIR);
+}
+
+/* ---- RENAME RENAME2: statx the source (to keep the table's reopen hint
+ * current), then renameat2 ---- */
+
+static void
+fs_renamed(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	uint32_t idx;
+
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	idx = fs_inode_find(fs, makedev(c->stx.stx_dev_major, c->stx.stx_dev_minor),
+			    c->stx.stx_ino, c->stx.stx_mnt_id);
+	if (idx != 0 && idx != FS_ROOT_IDX && !(c->flags & RENAME_EXCHANGE))
+		fs_inode_rename(fs, idx, c->ino2, c->name2);
+	fs_reply_err(fs, c, 0);
+}
+
+static void
+fs_rename_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	memset(&c->aop, 0, sizeof(c->aop));
+	c->aop.kind = FS_AOP_RENAMEAT;
+	c->aop.fd = fs->ino_fd[c->ino];
+	c->aop.path = c->name;
+	c->aop.fd2 = fs->ino_fd[c->ino2];
+	c->aop.path2 = c->name2;
+	c->aop.flags = (int)c->flags;
+	fs_issue(fs, c, fs_renamed);
+}
+
+static void
+fs_rename_common(struct vgw_fs *fs, struct fs_ctx *c, uint64_t newdir, uint32_t flags,
+		 uint32_t off)
+{
+	uint32_t nd;
+	int rc;
+
+	if (flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+		fs_reply_err(fs, c, -EINVAL);
+		return;
+	}
+	if (!fs_need_dir(fs, c))
+		return;
+	rc = fs_arg_name(c, &off, &c->name, false);
+	if (rc == 0)
+		rc = fs_arg_name(c, &off, &c->name2, false);
+	if (rc < 0) {
+		fs_reply_err(fs, c, rc);
+		return;
+	}
+	nd = fs_inode_get(fs, newdir);
+	if (nd == 0) {
+		fs_reply_err(fs, c, -ENOENT);
+		return;
+	}
+	if (!S_ISDIR(fs_ino(fs, nd)->mode)) {
+		fs_reply_err(fs, c, -ENOTDIR);
+		return;
+	}
+	fs_inode_pin(fs, c, nd);
+	c->ino2 = nd;
+	c->flags = flags;
+	fs_aop_statx(&c->aop, fs->ino_fd[c->ino], c->name, AT_SYMLINK_NOFOLLOW, &c->stx);
+	fs_issue(fs, c, fs_rename_statted);
+}
+
+void
+fs_op_rename(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	const struct fuse_rename_in *in = fs_args(fs, c, sizeof(*in));
+
+	if (in != NULL)
+		fs_rename_common(fs, c, in->newdir, 0, sizeof(*in));
+}
+
+void
+fs_op_rename2(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	const struct fuse_rename2_in *in = fs_args(fs, c, sizeof(*in));
+
+	if (in != NULL)
+		fs_rename_common(fs, c, in->newdir, in->flags, sizeof(*in));
+}
+
+/* ---- READLINK ---- */
+
+static int
+fs_readlink_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
+{
+	ssize_t n = readlinkat(c->jfd, "", (char *)buf, PATH_MAX);
+	uint64_t room = c->out_cap - FS_OUT_HDR;
+
+	(void)fs;
+	if (n < 0)
+		return -errno;
+	if ((uint64_t)n > room)
+		n = (ssize_t)room;	/* truncated, like readlink(2) */
+	c->body_len = (uint32_t)fs_out_write(c, FS_OUT_HDR, buf, (size_t)n);
+	return 0;
+}
+
+void
+fs_op_readlink(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	if (!fs_out_room(fs, c, 0) || !fs_need_inode(fs, c))
+		return;
+	if (!S_ISLNK(fs_ino(fs, c->ino)->mode)) {
+		fs_reply_err(fs, c, -EINVAL);
+		return;
+	}
+	c->jfd = fs->ino_fd[c->ino];
+	fs_issue_job(fs, c, fs_readlink_job, fs_reply_body);
+}
+
+/* ---- CREATE: open(O_CREAT) beneath the parent, O_PATH reopen of that
+ * fd, statx, then an inode and a handle ---- */
+
+static void
+fs_create_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	struct fuse_entry_out e;
+	struct fuse_open_out o;
+	uint32_t h;
+	int rc, fd = c->fd;
+
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	if (!fs_handle_available(fs)) {
+		fs_reply_err(fs, c, -ENFILE);
+		return;
+	}
+	c->fd = -1;
+	rc = fs_entry_take(fs, fd, &c->stx, c->ino2, c->name, &e);
+	if (rc < 0) {
+		fs_reply_err(fs, c, rc);
+		return;
+	}
+	h = fs_handle_alloc(fs, fs_inode_get(fs, e.nodeid), c->fd2, (int)c->flags, false);
+	c->fd2 = -1;
+	memset(&o, 0, sizeof(o));
+	o.fh = fs_fh(fs, h);
+	if (fs->cache == VGW_FS_CACHE_NONE)
+		o.open_flags |= FOPEN_DIRECT_IO;
+	else if (fs->cache == VGW_FS_CACHE_ALWAYS)
+		o.open_flags |= FOPEN_KEEP_CACHE;
+	fs_reply2(fs, c, &e, FS_ENTRY_SZ, &o, sizeof(o));
+}
+
+static void
+fs_create_reopened(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	c->fd = res;
+	fs_aop_statx(&c->aop, c->fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, &c->stx);
+	fs_issue(fs, c, fs_create_statted);
+}
+
+static void
+fs_create_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	c->fd2 = res;
+	fs_pname(c->pname, c->fd2);
+	fs_aop_openat2(&c->aop, fs->proc_fd, c->pname, O_PATH, 0, 0);
+	fs_issue(fs, c, fs_create_reopened);
+}
+
+void
+fs_op_create(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	const struct fuse_create_in *in;
+	uint32_t off = sizeof(*in);
+	int rc, flags;
+
+	if (!fs_out_room(fs, c, FS_ENTRY_SZ + sizeof(struct fuse_open_out)) ||
+	    (in = fs_args(fs, c, sizeof(*in))) == NULL || !fs_need_dir(fs, c))
+		return;
+	rc = fs_arg_name(c, &off, &c->name, false);
+	if (rc < 0) {
+		fs_reply_err(fs, c, rc);
+		return;
+	}
+	if (!fs_handle_available(fs)) {
+		fs_reply_err(fs, c, -ENFILE);
+		return;
+	}
+	flags = fs_open_flags(fs, in->flags) | O_CREAT | O_NOFOLLOW;
+	c->flags = (uint32_t)flags;
+	fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, flags, in->mode & 07777,
+		       FS_RESOLVE);
+	fs_issue(fs, c, fs_create_opened);
+}

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef VGW_FS_PRIV_H
+#define VGW_FS_PRIV_H
+
+/* Internals of the virtio-fs request engine, shared by fs*.c only.
+ *
+ * A request runs as a chain of steps on the poller thread. Each step either
+ * completes the request (fs_reply*) or starts exactly one asynchronous
+ * operation (fs_issue) and names the step to run with its result. An
+ * operation runs in io_uring when io_uring has it (kernel 6.1 set), else
+ * on a helper thread (getdents64, xattrs, chmod/chown/utimes, readlink,
+ * statfs, locks, ...). Helper jobs may touch only their context, the fds
+ * pinned in it, the request's iovecs and read-only device fields: the
+ * inode and handle tables belong to the poller.
+ */
+
+#include <limits.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <linux/fuse.h>
+#include <linux/openat2.h>
+
+#include <liburing.h>
+
+#include "vgw_fs.h"
+
+#define FS_IN_HDR ((uint32_t)sizeof(struct fuse_in_header))
+#define FS_OUT_HDR ((uint32_t)sizeof(struct fuse_out_header))
+#define FS_INBUF 6144		/* head of IN copied (header, args, names) */
+#define FS_SCRATCH 16384	/* per-request scratch (READDIRPLUS records) */
+#define FS_MAX_IOV (VGW_FS_MAX_PAGES + 16)
+#define FS_HELPER_BUF (128 * 1024)	/* per helper thread */
+#define FS_ROOT_IDX 1u
+#define FS_NPIN 3
+#define FS_PAGE 4096u
+
+/* ---- memfd region: position independent, indices and generations ---- */
+
+#define FS_REGION_MAGIC 0x312d73662d776776ULL	/* "vgw-fs-1" */
+#define FS_REGION_VERSION 1
+
+enum fs_ent_state {
+	FS_ENT_FREE = 0,
+	FS_ENT_USED = 1,
+};
+
+struct fs_region_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t hdr_size;
+	uint64_t size;			/* of the whole region */
+	uint32_t max_inodes;
+	uint32_t max_handles;
+	uint32_t hash_size;		/* buckets, power of two */
+	uint32_t inode_ent_size;
+	uint32_t handle_ent_size;
+	uint32_t pad0;
+	uint64_t off_inodes;
+	uint64_t off_handles;
+	uint64_t off_hash;
+	uint32_t inode_free;		/* free list heads (0: empty) */
+	uint32_t handle_free;
+	uint32_t inode_bump;		/* first never used index */
+	uint32_t handle_bump;
+	uint32_t n_inodes;
+	uint32_t n_handles;
+	/* negotiated INIT options, for an adopter */
+	uint32_t init_done;
+	uint32_t proto_minor;
+	uint64_t init_flags;		/* flags | flags2 << 32 */
+	uint32_t max_write;
+	uint32_t max_pages;
+};
+
+/* How to find the inode again after a restart: its parent's index and its
+ * name there when it was first looked up (kept current by our own
+ * RENAME), and (dev, ino, mnt_id) to verify what was found. */
+struct fs_inode {
+	uint32_t gen;			/* nodeid = gen << 32 | index */
+	uint32_t state;
+	uint32_t hnext;			/* hash chain, or free list */
+	uint32_t parent;
+	uint64_t nlookup;
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t mnt_id;
+	uint32_t mode;
+	uint32_t pad;
+	char name[NAME_MAX + 1];
+};
+
+/* fh = gen << 32 | index */
+struct fs_handle {
+	uint32_t gen;
+	uint32_t state;
+	uint32_t next;			/* free list */
+	uint32_t inode;
+	uint32_t inode_gen;
+	int32_t flags;			/* open(2) flags used */
+	uint32_t is_dir;
+	uint32_t pad;
+};
+
+/* ---- asynchronous operations ---- */
+
+enum fs_aop_kind {
+	FS_AOP_OPENAT2,
+	FS_AOP_STATX,
+	FS_AOP_READV,
+	FS_AOP_WRITEV,
+	FS_AOP_FSYNC,
+	FS_AOP_FALLOCATE,
+	FS_AOP_UNLINKAT,
+	FS_AOP_RENAMEAT,
+	FS_AOP_MKDIRAT,
+	FS_AOP_SYMLINKAT,
+	FS_AOP_LINKAT,
+	FS_AOP_CLOSE,
+	FS_AOP_JOB,		/* helper threads only */
+};
+
+struct vgw_fs;
+struct fs_ctx;
+
+typedef void (*fs_step_fn)(struct vgw_fs *fs, struct fs_ctx *c, int res);
+/* Runs on a helper thread; buf is the thread's FS_HELPER_BUF scratch.
+ * Returns >= 0 or -errno. */
+typedef int (*fs_job_fn)(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf);
+
+struct fs_aop {
+	enum fs_aop_kind kind;
+	int fd;
+	int fd2;
+	const char *path;
+	const char *path2;
+	int flags;
+	uint32_t mode;
+	struct open_how how;
+	struct statx *stx;
+	const struct iovec *iov;
+	unsigned int iovcnt;
+	uint64_t off;
+	uint64_t len;
+	fs_job_fn job;
+};
+
+/* Per in-flight request context, preallocated (max_inflight of them). */
+struct fs_ctx {
+	struct vgw_fs_req *req;
+	struct fs_ctx *next;		/* free list */
+	uint32_t opcode;
+	uint64_t unique;
+	uint64_t nodeid;
+	uint32_t in_len;		/* hdr.len, checked <= IN bytes */
+	uint32_t head_len;		/* bytes of IN copied into inbuf */
+	uint32_t arg_len;		/* argument bytes available in inbuf */
+	uint64_t out_cap;		/* OUT bytes */
+	const uint8_t *arg;		/* inbuf + header */
+
+	uint32_t pin_ino[FS_NPIN];	/* pinned inode indices (0: none) */
+	uint32_t pin_fh;		/* pinned handle index (0: none) */
+	uint32_t ino;			/* inode the request is about */
+	uint32_t ino2;			/* second inode (parent, new parent) */
+	uint32_t fh;			/* handle index */
+	int fd;				/* fds owned by the request until */
+	int fd2;			/* the step that consumes them */
+	const char *name;		/* into inbuf */
+	const char *name2;
+	uint32_t body_len;		/* helper jobs: reply body written */
+	uint32_t count;			/* op specific */
+	uint64_t u64;			/* op specific */
+	uint32_t flags;			/* op specific */
+	int jfd;			/* fds a helper job works on (pinned) */
+	int jfd2;
+
+	fs_step_fn step;
+	struct fs_aop aop;
+	int res;
+	char pname[16];			/* decimal fd names under /proc/self/fd */
+	char pname2[16];
+	struct statx stx;
+	unsigned int iovcnt;
+	struct iovec iov[FS_MAX_IOV];
+	uint8_t inbuf[FS_INBUF] __attribute__((aligned(8)));
+	uint8_t scratch[FS_SCRATCH] __attribute__((aligned(8)));
+};
+
+/* lock-free single-producer single-consumer ring of contexts */
+struct fs_spsc {
+	_Atomic uint32_t head;
+	uint8_t pad0[60];
+	_Atomic uint32_t tail;
+	uint8_t pad1[60];
+	uint32_t mask;
+	struct fs_ctx **slot;
+};
+
+struct fs_helper {
+	struct vgw_fs *fs;
+	pthread_t th;
+	bool started;
+	sem_t sem;
+	struct fs_spsc sub;		/* poller -> helper */
+	struct fs_spsc comp;		/* helper -> poller */
+	uint8_t *buf;
+};
+
+struct vgw_fs {
+	/* configuration */
+	char *shared_dir;
+	char tag[VGW_FS_TAG_MAX];
+	enum vgw_fs_cache cache;
+	uint64_t entry_sec;
+	uint32_t entry_nsec;
+	uint64_t attr_sec;
+	uint32_t attr_nsec;
+	bool writeback;
+	bool xattr;
+	bool posix_locks;
+	uint32_t max_pages;
+	uint32_t max_write;
+
+	/* tables */
+	int memfd;
+	void *region;
+	uint64_t region_size;
+	struct fs_region_hdr *hdr;
+	struct fs_inode *inodes;
+	struct fs_handle *handles;
+	uint32_t *hash;
+	int *ino_fd;			/* O_PATH fd per inode index (process local) */
+	uint32_t *ino_pin;		/* in-flight requests using the inode */
+	int *fh_fd;			/* open fd per handle index */
+	uint32_t *fh_pin;
+	uint8_t *fh_dead;		/* released while pinned: close on unpin */
+	int proc_fd;			/* O_PATH /proc/self/fd */
+
+	/* requests */
+	uint32_t max_inflight;
+	uint32_t inflight;
+	struct fs_ctx *ctxs;
+	struct fs_ctx *ctx_free;
+	struct vgw_fs_req **done;	/* ring of completed requests */
+	uint32_t done_head;
+	uint32_t done_tail;
+
+	/* I/O */
+	bool use_uring;
+	struct io_uring ring;
+	uint32_t sq_pending;		/* sqes prepared, not yet submitted */
+	uint32_t bg_ops;		/* fire-and-forget closes in io_uring */
+	unsigned int n_helpers;
+	struct fs_helper *helpers;
+	atomic_bool stop;
+
+	struct vgw_fs_stats stats;
+};
+
+/* fs.c: replies and completion */
+void fs_complete(struct vgw_fs *fs, struct fs_ctx *c, int err, uint32_t out_len);
+void fs_reply_err(struct vgw_fs *fs, struct fs_ctx *c, int err);
+void fs_reply(struct vgw_fs *fs, struct fs_ctx *c, const void *body, uint32_t len);
+void fs_reply2(struct vgw_fs *fs, struct fs_ctx *c, const void *b1, uint32_t l1,
+	       const void *b2, uint32_t l2);
+/* Reply with a header and the body_len bytes a helper wrote at offset 16. */
+void fs_reply_body(struct vgw_fs *fs, struct fs_ctx *c, int res);
+size_t fs_out_write(const struct fs_ctx *c, uint64_t off, const void *src, size_t len);
+size_t fs_in_read(const struct fs_ctx *c, uint64_t off, void *dst, size_t len);
+/* Build c->iov over `len` bytes of in (is_out false) or out at off. */
+uint64_t fs_iov_range(struct fs_ctx *c, bool is_out, uint64_t off, uint64_t len);
+/* Parse a NUL-terminated name at *off of the args; advance *off. */
+int fs_arg_name(struct fs_ctx *c, uint32_t *off, const char **name, bool allow_dots);
+int fs_check_name(const char *name, size_t len, bool allow_dots);
+void fs_fill_attr(const struct vgw_fs *fs, struct fuse_attr *a, const struct statx *st);
+void fs_fill_entry(const struct vgw_fs *fs, struct fuse_entry_out *e, uint64_t nodeid,
+		   const struct statx *st);
+bool fs_out_room(struct vgw_fs *fs, struct fs_ctx *c, uint32_t body);
+void fs_pname(char *dst, int fd);
+
+/* fs_io.c */
+int fs_io_init(struct vgw_fs *fs, bool no_uring, unsigned int helpers);
+void fs_io_fini(struct vgw_fs *fs);
+void fs_issue(struct vgw_fs *fs, struct fs_ctx *c, fs_step_fn step);
+void fs_issue_job(struct vgw_fs *fs, struct fs_ctx *c, fs_job_fn job, fs_step_fn step);
+void fs_close_async(struct vgw_fs *fs, int fd);
+unsigned int fs_io_progress(struct vgw_fs *fs);
+int fs_aop_exec(struct fs_aop *a);
+void fs_aop_openat2(struct fs_aop *a, int dirfd, const char *path, int flags,
+		    uint32_t mode, uint64_t resolve);
+void fs_aop_statx(struct fs_aop *a, int dirfd, const char *path, int flags,
+		  struct statx *stx);
+
+/* fs_inode.c */
+int fs_tables_init(struct vgw_fs *fs, uint32_t max_inodes, uint32_t max_handles);
+void fs_tables_fini(struct vgw_fs *fs);
+uint64_t fs_nodeid(const struct vgw_fs *fs, uint32_t idx);
+uint32_t fs_inode_get(const struct vgw_fs *fs, uint64_t nodeid);
+uint32_t fs_inode_find(const struct vgw_fs *fs, uint64_t dev, uint64_t ino, uint64_t mnt);
+uint32_t fs_inode_insert(struct vgw_fs *fs, const struct statx *st, int fd,
+			 uint32_t parent, const char *name);
+void fs_inode_forget(struct vgw_fs *fs, uint32_t idx, uint64_t n);
+void fs_inode_pin(struct vgw_fs *fs, struct fs_ctx *c, uint32_t idx);
+void fs_unpin_all(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_inode_rename(struct vgw_fs *fs, uint32_t idx, uint32_t parent, const char *name);
+uint64_t fs_fh(const struct vgw_fs *fs, uint32_t idx);
+uint32_t fs_handle_get(const struct vgw_fs *fs, uint64_t fh, bool is_dir);
+uint32_t fs_handle_alloc(struct vgw_fs *fs, uint32_t inode, int fd, int flags, bool is_dir);
+void fs_handle_pin(struct vgw_fs *fs, struct fs_ctx *c, uint32_t idx);
+void fs_handle_release(struct vgw_fs *fs, uint32_t idx);
+void fs_tables_reset(struct vgw_fs *fs);
+/* Register a looked-up (fd, statx) as an entry reply: find or insert, take
+ * a lookup reference, fill e. Consumes fd. 0 or -ENFILE. */
+int fs_entry_take(struct vgw_fs *fs, int fd, const struct statx *st, uint32_t parent,
+		  const char *name, struct fuse_entry_out *e);
+/* Same from an already converted attr (READDIRPLUS records). */
+int fs_entry_take_attr(struct vgw_fs *fs, int fd, uint64_t dev, uint64_t mnt,
+		       const struct fuse_attr *a, uint32_t parent, const char *name,
+		       struct fuse_entry_out *e);
+bool fs_handle_available(const struct vgw_fs *fs);
+int fs_open_flags(const struct vgw_fs *fs, uint32_t flags);
+void fs_reply_hdr(struct vgw_fs *fs, struct fs_ctx *c, int err, uint32_t body);
+#define FS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define FS_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+
+static inline struct fs_inode *
+fs_ino(const struct vgw_fs *fs, uint32_t idx)
+{
+	return &fs->inodes[idx];
+}
+
+/* per-family dispatch: fs_ns.c, fs_data.c, fs_attr.c, fs_lock.c */
+void fs_op_lookup(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_forget(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_batch_forget(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_mkdir(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_mknod(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_symlink(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_link(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_unlink(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_rmdir(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_rename(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_rename2(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_readlink(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_create(struct vgw_fs *fs, struct fs_ctx *c);
+
+void fs_op_open(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_read(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_write(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_flush(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_release(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_fsync(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_fallocate(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_lseek(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_opendir(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_readdir(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_readdirplus(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_releasedir(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_fsyncdir(struct vgw_fs *fs, struct fs_ctx *c);
+
+void fs_op_getattr(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_setattr(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_statfs(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_access(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_getxattr(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_setxattr(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_listxattr(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_removexattr(struct vgw_fs *fs, struct fs_ctx *c);
+
+void fs_op_getlk(struct vgw_fs *fs, struct fs_ctx *c);
+void fs_op_setlk(struct vgw_fs *fs, struct fs_ctx *c);
+
+/* Shared by fs_ns.c and fs_data.c: resolve c->ino/name to an O_PATH fd,
+ * statx it, and reply with an entry (LOOKUP, MKDIR, ...). */
+void fs_lookup_start(struct vgw_fs *fs, struct fs_ctx *c);
+
+/* The args of a request of fixed size sz, or NULL after replying EINVAL. */
+const void *fs_args(struct vgw_fs *fs, struct fs_ctx *c, uint32_t sz);
+/* Validate c->nodeid, pin it into c->ino; false after replying an error. */
+bool fs_need_inode(struct vgw_fs *fs, struct fs_ctx *c);
+
+#endif /* VGW_FS_PRIV_H */

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef VGW_FS_H
+#define VGW_FS_H
+
+/* The FUSE request engine of a virtio-fs device: a host directory shared
+ * with a guest. No DPDK here: the ring code translates guest descriptors
+ * into iovecs and hands each request over; this module parses it, runs it
+ * against the shared directory without ever blocking the calling thread
+ * (io_uring, plus a few helper threads for what io_uring cannot do) and
+ * writes the reply.
+ *
+ * Threading: one thread (the poller that owns the device) calls
+ * vgw_fs_submit() and vgw_fs_poll(); neither blocks. Requests complete out
+ * of order. The helper threads are internal.
+ *
+ * Sandbox: nothing a guest sends reaches outside shared_dir. Guest names are
+ * single path components, checked, and resolved relative to an O_PATH fd of
+ * their parent with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) or with
+ * the *at() calls that do not follow a trailing symlink. Node ids and file
+ * handles are validated (index + generation) before use.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define VGW_FS_TAG_MAX 37		/* 36 bytes + NUL, virtio-fs config */
+#define VGW_FS_DEFAULT_MAX_INODES 65536
+#define VGW_FS_DEFAULT_MAX_HANDLES 16384
+#define VGW_FS_DEFAULT_MAX_INFLIGHT 256
+#define VGW_FS_DEFAULT_QUEUE_SIZE 1024
+#define VGW_FS_DEFAULT_HELPERS 2
+#define VGW_FS_MAX_PAGES 256		/* FUSE's own limit for max_pages */
+
+enum vgw_fs_cache {
+	VGW_FS_CACHE_AUTO = 0,	/* timeouts as configured, page cache kept
+				 * while the file is unchanged (virtiofsd's auto) */
+	VGW_FS_CACHE_NONE,	/* timeouts 0, FOPEN_DIRECT_IO on every open */
+	VGW_FS_CACHE_ALWAYS,	/* FOPEN_KEEP_CACHE on every open */
+};
+
+struct vgw_fs_conf {
+	const char *shared_dir;		/* must exist, a directory */
+	const char *tag;		/* informative here (the config space is
+					 * built by the front-end / vhost layer) */
+	enum vgw_fs_cache cache;
+	double entry_timeout;		/* seconds; < 0: default (1.0, 0 for none) */
+	double attr_timeout;		/* seconds; < 0: default (1.0, 0 for none) */
+	bool writeback;			/* FUSE_WRITEBACK_CACHE, off by default */
+	bool xattr;			/* serve *XATTR (else ENOSYS, like
+					 * virtiofsd's -o no_xattr) */
+	bool posix_locks;		/* negotiate FUSE_POSIX_LOCKS (see
+					 * fs_lock.c for the SETLKW semantics) */
+	uint32_t queue_size;		/* of the request virtqueue: max_pages is
+					 * capped at queue_size - 4 like Linux
+					 * does; 0: VGW_FS_DEFAULT_QUEUE_SIZE */
+	uint32_t max_pages;		/* 0: min(256, queue_size - 4) */
+	uint32_t max_inodes;		/* table sizes, fixed at create time; */
+	uint32_t max_handles;		/* 0: defaults above */
+	uint32_t max_inflight;		/* requests submitted and not yet
+					 * reaped; 0: default */
+	uint32_t helpers;		/* helper threads; 0: default */
+	bool no_uring;			/* run every I/O on the helper threads
+					 * (for tests, or where io_uring is
+					 * disabled); also used automatically
+					 * when io_uring cannot be set up */
+};
+
+/* Fill c with the defaults (shared_dir and tag NULL). */
+void vgw_fs_conf_init(struct vgw_fs_conf *c);
+
+/* One request. Caller-owned (preallocated per ring slot); the caller sets
+ * the first block, vgw_fs fills the second; the rest is private while the
+ * request is in flight. in: device-readable buffers (fuse_in_header + args,
+ * WRITE data); out: device-writable buffers (fuse_out_header + body). The
+ * iovec arrays and the buffers must stay valid until the request is reaped.
+ */
+struct vgw_fs_req {
+	const struct iovec *in;
+	unsigned int in_cnt;
+	const struct iovec *out;
+	unsigned int out_cnt;
+	void *user;			/* the caller's cookie */
+
+	/* filled on completion */
+	uint32_t out_len;		/* bytes written into out (0: no reply,
+					 * FORGET and BATCH_FORGET) */
+	int32_t error;			/* the reply's error (0 or -errno), for
+					 * the caller's statistics */
+	uint32_t opcode;		/* the request's opcode (0 if unreadable) */
+
+	/* private */
+	void *priv;
+};
+
+/* Per-device counters; plain fields written by the poller thread only. */
+#define VGW_FS_OP_MAX 64
+struct vgw_fs_stats {
+	uint64_t requests;
+	uint64_t ops[VGW_FS_OP_MAX];	/* by FUSE opcode; others in ops[0] */
+	uint64_t errors;		/* replies with error != 0 */
+	uint64_t enosys;		/* unimplemented opcodes */
+	uint64_t malformed;		/* requests refused before dispatch */
+	uint64_t bytes_read;		/* READ payload returned */
+	uint64_t bytes_written;		/* WRITE payload accepted */
+	uint64_t busy;			/* vgw_fs_submit() returned -EBUSY */
+	uint64_t uring_ops;		/* operations run by io_uring */
+	uint64_t helper_ops;		/* operations run by helper threads */
+};
+
+struct vgw_fs;
+
+/* Create a device serving c->shared_dir. Returns NULL with errno set
+ * (EINVAL for a bad conf, ENOTDIR, ENOENT, ENOMEM, ...). */
+struct vgw_fs *vgw_fs_create(const struct vgw_fs_conf *c);
+
+/* Waits for the requests still in flight (the caller has stopped
+ * submitting), stops the helpers, closes every fd, unmaps the tables. */
+void vgw_fs_destroy(struct vgw_fs *fs);
+
+/* Start a request. 0: accepted, it will be returned by vgw_fs_poll()
+ * (possibly already at the next call). -EBUSY: max_inflight requests are
+ * in flight, retry after polling. -EINVAL: req is NULL or has no buffers.
+ * A malformed request is accepted and completes with an error reply when
+ * out has room for a fuse_out_header (else with out_len 0). */
+int vgw_fs_submit(struct vgw_fs *fs, struct vgw_fs_req *req);
+
+/* Advance the I/O and reap up to max completed requests into done[];
+ * returns how many. Never blocks. */
+unsigned int vgw_fs_poll(struct vgw_fs *fs, struct vgw_fs_req **done,
+			 unsigned int max);
+
+/* Requests submitted and not yet reaped. */
+unsigned int vgw_fs_inflight(const struct vgw_fs *fs);
+
+const struct vgw_fs_stats *vgw_fs_stats(const struct vgw_fs *fs);
+
+/* The memfd that holds the inode and handle tables (position independent:
+ * indices and generations, no pointers) and its size, for a later adopter
+ * (restart, migration). The fd stays owned by fs. */
+int vgw_fs_table_fd(const struct vgw_fs *fs, uint64_t *size);
+
+/* Number of inodes (root included) and open handles in the tables. */
+unsigned int vgw_fs_inode_count(const struct vgw_fs *fs);
+unsigned int vgw_fs_handle_count(const struct vgw_fs *fs);
+
+#endif /* VGW_FS_H */

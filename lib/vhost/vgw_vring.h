@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef VGW_VRING_H
+#define VGW_VRING_H
+
+/* Our own split-ring walker, for devices whose rings rte_vhost does not
+ * process (virtio-fs). Every descriptor is bounds-checked and translated
+ * through the device's memory table; chains are validated (length, loops,
+ * direction: device-readable buffers first, then device-writable ones).
+ * Guest writes are logged for live migration. One lcore owns a ring. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define VGW_VRING_MAX_IOV 260		/* FUSE max_pages 256 + headers */
+#define VGW_VRING_MAX_CHAIN_BYTES (64u << 20)
+
+struct rte_vhost_memory;
+struct vring_desc;
+struct vring_avail;
+struct vring_used;
+
+struct vgw_vring {
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint64_t log_guest_addr;
+	uint16_t size;
+	uint16_t last_avail;		/* next avail entry to take */
+	uint16_t used_idx;		/* our shadow of used->idx */
+	uint16_t vring_idx;
+	int vid;
+	uint64_t malformed;		/* chains refused */
+};
+
+/* One request: iov[0..in_cnt) device-readable, then out_cnt device-writable
+ * buffers; out_gpa[] their guest addresses, for dirty logging. */
+struct vgw_vring_chain {
+	uint16_t head;
+	uint16_t in_cnt;
+	uint16_t out_cnt;
+	uint32_t in_len;
+	uint32_t out_len;
+	struct iovec iov[VGW_VRING_MAX_IOV];
+	uint64_t out_gpa[VGW_VRING_MAX_IOV];
+};
+
+/* Take ring idx of device vid as rte_vhost set it up (addresses, size, and
+ * the base index the front-end gave). */
+int vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx);
+/* Give the indices back to rte_vhost (GET_VRING_BASE answers with them). */
+void vgw_vring_detach(struct vgw_vring *vr);
+
+/* The device's current memory table (free with vgw_vring_mem_free()). */
+struct rte_vhost_memory *vgw_vring_mem_get(int vid);
+void vgw_vring_mem_free(struct rte_vhost_memory *mem);
+
+/* Take the next chain: 1 taken, 0 ring empty, -EINVAL the chain was
+ * malformed: it was returned to the guest unused (length 0) and counted. */
+int vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
+		  struct vgw_vring_chain *c);
+/* Return a chain with `written` bytes in its device-writable buffers; the
+ * written guest memory and the used entry are logged. */
+void vgw_vring_push(struct vgw_vring *vr, const struct vgw_vring_chain *c,
+		    uint32_t written);
+/* Notify the guest unless it asked not to be. */
+void vgw_vring_notify(struct vgw_vring *vr);
+
+#endif /* VGW_VRING_H */

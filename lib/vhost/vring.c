@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/virtio_ring.h>
+#include <rte_atomic.h>
+#include <rte_vhost.h>
+
+#include "vgw_vring.h"
+
+int
+vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx)
+{
+	struct rte_vhost_vring r;
+	uint16_t last_avail, last_used;
+
+	if (rte_vhost_get_vhost_vring(vid, idx, &r) < 0 || r.desc == NULL ||
+	    r.avail == NULL || r.used == NULL || r.size == 0)
+		return -ENODEV;
+	if (rte_vhost_get_vring_base(vid, idx, &last_avail, &last_used) < 0)
+		return -ENODEV;
+	memset(vr, 0, sizeof(*vr));
+	vr->desc = r.desc;
+	vr->avail = r.avail;
+	vr->used = r.used;
+	vr->log_guest_addr = r.log_guest_addr;
+	vr->size = r.size;
+	vr->last_avail = last_avail;
+	vr->used_idx = last_used;
+	vr->vring_idx = idx;
+	vr->vid = vid;
+	return 0;
+}
+
+void
+vgw_vring_detach(struct vgw_vring *vr)
+{
+	rte_vhost_set_vring_base(vr->vid, vr->vring_idx, vr->last_avail, vr->used_idx);
+}
+
+struct rte_vhost_memory *
+vgw_vring_mem_get(int vid)
+{
+	struct rte_vhost_memory *mem = NULL;
+
+	if (rte_vhost_get_mem_table(vid, &mem) < 0)
+		return NULL;
+	return mem;
+}
+
+void
+vgw_vring_mem_free(struct rte_vhost_memory *mem)
+{
+	free(mem);
+}
+
+/* Map [gpa, gpa + len) into iovecs (a buffer may span memory regions). */
+static int
+map_buf(const struct rte_vhost_memory *mem, uint64_t gpa, uint32_t len,
+	struct vgw_vring_chain *c, unsigned int *n, bool out)
+{
+	while (len != 0) {
+		uint64_t chunk = len;
+		uint64_t va = rte_vhost_va_from_guest_pa((struct rte_vhost_memory *)mem,
+							 gpa, &chunk);
+
+		if (va == 0 || chunk == 0 || *n >= VGW_VRING_MAX_IOV)
+			return -EINVAL;
+		c->iov[*n].iov_base = (void *)(uintptr_t)va;
+		c->iov[*n].iov_len = chunk;
+		if (out)
+			c->out_gpa[*n] = gpa;
+		(*n)++;
+		gpa += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+static int
+walk(struct vgw_vring *vr, const struct rte_vhost_memory *mem, uint16_t head,
+     struct vgw_vring_chain *c)
+{
+	uint16_t id = head;
+	unsigned int n = 0, hops = 0;
+	uint64_t in_len = 0, out_len = 0;
+
+	c->head = head;
+	c->in_cnt = 0;
+	c->out_cnt = 0;
+	for (;;) {
+		const struct vring_desc *d;
+		uint16_t flags;
+		uint32_t len;
+		uint64_t addr;
+
+		if (id >= vr->size || ++hops > vr->size)
+			return -EINVAL;	/* out of the table, or a loop */
+		d = &vr->desc[id];
+		addr = d->addr;
+		len = d->len;
+		flags = d->flags;
+		if (flags & VRING_DESC_F_INDIRECT)
+			return -EINVAL;	/* not offered */
+		if (flags & VRING_DESC_F_WRITE) {
+			if (map_buf(mem, addr, len, c, &n, true) < 0)
+				return -EINVAL;
+			out_len += len;
+		} else {
+			if (n != c->in_cnt)
+				return -EINVAL;	/* readable after writable */
+			if (map_buf(mem, addr, len, c, &n, false) < 0)
+				return -EINVAL;
+			c->in_cnt = n;
+			in_len += len;
+		}
+		if (in_len + out_len > VGW_VRING_MAX_CHAIN_BYTES)
+			return -EINVAL;
+		if (!(flags & VRING_DESC_F_NEXT))
+			break;
+		id = d->next;
+	}
+	c->out_cnt = n - c->in_cnt;
+	c->in_len = in_len;
+	c->out_len = out_len;
+	return 0;
+}
+
+static void
+used_write(struct vgw_vring *vr, uint16_t head, uint32_t len)
+{
+	uint16_t slot = vr->used_idx % vr->size;
+	struct vring_used_elem *e = &vr->used->ring[slot];
+
+	e->id = head;
+	e->len = len;
+	rte_vhost_log_used_vring(vr->vid, vr->vring_idx,
+		offsetof(struct vring_used, ring[slot]), sizeof(*e));
+	vr->used_idx++;
+	/* the element before the index that publishes it */
+	__atomic_store_n(&vr->used->idx, vr->used_idx, __ATOMIC_RELEASE);
+	rte_vhost_log_used_vring(vr->vid, vr->vring_idx,
+		offsetof(struct vring_used, idx), sizeof(vr->used->idx));
+}
+
+int
+vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
+	      struct vgw_vring_chain *c)
+{
+	uint16_t avail_idx = __atomic_load_n(&vr->avail->idx, __ATOMIC_ACQUIRE);
+	uint16_t head;
+
+	if (avail_idx == vr->last_avail)
+		return 0;
+	if ((uint16_t)(avail_idx - vr->last_avail) > vr->size) {
+		/* the guest claims more entries than the ring has */
+		vr->malformed++;
+		vr->last_avail = avail_idx;
+		return -EINVAL;
+	}
+	head = vr->avail->ring[vr->last_avail % vr->size];
+	vr->last_avail++;
+	if (walk(vr, mem, head, c) < 0) {
+		vr->malformed++;
+		if (head < vr->size)
+			used_write(vr, head, 0);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+void
+vgw_vring_push(struct vgw_vring *vr, const struct vgw_vring_chain *c,
+	       uint32_t written)
+{
+	uint32_t left = written;
+
+	for (unsigned int i = c->in_cnt; left != 0 && i < c->in_cnt + c->out_cnt; i++) {
+		uint32_t n = RTE_MIN(left, (uint32_t)c->iov[i].iov_len);
+
+		rte_vhost_log_write(vr->vid, c->out_gpa[i], n);
+		left -= n;
+	}
+	used_write(vr, c->head, written);
+}
+
+void
+vgw_vring_notify(struct vgw_vring *vr)
+{
+	rte_smp_mb();
+	if (!(__atomic_load_n(&vr->avail->flags, __ATOMIC_ACQUIRE) & VRING_AVAIL_F_NO_INTERRUPT))
+		rte_vhost_vring_call(vr->vid, vr->vring_idx);
+}
