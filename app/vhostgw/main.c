@@ -23,6 +23,7 @@
 #include "vgw_conf.h"
 #include "vgw_ctl.h"
 #include "vgw_dp.h"
+#include "vgw_fsdev.h"
 #include "vgw_log.h"
 #include "vgw_net.h"
 
@@ -243,6 +244,10 @@ report_start(const struct vgw_conf *conf, const char *ctl_path)
 		if (d->type == VGW_DEV_ETHDEV)
 			VGW_LOG(app, INFO, "device %s: ethdev %s, %u queue(s)", d->name,
 				d->devargs, d->queues);
+		else if (d->type == VGW_DEV_FS)
+			VGW_LOG(app, INFO, "device %s: fs, %s socket %s, tag \"%s\", sharing %s",
+				d->name, d->mode == VGW_MODE_CLIENT ? "client" : "server",
+				d->socket, d->tag, d->shared_dir);
 		else
 			VGW_LOG(app, INFO, "device %s: %s, %s socket %s, %u queue(s)",
 				d->name, vgw_conf_dev_type_str(d->type),
@@ -352,15 +357,22 @@ main(int argc, char **argv)
 	}
 	ret = vgw_net_init(conf);
 	if (ret == 0)
+		ret = vgw_fsdev_init(conf);
+	if (ret == 0)
 		ret = vgw_dp_start();
 	if (ret == 0)
 		ret = vgw_net_start();
+	if (ret == 0)
+		ret = vgw_fsdev_start();
 	if (ret < 0) {
 		fprintf(stderr, "vhostgw: start-up failed (see the messages above); stopping\n");
 		status = 1;
 		goto out_net;
 	}
 	report_start(conf, ctl_path);
+	/* Files a guest creates in a shared directory get the modes it asks
+	 * for. Only now: the sockets above were created with the caller's. */
+	umask(0);
 
 	while (quit_signal == 0) {
 		vgw_ctl_poll(10);
@@ -369,6 +381,7 @@ main(int argc, char **argv)
 	VGW_LOG(app, INFO, "signal %d: stopping", (int)quit_signal);
 
 out_net:
+	vgw_fsdev_stop();
 	vgw_net_stop();
 	vgw_dp_stop();
 	vgw_ctl_fini();

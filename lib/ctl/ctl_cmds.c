@@ -13,6 +13,7 @@
 #include "vgw_common.h"
 #include "vgw_dp.h"
 #include "vgw_net.h"
+#include "vgw_fsdev.h"
 #include "ctl_priv.h"
 
 json_t *
@@ -96,6 +97,69 @@ port_stats(unsigned int idx)
 	return o;
 }
 
+/* fs devices are numbered after the net ports in device_arg()'s space */
+#define FS_IDX(i) ((int)(i) + VGW_MAX_DEVICES)
+#define IS_FS(idx) ((idx) >= VGW_MAX_DEVICES)
+
+static json_t *
+fs_summary(unsigned int i)
+{
+	struct vgw_fsdev_info in;
+
+	vgw_fsdev_info(i, &in);
+	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:s}", "name", in.name, "type", "fs",
+			 "connected", in.connected, "ready", in.ready,
+			 "suspended", in.suspended, "phase", phase_of(in.name));
+}
+
+static json_t *
+fs_stats(unsigned int i)
+{
+	struct vgw_fsdev_info in;
+	struct vgw_dp_qstats st;
+
+	vgw_fsdev_info(i, &in);
+	vgw_dp_stats_sum(in.stats_slot, &st);
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:[{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f}],"
+			 " s:I, s:I, s:I, s:I, s:I, s:i, s:i}",
+		"name", in.name, "rx_packets", (json_int_t)st.rx_pkts,
+		"rx_bytes", (json_int_t)st.rx_bytes, "tx_packets", (json_int_t)st.tx_pkts,
+		"tx_bytes", (json_int_t)in.bytes_read, "drops", (json_int_t)st.drops,
+		"queues", "queue", 0, "rx_packets", (json_int_t)st.rx_pkts,
+		"rx_bytes", (json_int_t)st.rx_bytes, "tx_packets", (json_int_t)st.tx_pkts,
+		"tx_bytes", (json_int_t)in.bytes_read, "drops", (json_int_t)st.drops,
+		"busy_cycles", (json_int_t)st.busy_cycles,
+		"cycles_per_packet", st.rx_pkts ? (double)st.busy_cycles / st.rx_pkts : 0.0,
+		"requests", (json_int_t)in.requests, "errors", (json_int_t)in.errors,
+		"malformed", (json_int_t)in.malformed, "bytes_read", (json_int_t)in.bytes_read,
+		"bytes_written", (json_int_t)in.bytes_written, "inodes", in.inodes,
+		"handles", in.handles);
+}
+
+static json_t *
+fs_device(unsigned int i)
+{
+	struct vgw_fsdev_info in;
+	const struct vgw_ctl_dev *cd;
+	json_t *d;
+
+	vgw_fsdev_info(i, &in);
+	cd = vgw_ctl_dev_find(in.name);
+	d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:i, s:i, s:i, s:I, s:I,"
+		      " s:I, s:I, s:s}",
+		"name", in.name, "type", "fs", "socket", in.socket, "mode", in.mode,
+		"shared_dir", in.shared_dir, "tag", in.tag, "connected", in.connected,
+		"ready", in.ready, "suspended", in.suspended, "vid", in.vid,
+		"queues", in.queues, "active_queues", in.active_vrings,
+		"features", (json_int_t)in.features,
+		"protocol_features", (json_int_t)in.protocol_features,
+		"connects", (json_int_t)in.connects, "disconnects", (json_int_t)in.disconnects,
+		"phase", phase_of(in.name));
+	if (cd != NULL && cd->pm.phase == VGW_PHASE_FAILED)
+		json_object_set_new(d, "failed_reason", json_string(cd->pm.reason));
+	return d;
+}
+
 static json_t *
 cmd_devices(json_t *req)
 {
@@ -103,6 +167,8 @@ cmd_devices(json_t *req)
 
 	for (unsigned int i = 0; i < vgw_net_n_ports(); i++)
 		json_array_append_new(arr, port_summary(i));
+	for (unsigned int i = 0; i < vgw_fsdev_count(); i++)
+		json_array_append_new(arr, fs_summary(i));
 	r = ok_reply();
 	json_object_set_new(r, "devices", arr);
 	return r;
@@ -119,6 +185,8 @@ device_arg(json_t *req, json_t **err)
 		return -1;
 	}
 	idx = vgw_net_port_find(name);
+	if (idx < 0 && vgw_fsdev_find(name) >= 0)
+		idx = FS_IDX(vgw_fsdev_find(name));
 	if (idx < 0)
 		*err = vgw_ctl_error("unknown device \"%s\"", name);
 	return idx;
@@ -133,6 +201,11 @@ cmd_device(json_t *req)
 
 	if (idx < 0)
 		return err;
+	if (IS_FS(idx)) {
+		r = ok_reply();
+		json_object_set_new(r, "device", fs_device(idx - VGW_MAX_DEVICES));
+		return r;
+	}
 	vgw_net_port_info(idx, &in);
 	d = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}",
 		"name", in.name, "type", vgw_conf_dev_type_str(in.type),
@@ -177,10 +250,13 @@ cmd_stats(json_t *req)
 			json_decref(lc);
 			return err;
 		}
-		json_array_append_new(arr, port_stats(idx));
+		json_array_append_new(arr, IS_FS(idx) ? fs_stats(idx - VGW_MAX_DEVICES) :
+					   port_stats(idx));
 	} else {
 		for (unsigned int i = 0; i < vgw_net_n_ports(); i++)
 			json_array_append_new(arr, port_stats(i));
+		for (unsigned int i = 0; i < vgw_fsdev_count(); i++)
+			json_array_append_new(arr, fs_stats(i));
 	}
 	for (unsigned int w = 0; w < vgw_dp_n_workers(); w++) {
 		uint64_t loops, busy;
@@ -208,7 +284,8 @@ do_suspend(json_t *req, bool suspend)
 
 	if (idx < 0)
 		return err;
-	ret = vgw_net_suspend(idx, suspend);
+	ret = IS_FS(idx) ? vgw_fsdev_suspend(idx - VGW_MAX_DEVICES, suspend) :
+			   vgw_net_suspend(idx, suspend);
 	if (ret == -ENOTSUP)
 		return vgw_ctl_error("device \"%s\" is not a vhost-user device",
 				     json_string_value(json_object_get(req, "device")));

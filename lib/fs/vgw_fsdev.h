@@ -13,8 +13,10 @@
 
 struct vgw_fsdev_info {
 	char name[VGW_NAME_MAX];
+	uint16_t stats_slot;		/* its counters in vgw_dp (requests as rx,
+					 * replies as tx, refused as drops) */
 	char socket[VGW_SOCKET_MAX];
-	char shared_dir[256];
+	char shared_dir[4096];
 	char tag[VGW_TAG_MAX];
 	const char *mode;
 	bool connected;
@@ -45,8 +47,5 @@ int vgw_fsdev_find(const char *name);
 int vgw_fsdev_info(unsigned int idx, struct vgw_fsdev_info *info);
 /* As vgw_net_suspend(): 1 changed, 0 already so, < 0 error. */
 int vgw_fsdev_suspend(unsigned int idx, bool suspend);
-/* Poll tasks of the ready, running fs devices (one per device: its FUSE
- * engine has one owner). Fills up to max; returns how many. */
-unsigned int vgw_fsdev_tasks(struct vgw_dp_task *tasks, unsigned int max);
 
 #endif /* VGW_FSDEV_H */

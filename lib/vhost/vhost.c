@@ -48,6 +48,16 @@ _Static_assert(sizeof(struct vgw_vhu_msg_context) == 680, "vhu context size");
 	(1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) | \
 	(1ULL << VIRTIO_NET_F_GUEST_UFO) | (1ULL << VIRTIO_NET_F_GUEST_ECN))
 
+/* Devices we process ourselves (virtio-fs): split rings, no indirect
+ * descriptors, no event index; dirty logging for live migration. No
+ * STATUS: QEMU 7.2's vhost-user-fs never sends DRIVER_OK, and rte_vhost
+ * would wait for it before calling the device ready. */
+#define VGW_VHOST_DEVICE_FEATURES ((1ULL << VIRTIO_F_VERSION_1) | \
+	(1ULL << VHOST_USER_F_PROTOCOL_FEATURES) | (1ULL << VHOST_F_LOG_ALL))
+#define VGW_VHOST_DEVICE_PROTOCOL_FEATURES ((1ULL << VHOST_USER_PROTOCOL_F_MQ) | \
+	(1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD) | \
+	(1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK))
+
 struct vgw_vhost_sock {
 	bool used;
 	unsigned int flags;
@@ -399,11 +409,15 @@ vgw_vhost_register(const char *path, const char *name, unsigned int flags,
 		ret = -EINVAL;
 		goto fail;
 	}
-	if (!(flags & VGW_VHOST_F_NET)) {
-		ret = -ENOTSUP;	/* non-net devices declare their own features */
-		goto fail_unreg;
+	if (flags & VGW_VHOST_F_NET) {
+		ret = rte_vhost_driver_disable_features(path, VGW_VHOST_OFFLOADS);
+	} else {
+		/* a device of our own: rte_vhost only handles the protocol */
+		ret = rte_vhost_driver_set_features(path, VGW_VHOST_DEVICE_FEATURES);
+		if (ret == 0)
+			ret = rte_vhost_driver_set_protocol_features(path,
+					VGW_VHOST_DEVICE_PROTOCOL_FEATURES);
 	}
-	ret = rte_vhost_driver_disable_features(path, VGW_VHOST_OFFLOADS);
 	if (ret < 0)
 		goto fail_unreg;
 	ret = rte_vhost_driver_callback_register(path, &device_ops);

@@ -153,6 +153,45 @@ scenario_fsls() {
 	sync
 }
 
+# Scenario fsops: file operations on the virtio-fs mount, each checked in
+# the guest; the test checks their effects on the host too.
+scenario_fsops() {
+	n=${VGW_files:-1000}
+	dd if=/dev/urandom of=/tmp/src bs=65536 count=64 2>/dev/null || fail "dd"
+	cp /tmp/src /mnt/data || fail "write /mnt/data"
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	set -- $(md5sum /tmp/src)
+	src=$1
+	set -- $(md5sum /mnt/data)
+	[ "$1" = "$src" ] || fail "read back /mnt/data: md5 $1, wrote $src"
+	say "FS md5=$src"
+	mkdir /mnt/d1 || fail "mkdir"
+	mv /mnt/d1 /mnt/d2 || fail "rename"
+	echo hello >/mnt/d2/f || fail "create"
+	ln /mnt/d2/f /mnt/d2/hard || fail "link"
+	ln -s f /mnt/d2/sym || fail "symlink"
+	[ "$(cat /mnt/d2/sym)" = hello ] || fail "read through symlink"
+	chmod 640 /mnt/d2/f || fail "chmod"
+	truncate -s 3 /mnt/d2/hard || fail "truncate"
+	[ "$(cat /mnt/d2/f)" = hel ] || fail "truncate via hard link: $(cat /mnt/d2/f)"
+	rm /mnt/d2/hard || fail "unlink"
+	mkdir /mnt/d3 && rmdir /mnt/d3 || fail "rmdir"
+	mkdir /mnt/many || fail "mkdir many"
+	i=0
+	while [ $i -lt "$n" ]; do
+		: >/mnt/many/f$i || fail "create many/f$i"
+		i=$((i + 1))
+	done
+	c=$(ls /mnt/many | wc -l)
+	[ "$c" -eq "$n" ] || fail "readdir of many: $c entries, created $n"
+	say "FS readdir=$c"
+	[ "$(cat /mnt/from-host)" = "written on the host" ] || fail "host file: $(cat /mnt/from-host)"
+	(echo a >/mnt/conc1 & echo b >/mnt/conc2 & wait) || fail "concurrent writers"
+	say "FS ops=ok"
+	sync
+}
+
 if [ -n "$VGW_mount" ]; then
 	mount -t virtiofs "$VGW_mount" /mnt || fail "mount virtiofs $VGW_mount"
 	say "FS tag=$VGW_mount up=$(uptime_s)"

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* virtio-fs devices on vhost-user: the rings, walked by our own split-ring
+ * code, feed the FUSE engine; a worker lcore polls both. One task per
+ * device, so that one lcore owns the device's engine.
+ *
+ * Life cycle. The engine lives as long as the front-end's connection, so a
+ * VM stopped and continued keeps its inodes and open files. new_device
+ * attaches the rings and publishes the device to the workers;
+ * destroy_device and an operator suspend take it away, wait for a grace
+ * period, then complete every request still in flight (the workers no
+ * longer touch the engine, so the caller may) and give the ring indices back
+ * to rte_vhost: after that, no guest memory is written. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_common.h>
+#include <rte_cycles.h>
+#include <rte_log.h>
+
+#include "vgw_common.h"
+#include "vgw_log.h"
+#include "vgw_dp.h"
+#include "vgw_vhost.h"
+#include "vgw_vring.h"
+#include "vgw_fs.h"
+#include "vgw_fsdev.h"
+
+RTE_LOG_REGISTER_SUFFIX(vgw_logtype_fs, fs, INFO);
+
+#define FS_SLOTS 128		/* requests in flight per device */
+#define FS_REAP_BURST 32
+#define FS_DRAIN_TIMEOUT_MS 10000
+#define FS_MAX_VRINGS (1 + VGW_MAX_QUEUES)
+
+struct fs_slot {
+	struct vgw_fs_req req;
+	struct vgw_vring_chain chain;
+	uint16_t vq;
+	uint16_t next_free;
+};
+
+struct fs_dev {
+	char name[VGW_NAME_MAX];
+	const struct vgw_conf_dev *conf;
+	uint16_t index;			/* config index: stats slot */
+	/* control plane (event thread, control thread; under fs_lock) */
+	int conn_vid;
+	int ready_vid;
+	bool suspended;
+	uint64_t connects;
+	uint64_t disconnects;
+	/* what the workers may use: set before the device is published,
+	 * not changed while it is */
+	_Atomic int vid;
+	struct vgw_fs *fs;
+	struct rte_vhost_memory *mem;
+	uint16_t nvq;
+	struct vgw_vring vq[FS_MAX_VRINGS];
+	struct fs_slot *slots;
+	uint16_t free_head;
+	uint16_t n_free;
+	uint64_t malformed;
+};
+
+static struct fs_dev *devs;
+static unsigned int n_devs;
+static pthread_mutex_t fs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* --- fast path ------------------------------------------------------- */
+
+static inline struct fs_slot *
+slot_get(struct fs_dev *d)
+{
+	struct fs_slot *s = &d->slots[d->free_head];
+
+	d->free_head = s->next_free;
+	d->n_free--;
+	return s;
+}
+
+static inline void
+slot_put(struct fs_dev *d, struct fs_slot *s)
+{
+	s->next_free = d->free_head;
+	d->free_head = s - d->slots;
+	d->n_free++;
+}
+
+static unsigned int
+reap(struct fs_dev *d, uint32_t *notify)
+{
+	struct vgw_fs_req *done[FS_REAP_BURST];
+	unsigned int n = vgw_fs_poll(d->fs, done, FS_REAP_BURST);
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct fs_slot *s = done[i]->user;
+
+		vgw_vring_push(&d->vq[s->vq], &s->chain, done[i]->out_len);
+		*notify |= 1u << s->vq;
+		slot_put(d, s);
+	}
+	return n;
+}
+
+static uint16_t
+fs_poll(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
+{
+	struct fs_dev *d = t->arg;
+	struct vgw_dp_qstats *st = &lc->stats[t->slot];
+	uint32_t notify = 0;
+	unsigned int taken = 0, done;
+
+	for (uint16_t q = 0; q < d->nvq; q++) {
+		while (d->n_free != 0 && taken < FS_SLOTS) {
+			struct fs_slot *s = &d->slots[d->free_head];
+			int r = vgw_vring_pop(&d->vq[q], d->mem, &s->chain);
+
+			if (r == 0)
+				break;
+			taken++;
+			if (r < 0) {	/* returned unused, counted */
+				st->drops++;
+				notify |= 1u << q;
+				continue;
+			}
+			slot_get(d);
+			s->vq = q;
+			s->req.in = s->chain.iov;
+			s->req.in_cnt = s->chain.in_cnt;
+			s->req.out = s->chain.iov + s->chain.in_cnt;
+			s->req.out_cnt = s->chain.out_cnt;
+			s->req.user = s;
+			st->rx_pkts++;
+			st->rx_bytes += s->chain.in_len;
+			if (vgw_fs_submit(d->fs, &s->req) < 0) {
+				vgw_vring_push(&d->vq[q], &s->chain, 0);
+				notify |= 1u << q;
+				slot_put(d, s);
+				st->drops++;
+			}
+		}
+	}
+	done = reap(d, &notify);
+	st->tx_pkts += done;
+	for (uint16_t q = 0; notify != 0; q++, notify >>= 1)
+		if (notify & 1)
+			vgw_vring_notify(&d->vq[q]);
+	return taken + done;
+}
+
+/* --- control plane --------------------------------------------------- */
+
+static unsigned int
+fs_tasks(struct vgw_dp_task *tasks, unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < n_devs && n < max; i++) {
+		struct fs_dev *d = &devs[i];
+
+		if (atomic_load(&d->vid) < 0)
+			continue;
+		tasks[n].poll = fs_poll;
+		tasks[n].arg = d;
+		tasks[n].queue = 0;
+		tasks[n].slot = d->index * VGW_MAX_QUEUES;
+		n++;
+	}
+	return n;
+}
+
+/* The workers no longer touch d: finish its requests on this thread. */
+static void
+drain(struct fs_dev *d)
+{
+	uint64_t deadline = rte_get_tsc_hz() / 1000 * FS_DRAIN_TIMEOUT_MS + rte_rdtsc();
+	uint32_t notify = 0;
+
+	while (d->fs != NULL && vgw_fs_inflight(d->fs) != 0) {
+		if (reap(d, &notify) == 0) {
+			if (rte_rdtsc() > deadline) {
+				VGW_LOG(fs, ERR, "%s: %u request(s) still in flight after %d ms",
+					d->name, vgw_fs_inflight(d->fs), FS_DRAIN_TIMEOUT_MS);
+				break;
+			}
+			usleep(100);
+		}
+	}
+	for (uint16_t q = 0; notify != 0; q++, notify >>= 1)
+		if (notify & 1)
+			vgw_vring_notify(&d->vq[q]);
+}
+
+/* Publish d's state to the workers (or take it away) and, when taken away,
+ * finish what is in flight. Called with fs_lock held. */
+static void
+publish(struct fs_dev *d)
+{
+	int vid = d->suspended ? -1 : d->ready_vid;
+
+	if (atomic_load(&d->vid) == vid)
+		return;
+	atomic_store(&d->vid, vid);
+	vgw_dp_rebuild();
+	if (vid < 0)
+		drain(d);
+}
+
+static int
+engine_create(struct fs_dev *d)
+{
+	struct vgw_fs_conf c;
+
+	vgw_fs_conf_init(&c);
+	c.shared_dir = d->conf->shared_dir;
+	c.tag = d->conf->tag;
+	c.max_inflight = FS_SLOTS;
+	d->fs = vgw_fs_create(&c);
+	if (d->fs == NULL) {
+		VGW_LOG(fs, ERR, "%s: cannot serve %s: %s", d->name, d->conf->shared_dir,
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int
+on_new_connection(void *ctx, int vid)
+{
+	struct fs_dev *d = ctx;
+	int ret = 0;
+
+	pthread_mutex_lock(&fs_lock);
+	if (d->conn_vid >= 0) {
+		VGW_LOG(fs, ERR, "%s: refused a second front-end on %s (vid %d)",
+			d->name, d->conf->socket, vid);
+		ret = -1;
+	} else if (d->fs == NULL && engine_create(d) < 0) {
+		ret = -1;
+	} else {
+		d->conn_vid = vid;
+		d->connects++;
+		VGW_LOG(fs, INFO, "%s: front-end connected (vid %d)", d->name, vid);
+	}
+	pthread_mutex_unlock(&fs_lock);
+	return ret;
+}
+
+static int
+on_destroy_connection(void *ctx, int vid)
+{
+	struct fs_dev *d = ctx;
+
+	pthread_mutex_lock(&fs_lock);
+	if (d->conn_vid != vid) {
+		pthread_mutex_unlock(&fs_lock);
+		return -ENOENT;
+	}
+	d->conn_vid = -1;
+	d->disconnects++;
+	/* a new front-end is a new FUSE session: start from a fresh engine */
+	vgw_fs_destroy(d->fs);
+	d->fs = NULL;
+	pthread_mutex_unlock(&fs_lock);
+	VGW_LOG(fs, INFO, "%s: front-end disconnected (vid %d)", d->name, vid);
+	return 0;
+}
+
+static int
+on_new_device(void *ctx, int vid)
+{
+	struct fs_dev *d = ctx;
+	uint16_t nvq = vgw_vhost_nr_vrings(vid);
+
+	pthread_mutex_lock(&fs_lock);
+	if (d->conn_vid != vid || d->fs == NULL)
+		goto fail;
+	nvq = RTE_MIN(nvq, (uint16_t)(1 + d->conf->queues));
+	vgw_vring_mem_free(d->mem);
+	d->mem = vgw_vring_mem_get(vid);
+	if (d->mem == NULL)
+		goto fail;
+	for (uint16_t q = 0; q < nvq; q++) {
+		if (vgw_vring_attach(&d->vq[q], vid, q) < 0) {
+			VGW_LOG(fs, ERR, "%s: ring %u is not set up", d->name, q);
+			goto fail;
+		}
+	}
+	d->nvq = nvq;
+	d->free_head = 0;
+	d->n_free = FS_SLOTS;
+	for (uint16_t i = 0; i < FS_SLOTS; i++)
+		d->slots[i].next_free = i + 1;
+	d->ready_vid = vid;
+	publish(d);
+	pthread_mutex_unlock(&fs_lock);
+	VGW_LOG(fs, INFO, "%s: device ready, %u ring(s)", d->name, nvq);
+	return 0;
+fail:
+	pthread_mutex_unlock(&fs_lock);
+	return -1;
+}
+
+static void
+on_destroy_device(void *ctx, int vid)
+{
+	struct fs_dev *d = ctx;
+
+	pthread_mutex_lock(&fs_lock);
+	if (d->ready_vid != vid) {
+		pthread_mutex_unlock(&fs_lock);
+		return;
+	}
+	d->ready_vid = -1;
+	publish(d);
+	drain(d);	/* also when it was suspended: nothing is left behind */
+	for (uint16_t q = 0; q < d->nvq; q++)
+		vgw_vring_detach(&d->vq[q]);
+	d->nvq = 0;
+	pthread_mutex_unlock(&fs_lock);
+	VGW_LOG(fs, INFO, "%s: device stopped (vid %d)", d->name, vid);
+}
+
+static const struct vgw_vhost_ops fs_vhost_ops = {
+	.new_connection = on_new_connection,
+	.destroy_connection = on_destroy_connection,
+	.new_device = on_new_device,
+	.destroy_device = on_destroy_device,
+};
+
+int
+vgw_fsdev_init(const struct vgw_conf *conf)
+{
+	unsigned int n = 0;
+
+	for (uint16_t i = 0; i < conf->n_devs; i++)
+		n += conf->devs[i].type == VGW_DEV_FS;
+	if (n == 0)
+		return 0;
+	devs = calloc(n, sizeof(*devs));
+	if (devs == NULL)
+		return -ENOMEM;
+	for (uint16_t i = 0; i < conf->n_devs; i++) {
+		const struct vgw_conf_dev *c = &conf->devs[i];
+		struct fs_dev *d;
+		int ret;
+
+		if (c->type != VGW_DEV_FS)
+			continue;
+		d = &devs[n_devs++];
+		snprintf(d->name, sizeof(d->name), "%s", c->name);
+		d->conf = c;
+		d->index = i;
+		d->conn_vid = -1;
+		d->ready_vid = -1;
+		atomic_init(&d->vid, -1);
+		d->slots = calloc(FS_SLOTS, sizeof(*d->slots));
+		if (d->slots == NULL)
+			return -ENOMEM;
+		if (access(c->shared_dir, R_OK | X_OK) < 0) {
+			VGW_LOG(fs, ERR, "%s: shared_dir %s: %s", d->name, c->shared_dir,
+				strerror(errno));
+			return -errno;
+		}
+		ret = vgw_vhost_register(c->socket, d->name, c->mode == VGW_MODE_CLIENT ?
+					 VGW_VHOST_F_CLIENT : 0, &fs_vhost_ops, d);
+		if (ret < 0) {
+			VGW_LOG(fs, ERR, "%s: cannot register vhost-user socket %s: %s",
+				d->name, c->socket, strerror(-ret));
+			return ret;
+		}
+	}
+	return vgw_dp_add_provider(fs_tasks);
+}
+
+int
+vgw_fsdev_start(void)
+{
+	for (unsigned int i = 0; i < n_devs; i++) {
+		if (vgw_vhost_start(devs[i].conf->socket) < 0) {
+			VGW_LOG(fs, ERR, "%s: cannot start vhost-user socket %s",
+				devs[i].name, devs[i].conf->socket);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+void
+vgw_fsdev_stop(void)
+{
+	for (unsigned int i = 0; i < n_devs; i++)
+		vgw_vhost_unregister(devs[i].conf->socket);
+	for (unsigned int i = 0; i < n_devs; i++) {
+		vgw_fs_destroy(devs[i].fs);
+		vgw_vring_mem_free(devs[i].mem);
+		free(devs[i].slots);
+	}
+	free(devs);
+	devs = NULL;
+	n_devs = 0;
+}
+
+unsigned int
+vgw_fsdev_count(void)
+{
+	return n_devs;
+}
+
+int
+vgw_fsdev_find(const char *name)
+{
+	for (unsigned int i = 0; i < n_devs; i++)
+		if (strcmp(devs[i].name, name) == 0)
+			return i;
+	return -ENOENT;
+}
+
+int
+vgw_fsdev_info(unsigned int idx, struct vgw_fsdev_info *in)
+{
+	struct fs_dev *d;
+
+	if (idx >= n_devs)
+		return -ENOENT;
+	d = &devs[idx];
+	memset(in, 0, sizeof(*in));
+	pthread_mutex_lock(&fs_lock);
+	snprintf(in->name, sizeof(in->name), "%s", d->name);
+	in->stats_slot = d->index * VGW_MAX_QUEUES;
+	snprintf(in->socket, sizeof(in->socket), "%s", d->conf->socket);
+	snprintf(in->shared_dir, sizeof(in->shared_dir), "%s", d->conf->shared_dir);
+	snprintf(in->tag, sizeof(in->tag), "%s", d->conf->tag);
+	in->mode = d->conf->mode == VGW_MODE_CLIENT ? "client" : "server";
+	in->connected = d->conn_vid >= 0;
+	in->ready = d->ready_vid >= 0;
+	in->suspended = d->suspended;
+	in->vid = d->ready_vid;
+	in->queues = d->conf->queues;
+	in->active_vrings = d->nvq;
+	in->connects = d->connects;
+	in->disconnects = d->disconnects;
+	if (d->ready_vid >= 0)
+		vgw_vhost_features(d->ready_vid, &in->features, &in->protocol_features);
+	if (d->fs != NULL) {
+		/* the poller's plain counters: a racy but harmless read */
+		const struct vgw_fs_stats *st = vgw_fs_stats(d->fs);
+
+		in->requests = st->requests;
+		in->errors = st->errors;
+		in->malformed = st->malformed;
+		in->bytes_read = st->bytes_read;
+		in->bytes_written = st->bytes_written;
+		in->inodes = vgw_fs_inode_count(d->fs);
+		in->handles = vgw_fs_handle_count(d->fs);
+	}
+	for (uint16_t q = 0; q < d->nvq; q++)
+		in->malformed += d->vq[q].malformed;
+	pthread_mutex_unlock(&fs_lock);
+	return 0;
+}
+
+int
+vgw_fsdev_suspend(unsigned int idx, bool suspend)
+{
+	struct fs_dev *d;
+
+	if (idx >= n_devs)
+		return -ENOENT;
+	d = &devs[idx];
+	pthread_mutex_lock(&fs_lock);
+	if (d->suspended == suspend) {
+		pthread_mutex_unlock(&fs_lock);
+		return 0;
+	}
+	d->suspended = suspend;
+	publish(d);
+	pthread_mutex_unlock(&fs_lock);
+	VGW_LOG(fs, INFO, "%s: %s by the operator", d->name, suspend ? "suspended" : "resumed");
+	return 1;
+}
