@@ -51,7 +51,9 @@ usage(const char *prog)
 	       "  --config FILE          JSON configuration (see README). Without it an\n"
 	       "                         embedded default serves two net devices, net0 and\n"
 	       "                         net1, cross-connected, on sockets net0.sock and\n"
-	       "                         net1.sock in the runtime directory " VGW_CONF_DEFAULT_RUNTIME_DIR ".\n"
+	       "                         net1.sock, and a virtio-fs device fs0 (socket\n"
+	       "                         fs0.sock, tag vhostgw) sharing " VGW_CONF_DEFAULT_SHARED_DIR ",\n"
+	       "                         in the runtime directory " VGW_CONF_DEFAULT_RUNTIME_DIR ".\n"
 	       "  --control-socket PATH  control socket (JSON lines), default\n"
 	       "                         <runtime_dir>/control.sock\n"
 	       "  --idle-sleep-us N      let a worker sleep N us after a pass that found\n"
@@ -322,6 +324,12 @@ main(int argc, char **argv)
 		eal_argv[eal_argc++] = "--huge-unlink";
 	eal_argv[eal_argc] = NULL;
 
+	if (opts.config == NULL && mkdir_p(VGW_CONF_DEFAULT_SHARED_DIR) < 0) {
+		fprintf(stderr, "vhostgw: cannot create %s: %s\n", VGW_CONF_DEFAULT_SHARED_DIR,
+			strerror(errno));
+		vgw_conf_free(conf);
+		return 1;
+	}
 	if (prepare_paths(conf, &errs) < 0) {
 		print_errors(&errs);
 		vgw_conf_free(conf);

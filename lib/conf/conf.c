@@ -59,13 +59,20 @@ static const char *const dev_keys_net[] = {
 	"name", "type", "socket", "mode", "queues", NULL
 };
 static const char *const dev_keys_fs[] = {
-	"name", "type", "socket", "mode", "queues", "shared_dir", "tag", NULL
+	"name", "type", "socket", "mode", "queues", "shared_dir", "tag",
+	"cache", "timeout", "xattr", "writeback", NULL
+};
+static const char *const fs_cache_names[] = {
+	[VGW_FS_CACHE_MODE_AUTO] = "auto",
+	[VGW_FS_CACHE_MODE_NONE] = "none",
+	[VGW_FS_CACHE_MODE_ALWAYS] = "always",
 };
 static const char *const dev_keys_ethdev[] = {
 	"name", "type", "devargs", "queues", "rx_desc", "tx_desc", NULL
 };
 static const char *const dev_keys_all[] = {
 	"name", "type", "socket", "mode", "queues", "shared_dir", "tag",
+	"cache", "timeout", "xattr", "writeback",
 	"devargs", "rx_desc", "tx_desc", NULL
 };
 static const char *const *const dev_type_keys[] = {
@@ -89,7 +96,10 @@ static const char default_json[] =
 	"\t\t{\"name\": \"net0\", \"type\": \"net\", \"socket\": \"net0.sock\",\n"
 	"\t\t \"mode\": \"server\", \"queues\": 1},\n"
 	"\t\t{\"name\": \"net1\", \"type\": \"net\", \"socket\": \"net1.sock\",\n"
-	"\t\t \"mode\": \"server\", \"queues\": 1}\n"
+	"\t\t \"mode\": \"server\", \"queues\": 1},\n"
+	"\t\t{\"name\": \"fs0\", \"type\": \"fs\", \"socket\": \"fs0.sock\",\n"
+	"\t\t \"mode\": \"server\", \"queues\": 1,\n"
+	"\t\t \"shared_dir\": \"" VGW_CONF_DEFAULT_SHARED_DIR "\", \"tag\": \"vhostgw\"}\n"
 	"\t],\n"
 	"\t\"links\": [\n"
 	"\t\t{\"xconnect\": [\"net0\", \"net1\"]}\n"
@@ -646,6 +656,41 @@ conf_dev_vhost(struct conf_ctx *c, json_t *obj, unsigned int i)
 	conf_dev_queues(c, obj, d);
 }
 
+/* A boolean obj[key] into *out; absent leaves *out. */
+static void
+conf_get_bool(struct conf_ctx *c, json_t *obj, const char *key, bool *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (v == NULL)
+		return;
+	if (!json_is_boolean(v)) {
+		conf_err_key(c, key, "expected a boolean, got %s", json_type_name(v));
+		return;
+	}
+	*out = json_is_true(v);
+}
+
+/* The cache options users know from virtiofsd. */
+static void
+conf_dev_fs_options(struct conf_ctx *c, json_t *obj, struct vgw_conf_dev *d)
+{
+	long long v;
+	int mode;
+
+	d->fs_cache = VGW_FS_CACHE_MODE_AUTO;
+	d->fs_timeout = -1;
+	d->fs_xattr = true;
+	d->fs_writeback = false;
+	if (conf_get_enum(c, obj, "cache", false, fs_cache_names,
+			  VGW_ARRAY_SIZE(fs_cache_names), &mode))
+		d->fs_cache = mode;
+	if (conf_get_int(c, obj, "timeout", false, 0, 86400, &v))
+		d->fs_timeout = (int)v;
+	conf_get_bool(c, obj, "xattr", &d->fs_xattr);
+	conf_get_bool(c, obj, "writeback", &d->fs_writeback);
+}
+
 static void
 conf_dev_fs(struct conf_ctx *c, json_t *obj, struct vgw_conf_dev *d)
 {
@@ -655,6 +700,7 @@ conf_dev_fs(struct conf_ctx *c, json_t *obj, struct vgw_conf_dev *d)
 		conf_check_abs_path(c, "shared_dir", dir, d->shared_dir,
 				    sizeof(d->shared_dir));
 	conf_get_bounded_str(c, obj, "tag", d->tag, sizeof(d->tag));
+	conf_dev_fs_options(c, obj, d);
 }
 
 /* rx_desc, tx_desc: a power of two in CONF_DESC_MIN..CONF_DESC_MAX */

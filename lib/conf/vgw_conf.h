@@ -11,6 +11,8 @@
 #include "vgw_common.h"
 
 #define VGW_CONF_DEFAULT_RUNTIME_DIR "/run/vhostgw"
+/* the embedded default's fs0 shares this directory (created if missing) */
+#define VGW_CONF_DEFAULT_SHARED_DIR "/run/vhostgw/share"
 #define VGW_CONF_DEFAULT_QUEUES 1
 #define VGW_CONF_DEFAULT_AGING_SEC 300
 #define VGW_CONF_DEFAULT_MAC_TABLE 4096
@@ -19,6 +21,12 @@ enum vgw_dev_type {
 	VGW_DEV_NET,
 	VGW_DEV_FS,
 	VGW_DEV_ETHDEV,
+};
+
+enum vgw_fs_cache_mode {
+	VGW_FS_CACHE_MODE_AUTO,
+	VGW_FS_CACHE_MODE_NONE,
+	VGW_FS_CACHE_MODE_ALWAYS,
 };
 
 enum vgw_dev_mode {
@@ -37,6 +45,10 @@ struct vgw_conf_dev {
 	/* fs */
 	char shared_dir[4096];
 	char tag[VGW_TAG_MAX];
+	enum vgw_fs_cache_mode fs_cache;	/* "cache": auto (default), none, always */
+	int fs_timeout;			/* "timeout": entry and attr seconds, -1 default */
+	bool fs_xattr;			/* "xattr": serve extended attributes (true) */
+	bool fs_writeback;		/* "writeback": FUSE writeback cache (false) */
 	/* ethdev */
 	char devargs[VGW_DEVARGS_MAX];
 	uint16_t rx_desc;		/* ethdev ring sizes, default 1024 */
@@ -81,7 +93,8 @@ struct vgw_conf *vgw_conf_parse_file(const char *path, struct vgw_errlist *errs)
 void vgw_conf_free(struct vgw_conf *conf);
 
 /* The embedded default: two net devices, net0 and net1, in server mode,
- * sockets <runtime_dir>/net0.sock and net1.sock, cross-connected. */
+ * sockets <runtime_dir>/net0.sock and net1.sock, cross-connected; and fs0,
+ * socket fs0.sock, tag "vhostgw", sharing VGW_CONF_DEFAULT_SHARED_DIR. */
 const char *vgw_conf_default_json(void);
 
 /* Index of the device with that name, or -1. */

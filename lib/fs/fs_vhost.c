@@ -219,6 +219,15 @@ engine_create(struct fs_dev *d)
 	c.shared_dir = d->conf->shared_dir;
 	c.tag = d->conf->tag;
 	c.max_inflight = FS_SLOTS;
+	c.cache = d->conf->fs_cache == VGW_FS_CACHE_MODE_NONE ? VGW_FS_CACHE_NONE :
+		  d->conf->fs_cache == VGW_FS_CACHE_MODE_ALWAYS ? VGW_FS_CACHE_ALWAYS :
+		  VGW_FS_CACHE_AUTO;
+	if (d->conf->fs_timeout >= 0) {
+		c.entry_timeout = d->conf->fs_timeout;
+		c.attr_timeout = d->conf->fs_timeout;
+	}
+	c.xattr = d->conf->fs_xattr;
+	c.writeback = d->conf->fs_writeback;
 	d->fs = vgw_fs_create(&c);
 	if (d->fs == NULL) {
 		VGW_LOG(fs, ERR, "%s: cannot serve %s: %s", d->name, d->conf->shared_dir,

@@ -4,7 +4,10 @@
 vhostgw; both uplinks are ports of one Linux bridge in the test's namespace,
 which holds the peer address (the network follows the guest, as in a real
 migration). query-migrate must reach completed and the pings continue on the
-destination."""
+destination. The operator's view (vhostgw-ctl watch --json on each gateway):
+the source's vm1 goes running -> logging -> suspended, and -> completed when
+the source QEMU quits; the destination's vm1 goes idle -> connected ->
+running; nothing else."""
 
 import os
 import time
@@ -22,6 +25,7 @@ def scenario(run):
     dst_gw = run.gateway('gwdst', ns, [e2e.net('vm1'), e2e.tap('up0', 'vgwtap1')],
                          [e2e.xconnect('vm1', 'up0')], lcores='0@0,1@1')
     ns.enslave('vgwtap1', 'br0')
+    src_w, dst_w = e2e.Watch(src_gw), e2e.Watch(dst_gw)    # before any QEMU
 
     params = dict(scenario='pingloop', ip='10.77.4.2/24', peer='10.77.4.1')
     src = run.guest('src', [src_gw.nic('vm1', e2e.mac(0x40))], **params)
@@ -29,7 +33,9 @@ def scenario(run):
     src.wait_pings(10, 60, what='before migration')
 
     uri = os.path.join(run.workdir, 'migrate.sock')
+    t_dst = time.monotonic()
     dst = run.guest('dst', [dst_gw.nic('vm1', e2e.mac(0x40))], incoming=uri, **params)
+    t_mig = time.monotonic()
     r = e2e.migrate(src, dst, uri)
     t_done = time.monotonic()
     e2e.expect(dst.qmp.cmd('query-status')['status'] == 'running',
@@ -49,7 +55,34 @@ def scenario(run):
     e2e.expect(dst.init_count() == 0, 'the destination guest booted instead of migrating')
     e2e.expect(first_dst.seq > max(p.seq for p in src_pings if p.ok),
                'ping sequence did not continue on the destination')
+
+    t_quit = time.monotonic()
     src.quit()
+    src_evs = src_w.expect_sequence('vm1', ['running->logging', 'logging->suspended',
+                                            'suspended->completed'],
+                                    since=t_mig, timeout=10, what='source, migration and quit')
+    dst_evs = dst_w.expect_sequence('vm1', ['idle->connected', 'connected->running'],
+                                    timeout=10, what='destination, whole life')
+    e2e.log('phases relative to the migrate command (destination QEMU started at %+.2f s, '
+            'completed at %+.2f s, source QEMU quit at %+.2f s):'
+            % (t_dst - t_mig, t_done - t_mig, t_quit - t_mig))
+    e2e.log('source vm1: ' + src_w.fmt(src_evs, t_mig))
+    e2e.log('destination vm1: ' + dst_w.fmt(dst_evs, t_mig))
+    e2e.log('source vm1 history:\n' + src_w.history('vm1', t_mig))
+    if src_evs and dst_evs:     # (not with the testpmd stand-in)
+        logging, suspended, completed = src_evs
+        connected, running = dst_evs
+        run.result(src_logging=logging['t'] - t_mig, src_suspended=suspended['t'] - t_mig,
+                   src_completed=completed['t'] - t_mig,
+                   dst_connected=connected['t'] - t_mig, dst_running=running['t'] - t_mig)
+        e2e.expect(suspended['t'] <= t_done, 'source suspended only %.2f s after completion'
+                   % (suspended['t'] - t_done))
+        e2e.expect(suspended['t'] < running['t'], 'the destination ran before the source '
+                   'stopped (switchover): %s / %s' % (src_w.fmt(src_evs, t_mig),
+                                                      dst_w.fmt(dst_evs, t_mig)))
+        e2e.expect(completed['t'] >= t_quit, 'source completed before its QEMU quit')
+    src_w.stop()
+    dst_w.stop()
 
 
 if __name__ == '__main__':

@@ -600,6 +600,219 @@ class Ctl:
 
 
 # ---------------------------------------------------------------------------
+# Phase events as an operator sees them: usertools/vhostgw-ctl watch --json
+
+VHOSTGW_CTL = os.path.normpath(os.path.join(HERE, '..', '..', 'usertools', 'vhostgw-ctl'))
+
+
+def _pair(p):
+    """('running', 'suspended') from a tuple or 'running->suspended'."""
+    if isinstance(p, str):
+        a, b = p.split('->')
+        return a.strip(), b.strip()
+    return tuple(p)
+
+
+class Watch:
+    """`vhostgw-ctl -s SOCKET watch --json` on one gateway, a child process
+    the Run owns; its stdout (one JSON event per line) goes to
+    e2e-logs/NAME/GW-watch.log and is read as it arrives. Start it before the
+    action; it lives as long as that gateway process (make a new one after
+    gw.start() again).
+
+        w = e2e.Watch(gw)                 # before the action
+        t = time.monotonic()
+        ... action ...
+        evs = w.expect_sequence('vm1', ['running->suspended',
+                                        'suspended->running'], since=t)
+        e2e.log('vm1: ' + w.fmt(evs, t))  # vm1: suspended +0.01 s, running +5.03 s
+
+    Every event gets 't': its 'ts' (the gateway's wall clock) on the host's
+    monotonic clock, the clock of time.monotonic(), Ping.t and console lines.
+    The watch proves it missed nothing: it records each device's phase right
+    after the subscription and checks that every event's 'from' is the phase
+    before it. With the testpmd stand-in (no control socket) it is disabled:
+    expect_sequence logs that and returns []."""
+
+    def __init__(self, gw, timeout=10.0):
+        self.gw, self.run = gw, gw.run
+        self.name = gw.name + '-watch'
+        self.enabled = gw.backend == 'vhostgw'
+        self.initial = {}           # device -> phase at the start of the watch
+        self.proc = self.console = None
+        self._errors = []
+        self._parsed = 0
+        self._events = []
+        self.t_start = time.monotonic()
+        if not self.enabled:
+            log('%s: phase events not watched (%s stand-in)' % (self.name, gw.backend))
+            return
+        if not os.path.isfile(VHOSTGW_CTL):
+            raise E2EError('%s not found' % VHOSTGW_CTL)
+        self._wall = time.time() - time.monotonic()
+        argv = [sys.executable, VHOSTGW_CTL, '-s', gw.control_socket, 'watch', '--json']
+        self.proc = Proc(self.run, self.name, argv,
+                         os.path.join(self.run.logdir, self.name + '.log'))
+        self.console = Console(self.proc.log_path, self.proc)
+        self.run._watches.append(self)
+        self._wait_connected(timeout)
+        self.initial = {d['name']: d.get('phase') for d in gw.ctl('devices')['devices']}
+        log('%s: subscribed; phases %s' % (self.name, ' '.join(
+            '%s=%s' % kv for kv in sorted(self.initial.items()))))
+
+    def _connected(self):
+        """The watcher has a connected unix socket (its control connection)."""
+        pid = self.proc.pid
+        inodes = set()
+        try:
+            for fd in os.listdir('/proc/%d/fd' % pid):
+                try:
+                    m = re.match(r'socket:\[(\d+)\]$', os.readlink('/proc/%d/fd/%s' % (pid, fd)))
+                except OSError:
+                    continue
+                if m:
+                    inodes.add(m.group(1))
+            with open('/proc/%d/net/unix' % pid) as f:
+                rows = [l.split() for l in f.readlines()[1:]]
+        except OSError:
+            return False
+        # Num RefCount Protocol Flags Type St Inode [Path]; St 03: connected
+        return any(len(r) >= 7 and r[6] in inodes and r[5] == '03' for r in rows)
+
+    def _wait_connected(self, timeout):
+        end = time.monotonic() + timeout
+        while not self._connected():
+            self._parse()
+            if self._errors or not self.proc.alive():
+                raise E2EError('%s: vhostgw-ctl watch failed (status %s):\n%s'
+                               % (self.name, self.proc.p.poll(), self.proc.tail()))
+            if time.monotonic() > end:
+                raise E2EError('%s: vhostgw-ctl watch not connected to %s within %.0f s'
+                               % (self.name, self.gw.control_socket, timeout))
+            time.sleep(0.02)
+        # it sends subscribe right after connecting: give the gateway's
+        # control thread a moment to serve it (the 'from' chain checks it)
+        time.sleep(0.1)
+
+    def _parse(self):
+        if self.console is None:
+            return
+        with self.console._cond:
+            lines = self.console.lines[self._parsed:]
+            self._parsed += len(lines)
+        for t_arrival, text in lines:
+            if not text.strip():
+                continue
+            try:
+                ev = json.loads(text)
+            except ValueError:
+                ev = None
+            if not isinstance(ev, dict) or 'event' not in ev:
+                self._errors.append(text)
+                continue
+            ev['t'] = ev['ts'] - self._wall if isinstance(ev.get('ts'), (int, float)) \
+                else t_arrival
+            ev['t_arrival'] = t_arrival
+            self._events.append(ev)
+
+    def events(self, device=None, since=None):
+        """Phase events seen so far (of device, with t >= since)."""
+        self._parse()
+        return [e for e in self._events if e.get('event') == 'phase' and
+                (device is None or e.get('device') == device) and
+                (since is None or e['t'] >= since)]
+
+    def _chain_problem(self, device):
+        """None, or what breaks 'from == the phase before'."""
+        prev = self.initial.get(device)
+        for e in self.events(device):
+            if e.get('from') != prev:
+                return ('event %s -> %s follows phase %r: the watch missed an event'
+                        % (e.get('from'), e.get('phase'), prev))
+            prev = e.get('phase')
+        return None
+
+    @staticmethod
+    def fmt(evs, t0):
+        """'suspended +0.01 s, running +5.03 s': each event's new phase, time
+        relative to t0 (host monotonic)."""
+        return ', '.join('%s %+.2f s' % (e['phase'], e['t'] - t0) for e in evs) or '(none)'
+
+    def history(self, device, t0):
+        """Every event of device so far, for logs: 'idle -> connected +0.1 s (input: reason)'."""
+        return '\n'.join('    %s -> %s %+.2f s (%s: %s)' % (
+            e.get('from'), e.get('phase'), e['t'] - t0, e.get('input'), e.get('reason'))
+            for e in self.events(device)) or '    (no events)'
+
+    def _failure(self, device, msg, t0):
+        gwlog = ''
+        if self.gw.proc:
+            try:
+                with open(self.gw.proc.log_path, errors='replace') as f:
+                    gwlog = '\n'.join('    | ' + l.rstrip() for l in f
+                                      if ': phase ' in l or 'inputs lost' in l)
+            except OSError:
+                pass
+        return E2EError('%s: %s %s\n  events of %s (times relative to %.2f):\n%s%s\n'
+                        '  gateway log, phase lines (%s):\n%s'
+                        % (self.name, device, msg, device, t0 - T0, self.history(device, t0),
+                           ('\n  vhostgw-ctl said:\n' + '\n'.join('    | ' + l for l in self._errors))
+                           if self._errors else '',
+                           self.gw.proc.log_path if self.gw.proc else '-', gwlog or '    (none)'))
+
+    def expect_sequence(self, device, pairs, timeout=30.0, since=None, what=None):
+        """Wait until device's events with t >= since are exactly pairs
+        ([(from, phase)] or ['from->phase']), in order, nothing else in
+        between, and the device's event chain has no hole. Returns the events.
+        Fails at once on an unexpected event, after timeout if some are
+        missing. It returns as soon as they match: call it once the scenario
+        gave stray events time to come (it also does not wait when they are
+        there already)."""
+        if not self.enabled:
+            log('%s: %s: phase sequence not checked (%s stand-in)'
+                % (self.name, device, self.gw.backend))
+            return []
+        want = [_pair(p) for p in pairs]
+        t0 = since if since is not None else self.t_start
+        desc = ', '.join('%s -> %s' % p for p in want)
+        end = time.monotonic() + timeout
+        while True:
+            evs = self.events(device, since)
+            got = [(e.get('from'), e.get('phase')) for e in evs]
+            if got[:len(want)] != want[:len(got)] or len(got) > len(want):
+                raise self._failure(device, 'expected exactly [%s]%s, got [%s]'
+                                    % (desc, ' (%s)' % what if what else '',
+                                       ', '.join('%s -> %s' % p for p in got)), t0)
+            if got == want:
+                break
+            if self._errors or not self.proc.alive():
+                raise self._failure(device, 'vhostgw-ctl watch stopped (status %s) after [%s]'
+                                    % (self.proc.p.poll(), ', '.join('%s -> %s' % p for p in got)),
+                                    t0)
+            if time.monotonic() > end:
+                raise self._failure(device, 'expected [%s]%s within %.0f s, got only [%s]'
+                                    % (desc, ' (%s)' % what if what else '', timeout,
+                                       ', '.join('%s -> %s' % p for p in got)), t0)
+            time.sleep(0.05)
+        problem = self._chain_problem(device)
+        if problem:
+            raise self._failure(device, problem, t0)
+        return evs
+
+    def stop(self):
+        """Stop vhostgw-ctl by PID; what it printed stays readable."""
+        if self.proc:
+            self._parse()
+            alive = self.proc.alive()
+            self.proc.stop(5)
+            self.console.close()
+            self._parse()
+            log('%s: stopped pid %d%s; %d event(s) in %s'
+                % (self.name, self.proc.pid, '' if alive else ' (had exited: %s)'
+                   % self.proc.p.returncode, len(self._events), self.proc.log_path))
+
+
+# ---------------------------------------------------------------------------
 # Serial console with host timestamps
 
 class Console:
@@ -901,6 +1114,7 @@ class Run:
     def __init__(self, name, args):
         self.name, self.args = name, args
         self._procs, self._netns, self._gateways, self._guests = [], [], [], []
+        self._watches = []
         self._lock = None
         self._initramfs = None
         self.results = {}
@@ -979,6 +1193,8 @@ class Run:
                 p.stop(5)
         for g in self._guests:
             g.console.close()
+        for w in self._watches:
+            w.console.close()
         for gw in self._gateways:
             gw.cleanup_files()
         for ns in reversed(self._netns):

@@ -25,7 +25,9 @@ def main():
     bad = {"runtime_dir": wd,
            "devices": [{"name": "a", "type": "net", "socket": "a.sock", "queues": "2"},
                        {"name": "b", "type": "nett", "socket": "b.sock"},
-                       {"name": "c", "type": "net", "socket": "a.sock", "sokcet": 1}],
+                       {"name": "c", "type": "net", "socket": "a.sock", "sokcet": 1},
+                       {"name": "f", "type": "fs", "socket": "f.sock", "shared_dir": "/srv",
+                        "tag": "t", "cache": "sometimes", "xattr": "yes"}],
            "links": [{"xconnect": ["a", "nope"]}]}
     path = os.path.join(wd, "bad.json")
     with open(path, "w") as f:
@@ -36,7 +38,10 @@ def main():
     want = [f"vhostgw: {path}: devices[0].queues: expected an integer, got string",
             f"vhostgw: {path}: devices[1].type: expected one of net, fs, ethdev, got \"nett\"",
             f"vhostgw: {path}: devices[2]: unknown key \"sokcet\"",
-            f"vhostgw: {path}: links[0].xconnect[1]: no device named \"nope\""]
+            f"vhostgw: {path}: links[0].xconnect[1]: no device named \"nope\"",
+            f"vhostgw: {path}: devices[3].cache: expected one of auto, none, always, "
+            f"got \"sometimes\"",
+            f"vhostgw: {path}: devices[3].xattr: expected a boolean, got string"]
     for w in want:
         t.check(w in lines, f"missing line: {w}\ngot:\n{r.stderr}")
     t.check(lines[-1].endswith("nothing started"), f"last line: {lines[-1]}")

@@ -367,7 +367,13 @@ test_default(void **state)
 	assert_int_equal(e.n, 0);
 	assert_string_equal(conf->runtime_dir, "/run/vhostgw");
 	assert_int_equal(conf->mbufs, 0);
-	assert_int_equal(conf->n_devs, 2);
+	assert_int_equal(conf->n_devs, 3);
+	assert_int_equal(conf->devs[2].type, VGW_DEV_FS);
+	assert_string_equal(conf->devs[2].name, "fs0");
+	assert_string_equal(conf->devs[2].socket, "/run/vhostgw/fs0.sock");
+	assert_string_equal(conf->devs[2].shared_dir, "/run/vhostgw/share");
+	assert_string_equal(conf->devs[2].tag, "vhostgw");
+	assert_int_equal(conf->devs[2].link, -1);
 	for (unsigned int i = 0; i < 2; i++) {
 		const struct vgw_conf_dev *d = &conf->devs[i];
 
