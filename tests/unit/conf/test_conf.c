@@ -935,7 +935,7 @@ test_null_errlist(void **state)
 	assert_null(vgw_conf_parse_string("{", ORIGIN, NULL));
 	conf = vgw_conf_parse_string(vgw_conf_default_json(), ORIGIN, NULL);
 	assert_non_null(conf);
-	assert_int_equal(conf->n_devs, 2);
+	assert_int_equal(conf->n_devs, 3);
 	vgw_conf_free(conf);
 }
 
