@@ -50,7 +50,7 @@ port_active_queues(const struct vgw_net_port *p)
 }
 
 /* The poll tasks of the net ports: one per active queue. Called by dp with
- * its rebuild lock held. */
+ * its rebuild lock held, never with rte_vhost's virtqueue locks held. */
 static unsigned int
 net_tasks(struct vgw_dp_task *tasks, unsigned int max)
 {
@@ -59,10 +59,17 @@ net_tasks(struct vgw_dp_task *tasks, unsigned int max)
 	for (uint16_t i = 0; i < n_ports; i++) {
 		struct vgw_net_port *p = &ports[i];
 		uint16_t nq = port_active_queues(p);
+		int vid = atomic_load(&p->vid);
 
 		atomic_store(&p->active_queues, nq);
 		for (uint16_t q = 0; q < nq && n < max; q++) {
 			struct vgw_dp_task *t = &tasks[n++];
+
+			if (p->type == VGW_DEV_NET && vid >= 0) {
+				/* we poll: the front-end need not kick */
+				vgw_vhost_no_kicks(vid, 2 * q);
+				vgw_vhost_no_kicks(vid, 2 * q + 1);
+			}
 
 			t->poll = p->type == VGW_DEV_NET ? vgw_net_poll_vhost :
 							   vgw_net_poll_eth;

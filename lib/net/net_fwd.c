@@ -34,31 +34,44 @@ count_tx(struct vgw_dp_lcore *lc, const struct vgw_net_port *out, uint16_t txq,
 	s->drops += n - sent;
 }
 
+/* Copy n packets into a vhost port's guest (rte_vhost copies; the caller
+ * keeps the mbufs) and count them. */
+static inline void
+vhost_send(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts,
+	   uint16_t n, uint64_t bytes, struct vgw_dp_lcore *lc)
+{
+	int vid = atomic_load_explicit(&out->vid, memory_order_relaxed);
+	uint16_t nq = atomic_load_explicit(&out->active_queues, memory_order_relaxed);
+	uint16_t txq = nq != 0 ? q % nq : 0, sent = 0;
+
+	if (vid >= 0 && nq != 0)
+		sent = vgw_vhost_net_enqueue(vid, 2 * txq, pkts, n);
+	count_tx(lc, out, txq, pkts, sent, n, bytes);
+}
+
+/* Send n packets out of an ethdev port, which takes them; free the rest. */
+static inline void
+eth_send(struct vgw_net_port *out, struct rte_mbuf **pkts, uint16_t n,
+	 uint64_t bytes, struct vgw_dp_lcore *lc)
+{
+	uint16_t sent = rte_eth_tx_burst(out->eth_port, lc->idx, pkts, n);
+
+	count_tx(lc, out, 0, pkts, sent, n, bytes);
+	if (sent < n)
+		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+}
+
 /* Send n packets out of port `out`, taking ownership of all of them. */
 static inline void
 send_owned(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts,
 	   uint16_t n, uint64_t bytes, struct vgw_dp_lcore *lc)
 {
-	uint16_t sent = 0, txq;
-
 	if (out->type == VGW_DEV_NET) {
-		int vid = atomic_load_explicit(&out->vid, memory_order_relaxed);
-		uint16_t nq = atomic_load_explicit(&out->active_queues,
-						   memory_order_relaxed);
-
-		txq = nq != 0 ? q % nq : 0;
-		if (vid >= 0 && nq != 0)
-			sent = vgw_vhost_net_enqueue(vid, 2 * txq, pkts, n);
-		/* rte_vhost copied what it took: free the whole burst */
-		count_tx(lc, out, txq, pkts, sent, n, bytes);
+		vhost_send(out, q, pkts, n, bytes, lc);
 		rte_pktmbuf_free_bulk(pkts, n);
-		return;
+	} else {
+		eth_send(out, pkts, n, bytes, lc);
 	}
-	txq = lc->idx;
-	sent = rte_eth_tx_burst(out->eth_port, txq, pkts, n);
-	count_tx(lc, out, 0, pkts, sent, n, bytes);
-	if (sent < n)
-		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
 }
 
 /* Send n packets out of `out`; the caller keeps its references. */
@@ -66,26 +79,15 @@ static inline void
 send_shared(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts,
 	    uint16_t n, struct vgw_dp_lcore *lc)
 {
-	uint16_t sent = 0, txq;
 	uint64_t bytes = burst_bytes(pkts, n);
 
 	if (out->type == VGW_DEV_NET) {
-		int vid = atomic_load_explicit(&out->vid, memory_order_relaxed);
-		uint16_t nq = atomic_load_explicit(&out->active_queues,
-						   memory_order_relaxed);
-
-		txq = nq != 0 ? q % nq : 0;
-		if (vid >= 0 && nq != 0)
-			sent = vgw_vhost_net_enqueue(vid, 2 * txq, pkts, n);
-		count_tx(lc, out, txq, pkts, sent, n, bytes);
+		vhost_send(out, q, pkts, n, bytes, lc);
 		return;
 	}
 	for (uint16_t i = 0; i < n; i++)
 		rte_mbuf_refcnt_update(pkts[i], 1);
-	sent = rte_eth_tx_burst(out->eth_port, lc->idx, pkts, n);
-	count_tx(lc, out, 0, pkts, sent, n, bytes);
-	if (sent < n)
-		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+	eth_send(out, pkts, n, bytes, lc);
 }
 
 #define DST_FLOOD UINT16_MAX

@@ -90,6 +90,12 @@ uint16_t vgw_vhost_net_dequeue(int vid, uint16_t vring, struct rte_mempool *mp,
 uint16_t vgw_vhost_net_enqueue(int vid, uint16_t vring,
 			       struct rte_mbuf **pkts, uint16_t n);
 
+/* We poll: ask the front-end not to kick this ring (VRING_USED_F_NO_NOTIFY),
+ * which spares it an eventfd write per burst. rte_vhost keeps the setting
+ * across ring re-enables. Takes the ring's lock: never call it from a
+ * callback that holds rte_vhost's virtqueue locks. */
+int vgw_vhost_no_kicks(int vid, uint16_t vring);
+
 const char *vgw_vhost_msg_name(uint32_t request);
 
 #endif /* VGW_VHOST_H */

@@ -505,6 +505,12 @@ static const char *const msg_names[] = {
 	[42] = "SET_DEVICE_STATE_FD", [43] = "CHECK_DEVICE_STATE",
 };
 
+int
+vgw_vhost_no_kicks(int vid, uint16_t vring)
+{
+	return rte_vhost_enable_guest_notification(vid, vring, 0) < 0 ? -EINVAL : 0;
+}
+
 static const char *const event_names[VGW_VHOST_EV_COUNT] = {
 	[VGW_VHOST_EV_CONNECTED] = "connected",
 	[VGW_VHOST_EV_DISCONNECTED] = "disconnected",

@@ -45,21 +45,6 @@ class Subscriber:
         return out
 
 
-def raw_request(path, data):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(path)
-    s.sendall(data)
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    s.close()
-    return json.loads(buf.split(b"\n")[0])
-
-
 def phases(events, dev):
     return [(e["from"], e["phase"]) for e in events if e.get("event") == "phase"
             and e["device"] == dev]
@@ -118,7 +103,7 @@ def main():
                b'{"cmd": "' + b"x" * 5000 + b'"}\n', b"x" * 70000 + b"\n"]
         before = gw.stats("b")["tx_packets"]
         for i, req in enumerate(bad):
-            r = raw_request(gw.ctl_path, req)
+            r = t.ctl_request(gw.ctl_path, req)
             t.check(r.get("ok") is False and isinstance(r.get("error"), str) and r["error"],
                     f"malformed request {i} ({req[:40]!r}): {r}")
         gw.wait_counter("b", "tx_packets", before + 100000)

@@ -185,19 +185,7 @@ class Gateway:
         return self
 
     def ctl(self, cmd, **kw):
-        req = dict(cmd=cmd, **kw)
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect(self.ctl_path)
-        s.sendall((json.dumps(req) + "\n").encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        s.close()
-        return json.loads(buf)
+        return ctl_request(self.ctl_path, (json.dumps(dict(cmd=cmd, **kw)) + "\n").encode())
 
     def device(self, name):
         r = self.ctl("device", device=name)
@@ -251,6 +239,22 @@ class Gateway:
         self.proc.wait(10)
         self.proc.stop()
         remove_hugefiles(self.prefix)
+
+
+def ctl_request(path, data):
+    """Send raw bytes to a control socket; return its first reply line, parsed."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall(data)
+    buf = b""
+    while b"\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return json.loads(buf.split(b"\n")[0])
 
 
 class Testpmd:
