@@ -12,7 +12,7 @@ import stat
 
 import vgw_e2e as e2e
 
-FILES = 1000
+FILES = 10000
 
 
 def scenario(run):
