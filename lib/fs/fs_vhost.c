@@ -9,7 +9,9 @@
  * destroy_device and an operator suspend take it away, wait for a grace
  * period, then complete every request still in flight (the workers no
  * longer touch the engine, so the caller may) and give the ring indices back
- * to rte_vhost: after that, no guest memory is written. */
+ * to rte_vhost: after that, no guest memory is written. SET_MEM_TABLE and
+ * SET_LOG_BASE on a ready device do the same around rte_vhost's remapping
+ * (see on_message()). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,6 +37,8 @@ RTE_LOG_REGISTER_SUFFIX(vgw_logtype_fs, fs, INFO);
 #define FS_REAP_BURST 32
 #define FS_DRAIN_TIMEOUT_MS 10000
 #define FS_MAX_VRINGS (1 + VGW_MAX_QUEUES)
+#define FS_MSG_SET_MEM_TABLE 5	/* VHOST_USER_SET_MEM_TABLE */
+#define FS_MSG_SET_LOG_BASE 6	/* VHOST_USER_SET_LOG_BASE */
 
 struct fs_slot {
 	struct vgw_fs_req req;
@@ -51,6 +55,7 @@ struct fs_dev {
 	int conn_vid;
 	int ready_vid;
 	bool suspended;
+	bool remap;			/* taken away while rte_vhost remaps */
 	uint64_t connects;
 	uint64_t disconnects;
 	/* what the workers may use: set before the device is published,
@@ -64,6 +69,10 @@ struct fs_dev {
 	uint16_t free_head;
 	uint16_t n_free;
 	uint64_t malformed;
+	/* rings whose notification must be retried (rte_vhost held the
+	 * ring's lock): whoever owns the rings, the worker or, while the
+	 * device is not published, the control plane */
+	uint32_t call_pending;
 };
 
 static struct fs_dev *devs;
@@ -88,6 +97,18 @@ slot_put(struct fs_dev *d, struct fs_slot *s)
 	s->next_free = d->free_head;
 	d->free_head = s - d->slots;
 	d->n_free++;
+}
+
+/* Notify the rings in mask and those still pending; a notification that
+ * would have waited for rte_vhost's ring lock is retried later. */
+static void
+notify_rings(struct fs_dev *d, uint32_t mask)
+{
+	mask |= d->call_pending;
+	d->call_pending = 0;
+	for (uint16_t q = 0; mask != 0 && q < d->nvq; q++, mask >>= 1)
+		if ((mask & 1) && vgw_vring_notify(&d->vq[q]) < 0)
+			d->call_pending |= 1u << q;
 }
 
 static unsigned int
@@ -146,9 +167,8 @@ fs_poll(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	}
 	done = reap(d, &notify);
 	st->tx_pkts += done;
-	for (uint16_t q = 0; notify != 0; q++, notify >>= 1)
-		if (notify & 1)
-			vgw_vring_notify(&d->vq[q]);
+	if ((notify | d->call_pending) != 0)
+		notify_rings(d, notify);
 	return taken + done;
 }
 
@@ -190,9 +210,7 @@ drain(struct fs_dev *d)
 			usleep(100);
 		}
 	}
-	for (uint16_t q = 0; notify != 0; q++, notify >>= 1)
-		if (notify & 1)
-			vgw_vring_notify(&d->vq[q]);
+	notify_rings(d, notify);
 }
 
 /* Publish d's state to the workers (or take it away) and, when taken away,
@@ -200,7 +218,7 @@ drain(struct fs_dev *d)
 static void
 publish(struct fs_dev *d)
 {
-	int vid = d->suspended ? -1 : d->ready_vid;
+	int vid = d->suspended || d->remap ? -1 : d->ready_vid;
 
 	if (atomic_load(&d->vid) == vid)
 		return;
@@ -300,6 +318,8 @@ on_new_device(void *ctx, int vid)
 		}
 	}
 	d->nvq = nvq;
+	d->remap = false;
+	d->call_pending = 0;
 	d->free_head = 0;
 	d->n_free = FS_SLOTS;
 	for (uint16_t i = 0; i < FS_SLOTS; i++)
@@ -330,8 +350,66 @@ on_destroy_device(void *ctx, int vid)
 	for (uint16_t q = 0; q < d->nvq; q++)
 		vgw_vring_detach(&d->vq[q]);
 	d->nvq = 0;
+	d->remap = false;
 	pthread_mutex_unlock(&fs_lock);
 	VGW_LOG(fs, INFO, "%s: device stopped (vid %d)", d->name, vid);
+}
+
+/* SET_MEM_TABLE on a ready device: rte_vhost 22.11 unmaps the guest memory
+ * and maps the new table without telling us; our rings and memory table
+ * would point into unmapped memory. SET_LOG_BASE likewise unmaps the dirty
+ * log that rte_vhost_log_write() writes into (rte_vhost's own data path
+ * holds the ring locks while logging; we do not). Before (pre), take the
+ * device away from the workers and finish what is in flight (its buffers
+ * are in that memory); after (post), take the memory table and the ring
+ * addresses again and give the device back. rte_vhost holds the device's
+ * ring locks meanwhile: waiting for the workers' grace period is safe
+ * because they never wait for those locks (notifications are non-blocking;
+ * the ones that could not be sent are sent by the next poll). A memory
+ * table that does not change is left alone, as rte_vhost does. If rte_vhost
+ * fails the message, no post call comes: the device stays taken away until
+ * it is stopped, or a later SET_MEM_TABLE succeeds. */
+static void
+on_message(void *ctx, int vid, const struct vgw_vhost_msg *m, bool post)
+{
+	struct fs_dev *d = ctx;
+	struct rte_vhost_memory *mem;
+	uint16_t q;
+
+	if (m->request != FS_MSG_SET_MEM_TABLE && m->request != FS_MSG_SET_LOG_BASE)
+		return;
+	pthread_mutex_lock(&fs_lock);
+	if (d->ready_vid != vid || (post && !d->remap) || (!post && (d->remap ||
+	    (m->request == FS_MSG_SET_MEM_TABLE &&
+	     vgw_vring_mem_same(d->mem, m->payload, m->size))))) {
+		pthread_mutex_unlock(&fs_lock);
+		return;
+	}
+	if (!post) {
+		d->remap = true;
+		publish(d);	/* when it was published: grace period, drain */
+		pthread_mutex_unlock(&fs_lock);
+		VGW_LOG(fs, INFO, "%s: %s: device paused", d->name, vgw_vhost_msg_name(m->request));
+		return;
+	}
+	mem = vgw_vring_mem_get(vid);
+	for (q = 0; mem != NULL && q < d->nvq; q++)
+		if (vgw_vring_refresh(&d->vq[q]) < 0)
+			break;
+	if (mem == NULL || q < d->nvq) {
+		vgw_vring_mem_free(mem);
+		pthread_mutex_unlock(&fs_lock);
+		VGW_LOG(fs, ERR, "%s: after %s: ring %u is not mapped; device stays paused",
+			d->name, vgw_vhost_msg_name(m->request), q);
+		return;
+	}
+	vgw_vring_mem_free(d->mem);
+	d->mem = mem;
+	d->remap = false;
+	publish(d);
+	pthread_mutex_unlock(&fs_lock);
+	VGW_LOG(fs, INFO, "%s: %s done: device resumed", d->name,
+		vgw_vhost_msg_name(m->request));
 }
 
 static const struct vgw_vhost_ops fs_vhost_ops = {
@@ -339,6 +417,7 @@ static const struct vgw_vhost_ops fs_vhost_ops = {
 	.destroy_connection = on_destroy_connection,
 	.new_device = on_new_device,
 	.destroy_device = on_destroy_device,
+	.message = on_message,
 };
 
 int

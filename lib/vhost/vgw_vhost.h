@@ -37,7 +37,9 @@ struct vgw_vhost_ops {
 	int (*features_changed)(void *ctx, int vid, uint64_t features);
 	/* Observer of every vhost-user message, before (post=false) and after
 	 * (post=true) rte_vhost handled it. Runs with the device's virtqueue
-	 * locks held for most requests: never wait for a grace period here. */
+	 * locks held for most requests: a device whose workers call rte_vhost
+	 * functions that take those locks (net: enqueue) must never wait for a
+	 * grace period here; fs, whose workers take none of them, does. */
 	void (*message)(void *ctx, int vid, const struct vgw_vhost_msg *msg, bool post);
 };
 

@@ -48,12 +48,19 @@ struct vgw_vring_chain {
 /* Take ring idx of device vid as rte_vhost set it up (addresses, size, and
  * the base index the front-end gave). */
 int vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx);
+/* Take the ring's addresses again (after rte_vhost remapped the guest
+ * memory: SET_MEM_TABLE), keeping our indices and counters. */
+int vgw_vring_refresh(struct vgw_vring *vr);
 /* Give the indices back to rte_vhost (GET_VRING_BASE answers with them). */
 void vgw_vring_detach(struct vgw_vring *vr);
 
 /* The device's current memory table (free with vgw_vring_mem_free()). */
 struct rte_vhost_memory *vgw_vring_mem_get(int vid);
 void vgw_vring_mem_free(struct rte_vhost_memory *mem);
+/* Would a SET_MEM_TABLE payload leave mem as it is (rte_vhost's own test:
+ * same regions, same guest addresses and sizes)? */
+bool vgw_vring_mem_same(const struct rte_vhost_memory *mem, const void *payload,
+			uint32_t size);
 
 /* Take the next chain: 1 taken, 0 ring empty, -EINVAL the chain was
  * malformed: it was returned to the guest unused (length 0) and counted. */
@@ -63,7 +70,9 @@ int vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
  * written guest memory and the used entry are logged. */
 void vgw_vring_push(struct vgw_vring *vr, const struct vgw_vring_chain *c,
 		    uint32_t written);
-/* Notify the guest unless it asked not to be. */
-void vgw_vring_notify(struct vgw_vring *vr);
+/* Notify the guest unless it asked not to be. Never waits for rte_vhost's
+ * virtqueue lock (its message handler holds it, and may be waiting for us):
+ * -EAGAIN then, call again later. */
+int vgw_vring_notify(struct vgw_vring *vr);
 
 #endif /* VGW_VRING_H */

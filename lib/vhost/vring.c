@@ -33,6 +33,21 @@ vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx)
 	return 0;
 }
 
+int
+vgw_vring_refresh(struct vgw_vring *vr)
+{
+	struct rte_vhost_vring r;
+
+	if (rte_vhost_get_vhost_vring(vr->vid, vr->vring_idx, &r) < 0 || r.desc == NULL ||
+	    r.avail == NULL || r.used == NULL || r.size != vr->size)
+		return -ENODEV;
+	vr->desc = r.desc;
+	vr->avail = r.avail;
+	vr->used = r.used;
+	vr->log_guest_addr = r.log_guest_addr;
+	return 0;
+}
+
 void
 vgw_vring_detach(struct vgw_vring *vr)
 {
@@ -53,6 +68,29 @@ void
 vgw_vring_mem_free(struct rte_vhost_memory *mem)
 {
 	free(mem);
+}
+
+bool
+vgw_vring_mem_same(const struct rte_vhost_memory *mem, const void *payload, uint32_t size)
+{
+	const uint8_t *p = payload;
+	uint32_t n;
+
+	if (mem == NULL || size < 8)
+		return false;
+	memcpy(&n, p, sizeof(n));
+	if (n != mem->nregions || size < 8 + (uint64_t)n * 32)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		/* guest_phys_addr, memory_size, userspace_addr, mmap_offset */
+		uint64_t r[4];
+
+		memcpy(r, p + 8 + i * 32, sizeof(r));
+		if (r[0] != mem->regions[i].guest_phys_addr || r[1] != mem->regions[i].size ||
+		    r[2] != mem->regions[i].guest_user_addr)
+			return false;
+	}
+	return true;
 }
 
 /* Map [gpa, gpa + len) into iovecs (a buffer may span memory regions). */
@@ -185,10 +223,12 @@ vgw_vring_push(struct vgw_vring *vr, const struct vgw_vring_chain *c,
 	used_write(vr, c->head, written);
 }
 
-void
+int
 vgw_vring_notify(struct vgw_vring *vr)
 {
 	rte_smp_mb();
-	if (!(__atomic_load_n(&vr->avail->flags, __ATOMIC_ACQUIRE) & VRING_AVAIL_F_NO_INTERRUPT))
-		rte_vhost_vring_call(vr->vid, vr->vring_idx);
+	if (!(__atomic_load_n(&vr->avail->flags, __ATOMIC_ACQUIRE) & VRING_AVAIL_F_NO_INTERRUPT) &&
+	    rte_vhost_vring_call_nonblock(vr->vid, vr->vring_idx) == -EAGAIN)
+		return -EAGAIN;
+	return 0;
 }

@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""The virtio-fs ring path of the real gateway, driven from the guest
+driver's side by vufront-fs (the project's vhost-user front-end speaking
+FUSE on the rings itself: no kernel, no mount).
+
+One fs device, one request queue. Each scenario is one vufront-fs run (one
+front-end connection, so one FUSE session):
+  basic      INIT, LOOKUP, OPEN, READ, CREATE + WRITE + RELEASE (the file is
+             checked here, byte for byte), GETATTR, READDIR, FORGET on hiprio,
+             64 READs in flight at once;
+  malformed  chains the ring walker must refuse and requests the engine must
+             refuse, one at a time, each followed by a GETATTR that works:
+             the gateway counts them and the device stays ready;
+  suspend    suspend through the control socket: no used entry appears while
+             suspended, the requests complete on resume (twice);
+  remap      SET_MEM_TABLE while the device runs, with requests in flight;
+             dirty logging (SET_LOG_BASE, LOG_ALL, the rings' log flag): the
+             replies and used rings are logged, also after a second
+             SET_LOG_BASE under requests in flight.
+vufront-fs stops at "SYNC <tag>" lines and goes on when we write a line: we
+read the gateway's counters while it is still connected.
+"""
+import os
+import select
+import subprocess
+import sys
+import time
+
+import vgwtest as t
+
+READ_FILE, READ_SIZE, READ_SEED = "read.bin", 200000, 1
+WRITE_FILE, WRITE_SIZE, WRITE_SEED = "written.bin", 150000, 2
+M64 = (1 << 64) - 1
+
+
+def pattern(seed, n):
+    """Byte i of a vufront-fs test file (fs_pattern() in vufront_fs.c)."""
+    out = bytearray(n)
+    s = (seed * 0xbf58476d1ce4e5b9) & M64
+    for i in range(n):
+        x = ((i + 1) * 0x9e3779b97f4a7c15 + s) & M64
+        x ^= x >> 29
+        x = (x * 0x94d049bb133111eb) & M64
+        x ^= x >> 32
+        out[i] = x & 0xFF
+    return bytes(out)
+
+
+class Front:
+    """One vufront-fs run, stepped through its SYNC points."""
+
+    def __init__(self, tool, sock, scenario, wd):
+        self.scenario = scenario
+        argv = [tool, "--socket", sock, "--scenario", scenario,
+                "--read-file", READ_FILE, "--read-size", str(READ_SIZE),
+                "--read-seed", str(READ_SEED),
+                "--write-file", WRITE_FILE, "--write-size", str(WRITE_SIZE),
+                "--write-seed", str(WRITE_SEED),
+                "--expect", READ_FILE, "--expect", WRITE_FILE, "--expect", "subdir",
+                "--expect", "other.txt"]
+        self.errpath = os.path.join(wd, f"vufront-fs-{scenario}.err")
+        self.errf = open(self.errpath, "wb")
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=self.errf, cwd=wd)
+        self.lines = []
+        self.buf = b""
+
+    def _read_line(self, deadline):
+        while b"\n" not in self.buf:
+            left = deadline - time.time()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.p.stdout], [], [], left)
+            if not r:
+                return None
+            chunk = os.read(self.p.stdout.fileno(), 65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        line = line.decode(errors="replace")
+        self.lines.append(line)
+        print(f"    [{self.scenario}] {line}", flush=True)
+        return line
+
+    def until(self, prefix, timeout=60):
+        """Read lines until one starts with prefix; return it."""
+        deadline = time.time() + timeout
+        while True:
+            line = self._read_line(deadline)
+            if line is None:
+                self.fail(f"no '{prefix}' within {timeout} s")
+            if line.startswith(prefix):
+                return line
+            if line.startswith(("SYNC ", "RESULT")):
+                # it went another way (a failure made it skip a step)
+                self.fail(f"'{line}' while waiting for '{prefix}'")
+
+    def sync(self, tag, timeout=60):
+        self.until(f"SYNC {tag}", timeout)
+
+    def go(self):
+        self.p.stdin.write(b"GO\n")
+        self.p.stdin.flush()
+
+    def info(self, key):
+        for line in self.lines:
+            if line.startswith(f"info {key}"):
+                return line[len(f"info {key}"):].strip()
+        return None
+
+    def finish(self, timeout=60):
+        """After the last GO: the result line and a zero exit status."""
+        line = self.until("RESULT", timeout)
+        rc = self.p.wait(timeout)
+        self.errf.close()
+        failed = [x for x in self.lines if x.startswith("check ") and not x.endswith(": ok")]
+        t.check(line == "RESULT ok" and rc == 0 and not failed,
+                f"vufront-fs {self.scenario}: {line}, exit {rc}; failed checks: {failed}\n"
+                f"stderr: {self.stderr()[-2000:]}")
+        n = sum(1 for x in self.lines if x.startswith("check "))
+        t.log(f"{self.scenario}: {n} checks passed")
+
+    def stderr(self):
+        with open(self.errpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def fail(self, msg):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait(5)
+        raise t.TestFailure(f"vufront-fs {self.scenario}: {msg} (exit {self.p.returncode})\n"
+                            f"output: {self.lines[-20:]}\nstderr: {self.stderr()[-2000:]}")
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait(5)
+
+
+def prepare_share(share):
+    os.makedirs(os.path.join(share, "subdir"))
+    with open(os.path.join(share, READ_FILE), "wb") as f:
+        f.write(pattern(READ_SEED, READ_SIZE))
+    with open(os.path.join(share, "other.txt"), "w") as f:
+        f.write("hello from the host\n")
+    with open(os.path.join(share, "subdir", "inner.txt"), "w") as f:
+        f.write("inner\n")
+
+
+def check_alive(gw, name, what):
+    t.check(gw.proc.alive(), f"the gateway died ({what}):\n{gw.proc.output()[-3000:]}")
+    d = gw.device(name)
+    t.check(d["ready"] and d["connected"], f"{what}: device not ready: {d}")
+    return d
+
+
+def wait_phase(gw, name, phase, timeout=10):
+    deadline = time.time() + timeout
+    d = None
+    while time.time() < deadline:
+        d = gw.device(name)
+        if d["phase"] == phase:
+            return d
+        time.sleep(0.05)
+    raise t.TestFailure(f"{name}: phase {d['phase'] if d else None}, expected {phase}: {d}")
+
+
+def wait_disconnected(gw, name, disconnects, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        d = gw.device(name)
+        if not d["connected"] and d["disconnects"] >= disconnects:
+            return d
+        time.sleep(0.05)
+    raise t.TestFailure(f"{name} still connected: {gw.device(name)}")
+
+
+def run_basic(gw, tool, sock, wd, share):
+    fe = Front(tool, sock, "basic", wd)
+    try:
+        fe.sync("done")
+        d = check_alive(gw, "fs1", "basic")
+        t.check(d["active_queues"] == 2, f"active rings: {d}")
+        st = gw.stats("fs1")
+        t.log(f"basic: stats {st}")
+        # INIT, 2 LOOKUP, OPEN, 4 READ, 1 READ past EOF, 60 READ + 4 STATFS in
+        # flight, RELEASE, CREATE, WRITE, RELEASE, 4 GETATTR, OPENDIR, READDIRs,
+        # RELEASEDIR, FORGET, 2 GETATTR
+        t.check(st["requests"] > 80, f"requests {st['requests']}, expected > 80")
+        t.check(st["malformed"] == 0, f"malformed {st['malformed']} in a clean run")
+        t.check(st["bytes_read"] == READ_SIZE + 60 * 3000,
+                f"bytes_read {st['bytes_read']}, expected {READ_SIZE + 60 * 3000}")
+        t.check(st["bytes_written"] == WRITE_SIZE, f"bytes_written {st['bytes_written']}")
+        t.check(st["handles"] == 0, f"open handles left: {st['handles']}")
+        fe.go()
+        fe.finish()
+    finally:
+        fe.kill()
+    with open(os.path.join(share, WRITE_FILE), "rb") as f:
+        data = f.read()
+    want = pattern(WRITE_SEED, WRITE_SIZE)
+    t.check(len(data) == len(want), f"{WRITE_FILE}: {len(data)} bytes, expected {len(want)}")
+    first = next((i for i in range(len(want)) if data[i] != want[i]), None)
+    t.check(first is None, f"{WRITE_FILE}: first wrong byte at {first}")
+    mode = os.stat(os.path.join(share, WRITE_FILE)).st_mode & 0o777
+    t.check(mode == 0o644, f"{WRITE_FILE}: mode {oct(mode)}")
+    t.log(f"basic: {WRITE_FILE} on the host has the {len(data)} bytes written")
+
+
+def run_malformed(gw, tool, sock, wd):
+    before = gw.stats("fs1")
+    fe = Front(tool, sock, "malformed", wd)
+    try:
+        fe.sync("done")
+        d = check_alive(gw, "fs1", "malformed")
+        st = gw.stats("fs1")
+        t.log(f"malformed: stats {st}")
+        expected = int(fe.info("malformed-expected") or -1)
+        t.check(st["malformed"] == expected,
+                f"malformed {st['malformed']}, vufront-fs posted {expected}")
+        # the ring walker's refusals are also the device's drops
+        t.check(st["drops"] - before["drops"] >= 11,
+                f"drops {before['drops']} -> {st['drops']}")
+        t.check(st["requests"] > 40, f"requests {st['requests']}")
+        t.check(d["phase"] == "running", f"phase {d['phase']} after malformed chains")
+        fe.go()
+        fe.finish()
+    finally:
+        fe.kill()
+
+
+def run_suspend(gw, tool, sock, wd):
+    fe = Front(tool, sock, "suspend", wd)
+    try:
+        for rnd in ("", "-again"):
+            fe.sync("running" if not rnd else "suspend-again")
+            wait_phase(gw, "fs1", "running")
+            r = gw.ctl("suspend", device="fs1")
+            t.check(r.get("ok") and r.get("changed") is True, f"suspend: {r}")
+            d = gw.device("fs1")
+            t.check(d["suspended"] and d["phase"] == "suspended",
+                    f"after suspend: {d}")
+            r = gw.ctl("suspend", device="fs1")
+            t.check(r.get("ok") and r.get("changed") is False, f"second suspend: {r}")
+            req0 = gw.stats("fs1")["requests"]
+            fe.go()
+            fe.sync("posted" + rnd)
+            d = gw.device("fs1")
+            st = gw.stats("fs1")
+            t.check(d["phase"] == "suspended" and d["ready"], f"while suspended: {d}")
+            t.check(st["requests"] == req0,
+                    f"requests {req0} -> {st['requests']} while suspended")
+            r = gw.ctl("resume", device="fs1")
+            t.check(r.get("ok") and r.get("changed") is True, f"resume: {r}")
+            d = wait_phase(gw, "fs1", "running")
+            t.check(not d["suspended"], f"after resume: {d}")
+            t.log(f"suspend{rnd}: nothing served while suspended ({req0} requests), "
+                  f"phase {d['phase']} after resume")
+            fe.go()
+        fe.sync("done")
+        check_alive(gw, "fs1", "suspend")
+        st = gw.stats("fs1")
+        t.check(st["requests"] >= 2 + 41 + 8 + 1, f"requests {st['requests']}")
+        fe.go()
+        fe.finish()
+    finally:
+        fe.kill()
+
+
+def run_remap(gw, tool, sock, wd):
+    fe = Front(tool, sock, "remap", wd)
+    try:
+        # the memory table changed 6 times under requests in flight; then
+        # dirty logging started (SET_LOG_BASE, LOG_ALL)
+        fe.sync("logging")
+        check_alive(gw, "fs1", "remap")
+        wait_phase(gw, "fs1", "logging")
+        fe.go()
+        fe.sync("done")
+        check_alive(gw, "fs1", "remap")
+        wait_phase(gw, "fs1", "running")
+        t.log(f"remap: stats {gw.stats('fs1')}")
+        fe.go()
+        fe.finish()
+    finally:
+        fe.kill()
+
+
+def main():
+    binary, tool = sys.argv[1], os.path.abspath(sys.argv[2])
+    wd = t.workdir("fs-ring")
+    share = os.path.join(wd, "share")
+    os.makedirs(share)
+    prepare_share(share)
+    sock = os.path.join(wd, "fs1.sock")
+    cfg = {"runtime_dir": wd,
+           "devices": [{"name": "fs1", "type": "fs", "socket": sock, "shared_dir": share,
+                        "tag": "myfs", "queues": 1}]}
+    gw = t.Gateway(binary, wd, cfg).start()
+    d = gw.device("fs1")
+    t.check(d["type"] == "fs" and d["tag"] == "myfs" and not d["connected"], f"fs1: {d}")
+    scenarios = [("basic", lambda: run_basic(gw, tool, sock, wd, share)),
+                 ("malformed", lambda: run_malformed(gw, tool, sock, wd)),
+                 ("suspend", lambda: run_suspend(gw, tool, sock, wd)),
+                 ("remap", lambda: run_remap(gw, tool, sock, wd))]
+    only = os.environ.get("VGW_FS_RING_ONLY")
+    for name, fn in scenarios:
+        if only and name not in only.split(","):
+            continue
+        c0 = gw.device("fs1")["connects"]
+        t.log(f"scenario {name}")
+        fn()
+        d = wait_disconnected(gw, "fs1", c0 + 1)
+        t.check(d["connects"] == c0 + 1, f"{name}: connects {c0} -> {d['connects']}")
+        t.check(gw.proc.alive(), f"the gateway died after {name}")
+    d = gw.device("fs1")
+    t.check(d["connects"] == d["disconnects"], f"connects/disconnects: {d}")
+    gw.stop()
+
+
+if __name__ == "__main__":
+    t.run(main)

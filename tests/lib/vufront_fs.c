@@ -1,0 +1,1964 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2025 The vhostgw authors
+ */
+
+/*
+ * vufront-fs: the guest driver's side of a virtio-fs device, for tests of
+ * the back-end's ring path. Built on vufront (memfd guest memory, split
+ * rings); it speaks FUSE on the rings itself: no kernel, no mount.
+ *
+ * It connects to the back-end's socket, negotiates VERSION_1 |
+ * PROTOCOL_FEATURES and the protocol features MQ | LOG_SHMFD | REPLY_ACK,
+ * sets up the memory table and two rings (0: hiprio, 1: the request queue),
+ * enables them, then runs one scenario:
+ *
+ *   basic      INIT, LOOKUP, OPEN, READ (compared), CREATE + WRITE +
+ *              RELEASE of a new file (the caller checks it on the host),
+ *              GETATTR, READDIR, FORGET on hiprio (used length 0), 64
+ *              requests in flight at once (READs, and STATFSs that a helper
+ *              thread serves, so replies come back out of order), matched
+ *              by head id and unique.
+ *   malformed  after INIT, one malformed chain at a time (bad addresses,
+ *              loops, bad next, INDIRECT, writable before readable, a chain
+ *              longer than the ring, huge lengths, a lying fuse_in_header,
+ *              a short header, no reply buffer, an unknown opcode): each
+ *              comes back used with length 0 or as an error reply, and a
+ *              GETATTR of the root still works. Prints the number of
+ *              chains/requests the gateway must count as malformed.
+ *   suspend    requests complete; the caller suspends the device (SYNC
+ *              running); new requests must not complete (used->idx polled
+ *              for ~1 s); the caller resumes (SYNC posted); they complete.
+ *              Twice.
+ *   remap      SET_MEM_TABLE while the device runs and has requests in
+ *              flight (a second region added, then removed; 3 rounds):
+ *              replies stay correct, also into buffers in the new region.
+ *              Then dirty logging: SET_LOG_BASE, LOG_ALL, the rings' log
+ *              flag; the reply buffers and the used ring are logged dirty
+ *              (SYNC logging: the caller checks the phase), a second
+ *              SET_LOG_BASE under requests in flight switches logs, LOG_ALL
+ *              off stops logging.
+ *
+ * Coordination with the caller: "SYNC <tag>" on stdout, then wait for a
+ * line on stdin (any text; "GO" by convention). Every scenario ends with
+ * "SYNC done" (the caller reads the gateway's counters while we are still
+ * connected). One line per check ("check NAME: ok" / "check NAME: FAIL
+ * ..."), "info ..." lines; the last line is "RESULT ok" (exit 0) or
+ * "RESULT fail N of M checks" (exit 1). Once the back-end has closed the
+ * connection every wait fails at once.
+ *
+ * File contents are deterministic: byte i of a file with seed s is
+ * fs_pattern(s, i) below (the Python side computes the same).
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/fuse.h>
+
+#include "vufront.h"
+
+#define FS_HIPRIO 0u
+#define FS_REQQ 1u
+#define FS_NVQ 2u
+#define FS_RING 256u
+#define FS_MEM (64u << 20)
+#define FS_SLOTS 160u
+#define FS_SLOT_IN 8192u
+#define FS_SLOT_OUT (64u * 1024 + 64)
+#define FS_DATA (1u << 20)
+#define FS_TIMEOUT_MS 10000
+#define FS_INFLIGHT 64u
+#define FS_INFLIGHT_LEN 3000u
+#define FS_OUT_HDR ((uint32_t)sizeof(struct fuse_out_header))
+#define FS_IN_HDR ((uint32_t)sizeof(struct fuse_in_header))
+#define FS_EXTRA_REGION (4u << 20)
+
+struct fs_opts {
+	const char *socket;
+	const char *scenario;
+	const char *read_file;
+	uint64_t read_size;
+	unsigned int read_seed;
+	const char *write_file;
+	uint64_t write_size;
+	unsigned int write_seed;
+	const char *expect[16];
+	unsigned int n_expect;
+	int timeout_ms;
+	bool verbose;
+};
+
+struct fs_slot {
+	bool busy;
+	bool done;
+	unsigned int vq;
+	uint16_t head;
+	uint64_t unique;
+	uint32_t opcode;
+	uint64_t in_gpa;
+	uint8_t *in;
+	uint64_t out_gpa;
+	uint8_t *out;
+	uint32_t out_body;		/* body bytes offered after the header */
+	uint32_t used_len;
+	uint32_t seq;			/* completion order */
+};
+
+struct fs_front {
+	struct fs_opts *o;
+	struct vufront *vu;
+	struct fs_slot slots[FS_SLOTS];
+	/* head id -> slot index + 1, per ring */
+	uint16_t head_slot[FS_NVQ][FS_RING];
+	uint64_t next_unique;
+	uint64_t data_gpa;
+	uint8_t *data;
+	uint64_t aux_gpa;		/* 64 KiB for indirect tables and such */
+	uint8_t *aux;
+	uint32_t max_write;
+	uint32_t done_seq;
+	unsigned int checks;
+	unsigned int failed;
+	bool gone;			/* the back-end closed the connection */
+	bool stalled;			/* a request timed out: wait less */
+	/* the extra region of the remap scenario */
+	int extra_fd;
+	uint8_t *extra;
+	uint64_t extra_gpa;
+};
+
+static uint8_t
+fs_pattern(unsigned int seed, uint64_t i)
+{
+	uint64_t x = (i + 1) * 0x9e3779b97f4a7c15ULL + (uint64_t)seed * 0xbf58476d1ce4e5b9ULL;
+
+	x ^= x >> 29;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 32;
+	return (uint8_t)x;
+}
+
+static double
+fs_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool
+fs_check(struct fs_front *f, bool ok, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->checks++;
+	if (ok) {
+		printf("check %s: ok\n", name);
+		return true;
+	}
+	f->failed++;
+	printf("check %s: FAIL", name);
+	if (fmt != NULL) {
+		printf(" (");
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		printf(")");
+	}
+	printf("\n");
+	return false;
+}
+
+static void
+fs_sync(const char *tag)
+{
+	char line[256];
+
+	printf("SYNC %s\n", tag);
+	fflush(stdout);
+	if (fgets(line, sizeof(line), stdin) == NULL) {
+		fprintf(stderr, "vufront-fs: stdin closed while waiting at %s\n", tag);
+		exit(2);
+	}
+}
+
+/* ---- requests ---- */
+
+static struct fs_slot *
+fs_slot_get(struct fs_front *f)
+{
+	for (unsigned int i = 0; i < FS_SLOTS; i++) {
+		if (!f->slots[i].busy) {
+			struct fs_slot *s = &f->slots[i];
+
+			s->busy = true;
+			s->done = false;
+			s->used_len = 0;
+			s->opcode = 0;
+			s->unique = 0;
+			memset(s->out, 0xa5, FS_OUT_HDR);
+			return s;
+		}
+	}
+	return NULL;
+}
+
+static void
+fs_slot_put(struct fs_slot *s)
+{
+	s->busy = false;
+}
+
+static void
+fs_map_head(struct fs_front *f, struct fs_slot *s, unsigned int vq, uint16_t head)
+{
+	s->vq = vq;
+	s->head = head;
+	f->head_slot[vq][head] = (uint16_t)(s - f->slots) + 1;
+}
+
+struct fs_req {
+	uint32_t opcode;
+	uint64_t nodeid;
+	const void *arg;
+	uint32_t arg_len;
+	const void *arg2;		/* a name, say (NUL included by the caller) */
+	uint32_t arg2_len;
+	const struct vufront_buf *data;	/* extra device-readable buffers */
+	unsigned int n_data;
+	uint32_t out_body;		/* 0: header only; ~0u: no reply buffers */
+	uint32_t hdr_len;		/* 0: the true length */
+};
+
+#define FS_NO_REPLY 0xffffffffu
+
+/* Build the request in a free slot, publish its chain on ring vq, notify. */
+static struct fs_slot *
+fs_post(struct fs_front *f, unsigned int vq, const struct fs_req *r)
+{
+	struct vufront_buf bufs[32];
+	struct fuse_in_header *ih;
+	struct fs_slot *s = fs_slot_get(f);
+	uint32_t len = FS_IN_HDR + r->arg_len + r->arg2_len;
+	unsigned int n = 0;
+	uint64_t total = len;
+	uint16_t head;
+	int ret;
+
+	if (s == NULL || len > FS_SLOT_IN || r->n_data > 24 ||
+	    (r->out_body != FS_NO_REPLY && r->out_body > FS_SLOT_OUT - FS_OUT_HDR)) {
+		fprintf(stderr, "vufront-fs: bad request or no free slot\n");
+		if (s != NULL)
+			fs_slot_put(s);
+		return NULL;
+	}
+	for (unsigned int i = 0; i < r->n_data; i++)
+		total += r->data[i].len;
+	ih = (struct fuse_in_header *)s->in;
+	memset(ih, 0, sizeof(*ih));
+	ih->len = r->hdr_len ? r->hdr_len : (uint32_t)total;
+	ih->opcode = r->opcode;
+	ih->unique = ++f->next_unique;
+	ih->nodeid = r->nodeid;
+	ih->uid = getuid();
+	ih->gid = getgid();
+	ih->pid = (uint32_t)getpid();
+	if (r->arg_len)
+		memcpy(s->in + FS_IN_HDR, r->arg, r->arg_len);
+	if (r->arg2_len)
+		memcpy(s->in + FS_IN_HDR + r->arg_len, r->arg2, r->arg2_len);
+	s->unique = ih->unique;
+	s->opcode = r->opcode;
+	bufs[n++] = (struct vufront_buf){ .addr = s->in_gpa, .len = len };
+	for (unsigned int i = 0; i < r->n_data; i++)
+		bufs[n++] = r->data[i];
+	s->out_body = 0;
+	if (r->out_body != FS_NO_REPLY) {
+		/* as Linux does: the out header in a buffer of its own */
+		bufs[n++] = (struct vufront_buf){ .addr = s->out_gpa, .len = FS_OUT_HDR,
+						  .flags = VUFRONT_DESC_F_WRITE };
+		if (r->out_body > 0)
+			bufs[n++] = (struct vufront_buf){ .addr = s->out_gpa + FS_OUT_HDR,
+							  .len = r->out_body,
+							  .flags = VUFRONT_DESC_F_WRITE };
+		s->out_body = r->out_body;
+	}
+	ret = vufront_vq_add_chain(f->vu, vq, bufs, n, &head);
+	if (ret < 0) {
+		fprintf(stderr, "vufront-fs: add chain: %s\n", vufront_errmsg(f->vu));
+		fs_slot_put(s);
+		return NULL;
+	}
+	fs_map_head(f, s, vq, head);
+	vufront_vq_notify(f->vu, vq);
+	return s;
+}
+
+/* Reap what ring vq has used, waiting up to timeout_ms for the first. */
+static int
+fs_reap(struct fs_front *f, unsigned int vq, int timeout_ms)
+{
+	struct vufront_used_elem e[FS_RING];
+	int n, ret;
+
+	ret = vufront_vq_wait(f->vu, vq, timeout_ms);
+	if (ret < 0)
+		return ret;
+	n = vufront_vq_reap(f->vu, vq, e, FS_RING);
+	if (n < 0) {
+		fprintf(stderr, "vufront-fs: reap ring %u: %s\n", vq, vufront_errmsg(f->vu));
+		return n;
+	}
+	for (int i = 0; i < n; i++) {
+		uint16_t si = e[i].id < FS_RING ? f->head_slot[vq][e[i].id] : 0;
+		struct fs_slot *s;
+
+		if (si == 0) {
+			fprintf(stderr, "vufront-fs: ring %u: used id %u is no request of ours\n",
+				vq, e[i].id);
+			return -EPROTO;
+		}
+		s = &f->slots[si - 1];
+		f->head_slot[vq][e[i].id] = 0;
+		s->done = true;
+		s->used_len = e[i].len;
+		s->seq = ++f->done_seq;
+		if (f->o->verbose)
+			fprintf(stderr, "used ring %u id %u len %u (opcode %u unique %"
+				PRIu64 ")\n",
+				vq, e[i].id, e[i].len, s->opcode, s->unique);
+	}
+	return n;
+}
+
+/* Has the back-end closed the connection (crashed, say)? */
+static bool
+fs_backend_gone(struct fs_front *f)
+{
+	struct pollfd p = { .fd = vufront_sockfd(f->vu), .events = POLLRDHUP };
+
+	if (!f->gone && (p.fd < 0 || (poll(&p, 1, 0) > 0 &&
+				      (p.revents & (POLLRDHUP | POLLHUP | POLLERR))))) {
+		f->gone = true;
+		printf("info the back-end closed the connection\n");
+	}
+	return f->gone;
+}
+
+/* Wait for s to be used. Fails fast once the back-end is gone, and waits
+ * at most 1 s per request once one has timed out. */
+static int
+fs_wait(struct fs_front *f, struct fs_slot *s, int timeout_ms)
+{
+	double deadline = fs_now() + (f->stalled && timeout_ms > 1000 ? 1000 : timeout_ms) / 1000.0;
+
+	while (!s->done) {
+		int left = (int)((deadline - fs_now()) * 1000);
+		int ret;
+
+		if (fs_backend_gone(f) && vufront_vq_pending(f->vu, s->vq) == 0)
+			return -ECONNRESET;
+		if (left <= 0) {
+			f->stalled = true;
+			return -ETIMEDOUT;
+		}
+		ret = fs_reap(f, s->vq, left < 200 ? left : 200);
+		if (ret < 0 && ret != -ETIMEDOUT)
+			return ret;
+	}
+	return 0;
+}
+
+static const struct fuse_out_header *
+fs_oh(const struct fs_slot *s)
+{
+	return (const struct fuse_out_header *)s->out;
+}
+
+static const void *
+fs_body(const struct fs_slot *s)
+{
+	return s->out + FS_OUT_HDR;
+}
+
+/* A reply that is well formed: used length == header len, unique matches. */
+static bool
+fs_reply_ok(struct fs_front *f, const char *name, const struct fs_slot *s, int want_err,
+	    uint32_t min_body)
+{
+	const struct fuse_out_header *oh = fs_oh(s);
+
+	if (!s->done)
+		return fs_check(f, false, name, f->gone ? "no reply, the back-end is gone" :
+				"no reply in time");
+	if (s->used_len < FS_OUT_HDR || oh->len != s->used_len)
+		return fs_check(f, false, name, "used length %u, out header len %u", s->used_len,
+				oh->len);
+	if (oh->unique != s->unique)
+		return fs_check(f, false, name, "unique %" PRIu64 ", expected %" PRIu64,
+				oh->unique, s->unique);
+	if (oh->error != want_err)
+		return fs_check(f, false, name, "error %d (%s), expected %d", oh->error,
+				strerror(-oh->error), want_err);
+	if (oh->len - FS_OUT_HDR < min_body)
+		return fs_check(f, false, name, "body of %u bytes, expected >= %u",
+				oh->len - FS_OUT_HDR, min_body);
+	return true;
+}
+
+/* Post, wait, check the reply; returns the slot (caller puts it) or NULL. */
+static struct fs_slot *
+fs_call(struct fs_front *f, unsigned int vq, const struct fs_req *r, const char *name,
+	int want_err, uint32_t min_body)
+{
+	struct fs_slot *s = fs_post(f, vq, r);
+
+	if (s == NULL) {
+		fs_check(f, false, name, "could not post the request");
+		return NULL;
+	}
+	fs_wait(f, s, f->o->timeout_ms);
+	if (!fs_reply_ok(f, name, s, want_err, min_body)) {
+		if (s->done)
+			fs_slot_put(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* ---- FUSE operations ---- */
+
+static bool
+fs_init(struct fs_front *f)
+{
+	struct fuse_init_in in;
+	const struct fuse_init_out *out;
+	struct fs_req r = { .opcode = FUSE_INIT, .nodeid = 0, .arg = &in, .arg_len = sizeof(in),
+			    .out_body = sizeof(*out) };
+	struct fs_slot *s;
+	bool ok;
+
+	memset(&in, 0, sizeof(in));
+	in.major = FUSE_KERNEL_VERSION;
+	in.minor = FUSE_KERNEL_MINOR_VERSION;
+	in.max_readahead = 128 * 1024;
+	in.flags = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_DO_READDIRPLUS |
+		   FUSE_INIT_EXT;
+	/* the device may become ready a moment after our last message */
+	s = fs_call(f, FS_REQQ, &r, "init reply", 0, sizeof(*out));
+	if (s == NULL)
+		return false;
+	out = fs_body(s);
+	fs_check(f, true, "init reply", NULL);
+	ok = fs_check(f, out->major == FUSE_KERNEL_VERSION && out->minor >= 12, "init version",
+		      "%u.%u", out->major, out->minor);
+	ok &= fs_check(f, out->max_write >= 4096 && out->max_write <= (16u << 20) &&
+		       out->max_write % 4096 == 0, "init max_write sane", "max_write %u",
+		       out->max_write);
+	ok &= fs_check(f, (out->flags & ~in.flags) == 0, "init flags subset of ours",
+		       "0x%x", out->flags);
+	f->max_write = out->max_write;
+	printf("info init: %u.%u max_write=%u max_pages=%u flags=0x%x\n", out->major,
+	       out->minor, out->max_write, out->max_pages, out->flags);
+	fs_slot_put(s);
+	return ok;
+}
+
+static bool
+fs_getattr(struct fs_front *f, uint64_t nodeid, const char *name, struct fuse_attr *attr)
+{
+	struct fuse_getattr_in in;
+	struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = nodeid, .arg = &in,
+			    .arg_len = sizeof(in), .out_body = sizeof(struct fuse_attr_out) };
+	struct fs_slot *s;
+
+	memset(&in, 0, sizeof(in));
+	s = fs_call(f, FS_REQQ, &r, name, 0, sizeof(struct fuse_attr_out));
+	if (s == NULL)
+		return false;
+	if (attr != NULL)
+		*attr = ((const struct fuse_attr_out *)fs_body(s))->attr;
+	fs_slot_put(s);
+	return true;
+}
+
+/* GETATTR of the root: a directory. Silent unless it fails. */
+static bool
+fs_root_alive(struct fs_front *f, const char *after)
+{
+	char name[128];
+	struct fuse_attr a;
+
+	snprintf(name, sizeof(name), "getattr root after %s", after);
+	if (!fs_getattr(f, FUSE_ROOT_ID, name, &a))
+		return false;
+	return fs_check(f, S_ISDIR(a.mode), name, "mode 0%o", a.mode);
+}
+
+static bool
+fs_lookup(struct fs_front *f, uint64_t parent, const char *fname, const char *name,
+	  struct fuse_entry_out *e, int want_err)
+{
+	struct fs_req r = { .opcode = FUSE_LOOKUP, .nodeid = parent, .arg = fname,
+			    .arg_len = (uint32_t)strlen(fname) + 1,
+			    .out_body = sizeof(struct fuse_entry_out) };
+	struct fs_slot *s = fs_call(f, FS_REQQ, &r, name, want_err,
+				    want_err ? 0 : sizeof(struct fuse_entry_out));
+
+	if (s == NULL)
+		return false;
+	if (e != NULL && want_err == 0)
+		*e = *(const struct fuse_entry_out *)fs_body(s);
+	fs_slot_put(s);
+	return true;
+}
+
+static bool
+fs_open(struct fs_front *f, uint32_t opcode, uint64_t nodeid, uint32_t flags, const char *name,
+	uint64_t *fh)
+{
+	struct fuse_open_in in = { .flags = flags };
+	struct fs_req r = { .opcode = opcode, .nodeid = nodeid, .arg = &in, .arg_len = sizeof(in),
+			    .out_body = sizeof(struct fuse_open_out) };
+	struct fs_slot *s = fs_call(f, FS_REQQ, &r, name, 0, sizeof(struct fuse_open_out));
+
+	if (s == NULL)
+		return false;
+	*fh = ((const struct fuse_open_out *)fs_body(s))->fh;
+	fs_slot_put(s);
+	return true;
+}
+
+static bool
+fs_release(struct fs_front *f, uint32_t opcode, uint64_t nodeid, uint64_t fh, const char *name)
+{
+	struct fuse_release_in in = { .fh = fh };
+	struct fs_req r = { .opcode = opcode, .nodeid = nodeid, .arg = &in, .arg_len = sizeof(in),
+			    .out_body = 0 };
+	struct fs_slot *s = fs_call(f, FS_REQQ, &r, name, 0, 0);
+
+	if (s == NULL)
+		return false;
+	fs_slot_put(s);
+	return true;
+}
+
+static struct fs_slot *
+fs_post_read(struct fs_front *f, uint64_t nodeid, uint64_t fh, uint64_t off, uint32_t size)
+{
+	struct fuse_read_in in = { .fh = fh, .offset = off, .size = size };
+	struct fs_req r = { .opcode = FUSE_READ, .nodeid = nodeid, .arg = &in,
+			    .arg_len = sizeof(in), .out_body = size };
+
+	return fs_post(f, FS_REQQ, &r);
+}
+
+/* The body of a READ reply is bytes [off, off + len) of the read file. */
+static bool
+fs_read_matches(struct fs_front *f, const struct fs_slot *s, uint64_t off, uint32_t len,
+		char *why, size_t whylen)
+{
+	const uint8_t *b = fs_body(s);
+	uint32_t got = fs_oh(s)->len - FS_OUT_HDR;
+
+	if (got != len) {
+		snprintf(why, whylen, "%u bytes, expected %u", got, len);
+		return false;
+	}
+	for (uint32_t i = 0; i < len; i++) {
+		if (b[i] != fs_pattern(f->o->read_seed, off + i)) {
+			snprintf(why, whylen, "byte %" PRIu64 " is 0x%02x, expected 0x%02x",
+				 off + i, b[i], fs_pattern(f->o->read_seed, off + i));
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- bring-up ---- */
+
+static int
+fs_connect(struct fs_front *f)
+{
+	struct vufront_dev_conf dc;
+	uint64_t want_pf = VUFRONT_BIT(VUFRONT_PF_MQ) | VUFRONT_BIT(VUFRONT_PF_LOG_SHMFD) |
+			   VUFRONT_BIT(VUFRONT_PF_REPLY_ACK);
+	int ret;
+
+	f->vu = vufront_create();
+	if (f->vu == NULL)
+		return -ENOMEM;
+	vufront_set_timeout(f->vu, f->o->timeout_ms);
+	ret = vufront_connect(f->vu, f->o->socket, f->o->timeout_ms, VUFRONT_CONNECT_PROBE);
+	if (ret < 0) {
+		fprintf(stderr, "vufront-fs: connect %s: %s\n", f->o->socket,
+			vufront_errmsg(f->vu));
+		return ret;
+	}
+	vufront_dev_conf_init(&dc);
+	dc.neg.features = 0;
+	dc.neg.features_required = VUFRONT_BIT(VUFRONT_F_VERSION_1) |
+				   VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES);
+	dc.neg.protocol_features = 0;
+	dc.neg.protocol_required = want_pf;
+	dc.num_rings = FS_NVQ;
+	dc.ring_size = FS_RING;
+	dc.mem_size = FS_MEM;
+	dc.enable = true;
+	ret = vufront_dev_start(f->vu, &dc);
+	if (ret < 0) {
+		fprintf(stderr, "vufront-fs: bring-up: %s\n", vufront_errmsg(f->vu));
+		return ret;
+	}
+	fs_check(f, vufront_features(f->vu) == dc.neg.features_required, "features negotiated",
+		 "0x%" PRIx64 " (offered 0x%" PRIx64 ")", vufront_features(f->vu),
+		 vufront_offered_features(f->vu));
+	fs_check(f, vufront_protocol_features(f->vu) == want_pf &&
+		 !(vufront_offered_protocol_features(f->vu) & VUFRONT_BIT(VUFRONT_PF_STATUS)),
+		 "protocol features negotiated (no STATUS offered)",
+		 "acked 0x%" PRIx64 " offered 0x%" PRIx64, vufront_protocol_features(f->vu),
+		 vufront_offered_protocol_features(f->vu));
+	fs_check(f, vufront_queue_num(f->vu) >= 1, "queue number", "GET_QUEUE_NUM %" PRIu64,
+		 vufront_queue_num(f->vu));
+	printf("info features 0x%" PRIx64 " protocol 0x%" PRIx64 " queue_num %" PRIu64 "\n",
+	       vufront_features(f->vu), vufront_protocol_features(f->vu),
+	       vufront_queue_num(f->vu));
+
+	/* request buffers */
+	for (unsigned int i = 0; i < FS_SLOTS; i++) {
+		struct fs_slot *s = &f->slots[i];
+
+		if (vufront_mem_alloc(f->vu, FS_SLOT_IN, 64, &s->in_gpa) < 0 ||
+		    vufront_mem_alloc(f->vu, FS_SLOT_OUT, 64, &s->out_gpa) < 0)
+			goto nomem;
+		s->in = vufront_gpa_ptr(f->vu, s->in_gpa, FS_SLOT_IN);
+		s->out = vufront_gpa_ptr(f->vu, s->out_gpa, FS_SLOT_OUT);
+	}
+	if (vufront_mem_alloc(f->vu, FS_DATA, 4096, &f->data_gpa) < 0 ||
+	    vufront_mem_alloc(f->vu, 65536, 4096, &f->aux_gpa) < 0)
+		goto nomem;
+	f->data = vufront_gpa_ptr(f->vu, f->data_gpa, FS_DATA);
+	f->aux = vufront_gpa_ptr(f->vu, f->aux_gpa, 65536);
+	return 0;
+nomem:
+	fprintf(stderr, "vufront-fs: %s\n", vufront_errmsg(f->vu));
+	return -ENOMEM;
+}
+
+/* ---- scenario basic ---- */
+
+static bool
+fs_readdir_names(struct fs_front *f, bool *seen)
+{
+	uint64_t fh, off = 0;
+	bool ok = true, more = true;
+	unsigned int rounds = 0, entries = 0;
+
+	if (!fs_open(f, FUSE_OPENDIR, FUSE_ROOT_ID, O_RDONLY | O_DIRECTORY, "opendir root", &fh))
+		return false;
+	fs_check(f, true, "opendir root", NULL);
+	while (more && rounds++ < 64) {
+		/* a small buffer: several rounds, continuing from the last d_off */
+		struct fuse_read_in in = { .fh = fh, .offset = off, .size = 256 };
+		struct fs_req r = { .opcode = FUSE_READDIR, .nodeid = FUSE_ROOT_ID, .arg = &in,
+				    .arg_len = sizeof(in), .out_body = 256 };
+		struct fs_slot *s = fs_call(f, FS_REQQ, &r, "readdir root", 0, 0);
+		uint32_t len, p = 0;
+
+		if (s == NULL)
+			return false;
+		len = fs_oh(s)->len - FS_OUT_HDR;
+		more = len != 0;
+		while (p + FUSE_NAME_OFFSET <= len) {
+			const struct fuse_dirent *d =
+				(const void *)((const uint8_t *)fs_body(s) + p);
+			char nm[256];
+
+			if (d->namelen == 0 || d->namelen > 255 ||
+			    p + FUSE_DIRENT_SIZE(d) > len) {
+				ok = fs_check(f, false, "readdir records well formed",
+					      "record at %u: namelen %u", p, d->namelen);
+				more = false;
+				break;
+			}
+			memcpy(nm, d->name, d->namelen);
+			nm[d->namelen] = '\0';
+			for (unsigned int i = 0; i < f->o->n_expect; i++)
+				if (strcmp(nm, f->o->expect[i]) == 0)
+					seen[i] = true;
+			entries++;
+			off = d->off;
+			p += FUSE_DIRENT_SIZE(d);
+		}
+		fs_slot_put(s);
+	}
+	printf("info readdir: %u entries in %u rounds\n", entries, rounds);
+	ok &= fs_release(f, FUSE_RELEASEDIR, FUSE_ROOT_ID, fh, "releasedir root");
+	return ok;
+}
+
+static void
+scenario_basic(struct fs_front *f)
+{
+	struct fuse_entry_out e, we;
+	struct fuse_attr a;
+	uint64_t fh, wfh, size = f->o->read_size;
+	struct fs_slot *rs[FS_INFLIGHT];
+	uint64_t roff[FS_INFLIGHT];
+	char why[160];
+	bool seen[16] = { false };
+	unsigned int order_changes = 0;
+
+	if (!fs_init(f))
+		return;
+
+	/* LOOKUP of the file the caller created, and of one that is not there */
+	if (fs_lookup(f, FUSE_ROOT_ID, f->o->read_file, "lookup read file", &e, 0)) {
+		fs_check(f, true, "lookup read file", NULL);
+		fs_check(f, e.nodeid != 0 && e.nodeid != FUSE_ROOT_ID && S_ISREG(e.attr.mode) &&
+			 e.attr.size == size, "lookup read file attributes",
+			 "nodeid %" PRIu64 " mode 0%o size %" PRIu64, e.nodeid, e.attr.mode,
+			 (uint64_t)e.attr.size);
+	} else {
+		return;
+	}
+	if (fs_lookup(f, FUSE_ROOT_ID, "no-such-file", "lookup missing file -> ENOENT", NULL,
+		      -ENOENT))
+		fs_check(f, true, "lookup missing file -> ENOENT", NULL);
+
+	/* OPEN, READ in 64 KiB pieces (header and data in separate buffers) */
+	if (!fs_open(f, FUSE_OPEN, e.nodeid, O_RDONLY, "open read file", &fh))
+		return;
+	fs_check(f, true, "open read file", NULL);
+	{
+		bool ok = true;
+
+		for (uint64_t off = 0; off < size && ok; off += 65536) {
+			uint32_t len = (uint32_t)(size - off < 65536 ? size - off : 65536);
+			struct fs_slot *s = fs_post_read(f, e.nodeid, fh, off, 65536);
+
+			if (s == NULL) {
+				ok = false;
+				break;
+			}
+			fs_wait(f, s, f->o->timeout_ms);
+			ok = fs_reply_ok(f, "read file", s, 0, 0);
+			if (ok && !fs_read_matches(f, s, off, len, why, sizeof(why)))
+				ok = fs_check(f, false, "read file bytes", "offset %" PRIu64 ": %s",
+					      off, why);
+			if (s->done)
+				fs_slot_put(s);
+		}
+		if (ok)
+			fs_check(f, true, "read file bytes", NULL);
+	}
+	/* a READ past the end: an empty reply */
+	{
+		struct fs_slot *s = fs_post_read(f, e.nodeid, fh, size + 100, 4096);
+
+		if (s != NULL) {
+			fs_wait(f, s, f->o->timeout_ms);
+			if (fs_reply_ok(f, "read past end -> 0 bytes", s, 0, 0))
+				fs_check(f, fs_oh(s)->len == FS_OUT_HDR, "read past end -> 0 bytes",
+					 "%u bytes", fs_oh(s)->len - FS_OUT_HDR);
+			if (s->done)
+				fs_slot_put(s);
+		}
+	}
+
+	/* many requests in flight: 64 posted before reaping any, READs (io_uring)
+	 * and every 16th a STATFS (a helper thread: slower), so that replies
+	 * come back out of order; they are matched by head id and unique */
+	for (unsigned int i = 0; i < FS_INFLIGHT; i++) {
+		roff[i] = ((uint64_t)i * 7919 * 13) % (size - FS_INFLIGHT_LEN);
+		if (i % 16 == 0) {
+			struct fs_req r = { .opcode = FUSE_STATFS, .nodeid = FUSE_ROOT_ID,
+					    .out_body = sizeof(struct fuse_statfs_out) };
+
+			rs[i] = fs_post(f, FS_REQQ, &r);
+		} else {
+			rs[i] = fs_post_read(f, e.nodeid, fh, roff[i], FS_INFLIGHT_LEN);
+		}
+		if (rs[i] == NULL) {
+			fs_check(f, false, "64 requests in flight", "could not post %u", i);
+			return;
+		}
+	}
+	{
+		bool ok = true;
+		unsigned int done = 0;
+		double deadline = fs_now() + f->o->timeout_ms / 1000.0;
+
+		while (fs_now() < deadline) {
+			done = 0;
+			for (unsigned int i = 0; i < FS_INFLIGHT; i++)
+				done += rs[i]->done;
+			if (done == FS_INFLIGHT)
+				break;
+			fs_reap(f, FS_REQQ, 100);
+		}
+		fs_check(f, done == FS_INFLIGHT, "64 requests in flight all completed",
+			 "%u of %u", done, FS_INFLIGHT);
+		for (unsigned int i = 0; i < FS_INFLIGHT; i++) {
+			if (!rs[i]->done)
+				continue;
+			if (!fs_reply_ok(f, "64 requests in flight replies", rs[i], 0, 0)) {
+				ok = false;
+			} else if (rs[i]->opcode == FUSE_STATFS) {
+				const struct fuse_statfs_out *st = fs_body(rs[i]);
+
+				if (fs_oh(rs[i])->len != FS_OUT_HDR + sizeof(*st) ||
+				    st->st.bsize == 0 || st->st.blocks == 0)
+					ok = fs_check(f, false, "64 requests in flight: statfs",
+						      "len %u bsize %u blocks %" PRIu64,
+						      fs_oh(rs[i])->len, st->st.bsize,
+						      (uint64_t)st->st.blocks);
+			} else if (!fs_read_matches(f, rs[i], roff[i], FS_INFLIGHT_LEN, why,
+						    sizeof(why))) {
+				fs_check(f, false, "64 requests in flight: read bytes",
+					 "request %u: %s", i, why);
+				ok = false;
+			}
+			if (i > 0 && rs[i - 1]->done && rs[i]->seq < rs[i - 1]->seq)
+				order_changes++;
+		}
+		if (ok && done == FS_INFLIGHT)
+			fs_check(f, true,
+				 "64 requests in flight matched by unique, replies correct", NULL);
+		printf("info 64 requests in flight: %u completed before the one posted before "
+		       "them\n", order_changes);
+		for (unsigned int i = 0; i < FS_INFLIGHT; i++)
+			if (rs[i]->done)
+				fs_slot_put(rs[i]);
+	}
+	if (fs_release(f, FUSE_RELEASE, e.nodeid, fh, "release read file"))
+		fs_check(f, true, "release read file", NULL);
+
+	/* CREATE + WRITE (data in separate, split buffers) + RELEASE */
+	{
+		struct fuse_create_in ci = { .flags = O_WRONLY | O_CREAT | O_TRUNC, .mode = 0100644,
+					     .umask = 022 };
+		struct fs_req r = { .opcode = FUSE_CREATE, .nodeid = FUSE_ROOT_ID, .arg = &ci,
+				    .arg_len = sizeof(ci), .arg2 = f->o->write_file,
+				    .arg2_len = (uint32_t)strlen(f->o->write_file) + 1,
+				    .out_body = sizeof(struct fuse_entry_out) +
+						sizeof(struct fuse_open_out) };
+		struct fs_slot *s = fs_call(f, FS_REQQ, &r, "create new file", 0, r.out_body);
+		uint64_t wsize = f->o->write_size, off = 0;
+		bool ok = true;
+
+		if (s == NULL)
+			return;
+		we = *(const struct fuse_entry_out *)fs_body(s);
+		wfh = ((const struct fuse_open_out *)((const uint8_t *)fs_body(s) +
+						     sizeof(we)))->fh;
+		fs_slot_put(s);
+		fs_check(f, we.nodeid != 0 && S_ISREG(we.attr.mode) && we.attr.size == 0,
+			 "create new file", "nodeid %" PRIu64 " mode 0%o size %" PRIu64,
+			 we.nodeid, we.attr.mode, (uint64_t)we.attr.size);
+		for (uint64_t i = 0; i < wsize && i < FS_DATA; i++)
+			f->data[i] = fs_pattern(f->o->write_seed, i);
+		while (off < wsize && ok) {
+			uint32_t chunk = (uint32_t)(wsize - off);
+			struct fuse_write_in wi;
+			struct vufront_buf data[3];
+			unsigned int nd = 0;
+			uint32_t left, piece;
+
+			if (chunk > f->max_write)
+				chunk = f->max_write;
+			if (chunk > 200000)
+				chunk = 200000;
+			if (off + chunk > FS_DATA) {
+				ok = fs_check(f, false, "write new file", "file too large for us");
+				break;
+			}
+			memset(&wi, 0, sizeof(wi));
+			wi.fh = wfh;
+			wi.offset = off;
+			wi.size = chunk;
+			/* the data in up to 3 descriptors of uneven sizes */
+			left = chunk;
+			piece = chunk / 3 + 1;
+			while (left != 0) {
+				uint32_t n = left < piece || nd == 2 ? left : piece;
+
+				data[nd++] = (struct vufront_buf){ .addr = f->data_gpa + off +
+									   (chunk - left),
+								   .len = n };
+				left -= n;
+			}
+			{
+				struct fs_req w = { .opcode = FUSE_WRITE, .nodeid = we.nodeid,
+						    .arg = &wi, .arg_len = sizeof(wi), .data = data,
+						    .n_data = nd,
+						    .out_body = sizeof(struct fuse_write_out) };
+
+				s = fs_call(f, FS_REQQ, &w, "write new file", 0,
+					    sizeof(struct fuse_write_out));
+			}
+			if (s == NULL) {
+				ok = false;
+				break;
+			}
+			ok = fs_check(f, ((const struct fuse_write_out *)fs_body(s))->size == chunk,
+				      "write new file size", "wrote %u of %u",
+				      ((const struct fuse_write_out *)fs_body(s))->size, chunk);
+			fs_slot_put(s);
+			off += chunk;
+		}
+		if (ok)
+			fs_check(f, true, "write new file", NULL);
+		if (fs_release(f, FUSE_RELEASE, we.nodeid, wfh, "release new file"))
+			fs_check(f, true, "release new file", NULL);
+	}
+
+	/* GETATTR of the root and of both files */
+	if (fs_getattr(f, FUSE_ROOT_ID, "getattr root", &a))
+		fs_check(f, S_ISDIR(a.mode) && a.ino != 0, "getattr root", "mode 0%o", a.mode);
+	if (fs_getattr(f, e.nodeid, "getattr read file", &a))
+		fs_check(f, S_ISREG(a.mode) && a.size == size, "getattr read file",
+			 "mode 0%o size %" PRIu64, a.mode, (uint64_t)a.size);
+	if (fs_getattr(f, we.nodeid, "getattr new file", &a))
+		fs_check(f, S_ISREG(a.mode) && a.size == f->o->write_size, "getattr new file",
+			 "mode 0%o size %" PRIu64, a.mode, (uint64_t)a.size);
+	/* a node id that was never handed out */
+	{
+		struct fuse_getattr_in gi;
+		struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = 0x7777000000001234ULL,
+				    .arg = &gi, .arg_len = sizeof(gi),
+				    .out_body = sizeof(struct fuse_attr_out) };
+		struct fs_slot *s;
+
+		memset(&gi, 0, sizeof(gi));
+		s = fs_call(f, FS_REQQ, &r, "getattr bogus nodeid -> ENOENT", -ENOENT, 0);
+		if (s != NULL) {
+			fs_check(f, true, "getattr bogus nodeid -> ENOENT", NULL);
+			fs_slot_put(s);
+		}
+	}
+
+	/* READDIR of the root lists the expected names */
+	if (fs_readdir_names(f, seen)) {
+		bool all = true;
+
+		for (unsigned int i = 0; i < f->o->n_expect; i++) {
+			if (!seen[i]) {
+				fs_check(f, false, "readdir root lists the expected names",
+					 "%s missing", f->o->expect[i]);
+				all = false;
+			}
+		}
+		if (all)
+			fs_check(f, true, "readdir root lists the expected names", NULL);
+	}
+
+	/* FORGET on the hiprio queue: no reply, the used entry has length 0 */
+	{
+		struct fuse_forget_in fi = { .nlookup = 1 };
+		struct fs_req r = { .opcode = FUSE_FORGET, .nodeid = we.nodeid, .arg = &fi,
+				    .arg_len = sizeof(fi), .out_body = FS_NO_REPLY };
+		struct fs_slot *s = fs_post(f, FS_HIPRIO, &r);
+
+		if (s != NULL) {
+			fs_wait(f, s, f->o->timeout_ms);
+			fs_check(f, s->done && s->used_len == 0, "forget on hiprio: used, length 0",
+				 "done %d used length %u", s->done, s->used_len);
+			if (s->done)
+				fs_slot_put(s);
+		}
+		/* the node was looked up once (by CREATE): it is gone now */
+		{
+			struct fuse_getattr_in gi;
+			struct fs_req g = { .opcode = FUSE_GETATTR, .nodeid = we.nodeid,
+					    .arg = &gi, .arg_len = sizeof(gi),
+					    .out_body = sizeof(struct fuse_attr_out) };
+
+			memset(&gi, 0, sizeof(gi));
+			s = fs_call(f, FS_REQQ, &g, "getattr of forgotten node -> ENOENT",
+				    -ENOENT, 0);
+			if (s != NULL) {
+				fs_check(f, true, "getattr of forgotten node -> ENOENT", NULL);
+				fs_slot_put(s);
+			}
+		}
+	}
+	fs_root_alive(f, "basic");
+}
+
+/* ---- scenario malformed ---- */
+
+/* Publish a hand-built chain of n descriptors on ring vq: fill(desc, ids)
+ * writes them. Wait for its used entry. */
+typedef void (*fs_fill_fn)(struct fs_front *f, struct vufront_desc *desc, const uint16_t *ids,
+			   unsigned int n, struct fs_slot *s);
+
+#define FS_M_LEN0 0		/* used with length 0 */
+#define FS_M_ERR 1		/* an error reply carrying our unique */
+#define FS_M_ERR_ANY 2		/* an error reply (the header was unreadable) */
+
+static void
+fs_malformed(struct fs_front *f, const char *name, unsigned int n, fs_fill_fn fill, int mode)
+{
+	struct vufront_vq_info info;
+	uint16_t ids[FS_RING];
+	struct fs_slot *s = fs_slot_get(f);
+	char what[160];
+
+	snprintf(what, sizeof(what), "malformed %s: %s", name,
+		 mode == FS_M_LEN0 ? "returned with length 0" : "error reply");
+	if (s == NULL || vufront_vq_info(f->vu, FS_REQQ, &info) < 0 ||
+	    vufront_vq_take_descs(f->vu, FS_REQQ, n, ids) < 0) {
+		fs_check(f, false, what, "cannot build: %s", vufront_errmsg(f->vu));
+		return;
+	}
+	/* a plausible request in the slot, so that only the chain is wrong */
+	{
+		struct fuse_in_header *ih = (struct fuse_in_header *)s->in;
+		struct fuse_getattr_in *gi = (struct fuse_getattr_in *)(s->in + FS_IN_HDR);
+
+		memset(ih, 0, sizeof(*ih));
+		memset(gi, 0, sizeof(*gi));
+		ih->len = FS_IN_HDR + sizeof(*gi);
+		ih->opcode = FUSE_GETATTR;
+		ih->unique = ++f->next_unique;
+		ih->nodeid = FUSE_ROOT_ID;
+		s->unique = ih->unique;
+		s->opcode = FUSE_GETATTR;
+	}
+	fill(f, info.desc, ids, n, s);
+	fs_map_head(f, s, FS_REQQ, ids[0]);
+	vufront_vq_publish(f->vu, FS_REQQ, ids[0]);
+	vufront_vq_notify(f->vu, FS_REQQ);
+	fs_wait(f, s, f->o->timeout_ms);
+	if (!s->done) {
+		fs_check(f, false, what, f->gone ? "not returned, the back-end is gone" :
+			 "not returned in time");
+		return;	/* the slot stays busy: its chain is still out */
+	}
+	if (mode != FS_M_LEN0)
+		fs_check(f, s->used_len >= FS_OUT_HDR && fs_oh(s)->len == s->used_len &&
+			 fs_oh(s)->error == -EINVAL &&
+			 (mode == FS_M_ERR_ANY || fs_oh(s)->unique == s->unique), what,
+			 "used length %u error %d unique %" PRIu64 " (ours %" PRIu64 ")",
+			 s->used_len, fs_oh(s)->error, fs_oh(s)->unique, s->unique);
+	else
+		fs_check(f, s->used_len == 0, what, "used length %u", s->used_len);
+	fs_slot_put(s);
+	fs_root_alive(f, name);
+}
+
+static void
+fs_desc(struct vufront_desc *d, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	d->addr = addr;
+	d->len = len;
+	d->flags = flags;
+	d->next = next;
+}
+
+/* in: header + getattr_in; out: header + attr_out; linked ids[0] -> ids[1] */
+static void
+fill_valid2(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, struct fs_slot *s,
+	    uint64_t in_addr, uint32_t in_len)
+{
+	(void)f;
+	fs_desc(&d[ids[0]], in_addr, in_len, VUFRONT_DESC_F_NEXT, ids[1]);
+	fs_desc(&d[ids[1]], s->out_gpa, FS_OUT_HDR + sizeof(struct fuse_attr_out),
+		VUFRONT_DESC_F_WRITE, 0);
+}
+
+static void
+fill_addr_outside(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
+		  unsigned int n, struct fs_slot *s)
+{
+	(void)n;
+	fill_valid2(f, d, ids, s, vufront_mem_size(f->vu) + 0x100000, 56);
+}
+
+static void
+fill_len_past_end(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
+		  unsigned int n, struct fs_slot *s)
+{
+	(void)n;
+	fill_valid2(f, d, ids, s, vufront_mem_size(f->vu) - 100, 4096);
+}
+
+static void
+fill_huge_len(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, unsigned int n,
+	      struct fs_slot *s)
+{
+	(void)n;
+	fill_valid2(f, d, ids, s, s->in_gpa, 0xffffffffu);
+}
+
+static void
+fill_huge_len_out(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
+		  unsigned int n, struct fs_slot *s)
+{
+	(void)f;
+	(void)n;
+	fs_desc(&d[ids[0]], s->in_gpa, FS_IN_HDR + sizeof(struct fuse_getattr_in),
+		VUFRONT_DESC_F_NEXT, ids[1]);
+	fs_desc(&d[ids[1]], s->out_gpa, 0xffffffffu, VUFRONT_DESC_F_WRITE, 0);
+}
+
+static void
+fill_loop(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, unsigned int n,
+	  struct fs_slot *s)
+{
+	(void)f;
+	(void)n;
+	fs_desc(&d[ids[0]], s->in_gpa, FS_IN_HDR, VUFRONT_DESC_F_NEXT, ids[1]);
+	fs_desc(&d[ids[1]], s->in_gpa + FS_IN_HDR, sizeof(struct fuse_getattr_in),
+		VUFRONT_DESC_F_NEXT, ids[0]);
+}
+
+static void
+fill_self_loop(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
+	       unsigned int n, struct fs_slot *s)
+{
+	(void)f;
+	(void)n;
+	fs_desc(&d[ids[0]], s->in_gpa, 0, VUFRONT_DESC_F_NEXT, ids[0]);
+}
+
+static void
+fill_next_beyond(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
+		 unsigned int n, struct fs_slot *s)
+{
+	(void)f;
+	(void)n;
+	fs_desc(&d[ids[0]], s->in_gpa, FS_IN_HDR + sizeof(struct fuse_getattr_in),
+		VUFRONT_DESC_F_NEXT, FS_RING + 7);
+}
+
+static void
+fill_indirect(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, unsigned int n,
+	      struct fs_slot *s)
+{
+	/* a well-formed indirect table: only the feature is missing */
+	struct vufront_desc *t = (struct vufront_desc *)f->aux;
+
+	(void)n;
+	fs_desc(&t[0], s->in_gpa, FS_IN_HDR + sizeof(struct fuse_getattr_in),
+		VUFRONT_DESC_F_NEXT, 1);
+	fs_desc(&t[1], s->out_gpa, FS_OUT_HDR + sizeof(struct fuse_attr_out),
+		VUFRONT_DESC_F_WRITE, 0);
+	fs_desc(&d[ids[0]], f->aux_gpa, 2 * sizeof(*t), VUFRONT_DESC_F_INDIRECT, 0);
+}
+
+static void
+fill_write_then_read(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
+		     unsigned int n, struct fs_slot *s)
+{
+	(void)f;
+	(void)n;
+	fs_desc(&d[ids[0]], s->in_gpa, FS_IN_HDR + sizeof(struct fuse_getattr_in),
+		VUFRONT_DESC_F_NEXT, ids[1]);
+	fs_desc(&d[ids[1]], s->out_gpa, FS_OUT_HDR, VUFRONT_DESC_F_WRITE | VUFRONT_DESC_F_NEXT,
+		ids[2]);
+	fs_desc(&d[ids[2]], s->in_gpa + 4096, 64, 0, 0);
+}
+
+/* every descriptor of the ring in one chain, the last pointing back to the
+ * first: more descriptors than the ring has */
+static void
+fill_longer_than_ring(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
+		      unsigned int n, struct fs_slot *s)
+{
+	(void)f;
+	for (unsigned int i = 0; i < n; i++)
+		fs_desc(&d[ids[i]], s->in_gpa + (i % 64) * 16, 16, VUFRONT_DESC_F_NEXT,
+			ids[(i + 1) % n]);
+}
+
+static void
+fill_hdr_len_lies(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
+		  unsigned int n, struct fs_slot *s)
+{
+	(void)n;
+	((struct fuse_in_header *)s->in)->len = 1u << 20;
+	fill_valid2(f, d, ids, s, s->in_gpa, FS_IN_HDR + sizeof(struct fuse_getattr_in));
+}
+
+static void
+fill_short_header(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
+		  unsigned int n, struct fs_slot *s)
+{
+	(void)n;
+	fill_valid2(f, d, ids, s, s->in_gpa, FS_IN_HDR - 8);
+}
+
+static void
+fill_no_out(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, unsigned int n,
+	    struct fs_slot *s)
+{
+	(void)f;
+	(void)n;
+	fs_desc(&d[ids[0]], s->in_gpa, FS_IN_HDR + sizeof(struct fuse_getattr_in), 0, 0);
+}
+
+static void
+scenario_malformed(struct fs_front *f)
+{
+	/* before INIT: EIO */
+	{
+		struct fuse_getattr_in gi;
+		struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID, .arg = &gi,
+				    .arg_len = sizeof(gi),
+				    .out_body = sizeof(struct fuse_attr_out) };
+		struct fs_slot *s;
+
+		memset(&gi, 0, sizeof(gi));
+		s = fs_call(f, FS_REQQ, &r, "getattr before init -> EIO", -EIO, 0);
+		if (s != NULL) {
+			fs_check(f, true, "getattr before init -> EIO", NULL);
+			fs_slot_put(s);
+		}
+	}
+	if (!fs_init(f))
+		return;
+	fs_root_alive(f, "init");
+	/* an avail entry naming a head beyond the ring: nothing to give back
+	 * (no used entry), counted; the queue goes on */
+	{
+		struct vufront_vq_info before, after;
+
+		vufront_vq_info(f->vu, FS_REQQ, &before);
+		vufront_vq_publish(f->vu, FS_REQQ, FS_RING + 44);
+		vufront_vq_notify(f->vu, FS_REQQ);
+		if (fs_root_alive(f, "avail head beyond the ring")) {
+			vufront_vq_info(f->vu, FS_REQQ, &after);
+			fs_check(f, (uint16_t)(after.last_used - before.last_used) == 1 &&
+				 vufront_vq_pending(f->vu, FS_REQQ) == 0,
+				 "malformed avail head beyond the ring: dropped, not used",
+				 "%u used entries for one request",
+				 (uint16_t)(after.last_used - before.last_used));
+		}
+	}
+	/* refused by the ring walker: used length 0, counted as malformed */
+	fs_malformed(f, "address outside guest memory", 2, fill_addr_outside, FS_M_LEN0);
+	fs_malformed(f, "length past the end of memory", 2, fill_len_past_end, FS_M_LEN0);
+	fs_malformed(f, "loop a->b->a", 2, fill_loop, FS_M_LEN0);
+	fs_malformed(f, "loop a->a", 1, fill_self_loop, FS_M_LEN0);
+	fs_malformed(f, "next beyond the ring", 1, fill_next_beyond, FS_M_LEN0);
+	fs_malformed(f, "indirect descriptor (not negotiated)", 1, fill_indirect, FS_M_LEN0);
+	fs_malformed(f, "writable then readable", 3, fill_write_then_read, FS_M_LEN0);
+	fs_malformed(f, "chain longer than the ring", FS_RING, fill_longer_than_ring,
+		     FS_M_LEN0);
+	fs_malformed(f, "readable length 4 GiB-1", 2, fill_huge_len, FS_M_LEN0);
+	fs_malformed(f, "writable length 4 GiB-1", 2, fill_huge_len_out, FS_M_LEN0);
+
+	/* refused by the FUSE engine: an error reply (EINVAL), counted as malformed */
+	{
+		struct fs_slot *s;
+
+		fs_malformed(f, "fuse_in_header len beyond the buffer", 2, fill_hdr_len_lies,
+			     FS_M_ERR);
+		fs_malformed(f, "buffer shorter than fuse_in_header", 2, fill_short_header,
+			     FS_M_ERR_ANY);
+		/* what the gateway must count: 11 chains refused by the ring walker,
+		 * 2 requests refused by the FUSE engine */
+		printf("info malformed-expected 13\n");
+		/* no writable buffer at all: nowhere to reply, length 0 (a valid
+		 * chain: not counted) */
+		fs_malformed(f, "getattr without reply buffers", 1, fill_no_out, FS_M_LEN0);
+
+		/* an unknown opcode: ENOSYS */
+		{
+			uint8_t junk[40];
+			struct fs_req r = { .opcode = 4242, .nodeid = FUSE_ROOT_ID, .arg = junk,
+					    .arg_len = sizeof(junk), .out_body = 64 };
+
+			memset(junk, 0x5a, sizeof(junk));
+			s = fs_call(f, FS_REQQ, &r, "unknown opcode -> ENOSYS", -ENOSYS, 0);
+			if (s != NULL) {
+				fs_check(f, true, "unknown opcode -> ENOSYS", NULL);
+				fs_slot_put(s);
+			}
+			fs_root_alive(f, "unknown opcode");
+		}
+		/* a reply buffer too small for the reply: EINVAL in the header */
+		{
+			struct fuse_getattr_in gi;
+			struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID,
+					    .arg = &gi, .arg_len = sizeof(gi), .out_body = 8 };
+
+			memset(&gi, 0, sizeof(gi));
+			s = fs_call(f, FS_REQQ, &r, "reply buffer too small -> EINVAL", -EINVAL, 0);
+			if (s != NULL) {
+				fs_check(f, true, "reply buffer too small -> EINVAL", NULL);
+				fs_slot_put(s);
+			}
+		}
+	}
+
+	/* a burst of valid requests after all that */
+	{
+		struct fs_slot *s[32];
+		bool ok = true;
+
+		for (unsigned int i = 0; i < 32; i++) {
+			struct fuse_getattr_in gi;
+			struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID,
+					    .arg = &gi, .arg_len = sizeof(gi),
+					    .out_body = sizeof(struct fuse_attr_out) };
+
+			memset(&gi, 0, sizeof(gi));
+			s[i] = fs_post(f, FS_REQQ, &r);
+		}
+		for (unsigned int i = 0; i < 32; i++) {
+			if (s[i] == NULL) {
+				ok = false;
+				continue;
+			}
+			fs_wait(f, s[i], f->o->timeout_ms);
+			ok &= fs_reply_ok(f, "32 getattrs after the malformed chains", s[i], 0,
+					  sizeof(struct fuse_attr_out));
+			if (s[i]->done)
+				fs_slot_put(s[i]);
+		}
+		if (ok)
+			fs_check(f, true, "32 getattrs after the malformed chains", NULL);
+	}
+}
+
+/* ---- scenario suspend ---- */
+
+static uint16_t
+fs_used_idx(struct fs_front *f, unsigned int vq)
+{
+	struct vufront_vq_info info;
+
+	vufront_vq_info(f->vu, vq, &info);
+	return __atomic_load_n(&info.used->idx, __ATOMIC_ACQUIRE);
+}
+
+static void
+scenario_suspend(struct fs_front *f)
+{
+	struct fs_slot *s[48];
+	unsigned int n = 0;
+	uint16_t u1, u0;
+	double t0;
+	bool ok = true, moved = false;
+
+	if (!fs_init(f))
+		return;
+	fs_root_alive(f, "init");
+	/* the caller suspends the device now */
+	fs_sync("running");
+	u1 = fs_used_idx(f, FS_REQQ);
+	u0 = fs_used_idx(f, FS_HIPRIO);
+	for (n = 0; n < 40; n++) {
+		struct fuse_getattr_in gi;
+		struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID, .arg = &gi,
+				    .arg_len = sizeof(gi),
+				    .out_body = sizeof(struct fuse_attr_out) };
+
+		memset(&gi, 0, sizeof(gi));
+		s[n] = fs_post(f, FS_REQQ, &r);
+		if (s[n] == NULL)
+			break;
+	}
+	{
+		/* and one on hiprio: a FORGET of nothing */
+		struct fuse_forget_in fi = { .nlookup = 1 };
+		struct fs_req r = { .opcode = FUSE_FORGET, .nodeid = 0x12345678, .arg = &fi,
+				    .arg_len = sizeof(fi), .out_body = FS_NO_REPLY };
+
+		s[n] = fs_post(f, FS_HIPRIO, &r);
+		if (s[n] != NULL)
+			n++;
+	}
+	/* nothing may be used while suspended: watch used->idx for 1.2 s */
+	t0 = fs_now();
+	while (fs_now() - t0 < 1.2) {
+		if (fs_used_idx(f, FS_REQQ) != u1 || fs_used_idx(f, FS_HIPRIO) != u0) {
+			moved = true;
+			break;
+		}
+		usleep(1000);
+	}
+	fs_check(f, n == 41 && !moved, "no used entry while suspended",
+		 "posted %u, used idx moved %u->%u / %u->%u", n, u1, fs_used_idx(f, FS_REQQ), u0,
+		 fs_used_idx(f, FS_HIPRIO));
+	/* the caller resumes the device now */
+	fs_sync("posted");
+	for (unsigned int i = 0; i < n; i++) {
+		fs_wait(f, s[i], f->o->timeout_ms);
+		if (s[i]->vq == FS_HIPRIO)
+			ok &= fs_check(f, s[i]->done && s[i]->used_len == 0,
+				       "forget posted while suspended used after resume",
+				       "done %d length %u", s[i]->done, s[i]->used_len);
+		else
+			ok &= fs_reply_ok(f,
+					  "requests posted while suspended complete after resume",
+					  s[i], 0, sizeof(struct fuse_attr_out));
+		if (s[i]->done)
+			fs_slot_put(s[i]);
+	}
+	if (ok)
+		fs_check(f, true, "requests posted while suspended complete after resume", NULL);
+	printf("info resumed: %.0f ms after posting\n", (fs_now() - t0) * 1000);
+
+	/* suspend with requests in flight: what was taken completes, the rest waits */
+	fs_sync("suspend-again");
+	u1 = fs_used_idx(f, FS_REQQ);
+	for (n = 0; n < 8; n++) {
+		struct fuse_getattr_in gi;
+		struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID, .arg = &gi,
+				    .arg_len = sizeof(gi),
+				    .out_body = sizeof(struct fuse_attr_out) };
+
+		memset(&gi, 0, sizeof(gi));
+		s[n] = fs_post(f, FS_REQQ, &r);
+		if (s[n] == NULL)
+			break;
+	}
+	usleep(500 * 1000);
+	fs_check(f, fs_used_idx(f, FS_REQQ) == u1, "suspended twice: still nothing used",
+		 "used idx %u->%u", u1, fs_used_idx(f, FS_REQQ));
+	fs_sync("posted-again");
+	ok = true;
+	for (unsigned int i = 0; i < n; i++) {
+		fs_wait(f, s[i], f->o->timeout_ms);
+		ok &= fs_reply_ok(f, "second resume: requests complete", s[i], 0,
+				  sizeof(struct fuse_attr_out));
+		if (s[i]->done)
+			fs_slot_put(s[i]);
+	}
+	if (ok)
+		fs_check(f, true, "second resume: requests complete", NULL);
+	fs_root_alive(f, "resume");
+}
+
+/* ---- scenario remap ---- */
+
+static int
+fs_set_mem_table2(struct fs_front *f)
+{
+	struct vufront_msg msg;
+
+	vufront_msg_init(&msg, VUFRONT_SET_MEM_TABLE, offsetof(struct vufront_mem_table, regions) +
+			 2 * sizeof(struct vufront_mem_region));
+	msg.payload.mem.nregions = 2;
+	msg.payload.mem.regions[0].guest_phys_addr = 0;
+	msg.payload.mem.regions[0].memory_size = vufront_mem_size(f->vu);
+	msg.payload.mem.regions[0].userspace_addr = (uint64_t)(uintptr_t)vufront_mem_base(f->vu);
+	msg.payload.mem.regions[0].mmap_offset = 0;
+	msg.payload.mem.regions[1].guest_phys_addr = f->extra_gpa;
+	msg.payload.mem.regions[1].memory_size = FS_EXTRA_REGION;
+	msg.payload.mem.regions[1].userspace_addr = (uint64_t)(uintptr_t)f->extra;
+	msg.payload.mem.regions[1].mmap_offset = 0;
+	msg.fds[0] = vufront_mem_fd(f->vu);
+	msg.fds[1] = f->extra_fd;
+	msg.nfds = 2;
+	if (vufront_protocol_features(f->vu) & VUFRONT_BIT(VUFRONT_PF_REPLY_ACK))
+		msg.flags |= VUFRONT_FLAG_NEED_REPLY;
+	return vufront_call(f->vu, &msg, NULL);
+}
+
+/* ---- dirty logging (in the remap scenario) ---- */
+
+#define FS_REMAP_READS 80u	/* 3 descriptors each, a ring of 256 */
+
+#define FS_LOG_SIZE 8192u	/* one bit per 4 KiB page: 256 MiB of guest memory */
+#define FS_VRING_F_LOG 1u
+
+struct fs_log {
+	int fd;
+	uint8_t *map;
+};
+
+static int
+fs_log_create(struct fs_log *l)
+{
+	l->fd = memfd_create("vufront-fs-log", MFD_CLOEXEC);
+	if (l->fd < 0 || ftruncate(l->fd, FS_LOG_SIZE) < 0)
+		return -errno;
+	l->map = mmap(NULL, FS_LOG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, l->fd, 0);
+	if (l->map == MAP_FAILED) {
+		l->map = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+static void
+fs_log_destroy(struct fs_log *l)
+{
+	if (l->map != NULL)
+		munmap(l->map, FS_LOG_SIZE);
+	if (l->fd >= 0)
+		close(l->fd);
+	l->map = NULL;
+	l->fd = -1;
+}
+
+static int
+fs_set_log_base(struct fs_front *f, const struct fs_log *l)
+{
+	struct vufront_msg msg, reply;
+	int ret;
+
+	vufront_msg_init(&msg, VUFRONT_SET_LOG_BASE, sizeof(struct vufront_log));
+	msg.payload.log.mmap_size = FS_LOG_SIZE;
+	msg.payload.log.mmap_offset = 0;
+	msg.fds[0] = l->fd;
+	msg.nfds = 1;
+	ret = vufront_call(f->vu, &msg, &reply);
+	if (ret == 0)
+		vufront_msg_close_fds(&reply);
+	return ret;
+}
+
+/* Are all pages of [gpa, gpa + len) dirty in the log? */
+static bool
+fs_log_dirty(const struct fs_log *l, uint64_t gpa, uint64_t len)
+{
+	for (uint64_t pg = gpa / 4096; pg <= (gpa + len - 1) / 4096; pg++)
+		if (pg / 8 >= FS_LOG_SIZE || !(__atomic_load_n(&l->map[pg / 8], __ATOMIC_ACQUIRE) &
+					      (1u << (pg % 8))))
+			return false;
+	return true;
+}
+
+static unsigned int
+fs_log_count(const struct fs_log *l)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < FS_LOG_SIZE; i++)
+		n += (unsigned int)__builtin_popcount(l->map[i]);
+	return n;
+}
+
+/* Ring addresses again, with or without the log flag (QEMU's way of
+ * starting and stopping the logging of the used rings). */
+static int
+fs_ring_log(struct fs_front *f, unsigned int vq, bool on)
+{
+	struct vufront_vring_addr a;
+	struct vufront_vq_info info;
+
+	vufront_vq_info(f->vu, vq, &info);
+	memset(&a, 0, sizeof(a));
+	a.index = vq;
+	a.flags = on ? FS_VRING_F_LOG : 0;
+	a.desc_user_addr = (uint64_t)(uintptr_t)info.desc;
+	a.avail_user_addr = (uint64_t)(uintptr_t)info.avail;
+	a.used_user_addr = (uint64_t)(uintptr_t)info.used;
+	a.log_guest_addr = info.used_gpa;
+	return vufront_set_vring_addr(f->vu, &a);
+}
+
+/* READs whose pages must show up in log l; fh is open on nodeid. */
+static void
+fs_log_reads(struct fs_front *f, const struct fs_log *l, uint64_t nodeid, uint64_t fh,
+	     const char *name)
+{
+	struct fs_slot *s[8];
+	struct vufront_vq_info info;
+	unsigned int n;
+	bool ok = true;
+	char why[160];
+
+	vufront_vq_info(f->vu, FS_REQQ, &info);
+	for (n = 0; n < 8; n++) {
+		s[n] = fs_post_read(f, nodeid, fh, n * 5000, 20000);
+		if (s[n] == NULL)
+			break;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		fs_wait(f, s[i], f->o->timeout_ms);
+		if (!fs_reply_ok(f, name, s[i], 0, 0)) {
+			ok = false;
+		} else if (!fs_read_matches(f, s[i], i * 5000, 20000, why, sizeof(why))) {
+			ok = fs_check(f, false, name, "read %u: %s", i, why);
+		} else if (!fs_log_dirty(l, s[i]->out_gpa, FS_OUT_HDR + 20000)) {
+			ok = fs_check(f, false, name, "the reply buffer of read %u (gpa 0x%" PRIx64
+				      ") is not logged dirty", i, s[i]->out_gpa);
+		}
+		if (s[i]->done)
+			fs_slot_put(s[i]);
+	}
+	if (ok && !fs_log_dirty(l, info.used_gpa, 4 + 8 * FS_RING))
+		ok = fs_check(f, false, name, "the used ring is not logged dirty");
+	if (ok && fs_log_dirty(l, f->data_gpa, 4096))
+		ok = fs_check(f, false, name, "a page the device never wrote is logged dirty");
+	if (ok)
+		fs_check(f, true, name, NULL);
+}
+
+static void
+fs_dirty_log(struct fs_front *f, uint64_t nodeid, uint64_t fh)
+{
+	struct fs_log l1 = { .fd = -1 }, l2 = { .fd = -1 };
+	uint64_t feat = vufront_features(f->vu);
+	struct fs_slot *busy[FS_REMAP_READS];
+	unsigned int nb;
+	bool ok = true;
+	char why[160];
+	int ret;
+
+	if (!(vufront_offered_features(f->vu) & VUFRONT_BIT(VUFRONT_F_LOG_ALL))) {
+		fs_check(f, false, "dirty log: LOG_ALL offered", NULL);
+		return;
+	}
+	if (fs_log_create(&l1) < 0 || fs_log_create(&l2) < 0) {
+		fs_check(f, false, "dirty log: memfds", "%s", strerror(errno));
+		goto out;
+	}
+	/* QEMU's order: the log, LOG_ALL, then the rings' log flag */
+	ret = fs_set_log_base(f, &l1);
+	if (ret == 0)
+		ret = vufront_set_features(f->vu, feat | VUFRONT_BIT(VUFRONT_F_LOG_ALL));
+	for (unsigned int q = 0; ret == 0 && q < FS_NVQ; q++)
+		ret = fs_ring_log(f, q, true);
+	if (!fs_check(f, ret == 0, "dirty log: SET_LOG_BASE, LOG_ALL, ring log flag", "%s",
+		      ret ? vufront_errmsg(f->vu) : ""))
+		goto out;
+	memset(l1.map, 0, FS_LOG_SIZE);
+	fs_log_reads(f, &l1, nodeid, fh, "dirty log: replies and used ring logged");
+	/* the caller checks the device's phase */
+	fs_sync("logging");
+
+	/* a new log while requests are in flight (QEMU resizes the log so) */
+	for (nb = 0; nb < FS_REMAP_READS; nb++) {
+		busy[nb] = fs_post_read(f, nodeid, fh, nb * 2000, 4000);
+		if (busy[nb] == NULL)
+			break;
+	}
+	ret = fs_set_log_base(f, &l2);
+	fs_check(f, ret == 0, "dirty log: second SET_LOG_BASE while running", "%s",
+		 ret ? vufront_errmsg(f->vu) : "");
+	for (unsigned int i = 0; i < nb; i++) {
+		fs_wait(f, busy[i], f->o->timeout_ms);
+		if (!fs_reply_ok(f, "dirty log: reads in flight across SET_LOG_BASE", busy[i],
+				 0, 0))
+			ok = false;
+		else if (!fs_read_matches(f, busy[i], i * 2000, 4000, why, sizeof(why)))
+			ok = fs_check(f, false, "dirty log: reads in flight across SET_LOG_BASE",
+				      "%s", why);
+		if (busy[i]->done)
+			fs_slot_put(busy[i]);
+	}
+	if (ok)
+		fs_check(f, true, "dirty log: reads in flight across SET_LOG_BASE", NULL);
+	memset(l1.map, 0, FS_LOG_SIZE);
+	memset(l2.map, 0, FS_LOG_SIZE);
+	fs_log_reads(f, &l2, nodeid, fh, "dirty log: the new log is used");
+	fs_check(f, fs_log_count(&l1) == 0, "dirty log: the old log is no longer written",
+		 "%u bits set", fs_log_count(&l1));
+
+	/* logging off */
+	ret = 0;
+	for (unsigned int q = 0; ret == 0 && q < FS_NVQ; q++)
+		ret = fs_ring_log(f, q, false);
+	if (ret == 0)
+		ret = vufront_set_features(f->vu, feat);
+	fs_check(f, ret == 0, "dirty log: LOG_ALL off", "%s", ret ? vufront_errmsg(f->vu) : "");
+	memset(l2.map, 0, FS_LOG_SIZE);
+	if (fs_root_alive(f, "dirty log off"))
+		fs_check(f, fs_log_count(&l2) == 0, "dirty log: nothing logged once off",
+			 "%u bits set", fs_log_count(&l2));
+out:
+	fs_log_destroy(&l1);
+	fs_log_destroy(&l2);
+}
+
+static void
+scenario_remap(struct fs_front *f)
+{
+	struct fuse_entry_out e;
+	uint64_t fh;
+	char why[160];
+	int ret;
+
+	if (!fs_init(f))
+		return;
+	if (!fs_lookup(f, FUSE_ROOT_ID, f->o->read_file, "lookup read file", &e, 0) ||
+	    !fs_open(f, FUSE_OPEN, e.nodeid, O_RDONLY, "open read file", &fh))
+		return;
+	/* a second region of guest memory, above the first */
+	f->extra_fd = memfd_create("vufront-fs-extra", MFD_CLOEXEC);
+	if (f->extra_fd < 0 || ftruncate(f->extra_fd, FS_EXTRA_REGION) < 0) {
+		fs_check(f, false, "second memory region", "%s", strerror(errno));
+		return;
+	}
+	f->extra = mmap(NULL, FS_EXTRA_REGION, PROT_READ | PROT_WRITE, MAP_SHARED, f->extra_fd, 0);
+	if (f->extra == MAP_FAILED) {
+		fs_check(f, false, "second memory region", "%s", strerror(errno));
+		return;
+	}
+	f->extra_gpa = (vufront_mem_size(f->vu) + (1u << 21) - 1) & ~(uint64_t)((1u << 21) - 1);
+
+	for (unsigned int round = 0; round < 3 && !f->gone; round++) {
+		struct fs_slot *busy[FS_REMAP_READS];
+		uint64_t off[FS_REMAP_READS];
+		unsigned int nb = 0;
+		uint16_t used0 = fs_used_idx(f, FS_REQQ);
+		bool ok = true;
+
+		/* requests in flight across the change: 64 KiB reads, many */
+		for (nb = 0; nb < FS_REMAP_READS; nb++) {
+			off[nb] = ((uint64_t)nb * 1237 + round * 111) % (f->o->read_size - 4096);
+			busy[nb] = fs_post_read(f, e.nodeid, fh, off[nb], 65536);
+			if (busy[nb] == NULL)
+				break;
+		}
+		printf("info round %u: %u of %u reads not yet used when SET_MEM_TABLE is sent\n",
+		       round, nb - (uint16_t)(fs_used_idx(f, FS_REQQ) - used0), nb);
+		ret = fs_set_mem_table2(f);
+		fs_check(f, ret == 0, "SET_MEM_TABLE while running (2 regions)", "%s",
+			 ret ? vufront_errmsg(f->vu) : "");
+		for (unsigned int i = 0; i < nb; i++) {
+			uint64_t left = f->o->read_size - off[i];
+			uint64_t want = left < 65536 ? left : 65536;
+
+			fs_wait(f, busy[i], f->o->timeout_ms);
+			if (!fs_reply_ok(f, "reads in flight across SET_MEM_TABLE", busy[i], 0, 0))
+				ok = false;
+			else if (!fs_read_matches(f, busy[i], off[i], (uint32_t)want, why,
+						  sizeof(why)))
+				ok = fs_check(f, false, "reads in flight across SET_MEM_TABLE",
+					      "%s", why);
+			if (busy[i]->done)
+				fs_slot_put(busy[i]);
+		}
+		if (ok)
+			fs_check(f, true, "reads in flight across SET_MEM_TABLE", NULL);
+		if (!fs_root_alive(f, "SET_MEM_TABLE"))
+			return;
+		/* a READ whose data buffer is in the new region */
+		{
+			struct fuse_read_in in = { .fh = fh, .offset = 4096, .size = 8192 };
+			struct vufront_buf bufs[3];
+			struct fs_slot *s = fs_slot_get(f);
+			struct fuse_in_header *ih = (struct fuse_in_header *)s->in;
+			uint16_t head;
+
+			memset(ih, 0, sizeof(*ih));
+			ih->len = FS_IN_HDR + sizeof(in);
+			ih->opcode = FUSE_READ;
+			ih->unique = ++f->next_unique;
+			ih->nodeid = e.nodeid;
+			memcpy(s->in + FS_IN_HDR, &in, sizeof(in));
+			s->unique = ih->unique;
+			s->opcode = FUSE_READ;
+			memset(f->extra, 0, 8192);
+			bufs[0] = (struct vufront_buf){ .addr = s->in_gpa, .len = ih->len };
+			bufs[1] = (struct vufront_buf){ .addr = s->out_gpa, .len = FS_OUT_HDR,
+							.flags = VUFRONT_DESC_F_WRITE };
+			bufs[2] = (struct vufront_buf){ .addr = f->extra_gpa + 4096 * round,
+							.len = 8192,
+							.flags = VUFRONT_DESC_F_WRITE };
+			if (vufront_vq_add_chain(f->vu, FS_REQQ, bufs, 3, &head) < 0) {
+				fs_check(f, false, "read into the new region", "%s",
+					 vufront_errmsg(f->vu));
+				return;
+			}
+			fs_map_head(f, s, FS_REQQ, head);
+			vufront_vq_notify(f->vu, FS_REQQ);
+			fs_wait(f, s, f->o->timeout_ms);
+			if (fs_reply_ok(f, "read into the new region", s, 0, 8192)) {
+				const uint8_t *b = f->extra + 4096 * round;
+				uint32_t bad = 0;
+
+				for (uint32_t i = 0; i < 8192; i++)
+					bad += b[i] != fs_pattern(f->o->read_seed, 4096 + i);
+				fs_check(f, bad == 0, "read into the new region", "%u bad bytes",
+					 bad);
+			}
+			if (s->done)
+				fs_slot_put(s);
+		}
+		/* and back to one region (the old table): the new one goes away */
+		{
+			struct fs_slot *busy2[8];
+			unsigned int nb2;
+
+			for (nb2 = 0; nb2 < 8; nb2++) {
+				busy2[nb2] = fs_post_read(f, e.nodeid, fh, nb2 * 333, 2000);
+				if (busy2[nb2] == NULL)
+					break;
+			}
+			ret = vufront_set_mem_table(f->vu);
+			fs_check(f, ret == 0, "SET_MEM_TABLE back to one region", "%s",
+				 ret ? vufront_errmsg(f->vu) : "");
+			ok = true;
+			for (unsigned int i = 0; i < nb2; i++) {
+				fs_wait(f, busy2[i], f->o->timeout_ms);
+				ok &= fs_reply_ok(f, "reads across the second SET_MEM_TABLE",
+						  busy2[i], 0, 0) &&
+				      fs_read_matches(f, busy2[i], i * 333, 2000, why, sizeof(why));
+				if (busy2[i]->done)
+					fs_slot_put(busy2[i]);
+			}
+			if (ok)
+				fs_check(f, true, "reads across the second SET_MEM_TABLE", NULL);
+			if (!fs_root_alive(f, "SET_MEM_TABLE back"))
+				return;
+		}
+	}
+	if (!f->gone)
+		fs_dirty_log(f, e.nodeid, fh);
+	fs_release(f, FUSE_RELEASE, e.nodeid, fh, "release read file");
+}
+
+/* ---- main ---- */
+
+static void
+fs_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vufront-fs --socket PATH --scenario basic|malformed|suspend|remap\n"
+		"                  [--read-file NAME --read-size N --read-seed S]\n"
+		"                  [--write-file NAME --write-size N --write-seed S]\n"
+		"                  [--expect NAME]... [--timeout-ms T] [--verbose]\n"
+		"Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
+		"Prints one line per check, \"SYNC <tag>\" where it waits for a line on\n"
+		"stdin, and \"RESULT ok\" (exit 0) or \"RESULT fail N\" (exit 1).\n");
+}
+
+static int
+fs_parse(int argc, char **argv, struct fs_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "scenario", required_argument, NULL, 'S' },
+		{ "read-file", required_argument, NULL, 'r' },
+		{ "read-size", required_argument, NULL, 'R' },
+		{ "read-seed", required_argument, NULL, 'x' },
+		{ "write-file", required_argument, NULL, 'w' },
+		{ "write-size", required_argument, NULL, 'W' },
+		{ "write-seed", required_argument, NULL, 'y' },
+		{ "expect", required_argument, NULL, 'e' },
+		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->read_file = "read.bin";
+	o->read_size = 200000;
+	o->read_seed = 1;
+	o->write_file = "written.bin";
+	o->write_size = 150000;
+	o->write_seed = 2;
+	o->timeout_ms = FS_TIMEOUT_MS;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'S':
+			o->scenario = optarg;
+			break;
+		case 'r':
+			o->read_file = optarg;
+			break;
+		case 'R':
+			o->read_size = strtoull(optarg, NULL, 0);
+			break;
+		case 'x':
+			o->read_seed = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
+		case 'w':
+			o->write_file = optarg;
+			break;
+		case 'W':
+			o->write_size = strtoull(optarg, NULL, 0);
+			break;
+		case 'y':
+			o->write_seed = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
+		case 'e':
+			if (o->n_expect == 16)
+				return -EINVAL;
+			o->expect[o->n_expect++] = optarg;
+			break;
+		case 't':
+			o->timeout_ms = atoi(optarg);
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			fs_usage(stdout);
+			exit(0);
+		default:
+			fs_usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc || o->socket == NULL || o->scenario == NULL ||
+	    o->read_size < 2 * FS_INFLIGHT_LEN || o->write_size > FS_DATA ||
+	    o->timeout_ms <= 0) {
+		fs_usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct fs_front f;
+	struct fs_opts o;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (fs_parse(argc, argv, &o) < 0)
+		return 2;
+	f.o = &o;
+	f.extra_fd = -1;
+	if (fs_connect(&f) < 0) {
+		printf("RESULT fail bring-up\n");
+		return 1;
+	}
+	if (strcmp(o.scenario, "basic") == 0) {
+		scenario_basic(&f);
+	} else if (strcmp(o.scenario, "malformed") == 0) {
+		scenario_malformed(&f);
+	} else if (strcmp(o.scenario, "suspend") == 0) {
+		scenario_suspend(&f);
+	} else if (strcmp(o.scenario, "remap") == 0) {
+		scenario_remap(&f);
+	} else {
+		fprintf(stderr, "vufront-fs: unknown scenario %s\n", o.scenario);
+		return 2;
+	}
+	/* the caller reads the gateway's counters while we are connected */
+	fs_sync("done");
+	if (!vufront_connected(f.vu))
+		fs_check(&f, false, "still connected at the end", "%s", vufront_errmsg(f.vu));
+	vufront_destroy(f.vu);
+	if (f.extra != NULL && f.extra != MAP_FAILED)
+		munmap(f.extra, FS_EXTRA_REGION);
+	if (f.extra_fd >= 0)
+		close(f.extra_fd);
+	if (f.failed == 0 && f.checks > 0) {
+		printf("info %u checks passed\n", f.checks);
+		printf("RESULT ok\n");
+		return 0;
+	}
+	printf("RESULT fail %u of %u checks\n", f.failed, f.checks);
+	return 1;
+}
