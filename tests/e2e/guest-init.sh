@@ -192,6 +192,75 @@ scenario_fsops() {
 	sync
 }
 
+# Scenario fsbench: the workloads of usertools/vhostgw-bench fs on the
+# virtio-fs mount (vgw.mount=TAG): vgw.size MiB written and read back with
+# dd bs=1M, vgw.seconds of 4 KiB random reads of a vgw.randsize MiB file
+# (vgw.randmode buffered|direct), create/stat/unlink of vgw.files files; the
+# last two by /bin/vgw-fsbench, which the benchmark builds and adds to the
+# initramfs. First, phase cpu: vgw.cpumib MiB from /dev/zero to /dev/null,
+# the guest's own speed while the back-end runs. Before each phase the guest
+# syncs, drops its caches, prints "VGW-BENCH-WAIT NAME" and waits for the
+# host to create /mnt/.vgw-go-NAME (the host flushes the share and reads its
+# counters meanwhile); the phase is bracketed by "VGW-BENCH-T NAME.begin
+# up=U" / "NAME.end up=U", which the host times by their arrival, and those
+# by "VGW-BENCH-IRQ NAME.begin|end n=N": interrupts of the virtio devices.
+scenario_fsbench() {
+	fb=/bin/vgw-fsbench
+	[ -f $fb ] || fail "no $fb in the initramfs"
+	chmod 755 $fb
+	sz=${VGW_size:-256}
+	# interrupts of the virtio devices so far (outside the timed windows)
+	fsbench_irq() {
+		say "BENCH-IRQ $1 n=$(awk '/virtio/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i }
+			END { print n + 0 }' /proc/interrupts)"
+	}
+	fsbench_go() {
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		say "BENCH-WAIT $1"
+		i=0
+		while [ ! -e "/mnt/.vgw-go-$1" ]; do
+			i=$((i + 1))
+			[ $i -gt 1200 ] && fail "no /mnt/.vgw-go-$1 from the host"
+			sleep 0.05
+		done
+	}
+	# the guest's own speed with this back-end running: no file system
+	fsbench_go cpu
+	fsbench_irq cpu.begin
+	read -r u _ </proc/uptime
+	say "BENCH-T cpu.begin up=$u"
+	dd if=/dev/zero of=/dev/null bs=1M count="${VGW_cpumib:-2048}" || fail "dd cpu"
+	read -r u _ </proc/uptime
+	say "BENCH-T cpu.end up=$u"
+	fsbench_irq cpu.end
+	fsbench_go write
+	fsbench_irq write.begin
+	read -r u _ </proc/uptime
+	say "BENCH-T write.begin up=$u"
+	dd if=/dev/zero of=/mnt/seq bs=1M count="$sz" || fail "dd write"
+	read -r u _ </proc/uptime
+	say "BENCH-T write.end up=$u"
+	fsbench_irq write.end
+	fsbench_go read
+	fsbench_irq read.begin
+	read -r u _ </proc/uptime
+	say "BENCH-T read.begin up=$u"
+	dd if=/mnt/seq of=/dev/null bs=1M || fail "dd read"
+	read -r u _ </proc/uptime
+	say "BENCH-T read.end up=$u"
+	fsbench_irq read.end
+	rm -f /mnt/seq
+	dd if=/dev/zero of=/mnt/rand bs=1M count="${VGW_randsize:-64}" 2>/dev/null ||
+		fail "dd rand"
+	fsbench_go randread
+	$fb randread /mnt/rand "${VGW_seconds:-10}" "${VGW_randmode:-buffered}" ||
+		fail "vgw-fsbench randread"
+	rm -f /mnt/rand
+	$fb meta /mnt/meta "${VGW_files:-2000}" /mnt/.vgw-go- || fail "vgw-fsbench meta"
+	sync
+}
+
 if [ -n "$VGW_mount" ]; then
 	mount -t virtiofs "$VGW_mount" /mnt || fail "mount virtiofs $VGW_mount"
 	say "FS tag=$VGW_mount up=$(uptime_s)"

@@ -1,0 +1,1043 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""vhostgw-bench fs: the virtio-fs benchmark.
+
+The same real guest (QEMU 7.2, TCG, the e2e harness's busybox initramfs)
+runs the same workloads against two virtio-fs back-ends, one at a time,
+alternating (the order flips every round); every measurement gets a fresh
+share, back-end and guest:
+
+  virtiofsd  /usr/lib/qemu/virtiofsd --socket-path=SOCK -o source=DIR -o cache=auto
+  vhostgw    one fs device (cache auto, the gateway's defaults; --gw-fs-opt)
+
+Workloads (guest-init.sh's scenario_fsbench; /bin/vgw-fsbench is a small
+static C program built here with gcc -static -O2 and added to the initramfs):
+
+  write     dd if=/dev/zero of=/mnt/seq bs=1M count=SIZE          MiB/s
+  read      the same file after drop_caches, dd of=/dev/null bs=1M  MiB/s
+  randread  4 KiB preads at random 4 KiB-aligned offsets of a
+            RAND MiB file for SECONDS                               ops/s
+            (default: buffered, POSIX_FADV_RANDOM and a DONTNEED of
+            each page after its read, so that every read is one 4 KiB
+            FUSE READ; --rand-mode direct: O_DIRECT)
+  create    open(O_CREAT|O_EXCL) + close of FILES files             s
+  stat      stat() of each (after drop_caches: one LOOKUP each)     s
+  unlink    unlink() of each (after drop_caches)                    s
+  guestcpu  (first; no file system) dd /dev/zero to /dev/null in the
+            guest: how fast the guest itself runs next to this
+            back-end                                                MiB/s
+
+Before each phase the guest syncs, drops its caches and waits for a go file
+that the host creates after a syncfs(2) of the share and a reading of the
+counters; each phase is bracketed by "VGW-BENCH-T NAME.begin" / ".end"
+console lines, and its duration is the difference of their host arrival
+times (the harness timestamps console lines on the host clock; the guest's
+own clock is kept in the JSON as a cross-check).
+
+Controlled conditions: the share is a fresh ext4 (with journal, on a
+loop-mounted image) per measurement, so no measurement inherits another's
+file system state (the work directory's own file system may not have a
+journal: ext4 then scans recently deleted inodes on every create, which
+slows creates down run after run); QEMU's threads are pinned to the CPUs
+the gateway's worker does not poll on, for both back-ends.
+
+Per phase it also records: the back-end's and QEMU's CPU time by thread
+name, the gateway's fs1 counters (requests, errors, bytes, busy share of the
+worker) and the guest's virtio interrupts (--json / --save).
+
+Ratios: vhostgw / virtiofsd for MiB/s and ops/s, virtiofsd / vhostgw for
+seconds, so > 1.0 means vhostgw is better; the median of the per-round
+ratios per workload is the headline.
+
+Python 3 standard library only; tests/e2e/vgw_e2e.py does guest build,
+boot, processes and clean-up. Holds /tmp/vhostgw-machine.lock for the whole
+run. Exit status 0 when every measurement was made, 1 otherwise.
+"""
+
+import argparse
+import ctypes
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'e2e'))
+import vgw_e2e as e2e  # noqa: E402
+
+VIRTIOFSD = '/usr/lib/qemu/virtiofsd'
+TAG = 'benchfs'
+BACKENDS = ('vhostgw', 'virtiofsd')
+# key, column title, unit, higher is better
+WORKLOADS = (
+    ('write', 'write', 'MiB/s', True),
+    ('read', 'read', 'MiB/s', True),
+    ('randread', 'rand4k', 'ops/s', True),
+    ('create', 'create', 's', False),
+    ('stat', 'stat', 's', False),
+    ('unlink', 'unlink', 's', False),
+    # not a file system workload: the guest's own speed (dd /dev/zero to
+    # /dev/null) while the back-end runs, to tell a slower guest from a
+    # slower back-end
+    ('cpu', 'guestcpu', 'MiB/s', True),
+)
+PHASES = ['cpu'] + [w[0] for w in WORKLOADS if w[0] != 'cpu']
+CLK_TCK = os.sysconf('SC_CLK_TCK')
+
+FSBENCH_C = r'''
+/* vgw-fsbench: guest side of usertools/vhostgw-bench fs (built static). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void say(const char *fmt, ...)
+{
+	char b[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b, sizeof(b) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(b) - 2)
+		n = sizeof(b) - 2;
+	b[n++] = '\n';
+	if (write(1, b, n) < 0)
+		exit(3);
+}
+
+static void die(const char *what)
+{
+	say("VGW-ERROR vgw-fsbench: %s: %s", what, strerror(errno));
+	exit(1);
+}
+
+/* Interrupts of the virtio devices so far. */
+static unsigned long long irqs(void)
+{
+	unsigned long long n = 0;
+	char line[1024];
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = strchr(line, ':');
+
+		if (p == NULL || strstr(line, "virtio") == NULL)
+			continue;
+		for (p++;;) {
+			char *e;
+			unsigned long long v = strtoull(p, &e, 10);
+
+			if (e == p)
+				break;
+			n += v;
+			p = e;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* Begin and end of a timed phase; the interrupt counts are read outside. */
+static double mark(const char *what)
+{
+	double t;
+	int end = strstr(what, ".end") != NULL;
+
+	if (!end)
+		say("VGW-BENCH-IRQ %s n=%llu", what, irqs());
+	t = now();
+	say("VGW-BENCH-T %s up=%.6f", what, t);
+	if (end)
+		say("VGW-BENCH-IRQ %s n=%llu", what, irqs());
+	return t;
+}
+
+/* Sync, drop the caches, then wait for the host's go file (it flushes
+ * the share and reads its counters meanwhile). */
+static void go(const char *prefix, const char *phase)
+{
+	char p[4096];
+	struct stat st;
+	int fd;
+
+	sync();
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	if (fd < 0 || write(fd, "3", 1) != 1)
+		die("drop_caches");
+	close(fd);
+	snprintf(p, sizeof(p), "%s%s", prefix, phase);
+	say("VGW-BENCH-WAIT %s", phase);
+	for (int i = 0; stat(p, &st) < 0; i++) {
+		if (i > 1200)
+			die(p);
+		usleep(50000);
+	}
+}
+
+static unsigned long long rng = 0x9e3779b97f4a7c15ull;
+
+static unsigned long long next(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static int randread(const char *file, double secs, int direct)
+{
+	const size_t bs = 4096;
+	unsigned long long ops = 0, n;
+	struct stat st;
+	double t0, t1, end;
+	void *buf;
+	int fd;
+
+	fd = open(file, O_RDONLY | (direct ? O_DIRECT : 0));
+	if (fd < 0)
+		die(file);
+	if (fstat(fd, &st) < 0)
+		die("fstat");
+	n = st.st_size / bs;
+	if (n == 0) {
+		errno = EINVAL;
+		die("file smaller than 4 KiB");
+	}
+	if (posix_memalign(&buf, 4096, bs))
+		die("posix_memalign");
+	if (!direct)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+	t0 = mark("randread.begin");
+	end = t0 + secs;
+	do {
+		for (int i = 0; i < 32; i++) {
+			off_t off = (off_t)(next() % n) * bs;
+
+			if (pread(fd, buf, bs, off) != (ssize_t)bs)
+				die("pread");
+			if (!direct)
+				posix_fadvise(fd, off, bs, POSIX_FADV_DONTNEED);
+			ops++;
+		}
+	} while (now() < end);
+	t1 = mark("randread.end");
+	close(fd);
+	say("VGW-BENCH randread ops=%llu secs=%.6f ops_s=%.1f mode=%s", ops, t1 - t0,
+	    ops / (t1 - t0), direct ? "direct" : "buffered");
+	return 0;
+}
+
+static int meta(const char *dir, int files, const char *goprefix)
+{
+	char p[4096];
+	struct stat st;
+	double t0;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		die(dir);
+	go(goprefix, "create");
+	t0 = mark("create.begin");
+	for (int i = 0; i < files; i++) {
+		int fd;
+
+		snprintf(p, sizeof(p), "%s/f%d", dir, i);
+		fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0644);
+		if (fd < 0)
+			die(p);
+		close(fd);
+	}
+	say("VGW-BENCH create secs=%.6f", mark("create.end") - t0);
+	go(goprefix, "stat");
+	t0 = mark("stat.begin");
+	for (int i = 0; i < files; i++) {
+		snprintf(p, sizeof(p), "%s/f%d", dir, i);
+		if (stat(p, &st) < 0)
+			die(p);
+	}
+	say("VGW-BENCH stat secs=%.6f", mark("stat.end") - t0);
+	go(goprefix, "unlink");
+	t0 = mark("unlink.begin");
+	for (int i = 0; i < files; i++) {
+		snprintf(p, sizeof(p), "%s/f%d", dir, i);
+		if (unlink(p) < 0)
+			die(p);
+	}
+	say("VGW-BENCH unlink secs=%.6f", mark("unlink.end") - t0);
+	if (rmdir(dir) < 0)
+		die("rmdir");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[1], "randread"))
+		return randread(argv[2], atof(argv[3]), !strcmp(argv[4], "direct"));
+	if (argc == 5 && !strcmp(argv[1], "meta"))
+		return meta(argv[2], atoi(argv[3]), argv[4]);
+	fprintf(stderr, "usage: vgw-fsbench randread FILE SECONDS direct|buffered\n"
+		"       vgw-fsbench meta DIR FILES GO-PREFIX\n");
+	return 2;
+}
+'''
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    """Progress on stderr: stdout carries the table or the JSON."""
+    print('[%7.2f] %s' % (time.monotonic() - e2e.T0, msg), file=sys.stderr, flush=True)
+
+
+e2e.log = log       # the harness's progress lines go to stderr too
+
+
+# ---------------------------------------------------------------------------
+# The guest program
+
+def build_fsbench(cache_dir):
+    """Path of vgw-fsbench built with gcc -static -O2 (cached by source)."""
+    gcc = shutil.which('gcc')
+    if not gcc:
+        raise BenchError('gcc not found (apt-get install gcc libc6-dev)')
+    h = hashlib.sha256(FSBENCH_C.encode()).hexdigest()[:16]
+    os.makedirs(cache_dir, exist_ok=True)
+    out = os.path.join(cache_dir, 'vgw-fsbench-%s' % h)
+    if os.path.exists(out):
+        return out
+    src = out + '.c'
+    with open(src, 'w') as f:
+        f.write(FSBENCH_C)
+    r = subprocess.run([gcc, '-static', '-O2', '-Wall', '-o', out + '.tmp', src],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode:
+        raise BenchError('gcc -static failed:\n%s' % r.stdout.decode(errors='replace'))
+    if not e2e._is_static_elf(out + '.tmp'):
+        raise BenchError('%s is not static' % (out + '.tmp'))
+    os.replace(out + '.tmp', out)
+    log('built %s' % out)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# CPU accounting (host)
+
+def _stat_ticks(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            st = f.read()
+    except OSError:
+        return 0
+    fields = st[st.rfind(')') + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _children(pid):
+    kids = []
+    try:
+        for tid in os.listdir('/proc/%d/task' % pid):
+            with open('/proc/%d/task/%s/children' % (pid, tid)) as f:
+                kids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def tree_ticks(pid):
+    """utime + stime of pid and its live descendants (virtiofsd forks into
+    its sandbox)."""
+    total, todo, seen = 0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        total += _stat_ticks(p)
+        todo += _children(p)
+    return total
+
+
+def thread_ticks(pid):
+    """{thread name without its number: utime + stime} over pid's tree."""
+    out, todo, seen = {}, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            tids = os.listdir('/proc/%d/task' % p)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open('/proc/%d/task/%s/stat' % (p, tid)) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            name = re.sub(r'-\d+$', '', st[st.find('(') + 1:st.rfind(')')]) or '?'
+            fields = st[st.rfind(')') + 2:].split()
+            out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
+        todo += _children(p)
+    return out
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def syncfs(path):
+    """syncfs(2) of the file system holding path."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _libc.syncfs(fd) != 0:
+            log('syncfs %s: %s' % (path, os.strerror(ctypes.get_errno())))
+    finally:
+        os.close(fd)
+
+
+def share_mib(a):
+    """Size of a share file system that holds every workload's files."""
+    return max(1024, a.size_mib + a.rand_mib + 512)
+
+
+def machine_busy():
+    with open('/proc/stat') as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+
+
+# ---------------------------------------------------------------------------
+# One measurement: a back-end, a guest, the workloads
+
+class Measurement:
+    """A fresh share, back-end and guest; the workloads; everything stopped."""
+
+    def __init__(self, run, ns, args, kind, rnd):
+        self.run, self.ns, self.args, self.kind, self.rnd = run, ns, args, kind, rnd
+        self.gw = self.be = self.guest = None
+        self.share = None
+        self.mounted = False
+        self.snaps = {}
+        self.perf = None
+
+    # --- the shared directory -------------------------------------------
+
+    def make_share(self):
+        a = self.args
+        self.share = os.path.join(self.run.workdir, 'share-%s-%d' % (self.kind, self.rnd))
+        os.makedirs(self.share)
+        if a.share_fs == 'dir':
+            return
+        if a.share_fs == 'tmpfs':
+            e2e.sh(['mount', '-t', 'tmpfs', '-o', 'size=%dm' % share_mib(a),
+                    'vgwbench', self.share])
+        else:
+            img = self.share + '.img'
+            with open(img, 'wb') as f:
+                f.truncate(share_mib(a) << 20)
+            e2e.sh(['mkfs.ext4', '-q', '-F', '-E', 'lazy_itable_init=0,lazy_journal_init=0',
+                    img])
+            e2e.sh(['mount', '-o', 'loop', img, self.share])
+            os.unlink(img)          # the loop device keeps it until umount
+        self.mounted = True
+
+    def remove_share(self):
+        if self.share is None:
+            return
+        if self.mounted:
+            if subprocess.run(['umount', self.share]).returncode != 0:
+                log('umount %s failed: lazy umount' % self.share)
+                subprocess.run(['umount', '-l', self.share])
+            self.mounted = False
+        shutil.rmtree(self.share, ignore_errors=True)
+
+    # --- back-ends -------------------------------------------------------
+
+    def start_backend(self):
+        a = self.args
+        if self.kind == 'vhostgw':
+            self.gw = self.run.gateway('gw%d' % self.rnd, self.ns,
+                                       [dict(e2e.fs('fs1', self.share, TAG), **a.gw_fs_opts)],
+                                       [], lcores=a.gw_lcores)
+            self.be = self.gw.proc
+            return self.gw.socket('fs1')
+        sock = os.path.join(self.run.workdir, 'virtiofsd%d.sock' % self.rnd)
+        argv = [a.virtiofsd, '--socket-path=' + sock, '-o', 'source=' + self.share,
+                '-o', 'cache=auto'] + a.virtiofsd_opt
+        self.be = e2e.Proc(self.run, 'virtiofsd%d' % self.rnd, argv,
+                           os.path.join(self.run.logdir, 'virtiofsd%d.log' % self.rnd))
+        end = time.monotonic() + 30
+        while True:
+            self.be.check_alive()
+            try:
+                if (os.stat(sock).st_mode & 0o170000) == 0o140000:
+                    break
+            except FileNotFoundError:
+                pass
+            if time.monotonic() > end:
+                raise BenchError('virtiofsd: no socket %s after 30 s:\n%s'
+                                 % (sock, self.be.tail()))
+            time.sleep(0.05)
+        return sock
+
+    # --- perf and counters -------------------------------------------------
+
+    def _perf_start(self, ph):
+        if ph not in self.args.perf:
+            return
+        out = os.path.join(self.run.logdir, 'perf-%s-%d-%s.data' % (self.kind, self.rnd, ph))
+        self.perf = subprocess.Popen(['perf', 'record', '-q', '-g', '-p', str(self.be.pid),
+                                      '-o', out], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(0.3)             # perf attaches before the guest is let go
+        log('perf record pid %d -> %s' % (self.perf.pid, out))
+
+    def _perf_stop(self):
+        if self.perf is None:
+            return
+        if self.perf.poll() is None:
+            os.kill(self.perf.pid, signal.SIGINT)
+        try:
+            self.perf.wait(30)
+        except subprocess.TimeoutExpired:
+            os.kill(self.perf.pid, signal.SIGKILL)
+            self.perf.wait()
+        self.perf = None
+
+    def _snap(self, label, t):
+        s = dict(t=t, be=tree_ticks(self.be.pid), qemu=tree_ticks(self.guest.proc.pid),
+                 me=tree_ticks(os.getpid()), busy=machine_busy(),
+                 threads=thread_ticks(self.be.pid),
+                 qemu_threads=thread_ticks(self.guest.proc.pid))
+        if self.gw is not None:
+            try:
+                reply = self.gw.ctl('stats')
+                st = {d['name']: d for d in reply['devices']}['fs1']
+                s['tsc_hz'] = reply.get('tsc_hz')
+                s['gw'] = {k: st.get(k, 0) for k in
+                           ('requests', 'errors', 'malformed', 'bytes_read',
+                            'bytes_written', 'drops', 'inodes', 'handles')}
+                s['gw']['busy_cycles'] = sum(q.get('busy_cycles', 0)
+                                             for q in st.get('queues', []))
+            except (e2e.E2EError, OSError, KeyError, ValueError) as e:
+                s['gw_error'] = str(e)
+        self.snaps[label] = s
+
+    # --- the run ----------------------------------------------------------
+
+    def measure(self):
+        a = self.args
+        try:
+            self.make_share()
+            sock = self.start_backend()
+            self.guest = g = self.run.guest(
+                'g-%s-%d' % (self.kind, self.rnd), [],
+                fs=[{'socket': sock, 'tag': TAG}], scenario='fsbench', mount=TAG,
+                size=a.size_mib, seconds=a.seconds, files=a.files,
+                randsize=a.rand_mib, randmode=a.rand_mode, cpumib=a.cpu_mib,
+                qemu_args=('-name', 'g-%s-%d,debug-threads=on' % (self.kind, self.rnd)))
+            if a.qemu_cpus:
+                e2e.sh(['taskset', '-a', '-p', '-c', a.qemu_cpus, str(g.proc.pid)])
+            return self._collect(g)
+        finally:
+            self.stop()
+            self.remove_share()
+
+    def _collect(self, g):
+        a = self.args
+        _, t_mount, _ = g.wait_line(r'VGW-FS tag=', 180, what='virtio-fs mounted')
+        res = dict(backend=self.kind, round=self.rnd, boot_to_mount=t_mount - g.t_start,
+                   phases={})
+        idx = 0
+        budgets = dict(cpu=60 + a.cpu_mib / 10.0, write=60 + a.size_mib / 2.0, read=60 + a.size_mib / 2.0,
+                       randread=60 + a.seconds, create=60 + a.files / 20.0,
+                       stat=60 + a.files / 20.0, unlink=60 + a.files / 20.0)
+        waits = dict(cpu=120, write=60, read=120 + a.size_mib / 4.0,
+                     randread=120 + a.rand_mib / 2.0, create=60, stat=60, unlink=60)
+        for ph in PHASES:
+            idx, _, _ = g.wait_line(r'VGW-BENCH-WAIT %s$' % ph, waits[ph], idx,
+                                    what='the guest ready for %s' % ph)
+            i_wait = idx
+            t = time.monotonic()
+            syncfs(self.share)      # the previous phase's data reaches the disk now
+            t_sync = time.monotonic() - t
+            self._snap(ph + '.pre', time.monotonic())
+            self._perf_start(ph)
+            open(os.path.join(self.share, '.vgw-go-' + ph), 'w').close()
+            idx, t0, m0 = g.wait_line(r'VGW-BENCH-T %s\.begin up=([\d.]+)' % ph, 30, idx,
+                                      what='%s begins' % ph)
+            self._snap(ph + '.begin', t0)
+            idx, t1, m1 = g.wait_line(r'VGW-BENCH-T %s\.end up=([\d.]+)' % ph,
+                                      budgets[ph], idx, what='%s ends' % ph)
+            self._perf_stop()
+            self._snap(ph + '.end', t1)
+            res['phases'][ph] = self._phase(ph, t0, t1, float(m1.group(1)) - float(m0.group(1)))
+            res['phases'][ph]['host_syncfs_s'] = round(t_sync, 3)
+            idx, _, mi = g.wait_line(r'VGW-BENCH-IRQ %s\.end n=(\d+)' % ph, 30, idx,
+                                     what='%s interrupt count' % ph)
+            mb = g.console.find(r'VGW-BENCH-IRQ %s\.begin n=(\d+)' % ph, i_wait)
+            if mb:
+                res['phases'][ph]['guest_irqs'] = int(mi.group(1)) - int(mb[0][2].group(1))
+        m = g.wait(r'VGW-BENCH randread ops=(\d+) secs=([\d.]+) ops_s=([\d.]+) mode=(\w+)',
+                   30, what='randread summary')
+        ops = int(m.group(1))
+        rr = res['phases']['randread']
+        rr.update(ops=ops, mode=m.group(4), guest_ops_s=float(m.group(3)))
+        g.wait(r'VGW-DONE rc=0', 60, what='VGW-DONE rc=0')
+        for ph in PHASES:
+            p = res['phases'][ph]
+            if ph == 'cpu':
+                p['value'] = a.cpu_mib / p['host_s']
+                p['guest_value'] = a.cpu_mib / p['guest_s'] if p['guest_s'] > 0 else None
+            elif ph in ('write', 'read'):
+                p['value'] = a.size_mib / p['host_s']
+                p['guest_value'] = a.size_mib / p['guest_s'] if p['guest_s'] > 0 else None
+            elif ph == 'randread':
+                p['value'] = ops / p['host_s']
+                p['guest_value'] = p['guest_ops_s']
+            else:
+                p['value'] = p['host_s']
+                p['guest_value'] = p['guest_s']
+        return res
+
+    def _phase(self, ph, t0, t1, guest_s):
+        """Figures of one phase: CPU from the begin marker to the end marker,
+        the gateway's counters from before the go file to the end marker."""
+        s0, s1, sp = self.snaps[ph + '.begin'], self.snaps[ph + '.end'], self.snaps[ph + '.pre']
+        dt = t1 - t0
+        span = max(s1['t'] - s0['t'], 1e-3)
+        be = (s1['be'] - s0['be']) / CLK_TCK
+        qemu = (s1['qemu'] - s0['qemu']) / CLK_TCK
+        me = (s1['me'] - s0['me']) / CLK_TCK
+        other = (s1['busy'] - s0['busy']) / CLK_TCK - be - qemu - me
+        p = dict(host_s=dt, guest_s=guest_s, backend_cpu_s=round(be, 3),
+                 qemu_cpu_s=round(qemu, 3), other_cores=round(max(other, 0.0) / span, 3),
+                 t_begin=round(t0 - e2e.T0, 3))
+        th = {k: round((v - s0['threads'].get(k, 0)) / CLK_TCK, 3)
+              for k, v in s1['threads'].items()}
+        gone = be - sum(th.values())        # threads that exited meanwhile
+        if gone > 0.005:
+            th['(exited)'] = round(gone, 3)
+        p['backend_threads'] = {k: v for k, v in th.items() if v > 0}
+        qt = {k: round((v - s0['qemu_threads'].get(k, 0)) / CLK_TCK, 3)
+              for k, v in s1['qemu_threads'].items()}
+        p['qemu_threads'] = {k: v for k, v in qt.items() if v > 0}
+        if 'gw' in sp and 'gw' in s1:
+            p['gw'] = {k: s1['gw'][k] - sp['gw'][k] for k in sp['gw']
+                       if k not in ('inodes', 'handles')}
+            p['gw']['inodes_end'] = s1['gw']['inodes']
+            if s1.get('tsc_hz') and 'gw' in s0:
+                # share of the phase the worker spent in polls that did work
+                p['gw']['worker_busy'] = round((s1['gw']['busy_cycles'] - s0['gw']['busy_cycles'])
+                                               / (s1['tsc_hz'] * span), 3)
+        return p
+
+    def stop(self):
+        """Guest first, then the back-end, by PID."""
+        self._perf_stop()
+        if self.guest is not None:
+            self.guest.quit()
+        if self.gw is not None:
+            rc = self.gw.stop()
+            if rc not in (0, None):
+                log('warning: %s exited with status %s' % (self.gw.name, rc))
+        elif self.be is not None:
+            rc = self.be.stop(10)
+            if rc not in (0, None, -signal.SIGTERM):
+                log('note: virtiofsd exited with status %s' % rc)
+
+
+# ---------------------------------------------------------------------------
+# Summary
+
+def ratio(key, higher_better, g, v):
+    if g is None or v is None:
+        return None
+    a, b = (g, v) if higher_better else (v, g)
+    return a / b if b > 0 else None
+
+
+def summarize(results, rounds):
+    by = {(r['round'], r['backend']): r for r in results}
+    rows, summary = [], {}
+    for key, _, unit, hb in WORKLOADS:
+        ratios = []
+        vals = {k: [] for k in BACKENDS}
+        for rnd in range(1, rounds + 1):
+            fig = {}
+            for k in BACKENDS:
+                r = by.get((rnd, k))
+                fig[k] = r['phases'][key]['value'] if r else None
+                if fig[k] is not None:
+                    vals[k].append(fig[k])
+            rt = ratio(key, hb, fig['vhostgw'], fig['virtiofsd'])
+            if rt is not None:
+                ratios.append(rt)
+        summary[key] = dict(
+            unit=unit, higher_is_better=hb,
+            median_ratio=statistics.median(ratios) if ratios else None,
+            min_ratio=min(ratios) if ratios else None,
+            max_ratio=max(ratios) if ratios else None,
+            ratios=ratios,
+            median_vhostgw=statistics.median(vals['vhostgw']) if vals['vhostgw'] else None,
+            median_virtiofsd=statistics.median(vals['virtiofsd']) if vals['virtiofsd'] else None)
+    for rnd in range(1, rounds + 1):
+        row = dict(round=rnd)
+        for k in BACKENDS:
+            r = by.get((rnd, k))
+            row[k] = {w[0]: r['phases'][w[0]]['value'] for w in WORKLOADS} if r else None
+        row['ratio'] = {w[0]: ratio(w[0], w[3], row['vhostgw'] and row['vhostgw'][w[0]],
+                                    row['virtiofsd'] and row['virtiofsd'][w[0]])
+                        for w in WORKLOADS}
+        rows.append(row)
+    return rows, summary
+
+
+def _f(v, unit=None, width=12):
+    if v is None:
+        return '%*s' % (width, '-')
+    if unit == 's':
+        return '%*.3f' % (width, v)
+    if unit == 'ratio':
+        return '%*.2fx' % (width - 1, v)
+    return '%*.1f' % (width, v)
+
+
+def print_table(rows, summary, results, args):
+    print('vhostgw-bench fs: %d rounds, alternating; write/read %d MiB (dd bs=1M), '
+          'randread 4 KiB %s on %d MiB for %g s, create/stat/unlink %d files'
+          % (args.rounds, args.size_mib, args.rand_mode, args.rand_mib, args.seconds,
+             args.files))
+    print('guest: QEMU 7.2 TCG, 1 vCPU, %s; times between console markers on the host clock'
+          % e2e.GUEST_MEM)
+    print('share: %s, fresh per measurement; host syncfs before each phase' % {
+        'ext4': 'ext4 with journal on a loop-mounted image', 'tmpfs': 'tmpfs',
+        'dir': 'a directory on the host file system of %s' % e2e.tempfile.gettempdir()}[
+            args.share_fs])
+    print('vhostgw:   %s (lcores %s)%s' % (args.vhostgw, args.gw_lcores, ''.join(
+        ' %s=%s' % (k, json.dumps(v)) for k, v in args.gw_fs_opts.items())))
+    print('virtiofsd: %s -o cache=auto %s' % (args.virtiofsd, ' '.join(args.virtiofsd_opt)))
+    print('QEMU threads on CPUs %s (both back-ends)' % (args.qemu_cpus or 'any: not pinned'))
+    print()
+    head = '%-5s %-10s' % ('round', 'backend') + ''.join(
+        ' %13s' % ('%s %s' % (t, u)) for _, t, u, _ in WORKLOADS)
+    print(head)
+    for row in rows:
+        for k in BACKENDS:
+            line = '%-5d %-10s' % (row['round'], k)
+            for key, _, unit, _ in WORKLOADS:
+                line += ' ' + _f(row[k][key] if row[k] else None, unit, 13)
+            print(line)
+        line = '%-5d %-10s' % (row['round'], 'ratio')
+        for key, _, _, _ in WORKLOADS:
+            line += ' ' + _f(row['ratio'][key], 'ratio', 13)
+        print(line)
+    print()
+    line = '%-16s' % 'median ratio'
+    for key, _, _, _ in WORKLOADS:
+        line += ' ' + _f(summary[key]['median_ratio'], 'ratio', 13)
+    print(line)
+    for k in BACKENDS:
+        line = '%-16s' % ('median ' + k)
+        for key, _, unit, _ in WORKLOADS:
+            line += ' ' + _f(summary[key]['median_' + k], unit, 13)
+        print(line)
+    print()
+    print('ratio: vhostgw / virtiofsd for MiB/s and ops/s, virtiofsd / vhostgw for seconds: '
+          '> 1.0 means vhostgw is better')
+    print('guestcpu is no file system workload: the guest copies /dev/zero to /dev/null while '
+          'the back-end runs; its ratio < 1.0 means the guest itself ran slower next to vhostgw')
+    disturbed = [(r['round'], r['backend'], ph) for r in results
+                 for ph, p in r['phases'].items() if p['other_cores'] > args.max_other_load]
+    if disturbed:
+        print('note: other processes used more than %g cores during: %s'
+              % (args.max_other_load, ', '.join('round %d %s %s' % d for d in disturbed)))
+    # what the gateway saw, per phase (median over rounds)
+    gwres = [r for r in results if r['backend'] == 'vhostgw']
+    vres = [r for r in results if r['backend'] == 'virtiofsd']
+
+    def med(xs):
+        xs = [x for x in xs if x is not None]
+        return statistics.median(xs) if xs else None
+
+    if gwres or vres:
+        print()
+        print('per phase (median over rounds): vhostgw fs1 counters (control socket), guest '
+              'interrupts of the virtio devices')
+        print('%-9s %9s %8s %7s %7s %7s %7s %9s %9s %8s' % (
+            'phase', 'requests', 'req/s', 'errors', 'MiB rd', 'MiB wr', 'busy',
+            'IRQ gw', 'IRQ vfsd', 'IRQ/req'))
+        for ph in PHASES:
+            ps = [r['phases'][ph] for r in gwres if 'gw' in r['phases'][ph]]
+            req = med([p['gw']['requests'] for p in ps])
+            busy = med([p['gw'].get('worker_busy') for p in ps])
+            irq_g = med([r['phases'][ph].get('guest_irqs') for r in gwres])
+            irq_v = med([r['phases'][ph].get('guest_irqs') for r in vres])
+            print('%-9s %9s %8s %7s %7s %7s %7s %9s %9s %8s' % (
+                ph, '-' if req is None else '%d' % req,
+                '-' if not ps else '%.0f' % med([p['gw']['requests'] / p['host_s'] for p in ps]),
+                '-' if not ps else '%d' % med([p['gw']['errors'] for p in ps]),
+                '-' if not ps else '%.1f' % (med([p['gw']['bytes_read'] for p in ps]) / 1048576.0),
+                '-' if not ps else '%.1f' % (med([p['gw']['bytes_written'] for p in ps])
+                                             / 1048576.0),
+                '-' if busy is None else '%.0f %%' % (100 * busy),
+                '-' if irq_g is None else '%d' % irq_g, '-' if irq_v is None else '%d' % irq_v,
+                '-' if irq_g is None or not req else '%.2f' % (irq_g / req)))
+    if gwres or vres:
+        print()
+        print('CPU seconds per phase (median over rounds; back-end threads by name):')
+        for ph in PHASES:
+            parts = []
+            for k, rs in (('vhostgw', gwres), ('virtiofsd', vres)):
+                if not rs:
+                    continue
+                names = sorted({n for r in rs for n in r['phases'][ph]['backend_threads']})
+                th = ' '.join('%s %.2f' % (n, med([r['phases'][ph]['backend_threads'].get(n, 0)
+                                                   for r in rs])) for n in names)
+                qn = sorted({n for r in rs for n in r['phases'][ph].get('qemu_threads', {})})
+                qth = ' '.join('%s %.2f' % (n, med([r['phases'][ph]['qemu_threads'].get(n, 0)
+                                                    for r in rs])) for n in qn)
+                parts.append('%s %.2f (%s), its QEMU %.2f (%s)' % (
+                    k, med([r['phases'][ph]['backend_cpu_s'] for r in rs]), th or '-',
+                    med([r['phases'][ph]['qemu_cpu_s'] for r in rs]), qth or '-'))
+            print('%-9s %s' % (ph, '\n          '.join(parts)))
+
+
+# ---------------------------------------------------------------------------
+# Driver
+
+def find_vhostgw(arg):
+    if arg:
+        if not os.access(arg, os.X_OK):
+            raise BenchError('--vhostgw %s: not an executable' % arg)
+        return os.path.abspath(arg)
+    cand = os.path.join(ROOT, 'build', 'app', 'vhostgw', 'vhostgw')
+    if os.access(cand, os.X_OK):
+        return cand
+    p = shutil.which('vhostgw')
+    if p:
+        return p
+    raise BenchError('vhostgw not found (%s nor in PATH): build it or give --vhostgw' % cand)
+
+
+def _cpu_list(text):
+    out = set()
+    for part in text.split(','):
+        part = part.strip()
+        if not part:
+            continue
+        a, _, b = part.partition('-')
+        out.update(range(int(a), int(b or a) + 1))
+    return out
+
+
+def worker_cpus(lcores):
+    """CPUs of the worker lcores in an EAL --lcores value: every lcore but
+    the main one (the lowest lcore id) -- '0@0,1@1' -> {1}."""
+    groups = {}
+    for m in re.finditer(r'(\([\d,\-]+\)|[\d\-]+)(?:@(\([\d,\-]+\)|[\d\-]+))?(?:,|$)', lcores):
+        ids = _cpu_list(m.group(1).strip('()'))
+        cpus = _cpu_list(m.group(2).strip('()')) if m.group(2) else None
+        for i in ids:
+            groups[i] = cpus if cpus is not None else {i}
+    if not groups:
+        return set()
+    main = min(groups)
+    return set().union(*[c for i, c in groups.items() if i != main])
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog='vhostgw-bench fs',
+        description='virtio-fs: the same QEMU 7.2 (TCG) guest and workloads against '
+        'virtiofsd (C, QEMU 7.2, cache=auto) and vhostgw (one fs device), alternating.')
+    ap.add_argument('--vhostgw', help='the vhostgw binary (default: build/app/vhostgw/'
+                    'vhostgw under the repository root, then PATH)')
+    ap.add_argument('--virtiofsd', default=VIRTIOFSD, help='default ' + VIRTIOFSD)
+    ap.add_argument('--virtiofsd-opt', action='append', default=[], metavar='OPT',
+                    help='extra virtiofsd argument (repeatable), e.g. -o=xattr')
+    ap.add_argument('--rounds', type=int, default=3, help='rounds (default 3)')
+    ap.add_argument('--size-mib', type=int, default=256,
+                    help='sequential write/read size in MiB (default 256)')
+    ap.add_argument('--seconds', type=float, default=10.0,
+                    help='random-read duration in seconds (default 10)')
+    ap.add_argument('--rand-mib', type=int, default=64,
+                    help='random-read file size in MiB (default 64)')
+    ap.add_argument('--rand-mode', choices=('buffered', 'direct'), default='buffered',
+                    help='buffered (default): POSIX_FADV_RANDOM and a DONTNEED of each '
+                    'page after its read, every read one 4 KiB FUSE READ; direct: O_DIRECT '
+                    '(virtiofsd drops O_DIRECT on the host, vhostgw keeps it)')
+    ap.add_argument('--cpu-mib', type=int, default=1024,
+                    help='guest CPU probe: MiB copied from /dev/zero to /dev/null in the '
+                    'guest before the workloads (default 1024)')
+    ap.add_argument('--files', type=int, default=2000,
+                    help='files created, stat()ed and unlinked (default 2000)')
+    ap.add_argument('--share-fs', choices=('ext4', 'dir', 'tmpfs'), default='ext4',
+                    help='what the shared directory is: ext4 (default): a fresh ext4 '
+                    '(journal, loop-mounted image) per measurement, so no measurement '
+                    'inherits the state of another; dir: a directory on the host file '
+                    'system of the work directory; tmpfs: a fresh tmpfs')
+    ap.add_argument('--gw-fs-opt', action='append', default=[], metavar='KEY=JSON',
+                    help='extra key of the vhostgw fs device, e.g. xattr=false (repeatable)')
+    ap.add_argument('--qemu-cpus', default='auto', metavar='LIST',
+                    help='CPUs of every QEMU thread (taskset -a -p -c LIST right after it '
+                    'starts), the same for both back-ends. auto (default): the CPUs the '
+                    "gateway's worker lcores do not use (with --gw-lcores 0@0,1@1: 0); "
+                    'none: not pinned (the scheduler then often puts the vCPU thread '
+                    'next to the busy-polling worker, halving the guest\'s speed)')
+    ap.add_argument('--only', choices=BACKENDS, help='measure one back-end only')
+    ap.add_argument('--gw-lcores', default='0@0,1@1',
+                    help="vhostgw's --lcores (default 0@0,1@1: worker polls core 1)")
+    ap.add_argument('--build-dir', default='/tmp/vhostgw-bench-fs',
+                    help='initramfs and program cache, logs (e2e-logs/fsbench); '
+                    'default /tmp/vhostgw-bench-fs')
+    ap.add_argument('--max-other-load', type=float, default=0.3, metavar='CORES',
+                    help='flag phases during which other processes used more CPU '
+                    '(default 0.3 cores)')
+    ap.add_argument('--perf', default='', metavar='PHASES',
+                    help='perf record -g the back-end during these phases (comma-separated, '
+                    'or all); perf-BACKEND-ROUND-PHASE.data in the log directory. '
+                    'Disturbs the figures: for investigation')
+    ap.add_argument('--json', action='store_true', help='print JSON instead of the table')
+    ap.add_argument('--save', metavar='FILE', help='also write the JSON to FILE')
+    args = ap.parse_args(argv)
+    if args.rounds < 1 or args.size_mib < 1 or args.seconds <= 0 or args.files < 1 \
+            or args.rand_mib < 1:
+        ap.error('--rounds, --size-mib, --seconds, --rand-mib and --files must be positive')
+    args.perf = PHASES if args.perf == 'all' else [x for x in args.perf.split(',') if x]
+    if any(x not in PHASES for x in args.perf):
+        ap.error('--perf: phases are %s or all' % ','.join(PHASES))
+    if args.perf and not shutil.which('perf'):
+        ap.error('--perf: perf not found')
+    if args.qemu_cpus == 'auto':
+        online = _cpu_list(open('/sys/devices/system/cpu/online').read().strip())
+        free = sorted(online - worker_cpus(args.gw_lcores))
+        args.qemu_cpus = ','.join(map(str, free)) if free else None
+    elif args.qemu_cpus == 'none':
+        args.qemu_cpus = None
+    args.gw_fs_opts = {}
+    for o in args.gw_fs_opt:
+        k, _, v = o.partition('=')
+        try:
+            args.gw_fs_opts[k] = json.loads(v)
+        except ValueError:
+            args.gw_fs_opts[k] = v
+    args.virtiofsd_opt = [x for o in args.virtiofsd_opt for x in
+                          (o.split('=', 1) if o.startswith('-o=') else [o])]
+    return args
+
+
+def main(argv):
+    args = parse_args(argv)
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    results, failures = [], []
+    run = None
+    rc = 0
+    t_start = time.monotonic()
+    try:
+        args.vhostgw = find_vhostgw(args.vhostgw)
+        if not os.access(args.virtiofsd, os.X_OK):
+            raise BenchError('%s not found (apt-get install qemu-system-x86)' % args.virtiofsd)
+        build = os.path.abspath(args.build_dir)
+        prog = build_fsbench(os.path.join(build, 'fsbench-cache'))
+        run = e2e.Run('fsbench', argparse.Namespace(build_dir=build, backend='vhostgw',
+                                                    vhostgw=args.vhostgw))
+        run.preflight()
+        with open(prog, 'rb') as f:
+            run._initramfs = e2e.build_initramfs(run.cache_dir, run.kver,
+                                                 extra={'bin/vgw-fsbench': f.read()})
+        run.lock_machine()
+        t_start = time.monotonic()
+        e2e._stale_netns_cleanup()
+        ns = run.netns('fsb')
+        kinds = [args.only] if args.only else list(BACKENDS)
+        for rnd in range(1, args.rounds + 1):
+            order = kinds if rnd % 2 else kinds[::-1]
+            for kind in order:
+                log('round %d: %s' % (rnd, kind))
+                try:
+                    res = Measurement(run, ns, args, kind, rnd).measure()
+                except (e2e.E2EError, BenchError) as e:
+                    log('round %d, %s: FAILED: %s' % (rnd, kind, e))
+                    failures.append(dict(round=rnd, backend=kind, error=str(e)))
+                    continue
+                results.append(res)
+                log('round %d, %-9s: ' % (rnd, kind) + ', '.join(
+                    '%s %s %s' % (k, _f(res['phases'][k]['value'], u, 0), u)
+                    for k, _, u, _ in WORKLOADS))
+    except KeyboardInterrupt:
+        log('interrupted: stopping')
+        rc = 130
+    except (e2e.E2EError, BenchError) as e:
+        log('error: %s' % e)
+        rc = 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if run is not None:
+            for pb in run.cleanup():
+                log('warning: %s' % pb)
+            log('logs in %s' % run.logdir)
+    if failures and rc == 0:
+        rc = 1
+    if not results:
+        return rc or 1
+    rows, summary = summarize(results, args.rounds)
+    doc = dict(config=dict(rounds=args.rounds, size_mib=args.size_mib,
+                           seconds=args.seconds, rand_mib=args.rand_mib,
+                           rand_mode=args.rand_mode, files=args.files,
+                           cpu_mib=args.cpu_mib, vhostgw=args.vhostgw,
+                           gw_lcores=args.gw_lcores, gw_fs_opts=args.gw_fs_opts,
+                           virtiofsd=args.virtiofsd, virtiofsd_opt=args.virtiofsd_opt,
+                           share_fs=args.share_fs, qemu_cpus=args.qemu_cpus,
+                           guest_mem=e2e.GUEST_MEM),
+               rounds=rows, summary=summary, measurements=results,
+               failures=failures, seconds=round(time.monotonic() - t_start, 1),
+               complete=rc == 0)
+    if args.save:
+        with open(args.save, 'w') as f:
+            json.dump(doc, f, indent=1)
+    if args.json:
+        json.dump(doc, sys.stdout, indent=1)
+        print()
+    else:
+        print_table(rows, summary, results, args)
+        print('\n%d measurements in %.0f s' % (len(results), time.monotonic() - t_start))
+        if failures:
+            print('\nincomplete: %s' % '; '.join('round %d %s: %s' % (
+                f['round'], f['backend'], f['error'].splitlines()[0]) for f in failures))
+    return rc
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
