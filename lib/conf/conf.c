@@ -162,7 +162,7 @@ conf_verr(struct conf_ctx *c, const char *key, const char *fmt, va_list ap)
 	free(msg);
 }
 
-static void __attribute__((format(printf, 2, 3)))
+static void __attribute__((format(__printf__, 2, 3)))
 conf_err(struct conf_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
@@ -172,7 +172,7 @@ conf_err(struct conf_ctx *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void __attribute__((format(printf, 3, 4)))
+static void __attribute__((format(__printf__, 3, 4)))
 conf_err_key(struct conf_ctx *c, const char *key, const char *fmt, ...)
 {
 	va_list ap;
@@ -990,7 +990,7 @@ conf_parse_root(struct conf_ctx *c, json_t *root)
 	conf_parse_links(c, root);
 }
 
-static void __attribute__((format(printf, 2, 3)))
+static void __attribute__((format(__printf__, 2, 3)))
 conf_add(struct vgw_errlist *errs, const char *fmt, ...)
 {
 	va_list ap;
