@@ -183,21 +183,36 @@ fs_op_batch_forget(struct vgw_fs *fs, struct fs_ctx *c)
 
 /* ---- MKDIR MKNOD SYMLINK LINK ---- */
 
+/* The common start of an operation that makes an entry in directory
+ * c->nodeid: room for the entry reply, fixed arguments of sz bytes, a
+ * directory, and a valid name after the arguments (into c->name). Returns
+ * the arguments, or NULL after replying an error. */
+static const void *
+fs_new_entry_args(struct vgw_fs *fs, struct fs_ctx *c, uint32_t sz)
+{
+	const void *in;
+	uint32_t off = sz;
+	int rc;
+
+	if (!fs_out_room(fs, c, FS_ENTRY_SZ) || (in = fs_args(fs, c, sz)) == NULL ||
+	    !fs_need_dir(fs, c))
+		return NULL;
+	rc = fs_arg_name(c, &off, &c->name, false);
+	if (rc < 0) {
+		fs_reply_err(fs, c, rc);
+		return NULL;
+	}
+	return in;
+}
+
 void
 fs_op_mkdir(struct vgw_fs *fs, struct fs_ctx *c)
 {
 	const struct fuse_mkdir_in *in;
-	uint32_t off = sizeof(*in);
-	int rc;
 
-	if (!fs_out_room(fs, c, FS_ENTRY_SZ) || (in = fs_args(fs, c, sizeof(*in))) == NULL ||
-	    !fs_need_dir(fs, c))
+	in = fs_new_entry_args(fs, c, sizeof(*in));
+	if (in == NULL)
 		return;
-	rc = fs_arg_name(c, &off, &c->name, false);
-	if (rc < 0) {
-		fs_reply_err(fs, c, rc);
-		return;
-	}
 	memset(&c->aop, 0, sizeof(c->aop));
 	c->aop.kind = FS_AOP_MKDIRAT;
 	c->aop.fd = fs->ino_fd[c->ino];
@@ -220,17 +235,10 @@ void
 fs_op_mknod(struct vgw_fs *fs, struct fs_ctx *c)
 {
 	const struct fuse_mknod_in *in;
-	uint32_t off = sizeof(*in);
-	int rc;
 
-	if (!fs_out_room(fs, c, FS_ENTRY_SZ) || (in = fs_args(fs, c, sizeof(*in))) == NULL ||
-	    !fs_need_dir(fs, c))
+	in = fs_new_entry_args(fs, c, sizeof(*in));
+	if (in == NULL)
 		return;
-	rc = fs_arg_name(c, &off, &c->name, false);
-	if (rc < 0) {
-		fs_reply_err(fs, c, rc);
-		return;
-	}
 	/* regular files, FIFOs and sockets; no device nodes: a guest must not
 	 * plant a host device node in a shared directory */
 	switch (in->mode & S_IFMT) {
@@ -289,18 +297,11 @@ void
 fs_op_link(struct vgw_fs *fs, struct fs_ctx *c)
 {
 	const struct fuse_link_in *in;
-	uint32_t off = sizeof(*in);
 	uint32_t old;
-	int rc;
 
-	if (!fs_out_room(fs, c, FS_ENTRY_SZ) || (in = fs_args(fs, c, sizeof(*in))) == NULL ||
-	    !fs_need_dir(fs, c))
+	in = fs_new_entry_args(fs, c, sizeof(*in));
+	if (in == NULL)
 		return;
-	rc = fs_arg_name(c, &off, &c->name, false);
-	if (rc < 0) {
-		fs_reply_err(fs, c, rc);
-		return;
-	}
 	old = fs_inode_get(fs, in->oldnodeid);
 	if (old == 0) {
 		fs_reply_err(fs, c, -ENOENT);
