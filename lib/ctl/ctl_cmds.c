@@ -155,6 +155,8 @@ fs_device(unsigned int i)
 		"protocol_features", (json_int_t)in.protocol_features,
 		"connects", (json_int_t)in.connects, "disconnects", (json_int_t)in.disconnects,
 		"phase", phase_of(in.name));
+	json_object_set_new(d, "inflight", json_boolean(in.inflight));
+	json_object_set_new(d, "inflight_resubmitted", json_integer(in.inflight_resubmitted));
 	if (cd != NULL && cd->pm.phase == VGW_PHASE_FAILED)
 		json_object_set_new(d, "failed_reason", json_string(cd->pm.reason));
 	return d;

@@ -39,6 +39,7 @@ RTE_LOG_REGISTER_SUFFIX(vgw_logtype_fs, fs, INFO);
 #define FS_MAX_VRINGS (1 + VGW_MAX_QUEUES)
 #define FS_MSG_SET_MEM_TABLE 5	/* VHOST_USER_SET_MEM_TABLE */
 #define FS_MSG_SET_LOG_BASE 6	/* VHOST_USER_SET_LOG_BASE */
+#define FS_MSG_SET_INFLIGHT_FD 32	/* VHOST_USER_SET_INFLIGHT_FD */
 
 struct fs_slot {
 	struct vgw_fs_req req;
@@ -58,6 +59,7 @@ struct fs_dev {
 	bool remap;			/* taken away while rte_vhost remaps */
 	uint64_t connects;
 	uint64_t disconnects;
+	uint64_t resubmitted;		/* of rings since detached */
 	/* what the workers may use: set before the device is published,
 	 * not changed while it is */
 	_Atomic int vid;
@@ -312,10 +314,20 @@ on_new_device(void *ctx, int vid)
 	if (d->mem == NULL)
 		goto fail;
 	for (uint16_t q = 0; q < nvq; q++) {
-		if (vgw_vring_attach(&d->vq[q], vid, q) < 0) {
+		int ret = vgw_vring_attach(&d->vq[q], vid, q);
+
+		if (ret == -EINVAL) {
+			VGW_LOG(fs, ERR, "%s: ring %u: the inflight region holds fewer entries than the ring's %u",
+				d->name, q, d->vq[q].size);
+			goto fail;
+		}
+		if (ret < 0) {
 			VGW_LOG(fs, ERR, "%s: ring %u is not set up", d->name, q);
 			goto fail;
 		}
+		if (d->vq[q].n_resubmit != 0)
+			VGW_LOG(fs, NOTICE, "%s: ring %u: %u request(s) left in flight by the previous back-end, taken again",
+				d->name, q, d->vq[q].n_resubmit);
 	}
 	d->nvq = nvq;
 	d->remap = false;
@@ -347,8 +359,10 @@ on_destroy_device(void *ctx, int vid)
 	d->ready_vid = -1;
 	publish(d);
 	drain(d);	/* also when it was suspended: nothing is left behind */
-	for (uint16_t q = 0; q < d->nvq; q++)
+	for (uint16_t q = 0; q < d->nvq; q++) {
+		d->resubmitted += d->vq[q].resubmitted;
 		vgw_vring_detach(&d->vq[q]);
+	}
 	d->nvq = 0;
 	d->remap = false;
 	pthread_mutex_unlock(&fs_lock);
@@ -359,7 +373,8 @@ on_destroy_device(void *ctx, int vid)
  * and maps the new table without telling us; our rings and memory table
  * would point into unmapped memory. SET_LOG_BASE likewise unmaps the dirty
  * log that rte_vhost_log_write() writes into (rte_vhost's own data path
- * holds the ring locks while logging; we do not). Before (pre), take the
+ * holds the ring locks while logging; we do not), and SET_INFLIGHT_FD the
+ * inflight region the rings write into. Before (pre), take the
  * device away from the workers and finish what is in flight (its buffers
  * are in that memory); after (post), take the memory table and the ring
  * addresses again and give the device back. rte_vhost holds the device's
@@ -376,7 +391,8 @@ on_message(void *ctx, int vid, const struct vgw_vhost_msg *m, bool post)
 	struct rte_vhost_memory *mem;
 	uint16_t q;
 
-	if (m->request != FS_MSG_SET_MEM_TABLE && m->request != FS_MSG_SET_LOG_BASE)
+	if (m->request != FS_MSG_SET_MEM_TABLE && m->request != FS_MSG_SET_LOG_BASE &&
+	    m->request != FS_MSG_SET_INFLIGHT_FD)
 		return;
 	pthread_mutex_lock(&fs_lock);
 	if (d->ready_vid != vid || (post && !d->remap) || (!post && (d->remap ||
@@ -546,8 +562,12 @@ vgw_fsdev_info(unsigned int idx, struct vgw_fsdev_info *in)
 		in->inodes = vgw_fs_inode_count(d->fs);
 		in->handles = vgw_fs_handle_count(d->fs);
 	}
-	for (uint16_t q = 0; q < d->nvq; q++)
+	for (uint16_t q = 0; q < d->nvq; q++) {
 		in->malformed += d->vq[q].malformed;
+		in->inflight_resubmitted += d->vq[q].resubmitted;
+		in->inflight |= d->vq[q].inflight != NULL;
+	}
+	in->inflight_resubmitted += d->resubmitted;
 	pthread_mutex_unlock(&fs_lock);
 	return 0;
 }

@@ -36,6 +36,8 @@ struct vgw_fsdev_info {
 	uint64_t bytes_written;
 	unsigned int inodes;
 	unsigned int handles;
+	bool inflight;			/* the front-end gave an inflight region */
+	uint64_t inflight_resubmitted;	/* requests taken again from one */
 };
 
 int vgw_fsdev_init(const struct vgw_conf *conf);

@@ -16,6 +16,7 @@
 #define VGW_VRING_MAX_CHAIN_BYTES (64u << 20)
 
 struct rte_vhost_memory;
+struct rte_vhost_inflight_info_split;
 struct vring_desc;
 struct vring_avail;
 struct vring_used;
@@ -31,6 +32,15 @@ struct vgw_vring {
 	uint16_t vring_idx;
 	int vid;
 	uint64_t malformed;		/* chains refused */
+	/* inflight I/O tracking (INFLIGHT_SHMFD), when the front-end gave a
+	 * region: which heads the device has taken and not returned, so that
+	 * a back-end that replaces a crashed one can finish them */
+	struct rte_vhost_inflight_info_split *inflight;
+	uint64_t inflight_counter;	/* next counter: taking order */
+	uint16_t *resubmit;		/* heads left in flight, counter order */
+	uint16_t n_resubmit;
+	uint16_t resubmit_pos;
+	uint64_t resubmitted;		/* heads taken again from the region */
 };
 
 /* One request: iov[0..in_cnt) device-readable, then out_cnt device-writable
@@ -46,13 +56,21 @@ struct vgw_vring_chain {
 };
 
 /* Take ring idx of device vid as rte_vhost set it up (addresses, size, and
- * the base index the front-end gave). */
+ * the base index the front-end gave), with its inflight region if the
+ * front-end gave one: heads the region shows in flight (left by an earlier
+ * back-end) are taken again first, in the order they were first taken.
+ * -ENODEV: the ring is not set up; -EINVAL: the inflight region is smaller
+ * than the ring; -ENOMEM. */
 int vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx);
 /* Take the ring's addresses again (after rte_vhost remapped the guest
- * memory: SET_MEM_TABLE), keeping our indices and counters. */
+ * memory or the inflight region: SET_MEM_TABLE, SET_INFLIGHT_FD), keeping
+ * our indices and counters. */
 int vgw_vring_refresh(struct vgw_vring *vr);
 /* Give the indices back to rte_vhost (GET_VRING_BASE answers with them). */
 void vgw_vring_detach(struct vgw_vring *vr);
+/* Ask the guest not to kick (VRING_USED_F_NO_NOTIFY): the ring is polled.
+ * attach and refresh do it. */
+void vgw_vring_set_no_kicks(struct vgw_vring *vr);
 
 /* The device's current memory table (free with vgw_vring_mem_free()). */
 struct rte_vhost_memory *vgw_vring_mem_get(int vid);

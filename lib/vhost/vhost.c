@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <rte_vhost.h>
 #include <rte_mbuf.h>
@@ -56,7 +59,15 @@ _Static_assert(sizeof(struct vgw_vhu_msg_context) == 680, "vhu context size");
 	(1ULL << VHOST_USER_F_PROTOCOL_FEATURES) | (1ULL << VHOST_F_LOG_ALL))
 #define VGW_VHOST_DEVICE_PROTOCOL_FEATURES ((1ULL << VHOST_USER_PROTOCOL_F_MQ) | \
 	(1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD) | \
-	(1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK))
+	(1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
+	(1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+
+/* Inflight regions (GET/SET_INFLIGHT_FD): rte_vhost 22.11 takes the sizes
+ * as the front-end gives them, so it would make a region of any size, or
+ * index past the end of a mapping shorter than the queues it describes. */
+#define VGW_INFLIGHT_MAX_QUEUES 128
+#define VGW_INFLIGHT_MAX_QUEUE_SIZE 32768
+#define VGW_INFLIGHT_ALIGN 64
 
 struct vgw_vhost_sock {
 	bool used;
@@ -95,6 +106,8 @@ static _Atomic(vgw_vhost_observer_fn) observer;
 #define VHOST_USER_SET_VRING_KICK_ID 12
 #define VHOST_USER_SEND_RARP_ID 19
 #define VHOST_USER_SET_STATUS_ID 39
+#define VHOST_USER_GET_INFLIGHT_FD_ID 31
+#define VHOST_USER_SET_INFLIGHT_FD_ID 32
 #define VHOST_USER_SET_DEVICE_STATE_FD_ID 42
 #define VHOST_USER_CHECK_DEVICE_STATE_ID 43
 
@@ -230,6 +243,66 @@ classify(struct vgw_vhost_sock *s, const char *name,
 	}
 }
 
+struct vgw_vhu_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+};
+
+/* Bytes of one queue's split inflight area (the vhost-user layout: a
+ * 16-byte header, 16 bytes per descriptor, 64-byte aligned). */
+static uint64_t
+inflight_queue_bytes(uint16_t queue_size)
+{
+	uint64_t b = sizeof(struct rte_vhost_inflight_info_split) +
+		     (uint64_t)queue_size * sizeof(struct rte_vhost_inflight_desc_split);
+
+	return RTE_ALIGN_CEIL(b, VGW_INFLIGHT_ALIGN);
+}
+
+/* NULL when the GET/SET_INFLIGHT_FD request is acceptable, else why not. */
+static const char *
+inflight_check(const struct vgw_vhu_msg_context *c, char *why, size_t len)
+{
+	struct vgw_vhu_inflight in;
+	struct stat st;
+	uint64_t need;
+
+	if (c->msg.size < offsetof(struct vgw_vhu_inflight, queue_size) + sizeof(in.queue_size))
+		return "payload too short";
+	memcpy(&in, c->msg.payload, sizeof(in));
+	if (in.num_queues == 0 || in.num_queues > VGW_INFLIGHT_MAX_QUEUES) {
+		snprintf(why, len, "num_queues %u not in 1..%u", in.num_queues,
+			 VGW_INFLIGHT_MAX_QUEUES);
+		return why;
+	}
+	if (in.queue_size == 0 || in.queue_size > VGW_INFLIGHT_MAX_QUEUE_SIZE ||
+	    (in.queue_size & (in.queue_size - 1)) != 0) {
+		snprintf(why, len, "queue_size %u is not a power of two up to %u",
+			 in.queue_size, VGW_INFLIGHT_MAX_QUEUE_SIZE);
+		return why;
+	}
+	if (c->msg.request == VHOST_USER_GET_INFLIGHT_FD_ID)
+		return NULL;
+	need = in.num_queues * inflight_queue_bytes(in.queue_size);
+	if (c->fd_num != 1 || c->fds[0] < 0)
+		return "no region fd";
+	if (in.mmap_size < need) {
+		snprintf(why, len, "mmap_size %" PRIu64 " < %" PRIu64 " for %u queues of %u",
+			 in.mmap_size, need, in.num_queues, in.queue_size);
+		return why;
+	}
+	if (fstat(c->fds[0], &st) < 0 || !S_ISREG(st.st_mode) ||
+	    in.mmap_offset > (uint64_t)st.st_size ||
+	    (uint64_t)st.st_size - in.mmap_offset < in.mmap_size) {
+		snprintf(why, len, "region fd holds no %" PRIu64 " bytes at offset %" PRIu64,
+			 in.mmap_size, in.mmap_offset);
+		return why;
+	}
+	return NULL;
+}
+
 static enum rte_vhost_msg_result
 hook_common(int vid, void *msg, bool post)
 {
@@ -247,6 +320,22 @@ hook_common(int vid, void *msg, bool post)
 
 	if (sock_lookup_name(vid, &ops, &ctx, name) < 0)
 		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	if (!post && (c->msg.request == VHOST_USER_GET_INFLIGHT_FD_ID ||
+		      c->msg.request == VHOST_USER_SET_INFLIGHT_FD_ID)) {
+		char why[128];
+		const char *bad = inflight_check(c, why, sizeof(why));
+
+		if (bad != NULL) {
+			VGW_LOG(vhost, ERR, "%s: vid %d: %s refused: %s", name, vid,
+				vgw_vhost_msg_name(c->msg.request), bad);
+			/* a refused message's fds are ours to close */
+			for (int i = 0; i < c->fd_num && i < VGW_VHU_MAX_FDS; i++)
+				if (c->fds[i] >= 0)
+					close(c->fds[i]);
+			((struct vgw_vhu_msg_context *)msg)->fd_num = 0;
+			return RTE_VHOST_MSG_RESULT_ERR;
+		}
+	}
 	/* the slot of a registered socket stays while its connections live */
 	classify(sock_of_ctx(ctx), name, c, post);
 	if (ops->message != NULL)

@@ -5,21 +5,87 @@
 
 #include <linux/virtio_ring.h>
 #include <rte_atomic.h>
+#include <rte_branch_prediction.h>
 #include <rte_vhost.h>
 
 #include "vgw_vring.h"
+
+/* The region's heads still in flight, oldest first: what an earlier
+ * back-end took and never returned. rte_vhost has already settled a
+ * completion the earlier back-end published but did not clear (region
+ * used_idx != used->idx) and moved last_avail past these heads. */
+static int
+inflight_scan(struct vgw_vring *vr)
+{
+	struct rte_vhost_inflight_info_split *inf = vr->inflight;
+	uint64_t *key;
+	uint16_t n = 0;
+
+	for (uint16_t i = 0; i < vr->size; i++)
+		n += inf->desc[i].inflight == 1;
+	vr->inflight_counter = 1;
+	if (n == 0)
+		return 0;
+	vr->resubmit = malloc(n * sizeof(*vr->resubmit));
+	key = malloc(n * sizeof(*key));
+	if (vr->resubmit == NULL || key == NULL) {
+		free(vr->resubmit);
+		free(key);
+		vr->resubmit = NULL;
+		return -ENOMEM;
+	}
+	n = 0;
+	for (uint16_t i = 0; i < vr->size; i++) {
+		uint64_t c = inf->desc[i].counter;
+		uint16_t j;
+
+		if (inf->desc[i].inflight != 1)
+			continue;
+		if (c >= vr->inflight_counter)
+			vr->inflight_counter = c + 1;
+		/* insertion by counter: n is at most the ring size, and this
+		 * runs once, when a replaced back-end's rings start */
+		for (j = n; j > 0 && key[j - 1] > c; j--) {
+			key[j] = key[j - 1];
+			vr->resubmit[j] = vr->resubmit[j - 1];
+		}
+		key[j] = c;
+		vr->resubmit[j] = i;
+		n++;
+	}
+	free(key);
+	vr->n_resubmit = n;
+	return 0;
+}
+
+static int
+inflight_get(struct vgw_vring *vr)
+{
+	struct rte_vhost_ring_inflight ri;
+
+	vr->inflight = NULL;
+	if (rte_vhost_get_vhost_ring_inflight(vr->vid, vr->vring_idx, &ri) < 0 ||
+	    ri.inflight_split == NULL)
+		return 0;	/* the front-end gave no region */
+	if (ri.inflight_split->desc_num < vr->size)
+		return -EINVAL;
+	vr->inflight = ri.inflight_split;
+	return 0;
+}
 
 int
 vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx)
 {
 	struct rte_vhost_vring r;
 	uint16_t last_avail, last_used;
+	int ret;
 
 	if (rte_vhost_get_vhost_vring(vid, idx, &r) < 0 || r.desc == NULL ||
 	    r.avail == NULL || r.used == NULL || r.size == 0)
 		return -ENODEV;
 	if (rte_vhost_get_vring_base(vid, idx, &last_avail, &last_used) < 0)
 		return -ENODEV;
+	free(vr->resubmit);
 	memset(vr, 0, sizeof(*vr));
 	vr->desc = r.desc;
 	vr->avail = r.avail;
@@ -30,6 +96,14 @@ vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx)
 	vr->used_idx = last_used;
 	vr->vring_idx = idx;
 	vr->vid = vid;
+	ret = inflight_get(vr);
+	if (ret == 0 && vr->inflight != NULL)
+		ret = inflight_scan(vr);
+	if (ret < 0) {
+		vr->inflight = NULL;
+		return ret;
+	}
+	vgw_vring_set_no_kicks(vr);
 	return 0;
 }
 
@@ -45,13 +119,32 @@ vgw_vring_refresh(struct vgw_vring *vr)
 	vr->avail = r.avail;
 	vr->used = r.used;
 	vr->log_guest_addr = r.log_guest_addr;
+	/* a region handed over while running is new: nothing of ours is in
+	 * flight (the device was drained), nothing to take again */
+	if (inflight_get(vr) < 0)
+		return -EINVAL;
+	vgw_vring_set_no_kicks(vr);
 	return 0;
+}
+
+void
+vgw_vring_set_no_kicks(struct vgw_vring *vr)
+{
+	/* the rings are polled: a kick would only cost the guest an exit */
+	__atomic_store_n(&vr->used->flags, VRING_USED_F_NO_NOTIFY, __ATOMIC_RELEASE);
+	rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, flags),
+				 sizeof(vr->used->flags));
 }
 
 void
 vgw_vring_detach(struct vgw_vring *vr)
 {
 	rte_vhost_set_vring_base(vr->vid, vr->vring_idx, vr->last_avail, vr->used_idx);
+	free(vr->resubmit);
+	vr->resubmit = NULL;
+	vr->n_resubmit = 0;
+	vr->resubmit_pos = 0;
+	vr->inflight = NULL;
 }
 
 struct rte_vhost_memory *
@@ -165,12 +258,22 @@ walk(struct vgw_vring *vr, const struct rte_vhost_memory *mem, uint16_t head,
 	return 0;
 }
 
+/* Publish a used element. With an inflight region, in the order the
+ * vhost-user specification gives, so that a back-end replacing us after a
+ * crash at any point knows what was returned: the head as the last one
+ * being returned, the element and used->idx, then the head cleared and the
+ * region's used_idx caught up. */
 static void
 used_write(struct vgw_vring *vr, uint16_t head, uint32_t len)
 {
+	struct rte_vhost_inflight_info_split *inf = vr->inflight;
 	uint16_t slot = vr->used_idx % vr->size;
 	struct vring_used_elem *e = &vr->used->ring[slot];
 
+	if (inf != NULL) {
+		inf->last_inflight_io = head;
+		rte_smp_wmb();
+	}
 	e->id = head;
 	e->len = len;
 	rte_vhost_log_used_vring(vr->vid, vr->vring_idx,
@@ -180,30 +283,46 @@ used_write(struct vgw_vring *vr, uint16_t head, uint32_t len)
 	__atomic_store_n(&vr->used->idx, vr->used_idx, __ATOMIC_RELEASE);
 	rte_vhost_log_used_vring(vr->vid, vr->vring_idx,
 		offsetof(struct vring_used, idx), sizeof(vr->used->idx));
+	if (inf != NULL) {
+		rte_smp_wmb();
+		inf->desc[head].inflight = 0;
+		rte_smp_wmb();
+		inf->used_idx = vr->used_idx;
+	}
 }
 
 int
 vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
 	      struct vgw_vring_chain *c)
 {
-	uint16_t avail_idx = __atomic_load_n(&vr->avail->idx, __ATOMIC_ACQUIRE);
-	uint16_t head;
+	uint16_t avail_idx, head;
 
-	if (avail_idx == vr->last_avail)
-		return 0;
-	if ((uint16_t)(avail_idx - vr->last_avail) > vr->size) {
-		/* the guest claims more entries than the ring has */
-		vr->malformed++;
-		vr->last_avail = avail_idx;
-		return -EINVAL;
+	if (unlikely(vr->resubmit_pos < vr->n_resubmit)) {
+		head = vr->resubmit[vr->resubmit_pos++];
+		vr->resubmitted++;
+	} else {
+		avail_idx = __atomic_load_n(&vr->avail->idx, __ATOMIC_ACQUIRE);
+		if (avail_idx == vr->last_avail)
+			return 0;
+		if ((uint16_t)(avail_idx - vr->last_avail) > vr->size) {
+			/* the guest claims more entries than the ring has */
+			vr->malformed++;
+			vr->last_avail = avail_idx;
+			return -EINVAL;
+		}
+		head = vr->avail->ring[vr->last_avail % vr->size];
+		vr->last_avail++;
 	}
-	head = vr->avail->ring[vr->last_avail % vr->size];
-	vr->last_avail++;
 	if (walk(vr, mem, head, c) < 0) {
 		vr->malformed++;
 		if (head < vr->size)
 			used_write(vr, head, 0);
 		return -EINVAL;
+	}
+	if (vr->inflight != NULL) {
+		vr->inflight->desc[head].counter = vr->inflight_counter++;
+		rte_smp_wmb();
+		vr->inflight->desc[head].inflight = 1;
 	}
 	return 1;
 }
