@@ -37,6 +37,9 @@ _Static_assert(sizeof(struct vufront_device_state) == 8, "device state layout");
 _Static_assert(sizeof(struct vufront_desc) == 16, "descriptor layout");
 _Static_assert(sizeof(struct vufront_used_elem) == 8, "used element layout");
 _Static_assert(sizeof(struct vufront_net_hdr) == 12, "virtio-net header layout");
+_Static_assert(sizeof(struct vufront_inflight) == 24, "inflight payload layout");
+_Static_assert(sizeof(struct vufront_inflight_desc) == 16, "inflight entry layout");
+_Static_assert(offsetof(struct vufront_inflight_queue, desc) == 16, "inflight header layout");
 
 struct vufront_vq {
 	unsigned int num;
@@ -81,6 +84,14 @@ struct vufront {
 	size_t mem_size;
 	size_t mem_brk;
 	struct vufront_vq *vqs[VUFRONT_MAX_VQS];
+	/* inflight region: fd, our mapping of [0, offset + size) of it */
+	int inflight_fd;
+	uint8_t *inflight_map;
+	size_t inflight_map_len;
+	uint64_t inflight_size;
+	uint64_t inflight_offset;
+	unsigned int inflight_nq;
+	unsigned int inflight_qsize;
 	/* virtio-net */
 	unsigned int net_qp;
 	unsigned int net_hdr_len;
@@ -227,6 +238,7 @@ vufront_create(void)
 	vu->sock = -1;
 	vu->listen_fd = -1;
 	vu->mem_fd = -1;
+	vu->inflight_fd = -1;
 	vu->timeout_ms = VUFRONT_DEFAULT_TIMEOUT_MS;
 	vu->auto_ack = true;
 	return vu;
@@ -453,6 +465,7 @@ vufront_close(struct vufront *vu)
 		}
 	}
 	vufront_mem_destroy(vu);
+	vufront_inflight_destroy(vu);
 	vu->offered_features = 0;
 	vu->features = 0;
 	vu->offered_pf = 0;
@@ -1127,6 +1140,58 @@ vufront_check_device_state(struct vufront *vu, uint64_t *result)
 	return 0;
 }
 
+int
+vufront_get_inflight_fd(struct vufront *vu, uint16_t num_queues, uint16_t queue_size,
+		int *fd, uint64_t *mmap_size, uint64_t *mmap_offset)
+{
+	struct vufront_msg msg, reply;
+	int ret;
+
+	*fd = -1;
+	vufront_msg_init(&msg, VUFRONT_GET_INFLIGHT_FD, sizeof(struct vufront_inflight));
+	msg.payload.inflight.num_queues = num_queues;
+	msg.payload.inflight.queue_size = queue_size;
+	/* a reply of its own replaces the ack when the request succeeds */
+	if (vu->auto_ack && (vu->protocol_features & VUFRONT_BIT(VUFRONT_PF_REPLY_ACK)))
+		msg.flags |= VUFRONT_FLAG_NEED_REPLY;
+	ret = vufront_call(vu, &msg, &reply);
+	if (ret < 0)
+		return ret;
+	if ((msg.flags & VUFRONT_FLAG_NEED_REPLY) && reply.size == sizeof(uint64_t) &&
+			reply.nfds == 0) {
+		if (reply.payload.u64 != 0)
+			return vufront_fail(vu, -EIO,
+					"back-end failed GET_INFLIGHT_FD %u queues of %u (ack 0x%llx)",
+					num_queues, queue_size,
+					(unsigned long long)reply.payload.u64);
+		return vufront_fail(vu, -EPROTO,
+				"GET_INFLIGHT_FD answered with a zero ack and no region");
+	}
+	if (reply.size != sizeof(struct vufront_inflight) || reply.nfds != 1) {
+		vufront_msg_close_fds(&reply);
+		return vufront_fail(vu, -EPROTO, "reply to GET_INFLIGHT_FD: size %u, %u fds",
+				reply.size, reply.nfds);
+	}
+	*fd = reply.fds[0];
+	*mmap_size = reply.payload.inflight.mmap_size;
+	*mmap_offset = reply.payload.inflight.mmap_offset;
+	return 0;
+}
+
+int
+vufront_set_inflight_fd(struct vufront *vu, const struct vufront_inflight *inf, int fd)
+{
+	struct vufront_msg msg;
+
+	vufront_msg_init(&msg, VUFRONT_SET_INFLIGHT_FD, sizeof(*inf));
+	msg.payload.inflight = *inf;
+	if (fd >= 0) {
+		msg.fds[0] = fd;
+		msg.nfds = 1;
+	}
+	return vufront_req_noreply(vu, &msg);
+}
+
 /* ---- negotiation ---- */
 
 int
@@ -1285,6 +1350,193 @@ int
 vufront_mem_fd(const struct vufront *vu)
 {
 	return vu->mem_fd;
+}
+
+/* ---- inflight region ---- */
+
+size_t
+vufront_inflight_queue_bytes(unsigned int queue_size)
+{
+	size_t b = sizeof(struct vufront_inflight_queue) +
+		sizeof(struct vufront_inflight_desc) * (size_t)queue_size;
+
+	return (b + VUFRONT_INFLIGHT_ALIGN - 1) & ~(size_t)(VUFRONT_INFLIGHT_ALIGN - 1);
+}
+
+static int
+vufront_inflight_check_args(struct vufront *vu, unsigned int num_queues,
+		unsigned int queue_size)
+{
+	if (vu->inflight_map != NULL)
+		return vufront_fail(vu, -EBUSY, "an inflight region exists already");
+	if (num_queues == 0 || num_queues > VUFRONT_MAX_VQS || queue_size == 0 ||
+			queue_size > VUFRONT_MAX_RING || (queue_size & (queue_size - 1)))
+		return vufront_fail(vu, -EINVAL, "inflight region of %u queues of %u",
+				num_queues, queue_size);
+	return 0;
+}
+
+/* Map [0, offset + size) of @fd; the handle owns @fd from here on. */
+static int
+vufront_inflight_adopt(struct vufront *vu, int fd, uint64_t size, uint64_t offset,
+		unsigned int num_queues, unsigned int queue_size)
+{
+	uint64_t need = (uint64_t)num_queues * vufront_inflight_queue_bytes(queue_size);
+	struct stat st;
+	void *map;
+	int err;
+
+	if (size < need || offset > SIZE_MAX - size) {
+		close(fd);
+		return vufront_fail(vu, -EPROTO,
+				"inflight region of %llu bytes at %llu, %llu needed for %u queues of %u",
+				(unsigned long long)size, (unsigned long long)offset,
+				(unsigned long long)need, num_queues, queue_size);
+	}
+	if (fstat(fd, &st) != 0) {
+		err = errno;
+		close(fd);
+		return vufront_fail(vu, -err, "fstat inflight fd: %s", strerror(err));
+	}
+	/* mapping past the end of the file would fault on first access */
+	if ((uint64_t)st.st_size < offset + size) {
+		close(fd);
+		return vufront_fail(vu, -EPROTO, "inflight fd holds %lld bytes, %llu needed",
+				(long long)st.st_size, (unsigned long long)(offset + size));
+	}
+	map = mmap(NULL, offset + size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		err = errno;
+		close(fd);
+		return vufront_fail(vu, -err, "mmap inflight region: %s", strerror(err));
+	}
+	vu->inflight_fd = fd;
+	vu->inflight_map = map;
+	vu->inflight_map_len = offset + size;
+	vu->inflight_size = size;
+	vu->inflight_offset = offset;
+	vu->inflight_nq = num_queues;
+	vu->inflight_qsize = queue_size;
+	return 0;
+}
+
+int
+vufront_inflight_get(struct vufront *vu, unsigned int num_queues, unsigned int queue_size)
+{
+	uint64_t size, offset;
+	int fd, ret;
+
+	ret = vufront_inflight_check_args(vu, num_queues, queue_size);
+	if (ret < 0)
+		return ret;
+	ret = vufront_get_inflight_fd(vu, (uint16_t)num_queues, (uint16_t)queue_size, &fd, &size,
+			&offset);
+	if (ret < 0)
+		return ret;
+	return vufront_inflight_adopt(vu, fd, size, offset, num_queues, queue_size);
+}
+
+int
+vufront_inflight_create(struct vufront *vu, unsigned int num_queues, unsigned int queue_size)
+{
+	size_t size;
+	int fd, ret;
+
+	ret = vufront_inflight_check_args(vu, num_queues, queue_size);
+	if (ret < 0)
+		return ret;
+	size = num_queues * vufront_inflight_queue_bytes(queue_size);
+	fd = memfd_create("vufront-inflight", MFD_CLOEXEC);
+	if (fd < 0)
+		return vufront_fail(vu, -errno, "memfd_create: %s", strerror(errno));
+	if (ftruncate(fd, (off_t)size) != 0) {
+		ret = -errno;
+		close(fd);
+		return vufront_fail(vu, ret, "ftruncate inflight region: %s", strerror(-ret));
+	}
+	return vufront_inflight_adopt(vu, fd, size, 0, num_queues, queue_size);
+}
+
+int
+vufront_inflight_send(struct vufront *vu)
+{
+	struct vufront_inflight inf;
+
+	if (vu->inflight_map == NULL)
+		return vufront_fail(vu, -ENOENT, "no inflight region");
+	memset(&inf, 0, sizeof(inf));
+	inf.mmap_size = vu->inflight_size;
+	inf.mmap_offset = vu->inflight_offset;
+	inf.num_queues = (uint16_t)vu->inflight_nq;
+	inf.queue_size = (uint16_t)vu->inflight_qsize;
+	return vufront_set_inflight_fd(vu, &inf, vu->inflight_fd);
+}
+
+void
+vufront_inflight_destroy(struct vufront *vu)
+{
+	if (vu->inflight_map != NULL)
+		munmap(vu->inflight_map, vu->inflight_map_len);
+	vu->inflight_map = NULL;
+	vu->inflight_map_len = 0;
+	vu->inflight_size = 0;
+	vu->inflight_offset = 0;
+	vu->inflight_nq = 0;
+	vu->inflight_qsize = 0;
+	vufront_close_fd(&vu->inflight_fd);
+}
+
+struct vufront_inflight_queue *
+vufront_inflight_vq(const struct vufront *vu, unsigned int idx)
+{
+	if (vu->inflight_map == NULL || idx >= vu->inflight_nq)
+		return NULL;
+	return (struct vufront_inflight_queue *)(vu->inflight_map + vu->inflight_offset +
+			idx * vufront_inflight_queue_bytes(vu->inflight_qsize));
+}
+
+unsigned int
+vufront_inflight_num_queues(const struct vufront *vu)
+{
+	return vu->inflight_nq;
+}
+
+unsigned int
+vufront_inflight_queue_size(const struct vufront *vu)
+{
+	return vu->inflight_qsize;
+}
+
+uint64_t
+vufront_inflight_mmap_size(const struct vufront *vu)
+{
+	return vu->inflight_size;
+}
+
+uint64_t
+vufront_inflight_mmap_offset(const struct vufront *vu)
+{
+	return vu->inflight_offset;
+}
+
+int
+vufront_inflight_fd(const struct vufront *vu)
+{
+	return vu->inflight_fd;
+}
+
+unsigned int
+vufront_inflight_count(const struct vufront *vu, unsigned int idx)
+{
+	const struct vufront_inflight_queue *q = vufront_inflight_vq(vu, idx);
+	unsigned int i, n = 0;
+
+	if (q == NULL)
+		return 0;
+	/* the back-end writes these while we look: one byte each, no tearing */
+	for (i = 0; i < vu->inflight_qsize; i++)
+		n += __atomic_load_n(&q->desc[i].inflight, __ATOMIC_RELAXED) == 1;
+	return n;
 }
 
 /* ---- split virtqueues ---- */
@@ -1803,6 +2055,30 @@ vufront_dev_bringup(struct vufront *vu, const struct vufront_dev_conf *conf,
 			if (ret < 0)
 				return ret;
 		}
+	}
+	if (conf->inflight) {
+		if (!(vu->protocol_features & VUFRONT_BIT(VUFRONT_PF_INFLIGHT_SHMFD)))
+			return vufront_fail(vu, -ENOTSUP,
+					"an inflight region without INFLIGHT_SHMFD negotiated");
+		if (vu->inflight_map == NULL) {
+			ret = vufront_inflight_get(vu, conf->num_rings, conf->ring_size);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	if (conf->prepare != NULL) {
+		ret = conf->prepare(vu, conf->prepare_arg);
+		if (ret != 0)
+			return ret;
+	}
+	/* The back-end looks at the region when a ring's kick fd arrives:
+	 * it must have it by then. */
+	if (conf->inflight) {
+		ret = vufront_inflight_send(vu);
+		if (ret < 0)
+			return ret;
+	}
+	for (i = 0; i < conf->num_rings; i++) {
 		/* After a reconnect, resume where the device stopped using the ring. */
 		ret = vufront_vq_start(vu, i, vufront_vq_used_idx(vu->vqs[i]));
 		if (ret < 0)

@@ -15,7 +15,8 @@
  *   1. messages: vufront_send / vufront_recv / vufront_call, any request id,
  *      any payload, SCM_RIGHTS fds both ways;
  *   2. typed requests: vufront_get_features, vufront_set_vring_addr, ...;
- *   3. guest memory and virtqueues: vufront_mem_*, vufront_vq_*;
+ *   3. guest memory and virtqueues: vufront_mem_*, vufront_vq_*, and the
+ *      inflight region (INFLIGHT_SHMFD): vufront_inflight_*;
  *   4. bring-up helpers: vufront_negotiate, vufront_dev_start, vufront_net_*.
  *
  * Conventions: functions returning int return 0 (or a count) on success and
@@ -293,6 +294,33 @@ struct vufront_vq_info {
 	uint32_t base;			/* last GET_VRING_BASE answer */
 };
 
+/*
+ * Inflight I/O tracking (INFLIGHT_SHMFD), split rings: one area per queue,
+ * queue i at offset i * vufront_inflight_queue_bytes(queue_size) of the
+ * region. The back-end marks a head in flight (a fresh counter, then
+ * inflight = 1) when it takes it from the avail ring and, when it returns it,
+ * sets last_inflight_io, publishes the used element and used->idx, clears
+ * inflight and catches used_idx up. rte_vhost's struct
+ * rte_vhost_inflight_info_split / rte_vhost_inflight_desc_split.
+ */
+struct vufront_inflight_desc {
+	uint8_t inflight;
+	uint8_t padding[5];
+	uint16_t next;
+	uint64_t counter;
+};
+
+struct vufront_inflight_queue {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t last_inflight_io;
+	uint16_t used_idx;
+	struct vufront_inflight_desc desc[];
+};
+
+#define VUFRONT_INFLIGHT_ALIGN 64
+
 /* ---- handle, connection, errors ---- */
 
 struct vufront;
@@ -386,6 +414,17 @@ int vufront_set_device_state_fd(struct vufront *vu, uint32_t direction, uint32_t
 		int *backend_fd, uint64_t *result);
 /* CHECK_DEVICE_STATE: -EIO if the reply is not 0 (*result has it). */
 int vufront_check_device_state(struct vufront *vu, uint64_t *result);
+/*
+ * GET_INFLIGHT_FD for @num_queues queues of @queue_size entries (any values,
+ * for tests of refusals too). With REPLY_ACK negotiated (and auto-ack on) it
+ * carries NEED_REPLY, so that a refusal comes back as an ack (-EIO) rather
+ * than as a closed connection. On success *fd is the back-end's region (the
+ * caller's to close) and *mmap_size / *mmap_offset what the back-end answered.
+ */
+int vufront_get_inflight_fd(struct vufront *vu, uint16_t num_queues, uint16_t queue_size,
+		int *fd, uint64_t *mmap_size, uint64_t *mmap_offset);
+/* SET_INFLIGHT_FD with any payload; @fd < 0 sends no fd. */
+int vufront_set_inflight_fd(struct vufront *vu, const struct vufront_inflight *inf, int fd);
 
 /* ---- negotiation ---- */
 
@@ -421,6 +460,31 @@ void *vufront_gpa_ptr(const struct vufront *vu, uint64_t gpa, size_t len);
 void *vufront_mem_base(const struct vufront *vu);
 size_t vufront_mem_size(const struct vufront *vu);
 int vufront_mem_fd(const struct vufront *vu);
+
+/* ---- inflight region (one per handle, mapped shared) ---- */
+
+/* Bytes of one queue's area: a 16-byte header and 16 bytes per entry,
+ * rounded up to VUFRONT_INFLIGHT_ALIGN. */
+size_t vufront_inflight_queue_bytes(unsigned int queue_size);
+/* GET_INFLIGHT_FD and map the back-end's region (zeroed by it). */
+int vufront_inflight_get(struct vufront *vu, unsigned int num_queues, unsigned int queue_size);
+/* A zeroed region of our own (a memfd), as after a back-end we never asked. */
+int vufront_inflight_create(struct vufront *vu, unsigned int num_queues,
+		unsigned int queue_size);
+/* SET_INFLIGHT_FD with the region the handle holds. */
+int vufront_inflight_send(struct vufront *vu);
+/* Unmap and close the region (vufront_close() does it too; a disconnect
+ * keeps it, as QEMU keeps it for the next back-end). */
+void vufront_inflight_destroy(struct vufront *vu);
+/* Queue @idx's area, NULL without a region or past its queues. */
+struct vufront_inflight_queue *vufront_inflight_vq(const struct vufront *vu, unsigned int idx);
+unsigned int vufront_inflight_num_queues(const struct vufront *vu);
+unsigned int vufront_inflight_queue_size(const struct vufront *vu);
+uint64_t vufront_inflight_mmap_size(const struct vufront *vu);
+uint64_t vufront_inflight_mmap_offset(const struct vufront *vu);
+int vufront_inflight_fd(const struct vufront *vu);
+/* Entries of queue @idx marked in flight (0 without a region). */
+unsigned int vufront_inflight_count(const struct vufront *vu, unsigned int idx);
 
 /* ---- split virtqueues ---- */
 
@@ -470,13 +534,26 @@ struct vufront_dev_conf {
 	unsigned int ring_size;
 	size_t mem_size;		/* used when no memory exists yet */
 	bool enable;			/* SET_VRING_ENABLE 1 on every ring */
+	/* INFLIGHT_SHMFD (must be negotiated): GET_INFLIGHT_FD for num_rings
+	 * queues of ring_size unless the handle holds a region already (one
+	 * kept across a reconnect, say), then SET_INFLIGHT_FD before the first
+	 * ring message, as QEMU does */
+	bool inflight;
+	/* called once memory, the rings (set up locally, not started) and the
+	 * inflight region exist, before SET_INFLIGHT_FD and the first ring
+	 * message: hand-built ring and region contents (what a crashed
+	 * back-end left, say); non-zero fails the bring-up with that value */
+	int (*prepare)(struct vufront *vu, void *arg);
+	void *prepare_arg;
 };
 
 void vufront_dev_conf_init(struct vufront_dev_conf *conf);
 /*
  * negotiate, [SET_STATUS ACK|DRIVER|FEATURES_OK], memory + SET_MEM_TABLE,
- * per ring vq_setup + vq_start(0), [enable all], [SET_STATUS +DRIVER_OK].
- * SET_STATUS only if VUFRONT_PF_STATUS was negotiated.
+ * vq_setup of rings not set up yet, [inflight region], [prepare],
+ * [SET_INFLIGHT_FD], per ring vq_start(used->idx), [enable all],
+ * [SET_STATUS +DRIVER_OK]. SET_STATUS only if VUFRONT_PF_STATUS was
+ * negotiated.
  */
 int vufront_dev_start(struct vufront *vu, const struct vufront_dev_conf *conf);
 /* GET_VRING_BASE on every started ring. */
