@@ -38,6 +38,25 @@
  *              SET_LOG_BASE under requests in flight switches logs, LOG_ALL
  *              off stops logging.
  *
+ * The inflight scenarios also negotiate INFLIGHT_SHMFD (and fail if it is
+ * not offered) and hand the back-end an inflight region before the rings
+ * start:
+ *   inflight   the back-end's region (GET_INFLIGHT_FD, then SET): two
+ *              bursts of 64 requests, the region sampled while they are
+ *              outstanding; afterwards nothing is in flight, used_idx ==
+ *              used->idx, the counters of the heads increase in submission
+ *              order; hiprio is tracked too.
+ *   resubmit   the rings and region as a crashed back-end left them: INIT,
+ *              LOOKUP, GETATTR taken and not returned, head order against
+ *              counter order, the ring resumed at used->idx; no kick. They
+ *              must complete (in counter order: INIT first) and the queue
+ *              go on.
+ *   resubmit-used  the same, and a request the crashed back-end returned
+ *              but did not clear in the region: not taken again.
+ *   inflight-bad  refused GET/SET_INFLIGHT_FD payloads (a non-zero ack) on
+ *              a first connection, then a normal bring-up on a new one.
+ *              Prints the number of connections made.
+ *
  * Coordination with the caller: "SYNC <tag>" on stdout, then wait for a
  * line on stdin (any text; "GO" by convention). Every scenario ends with
  * "SYNC done" (the caller reads the gateway's counters while we are still
@@ -137,6 +156,18 @@ struct fs_front {
 	int extra_fd;
 	uint8_t *extra;
 	uint64_t extra_gpa;
+	/* inflight scenarios: negotiate INFLIGHT_SHMFD and hand over a region
+	 * at bring-up; prepare lays out the rings before they start */
+	bool inflight;
+	int (*prepare)(struct vufront *vu, void *arg);
+	/* resubmit: the requests a crashed back-end left in flight, and the
+	 * one it had returned without clearing it in the region */
+	bool resubmit_used;
+	struct fs_slot *rs_init;
+	struct fs_slot *rs_lookup;
+	struct fs_slot *rs_getattr;
+	struct fs_slot *rs_returned;
+	unsigned int connections;	/* to the back-end, this one included */
 };
 
 static uint8_t
@@ -245,18 +276,15 @@ struct fs_req {
 
 #define FS_NO_REPLY 0xffffffffu
 
-/* Build the request in a free slot, publish its chain on ring vq, notify. */
+/* Build the request in a free slot; bufs[] gets its chain (*n buffers). */
 static struct fs_slot *
-fs_post(struct fs_front *f, unsigned int vq, const struct fs_req *r)
+fs_fill(struct fs_front *f, const struct fs_req *r, struct vufront_buf *bufs, unsigned int *nbufs)
 {
-	struct vufront_buf bufs[32];
 	struct fuse_in_header *ih;
 	struct fs_slot *s = fs_slot_get(f);
 	uint32_t len = FS_IN_HDR + r->arg_len + r->arg2_len;
 	unsigned int n = 0;
 	uint64_t total = len;
-	uint16_t head;
-	int ret;
 
 	if (s == NULL || len > FS_SLOT_IN || r->n_data > 24 ||
 	    (r->out_body != FS_NO_REPLY && r->out_body > FS_SLOT_OUT - FS_OUT_HDR)) {
@@ -296,6 +324,23 @@ fs_post(struct fs_front *f, unsigned int vq, const struct fs_req *r)
 							  .flags = VUFRONT_DESC_F_WRITE };
 		s->out_body = r->out_body;
 	}
+	*nbufs = n;
+	return s;
+}
+
+/* Build the request in a free slot, publish its chain on ring vq, notify. */
+static struct fs_slot *
+fs_post(struct fs_front *f, unsigned int vq, const struct fs_req *r)
+{
+	struct vufront_buf bufs[32];
+	struct fs_slot *s;
+	unsigned int n;
+	uint16_t head;
+	int ret;
+
+	s = fs_fill(f, r, bufs, &n);
+	if (s == NULL)
+		return NULL;
 	ret = vufront_vq_add_chain(f->vu, vq, bufs, n, &head);
 	if (ret < 0) {
 		fprintf(stderr, "vufront-fs: add chain: %s\n", vufront_errmsg(f->vu));
@@ -304,6 +349,41 @@ fs_post(struct fs_front *f, unsigned int vq, const struct fs_req *r)
 	}
 	fs_map_head(f, s, vq, head);
 	vufront_vq_notify(f->vu, vq);
+	return s;
+}
+
+/* Build the request and its chain on ring vq without publishing it: for
+ * ring states laid out by hand (what a crashed back-end left behind). */
+static struct fs_slot *
+fs_stage(struct fs_front *f, unsigned int vq, const struct fs_req *r)
+{
+	struct vufront_buf bufs[32];
+	struct vufront_vq_info info;
+	uint16_t ids[32];
+	struct fs_slot *s;
+	unsigned int n;
+
+	s = fs_fill(f, r, bufs, &n);
+	if (s == NULL)
+		return NULL;
+	if (vufront_vq_info(f->vu, vq, &info) < 0 || vufront_vq_take_descs(f->vu, vq, n, ids) < 0) {
+		fprintf(stderr, "vufront-fs: stage a chain: %s\n", vufront_errmsg(f->vu));
+		fs_slot_put(s);
+		return NULL;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		struct vufront_desc *d = &info.desc[ids[i]];
+
+		d->addr = bufs[i].addr;
+		d->len = bufs[i].len;
+		d->flags = bufs[i].flags;
+		d->next = 0;
+		if (i + 1 < n) {
+			d->flags |= VUFRONT_DESC_F_NEXT;
+			d->next = ids[i + 1];
+		}
+	}
+	fs_map_head(f, s, vq, ids[0]);
 	return s;
 }
 
@@ -441,27 +521,26 @@ fs_call(struct fs_front *f, unsigned int vq, const struct fs_req *r, const char 
 
 /* ---- FUSE operations ---- */
 
-static bool
-fs_init(struct fs_front *f)
+static void
+fs_init_in(struct fuse_init_in *in)
 {
+	memset(in, 0, sizeof(*in));
+	in->major = FUSE_KERNEL_VERSION;
+	in->minor = FUSE_KERNEL_MINOR_VERSION;
+	in->max_readahead = 128 * 1024;
+	in->flags = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_DO_READDIRPLUS |
+		    FUSE_INIT_EXT;
+}
+
+/* Check an INIT reply (well formed, checked by the caller); puts s. */
+static bool
+fs_init_done(struct fs_front *f, struct fs_slot *s)
+{
+	const struct fuse_init_out *out = fs_body(s);
 	struct fuse_init_in in;
-	const struct fuse_init_out *out;
-	struct fs_req r = { .opcode = FUSE_INIT, .nodeid = 0, .arg = &in, .arg_len = sizeof(in),
-			    .out_body = sizeof(*out) };
-	struct fs_slot *s;
 	bool ok;
 
-	memset(&in, 0, sizeof(in));
-	in.major = FUSE_KERNEL_VERSION;
-	in.minor = FUSE_KERNEL_MINOR_VERSION;
-	in.max_readahead = 128 * 1024;
-	in.flags = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_DO_READDIRPLUS |
-		   FUSE_INIT_EXT;
-	/* the device may become ready a moment after our last message */
-	s = fs_call(f, FS_REQQ, &r, "init reply", 0, sizeof(*out));
-	if (s == NULL)
-		return false;
-	out = fs_body(s);
+	fs_init_in(&in);
 	fs_check(f, true, "init reply", NULL);
 	ok = fs_check(f, out->major == FUSE_KERNEL_VERSION && out->minor >= 12, "init version",
 		      "%u.%u", out->major, out->minor);
@@ -475,6 +554,22 @@ fs_init(struct fs_front *f)
 	       out->minor, out->max_write, out->max_pages, out->flags);
 	fs_slot_put(s);
 	return ok;
+}
+
+static bool
+fs_init(struct fs_front *f)
+{
+	struct fuse_init_in in;
+	struct fs_req r = { .opcode = FUSE_INIT, .nodeid = 0, .arg = &in, .arg_len = sizeof(in),
+			    .out_body = sizeof(struct fuse_init_out) };
+	struct fs_slot *s;
+
+	fs_init_in(&in);
+	/* the device may become ready a moment after our last message */
+	s = fs_call(f, FS_REQQ, &r, "init reply", 0, sizeof(struct fuse_init_out));
+	if (s == NULL)
+		return false;
+	return fs_init_done(f, s);
 }
 
 static bool
@@ -598,6 +693,8 @@ fs_connect(struct fs_front *f)
 			   VUFRONT_BIT(VUFRONT_PF_REPLY_ACK);
 	int ret;
 
+	if (f->inflight)
+		want_pf |= VUFRONT_BIT(VUFRONT_PF_INFLIGHT_SHMFD);
 	f->vu = vufront_create();
 	if (f->vu == NULL)
 		return -ENOMEM;
@@ -608,6 +705,29 @@ fs_connect(struct fs_front *f)
 			vufront_errmsg(f->vu));
 		return ret;
 	}
+	f->connections++;
+	/* guest memory, the rings and the request buffers before the bring-up:
+	 * a prepare hook builds requests in them before the rings start (the
+	 * layout is the one the bring-up would make) */
+	if (vufront_mem_create(f->vu, FS_MEM) < 0 ||
+	    vufront_vq_setup(f->vu, FS_HIPRIO, FS_RING) < 0 ||
+	    vufront_vq_setup(f->vu, FS_REQQ, FS_RING) < 0)
+		goto nomem;
+	for (unsigned int i = 0; i < FS_SLOTS; i++) {
+		struct fs_slot *s = &f->slots[i];
+
+		if (vufront_mem_alloc(f->vu, FS_SLOT_IN, 64, &s->in_gpa) < 0 ||
+		    vufront_mem_alloc(f->vu, FS_SLOT_OUT, 64, &s->out_gpa) < 0)
+			goto nomem;
+		s->in = vufront_gpa_ptr(f->vu, s->in_gpa, FS_SLOT_IN);
+		s->out = vufront_gpa_ptr(f->vu, s->out_gpa, FS_SLOT_OUT);
+	}
+	if (vufront_mem_alloc(f->vu, FS_DATA, 4096, &f->data_gpa) < 0 ||
+	    vufront_mem_alloc(f->vu, 65536, 4096, &f->aux_gpa) < 0)
+		goto nomem;
+	f->data = vufront_gpa_ptr(f->vu, f->data_gpa, FS_DATA);
+	f->aux = vufront_gpa_ptr(f->vu, f->aux_gpa, 65536);
+
 	vufront_dev_conf_init(&dc);
 	dc.neg.features = 0;
 	dc.neg.features_required = VUFRONT_BIT(VUFRONT_F_VERSION_1) |
@@ -618,9 +738,17 @@ fs_connect(struct fs_front *f)
 	dc.ring_size = FS_RING;
 	dc.mem_size = FS_MEM;
 	dc.enable = true;
+	dc.inflight = f->inflight;
+	dc.prepare = f->prepare;
+	dc.prepare_arg = f;
 	ret = vufront_dev_start(f->vu, &dc);
 	if (ret < 0) {
-		fprintf(stderr, "vufront-fs: bring-up: %s\n", vufront_errmsg(f->vu));
+		if (f->inflight)
+			fs_check(f, vufront_offered_protocol_features(f->vu) &
+				 VUFRONT_BIT(VUFRONT_PF_INFLIGHT_SHMFD),
+				 "INFLIGHT_SHMFD offered", "protocol features 0x%" PRIx64,
+				 vufront_offered_protocol_features(f->vu));
+		fs_check(f, false, "bring-up", "%s", vufront_errmsg(f->vu));
 		return ret;
 	}
 	fs_check(f, vufront_features(f->vu) == dc.neg.features_required, "features negotiated",
@@ -636,22 +764,6 @@ fs_connect(struct fs_front *f)
 	printf("info features 0x%" PRIx64 " protocol 0x%" PRIx64 " queue_num %" PRIu64 "\n",
 	       vufront_features(f->vu), vufront_protocol_features(f->vu),
 	       vufront_queue_num(f->vu));
-
-	/* request buffers */
-	for (unsigned int i = 0; i < FS_SLOTS; i++) {
-		struct fs_slot *s = &f->slots[i];
-
-		if (vufront_mem_alloc(f->vu, FS_SLOT_IN, 64, &s->in_gpa) < 0 ||
-		    vufront_mem_alloc(f->vu, FS_SLOT_OUT, 64, &s->out_gpa) < 0)
-			goto nomem;
-		s->in = vufront_gpa_ptr(f->vu, s->in_gpa, FS_SLOT_IN);
-		s->out = vufront_gpa_ptr(f->vu, s->out_gpa, FS_SLOT_OUT);
-	}
-	if (vufront_mem_alloc(f->vu, FS_DATA, 4096, &f->data_gpa) < 0 ||
-	    vufront_mem_alloc(f->vu, 65536, 4096, &f->aux_gpa) < 0)
-		goto nomem;
-	f->data = vufront_gpa_ptr(f->vu, f->data_gpa, FS_DATA);
-	f->aux = vufront_gpa_ptr(f->vu, f->aux_gpa, 65536);
 	return 0;
 nomem:
 	fprintf(stderr, "vufront-fs: %s\n", vufront_errmsg(f->vu));
@@ -1821,16 +1933,663 @@ scenario_remap(struct fs_front *f)
 	fs_release(f, FUSE_RELEASE, e.nodeid, fh, "release read file");
 }
 
+/* ---- inflight I/O tracking (INFLIGHT_SHMFD) ---- */
+
+#define FS_BURST 64u
+#define FS_SETTLE_MS 2000
+#define FS_RESUBMIT_BASE 1000u	/* where the crashed back-end stood in the ring */
+
+static unsigned int
+fs_region_bytes(void)
+{
+	return FS_NVQ * (unsigned int)vufront_inflight_queue_bytes(FS_RING);
+}
+
+/* Is queue q's area settled: no entry in flight, used_idx caught up with
+ * used->idx? The device clears an entry and catches used_idx up just after
+ * publishing the used element we may already have reaped: poll a while. */
+static bool
+fs_inflight_settled(struct fs_front *f, unsigned int q, char *why, size_t len)
+{
+	struct vufront_inflight_queue *iq = vufront_inflight_vq(f->vu, q);
+	double deadline = fs_now() + FS_SETTLE_MS / 1000.0;
+	unsigned int n, first;
+	uint16_t ui, u;
+
+	if (iq == NULL) {
+		snprintf(why, len, "queue %u has no inflight area", q);
+		return false;
+	}
+	for (;;) {
+		n = vufront_inflight_count(f->vu, q);
+		ui = __atomic_load_n(&iq->used_idx, __ATOMIC_ACQUIRE);
+		u = fs_used_idx(f, q);
+		if (n == 0 && ui == u)
+			return true;
+		if (fs_now() > deadline)
+			break;
+		usleep(1000);
+	}
+	for (first = 0; first < FS_RING && iq->desc[first].inflight != 1; first++)
+		;
+	snprintf(why, len, "queue %u after %d ms: %u entries in flight (first: head %u), "
+		 "region used_idx %u, used->idx %u", q, FS_SETTLE_MS, n, first, ui, u);
+	return false;
+}
+
+/* Every queue settled, and marked as used by a back-end (version). */
+static bool
+fs_inflight_all_settled(struct fs_front *f, const char *name)
+{
+	char why[200];
+
+	for (unsigned int q = 0; q < FS_NVQ; q++) {
+		struct vufront_inflight_queue *iq = vufront_inflight_vq(f->vu, q);
+
+		if (!fs_inflight_settled(f, q, why, sizeof(why)))
+			return fs_check(f, false, name, "%s", why);
+		if (iq->version == 0)
+			return fs_check(f, false, name, "queue %u: version 0", q);
+	}
+	return fs_check(f, true, name, NULL);
+}
+
+/* The region the bring-up got and handed back, as the back-end set it up. */
+static bool
+fs_inflight_region_ok(struct fs_front *f)
+{
+	bool ok;
+
+	ok = fs_check(f, vufront_inflight_num_queues(f->vu) == FS_NVQ &&
+		      vufront_inflight_mmap_size(f->vu) >= fs_region_bytes(),
+		      "GET_INFLIGHT_FD region size", "%u queues, %" PRIu64 " bytes at %" PRIu64
+		      " (%u needed)", vufront_inflight_num_queues(f->vu),
+		      vufront_inflight_mmap_size(f->vu), vufront_inflight_mmap_offset(f->vu),
+		      fs_region_bytes());
+	for (unsigned int q = 0; ok && q < FS_NVQ; q++) {
+		struct vufront_inflight_queue *iq = vufront_inflight_vq(f->vu, q);
+
+		/* rte_vhost writes desc_num at SET_INFLIGHT_FD and marks a zeroed
+		 * area version 1 at SET_VRING_KICK */
+		ok = fs_check(f, iq->desc_num == FS_RING && iq->version != 0,
+			      "inflight area set up at SET_INFLIGHT_FD / SET_VRING_KICK",
+			      "queue %u: desc_num %u version %u", q, iq->desc_num, iq->version);
+	}
+	return ok;
+}
+
+/*
+ * FS_BURST requests posted before any is reaped (READs, and every 16th a
+ * STATFS that a helper thread serves: replies out of order); the request
+ * queue's area is sampled while they are outstanding. Then the area must
+ * settle, and the counters of the heads, all distinct within the burst, must
+ * increase in submission order and stay above *last (the previous burst's).
+ */
+static bool
+fs_inflight_burst(struct fs_front *f, unsigned int round, uint64_t nodeid, uint64_t fh,
+		  uint64_t *last)
+{
+	struct vufront_inflight_queue *iq = vufront_inflight_vq(f->vu, FS_REQQ);
+	struct fs_slot *rs[FS_BURST];
+	uint64_t roff[FS_BURST], counter[FS_BURST];
+	unsigned int done = 0, max_seen = 0, samples = 0, nonzero = 0, i;
+	double deadline;
+	char name[96], why[200];
+	bool ok = true;
+
+	for (i = 0; i < FS_BURST; i++) {
+		roff[i] = ((uint64_t)i * 7919 * 13 + round * 4099) %
+			  (f->o->read_size - FS_INFLIGHT_LEN);
+		if (i % 16 == 0) {
+			struct fs_req r = { .opcode = FUSE_STATFS, .nodeid = FUSE_ROOT_ID,
+					    .out_body = sizeof(struct fuse_statfs_out) };
+
+			rs[i] = fs_post(f, FS_REQQ, &r);
+		} else {
+			rs[i] = fs_post_read(f, nodeid, fh, roff[i], FS_INFLIGHT_LEN);
+		}
+		if (rs[i] == NULL) {
+			snprintf(name, sizeof(name), "burst %u: %u requests posted", round,
+				 FS_BURST);
+			fs_check(f, false, name, "could not post %u", i);
+			return false;
+		}
+	}
+	deadline = fs_now() + f->o->timeout_ms / 1000.0;
+	while (fs_now() < deadline) {
+		unsigned int n = vufront_inflight_count(f->vu, FS_REQQ);
+
+		samples++;
+		nonzero += n != 0;
+		if (n > max_seen)
+			max_seen = n;
+		done = 0;
+		for (i = 0; i < FS_BURST; i++)
+			done += rs[i]->done;
+		if (done == FS_BURST)
+			break;
+		if (fs_reap(f, FS_REQQ, 1) < 0 && fs_backend_gone(f))
+			break;
+	}
+	printf("info burst %u: up to %u of %u requests marked in flight at once "
+	       "(%u of %u samples saw some)\n", round, max_seen, FS_BURST, nonzero, samples);
+	snprintf(name, sizeof(name), "burst %u: %u requests in flight completed", round,
+		 FS_BURST);
+	if (!fs_check(f, done == FS_BURST, name, "%u of %u", done, FS_BURST))
+		return false;
+	snprintf(name, sizeof(name), "burst %u: never more entries in flight than requests",
+		 round);
+	ok &= fs_check(f, max_seen <= FS_BURST, name, "%u", max_seen);
+	snprintf(name, sizeof(name), "burst %u: replies correct", round);
+	for (i = 0; i < FS_BURST && ok; i++) {
+		if (!fs_reply_ok(f, name, rs[i], 0, 0))
+			ok = false;
+		else if (rs[i]->opcode == FUSE_READ &&
+			 !fs_read_matches(f, rs[i], roff[i], FS_INFLIGHT_LEN, why, sizeof(why)))
+			ok = fs_check(f, false, name, "request %u: %s", i, why);
+	}
+	if (ok)
+		fs_check(f, true, name, NULL);
+	snprintf(name, sizeof(name), "burst %u: inflight area settled after the completions",
+		 round);
+	if (!fs_inflight_settled(f, FS_REQQ, why, sizeof(why)))
+		ok = fs_check(f, false, name, "%s", why);
+	else
+		fs_check(f, true, name, NULL);
+	/* the heads of one burst are distinct: no chain was reaped while
+	 * posting, and FS_BURST chains of 3 fit the ring */
+	snprintf(name, sizeof(name), "burst %u: counters increase in submission order", round);
+	for (i = 0; i < FS_BURST; i++) {
+		counter[i] = iq->desc[rs[i]->head].counter;
+		if (i > 0 && counter[i] <= counter[i - 1]) {
+			ok = fs_check(f, false, name, "request %u (head %u) has counter %" PRIu64
+				      ", request %u (head %u) %" PRIu64, i, rs[i]->head,
+				      counter[i], i - 1, rs[i - 1]->head, counter[i - 1]);
+			break;
+		}
+	}
+	if (i == FS_BURST && fs_check(f, true, name, NULL)) {
+		snprintf(name, sizeof(name), "burst %u: counters above the earlier ones",
+			 round);
+		ok &= fs_check(f, counter[0] > *last, name, "first %" PRIu64 ", earlier %"
+			       PRIu64, counter[0], *last);
+	}
+	printf("info burst %u: counters %" PRIu64 "..%" PRIu64 "\n", round, counter[0],
+	       counter[FS_BURST - 1]);
+	*last = counter[FS_BURST - 1];
+	for (i = 0; i < FS_BURST; i++)
+		if (rs[i]->done)
+			fs_slot_put(rs[i]);
+	return ok;
+}
+
+static void
+scenario_inflight(struct fs_front *f)
+{
+	struct fuse_entry_out e;
+	uint64_t fh, last = 0;
+
+	if (!fs_inflight_region_ok(f) || !fs_init(f))
+		return;
+	if (!fs_lookup(f, FUSE_ROOT_ID, f->o->read_file, "lookup read file", &e, 0) ||
+	    !fs_open(f, FUSE_OPEN, e.nodeid, O_RDONLY, "open read file", &fh))
+		return;
+	for (unsigned int round = 0; round < 2 && !f->gone; round++)
+		if (!fs_inflight_burst(f, round, e.nodeid, fh, &last))
+			break;
+	/* hiprio is tracked too: a FORGET (of nothing) comes back with length 0 */
+	{
+		struct fuse_forget_in fi = { .nlookup = 1 };
+		struct fs_req r = { .opcode = FUSE_FORGET, .nodeid = 0x12345678, .arg = &fi,
+				    .arg_len = sizeof(fi), .out_body = FS_NO_REPLY };
+		struct fs_slot *s = fs_post(f, FS_HIPRIO, &r);
+
+		if (s != NULL) {
+			fs_wait(f, s, f->o->timeout_ms);
+			fs_check(f, s->done && s->used_len == 0, "forget on hiprio: used, length 0",
+				 "done %d used length %u", s->done, s->used_len);
+			if (s->done)
+				fs_slot_put(s);
+		}
+	}
+	fs_release(f, FUSE_RELEASE, e.nodeid, fh, "release read file");
+	fs_inflight_all_settled(f, "all queues settled: nothing in flight, used_idx == used->idx, "
+				"version set");
+}
+
+/*
+ * resubmit: the rings and the region as a back-end that crashed left them.
+ * Three requests were taken and not returned: INIT, LOOKUP of the read file,
+ * GETATTR of the root, submitted (and taken: counters) in that order but
+ * placed so that their head ids run the other way. The guest resumes the
+ * ring at used->idx (SET_VRING_BASE), where its avail ring holds them. The
+ * new back-end must finish them in counter order without a kick: only INIT
+ * first lets the other two succeed on its fresh FUSE session.
+ *
+ * resubmit-used: before those, a GETATTR the crashed back-end had returned
+ * (used element and used->idx published) but not cleared in the region:
+ * used_idx one behind used->idx, last_inflight_io its head, inflight still
+ * 1, and the lowest counter. It must not be taken again.
+ */
+static int
+fs_resubmit_prepare(struct vufront *vu, void *arg)
+{
+	struct fs_front *f = arg;
+	struct vufront_inflight_queue *q0 = vufront_inflight_vq(vu, FS_HIPRIO);
+	struct vufront_inflight_queue *q1 = vufront_inflight_vq(vu, FS_REQQ);
+	uint16_t base = FS_RESUBMIT_BASE;
+	struct vufront_vq_info info;
+	struct fuse_init_in ii;
+	struct fuse_getattr_in gi;
+	struct fs_req init = { .opcode = FUSE_INIT, .arg = &ii, .arg_len = sizeof(ii),
+			       .out_body = sizeof(struct fuse_init_out) };
+	struct fs_req lookup = { .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+				 .arg = f->o->read_file,
+				 .arg_len = (uint32_t)strlen(f->o->read_file) + 1,
+				 .out_body = sizeof(struct fuse_entry_out) };
+	struct fs_req getattr = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID, .arg = &gi,
+				  .arg_len = sizeof(gi),
+				  .out_body = sizeof(struct fuse_attr_out) };
+
+	if (q0 == NULL || q1 == NULL)
+		return -ENOENT;
+	fs_init_in(&ii);
+	memset(&gi, 0, sizeof(gi));
+	vufront_vq_reset(vu, FS_REQQ, f->resubmit_used ? base - 1 : base);
+	vufront_vq_info(vu, FS_REQQ, &info);
+	if (f->resubmit_used) {
+		struct fs_slot *x = fs_stage(f, FS_REQQ, &getattr);
+		struct fuse_out_header *oh;
+		struct fuse_attr_out *ao;
+
+		if (x == NULL)
+			return -ENOMEM;
+		vufront_vq_publish(vu, FS_REQQ, x->head);
+		/* its reply, as the crashed back-end wrote it */
+		oh = (struct fuse_out_header *)x->out;
+		ao = (struct fuse_attr_out *)(x->out + FS_OUT_HDR);
+		memset(ao, 0, sizeof(*ao));
+		ao->attr.mode = S_IFDIR | 0755;
+		oh->len = FS_OUT_HDR + sizeof(*ao);
+		oh->error = 0;
+		oh->unique = x->unique;
+		info.used->ring[(uint16_t)(base - 1) % FS_RING].id = x->head;
+		info.used->ring[(uint16_t)(base - 1) % FS_RING].len = oh->len;
+		__atomic_store_n(&info.used->idx, base, __ATOMIC_RELEASE);
+		f->rs_returned = x;
+	}
+	/* staged GETATTR first: the free descriptors go out in ascending order */
+	f->rs_getattr = fs_stage(f, FS_REQQ, &getattr);
+	f->rs_lookup = fs_stage(f, FS_REQQ, &lookup);
+	f->rs_init = fs_stage(f, FS_REQQ, &init);
+	if (f->rs_getattr == NULL || f->rs_lookup == NULL || f->rs_init == NULL)
+		return -ENOMEM;
+	/* the guest submitted them INIT, LOOKUP, GETATTR: avail [base, base + 3) */
+	vufront_vq_publish(vu, FS_REQQ, f->rs_init->head);
+	vufront_vq_publish(vu, FS_REQQ, f->rs_lookup->head);
+	vufront_vq_publish(vu, FS_REQQ, f->rs_getattr->head);
+
+	/* the region: hiprio idle; the request queue with the three in flight */
+	memset(q0, 0, vufront_inflight_queue_bytes(FS_RING));
+	q0->version = 1;
+	q0->desc_num = FS_RING;
+	memset(q1, 0, vufront_inflight_queue_bytes(FS_RING));
+	q1->version = 1;
+	q1->desc_num = FS_RING;
+	q1->used_idx = base;
+	q1->last_inflight_io = FS_RING - 1;	/* returned long ago */
+	q1->desc[f->rs_init->head].inflight = 1;
+	q1->desc[f->rs_init->head].counter = 7;
+	q1->desc[f->rs_lookup->head].inflight = 1;
+	q1->desc[f->rs_lookup->head].counter = 19;
+	q1->desc[f->rs_getattr->head].inflight = 1;
+	q1->desc[f->rs_getattr->head].counter = 23;
+	if (f->resubmit_used) {
+		q1->used_idx = base - 1;
+		q1->last_inflight_io = f->rs_returned->head;
+		q1->desc[f->rs_returned->head].inflight = 1;
+		q1->desc[f->rs_returned->head].counter = 5;
+	}
+	printf("info left in flight: INIT head %u counter 7, LOOKUP head %u counter 19, "
+	       "GETATTR head %u counter 23; used->idx %u\n", f->rs_init->head,
+	       f->rs_lookup->head, f->rs_getattr->head, base);
+	if (f->resubmit_used)
+		printf("info returned but not cleared: GETATTR head %u counter 5 at used %u, "
+		       "region used_idx %u\n", f->rs_returned->head, base - 1, base - 1);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return 0;
+}
+
+static const char *
+fs_rs_name(struct fs_front *f, uint32_t id)
+{
+	if (f->rs_init != NULL && id == f->rs_init->head)
+		return "INIT";
+	if (f->rs_lookup != NULL && id == f->rs_lookup->head)
+		return "LOOKUP";
+	if (f->rs_getattr != NULL && id == f->rs_getattr->head)
+		return "GETATTR";
+	if (f->rs_returned != NULL && id == f->rs_returned->head)
+		return "the GETATTR returned before the crash";
+	return "no request of ours";
+}
+
+static void
+scenario_resubmit(struct fs_front *f)
+{
+	struct vufront_inflight_queue *iq = vufront_inflight_vq(f->vu, FS_REQQ);
+	const uint16_t base = FS_RESUBMIT_BASE;
+	struct vufront_vq_info info;
+	struct fuse_entry_out e;
+	struct fuse_attr a;
+	double deadline;
+	uint16_t u;
+	char order[256], why[200];
+	size_t ol = 0;
+	bool ok = true;
+	unsigned int seen_init = 0, seen_lookup = 0, seen_getattr = 0;
+
+	if (iq == NULL) {
+		fs_check(f, false, "inflight region", "none after the bring-up");
+		return;
+	}
+	fs_check(f, f->rs_init->head > f->rs_lookup->head &&
+		 f->rs_lookup->head > f->rs_getattr->head,
+		 "the head ids run against the counters", "INIT %u LOOKUP %u GETATTR %u",
+		 f->rs_init->head, f->rs_lookup->head, f->rs_getattr->head);
+	/* no kick: the back-end finishes them on its own; wait for three used
+	 * elements, then a while longer for any it should not have written */
+	deadline = fs_now() + f->o->timeout_ms / 1000.0;
+	while ((uint16_t)(fs_used_idx(f, FS_REQQ) - base) < 3 && fs_now() < deadline &&
+	       !fs_backend_gone(f))
+		usleep(1000);
+	usleep(300 * 1000);
+	u = fs_used_idx(f, FS_REQQ);
+	vufront_vq_info(f->vu, FS_REQQ, &info);
+	for (uint16_t i = base; i != u && (uint16_t)(i - base) < 8; i++) {
+		uint32_t id = info.used->ring[i % FS_RING].id;
+
+		ol += (size_t)snprintf(order + ol, sizeof(order) - ol, "%s%s (head %u)",
+				       i == base ? "" : ", ", fs_rs_name(f, id), id);
+		if (ol >= sizeof(order))
+			ol = sizeof(order) - 1;
+		seen_init += f->rs_init->head == id;
+		seen_lookup += f->rs_lookup->head == id;
+		seen_getattr += f->rs_getattr->head == id;
+	}
+	printf("info used after the resubmission: %s\n", u == base ? "nothing" : order);
+	if (!fs_check(f, (uint16_t)(u - base) == 3 && seen_init == 1 && seen_lookup == 1 &&
+		      seen_getattr == 1,
+		      "the three requests left in flight returned once each, nothing else",
+		      "%u used elements after used->idx %u: %s", (uint16_t)(u - base), base,
+		      u == base ? "none" : order))
+		ok = false;
+	/* reap: the replies land in the slots (and the returned one's too) */
+	while (vufront_vq_pending(f->vu, FS_REQQ) > 0)
+		if (fs_reap(f, FS_REQQ, 100) < 0)
+			break;
+	if (f->rs_returned != NULL) {
+		fs_check(f, f->rs_returned->done, "the request returned before the crash is "
+			 "seen once", "not reaped");
+		if (f->rs_returned->done)
+			fs_slot_put(f->rs_returned);
+	}
+	if (!ok && !f->rs_init->done)
+		return;
+	/* the replies: INIT first made the other two possible */
+	if (fs_reply_ok(f, "resubmitted INIT", f->rs_init, 0, sizeof(struct fuse_init_out)))
+		fs_init_done(f, f->rs_init);
+	if (fs_reply_ok(f, "resubmitted LOOKUP finds the read file", f->rs_lookup, 0,
+			sizeof(struct fuse_entry_out))) {
+		e = *(const struct fuse_entry_out *)fs_body(f->rs_lookup);
+		fs_check(f, e.nodeid != 0 && e.nodeid != FUSE_ROOT_ID && S_ISREG(e.attr.mode) &&
+			 e.attr.size == f->o->read_size, "resubmitted LOOKUP finds the read file",
+			 "nodeid %" PRIu64 " mode 0%o size %" PRIu64, e.nodeid, e.attr.mode,
+			 (uint64_t)e.attr.size);
+	} else {
+		e.nodeid = 0;
+	}
+	if (fs_reply_ok(f, "resubmitted GETATTR of the root (after INIT: counter order)",
+			f->rs_getattr, 0, sizeof(struct fuse_attr_out)))
+		fs_check(f, S_ISDIR(((const struct fuse_attr_out *)fs_body(f->rs_getattr))->attr.mode),
+			 "resubmitted GETATTR of the root (after INIT: counter order)", "mode 0%o",
+			 ((const struct fuse_attr_out *)fs_body(f->rs_getattr))->attr.mode);
+	fs_slot_put(f->rs_lookup);
+	fs_slot_put(f->rs_getattr);
+	if (!fs_inflight_settled(f, FS_REQQ, why, sizeof(why)))
+		fs_check(f, false, "inflight area settled after the resubmission", "%s", why);
+	else
+		fs_check(f, true, "inflight area settled after the resubmission", NULL);
+
+	/* the queue goes on from there: a new request (a GETATTR of the node the
+	 * resubmitted LOOKUP made), with a counter above the region's */
+	if (e.nodeid != 0) {
+		struct fuse_getattr_in gi;
+		struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = e.nodeid, .arg = &gi,
+				    .arg_len = sizeof(gi),
+				    .out_body = sizeof(struct fuse_attr_out) };
+		struct fs_slot *s;
+
+		memset(&gi, 0, sizeof(gi));
+		s = fs_call(f, FS_REQQ, &r, "a new request after the resubmission", 0,
+			    sizeof(struct fuse_attr_out));
+		if (s != NULL) {
+			a = ((const struct fuse_attr_out *)fs_body(s))->attr;
+			fs_check(f, S_ISREG(a.mode) && a.size == f->o->read_size,
+				 "a new request after the resubmission", "mode 0%o size %" PRIu64,
+				 a.mode, (uint64_t)a.size);
+			fs_check(f, iq->desc[s->head].counter > 23,
+				 "its counter continues above the region's", "head %u counter %"
+				 PRIu64, s->head, iq->desc[s->head].counter);
+			fs_slot_put(s);
+		}
+	}
+	fs_root_alive(f, "resubmission");
+	fs_inflight_all_settled(f, "all queues settled at the end");
+}
+
+/*
+ * inflight-bad: GET/SET_INFLIGHT_FD payloads the back-end must refuse, with
+ * NEED_REPLY: a non-zero ack, and the connection goes on. A SET with
+ * num_queues 0 is refused by rte_vhost itself before the gateway sees it
+ * (the ring index num_queues - 1 is out of range): it closes the
+ * connection. Then a normal bring-up with a region, on a new connection
+ * (a refused SET may have made rte_vhost allocate rings this front-end
+ * never sets up: that connection's device could never start).
+ */
+struct fs_bad_inflight {
+	const char *name;
+	uint32_t request;
+	uint16_t num_queues;
+	uint16_t queue_size;
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint64_t fd_size;		/* SET: bytes of the memfd sent, 0: no fd */
+	bool may_close;
+};
+
+static int
+fs_bad_connect(struct fs_front *f, struct vufront *vu)
+{
+	struct vufront_negotiation neg;
+	int ret;
+
+	ret = vufront_connect(vu, f->o->socket, f->o->timeout_ms, VUFRONT_CONNECT_PROBE);
+	if (ret == 0) {
+		f->connections++;
+		memset(&neg, 0, sizeof(neg));
+		neg.features_required = VUFRONT_BIT(VUFRONT_F_VERSION_1) |
+					VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES);
+		neg.protocol_required = VUFRONT_BIT(VUFRONT_PF_MQ) |
+					VUFRONT_BIT(VUFRONT_PF_REPLY_ACK) |
+					VUFRONT_BIT(VUFRONT_PF_INFLIGHT_SHMFD);
+		ret = vufront_negotiate(vu, &neg);
+	}
+	if (ret < 0)
+		fs_check(f, false, "inflight-bad: connect and negotiate INFLIGHT_SHMFD", "%s",
+			 vufront_errmsg(vu));
+	return ret;
+}
+
+static void
+fs_inflight_bad(struct fs_front *f)
+{
+	const uint64_t q = vufront_inflight_queue_bytes(FS_RING);
+	const struct fs_bad_inflight cases[] = {
+		{ "GET num_queues 0", VUFRONT_GET_INFLIGHT_FD, 0, FS_RING, 0, 0, 0, false },
+		{ "GET num_queues 129", VUFRONT_GET_INFLIGHT_FD, 129, FS_RING, 0, 0, 0, false },
+		{ "GET queue_size 0", VUFRONT_GET_INFLIGHT_FD, 2, 0, 0, 0, 0, false },
+		{ "GET queue_size 100", VUFRONT_GET_INFLIGHT_FD, 2, 100, 0, 0, 0, false },
+		{ "GET queue_size 65535", VUFRONT_GET_INFLIGHT_FD, 2, 65535, 0, 0, 0, false },
+		{ "SET num_queues 129", VUFRONT_SET_INFLIGHT_FD, 129, FS_RING, 129 * q, 0,
+		  129 * q, false },
+		{ "SET queue_size 0", VUFRONT_SET_INFLIGHT_FD, 2, 0, 2 * q, 0, 2 * q, false },
+		{ "SET queue_size 100", VUFRONT_SET_INFLIGHT_FD, 2, 100, 2 * q, 0, 2 * q, false },
+		{ "SET queue_size 65535", VUFRONT_SET_INFLIGHT_FD, 2, 65535, 2 * q, 0, 2 * q,
+		  false },
+		{ "SET mmap_size one queue short", VUFRONT_SET_INFLIGHT_FD, 2, FS_RING, q, 0,
+		  2 * q, false },
+		{ "SET fd smaller than mmap_size", VUFRONT_SET_INFLIGHT_FD, 2, FS_RING, 2 * q, 0,
+		  q, false },
+		{ "SET fd smaller than offset + mmap_size", VUFRONT_SET_INFLIGHT_FD, 2, FS_RING,
+		  2 * q, 4096, 2 * q, false },
+		{ "SET without an fd", VUFRONT_SET_INFLIGHT_FD, 2, FS_RING, 2 * q, 0, 0, false },
+		{ "SET num_queues 0", VUFRONT_SET_INFLIGHT_FD, 0, FS_RING, 2 * q, 0, 2 * q, true },
+	};
+	struct vufront *vu = vufront_create();
+	char name[128];
+
+	if (vu == NULL)
+		return;
+	vufront_set_timeout(vu, f->o->timeout_ms);
+	if (fs_bad_connect(f, vu) < 0)
+		goto out;
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct fs_bad_inflight *c = &cases[i];
+		uint64_t size = 0, off = 0;
+		int fd = -1, ret;
+
+		snprintf(name, sizeof(name), "inflight-bad: %s refused (%s)", c->name,
+			 c->may_close ? "non-zero ack, or the connection closed" : "non-zero ack");
+		if (!vufront_connected(vu) && fs_bad_connect(f, vu) < 0)
+			break;
+		if (c->request == VUFRONT_GET_INFLIGHT_FD) {
+			ret = vufront_get_inflight_fd(vu, c->num_queues, c->queue_size, &fd, &size,
+						      &off);
+			if (ret == 0)
+				close(fd);
+		} else {
+			struct vufront_inflight inf = { .mmap_size = c->mmap_size,
+							.mmap_offset = c->mmap_offset,
+							.num_queues = c->num_queues,
+							.queue_size = c->queue_size };
+
+			if (c->fd_size != 0) {
+				fd = memfd_create("vufront-fs-bad-inflight", MFD_CLOEXEC);
+				if (fd < 0 || ftruncate(fd, (off_t)c->fd_size) < 0) {
+					fs_check(f, false, name, "memfd: %s", strerror(errno));
+					if (fd >= 0)
+						close(fd);
+					continue;
+				}
+			}
+			ret = vufront_set_inflight_fd(vu, &inf, fd);
+			if (fd >= 0)
+				close(fd);
+		}
+		if (ret == -EIO) {
+			fs_check(f, true, name, NULL);
+		} else if (ret == 0) {
+			fs_check(f, false, name, "accepted%s", c->request == VUFRONT_GET_INFLIGHT_FD ?
+				 "" : " (ack 0)");
+			if (c->request == VUFRONT_GET_INFLIGHT_FD)
+				printf("info %s answered a region of %" PRIu64 " bytes at %" PRIu64
+				       "\n", c->name, size, off);
+		} else if ((ret == -ECONNRESET || ret == -EPIPE) && c->may_close) {
+			/* rte_vhost's refusal, before any reply can be sent */
+			printf("info %s: the connection was closed (rte_vhost refuses it "
+			       "before the gateway sees it)\n", c->name);
+			fs_check(f, true, name, NULL);
+			vufront_close(vu);
+		} else {
+			fs_check(f, false, name, "%s", vufront_errmsg(vu));
+			vufront_close(vu);
+		}
+	}
+	/* the connection still serves: a good GET, handed back by a good SET */
+	if (!vufront_connected(vu) && fs_bad_connect(f, vu) < 0)
+		goto out;
+	{
+		int fd = -1, ret;
+		uint64_t size = 0, off = 0;
+		struct vufront_inflight inf;
+
+		ret = vufront_get_inflight_fd(vu, FS_NVQ, FS_RING, &fd, &size, &off);
+		if (fs_check(f, ret == 0 && size >= FS_NVQ * q,
+			     "inflight-bad: a good GET_INFLIGHT_FD afterwards", "%s",
+			     ret ? vufront_errmsg(vu) : "region too small")) {
+			memset(&inf, 0, sizeof(inf));
+			inf.mmap_size = size;
+			inf.mmap_offset = off;
+			inf.num_queues = FS_NVQ;
+			inf.queue_size = FS_RING;
+			ret = vufront_set_inflight_fd(vu, &inf, fd);
+			fs_check(f, ret == 0, "inflight-bad: a good SET_INFLIGHT_FD afterwards",
+				 "%s", ret ? vufront_errmsg(vu) : "");
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+out:
+	vufront_destroy(vu);
+}
+
+/* After the refusals: a device with a region works on a new connection. */
+static void
+scenario_inflight_bad(struct fs_front *f)
+{
+	struct fs_slot *s[16];
+	bool ok = true;
+
+	if (!fs_inflight_region_ok(f) || !fs_init(f))
+		return;
+	for (unsigned int i = 0; i < 16; i++) {
+		struct fuse_getattr_in gi;
+		struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID, .arg = &gi,
+				    .arg_len = sizeof(gi),
+				    .out_body = sizeof(struct fuse_attr_out) };
+
+		memset(&gi, 0, sizeof(gi));
+		s[i] = fs_post(f, FS_REQQ, &r);
+	}
+	for (unsigned int i = 0; i < 16; i++) {
+		if (s[i] == NULL) {
+			ok = false;
+			continue;
+		}
+		fs_wait(f, s[i], f->o->timeout_ms);
+		ok &= fs_reply_ok(f, "16 getattrs after the refusals", s[i], 0,
+				  sizeof(struct fuse_attr_out));
+		if (s[i]->done)
+			fs_slot_put(s[i]);
+	}
+	if (ok)
+		fs_check(f, true, "16 getattrs after the refusals", NULL);
+	fs_inflight_all_settled(f, "all queues settled");
+}
+
 /* ---- main ---- */
 
 static void
 fs_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: vufront-fs --socket PATH --scenario basic|malformed|suspend|remap\n"
+		"usage: vufront-fs --socket PATH --scenario SCENARIO\n"
 		"                  [--read-file NAME --read-size N --read-seed S]\n"
 		"                  [--write-file NAME --write-size N --write-seed S]\n"
 		"                  [--expect NAME]... [--timeout-ms T] [--verbose]\n"
+		"SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
+		"resubmit-used, inflight-bad (see the source).\n"
 		"Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
 		"Prints one line per check, \"SYNC <tag>\" where it waits for a line on\n"
 		"stdin, and \"RESULT ok\" (exit 0) or \"RESULT fail N\" (exit 1).\n");
@@ -1924,11 +2683,31 @@ main(int argc, char **argv)
 	static struct fs_front f;
 	struct fs_opts o;
 
+	static const char *const scenarios[] = {
+		"basic", "malformed", "suspend", "remap", "inflight", "resubmit",
+		"resubmit-used", "inflight-bad",
+	};
+	bool known = false;
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (fs_parse(argc, argv, &o) < 0)
 		return 2;
+	for (unsigned int i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		known |= strcmp(o.scenario, scenarios[i]) == 0;
+	if (!known) {
+		fprintf(stderr, "vufront-fs: unknown scenario %s\n", o.scenario);
+		return 2;
+	}
 	f.o = &o;
 	f.extra_fd = -1;
+	if (strncmp(o.scenario, "inflight", 8) == 0 || strncmp(o.scenario, "resubmit", 8) == 0)
+		f.inflight = true;
+	if (strncmp(o.scenario, "resubmit", 8) == 0) {
+		f.prepare = fs_resubmit_prepare;
+		f.resubmit_used = strcmp(o.scenario, "resubmit-used") == 0;
+	}
+	if (strcmp(o.scenario, "inflight-bad") == 0)
+		fs_inflight_bad(&f);
 	if (fs_connect(&f) < 0) {
 		printf("RESULT fail bring-up\n");
 		return 1;
@@ -1941,11 +2720,15 @@ main(int argc, char **argv)
 		scenario_suspend(&f);
 	} else if (strcmp(o.scenario, "remap") == 0) {
 		scenario_remap(&f);
+	} else if (strcmp(o.scenario, "inflight") == 0) {
+		scenario_inflight(&f);
+	} else if (strcmp(o.scenario, "inflight-bad") == 0) {
+		scenario_inflight_bad(&f);
 	} else {
-		fprintf(stderr, "vufront-fs: unknown scenario %s\n", o.scenario);
-		return 2;
+		scenario_resubmit(&f);
 	}
 	/* the caller reads the gateway's counters while we are connected */
+	printf("info connections %u\n", f.connections);
 	fs_sync("done");
 	if (!vufront_connected(f.vu))
 		fs_check(&f, false, "still connected at the end", "%s", vufront_errmsg(f.vu));
