@@ -16,7 +16,17 @@ front-end connection, so one FUSE session):
   remap      SET_MEM_TABLE while the device runs, with requests in flight;
              dirty logging (SET_LOG_BASE, LOG_ALL, the rings' log flag): the
              replies and used rings are logged, also after a second
-             SET_LOG_BASE under requests in flight.
+             SET_LOG_BASE under requests in flight;
+  inflight   INFLIGHT_SHMFD: the gateway's region (GET_INFLIGHT_FD, handed
+             back by SET_INFLIGHT_FD) tracks bursts of requests in flight and
+             settles when they complete; the device reports the region;
+  resubmit   the rings and region as a crashed back-end left them, three
+             requests in flight: the gateway finishes them in counter order
+             without a kick and counts them (inflight_resubmitted);
+  resubmit-used  the same, and one request returned but not cleared in the
+             region, which must not be taken again;
+  inflight-bad  GET/SET_INFLIGHT_FD payloads the gateway must refuse, then a
+             normal bring-up on a new connection.
 vufront-fs stops at "SYNC <tag>" lines and goes on when we write a line: we
 read the gateway's counters while it is still connected.
 """
@@ -287,6 +297,94 @@ def run_remap(gw, tool, sock, wd):
         fe.kill()
 
 
+def inflight_fields(gw, name):
+    """The device's inflight fields, None where the gateway has none."""
+    d = gw.device(name)
+    return d.get("inflight"), d.get("inflight_resubmitted")
+
+
+def run_inflight(gw, tool, sock, wd):
+    _, res0 = inflight_fields(gw, "fs1")
+    fe = Front(tool, sock, "inflight", wd)
+    try:
+        fe.sync("done")
+        d = check_alive(gw, "fs1", "inflight")
+        st = gw.stats("fs1")
+        t.log(f"inflight: stats {st}")
+        # INIT, LOOKUP, OPEN, 2 x (60 READ + 4 STATFS), RELEASE; FORGET on hiprio
+        t.check(st["requests"] >= 4 + 2 * 64, f"requests {st['requests']}")
+        t.check(st["malformed"] == 0, f"malformed {st['malformed']} in a clean run")
+        t.check(d["protocol_features"] & (1 << 12),
+                f"INFLIGHT_SHMFD not negotiated: protocol features {d['protocol_features']:#x}")
+        if "inflight" in d:
+            t.check(d["inflight"] is True, f"the region is not reported: {d}")
+        if "inflight_resubmitted" in d:
+            t.check(d["inflight_resubmitted"] == res0,
+                    f"inflight_resubmitted {res0} -> {d['inflight_resubmitted']} "
+                    f"with nothing left in flight")
+        fe.go()
+        fe.finish()
+    finally:
+        fe.kill()
+    return 1
+
+
+def run_resubmit(gw, tool, sock, wd, scenario):
+    _, res0 = inflight_fields(gw, "fs1")
+    req0 = gw.stats("fs1")["requests"]
+    fe = Front(tool, sock, scenario, wd)
+    try:
+        fe.sync("done")
+        d = check_alive(gw, "fs1", scenario)
+        st = gw.stats("fs1")
+        t.log(f"{scenario}: device {d}")
+        t.log(f"{scenario}: stats {st}")
+        if "inflight" in d:
+            t.check(d["inflight"] is True, f"the region is not reported: {d}")
+        if "inflight_resubmitted" in d:
+            t.check(d["inflight_resubmitted"] - (res0 or 0) == 3,
+                    f"inflight_resubmitted {res0} -> {d['inflight_resubmitted']}, "
+                    f"expected 3 more")
+        else:
+            t.log(f"{scenario}: the device reports no inflight_resubmitted")
+        # INIT, LOOKUP, GETATTR resubmitted, GETATTR of the file, GETATTR of the root
+        t.check(st["requests"] >= 5, f"requests {st['requests']} (before: {req0})")
+        t.check(st["malformed"] == 0, f"malformed {st['malformed']}")
+        t.check(d["phase"] == "running", f"phase {d['phase']}")
+        fe.go()
+        fe.finish()
+    finally:
+        fe.kill()
+    out = gw.proc.output()
+    t.check("left in flight by the previous back-end" in out,
+            "the gateway did not log the resubmission")
+    return 1
+
+
+def run_inflight_bad(gw, tool, sock, wd):
+    fds0 = t.fd_count(gw.proc.pid)
+    fe = Front(tool, sock, "inflight-bad", wd)
+    try:
+        fe.sync("done")
+        d = check_alive(gw, "fs1", "inflight-bad")
+        conns = int(fe.info("connections") or 0)
+        t.check(conns >= 2, f"vufront-fs made {conns} connections")
+        if "inflight" in d:
+            t.check(d["inflight"] is True, f"the region is not reported: {d}")
+        t.log(f"inflight-bad: {conns} connections, stats {gw.stats('fs1')}")
+        fe.go()
+        fe.finish()
+    finally:
+        fe.kill()
+    out = gw.proc.output()
+    t.check(out.count("INFLIGHT_FD refused") >= 13,
+            f"the gateway logged {out.count('INFLIGHT_FD refused')} refusals, expected >= 13")
+    wait_disconnected(gw, "fs1", gw.device("fs1")["connects"])
+    time.sleep(0.5)
+    t.log(f"inflight-bad: gateway fds {fds0} before, {t.fd_count(gw.proc.pid)} after")
+    return conns
+
+
 def main():
     binary, tool = sys.argv[1], os.path.abspath(sys.argv[2])
     wd = t.workdir("fs-ring")
@@ -303,16 +401,21 @@ def main():
     scenarios = [("basic", lambda: run_basic(gw, tool, sock, wd, share)),
                  ("malformed", lambda: run_malformed(gw, tool, sock, wd)),
                  ("suspend", lambda: run_suspend(gw, tool, sock, wd)),
-                 ("remap", lambda: run_remap(gw, tool, sock, wd))]
+                 ("remap", lambda: run_remap(gw, tool, sock, wd)),
+                 ("inflight", lambda: run_inflight(gw, tool, sock, wd)),
+                 ("resubmit", lambda: run_resubmit(gw, tool, sock, wd, "resubmit")),
+                 ("resubmit-used", lambda: run_resubmit(gw, tool, sock, wd, "resubmit-used")),
+                 ("inflight-bad", lambda: run_inflight_bad(gw, tool, sock, wd))]
     only = os.environ.get("VGW_FS_RING_ONLY")
     for name, fn in scenarios:
         if only and name not in only.split(","):
             continue
         c0 = gw.device("fs1")["connects"]
         t.log(f"scenario {name}")
-        fn()
-        d = wait_disconnected(gw, "fs1", c0 + 1)
-        t.check(d["connects"] == c0 + 1, f"{name}: connects {c0} -> {d['connects']}")
+        conns = fn() or 1
+        d = wait_disconnected(gw, "fs1", c0 + conns)
+        t.check(d["connects"] == c0 + conns,
+                f"{name}: connects {c0} -> {d['connects']}, {conns} expected")
         t.check(gw.proc.alive(), f"the gateway died after {name}")
     d = gw.device("fs1")
     t.check(d["connects"] == d["disconnects"], f"connects/disconnects: {d}")
