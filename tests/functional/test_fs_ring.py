@@ -308,77 +308,78 @@ def run_inflight(gw, tool, sock, wd):
     fe = Front(tool, sock, "inflight", wd)
     try:
         fe.sync("done")
+        # read while it is connected; vufront-fs's own verdict comes first
         d = check_alive(gw, "fs1", "inflight")
         st = gw.stats("fs1")
-        t.log(f"inflight: stats {st}")
-        # INIT, LOOKUP, OPEN, 2 x (60 READ + 4 STATFS), RELEASE; FORGET on hiprio
-        t.check(st["requests"] >= 4 + 2 * 64, f"requests {st['requests']}")
-        t.check(st["malformed"] == 0, f"malformed {st['malformed']} in a clean run")
-        t.check(d["protocol_features"] & (1 << 12),
-                f"INFLIGHT_SHMFD not negotiated: protocol features {d['protocol_features']:#x}")
-        if "inflight" in d:
-            t.check(d["inflight"] is True, f"the region is not reported: {d}")
-        if "inflight_resubmitted" in d:
-            t.check(d["inflight_resubmitted"] == res0,
-                    f"inflight_resubmitted {res0} -> {d['inflight_resubmitted']} "
-                    f"with nothing left in flight")
         fe.go()
         fe.finish()
     finally:
         fe.kill()
+    t.log(f"inflight: stats {st}")
+    # INIT, LOOKUP, OPEN, 2 x (60 READ + 4 STATFS), RELEASE; FORGET on hiprio
+    t.check(st["requests"] >= 4 + 2 * 64, f"requests {st['requests']}")
+    t.check(st["malformed"] == 0, f"malformed {st['malformed']} in a clean run")
+    t.check(d["protocol_features"] & (1 << 12),
+            f"INFLIGHT_SHMFD not negotiated: protocol features {d['protocol_features']:#x}")
+    if "inflight" in d:
+        t.check(d["inflight"] is True, f"the region is not reported: {d}")
+    if "inflight_resubmitted" in d:
+        t.check(d["inflight_resubmitted"] == res0,
+                f"inflight_resubmitted {res0} -> {d['inflight_resubmitted']} "
+                f"with nothing left in flight")
     return 1
 
 
 def run_resubmit(gw, tool, sock, wd, scenario):
     _, res0 = inflight_fields(gw, "fs1")
-    req0 = gw.stats("fs1")["requests"]
     fe = Front(tool, sock, scenario, wd)
     try:
         fe.sync("done")
         d = check_alive(gw, "fs1", scenario)
         st = gw.stats("fs1")
-        t.log(f"{scenario}: device {d}")
-        t.log(f"{scenario}: stats {st}")
-        if "inflight" in d:
-            t.check(d["inflight"] is True, f"the region is not reported: {d}")
-        if "inflight_resubmitted" in d:
-            t.check(d["inflight_resubmitted"] - (res0 or 0) == 3,
-                    f"inflight_resubmitted {res0} -> {d['inflight_resubmitted']}, "
-                    f"expected 3 more")
-        else:
-            t.log(f"{scenario}: the device reports no inflight_resubmitted")
-        # INIT, LOOKUP, GETATTR resubmitted, GETATTR of the file, GETATTR of the root
-        t.check(st["requests"] >= 5, f"requests {st['requests']} (before: {req0})")
-        t.check(st["malformed"] == 0, f"malformed {st['malformed']}")
-        t.check(d["phase"] == "running", f"phase {d['phase']}")
         fe.go()
         fe.finish()
     finally:
         fe.kill()
-    out = gw.proc.output()
-    t.check("left in flight by the previous back-end" in out,
+    t.log(f"{scenario}: device {d}")
+    t.log(f"{scenario}: stats {st}")
+    if "inflight" in d:
+        t.check(d["inflight"] is True, f"the region is not reported: {d}")
+    if "inflight_resubmitted" in d:
+        t.check(d["inflight_resubmitted"] - (res0 or 0) == 3,
+                f"inflight_resubmitted {res0} -> {d['inflight_resubmitted']}, expected 3 more")
+    else:
+        t.log(f"{scenario}: the device reports no inflight_resubmitted")
+    # INIT, LOOKUP, GETATTR resubmitted, GETATTR of the file, GETATTR of the root
+    t.check(st["requests"] >= 5, f"requests {st['requests']}")
+    t.check(st["malformed"] == 0, f"malformed {st['malformed']}")
+    t.check(d["phase"] == "running", f"phase {d['phase']}")
+    t.check("left in flight by the previous back-end" in gw.proc.output(),
             "the gateway did not log the resubmission")
     return 1
 
 
 def run_inflight_bad(gw, tool, sock, wd):
     fds0 = t.fd_count(gw.proc.pid)
+    refused0 = gw.proc.output().count("INFLIGHT_FD refused")
     fe = Front(tool, sock, "inflight-bad", wd)
     try:
         fe.sync("done")
         d = check_alive(gw, "fs1", "inflight-bad")
-        conns = int(fe.info("connections") or 0)
-        t.check(conns >= 2, f"vufront-fs made {conns} connections")
-        if "inflight" in d:
-            t.check(d["inflight"] is True, f"the region is not reported: {d}")
-        t.log(f"inflight-bad: {conns} connections, stats {gw.stats('fs1')}")
+        st = gw.stats("fs1")
         fe.go()
         fe.finish()
     finally:
         fe.kill()
-    out = gw.proc.output()
-    t.check(out.count("INFLIGHT_FD refused") >= 13,
-            f"the gateway logged {out.count('INFLIGHT_FD refused')} refusals, expected >= 13")
+    conns = int(fe.info("connections") or 0)
+    t.log(f"inflight-bad: {conns} connections, stats {st}")
+    t.check(conns >= 2, f"vufront-fs made {conns} connections")
+    if "inflight" in d:
+        t.check(d["inflight"] is True, f"the region is not reported: {d}")
+    # 5 GETs and 8 SETs refused by the gateway; the SET of 0 queues is
+    # refused by rte_vhost before the gateway sees it
+    refused = gw.proc.output().count("INFLIGHT_FD refused") - refused0
+    t.check(refused >= 13, f"the gateway logged {refused} refusals, expected >= 13")
     wait_disconnected(gw, "fs1", gw.device("fs1")["connects"])
     time.sleep(0.5)
     t.log(f"inflight-bad: gateway fds {fds0} before, {t.fd_count(gw.proc.pid)} after")
