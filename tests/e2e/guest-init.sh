@@ -21,6 +21,8 @@
 #   VGW-PEER-UP tries=N up=U      the peer answered a first ping
 #   VGW-FS tag=T up=U             virtio-fs TAG mounted on /mnt
 #   VGW-FSLS name                 one per entry of /mnt (scenario fsls)
+#   VGW-ESC label ...             one escape attempt (scenario fsescape)
+#   VGW-ESC-SUMMARY attempts=N unexpected=M
 #   VGW-PING sent=N recv=M        summary (scenario ping)
 #   VGW-PING seq=N ok=0|1 up=U    one line per ping (scenario pingloop)
 #   VGW-DONE rc=N up=U            the scenario function returned
@@ -190,6 +192,171 @@ scenario_fsops() {
 	(echo a >/mnt/conc1 & echo b >/mnt/conc2 & wait) || fail "concurrent writers"
 	say "FS ops=ok"
 	sync
+}
+
+# Scenario fsescape: from inside the guest, try to reach what the host keeps
+# next to the virtio-fs share (vgw.mount=TAG). test_fs_escape.py prepared in
+# the share: out -> the absolute path of a secret directory outside the
+# share, rel -> ../<that directory>, procroot -> /proc/self/root, fsym -> the
+# secret file, the chain chain1 -> sub/chain2 -> ../chain3 -> out's target,
+# sub/up -> ../../<secret directory>, passwd -> /etc/passwd, loop1 <-> loop2,
+# rmme -> the secret directory, a FIFO hostfifo, files inside and somefile,
+# and inlink -> inlink2 -> inside. The guest kernel resolves symlinks itself,
+# so reads and creations through them must fail (or reach the guest's own
+# files), while operations on the links themselves (lstat, readlink, lchown,
+# touch -h, hard link, rename, unlink) must reach the gateway and change the
+# link, never its target. Each attempt prints one line
+#   VGW-ESC LABEL want=ok|fail|eperm rc=N ok|UNEXPECTED out=OUTPUT
+# (newlines of OUTPUT as "|"), each directory that must be the guest's own
+# root one line "VGW-ESC-LS LABEL same=0|1 NAMES", the last one
+# "VGW-ESC-SUMMARY attempts=N unexpected=M". On "VGW-ESC-WAIT NAME" the
+# guest waits for the host to create /mnt/.vgw-go-NAME (the host reads the
+# gateway's counters meanwhile).
+esc_n=0
+esc_bad=0
+
+# esc_try ok|fail|eperm LABEL CMD...: run CMD, print its status and output;
+# eperm: fails with "Operation not permitted"
+esc_try() {
+	want=$1
+	label=$2
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	v=ok
+	case "$want:$rc" in
+	ok:0 | fail:[1-9]*) ;;
+	eperm:[1-9]*)
+		case "$out" in
+		*"Operation not permitted"*) ;;
+		*) v=UNEXPECTED ;;
+		esac
+		;;
+	*) v=UNEXPECTED ;;
+	esac
+	esc_n=$((esc_n + 1))
+	[ $v = ok ] || esc_bad=$((esc_bad + 1))
+	say "ESC $label want=$want rc=$rc $v out=$(echo "$out" | tr '\n' '|')"
+}
+
+# esc_root LABEL DIR: DIR, listed and entered (cd -P), is the guest's own /
+esc_root() {
+	a=$(ls -a "$2" 2>&1; cd -P "$2" 2>&1 && pwd -P && ls -a)
+	b=$(ls -a /; cd -P / && pwd -P && ls -a)
+	same=0
+	[ "$a" = "$b" ] && same=1
+	esc_n=$((esc_n + 1))
+	[ $same = 1 ] || esc_bad=$((esc_bad + 1))
+	say "ESC-LS $1 same=$same "$a
+}
+
+# a symlink seen as itself: its type, and its size the length of its target
+esc_islink() {
+	t=$(readlink "$1") || return 1
+	stat -c '%F %s' "$1" && echo "$t"
+	[ "$(stat -c %F "$1")" = "symbolic link" ] && [ "$(stat -c %s "$1")" = ${#t} ]
+}
+
+# wait for the host to create /mnt/.vgw-go-NAME, polled by listing /mnt
+# (no failed lookups: the host reads the gateway's error counter meanwhile)
+esc_wait() {
+	say "ESC-WAIT $1"
+	i=0
+	while :; do
+		for f in /mnt/.vgw-go-*; do
+			[ "$f" = "/mnt/.vgw-go-$1" ] && return 0
+		done
+		i=$((i + 1))
+		[ $i -gt 1200 ] && fail "no /mnt/.vgw-go-$1 from the host"
+		sleep 0.05
+	done
+}
+
+scenario_fsescape() {
+	s=$(readlink /mnt/out) || fail "readlink /mnt/out"
+	# controls: content inside the share is read, directly and via a chain
+	esc_try ok read-inside cat /mnt/inside
+	esc_try ok read-inchain cat /mnt/inlink
+	esc_try ok list-share ls -a /mnt
+	for l in out rel procroot fsym chain1 sub/chain2 chain3 sub/up passwd loop1 rmme; do
+		esc_try ok "lstat-$l" esc_islink "/mnt/$l"
+	done
+	# reads through the links and through ..
+	esc_try fail read-out cat /mnt/out/secret
+	esc_try fail read-rel cat /mnt/rel/secret
+	esc_try fail read-fsym cat /mnt/fsym
+	esc_try fail read-chain cat /mnt/chain1/secret
+	esc_try fail read-subup cat /mnt/sub/up/secret
+	esc_try fail read-procroot cat "/mnt/procroot$s/secret"
+	esc_try fail read-dotdot cat "/mnt/../..$s/secret"
+	esc_try fail read-subdotdot cat "/mnt/sub/../..$s/secret"
+	esc_try fail read-abs cat "$s/secret"
+	esc_try fail read-passwd cat /mnt/passwd
+	esc_try fail read-loop cat /mnt/loop1
+	esc_try fail list-out ls -la /mnt/out/
+	esc_try fail list-rel ls -la /mnt/rel/
+	esc_try fail list-chain ls -la /mnt/chain1/
+	esc_root dotdot /mnt/..
+	esc_root dotdot2 /mnt/../..
+	esc_root subdotdot /mnt/sub/../..
+	esc_root procroot /mnt/procroot/
+	# creations through the links and through ..
+	esc_try fail write-out sh -c 'echo x >/mnt/out/pwned'
+	esc_try fail write-rel sh -c 'echo x >/mnt/rel/pwned'
+	esc_try fail write-chain sh -c 'echo x >/mnt/chain1/pwned'
+	esc_try fail write-fsym sh -c 'echo x >>/mnt/fsym'
+	esc_try fail mkdir-out mkdir /mnt/out/pwned
+	esc_try fail mkdir-rel mkdir /mnt/rel/pwned
+	esc_try fail hardlink-out ln /mnt/out/secret /mnt/hard
+	esc_try fail hardlink-abs ln "$s/secret" /mnt/hard
+	esc_try fail mv-into-out mv /mnt/somefile /mnt/out/
+	esc_try fail mv-into-rel mv /mnt/somefile /mnt/rel/pwned
+	esc_try fail ln-dotdot ln /mnt/inside /mnt/../vgw-e2e-pwned
+	esc_try fail chmod-out chmod 777 /mnt/out
+	esc_try fail chown-out chown 4242 /mnt/out
+	esc_try fail rm-through-out rm -r /mnt/out/secret
+	# a rename out of the mount is a copy into the guest's own root
+	esc_try ok mv-dotdot mv /mnt/somefile /mnt/../vgw-e2e-pwned
+	esc_try ok mv-dotdot-in-guest test -f /vgw-e2e-pwned -a ! -e /mnt/somefile
+	esc_try ok write-procroot sh -c 'echo x >/mnt/procroot/vgw-e2e-pwned2'
+	esc_try ok write-procroot-in-guest test -f /vgw-e2e-pwned2
+	esc_try ok symlink-dotdot ln -s ../../../../etc/passwd /mnt/dotdot
+	esc_try fail read-symlink-dotdot cat /mnt/dotdot
+	# names with dots in them are names
+	esc_try ok mkdir-dots mkdir /mnt/...
+	esc_try ok create-dots sh -c 'echo dots >/mnt/..x'
+	esc_try ok rename-dots mv /mnt/..x /mnt/x..
+	esc_try ok link-dots ln /mnt/x.. /mnt/a..b
+	esc_try ok rename-dots2 mv /mnt/a..b /mnt/.../..c..
+	# operations on the links themselves: the link changes, not its target
+	esc_try ok touch-h-fsym touch -h /mnt/fsym
+	esc_try ok chown-h-fsym chown -h 4242:4243 /mnt/fsym
+	esc_try ok chown-h-out chown -h 4242:4243 /mnt/out
+	esc_try ok hardlink-fsym ln /mnt/fsym /mnt/hardf
+	esc_try ok hardlink-outlink ln /mnt/out /mnt/hardout
+	esc_try ok rename-link mv /mnt/chain3 /mnt/chain3moved
+	esc_try ok rm-link rm -rf /mnt/rmme
+	# device nodes are refused by the gateway, FIFOs are made (and then
+	# are the guest's); the host reads the gateway's error counter around
+	# two of each
+	esc_wait fifos
+	esc_try ok mknod-fifo mknod /mnt/fifo p
+	esc_try ok mknod-fifo2 mknod /mnt/fifo2 p
+	esc_wait devices
+	esc_try eperm mknod-chr mknod /mnt/chr c 1 3
+	esc_try eperm mknod-blk mknod /mnt/blk b 8 0
+	esc_wait devices-done
+	esc_try ok no-chr test ! -e /mnt/chr -a ! -e /mnt/blk
+	esc_try ok fifo-roundtrip timeout 10 sh -c \
+		'(echo via-fifo >/mnt/fifo &); read -r l </mnt/fifo; echo "$l"; [ "$l" = via-fifo ]'
+	esc_try ok hostfifo-roundtrip timeout 10 sh -c \
+		'(echo via-hostfifo >/mnt/hostfifo &); read -r l </mnt/hostfifo; echo "$l"; [ "$l" = via-hostfifo ]'
+	esc_try ok fifo-attrs sh -c 'ls -l /mnt/fifo /mnt/hostfifo && chmod 600 /mnt/fifo && touch /mnt/fifo /mnt/hostfifo'
+	# the share still works both ways
+	esc_try ok read-inside-after cat /mnt/inside
+	esc_try ok write-after sh -c 'echo "written after the escape attempts" >/mnt/after && sync'
+	say "ESC-SUMMARY attempts=$esc_n unexpected=$esc_bad"
+	[ $esc_bad -eq 0 ]
 }
 
 # Scenario fsbench: the workloads of usertools/vhostgw-bench fs on the
