@@ -680,7 +680,7 @@ conf_dev_fs_options(struct conf_ctx *c, json_t *obj, struct vgw_conf_dev *d)
 
 	d->fs_cache = VGW_FS_CACHE_MODE_AUTO;
 	d->fs_timeout = -1;
-	d->fs_xattr = true;
+	d->fs_xattr = false;	/* as virtiofsd: see README */
 	d->fs_writeback = false;
 	if (conf_get_enum(c, obj, "cache", false, fs_cache_names,
 			  VGW_ARRAY_SIZE(fs_cache_names), &mode))

@@ -164,6 +164,7 @@ vgw_fs_create(const struct vgw_fs_conf *conf)
 		fs->ctx_free = &fs->ctxs[i];
 	}
 
+	fs->own_new = geteuid() == 0;
 	fs->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fs->proc_fd < 0)
 		goto fail;
@@ -181,6 +182,10 @@ vgw_fs_create(const struct vgw_fs_conf *conf)
 	fs->inodes[i].gen = 0;
 	fs->inodes[i].nlookup = 1;
 
+	if (c.iowq_cpus != NULL) {
+		memcpy(&fs->iowq_cpus, c.iowq_cpus, sizeof(fs->iowq_cpus));
+		fs->iowq_aff_pending = CPU_COUNT(&fs->iowq_cpus) != 0;
+	}
 	rc = fs_io_init(fs, c.no_uring, c.helpers);
 	if (rc < 0) {
 		errno = -rc;
@@ -611,6 +616,8 @@ vgw_fs_submit(struct vgw_fs *fs, struct vgw_fs_req *req)
 	c->opcode = ih.opcode;
 	c->unique = ih.unique;
 	c->nodeid = ih.nodeid;
+	c->uid = ih.uid;
+	c->gid = ih.gid;
 	req->opcode = ih.opcode;
 	fs->stats.ops[ih.opcode < VGW_FS_OP_MAX ? ih.opcode : 0]++;
 	if (ih.len < FS_IN_HDR || ih.len > in_total) {

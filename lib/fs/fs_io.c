@@ -378,6 +378,13 @@ fs_io_progress(struct vgw_fs *fs)
 		if (fs->sq_pending) {
 			io_uring_submit(&fs->ring);
 			fs->sq_pending = 0;
+			if (__builtin_expect(fs->iowq_aff_pending, 0)) {
+				/* once: the polling thread has io_uring
+				 * workers only after its first submit */
+				fs->iowq_aff_pending = false;
+				io_uring_register_iowq_aff(&fs->ring, sizeof(fs->iowq_cpus),
+							   &fs->iowq_cpus);
+			}
 		}
 		for (;;) {
 			struct io_uring_cqe *cqes[64];

@@ -66,6 +66,46 @@ fs_lookup_start(struct vgw_fs *fs, struct fs_ctx *c)
 	fs_issue(fs, c, fs_lookup_opened);
 }
 
+/* New entries belong to the guest process that made them, as on a local
+ * file system: when we run as root, a file made as root for a guest user
+ * would be one that user cannot change. Only when the owner differs from
+ * ours: the common case (guest root, or an unprivileged gateway) costs
+ * nothing. */
+static bool
+fs_owner_differs(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	if (!fs->own_new || (c->uid == 0 && c->gid == 0))
+		return false;
+	/* a set-group-ID directory gives its group, as it did already */
+	if (fs_ino(fs, c->ino2)->mode & S_ISGID)
+		c->gid = (uint32_t)-1;
+	return true;
+}
+
+/* c->flags: the new entry's S_IFMT (and O_EXCL for CREATE). If it cannot
+ * be given away, it is removed again, rather than left behind as ours
+ * (CREATE without O_EXCL may have opened an existing file: left alone). */
+static int
+fs_chown_new_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
+{
+	int rc;
+
+	(void)fs;
+	(void)buf;
+	if (c->jfd2 >= 0)
+		rc = fchown(c->jfd2, c->uid, c->gid);
+	else
+		rc = fchownat(c->jfd, c->name, c->uid, c->gid, AT_SYMLINK_NOFOLLOW);
+	if (rc == 0)
+		return 0;
+	rc = -errno;
+	if (c->jfd2 < 0)
+		unlinkat(c->jfd, c->name, (c->flags & S_IFMT) == S_IFDIR ? AT_REMOVEDIR : 0);
+	else if (c->flags & O_EXCL)
+		unlinkat(c->jfd, c->name, 0);
+	return rc;
+}
+
 /* a step that continues with the lookup chain once an op created c->name */
 static void
 fs_created(struct vgw_fs *fs, struct fs_ctx *c, int res)
@@ -76,6 +116,21 @@ fs_created(struct vgw_fs *fs, struct fs_ctx *c, int res)
 	}
 	fs_lookup_start(fs, c);
 }
+
+/* As fs_created(), for an entry that is new (not a hard link): first give
+ * it to the guest process that made it, when needed. */
+static void
+fs_created_new(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	if (res >= 0 && fs_owner_differs(fs, c)) {
+		c->jfd = fs->ino_fd[c->ino2];
+		c->jfd2 = -1;
+		fs_issue_job(fs, c, fs_chown_new_job, fs_created);
+		return;
+	}
+	fs_created(fs, c, res);
+}
+
 
 static void
 fs_self_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
@@ -218,7 +273,8 @@ fs_op_mkdir(struct vgw_fs *fs, struct fs_ctx *c)
 	c->aop.fd = fs->ino_fd[c->ino];
 	c->aop.path = c->name;
 	c->aop.mode = in->mode & 07777;
-	fs_issue(fs, c, fs_created);
+	c->flags = S_IFDIR;
+	fs_issue(fs, c, fs_created_new);
 }
 
 static int
@@ -257,7 +313,7 @@ fs_op_mknod(struct vgw_fs *fs, struct fs_ctx *c)
 		c->flags |= S_IFREG;
 	c->u64 = 0;
 	c->jfd = fs->ino_fd[c->ino];
-	fs_issue_job(fs, c, fs_mknod_job, fs_created);
+	fs_issue_job(fs, c, fs_mknod_job, fs_created_new);
 }
 
 void
@@ -290,7 +346,8 @@ fs_op_symlink(struct vgw_fs *fs, struct fs_ctx *c)
 	c->aop.path = target;
 	c->aop.fd = fs->ino_fd[c->ino];
 	c->aop.path2 = c->name;
-	fs_issue(fs, c, fs_created);
+	c->flags = S_IFLNK;
+	fs_issue(fs, c, fs_created_new);
 }
 
 void
@@ -533,16 +590,42 @@ fs_create_reopened(struct vgw_fs *fs, struct fs_ctx *c, int res)
 }
 
 static void
-fs_create_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
+fs_create_owned(struct vgw_fs *fs, struct fs_ctx *c, int res)
 {
 	if (res < 0) {
 		fs_reply_err(fs, c, res);
 		return;
 	}
-	c->fd2 = res;
 	fs_pname(c->pname, c->fd2);
 	fs_aop_openat2(&c->aop, fs->proc_fd, c->pname, O_PATH, 0, 0);
 	fs_issue(fs, c, fs_create_reopened);
+}
+
+/* c->u64 != 0: we added O_EXCL to learn whether the file is new (only a
+ * new file is given to the guest process); on EEXIST, open it as it is. */
+static void
+fs_create_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	if (res == -EEXIST && c->u64 != 0) {
+		c->u64 = 0;
+		c->flags &= ~(uint32_t)(O_CREAT | O_EXCL);
+		fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, (int)c->flags, 0,
+			       FS_RESOLVE);
+		fs_issue(fs, c, fs_create_opened);
+		return;
+	}
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	c->fd2 = res;
+	if ((c->flags & O_CREAT) && fs_owner_differs(fs, c)) {
+		c->jfd = fs->ino_fd[c->ino2];
+		c->jfd2 = c->fd2;
+		fs_issue_job(fs, c, fs_chown_new_job, fs_create_owned);
+		return;
+	}
+	fs_create_owned(fs, c, 0);
 }
 
 void
@@ -565,6 +648,11 @@ fs_op_create(struct vgw_fs *fs, struct fs_ctx *c)
 		return;
 	}
 	flags = fs_open_flags(fs, in->flags) | O_CREAT | O_NOFOLLOW;
+	c->u64 = 0;
+	if (!(flags & O_EXCL) && fs->own_new && (c->uid != 0 || c->gid != 0)) {
+		flags |= O_EXCL;
+		c->u64 = 1;
+	}
 	c->flags = (uint32_t)flags;
 	fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, flags, in->mode & 07777,
 		       FS_RESOLVE);

@@ -16,6 +16,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -158,6 +159,8 @@ struct fs_ctx {
 	uint32_t opcode;
 	uint64_t unique;
 	uint64_t nodeid;
+	uint32_t uid;			/* of the guest process asking */
+	uint32_t gid;
 	uint32_t in_len;		/* hdr.len, checked <= IN bytes */
 	uint32_t head_len;		/* bytes of IN copied into inbuf */
 	uint32_t arg_len;		/* argument bytes available in inbuf */
@@ -241,6 +244,8 @@ struct vgw_fs {
 	uint32_t *fh_pin;
 	uint8_t *fh_dead;		/* released while pinned: close on unpin */
 	int proc_fd;			/* O_PATH /proc/self/fd */
+	bool own_new;			/* running as root: new entries get the
+					 * asking guest process's uid and gid */
 
 	/* requests */
 	uint32_t max_inflight;
@@ -256,6 +261,8 @@ struct vgw_fs {
 	struct io_uring ring;
 	uint32_t sq_pending;		/* sqes prepared, not yet submitted */
 	uint32_t bg_ops;		/* fire-and-forget closes in io_uring */
+	cpu_set_t iowq_cpus;
+	bool iowq_aff_pending;		/* set it at the poller's first submit */
 	unsigned int n_helpers;
 	struct fs_helper *helpers;
 	atomic_bool stop;

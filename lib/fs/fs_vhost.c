@@ -14,6 +14,7 @@
  * (see on_message()). */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include <rte_common.h>
 #include <rte_cycles.h>
+#include <rte_lcore.h>
 #include <rte_log.h>
 
 #include "vgw_common.h"
@@ -78,6 +80,8 @@ struct fs_dev {
 };
 
 static struct fs_dev *devs;
+/* every CPU no worker lcore polls on: io_uring's workers run there */
+static cpu_set_t iowq_cpus;
 static unsigned int n_devs;
 static pthread_mutex_t fs_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -248,6 +252,7 @@ engine_create(struct fs_dev *d)
 	}
 	c.xattr = d->conf->fs_xattr;
 	c.writeback = d->conf->fs_writeback;
+	c.iowq_cpus = &iowq_cpus;
 	d->fs = vgw_fs_create(&c);
 	if (d->fs == NULL) {
 		VGW_LOG(fs, ERR, "%s: cannot serve %s: %s", d->name, d->conf->shared_dir,
@@ -439,12 +444,22 @@ static const struct vgw_vhost_ops fs_vhost_ops = {
 int
 vgw_fsdev_init(const struct vgw_conf *conf)
 {
-	unsigned int n = 0;
+	unsigned int n = 0, l;
 
 	for (uint16_t i = 0; i < conf->n_devs; i++)
 		n += conf->devs[i].type == VGW_DEV_FS;
 	if (n == 0)
 		return 0;
+	CPU_ZERO(&iowq_cpus);
+	for (long cpu = 0; cpu < CPU_SETSIZE && cpu < sysconf(_SC_NPROCESSORS_ONLN); cpu++)
+		CPU_SET(cpu, &iowq_cpus);
+	RTE_LCORE_FOREACH_WORKER(l) {
+		rte_cpuset_t ws = rte_lcore_cpuset(l);
+
+		for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+			if (CPU_ISSET(cpu, &ws))
+				CPU_CLR(cpu, &iowq_cpus);
+	}
 	devs = calloc(n, sizeof(*devs));
 	if (devs == NULL)
 		return -ENOMEM;

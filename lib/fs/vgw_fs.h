@@ -60,6 +60,12 @@ struct vgw_fs_conf {
 	uint32_t max_inflight;		/* requests submitted and not yet
 					 * reaped; 0: default */
 	uint32_t helpers;		/* helper threads; 0: default */
+	const void *iowq_cpus;		/* a cpu_set_t: where io_uring's own
+					 * worker threads (blocking I/O it
+					 * punts) may run, set from the thread
+					 * that polls the engine; NULL: the
+					 * kernel's choice (that thread's CPUs,
+					 * which a poller keeps busy) */
 	bool no_uring;			/* run every I/O on the helper threads
 					 * (for tests, or where io_uring is
 					 * disabled); also used automatically
