@@ -1632,16 +1632,13 @@ vufront_vq_reset(struct vufront *vu, unsigned int idx, uint16_t base)
 	return 0;
 }
 
-int
-vufront_vq_start(struct vufront *vu, unsigned int idx, uint16_t base)
+/* SET_VRING_NUM, SET_VRING_BASE, SET_VRING_ADDR */
+static int
+vufront_vq_start_addr(struct vufront *vu, unsigned int idx, struct vufront_vq *vq, uint16_t base)
 {
 	struct vufront_vring_addr addr;
-	struct vufront_vq *vq;
 	int ret;
 
-	ret = vufront_vq_lookup(vu, idx, &vq);
-	if (ret < 0)
-		return ret;
 	ret = vufront_set_vring_num(vu, idx, vq->num);
 	if (ret < 0)
 		return ret;
@@ -1654,9 +1651,15 @@ vufront_vq_start(struct vufront *vu, unsigned int idx, uint16_t base)
 	addr.used_user_addr = (uint64_t)(uintptr_t)vq->used;
 	addr.avail_user_addr = (uint64_t)(uintptr_t)vq->avail;
 	addr.log_guest_addr = vq->used_gpa;
-	ret = vufront_set_vring_addr(vu, &addr);
-	if (ret < 0)
-		return ret;
+	return vufront_set_vring_addr(vu, &addr);
+}
+
+/* SET_VRING_KICK, SET_VRING_CALL: the ring starts */
+static int
+vufront_vq_start_fds(struct vufront *vu, unsigned int idx, struct vufront_vq *vq)
+{
+	int ret;
+
 	ret = vufront_set_vring_kick(vu, idx, vq->kickfd);
 	if (ret < 0)
 		return ret;
@@ -1668,6 +1671,21 @@ vufront_vq_start(struct vufront *vu, unsigned int idx, uint16_t base)
 	if (!(vu->features & VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES)))
 		vq->enabled = true;
 	return 0;
+}
+
+int
+vufront_vq_start(struct vufront *vu, unsigned int idx, uint16_t base)
+{
+	struct vufront_vq *vq;
+	int ret;
+
+	ret = vufront_vq_lookup(vu, idx, &vq);
+	if (ret < 0)
+		return ret;
+	ret = vufront_vq_start_addr(vu, idx, vq, base);
+	if (ret < 0)
+		return ret;
+	return vufront_vq_start_fds(vu, idx, vq);
 }
 
 int
@@ -2073,14 +2091,26 @@ vufront_dev_bringup(struct vufront *vu, const struct vufront_dev_conf *conf,
 	}
 	/* The back-end looks at the region when a ring's kick fd arrives:
 	 * it must have it by then. */
-	if (conf->inflight) {
+	if (conf->inflight && !conf->inflight_late) {
 		ret = vufront_inflight_send(vu);
 		if (ret < 0)
 			return ret;
 	}
 	for (i = 0; i < conf->num_rings; i++) {
 		/* After a reconnect, resume where the device stopped using the ring. */
-		ret = vufront_vq_start(vu, i, vufront_vq_used_idx(vu->vqs[i]));
+		ret = vufront_vq_start_addr(vu, i, vu->vqs[i], vufront_vq_used_idx(vu->vqs[i]));
+		if (ret < 0)
+			return ret;
+		if (conf->inflight && conf->inflight_late)
+			continue;
+		ret = vufront_vq_start_fds(vu, i, vu->vqs[i]);
+		if (ret < 0)
+			return ret;
+	}
+	if (conf->inflight && conf->inflight_late) {
+		ret = vufront_inflight_send(vu);
+		for (i = 0; ret == 0 && i < conf->num_rings; i++)
+			ret = vufront_vq_start_fds(vu, i, vu->vqs[i]);
 		if (ret < 0)
 			return ret;
 	}

@@ -539,6 +539,10 @@ struct vufront_dev_conf {
 	 * kept across a reconnect, say), then SET_INFLIGHT_FD before the first
 	 * ring message, as QEMU does */
 	bool inflight;
+	/* with inflight: SET_INFLIGHT_FD once every ring has its SET_VRING_NUM,
+	 * _BASE and _ADDR, just before the first SET_VRING_KICK (the back-end
+	 * looks at the region then), instead of before the first ring message */
+	bool inflight_late;
 	/* called once memory, the rings (set up locally, not started) and the
 	 * inflight region exist, before SET_INFLIGHT_FD and the first ring
 	 * message: hand-built ring and region contents (what a crashed
@@ -551,8 +555,9 @@ void vufront_dev_conf_init(struct vufront_dev_conf *conf);
 /*
  * negotiate, [SET_STATUS ACK|DRIVER|FEATURES_OK], memory + SET_MEM_TABLE,
  * vq_setup of rings not set up yet, [inflight region], [prepare],
- * [SET_INFLIGHT_FD], per ring vq_start(used->idx), [enable all],
- * [SET_STATUS +DRIVER_OK]. SET_STATUS only if VUFRONT_PF_STATUS was
+ * [SET_INFLIGHT_FD], per ring vq_start(used->idx) (with inflight_late:
+ * every ring's NUM/BASE/ADDR, SET_INFLIGHT_FD, then every ring's KICK/CALL),
+ * [enable all], [SET_STATUS +DRIVER_OK]. SET_STATUS only if VUFRONT_PF_STATUS was
  * negotiated.
  */
 int vufront_dev_start(struct vufront *vu, const struct vufront_dev_conf *conf);
