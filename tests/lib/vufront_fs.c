@@ -53,6 +53,8 @@
  *              go on.
  *   resubmit-used  the same, and a request the crashed back-end returned
  *              but did not clear in the region: not taken again.
+ *   resubmit-late  resubmit with SET_INFLIGHT_FD after the rings' addresses,
+ *              just before their kicks (the other order the spec allows).
  *   inflight-bad  refused GET/SET_INFLIGHT_FD payloads (a non-zero ack) on
  *              a first connection, then a normal bring-up on a new one.
  *              Prints the number of connections made.
@@ -159,6 +161,7 @@ struct fs_front {
 	/* inflight scenarios: negotiate INFLIGHT_SHMFD and hand over a region
 	 * at bring-up; prepare lays out the rings before they start */
 	bool inflight;
+	bool inflight_late;		/* SET_INFLIGHT_FD just before the kicks */
 	int (*prepare)(struct vufront *vu, void *arg);
 	/* resubmit: the requests a crashed back-end left in flight, and the
 	 * one it had returned without clearing it in the region */
@@ -739,6 +742,7 @@ fs_connect(struct fs_front *f)
 	dc.mem_size = FS_MEM;
 	dc.enable = true;
 	dc.inflight = f->inflight;
+	dc.inflight_late = f->inflight_late;
 	dc.prepare = f->prepare;
 	dc.prepare_arg = f;
 	ret = vufront_dev_start(f->vu, &dc);
@@ -1994,6 +1998,22 @@ fs_inflight_all_settled(struct fs_front *f, const char *name)
 	return fs_check(f, true, name, NULL);
 }
 
+/* Between GET_INFLIGHT_FD and SET_INFLIGHT_FD: the back-end's new region is
+ * zeroed (no version: nothing to take again when the rings start). */
+static int
+fs_inflight_fresh(struct vufront *vu, void *arg)
+{
+	struct fs_front *f = arg;
+	const uint8_t *p = (const uint8_t *)vufront_inflight_vq(vu, 0);
+	uint64_t n = vufront_inflight_mmap_size(vu), i;
+
+	for (i = 0; p != NULL && i < n && p[i] == 0; i++)
+		;
+	fs_check(f, p != NULL && i == n, "GET_INFLIGHT_FD region zeroed",
+		 "byte %" PRIu64 " of %" PRIu64 " is 0x%02x", i, n, p != NULL && i < n ? p[i] : 0);
+	return 0;
+}
+
 /* The region the bring-up got and handed back, as the back-end set it up. */
 static bool
 fs_inflight_region_ok(struct fs_front *f)
@@ -2589,7 +2609,7 @@ fs_usage(FILE *out)
 		"                  [--write-file NAME --write-size N --write-seed S]\n"
 		"                  [--expect NAME]... [--timeout-ms T] [--verbose]\n"
 		"SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
-		"resubmit-used, inflight-bad (see the source).\n"
+		"resubmit-used, resubmit-late, inflight-bad (see the source).\n"
 		"Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
 		"Prints one line per check, \"SYNC <tag>\" where it waits for a line on\n"
 		"stdin, and \"RESULT ok\" (exit 0) or \"RESULT fail N\" (exit 1).\n");
@@ -2685,7 +2705,7 @@ main(int argc, char **argv)
 
 	static const char *const scenarios[] = {
 		"basic", "malformed", "suspend", "remap", "inflight", "resubmit",
-		"resubmit-used", "inflight-bad",
+		"resubmit-used", "resubmit-late", "inflight-bad",
 	};
 	bool known = false;
 
@@ -2705,7 +2725,10 @@ main(int argc, char **argv)
 	if (strncmp(o.scenario, "resubmit", 8) == 0) {
 		f.prepare = fs_resubmit_prepare;
 		f.resubmit_used = strcmp(o.scenario, "resubmit-used") == 0;
+		f.inflight_late = strcmp(o.scenario, "resubmit-late") == 0;
 	}
+	if (strcmp(o.scenario, "inflight") == 0 || strcmp(o.scenario, "inflight-bad") == 0)
+		f.prepare = fs_inflight_fresh;
 	if (strcmp(o.scenario, "inflight-bad") == 0)
 		fs_inflight_bad(&f);
 	if (fs_connect(&f) < 0) {
