@@ -25,6 +25,8 @@ front-end connection, so one FUSE session):
              without a kick and counts them (inflight_resubmitted);
   resubmit-used  the same, and one request returned but not cleared in the
              region, which must not be taken again;
+  resubmit-late  resubmit, the region handed over after the rings' addresses,
+             just before their kicks;
   inflight-bad  GET/SET_INFLIGHT_FD payloads the gateway must refuse, then a
              normal bring-up on a new connection.
 vufront-fs stops at "SYNC <tag>" lines and goes on when we write a line: we
@@ -192,6 +194,8 @@ def run_basic(gw, tool, sock, wd, share):
         fe.sync("done")
         d = check_alive(gw, "fs1", "basic")
         t.check(d["active_queues"] == 2, f"active rings: {d}")
+        # INFLIGHT_SHMFD not negotiated, no region given
+        t.check(d.get("inflight", False) is False, f"an inflight region reported: {d}")
         st = gw.stats("fs1")
         t.log(f"basic: stats {st}")
         # INIT, 2 LOOKUP, OPEN, 4 READ, 1 READ past EOF, 60 READ + 4 STATFS in
@@ -406,6 +410,7 @@ def main():
                  ("inflight", lambda: run_inflight(gw, tool, sock, wd)),
                  ("resubmit", lambda: run_resubmit(gw, tool, sock, wd, "resubmit")),
                  ("resubmit-used", lambda: run_resubmit(gw, tool, sock, wd, "resubmit-used")),
+                 ("resubmit-late", lambda: run_resubmit(gw, tool, sock, wd, "resubmit-late")),
                  ("inflight-bad", lambda: run_inflight_bad(gw, tool, sock, wd))]
     only = os.environ.get("VGW_FS_RING_ONLY")
     for name, fn in scenarios:
