@@ -31,6 +31,7 @@ def _mkfile(path, data):
 
 
 def _fields(path, atimes):
+    """What lstat says of path (it reads nothing: atimes stay)."""
     st = os.lstat(path)
     d = {'mode': st.st_mode, 'ino': st.st_ino, 'nlink': st.st_nlink,
          'uid': st.st_uid, 'gid': st.st_gid, 'size': st.st_size,
@@ -38,11 +39,6 @@ def _fields(path, atimes):
     if atimes:
         d['atime'] = st.st_atime_ns
     return d
-
-
-def _snapshot(paths, atimes):
-    """lstat of each path: reads nothing, so it leaves atimes alone."""
-    return {p: _fields(p, atimes and p in atimes) for p in paths}
 
 
 def _atime_tracked(base):
@@ -58,7 +54,29 @@ def _atime_tracked(base):
     return os.stat(p).st_atime_ns != before
 
 
+def _remove_pwned(since):
+    """What a successful escape made through procroot in the host's / or
+    /tmp during this run goes, so that the next run starts clean."""
+    for p in ('/', '/tmp'):
+        for n in PWNED:
+            f = os.path.join(p, n)
+            try:
+                if os.lstat(f).st_mtime >= since and not os.path.isdir(f):
+                    e2e.log('removing %s, created on the host during the run' % f)
+                    os.unlink(f)
+            except FileNotFoundError:
+                pass
+
+
 def scenario(run):
+    since = time.time() - 1
+    try:
+        _scenario(run)
+    finally:
+        _remove_pwned(since)
+
+
+def _scenario(run):
     base = os.path.join(run.workdir, 'esc')
     shared = os.path.join(base, 'shared')
     token = secrets.token_hex(16)           # content of the secret file
@@ -113,7 +131,7 @@ def scenario(run):
         st = os.lstat(p)
         os.utime(p, ns=(st.st_mtime_ns - OLD * 10**9, st.st_mtime_ns),
                  follow_symlinks=False)
-    before = _snapshot(outside, set(outside[1:]) if atimes else None)
+    before = {p: _fields(p, atimes and p != base) for p in outside}
     base_names = sorted(os.listdir(base))
     e2e.log('outside the share: %d paths, atimes %s' % (len(outside),
             'checked' if atimes else 'not kept by this file system: not checked'))
@@ -141,6 +159,14 @@ def scenario(run):
     gw.save('stats.json', st_end)
     gw.proc.check_alive()
 
+    # Every check below runs and adds what it found to problems, so that a
+    # real escape is reported with all its effects.
+    problems = []
+
+    def check(cond, msg):
+        if not cond:
+            problems.append(msg)
+
     # what the guest printed: the console file itself, and the lines read
     with open(g.serial_path, 'rb') as f:
         raw = f.read().decode(errors='replace')
@@ -149,16 +175,16 @@ def scenario(run):
     text = '\n'.join(lines)
     for what, tok in (('the secret token', token), ('a name in the secret directory',
                                                     token_name)):
-        e2e.expect(tok not in raw and tok not in text,
-                   '%s reached the guest; console: %s' % (what, g.serial_path))
+        check(tok not in raw and tok not in text,
+              '%s reached the guest; console: %s' % (what, g.serial_path))
     if 'root:x:0:0:' in open('/etc/passwd').read():
-        e2e.expect('root:x:0:0:' not in raw, 'the host /etc/passwd reached the guest')
+        check('root:x:0:0:' not in raw, 'the host /etc/passwd reached the guest')
     # the checks above look at real output: the share's own content and
     # names are in the same text
-    e2e.expect(text.count(control) >= 3 and raw.count(control) >= 3,
-               'the control content of /mnt/inside is not in the console (%d times): '
-               'the token check would see nothing' % text.count(control))
-    e2e.expect(control_name in text, 'the listing of /mnt is not in the console')
+    check(text.count(control) >= 3 and raw.count(control) >= 3,
+          'the control content of /mnt/inside is not in the console (%d times): '
+          'the token check would see nothing' % text.count(control))
+    check(control_name in text, 'the listing of /mnt is not in the console')
 
     rx = re.compile(r'VGW-ESC (\S+) want=(\S+) rc=(\d+) (ok|UNEXPECTED) out=(.*)$')
     tries = {}
@@ -168,99 +194,113 @@ def scenario(run):
             tries[r.group(1)] = r
     roots = [l for l in lines if 'VGW-ESC-LS ' in l]
     bad = [l for l in lines if re.search(r'VGW-ESC(-LS)? \S+ .*(UNEXPECTED|same=0)', l)]
-    e2e.expect(not bad and m.group(2) == '0',
-               'attempts with an unexpected outcome:\n' + '\n'.join('    ' + l for l in bad))
-    e2e.expect(int(m.group(1)) == len(tries) + len(roots),
-               'the guest made %s attempts, the console shows %d'
-               % (m.group(1), len(tries) + len(roots)))
+    check(not bad and m.group(2) == '0', 'attempts with an unexpected outcome:\n' +
+          '\n'.join('      ' + l for l in bad))
+    check(int(m.group(1)) == len(tries) + len(roots),
+          'the guest made %s attempts, the console shows %d'
+          % (m.group(1), len(tries) + len(roots)))
     required = ['read-out', 'read-rel', 'read-fsym', 'read-chain', 'read-procroot',
                 'read-dotdot', 'write-out', 'mkdir-rel', 'hardlink-out', 'mv-into-out',
                 'mknod-fifo', 'mknod-chr', 'mknod-blk', 'fifo-roundtrip', 'hostfifo-roundtrip',
                 'write-after'] + ['lstat-' + n for n in links
                                   if n not in ('loop2', 'inlink', 'inlink2')]
     missing = [k for k in required if k not in tries]
-    e2e.expect(not missing, 'attempts missing from the console: %s' % missing)
+    check(not missing, 'attempts missing from the console: %s' % missing)
     # lstat and readlink through the gateway show the links as the host made them
     for n in links:
         if 'lstat-' + n in tries:
             got = tries['lstat-' + n].group(5).split('|')
             want = ['symbolic link %d' % len(links[n]), links[n]]
-            e2e.expect(got[:2] == want, 'the guest sees %s as %s, the host made %s'
-                       % (n, got[:2], want))
+            check(got[:2] == want, 'the guest sees %s as %s, the host made %s'
+                  % (n, got[:2], want))
     host_only = [os.path.basename(p) for p in (shared, secret, canary)]
     for l in roots:
-        e2e.expect(not any(n in l.split() for n in host_only),
-                   'a host directory listed as the guest root: %s' % l)
+        check(not any(n in l.split() for n in host_only),
+              'a host directory listed as the guest root: %s' % l)
 
     # nothing outside the share changed, nor was read or listed
-    after = _snapshot(outside, set(outside[1:]) if atimes else None)
-    changed = ['%s: %s' % (p, ', '.join('%s %s -> %s' % (k, before[p][k], after[p][k])
-                                        for k in before[p] if before[p][k] != after[p][k]))
-               for p in outside if before[p] != after[p]]
-    e2e.expect(not changed, 'outside the share:\n' + '\n'.join('    ' + c for c in changed))
-    e2e.expect(sorted(os.listdir(base)) == base_names,
-               'next to the share: %s, was %s' % (sorted(os.listdir(base)), base_names))
+    after = {p: _fields(p, atimes and p != base) if os.path.lexists(p) else None
+             for p in outside}
+    for p in outside:
+        if after[p] is None:
+            check(False, 'outside the share: %s removed' % p)
+        elif before[p] != after[p]:
+            check(False, 'outside the share: %s: %s' % (p, ', '.join(
+                '%s %s -> %s' % (k, before[p][k], after[p][k])
+                for k in before[p] if before[p][k] != after[p][k])))
+    check(sorted(os.listdir(base)) == base_names,
+          'next to the share: %s, was %s' % (sorted(os.listdir(base)), base_names))
     for d, names in outside_dirs.items():
-        e2e.expect(sorted(os.listdir(d)) == names, '%s: %s' % (d, sorted(os.listdir(d))))
+        if os.path.isdir(d):
+            check(sorted(os.listdir(d)) == names, '%s: %s, was %s'
+                  % (d, sorted(os.listdir(d)), names))
     for p, data in outside_files.items():
-        with open(p) as f:
-            e2e.expect(f.read() == data, '%s: content changed' % p)
+        if os.path.isfile(p):
+            with open(p) as f:
+                check(f.read() == data, '%s: content changed' % p)
     for p in ('/', '/tmp', base, secret, os.path.dirname(run.workdir)):
         for n in PWNED:
-            e2e.expect(not os.path.lexists(os.path.join(p, n)),
-                       '%s created on the host' % os.path.join(p, n))
+            check(not os.path.lexists(os.path.join(p, n)),
+                  '%s created on the host' % os.path.join(p, n))
     for dirpath, dirs, files in os.walk(run.workdir):
         if dirpath == shared:
             dirs[:] = []
             continue
-        e2e.expect(not [n for n in dirs + files if 'pwned' in n],
-                   'created outside the share: %s %s' % (dirpath, dirs + files))
+        check(not [n for n in dirs + files if 'pwned' in n],
+              'created outside the share: %s %s' % (dirpath, dirs + files))
 
     # inside the share: operations on the links changed the links only
+    def lst(n):
+        try:
+            return os.lstat(sf(n))
+        except FileNotFoundError:
+            return None
+
     for n in ('chr', 'blk'):
-        e2e.expect(not os.path.lexists(sf(n)), 'device node %s created in the share' % n)
-    e2e.expect(stat.S_ISFIFO(os.lstat(sf('fifo')).st_mode), 'fifo not a FIFO on the host')
+        check(lst(n) is None, 'device node %s created in the share' % n)
+    check(lst('fifo') and stat.S_ISFIFO(lst('fifo').st_mode), 'fifo not a FIFO on the host')
     try:
         got = os.read(hostfifo, 64)
     except BlockingIOError:
         got = b''
     os.close(hostfifo)
-    e2e.expect(got == b'', 'the host end of hostfifo read %r' % got)
-    fsym = os.lstat(sf('fsym'))
-    e2e.expect(fsym.st_uid == LINK_UID and fsym.st_gid == LINK_GID,
-               'chown -h fsym: the link is %d:%d' % (fsym.st_uid, fsym.st_gid))
-    e2e.expect(fsym.st_mtime > time.time() - 600, 'touch -h fsym: the link\'s mtime is %d'
-               % fsym.st_mtime)
-    e2e.expect((os.lstat(sf('out')).st_uid, os.lstat(sf('out')).st_gid) == (LINK_UID, LINK_GID),
-               'chown -h out: not on the link')
-    for n, src in (('hardf', 'fsym'), ('hardout', 'out')):
-        st = os.lstat(sf(n))
-        e2e.expect(stat.S_ISLNK(st.st_mode) and st.st_ino == os.lstat(sf(src)).st_ino,
-                   'ln %s %s: not a hard link of the symlink (mode %o)' % (src, n, st.st_mode))
-    e2e.expect(os.readlink(sf('chain3moved')) == secret and not os.path.lexists(sf('chain3')),
-               'mv chain3 chain3moved')
-    e2e.expect(not os.path.lexists(sf('rmme')), 'rm rmme')
-    e2e.expect(not os.path.lexists(sf('somefile')), 'mv somefile out of the mount')
-    e2e.expect(os.readlink(sf('dotdot')) == '../../../../etc/passwd', 'symlink dotdot')
-    x = os.lstat(sf('x..'))
-    e2e.expect(os.path.isdir(sf('...')) and x.st_nlink == 2 and
-               os.lstat(sf('.../..c..')).st_ino == x.st_ino and
-               open(sf('x..')).read() == 'dots\n', 'names with dots')
-    with open(sf('after')) as f:
-        e2e.expect(f.read() == AFTER, 'the file written after the attempts')
+    check(got == b'', 'the host end of hostfifo read %r' % got)
+    fsym, out = lst('fsym'), lst('out')
+    check(fsym and (fsym.st_uid, fsym.st_gid) == (LINK_UID, LINK_GID),
+          'chown -h fsym: the link is %s' % ((fsym and (fsym.st_uid, fsym.st_gid)),))
+    check(fsym and fsym.st_mtime > time.time() - 600,
+          'touch -h fsym: the link\'s mtime is %s' % (fsym and fsym.st_mtime))
+    check(out and (out.st_uid, out.st_gid) == (LINK_UID, LINK_GID),
+          'chown -h out: the link is %s' % ((out and (out.st_uid, out.st_gid)),))
+    for n, src in (('hardf', fsym), ('hardout', out)):
+        h = lst(n)
+        check(h and src and stat.S_ISLNK(h.st_mode) and h.st_ino == src.st_ino,
+              'ln: %s is not a hard link of the symlink (mode %s)' % (n, h and oct(h.st_mode)))
+    check(lst('chain3') is None and lst('chain3moved') and
+          os.readlink(sf('chain3moved')) == secret, 'mv chain3 chain3moved')
+    check(lst('rmme') is None, 'rm rmme')
+    check(lst('somefile') is None, 'mv somefile out of the mount')
+    check(lst('dotdot') and os.readlink(sf('dotdot')) == '../../../../etc/passwd',
+          'symlink dotdot')
+    x, c = lst('x..'), lst('.../..c..')
+    check(x and c and os.path.isdir(sf('...')) and x.st_nlink == 2 and
+          c.st_ino == x.st_ino and open(sf('x..')).read() == 'dots\n', 'names with dots')
+    check(lst('after') and open(sf('after')).read() == AFTER,
+          'the file written after the attempts')
 
     # the gateway refused the device nodes itself, and counted it: the same
     # requests (a failed lookup, then mknod) for two FIFOs and for two
     # devices; only the second two have errors of their own
     fifos, devices = (b['errors'] - a['errors'] for a, b in zip(counters, counters[1:]))
-    refused = devices - fifos
-    e2e.expect(refused >= 2, 'the gateway\'s error counter moved by %d for two mknods '
-               'of FIFOs, by %d for two of device nodes: %s' % (fifos, devices, counters))
-    e2e.expect(st_end['malformed'] == 0, 'malformed requests: %s' % st_end)
+    check(devices - fifos >= 2, 'the gateway\'s error counter moved by %d for two mknods '
+          'of FIFOs, by %d for two of device nodes (errors %s)'
+          % (fifos, devices, [c['errors'] for c in counters]))
+    check(st_end['malformed'] == 0, 'malformed requests: %s' % st_end)
     run.result(mount=t_mount - g.t_start, attempts=int(m.group(1)),
                attempts_time=t_end - t_mount, errors_fifos=fifos, errors_devices=devices,
                requests=st_end['requests'], errors=st_end['errors'], atimes=int(atimes))
-
+    e2e.expect(not problems, '%d problem(s):\n' % len(problems) +
+               '\n'.join('    - ' + p for p in problems))
 
 if __name__ == '__main__':
     e2e.main('fs_escape', scenario)
