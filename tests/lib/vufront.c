@@ -1160,9 +1160,8 @@ vufront_get_inflight_fd(struct vufront *vu, uint16_t num_queues, uint16_t queue_
 	if ((msg.flags & VUFRONT_FLAG_NEED_REPLY) && reply.size == sizeof(uint64_t) &&
 			reply.nfds == 0) {
 		if (reply.payload.u64 != 0)
-			return vufront_fail(vu, -EIO,
-					"back-end failed GET_INFLIGHT_FD %u queues of %u (ack 0x%llx)",
-					num_queues, queue_size,
+			return vufront_fail(vu, -EIO, "back-end failed GET_INFLIGHT_FD "
+					"%u queues of %u (ack 0x%llx)", num_queues, queue_size,
 					(unsigned long long)reply.payload.u64);
 		return vufront_fail(vu, -EPROTO,
 				"GET_INFLIGHT_FD answered with a zero ack and no region");
@@ -1388,8 +1387,8 @@ vufront_inflight_adopt(struct vufront *vu, int fd, uint64_t size, uint64_t offse
 
 	if (size < need || offset > SIZE_MAX - size) {
 		close(fd);
-		return vufront_fail(vu, -EPROTO,
-				"inflight region of %llu bytes at %llu, %llu needed for %u queues of %u",
+		return vufront_fail(vu, -EPROTO, "inflight region of %llu bytes at %llu, "
+				"%llu needed for %u queues of %u",
 				(unsigned long long)size, (unsigned long long)offset,
 				(unsigned long long)need, num_queues, queue_size);
 	}

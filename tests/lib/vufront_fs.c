@@ -2119,8 +2119,9 @@ fs_inflight_burst(struct fs_front *f, unsigned int round, uint64_t nodeid, uint6
 	/* the heads of one burst are distinct: no chain was reaped while
 	 * posting, and FS_BURST chains of 3 fit the ring */
 	snprintf(name, sizeof(name), "burst %u: counters increase in submission order", round);
-	for (i = 0; i < FS_BURST; i++) {
+	for (i = 0; i < FS_BURST; i++)
 		counter[i] = iq->desc[rs[i]->head].counter;
+	for (i = 0; i < FS_BURST; i++) {
 		if (i > 0 && counter[i] <= counter[i - 1]) {
 			ok = fs_check(f, false, name, "request %u (head %u) has counter %" PRIu64
 				      ", request %u (head %u) %" PRIu64, i, rs[i]->head,
@@ -2370,10 +2371,12 @@ scenario_resubmit(struct fs_front *f)
 		e.nodeid = 0;
 	}
 	if (fs_reply_ok(f, "resubmitted GETATTR of the root (after INIT: counter order)",
-			f->rs_getattr, 0, sizeof(struct fuse_attr_out)))
-		fs_check(f, S_ISDIR(((const struct fuse_attr_out *)fs_body(f->rs_getattr))->attr.mode),
+			f->rs_getattr, 0, sizeof(struct fuse_attr_out))) {
+		a = ((const struct fuse_attr_out *)fs_body(f->rs_getattr))->attr;
+		fs_check(f, S_ISDIR(a.mode),
 			 "resubmitted GETATTR of the root (after INIT: counter order)", "mode 0%o",
-			 ((const struct fuse_attr_out *)fs_body(f->rs_getattr))->attr.mode);
+			 a.mode);
+	}
 	fs_slot_put(f->rs_lookup);
 	fs_slot_put(f->rs_getattr);
 	if (!fs_inflight_settled(f, FS_REQQ, why, sizeof(why)))
@@ -2520,8 +2523,8 @@ fs_inflight_bad(struct fs_front *f)
 		if (ret == -EIO) {
 			fs_check(f, true, name, NULL);
 		} else if (ret == 0) {
-			fs_check(f, false, name, "accepted%s", c->request == VUFRONT_GET_INFLIGHT_FD ?
-				 "" : " (ack 0)");
+			fs_check(f, false, name, "accepted%s",
+				 c->request == VUFRONT_GET_INFLIGHT_FD ? "" : " (ack 0)");
 			if (c->request == VUFRONT_GET_INFLIGHT_FD)
 				printf("info %s answered a region of %" PRIu64 " bytes at %" PRIu64
 				       "\n", c->name, size, off);
