@@ -774,6 +774,37 @@ nomem:
 	return -ENOMEM;
 }
 
+/* n GETATTRs of the root in flight at once, each checked. */
+static void
+fs_getattr_burst(struct fs_front *f, unsigned int n, const char *what)
+{
+	struct fs_slot *s[64];
+	bool ok = true;
+
+	n = n > 64 ? 64 : n;
+	for (unsigned int i = 0; i < n; i++) {
+		struct fuse_getattr_in gi;
+		struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID, .arg = &gi,
+				    .arg_len = sizeof(gi),
+				    .out_body = sizeof(struct fuse_attr_out) };
+
+		memset(&gi, 0, sizeof(gi));
+		s[i] = fs_post(f, FS_REQQ, &r);
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (s[i] == NULL) {
+			ok = false;
+			continue;
+		}
+		fs_wait(f, s[i], f->o->timeout_ms);
+		ok &= fs_reply_ok(f, what, s[i], 0, sizeof(struct fuse_attr_out));
+		if (s[i]->done)
+			fs_slot_put(s[i]);
+	}
+	if (ok)
+		fs_check(f, true, what, NULL);
+}
+
 /* ---- scenario basic ---- */
 
 static bool
@@ -1424,33 +1455,7 @@ scenario_malformed(struct fs_front *f)
 	}
 
 	/* a burst of valid requests after all that */
-	{
-		struct fs_slot *s[32];
-		bool ok = true;
-
-		for (unsigned int i = 0; i < 32; i++) {
-			struct fuse_getattr_in gi;
-			struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID,
-					    .arg = &gi, .arg_len = sizeof(gi),
-					    .out_body = sizeof(struct fuse_attr_out) };
-
-			memset(&gi, 0, sizeof(gi));
-			s[i] = fs_post(f, FS_REQQ, &r);
-		}
-		for (unsigned int i = 0; i < 32; i++) {
-			if (s[i] == NULL) {
-				ok = false;
-				continue;
-			}
-			fs_wait(f, s[i], f->o->timeout_ms);
-			ok &= fs_reply_ok(f, "32 getattrs after the malformed chains", s[i], 0,
-					  sizeof(struct fuse_attr_out));
-			if (s[i]->done)
-				fs_slot_put(s[i]);
-		}
-		if (ok)
-			fs_check(f, true, "32 getattrs after the malformed chains", NULL);
-	}
+	fs_getattr_burst(f, 32, "32 getattrs after the malformed chains");
 }
 
 /* ---- scenario suspend ---- */
@@ -2571,33 +2576,9 @@ out:
 static void
 scenario_inflight_bad(struct fs_front *f)
 {
-	struct fs_slot *s[16];
-	bool ok = true;
-
 	if (!fs_inflight_region_ok(f) || !fs_init(f))
 		return;
-	for (unsigned int i = 0; i < 16; i++) {
-		struct fuse_getattr_in gi;
-		struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID, .arg = &gi,
-				    .arg_len = sizeof(gi),
-				    .out_body = sizeof(struct fuse_attr_out) };
-
-		memset(&gi, 0, sizeof(gi));
-		s[i] = fs_post(f, FS_REQQ, &r);
-	}
-	for (unsigned int i = 0; i < 16; i++) {
-		if (s[i] == NULL) {
-			ok = false;
-			continue;
-		}
-		fs_wait(f, s[i], f->o->timeout_ms);
-		ok &= fs_reply_ok(f, "16 getattrs after the refusals", s[i], 0,
-				  sizeof(struct fuse_attr_out));
-		if (s[i]->done)
-			fs_slot_put(s[i]);
-	}
-	if (ok)
-		fs_check(f, true, "16 getattrs after the refusals", NULL);
+	fs_getattr_burst(f, 16, "16 getattrs after the refusals");
 	fs_inflight_all_settled(f, "all queues settled");
 }
 
