@@ -623,6 +623,9 @@ vgw_state_section_fail(struct vgw_state_section *s, int err,
 {
 	va_list ap;
 
+	/* A failure must stay a failure, whatever the caller passed. */
+	if (err >= 0)
+		err = -EBADMSG;
 	va_start(ap, fmt);
 	err = s_vfail(s, err, fmt, ap);
 	va_end(ap);
