@@ -133,9 +133,17 @@ vgw_ctl_phase_input(unsigned int vhost_event, uint64_t arg, char *detail, size_t
 		return VGW_PHASE_IN_STATUS_ZERO;
 	case VGW_VHOST_EV_RARP:
 		return VGW_PHASE_IN_RARP;
+	case VGW_VHOST_EV_STATE_FD:
+		return arg == 0 ? VGW_PHASE_IN_SAVE_BEGIN : VGW_PHASE_IN_LOAD_BEGIN;
+	case VGW_VHOST_EV_STATE_DONE:
+		return arg == 0 ? VGW_PHASE_IN_SAVE_END : VGW_PHASE_IN_LOAD_END;
+	case VGW_VHOST_EV_STATE_CHECK:
+		return arg == 0 ? VGW_PHASE_IN_CHECK_OK : VGW_PHASE_IN_CHECK_FAIL;
+	case VGW_VHOST_EV_STATE_REFUSED:
+		snprintf(detail, len, "device state %s refused", arg == 0 ? "save" : "load");
+		return VGW_PHASE_IN_ERROR;
 	default:
-		/* per-ring stops are summed up by RINGS_STOPPED; device state
-		 * transfer feeds its own inputs once it is served */
+		/* per-ring stops are summed up by RINGS_STOPPED */
 		return -1;
 	}
 }

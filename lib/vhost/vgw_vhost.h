@@ -41,6 +41,16 @@ struct vgw_vhost_ops {
 	 * functions that take those locks (net: enqueue) must never wait for a
 	 * grace period here; fs, whose workers take none of them, does. */
 	void (*message)(void *ctx, int vid, const struct vgw_vhost_msg *msg, bool post);
+	/* Device state transfer (DEVICE_STATE, offered when both are set).
+	 * state_fd: SET_DEVICE_STATE_FD, direction 0 save (we write fd), 1
+	 * load (we read it). 0: accepted, the owner now owns fd and transfers
+	 * on a thread of its own (the front-end reads or writes the pipe only
+	 * after our reply); < 0: refused, fd is closed for it. state_check:
+	 * CHECK_DEVICE_STATE, after the front-end saw EOF (save) or closed its
+	 * end (load): 0 if the last transfer succeeded, waiting for it to end.
+	 * Both run on rte_vhost's event thread. */
+	int (*state_fd)(void *ctx, int vid, uint32_t direction, int fd);
+	int (*state_check)(void *ctx, int vid);
 };
 
 /* What happened to a device, as seen from the vhost-user connection: the
@@ -58,7 +68,9 @@ enum vgw_vhost_event {
 	VGW_VHOST_EV_STATUS_RESET,	/* SET_STATUS(0) */
 	VGW_VHOST_EV_RARP,		/* SEND_RARP */
 	VGW_VHOST_EV_STATE_FD,		/* SET_DEVICE_STATE_FD; arg: direction */
-	VGW_VHOST_EV_STATE_CHECK,	/* CHECK_DEVICE_STATE */
+	VGW_VHOST_EV_STATE_CHECK,	/* CHECK_DEVICE_STATE; arg: 0 passed, 1 failed */
+	VGW_VHOST_EV_STATE_DONE,	/* the owner's transfer ended well; arg: direction */
+	VGW_VHOST_EV_STATE_REFUSED,	/* the owner refused SET_DEVICE_STATE_FD */
 	VGW_VHOST_EV_COUNT,
 };
 
@@ -70,6 +82,9 @@ const char *vgw_vhost_event_name(enum vgw_vhost_event ev);
 typedef void (*vgw_vhost_observer_fn)(const char *name, enum vgw_vhost_event ev,
 				      uint64_t arg);
 void vgw_vhost_set_observer(vgw_vhost_observer_fn fn);
+/* Report an event of the owner's own (VGW_VHOST_EV_STATE_DONE) to the
+ * observer, from any thread. */
+void vgw_vhost_report(const char *name, enum vgw_vhost_event ev, uint64_t arg);
 
 #define VGW_VHOST_F_CLIENT (1u << 0)	/* we connect; rte_vhost reconnects */
 #define VGW_VHOST_F_NET (1u << 1)	/* rte_vhost's built-in virtio-net path */

@@ -61,6 +61,7 @@ _Static_assert(sizeof(struct vgw_vhu_msg_context) == 680, "vhu context size");
 	(1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD) | \
 	(1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
 	(1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+#define VGW_VHOST_PF_DEVICE_STATE 19	/* not in rte_vhost 22.11's headers */
 
 /* Inflight regions (GET/SET_INFLIGHT_FD): rte_vhost 22.11 takes the sizes
  * as the front-end gives them, so it would make a region of any size, or
@@ -158,6 +159,12 @@ sock_of_ctx(void *ctx)
 	return &socks[0];
 }
 
+void
+vgw_vhost_report(const char *name, enum vgw_vhost_event ev, uint64_t arg)
+{
+	notify(name, ev, arg);
+}
+
 static int
 sock_lookup(int vid, const struct vgw_vhost_ops **ops, void **ctx)
 {
@@ -230,14 +237,6 @@ classify(struct vgw_vhost_sock *s, const char *name,
 		if (!post)
 			notify(name, VGW_VHOST_EV_RARP, 0);
 		break;
-	case VHOST_USER_SET_DEVICE_STATE_FD_ID:
-		if (!post)
-			notify(name, VGW_VHOST_EV_STATE_FD, payload_u32(c));
-		break;
-	case VHOST_USER_CHECK_DEVICE_STATE_ID:
-		if (!post)
-			notify(name, VGW_VHOST_EV_STATE_CHECK, 0);
-		break;
 	default:
 		break;
 	}
@@ -303,6 +302,67 @@ inflight_check(const struct vgw_vhu_msg_context *c, char *why, size_t len)
 	return NULL;
 }
 
+/* Answer a message ourselves with a u64 (rte_vhost 22.11 does not know the
+ * DEVICE_STATE messages: unanswered, it would fail them). */
+static enum rte_vhost_msg_result
+reply_u64(struct vgw_vhu_msg_context *c, uint64_t v)
+{
+	memcpy(c->msg.payload, &v, sizeof(v));
+	c->msg.size = sizeof(v);
+	c->fd_num = 0;
+	return RTE_VHOST_MSG_RESULT_REPLY;
+}
+
+static void
+close_msg_fds(struct vgw_vhu_msg_context *c)
+{
+	for (int i = 0; i < c->fd_num && i < VGW_VHU_MAX_FDS; i++)
+		if (c->fds[i] >= 0)
+			close(c->fds[i]);
+	c->fd_num = 0;
+}
+
+/* SET_DEVICE_STATE_FD: {u32 direction; u32 phase} and a pipe end. Reply:
+ * bits 0-7 zero on success, bit 8: we give no fd of our own (never). */
+static enum rte_vhost_msg_result
+device_state_fd(int vid, struct vgw_vhu_msg_context *c, const char *name,
+		const struct vgw_vhost_ops *ops, void *ctx)
+{
+	uint32_t dir = 0, phase = 0;
+	int ret = -EINVAL;
+
+	if (c->msg.size >= 2 * sizeof(uint32_t)) {
+		memcpy(&dir, c->msg.payload, sizeof(dir));
+		memcpy(&phase, (const uint8_t *)c->msg.payload + sizeof(dir), sizeof(phase));
+	}
+	if (c->msg.size < 2 * sizeof(uint32_t) || dir > 1 || phase != 0 || c->fd_num != 1 ||
+	    c->fds[0] < 0) {
+		VGW_LOG(vhost, ERR, "%s: vid %d: SET_DEVICE_STATE_FD refused: direction %u, phase %u, %d fd(s)",
+			name, vid, dir, phase, c->fd_num);
+	} else {
+		/* before the owner's thread can report the end of it */
+		notify(name, VGW_VHOST_EV_STATE_FD, dir);
+		ret = ops->state_fd != NULL ? ops->state_fd(ctx, vid, dir, c->fds[0]) : -ENOTSUP;
+		if (ret == 0)
+			c->fd_num = 0;	/* the owner's now */
+		else
+			notify(name, VGW_VHOST_EV_STATE_REFUSED, dir);
+	}
+	close_msg_fds(c);
+	return reply_u64(c, (1u << 8) | (ret == 0 ? 0 : 1));
+}
+
+static enum rte_vhost_msg_result
+device_state_check(int vid, struct vgw_vhu_msg_context *c, const char *name,
+		   const struct vgw_vhost_ops *ops, void *ctx)
+{
+	int ret = ops->state_check != NULL ? ops->state_check(ctx, vid) : -ENOTSUP;
+
+	close_msg_fds(c);
+	notify(name, VGW_VHOST_EV_STATE_CHECK, ret == 0 ? 0 : 1);
+	return reply_u64(c, ret == 0 ? 0 : 1);
+}
+
 static enum rte_vhost_msg_result
 hook_common(int vid, void *msg, bool post)
 {
@@ -329,13 +389,14 @@ hook_common(int vid, void *msg, bool post)
 			VGW_LOG(vhost, ERR, "%s: vid %d: %s refused: %s", name, vid,
 				vgw_vhost_msg_name(c->msg.request), bad);
 			/* a refused message's fds are ours to close */
-			for (int i = 0; i < c->fd_num && i < VGW_VHU_MAX_FDS; i++)
-				if (c->fds[i] >= 0)
-					close(c->fds[i]);
-			((struct vgw_vhu_msg_context *)msg)->fd_num = 0;
+			close_msg_fds(msg);
 			return RTE_VHOST_MSG_RESULT_ERR;
 		}
 	}
+	if (!post && c->msg.request == VHOST_USER_SET_DEVICE_STATE_FD_ID)
+		return device_state_fd(vid, msg, name, ops, ctx);
+	if (!post && c->msg.request == VHOST_USER_CHECK_DEVICE_STATE_ID)
+		return device_state_check(vid, msg, name, ops, ctx);
 	/* the slot of a registered socket stays while its connections live */
 	classify(sock_of_ctx(ctx), name, c, post);
 	if (ops->message != NULL)
@@ -505,7 +566,9 @@ vgw_vhost_register(const char *path, const char *name, unsigned int flags,
 		ret = rte_vhost_driver_set_features(path, VGW_VHOST_DEVICE_FEATURES);
 		if (ret == 0)
 			ret = rte_vhost_driver_set_protocol_features(path,
-					VGW_VHOST_DEVICE_PROTOCOL_FEATURES);
+					VGW_VHOST_DEVICE_PROTOCOL_FEATURES |
+					(ops->state_fd != NULL && ops->state_check != NULL ?
+					 1ULL << VGW_VHOST_PF_DEVICE_STATE : 0));
 	}
 	if (ret < 0)
 		goto fail_unreg;
@@ -613,6 +676,8 @@ static const char *const event_names[VGW_VHOST_EV_COUNT] = {
 	[VGW_VHOST_EV_RARP] = "rarp",
 	[VGW_VHOST_EV_STATE_FD] = "state-fd",
 	[VGW_VHOST_EV_STATE_CHECK] = "state-check",
+	[VGW_VHOST_EV_STATE_DONE] = "state-done",
+	[VGW_VHOST_EV_STATE_REFUSED] = "state-refused",
 };
 
 const char *

@@ -59,6 +59,17 @@
  *              a first connection, then a normal bring-up on a new one.
  *              Prints the number of connections made.
  *
+ * Device state (negotiates DEVICE_STATE, fails if it is not offered):
+ *   migrate    with --socket2: a FUSE session moves from the gateway on
+ *              --socket to the one on --socket2: INIT, LOOKUP, OPEN and the
+ *              first half of the read file on the source; rings stopped,
+ *              SET_DEVICE_STATE_FD(SAVE), the pipe read to EOF, CHECK (SYNC
+ *              saved); the same memory brought up on the destination with
+ *              SET_DEVICE_STATE_FD(LOAD) and CHECK before the rings (SYNC
+ *              loaded); then, without INIT, the second half through the
+ *              source's handle, GETATTR and LOOKUP give the source's node id,
+ *              RELEASE of its handle.
+ *
  * Coordination with the caller: "SYNC <tag>" on stdout, then wait for a
  * line on stdin (any text; "GO" by convention). Every scenario ends with
  * "SYNC done" (the caller reads the gateway's counters while we are still
@@ -108,6 +119,7 @@
 
 struct fs_opts {
 	const char *socket;
+	const char *socket2;		/* migrate: the destination's socket */
 	const char *scenario;
 	const char *read_file;
 	uint64_t read_size;
@@ -171,6 +183,11 @@ struct fs_front {
 	struct fs_slot *rs_getattr;
 	struct fs_slot *rs_returned;
 	unsigned int connections;	/* to the back-end, this one included */
+	/* migrate: DEVICE_STATE negotiated; the saved state to load */
+	bool device_state;
+	uint8_t *state;
+	size_t state_len;
+	bool state_loaded;
 };
 
 static uint8_t
@@ -698,6 +715,8 @@ fs_connect(struct fs_front *f)
 
 	if (f->inflight)
 		want_pf |= VUFRONT_BIT(VUFRONT_PF_INFLIGHT_SHMFD);
+	if (f->device_state)
+		want_pf |= VUFRONT_BIT(VUFRONT_PF_DEVICE_STATE);
 	f->vu = vufront_create();
 	if (f->vu == NULL)
 		return -ENOMEM;
@@ -2582,6 +2601,216 @@ scenario_inflight_bad(struct fs_front *f)
 	fs_inflight_all_settled(f, "all queues settled");
 }
 
+/* ---- scenario migrate ---- */
+
+/* Read a pipe to EOF (the back-end's saved state). */
+static int
+fs_read_all(int fd, uint8_t **buf, size_t *len, int timeout_ms)
+{
+	size_t cap = 1 << 16, n = 0;
+	uint8_t *b = malloc(cap);
+	double deadline = fs_now() + timeout_ms / 1000.0;
+
+	if (b == NULL)
+		return -ENOMEM;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (fs_now() > deadline) {
+			free(b);
+			return -ETIMEDOUT;
+		}
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		if (n == cap) {
+			uint8_t *nb = realloc(b, cap * 2);
+
+			if (nb == NULL) {
+				free(b);
+				return -ENOMEM;
+			}
+			b = nb;
+			cap *= 2;
+		}
+		r = read(fd, b + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(b);
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+/* The destination's prepare hook: after negotiation and the memory table,
+ * before the rings: SET_DEVICE_STATE_FD(LOAD), the saved bytes into the
+ * pipe, our end closed, CHECK_DEVICE_STATE. */
+static int
+fs_load_state(struct vufront *vu, void *arg)
+{
+	struct fs_front *f = arg;
+	uint64_t res = 0;
+	int p[2], bfd = -1, ret;
+	size_t off = 0;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	ret = vufront_set_device_state_fd(vu, 1, 0, p[0], &bfd, &res);
+	close(p[0]);
+	fs_check(f, ret == 0 && bfd < 0, "SET_DEVICE_STATE_FD load accepted",
+		 "%d, reply 0x%" PRIx64 ": %s", ret, res, vufront_errmsg(vu));
+	if (ret < 0) {
+		close(p[1]);
+		return ret;
+	}
+	while (off < f->state_len) {
+		ssize_t w = write(p[1], f->state + off, f->state_len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			ret = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	close(p[1]);
+	fs_check(f, off == f->state_len, "state written to the destination",
+		 "%zu of %zu bytes", off, f->state_len);
+	ret = vufront_check_device_state(vu, &res);
+	f->state_loaded = fs_check(f, ret == 0 && res == 0, "CHECK_DEVICE_STATE after load",
+				   "%d, result 0x%" PRIx64, ret, res);
+	return f->state_loaded ? 0 : -EIO;
+}
+
+/* A FUSE session moves between two gateways: on the source INIT, LOOKUP,
+ * OPEN and reads of the first half; the rings stop; SET_DEVICE_STATE_FD
+ * (SAVE) and the state read to EOF; CHECK. Then the same guest memory is
+ * brought up on the destination with the state loaded before the rings
+ * start, and the session goes on there without INIT: reads of the second
+ * half through the source's file handle, GETATTR and FORGET of the
+ * source's node id, RELEASE of its handle, a new LOOKUP. */
+static void
+scenario_migrate(struct fs_front *f)
+{
+	struct vufront_dev_conf dc;
+	struct fuse_entry_out e, e2;
+	struct fuse_attr a;
+	uint64_t fh, size = f->o->read_size, res = 0;
+	uint32_t half = (uint32_t)(size / 2) & ~4095u;
+	int p[2], bfd = -1, ret;
+	char why[160];
+	bool ok = true;
+
+	if (!fs_init(f))
+		return;
+	if (!fs_lookup(f, FUSE_ROOT_ID, f->o->read_file, "lookup read file", &e, 0) ||
+	    !fs_open(f, FUSE_OPEN, e.nodeid, O_RDONLY, "open read file", &fh))
+		return;
+	for (uint64_t off = 0; off < half && ok; off += 65536) {
+		uint32_t len = (uint32_t)(half - off < 65536 ? half - off : 65536);
+		struct fs_slot *s = fs_post_read(f, e.nodeid, fh, off, len);
+
+		if (s == NULL)
+			return;
+		fs_wait(f, s, f->o->timeout_ms);
+		ok = fs_reply_ok(f, "read first half on the source", s, 0, 0) &&
+		     (fs_read_matches(f, s, off, len, why, sizeof(why)) ||
+		      fs_check(f, false, "read first half on the source", "%s", why));
+		if (s->done)
+			fs_slot_put(s);
+	}
+	if (!ok)
+		return;
+	fs_check(f, true, "read first half on the source", NULL);
+
+	/* the source stops (rings stopped: nothing in flight) and saves */
+	ret = vufront_dev_stop(f->vu);
+	if (!fs_check(f, ret == 0, "source rings stopped", "%s", vufront_errmsg(f->vu)))
+		return;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	ret = vufront_set_device_state_fd(f->vu, 0, 0, p[1], &bfd, &res);
+	close(p[1]);
+	if (!fs_check(f, ret == 0 && bfd < 0, "SET_DEVICE_STATE_FD save accepted",
+		      "%d, reply 0x%" PRIx64 ": %s", ret, res, vufront_errmsg(f->vu))) {
+		close(p[0]);
+		return;
+	}
+	ret = fs_read_all(p[0], &f->state, &f->state_len, f->o->timeout_ms);
+	close(p[0]);
+	if (!fs_check(f, ret == 0 && f->state_len > 0, "state read to EOF", "%d, %zu bytes",
+		      ret, f->state_len))
+		return;
+	printf("info state %zu bytes\n", f->state_len);
+	ret = vufront_check_device_state(f->vu, &res);
+	if (!fs_check(f, ret == 0 && res == 0, "CHECK_DEVICE_STATE after save",
+		      "%d, result 0x%" PRIx64, ret, res))
+		return;
+	fs_sync("saved");
+
+	/* the destination: same guest memory and rings, a new back-end */
+	vufront_disconnect(f->vu);
+	ret = vufront_connect(f->vu, f->o->socket2, f->o->timeout_ms, VUFRONT_CONNECT_PROBE);
+	if (!fs_check(f, ret == 0, "connect to the destination", "%s", vufront_errmsg(f->vu)))
+		return;
+	f->connections++;
+	vufront_dev_conf_init(&dc);
+	dc.neg.features_required = VUFRONT_BIT(VUFRONT_F_VERSION_1) |
+				   VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES);
+	dc.neg.protocol_required = VUFRONT_BIT(VUFRONT_PF_MQ) |
+				   VUFRONT_BIT(VUFRONT_PF_LOG_SHMFD) |
+				   VUFRONT_BIT(VUFRONT_PF_REPLY_ACK) |
+				   VUFRONT_BIT(VUFRONT_PF_DEVICE_STATE);
+	dc.num_rings = FS_NVQ;
+	dc.ring_size = FS_RING;
+	dc.mem_size = FS_MEM;
+	dc.enable = true;
+	dc.prepare = fs_load_state;
+	dc.prepare_arg = f;
+	ret = vufront_dev_start(f->vu, &dc);
+	if (!fs_check(f, ret == 0 && f->state_loaded, "destination started on the loaded state",
+		      "%d: %s", ret, vufront_errmsg(f->vu)))
+		return;
+	fs_sync("loaded");
+
+	/* no INIT: the session goes on */
+	ok = true;
+	for (uint64_t off = half; off < size && ok; off += 65536) {
+		uint32_t len = (uint32_t)(size - off < 65536 ? size - off : 65536);
+		struct fs_slot *s = fs_post_read(f, e.nodeid, fh, off, len);
+
+		if (s == NULL)
+			return;
+		fs_wait(f, s, f->o->timeout_ms);
+		ok = fs_reply_ok(f, "read second half on the destination (source's fh)", s, 0, 0) &&
+		     (fs_read_matches(f, s, off, len, why, sizeof(why)) ||
+		      fs_check(f, false, "read second half on the destination (source's fh)",
+			       "%s", why));
+		if (s->done)
+			fs_slot_put(s);
+	}
+	if (ok)
+		fs_check(f, true, "read second half on the destination (source's fh)", NULL);
+	if (fs_getattr(f, e.nodeid, "getattr of the source's node id", &a))
+		fs_check(f, a.size == size && a.ino == e.attr.ino,
+			 "getattr of the source's node id", "size %" PRIu64 " ino %" PRIu64,
+			 (uint64_t)a.size, (uint64_t)a.ino);
+	if (fs_lookup(f, FUSE_ROOT_ID, f->o->read_file, "lookup again on the destination", &e2, 0))
+		fs_check(f, e2.nodeid == e.nodeid, "lookup again gives the same node id",
+			 "%" PRIu64 " vs %" PRIu64, e2.nodeid, e.nodeid);
+	if (fs_release(f, FUSE_RELEASE, e.nodeid, fh, "release the source's fh"))
+		fs_check(f, true, "release the source's fh", NULL);
+	fs_root_alive(f, "migration");
+}
+
 /* ---- main ---- */
 
 static void
@@ -2593,7 +2822,8 @@ fs_usage(FILE *out)
 		"                  [--write-file NAME --write-size N --write-seed S]\n"
 		"                  [--expect NAME]... [--timeout-ms T] [--verbose]\n"
 		"SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
-		"resubmit-used, resubmit-late, inflight-bad (see the source).\n"
+		"resubmit-used, resubmit-late, inflight-bad, migrate (with --socket2 PATH:\n"
+		"the destination gateway's socket) (see the source).\n"
 		"Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
 		"Prints one line per check, \"SYNC <tag>\" where it waits for a line on\n"
 		"stdin, and \"RESULT ok\" (exit 0) or \"RESULT fail N\" (exit 1).\n");
@@ -2604,6 +2834,7 @@ fs_parse(int argc, char **argv, struct fs_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "socket2", required_argument, NULL, '2' },
 		{ "scenario", required_argument, NULL, 'S' },
 		{ "read-file", required_argument, NULL, 'r' },
 		{ "read-size", required_argument, NULL, 'R' },
@@ -2631,6 +2862,9 @@ fs_parse(int argc, char **argv, struct fs_opts *o)
 		switch (c) {
 		case 's':
 			o->socket = optarg;
+			break;
+		case '2':
+			o->socket2 = optarg;
 			break;
 		case 'S':
 			o->scenario = optarg;
@@ -2689,7 +2923,7 @@ main(int argc, char **argv)
 
 	static const char *const scenarios[] = {
 		"basic", "malformed", "suspend", "remap", "inflight", "resubmit",
-		"resubmit-used", "resubmit-late", "inflight-bad",
+		"resubmit-used", "resubmit-late", "inflight-bad", "migrate",
 	};
 	bool known = false;
 
@@ -2715,6 +2949,13 @@ main(int argc, char **argv)
 		f.prepare = fs_inflight_fresh;
 	if (strcmp(o.scenario, "inflight-bad") == 0)
 		fs_inflight_bad(&f);
+	if (strcmp(o.scenario, "migrate") == 0) {
+		if (o.socket2 == NULL) {
+			fprintf(stderr, "vufront-fs: migrate needs --socket2\n");
+			return 2;
+		}
+		f.device_state = true;
+	}
 	if (fs_connect(&f) < 0) {
 		printf("RESULT fail bring-up\n");
 		return 1;
@@ -2731,6 +2972,8 @@ main(int argc, char **argv)
 		scenario_inflight(&f);
 	} else if (strcmp(o.scenario, "inflight-bad") == 0) {
 		scenario_inflight_bad(&f);
+	} else if (strcmp(o.scenario, "migrate") == 0) {
+		scenario_migrate(&f);
 	} else {
 		scenario_resubmit(&f);
 	}
