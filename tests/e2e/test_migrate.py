@@ -14,6 +14,37 @@ import time
 
 import vgw_e2e as e2e
 
+# QEMU 7.2 under TCG corrupts about one destination guest in ten when it
+# migrates a freshly booted guest (uptime 5-7 s), with or without vhost-user:
+# usertools/vhostgw-migrate-soak measured 4/38 with slirp networking against
+# 3/39 with vhostgw (oopses in list_add / interrupt context, or silent hangs),
+# and none in 40 later migrations of guests that had run longer. So the
+# guest migrates once it has run this long.
+MIGRATE_AFTER_UPTIME = 15.0
+GUEST_CRASH = (r'kernel BUG|Oops|general protection fault|Kernel panic|'
+               r'Fixing recursive fault|BUG: unable to handle|NULL pointer dereference')
+
+
+def wait_uptime(guest, uptime, timeout):
+    """Wait until the guest's pings report at least this uptime."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        ups = [p.up for p in guest.pings() if p.ok]
+        if ups and max(ups) >= uptime:
+            return max(ups)
+        time.sleep(0.2)
+    raise e2e.E2EError('guest uptime below %.0f s after %.0f s' % (uptime, timeout))
+
+
+def expect_no_guest_crash(guest, what):
+    crash = guest.console.find(GUEST_CRASH)
+    if crash:
+        _, _, m = crash[0]
+        raise e2e.E2EError('%s guest kernel crashed after migration ("%s"); QEMU 7.2 TCG '
+                           'does this to about 1 fresh guest in 10 without vhost-user too '
+                           '(see doc/e2e.rst): rerun, and soak with '
+                           'usertools/vhostgw-migrate-soak if it repeats' % (what, m.group(0)))
+
 
 def scenario(run):
     ns = run.netns('e')
@@ -31,6 +62,8 @@ def scenario(run):
     src = run.guest('src', [src_gw.nic('vm1', e2e.mac(0x40))], **params)
     src.wait_ready()
     src.wait_pings(10, 60, what='before migration')
+    up = wait_uptime(src, MIGRATE_AFTER_UPTIME, 60)
+    e2e.log('migrating at guest uptime %.1f s' % up)
 
     uri = os.path.join(run.workdir, 'migrate.sock')
     t_dst = time.monotonic()
@@ -38,12 +71,18 @@ def scenario(run):
     t_mig = time.monotonic()
     r = e2e.migrate(src, dst, uri)
     t_done = time.monotonic()
+    time.sleep(0.5)
+    expect_no_guest_crash(dst, 'the destination')
     e2e.expect(dst.qmp.cmd('query-status')['status'] == 'running',
                'destination not running after migration')
     e2e.expect(src.qmp.cmd('query-status')['status'] == 'postmigrate',
                'source not in postmigrate')
 
-    dst.wait_pings(10, 60, after=t_done, what='on the destination')
+    try:
+        dst.wait_pings(10, 60, after=t_done, what='on the destination')
+    except e2e.E2EError:
+        expect_no_guest_crash(dst, 'the destination')
+        raise
     src_pings, dst_pings = src.pings(), dst.pings()
     gap, a, b = e2e.largest_gap(src_pings + dst_pings)
     first_dst = min((p for p in dst_pings if p.ok), key=lambda p: p.t)
