@@ -429,6 +429,12 @@ fs_need_inode(struct vgw_fs *fs, struct fs_ctx *c)
 		fs_reply_err(fs, c, -ENOENT);
 		return false;
 	}
+	/* only a loaded session (fs_state.c) has inodes without an fd: ones
+	 * this host could not find again */
+	if (fs->ino_fd[idx] < 0) {
+		fs_reply_err(fs, c, -ESTALE);
+		return false;
+	}
 	c->ino = idx;
 	fs_inode_pin(fs, c, idx);
 	return true;

@@ -64,6 +64,11 @@ fs_need_handle(struct vgw_fs *fs, struct fs_ctx *c, uint64_t fh, bool is_dir)
 		fs_reply_err(fs, c, -EBADF);
 		return false;
 	}
+	/* a handle of a loaded session that could not be reopened */
+	if (fs->fh_fd[idx] < 0) {
+		fs_reply_err(fs, c, -ESTALE);
+		return false;
+	}
 	c->fh = idx;
 	fs_handle_pin(fs, c, idx);
 	return true;

@@ -112,6 +112,11 @@ struct vgw_fs_stats {
 	uint64_t busy;			/* vgw_fs_submit() returned -EBUSY */
 	uint64_t uring_ops;		/* operations run by io_uring */
 	uint64_t helper_ops;		/* operations run by helper threads */
+	/* set by vgw_fs_state_load() (on its control thread, before the
+	 * engine serves requests) */
+	uint64_t state_stale_inodes;	/* could not be reopened: ESTALE */
+	uint64_t state_stale_handles;	/* could not be reopened: ESTALE */
+	uint64_t state_changed_inodes;	/* reopened, another dev/ino */
 };
 
 struct vgw_fs;
@@ -149,5 +154,74 @@ int vgw_fs_table_fd(const struct vgw_fs *fs, uint64_t *size);
 /* Number of inodes (root included) and open handles in the tables. */
 unsigned int vgw_fs_inode_count(const struct vgw_fs *fs);
 unsigned int vgw_fs_handle_count(const struct vgw_fs *fs);
+
+/* ---- session state (live migration) ----
+ *
+ * The guest keeps its FUSE node ids and file handles across a migration:
+ * the destination engine must answer them as the source did. The state is
+ * written and read with the device-state codec (lib/state, vgw_state.h) in
+ * sections of types VGW_FS_SEC_FIRST..VGW_FS_SEC_LAST, described in
+ * fs_state.c. Both calls run on a control thread, never concurrently with
+ * vgw_fs_submit()/vgw_fs_poll() on the same engine, and may block (they
+ * open and stat files).
+ *
+ * What is carried: the negotiated INIT session, every inode the guest
+ * holds (index, generation, lookup count, parent and name to find it
+ * again, mode, dev/ino) and every open handle (index, generation, inode,
+ * open flags). Not carried, because the engine keeps none of it:
+ * directory stream positions (each READDIR carries its offset, the
+ * destination seeks its own fd there) and file offsets (READ/WRITE carry
+ * theirs). Not carried, because it cannot be: host locks (OFD locks and
+ * flock()s on the source's fds; the guest loses them, as on a server
+ * restart). */
+
+#define VGW_FS_STATE_DEV_TYPE "virtio-fs"
+#define VGW_FS_SEC_FIRST 0x0100		/* the range fs owns */
+#define VGW_FS_SEC_SESSION 0x0100
+#define VGW_FS_SEC_INODES 0x0101
+#define VGW_FS_SEC_HANDLES 0x0102
+#define VGW_FS_SEC_SLOTS 0x0103		/* optional */
+#define VGW_FS_SEC_LAST 0x01ff
+
+struct vgw_state_writer;
+struct vgw_state_reader;
+
+/* Append the session's sections to w (whose device type and framing are
+ * the caller's). -EBUSY when a request is in flight (nothing written);
+ * -ENOMEM; or the writer's error (-EFBIG over its cap, ...). */
+int vgw_fs_state_save(struct vgw_fs *fs, struct vgw_state_writer *w);
+
+/* Load a session into a fresh engine: created, no INIT served, only the
+ * root in its tables, nothing in flight (else -EBUSY). Takes every section
+ * from r's position on: fs sections are applied, sections of other owners
+ * skipped, unknown fs sections skipped unless CRITICAL (then rejected).
+ *
+ * Inodes and handles come back at the same indices and generations, so the
+ * guest's node ids and fhs stay valid. Each inode is reopened by its
+ * parent's O_PATH fd and its name, with the same openat2() sandbox as a
+ * LOOKUP. An inode that cannot be reopened (gone on this host, or now of
+ * another file type), and everything below it, stays in the tables but
+ * answers ESTALE (its handles too) until the guest forgets it; one that is
+ * found with another dev/ino is accepted. Both are counted in
+ * vgw_fs_stats() (state_*).
+ *
+ * Every field of the stream is checked (indices in range and not the root,
+ * no duplicates, generations, parents defined before their children and
+ * being directories, names that a LOOKUP would accept, handles on inodes of
+ * the stream, open flags, the session against this engine's
+ * configuration). An inconsistent stream is rejected as a whole: -EBADMSG
+ * (or -EOPNOTSUPP, -ENOMEM, -EMFILE, ...) with one line in why, and the
+ * engine is put back exactly as fresh as it was (same object, nothing
+ * recreated), ready for INIT or another load. */
+int vgw_fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why,
+		      size_t why_len);
+
+/* The same over a whole stream of device type VGW_FS_STATE_DEV_TYPE, for a
+ * transfer of the engine's state alone. save: *buf is the caller's to
+ * free(); max_bytes caps the stream (0: the codec's limit). */
+int vgw_fs_state_save_buf(struct vgw_fs *fs, size_t max_bytes, void **buf, size_t *len,
+			  char *why, size_t why_len);
+int vgw_fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why,
+			  size_t why_len);
 
 #endif /* VGW_FS_H */
