@@ -93,6 +93,15 @@
  * again; O_NOFOLLOW would refuse our /proc/self/fd link itself */
 #define FS_FLAGS_ONCE (O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW)
 
+/* A local shortage (fds, memory) fails a save or a load; anything else
+ * about one name (gone, not a directory any more, now a symlink on the
+ * way, outside the share, not permitted) makes that inode stale. */
+static bool
+fs_state_resource_err(int err)
+{
+	return err == -EMFILE || err == -ENFILE || err == -ENOMEM;
+}
+
 /* ---- save ---- */
 
 static bool
@@ -101,17 +110,47 @@ fs_state_live(const struct vgw_fs *fs, uint32_t i)
 	return fs->inodes[i].state == FS_ENT_USED && fs->inodes[i].nlookup != 0;
 }
 
+/* Whether the inode at idx is what its parent's fd and its name lead to
+ * now: 1, 0 (gone, or another file: renamed or replaced behind the
+ * guest's back), or a resource error. A destination opening that name
+ * would otherwise serve the guest another file under this node id. */
+static int
+fs_state_verify(const struct vgw_fs *fs, uint32_t idx)
+{
+	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+				.resolve = FS_RESOLVE };
+	const struct fs_inode *in = &fs->inodes[idx];
+	struct statx st;
+	long fd;
+	int rc;
+
+	fd = syscall(SYS_openat2, fs->ino_fd[in->parent], in->name, &how, sizeof(how));
+	if (fd < 0)
+		return fs_state_resource_err(-errno) ? -errno : 0;
+	rc = statx((int)fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+		   STATX_BASIC_STATS | STATX_MNT_ID, &st);
+	rc = rc < 0 ? (fs_state_resource_err(-errno) ? -errno : 0) :
+		makedev(st.stx_dev_major, st.stx_dev_minor) == in->dev &&
+		st.stx_ino == in->ino && st.stx_mnt_id == in->mnt_id;
+	close((int)fd);
+	return rc;
+}
+
 /* Every live inode but the root, parents first: from each inode not placed
  * yet, climb to the root or to a placed ancestor, then place the path top
  * down. A parent hint that does not lead there (its inode forgotten, or
- * its slot reused by an unrelated inode, possibly below this one) makes
- * the topmost inode of the path an orphan. O(inodes). */
-static uint32_t
-fs_state_order(const struct vgw_fs *fs, uint8_t *mark, uint32_t *stack, uint32_t *order)
+ * its slot reused by an unrelated inode, possibly below this one), or a
+ * name that no longer leads to the inode, makes it an orphan: saved
+ * without a parent, stale on the destination. O(inodes), two system calls
+ * each. Returns the count, or a resource error. */
+static int
+fs_state_order(const struct vgw_fs *fs, uint8_t *mark, uint32_t *stack, uint32_t *order,
+	       uint32_t *count)
 {
 	const struct fs_region_hdr *h = fs->hdr;
 	uint32_t i, cur, p, sp, n = 0;
 	bool orphan;
+	int rc;
 
 	for (i = FS_ROOT_IDX + 1; i < h->inode_bump; i++) {
 		if (mark[i] || !fs_state_live(fs, i))
@@ -137,11 +176,21 @@ fs_state_order(const struct vgw_fs *fs, uint8_t *mark, uint32_t *stack, uint32_t
 		while (sp > 0) {
 			cur = stack[--sp];
 			mark[cur] = 2;		/* placed */
+			/* a stale inode (of a loaded session) or one below
+			 * it keeps its hint: the next host may find it */
+			if (!orphan && fs->ino_fd[cur] >= 0 &&
+			    fs->ino_fd[fs->inodes[cur].parent] >= 0) {
+				rc = fs_state_verify(fs, cur);
+				if (rc < 0)
+					return rc;
+				orphan = rc == 0;
+			}
 			order[n++] = cur | (orphan ? FS_STATE_ORPHAN : 0);
 			orphan = false;
 		}
 	}
-	return n;
+	*count = n;
+	return 0;
 }
 
 static bool
@@ -239,7 +288,9 @@ vgw_fs_state_save(struct vgw_fs *fs, struct vgw_state_writer *w)
 		rc = -ENOMEM;
 		goto out;
 	}
-	n = fs_state_order(fs, mark, stack, order);
+	rc = fs_state_order(fs, mark, stack, order, &n);
+	if (rc < 0)
+		goto out;
 	for (i = 1; i < h->handle_bump; i++)
 		nh += fs_state_handle_live(fs, i);
 
@@ -305,10 +356,11 @@ vgw_fs_state_save_buf(struct vgw_fs *fs, size_t max_bytes, void **buf, size_t *l
 	rc = vgw_state_writer_init(&w, VGW_FS_STATE_DEV_TYPE, max_bytes);
 	if (rc == 0)
 		rc = vgw_fs_state_save(fs, &w);
-	if (rc == -EBUSY || rc == -ENOMEM) {
+	if (rc < 0 && w.err == 0) {
+		/* ours, not the writer's */
 		if (why && why_len)
 			snprintf(why, why_len, "%s", rc == -EBUSY ?
-				 "requests are in flight" : "out of memory");
+				 "requests are in flight" : strerror(-rc));
 		vgw_state_writer_free(&w);
 		return rc;
 	}
@@ -440,15 +492,6 @@ fs_state_type_ok(uint32_t mode)
 	default:
 		return false;
 	}
-}
-
-/* A local shortage (fds, memory) fails the load; anything else about one
- * name (gone, not a directory any more, now a symlink on the way, outside
- * the share, not permitted) makes that inode stale. */
-static bool
-fs_state_resource_err(int err)
-{
-	return err == -EMFILE || err == -ENFILE || err == -ENOMEM;
 }
 
 /* Why parent p of the inode at index idx is not there yet: not in the

@@ -187,8 +187,11 @@ struct vgw_state_writer;
 struct vgw_state_reader;
 
 /* Append the session's sections to w (whose device type and framing are
- * the caller's). -EBUSY when a request is in flight (nothing written);
- * -ENOMEM; or the writer's error (-EFBIG over its cap, ...). */
+ * the caller's). Each inode's name is checked to still lead to it (else
+ * it is saved without a path, and is stale on the destination rather
+ * than another file there). -EBUSY when a request is in flight (nothing
+ * written); -ENOMEM, -EMFILE; or the writer's error (-EFBIG over its cap,
+ * ...). */
 int vgw_fs_state_save(struct vgw_fs *fs, struct vgw_state_writer *w);
 
 /* Load a session into a fresh engine: created, no INIT served, only the
