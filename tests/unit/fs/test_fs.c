@@ -2164,6 +2164,53 @@ test_state_stale(void **state)
 	assert_true(e.nodeid != s.nodeid);
 }
 
+/* A name that leads elsewhere by the time of the save (replaced behind
+ * the guest's back), or an inode whose parent was forgotten: saved
+ * without a path, stale on the destination, never another file. */
+static void
+test_state_moved(void **state)
+{
+	struct fuse_entry_out a, od, x, k, e;
+	char p[PATH_MAX], q[PATH_MAX], why[VGW_STATE_REASON_MAX];
+	struct fuse_attr at;
+	uint64_t fh;
+	size_t len;
+	void *st;
+
+	(void)state;
+	t_do_init();
+	t_write_host("a", "old");
+	t_write_host("keep", "keep");
+	t_path(p, "od");
+	assert_int_equal(mkdir(p, 0755), 0);
+	t_write_host("od/x", "x");
+	assert_int_equal(t_lookup(1, "a", &a), 0);
+	assert_int_equal(t_open(FUSE_OPEN, a.nodeid, O_RDWR, &fh), 0);
+	assert_int_equal(t_lookup(1, "keep", &k), 0);
+	assert_int_equal(t_lookup(1, "od", &od), 0);
+	assert_int_equal(t_lookup(od.nodeid, "x", &x), 0);
+	t_forget(od.nodeid, 1);
+	t_path(p, "a");
+	t_path(q, "b");
+	assert_int_equal(rename(p, q), 0);
+	t_write_host("a", "new");
+	t_state_save(&st, &len);
+	t_state_switch();
+	assert_int_equal(t_state_load(st, len, why, sizeof(why)), 0);
+	free(st);
+	assert_int_equal(vgw_fs_stats(E->fs)->state_stale_inodes, 2);
+	assert_int_equal(vgw_fs_stats(E->fs)->state_stale_handles, 1);
+	t_tables_check();
+	assert_int_equal(t_getattr(a.nodeid, &at), -ESTALE);
+	assert_int_equal(t_write(fh, 0, "XXX", 3), -ESTALE);
+	t_assert_host("a", "new");
+	t_assert_host("b", "old");
+	assert_int_equal(t_getattr(x.nodeid, &at), -ESTALE);
+	assert_int_equal(t_getattr(k.nodeid, &at), 0);
+	assert_int_equal(t_lookup(1, "a", &e), 0);
+	assert_true(e.nodeid != a.nodeid);
+}
+
 /* Handcrafted streams */
 struct t_sino {
 	uint32_t idx, gen, parent, mode;
@@ -2564,7 +2611,7 @@ int
 main(void)
 {
 	static bool modes[2] = { false, true };
-	struct CMUnitTest tests[2][20];
+	struct CMUnitTest tests[2][21];
 	int rc = 0;
 
 	for (int m = 0; m < 2; m++) {
@@ -2588,13 +2635,14 @@ main(void)
 			cmocka_unit_test_prestate_setup_teardown(test_malformed, t_setup, t_teardown, &modes[m]),
 			cmocka_unit_test_prestate_setup_teardown(test_state_roundtrip, t_setup, t_teardown, &modes[m]),
 			cmocka_unit_test_prestate_setup_teardown(test_state_stale, t_setup, t_teardown, &modes[m]),
+			cmocka_unit_test_prestate_setup_teardown(test_state_moved, t_setup, t_teardown, &modes[m]),
 			cmocka_unit_test_prestate_setup_teardown(test_state_reject, t_setup, t_teardown, &modes[m]),
 		};
 
 		memcpy(tests[m], t, sizeof(t));
 	}
-	rc |= _cmocka_run_group_tests("fs_io_uring", tests[0], 20, NULL, NULL);
-	rc |= _cmocka_run_group_tests("fs_helpers_only", tests[1], 20, NULL, NULL);
+	rc |= _cmocka_run_group_tests("fs_io_uring", tests[0], 21, NULL, NULL);
+	rc |= _cmocka_run_group_tests("fs_helpers_only", tests[1], 21, NULL, NULL);
 	{
 		const struct CMUnitTest extra[] = {
 			cmocka_unit_test_prestate_setup_teardown(test_busy, t_setup, t_teardown, &modes[0]),
