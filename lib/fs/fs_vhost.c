@@ -32,6 +32,7 @@
 #include "vgw_vring.h"
 #include "vgw_fs.h"
 #include "vgw_fsdev.h"
+#include "vgw_state.h"
 
 RTE_LOG_REGISTER_SUFFIX(vgw_logtype_fs, fs, INFO);
 
@@ -42,6 +43,8 @@ RTE_LOG_REGISTER_SUFFIX(vgw_logtype_fs, fs, INFO);
 #define FS_MSG_SET_MEM_TABLE 5	/* VHOST_USER_SET_MEM_TABLE */
 #define FS_MSG_SET_LOG_BASE 6	/* VHOST_USER_SET_LOG_BASE */
 #define FS_MSG_SET_INFLIGHT_FD 32	/* VHOST_USER_SET_INFLIGHT_FD */
+#define FS_STATE_TIMEOUT_MS 60000	/* for the front-end's end of the pipe */
+#define FS_STATE_MAX (256u << 20)
 
 struct fs_slot {
 	struct vgw_fs_req req;
@@ -62,6 +65,18 @@ struct fs_dev {
 	uint64_t connects;
 	uint64_t disconnects;
 	uint64_t resubmitted;		/* of rings since detached */
+	/* device state transfer: one at a time, on its own thread (the
+	 * front-end touches the pipe only after our reply) */
+	pthread_t xfer;
+	bool xfer_started;
+	uint32_t xfer_dir;		/* 0 save, 1 load */
+	int xfer_fd;
+	void *xfer_buf;
+	size_t xfer_len;
+	int xfer_result;		/* 0, or -errno; read after the join */
+	char xfer_why[VGW_STATE_REASON_MAX];
+	uint64_t states_saved;
+	uint64_t states_loaded;
 	/* what the workers may use: set before the device is published,
 	 * not changed while it is */
 	_Atomic int vid;
@@ -180,6 +195,8 @@ fs_poll(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 
 /* --- control plane --------------------------------------------------- */
 
+static int xfer_join(struct fs_dev *d);
+
 static unsigned int
 fs_tasks(struct vgw_dp_task *tasks, unsigned int max)
 {
@@ -296,6 +313,8 @@ on_destroy_connection(void *ctx, int vid)
 	}
 	d->conn_vid = -1;
 	d->disconnects++;
+	xfer_join(d);	/* its engine goes now */
+	d->xfer_result = -EIO;
 	/* a new front-end is a new FUSE session: start from a fresh engine */
 	vgw_fs_destroy(d->fs);
 	d->fs = NULL;
@@ -313,6 +332,8 @@ on_new_device(void *ctx, int vid)
 	pthread_mutex_lock(&fs_lock);
 	if (d->conn_vid != vid || d->fs == NULL)
 		goto fail;
+	if (d->xfer_started && d->xfer_dir == 1)
+		xfer_join(d);	/* the rings start on the loaded session */
 	nvq = RTE_MIN(nvq, (uint16_t)(1 + d->conf->queues));
 	vgw_vring_mem_free(d->mem);
 	d->mem = vgw_vring_mem_get(vid);
@@ -433,12 +454,127 @@ on_message(void *ctx, int vid, const struct vgw_vhost_msg *m, bool post)
 		vgw_vhost_msg_name(m->request));
 }
 
+/* --- device state (DEVICE_STATE) -------------------------------------- */
+
+static void *
+xfer_main(void *arg)
+{
+	struct fs_dev *d = arg;
+	int ret;
+
+	if (d->xfer_dir == 0) {
+		ret = vgw_state_write_fd(d->xfer_fd, d->xfer_buf, d->xfer_len,
+					 FS_STATE_TIMEOUT_MS);
+		if (ret < 0)
+			snprintf(d->xfer_why, sizeof(d->xfer_why), "writing the state: %s",
+				 strerror(-ret));
+	} else {
+		ret = vgw_state_read_fd(d->xfer_fd, FS_STATE_MAX, FS_STATE_TIMEOUT_MS,
+					&d->xfer_buf, &d->xfer_len);
+		if (ret < 0)
+			snprintf(d->xfer_why, sizeof(d->xfer_why), "reading the state: %s",
+				 strerror(-ret));
+		else
+			ret = vgw_fs_state_load_buf(d->fs, d->xfer_buf, d->xfer_len,
+						    d->xfer_why, sizeof(d->xfer_why));
+	}
+	close(d->xfer_fd);
+	d->xfer_fd = -1;
+	free(d->xfer_buf);
+	d->xfer_buf = NULL;
+	d->xfer_result = ret;
+	if (ret == 0)
+		vgw_vhost_report(d->name, VGW_VHOST_EV_STATE_DONE, d->xfer_dir);
+	return NULL;
+}
+
+/* Wait for the transfer thread, if any; its result. Called with fs_lock
+ * held: the thread never takes it. */
+static int
+xfer_join(struct fs_dev *d)
+{
+	if (!d->xfer_started)
+		return d->xfer_result;
+	pthread_join(d->xfer, NULL);
+	d->xfer_started = false;
+	if (d->xfer_result < 0)
+		VGW_LOG(fs, ERR, "%s: device state %s failed: %s", d->name,
+			d->xfer_dir == 0 ? "save" : "load", d->xfer_why);
+	else if (d->xfer_dir == 0)
+		d->states_saved++;
+	else
+		d->states_loaded++;
+	return d->xfer_result;
+}
+
+/* SET_DEVICE_STATE_FD. Save: the FUSE session is serialized here, while
+ * the device is stopped (nothing in flight: its rings are taken from the
+ * workers and drained when they stop), and written by the transfer thread.
+ * Load: read and applied by the transfer thread into the connection's
+ * fresh engine, before the rings start (new_device waits for it). */
+static int
+on_state_fd(void *ctx, int vid, uint32_t dir, int fd)
+{
+	struct fs_dev *d = ctx;
+	int ret = 0;
+
+	pthread_mutex_lock(&fs_lock);
+	xfer_join(d);
+	d->xfer_result = -EIO;
+	d->xfer_why[0] = '\0';
+	if (d->conn_vid != vid || d->fs == NULL) {
+		ret = -ENODEV;
+	} else if (d->ready_vid >= 0) {
+		VGW_LOG(fs, ERR, "%s: device state %s refused: the device is running",
+			d->name, dir == 0 ? "save" : "load");
+		ret = -EBUSY;
+	} else if (dir == 0) {
+		ret = vgw_fs_state_save_buf(d->fs, FS_STATE_MAX, &d->xfer_buf, &d->xfer_len,
+					    d->xfer_why, sizeof(d->xfer_why));
+		if (ret < 0)
+			VGW_LOG(fs, ERR, "%s: device state save refused: %s", d->name, d->xfer_why);
+	}
+	if (ret == 0) {
+		d->xfer_dir = dir;
+		d->xfer_fd = fd;
+		ret = -pthread_create(&d->xfer, NULL, xfer_main, d);
+		d->xfer_started = ret == 0;
+		if (ret < 0) {
+			free(d->xfer_buf);
+			d->xfer_buf = NULL;
+			d->xfer_fd = -1;
+		}
+	}
+	if (ret < 0)
+		d->xfer_result = ret;
+	pthread_mutex_unlock(&fs_lock);
+	if (ret == 0)
+		VGW_LOG(fs, INFO, "%s: device state %s started", d->name,
+			dir == 0 ? "save" : "load");
+	return ret;
+}
+
+static int
+on_state_check(void *ctx, int vid)
+{
+	struct fs_dev *d = ctx;
+	int ret;
+
+	pthread_mutex_lock(&fs_lock);
+	ret = d->conn_vid == vid ? xfer_join(d) : -ENODEV;
+	pthread_mutex_unlock(&fs_lock);
+	VGW_LOG(fs, INFO, "%s: device state check: %s", d->name, ret == 0 ? "ok" : strerror(-ret));
+	return ret;
+}
+
 static const struct vgw_vhost_ops fs_vhost_ops = {
 	.new_connection = on_new_connection,
 	.destroy_connection = on_destroy_connection,
 	.new_device = on_new_device,
 	.destroy_device = on_destroy_device,
 	.message = on_message,
+	.state_fd = on_state_fd,
+	.state_check = on_state_check,
 };
 
 int
@@ -476,6 +612,8 @@ vgw_fsdev_init(const struct vgw_conf *conf)
 		d->index = i;
 		d->conn_vid = -1;
 		d->ready_vid = -1;
+		d->xfer_fd = -1;
+		d->xfer_result = -EIO;
 		atomic_init(&d->vid, -1);
 		d->slots = calloc(FS_SLOTS, sizeof(*d->slots));
 		if (d->slots == NULL)
@@ -515,6 +653,7 @@ vgw_fsdev_stop(void)
 	for (unsigned int i = 0; i < n_devs; i++)
 		vgw_vhost_unregister(devs[i].conf->socket);
 	for (unsigned int i = 0; i < n_devs; i++) {
+		xfer_join(&devs[i]);
 		vgw_fs_destroy(devs[i].fs);
 		vgw_vring_mem_free(devs[i].mem);
 		free(devs[i].slots);

@@ -32,8 +32,10 @@ front-end connection, so one FUSE session):
 vufront-fs stops at "SYNC <tag>" lines and goes on when we write a line: we
 read the gateway's counters while it is still connected.
 """
+import json
 import os
 import select
+import socket
 import subprocess
 import sys
 import time
@@ -61,9 +63,9 @@ def pattern(seed, n):
 class Front:
     """One vufront-fs run, stepped through its SYNC points."""
 
-    def __init__(self, tool, sock, scenario, wd):
+    def __init__(self, tool, sock, scenario, wd, extra=()):
         self.scenario = scenario
-        argv = [tool, "--socket", sock, "--scenario", scenario,
+        argv = [tool, "--socket", sock, "--scenario", scenario, *extra,
                 "--read-file", READ_FILE, "--read-size", str(READ_SIZE),
                 "--read-seed", str(READ_SEED),
                 "--write-file", WRITE_FILE, "--write-size", str(WRITE_SIZE),
@@ -380,6 +382,97 @@ def run_inflight_bad(gw, tool, sock, wd):
     return conns
 
 
+class PhaseEvents:
+    """A control-socket subscription: the phase events, in order."""
+
+    def __init__(self, gw):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(10)
+        self.s.connect(gw.ctl_path)
+        self.s.sendall(b'{"cmd": "subscribe"}\n')
+        self.buf = b""
+        self.events = []
+
+    def read(self, timeout=0.5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r, _, _ = select.select([self.s], [], [], max(0.0, deadline - time.time()))
+            if not r:
+                break
+            chunk = self.s.recv(65536)
+            if not chunk:
+                break
+            self.buf += chunk
+        lines, _, self.buf = self.buf.rpartition(b"\n")
+        for line in lines.split(b"\n"):
+            if line.strip():
+                ev = json.loads(line)
+                if ev.get("event") == "phase":
+                    self.events.append(ev)
+        return self.events
+
+    def phases(self, device):
+        return [e["phase"] for e in self.events if e["device"] == device]
+
+    def close(self):
+        self.s.close()
+
+
+def run_migrate(gw, tool, sock, wd, share):
+    """The FUSE session moves to a second gateway serving the same share
+    (DEVICE_STATE): the source saves it once its rings stopped, the
+    destination loads it before its rings start, and the front-end goes on
+    there without INIT, through the source's node ids and file handles."""
+    sock2 = os.path.join(wd, "fs2.sock")
+    cfg2 = {"runtime_dir": wd,
+            "devices": [{"name": "fs1", "type": "fs", "socket": sock2, "shared_dir": share,
+                         "tag": "myfs", "queues": 1}]}
+    gw2 = t.Gateway(gw.binary, wd, cfg2, name="gw2").start()
+    ev1, ev2 = PhaseEvents(gw), PhaseEvents(gw2)
+    try:
+        fe = Front(tool, sock, "migrate", wd, extra=("--socket2", sock2))
+        try:
+            fe.sync("saved")
+            d1 = wait_phase(gw, "fs1", "saved")
+            pf = int(fe.info("features").split("protocol ")[1].split()[0], 16)
+            t.check(pf & (1 << 19), f"DEVICE_STATE not negotiated: {pf:#x}")
+            t.check(d1["connected"] and not d1["ready"], f"source after the save: {d1}")
+            fe.go()
+            fe.sync("loaded")
+            gw2.wait_ready(["fs1"], timeout=10)	# a moment after the last message
+            d2 = check_alive(gw2, "fs1", "migrate destination")
+            fe.go()
+            fe.sync("done")
+            st2 = gw2.stats("fs1")
+            fe.go()
+            fe.finish()
+        finally:
+            fe.kill()
+        t.log(f"migrate: state {fe.info('state')}; destination {d2}; stats {st2}")
+        wait_disconnected(gw2, "fs1", 1)
+        p1 = ev1.read() and ev1.phases("fs1")
+        p2 = ev2.read() and ev2.phases("fs1")
+        t.log(f"migrate: source phases {p1}, destination phases {p2}")
+        # the source: ... suspended (rings stopped), saving, saved; then the
+        # front-end leaves a saved device: completed
+        t.check(p1[-3:] == ["saving", "saved", "completed"],
+                f"source phases {p1}: expected ... saving, saved, completed")
+        t.check(p2[:3] == ["connected", "loading", "loaded"] and
+                p2[3] in ("running", "resumed"),
+                f"destination phases {p2}: expected connected, loading, loaded, running")
+        # READs of the second half, GETATTR, LOOKUP, RELEASE, GETATTR of the
+        # root: no INIT on the destination
+        t.check(st2["requests"] >= 5 and st2["errors"] == 0,
+                f"destination stats {st2}")
+        # the loaded table: the root and the source's read file, no new one
+        t.check(st2["inodes"] == 2, f"destination inodes {st2['inodes']}, expected 2")
+    finally:
+        ev1.close()
+        ev2.close()
+        gw2.stop()
+    return 1
+
+
 def main():
     binary, tool = sys.argv[1], os.path.abspath(sys.argv[2])
     wd = t.workdir("fs-ring")
@@ -401,7 +494,8 @@ def main():
                  ("resubmit", lambda: run_resubmit(gw, tool, sock, wd, "resubmit")),
                  ("resubmit-used", lambda: run_resubmit(gw, tool, sock, wd, "resubmit-used")),
                  ("resubmit-late", lambda: run_resubmit(gw, tool, sock, wd, "resubmit-late")),
-                 ("inflight-bad", lambda: run_inflight_bad(gw, tool, sock, wd))]
+                 ("inflight-bad", lambda: run_inflight_bad(gw, tool, sock, wd)),
+                 ("migrate", lambda: run_migrate(gw, tool, sock, wd, share))]
     only = os.environ.get("VGW_FS_RING_ONLY")
     for name, fn in scenarios:
         if only and name not in only.split(","):
