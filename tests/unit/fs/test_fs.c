@@ -2221,6 +2221,24 @@ struct t_sfh {
 	uint32_t idx, gen, ino, ino_gen, flags, is_dir;
 };
 
+/* A SESSION section as a source engine writes it (protocol 7.38, max_write
+ * 64 KiB, 16 pages) announcing ni inodes and nh handles. */
+static void
+t_state_session(struct vgw_state_writer *w, uint64_t flags, uint32_t ni, uint32_t nh)
+{
+	vgw_state_section_begin(w, VGW_FS_SEC_SESSION, 1, VGW_STATE_F_CRITICAL);
+	vgw_state_put_u32(w, 1);
+	vgw_state_put_u32(w, 38);
+	vgw_state_put_u64(w, flags);
+	vgw_state_put_u32(w, 65536);
+	vgw_state_put_u32(w, 16);
+	vgw_state_put_u32(w, 0);
+	vgw_state_put_u32(w, 0);
+	vgw_state_put_u32(w, ni);
+	vgw_state_put_u32(w, nh);
+	vgw_state_section_end(w);
+}
+
 static void
 t_state_craft(const struct t_sino *in, unsigned int ni, const struct t_sfh *fh,
 	      unsigned int nh, void **buf, size_t *len)
@@ -2229,17 +2247,7 @@ t_state_craft(const struct t_sino *in, unsigned int ni, const struct t_sfh *fh,
 	unsigned int i;
 
 	assert_int_equal(vgw_state_writer_init(&w, VGW_FS_STATE_DEV_TYPE, 0), 0);
-	vgw_state_section_begin(&w, VGW_FS_SEC_SESSION, 1, VGW_STATE_F_CRITICAL);
-	vgw_state_put_u32(&w, 1);
-	vgw_state_put_u32(&w, 38);
-	vgw_state_put_u64(&w, FUSE_ASYNC_READ | FUSE_POSIX_LOCKS);
-	vgw_state_put_u32(&w, 65536);
-	vgw_state_put_u32(&w, 16);
-	vgw_state_put_u32(&w, 0);
-	vgw_state_put_u32(&w, 0);
-	vgw_state_put_u32(&w, ni);
-	vgw_state_put_u32(&w, nh);
-	vgw_state_section_end(&w);
+	t_state_session(&w, FUSE_ASYNC_READ | FUSE_POSIX_LOCKS, ni, nh);
 	vgw_state_section_begin(&w, VGW_FS_SEC_INODES, 1, VGW_STATE_F_CRITICAL);
 	vgw_state_put_u32(&w, ni);
 	for (i = 0; i < ni; i++) {
@@ -2348,17 +2356,7 @@ test_state_reject(void **state)
 
 		/* a session announcing 3 inodes, then 2 */
 		assert_int_equal(vgw_state_writer_init(&w, VGW_FS_STATE_DEV_TYPE, 0), 0);
-		vgw_state_section_begin(&w, VGW_FS_SEC_SESSION, 1, VGW_STATE_F_CRITICAL);
-		vgw_state_put_u32(&w, 1);
-		vgw_state_put_u32(&w, 38);
-		vgw_state_put_u64(&w, 0);
-		vgw_state_put_u32(&w, 65536);
-		vgw_state_put_u32(&w, 16);
-		vgw_state_put_u32(&w, 0);
-		vgw_state_put_u32(&w, 0);
-		vgw_state_put_u32(&w, 3);
-		vgw_state_put_u32(&w, 0);
-		vgw_state_section_end(&w);
+		t_state_session(&w, 0, 3, 0);
 		vgw_state_section_begin(&w, 0x01f0, 1, VGW_STATE_F_CRITICAL);
 		vgw_state_put_u32(&w, 0);
 		vgw_state_section_end(&w);
@@ -2379,17 +2377,7 @@ test_state_reject(void **state)
 		}
 		free(st2);
 		assert_int_equal(vgw_state_writer_init(&w, VGW_FS_STATE_DEV_TYPE, 0), 0);
-		vgw_state_section_begin(&w, VGW_FS_SEC_SESSION, 1, VGW_STATE_F_CRITICAL);
-		vgw_state_put_u32(&w, 1);
-		vgw_state_put_u32(&w, 38);
-		vgw_state_put_u64(&w, 0);
-		vgw_state_put_u32(&w, 65536);
-		vgw_state_put_u32(&w, 16);
-		vgw_state_put_u32(&w, 0);
-		vgw_state_put_u32(&w, 0);
-		vgw_state_put_u32(&w, 3);
-		vgw_state_put_u32(&w, 0);
-		vgw_state_section_end(&w);
+		t_state_session(&w, 0, 3, 0);
 		vgw_state_section_begin(&w, VGW_FS_SEC_INODES, 1, VGW_STATE_F_CRITICAL);
 		vgw_state_put_u32(&w, 2);
 		for (i = 0; i < 2; i++) {
