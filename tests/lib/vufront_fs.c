@@ -793,6 +793,25 @@ nomem:
 	return -ENOMEM;
 }
 
+/* FORGET (nlookup 1) of nodeid on the hiprio queue: no reply, the used
+ * entry comes back with length 0. */
+static void
+fs_forget_hiprio(struct fs_front *f, uint64_t nodeid)
+{
+	struct fuse_forget_in fi = { .nlookup = 1 };
+	struct fs_req r = { .opcode = FUSE_FORGET, .nodeid = nodeid, .arg = &fi,
+			    .arg_len = sizeof(fi), .out_body = FS_NO_REPLY };
+	struct fs_slot *s = fs_post(f, FS_HIPRIO, &r);
+
+	if (s == NULL)
+		return;
+	fs_wait(f, s, f->o->timeout_ms);
+	fs_check(f, s->done && s->used_len == 0, "forget on hiprio: used, length 0",
+		 "done %d used length %u", s->done, s->used_len);
+	if (s->done)
+		fs_slot_put(s);
+}
+
 /* n GETATTRs of the root in flight at once, each checked. */
 static void
 fs_getattr_burst(struct fs_front *f, unsigned int n, const char *what)
@@ -1133,33 +1152,20 @@ scenario_basic(struct fs_front *f)
 	}
 
 	/* FORGET on the hiprio queue: no reply, the used entry has length 0 */
+	fs_forget_hiprio(f, we.nodeid);
+	/* the node was looked up once (by CREATE): it is gone now */
 	{
-		struct fuse_forget_in fi = { .nlookup = 1 };
-		struct fs_req r = { .opcode = FUSE_FORGET, .nodeid = we.nodeid, .arg = &fi,
-				    .arg_len = sizeof(fi), .out_body = FS_NO_REPLY };
-		struct fs_slot *s = fs_post(f, FS_HIPRIO, &r);
+		struct fuse_getattr_in gi;
+		struct fs_req g = { .opcode = FUSE_GETATTR, .nodeid = we.nodeid,
+				    .arg = &gi, .arg_len = sizeof(gi),
+				    .out_body = sizeof(struct fuse_attr_out) };
+		struct fs_slot *s;
 
+		memset(&gi, 0, sizeof(gi));
+		s = fs_call(f, FS_REQQ, &g, "getattr of forgotten node -> ENOENT", -ENOENT, 0);
 		if (s != NULL) {
-			fs_wait(f, s, f->o->timeout_ms);
-			fs_check(f, s->done && s->used_len == 0, "forget on hiprio: used, length 0",
-				 "done %d used length %u", s->done, s->used_len);
-			if (s->done)
-				fs_slot_put(s);
-		}
-		/* the node was looked up once (by CREATE): it is gone now */
-		{
-			struct fuse_getattr_in gi;
-			struct fs_req g = { .opcode = FUSE_GETATTR, .nodeid = we.nodeid,
-					    .arg = &gi, .arg_len = sizeof(gi),
-					    .out_body = sizeof(struct fuse_attr_out) };
-
-			memset(&gi, 0, sizeof(gi));
-			s = fs_call(f, FS_REQQ, &g, "getattr of forgotten node -> ENOENT",
-				    -ENOENT, 0);
-			if (s != NULL) {
-				fs_check(f, true, "getattr of forgotten node -> ENOENT", NULL);
-				fs_slot_put(s);
-			}
+			fs_check(f, true, "getattr of forgotten node -> ENOENT", NULL);
+			fs_slot_put(s);
 		}
 	}
 	fs_root_alive(f, "basic");
@@ -2183,20 +2189,7 @@ scenario_inflight(struct fs_front *f)
 		if (!fs_inflight_burst(f, round, e.nodeid, fh, &last))
 			break;
 	/* hiprio is tracked too: a FORGET (of nothing) comes back with length 0 */
-	{
-		struct fuse_forget_in fi = { .nlookup = 1 };
-		struct fs_req r = { .opcode = FUSE_FORGET, .nodeid = 0x12345678, .arg = &fi,
-				    .arg_len = sizeof(fi), .out_body = FS_NO_REPLY };
-		struct fs_slot *s = fs_post(f, FS_HIPRIO, &r);
-
-		if (s != NULL) {
-			fs_wait(f, s, f->o->timeout_ms);
-			fs_check(f, s->done && s->used_len == 0, "forget on hiprio: used, length 0",
-				 "done %d used length %u", s->done, s->used_len);
-			if (s->done)
-				fs_slot_put(s);
-		}
-	}
+	fs_forget_hiprio(f, 0x12345678);
 	fs_release(f, FUSE_RELEASE, e.nodeid, fh, "release read file");
 	fs_inflight_all_settled(f, "all queues settled: nothing in flight, used_idx == used->idx, "
 				"version set");
