@@ -320,6 +320,52 @@ cmd_resume(json_t *req)
 }
 
 static json_t *
+do_state(json_t *req, bool save)
+{
+	const char *path = json_string_value(json_object_get(req, "path"));
+	const char *name = json_string_value(json_object_get(req, "device"));
+	struct vgw_fsdev_state_info in;
+	char why[256] = "";
+	json_t *err, *r;
+	int idx = device_arg(req, &err), ret;
+
+	if (idx < 0)
+		return err;
+	if (!IS_FS(idx))
+		return vgw_ctl_error("device \"%s\" has no device state of its own (net: "
+				     "the front-end's rings are all there is)", name);
+	if (path == NULL || path[0] != '/')
+		return vgw_ctl_error("\"path\": an absolute file path (string) is required");
+	ret = save ? vgw_fsdev_state_save(idx - VGW_MAX_DEVICES, path, &in, why, sizeof(why)) :
+		     vgw_fsdev_state_load(idx - VGW_MAX_DEVICES, path, &in, why, sizeof(why));
+	if (ret < 0)
+		return vgw_ctl_error("%s of \"%s\" failed: %s", save ? "state-save" : "state-load",
+				     name, why[0] ? why : strerror(-ret));
+	r = ok_reply();
+	json_object_set_new(r, "bytes", json_integer((json_int_t)in.bytes));
+	json_object_set_new(r, "inodes", json_integer(in.inodes));
+	json_object_set_new(r, "handles", json_integer(in.handles));
+	if (!save)
+		json_object_set_new(r, "stale", json_integer((json_int_t)in.stale));
+	vgw_ctl_broadcast(json_pack("{s:s, s:s, s:s, s:s, s:I, s:f}", "event", "state",
+		"device", name, "op", save ? "save" : "load", "path", path,
+		"bytes", (json_int_t)in.bytes, "ts", vgw_ctl_now()));
+	return r;
+}
+
+static json_t *
+cmd_state_save(json_t *req)
+{
+	return do_state(req, true);
+}
+
+static json_t *
+cmd_state_load(json_t *req)
+{
+	return do_state(req, false);
+}
+
+static json_t *
 cmd_subscribe(json_t *req)
 {
 	vgw_ctl_subscribe_current();
@@ -373,6 +419,10 @@ static const struct ctl_cmd cmds[] = {
 	{ "stats", cmd_stats, "counters per device and queue, workers, mbufs [{device}]" },
 	{ "suspend", cmd_suspend, "stop processing a device's rings {device}" },
 	{ "resume", cmd_resume, "restart a suspended device {device}" },
+	{ "state-save", cmd_state_save, "an fs device's session to a file, the device "
+	  "suspended or stopped {device, path}" },
+	{ "state-load", cmd_state_load, "a saved session into an fs device whose front-end "
+	  "connected and has not started it {device, path}" },
 	{ "subscribe", cmd_subscribe, "stream events on this connection" },
 	{ "log-level", cmd_log_level, "set a log level {level, type (default vgw.*)}" },
 	{ "help", cmd_help, "this list" },

@@ -13,6 +13,7 @@
  * SET_LOG_BASE on a ready device do the same around rte_vhost's remapping
  * (see on_message()). */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -724,6 +725,126 @@ vgw_fsdev_info(unsigned int idx, struct vgw_fsdev_info *in)
 	in->inflight_resubmitted += d->resubmitted;
 	pthread_mutex_unlock(&fs_lock);
 	return 0;
+}
+
+/* --- the operator's device state (state-save, state-load) ---------------- */
+
+/* A device whose session may be taken or given: connected, its engine
+ * there, nothing running (no worker touches the engine), no transfer. */
+static int
+state_ready(struct fs_dev *d, char *why, size_t why_len)
+{
+	if (d->conn_vid < 0 || d->fs == NULL) {
+		snprintf(why, why_len, "no front-end is connected");
+		return -ENOTCONN;
+	}
+	if (atomic_load(&d->vid) >= 0) {
+		snprintf(why, why_len, "the device is running: suspend it first");
+		return -EBUSY;
+	}
+	if (d->xfer_started) {
+		snprintf(why, why_len, "a device state transfer is under way");
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int
+vgw_fsdev_state_save(unsigned int idx, const char *path, struct vgw_fsdev_state_info *in,
+		     char *why, size_t why_len)
+{
+	struct fs_dev *d;
+	void *buf = NULL;
+	size_t len = 0;
+	char tmp[4096];
+	int ret, fd;
+
+	if (idx >= n_devs)
+		return -ENOENT;
+	d = &devs[idx];
+	memset(in, 0, sizeof(*in));
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		snprintf(why, why_len, "path too long");
+		return -ENAMETOOLONG;
+	}
+	pthread_mutex_lock(&fs_lock);
+	ret = state_ready(d, why, why_len);
+	if (ret == 0)
+		ret = vgw_fs_state_save_buf(d->fs, FS_STATE_MAX, &buf, &len, why, why_len);
+	if (ret == 0) {
+		in->inodes = vgw_fs_inode_count(d->fs);
+		in->handles = vgw_fs_handle_count(d->fs);
+	}
+	pthread_mutex_unlock(&fs_lock);
+	if (ret < 0)
+		return ret;
+	/* whole or not at all: a temporary file, then renamed over path */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(why, why_len, "%s: %s", tmp, strerror(errno));
+	} else {
+		ret = vgw_state_write_fd(fd, buf, len, FS_STATE_TIMEOUT_MS);
+		if (ret == 0 && fsync(fd) < 0)
+			ret = -errno;
+		if (close(fd) < 0 && ret == 0)
+			ret = -errno;
+		if (ret == 0 && rename(tmp, path) < 0)
+			ret = -errno;
+		if (ret < 0) {
+			snprintf(why, why_len, "%s: %s", path, strerror(-ret));
+			unlink(tmp);
+		}
+	}
+	free(buf);
+	if (ret == 0) {
+		in->bytes = len;
+		VGW_LOG(fs, INFO, "%s: device state saved to %s (%zu bytes)", d->name, path, len);
+	}
+	return ret;
+}
+
+int
+vgw_fsdev_state_load(unsigned int idx, const char *path, struct vgw_fsdev_state_info *in,
+		     char *why, size_t why_len)
+{
+	const struct vgw_fs_stats *st;
+	struct fs_dev *d;
+	void *buf = NULL;
+	size_t len = 0;
+	int ret, fd;
+
+	if (idx >= n_devs)
+		return -ENOENT;
+	d = &devs[idx];
+	memset(in, 0, sizeof(*in));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	ret = vgw_state_read_fd(fd, FS_STATE_MAX, FS_STATE_TIMEOUT_MS, &buf, &len);
+	close(fd);
+	if (ret < 0) {
+		snprintf(why, why_len, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	pthread_mutex_lock(&fs_lock);
+	ret = state_ready(d, why, why_len);
+	if (ret == 0)
+		ret = vgw_fs_state_load_buf(d->fs, buf, len, why, why_len);
+	if (ret == 0) {
+		st = vgw_fs_stats(d->fs);
+		in->bytes = len;
+		in->inodes = vgw_fs_inode_count(d->fs);
+		in->handles = vgw_fs_handle_count(d->fs);
+		in->stale = st->state_stale_inodes + st->state_stale_handles;
+	}
+	pthread_mutex_unlock(&fs_lock);
+	free(buf);
+	if (ret == 0)
+		VGW_LOG(fs, INFO, "%s: device state loaded from %s (%zu bytes)", d->name, path, len);
+	return ret;
 }
 
 int

@@ -50,4 +50,19 @@ int vgw_fsdev_info(unsigned int idx, struct vgw_fsdev_info *info);
 /* As vgw_net_suspend(): 1 changed, 0 already so, < 0 error. */
 int vgw_fsdev_suspend(unsigned int idx, bool suspend);
 
+/* The operator's device state (state-save, state-load): the FUSE session
+ * of a connected device that does not run (suspended, or its rings
+ * stopped), to or from a file. Load only into a session that has served
+ * nothing yet. < 0 with one line in why. */
+struct vgw_fsdev_state_info {
+	uint64_t bytes;
+	unsigned int inodes;		/* root included */
+	unsigned int handles;
+	uint64_t stale;			/* load: inodes and handles gone here */
+};
+int vgw_fsdev_state_save(unsigned int idx, const char *path, struct vgw_fsdev_state_info *in,
+			 char *why, size_t why_len);
+int vgw_fsdev_state_load(unsigned int idx, const char *path, struct vgw_fsdev_state_info *in,
+			 char *why, size_t why_len);
+
 #endif /* VGW_FSDEV_H */

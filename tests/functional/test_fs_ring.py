@@ -418,29 +418,57 @@ class PhaseEvents:
         self.s.close()
 
 
-def run_migrate(gw, tool, sock, wd, share):
-    """The FUSE session moves to a second gateway serving the same share
-    (DEVICE_STATE): the source saves it once its rings stopped, the
-    destination loads it before its rings start, and the front-end goes on
-    there without INIT, through the source's node ids and file handles."""
+def run_migrate(gw, tool, sock, wd, share, via_ctl=False):
+    """The FUSE session moves to a second gateway serving the same share:
+    with DEVICE_STATE, the source saves it once its rings stopped and the
+    destination loads it before its rings start (migrate); or the operator
+    does it with state-save and state-load on the control sockets
+    (migrate-ctl). The front-end goes on there without INIT, through the
+    source's node ids and file handles."""
+    scenario = "migrate-ctl" if via_ctl else "migrate"
     sock2 = os.path.join(wd, "fs2.sock")
+    path = os.path.join(wd, "fs1.state")
     cfg2 = {"runtime_dir": wd,
             "devices": [{"name": "fs1", "type": "fs", "socket": sock2, "shared_dir": share,
                          "tag": "myfs", "queues": 1}]}
     gw2 = t.Gateway(gw.binary, wd, cfg2, name="gw2").start()
     ev1, ev2 = PhaseEvents(gw), PhaseEvents(gw2)
     try:
-        fe = Front(tool, sock, "migrate", wd, extra=("--socket2", sock2))
+        fe = Front(tool, sock, scenario, wd, extra=("--socket2", sock2))
         try:
+            if via_ctl:
+                fe.sync("stopped")
+                r = gw.ctl("state-load", device="fs1", path=path)
+                t.check(not r["ok"] and "no front-end" not in r["error"],
+                        f"state-load into a session that served requests: {r}")
+                r = gw.ctl("state-save", device="fs1", path=path)
+                t.check(r["ok"] and r["bytes"] == os.path.getsize(path) and
+                        r["inodes"] == 2 and r["handles"] == 1, f"state-save: {r}")
+                t.check(os.stat(path).st_mode & 0o777 == 0o600,
+                        f"state file mode {os.stat(path).st_mode & 0o777:o}")
+                fe.go()
             fe.sync("saved")
-            d1 = wait_phase(gw, "fs1", "saved")
-            pf = int(fe.info("features").split("protocol ")[1].split()[0], 16)
-            t.check(pf & (1 << 19), f"DEVICE_STATE not negotiated: {pf:#x}")
+            d1 = gw.device("fs1")
+            if not via_ctl:
+                d1 = wait_phase(gw, "fs1", "saved")
+                pf = int(fe.info("features").split("protocol ")[1].split()[0], 16)
+                t.check(pf & (1 << 19), f"DEVICE_STATE not negotiated: {pf:#x}")
             t.check(d1["connected"] and not d1["ready"], f"source after the save: {d1}")
             fe.go()
+            if via_ctl:
+                fe.sync("connected")
+                r = gw2.ctl("state-save", device="fs1", path=path + ".x")
+                t.check(r["ok"], f"state-save of a fresh session: {r}")
+                r = gw2.ctl("state-load", device="fs1", path=path)
+                t.check(r["ok"] and r["inodes"] == 2 and r["handles"] == 1 and
+                        r["stale"] == 0, f"state-load: {r}")
+                r = gw2.ctl("state-load", device="fs1", path=path)
+                t.check(not r["ok"] and "failed" in r["error"],
+                        f"a second state-load into a loaded session: {r}")
+                fe.go()
             fe.sync("loaded")
-            gw2.wait_ready(["fs1"], timeout=10)	# a moment after the last message
-            d2 = check_alive(gw2, "fs1", "migrate destination")
+            gw2.wait_ready(["fs1"], timeout=10)  # a moment after the last message
+            d2 = check_alive(gw2, "fs1", f"{scenario} destination")
             fe.go()
             fe.sync("done")
             st2 = gw2.stats("fs1")
@@ -448,18 +476,24 @@ def run_migrate(gw, tool, sock, wd, share):
             fe.finish()
         finally:
             fe.kill()
-        t.log(f"migrate: state {fe.info('state')}; destination {d2}; stats {st2}")
+        t.log(f"{scenario}: state {fe.info('state')}; destination {d2}; stats {st2}")
         wait_disconnected(gw2, "fs1", 1)
         p1 = ev1.read() and ev1.phases("fs1")
         p2 = ev2.read() and ev2.phases("fs1")
-        t.log(f"migrate: source phases {p1}, destination phases {p2}")
-        # the source: ... suspended (rings stopped), saving, saved; then the
-        # front-end leaves a saved device: completed
-        t.check(p1[-3:] == ["saving", "saved", "completed"],
-                f"source phases {p1}: expected ... saving, saved, completed")
-        t.check(p2[:3] == ["connected", "loading", "loaded"] and
-                p2[3] in ("running", "resumed"),
-                f"destination phases {p2}: expected connected, loading, loaded, running")
+        t.log(f"{scenario}: source phases {p1}, destination phases {p2}")
+        if via_ctl:
+            # the operator's snapshots move no phase
+            t.check("saving" not in p1 and "loading" not in p2,
+                    f"phases {p1} / {p2}: state-save/load are no migration")
+            t.check(p2[:2] == ["connected", "running"], f"destination phases {p2}")
+        else:
+            # the source: ... suspended (rings stopped), saving, saved; then
+            # the front-end leaves a saved device: completed
+            t.check(p1[-3:] == ["saving", "saved", "completed"],
+                    f"source phases {p1}: expected ... saving, saved, completed")
+            t.check(p2[:3] == ["connected", "loading", "loaded"] and
+                    p2[3] in ("running", "resumed"),
+                    f"destination phases {p2}: expected connected, loading, loaded, running")
         # READs of the second half, GETATTR, LOOKUP, RELEASE, GETATTR of the
         # root: no INIT on the destination
         t.check(st2["requests"] >= 5 and st2["errors"] == 0,
@@ -471,7 +505,6 @@ def run_migrate(gw, tool, sock, wd, share):
         ev2.close()
         gw2.stop()
     return 1
-
 
 def main():
     binary, tool = sys.argv[1], os.path.abspath(sys.argv[2])
@@ -495,7 +528,8 @@ def main():
                  ("resubmit-used", lambda: run_resubmit(gw, tool, sock, wd, "resubmit-used")),
                  ("resubmit-late", lambda: run_resubmit(gw, tool, sock, wd, "resubmit-late")),
                  ("inflight-bad", lambda: run_inflight_bad(gw, tool, sock, wd)),
-                 ("migrate", lambda: run_migrate(gw, tool, sock, wd, share))]
+                 ("migrate", lambda: run_migrate(gw, tool, sock, wd, share)),
+                 ("migrate-ctl", lambda: run_migrate(gw, tool, sock, wd, share, via_ctl=True))]
     only = os.environ.get("VGW_FS_RING_ONLY")
     for name, fn in scenarios:
         if only and name not in only.split(","):

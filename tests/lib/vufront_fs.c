@@ -69,6 +69,9 @@
  *              loaded); then, without INIT, the second half through the
  *              source's handle, GETATTR and LOOKUP give the source's node id,
  *              RELEASE of its handle.
+ *   migrate-ctl  the same without DEVICE_STATE: the caller moves the session
+ *              with the control sockets' state-save (SYNC stopped) and
+ *              state-load (SYNC connected, before the rings start).
  *
  * Coordination with the caller: "SYNC <tag>" on stdout, then wait for a
  * line on stdin (any text; "GO" by convention). Every scenario ends with
@@ -185,6 +188,7 @@ struct fs_front {
 	unsigned int connections;	/* to the back-end, this one included */
 	/* migrate: DEVICE_STATE negotiated; the saved state to load */
 	bool device_state;
+	bool state_via_ctl;		/* migrate-ctl: the caller moves it */
 	uint8_t *state;
 	size_t state_len;
 	bool state_loaded;
@@ -2653,6 +2657,13 @@ fs_load_state(struct vufront *vu, void *arg)
 	int p[2], bfd = -1, ret;
 	size_t off = 0;
 
+	if (f->state_via_ctl) {
+		/* the caller loads the saved file (state-load) now */
+		fs_sync("connected");
+		f->state_loaded = true;
+		return 0;
+	}
+
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	ret = vufront_set_device_state_fd(vu, 1, 0, p[0], &bfd, &res);
@@ -2683,6 +2694,34 @@ fs_load_state(struct vufront *vu, void *arg)
 	return f->state_loaded ? 0 : -EIO;
 }
 
+/* The source's side: SET_DEVICE_STATE_FD(SAVE), the pipe read to EOF,
+ * CHECK_DEVICE_STATE. */
+static bool
+fs_save_state(struct fs_front *f)
+{
+	uint64_t res = 0;
+	int p[2], bfd = -1, ret;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return false;
+	ret = vufront_set_device_state_fd(f->vu, 0, 0, p[1], &bfd, &res);
+	close(p[1]);
+	if (!fs_check(f, ret == 0 && bfd < 0, "SET_DEVICE_STATE_FD save accepted",
+		      "%d, reply 0x%" PRIx64 ": %s", ret, res, vufront_errmsg(f->vu))) {
+		close(p[0]);
+		return false;
+	}
+	ret = fs_read_all(p[0], &f->state, &f->state_len, f->o->timeout_ms);
+	close(p[0]);
+	if (!fs_check(f, ret == 0 && f->state_len > 0, "state read to EOF", "%d, %zu bytes",
+		      ret, f->state_len))
+		return false;
+	printf("info state %zu bytes\n", f->state_len);
+	ret = vufront_check_device_state(f->vu, &res);
+	return fs_check(f, ret == 0 && res == 0, "CHECK_DEVICE_STATE after save",
+			"%d, result 0x%" PRIx64, ret, res);
+}
+
 /* A FUSE session moves between two gateways: on the source INIT, LOOKUP,
  * OPEN and reads of the first half; the rings stop; SET_DEVICE_STATE_FD
  * (SAVE) and the state read to EOF; CHECK. Then the same guest memory is
@@ -2696,9 +2735,9 @@ scenario_migrate(struct fs_front *f)
 	struct vufront_dev_conf dc;
 	struct fuse_entry_out e, e2;
 	struct fuse_attr a;
-	uint64_t fh, size = f->o->read_size, res = 0;
+	uint64_t fh, size = f->o->read_size;
 	uint32_t half = (uint32_t)(size / 2) & ~4095u;
-	int p[2], bfd = -1, ret;
+	int ret;
 	char why[160];
 	bool ok = true;
 
@@ -2728,24 +2767,9 @@ scenario_migrate(struct fs_front *f)
 	ret = vufront_dev_stop(f->vu);
 	if (!fs_check(f, ret == 0, "source rings stopped", "%s", vufront_errmsg(f->vu)))
 		return;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return;
-	ret = vufront_set_device_state_fd(f->vu, 0, 0, p[1], &bfd, &res);
-	close(p[1]);
-	if (!fs_check(f, ret == 0 && bfd < 0, "SET_DEVICE_STATE_FD save accepted",
-		      "%d, reply 0x%" PRIx64 ": %s", ret, res, vufront_errmsg(f->vu))) {
-		close(p[0]);
-		return;
-	}
-	ret = fs_read_all(p[0], &f->state, &f->state_len, f->o->timeout_ms);
-	close(p[0]);
-	if (!fs_check(f, ret == 0 && f->state_len > 0, "state read to EOF", "%d, %zu bytes",
-		      ret, f->state_len))
-		return;
-	printf("info state %zu bytes\n", f->state_len);
-	ret = vufront_check_device_state(f->vu, &res);
-	if (!fs_check(f, ret == 0 && res == 0, "CHECK_DEVICE_STATE after save",
-		      "%d, result 0x%" PRIx64, ret, res))
+	if (f->state_via_ctl)
+		fs_sync("stopped");	/* the caller saves it (state-save) */
+	else if (!fs_save_state(f))
 		return;
 	fs_sync("saved");
 
@@ -2760,8 +2784,9 @@ scenario_migrate(struct fs_front *f)
 				   VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES);
 	dc.neg.protocol_required = VUFRONT_BIT(VUFRONT_PF_MQ) |
 				   VUFRONT_BIT(VUFRONT_PF_LOG_SHMFD) |
-				   VUFRONT_BIT(VUFRONT_PF_REPLY_ACK) |
-				   VUFRONT_BIT(VUFRONT_PF_DEVICE_STATE);
+				   VUFRONT_BIT(VUFRONT_PF_REPLY_ACK);
+	if (!f->state_via_ctl)
+		dc.neg.protocol_required |= VUFRONT_BIT(VUFRONT_PF_DEVICE_STATE);
 	dc.num_rings = FS_NVQ;
 	dc.ring_size = FS_RING;
 	dc.mem_size = FS_MEM;
@@ -2815,8 +2840,8 @@ fs_usage(FILE *out)
 		"                  [--write-file NAME --write-size N --write-seed S]\n"
 		"                  [--expect NAME]... [--timeout-ms T] [--verbose]\n"
 		"SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
-		"resubmit-used, resubmit-late, inflight-bad, migrate (with --socket2 PATH:\n"
-		"the destination gateway's socket) (see the source).\n"
+		"resubmit-used, resubmit-late, inflight-bad, migrate, migrate-ctl (with\n"
+		"--socket2 PATH: the destination gateway's socket) (see the source).\n"
 		"Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
 		"Prints one line per check, \"SYNC <tag>\" where it waits for a line on\n"
 		"stdin, and \"RESULT ok\" (exit 0) or \"RESULT fail N\" (exit 1).\n");
@@ -2916,7 +2941,7 @@ main(int argc, char **argv)
 
 	static const char *const scenarios[] = {
 		"basic", "malformed", "suspend", "remap", "inflight", "resubmit",
-		"resubmit-used", "resubmit-late", "inflight-bad", "migrate",
+		"resubmit-used", "resubmit-late", "inflight-bad", "migrate", "migrate-ctl",
 	};
 	bool known = false;
 
@@ -2942,12 +2967,13 @@ main(int argc, char **argv)
 		f.prepare = fs_inflight_fresh;
 	if (strcmp(o.scenario, "inflight-bad") == 0)
 		fs_inflight_bad(&f);
-	if (strcmp(o.scenario, "migrate") == 0) {
+	if (strncmp(o.scenario, "migrate", 7) == 0) {
 		if (o.socket2 == NULL) {
-			fprintf(stderr, "vufront-fs: migrate needs --socket2\n");
+			fprintf(stderr, "vufront-fs: %s needs --socket2\n", o.scenario);
 			return 2;
 		}
-		f.device_state = true;
+		f.state_via_ctl = strcmp(o.scenario, "migrate-ctl") == 0;
+		f.device_state = !f.state_via_ctl;
 	}
 	if (fs_connect(&f) < 0) {
 		printf("RESULT fail bring-up\n");
@@ -2965,7 +2991,7 @@ main(int argc, char **argv)
 		scenario_inflight(&f);
 	} else if (strcmp(o.scenario, "inflight-bad") == 0) {
 		scenario_inflight_bad(&f);
-	} else if (strcmp(o.scenario, "migrate") == 0) {
+	} else if (strncmp(o.scenario, "migrate", 7) == 0) {
 		scenario_migrate(&f);
 	} else {
 		scenario_resubmit(&f);
