@@ -479,13 +479,14 @@ xfer_main(void *arg)
 			ret = vgw_fs_state_load_buf(d->fs, d->xfer_buf, d->xfer_len,
 						    d->xfer_why, sizeof(d->xfer_why));
 	}
+	d->xfer_result = ret;
+	/* before the front-end sees EOF (and sends CHECK_DEVICE_STATE) */
+	if (ret == 0)
+		vgw_vhost_report(d->name, VGW_VHOST_EV_STATE_DONE, d->xfer_dir);
 	close(d->xfer_fd);
 	d->xfer_fd = -1;
 	free(d->xfer_buf);
 	d->xfer_buf = NULL;
-	d->xfer_result = ret;
-	if (ret == 0)
-		vgw_vhost_report(d->name, VGW_VHOST_EV_STATE_DONE, d->xfer_dir);
 	return NULL;
 }
 
