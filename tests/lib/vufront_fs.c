@@ -2694,6 +2694,33 @@ fs_load_state(struct vufront *vu, void *arg)
 	return f->state_loaded ? 0 : -EIO;
 }
 
+/* READ [from, to) of the read file through fh in 64 KiB pieces, one at a
+ * time, each compared with the file's pattern; one check named what. */
+static bool
+fs_read_range(struct fs_front *f, uint64_t nodeid, uint64_t fh, uint64_t from, uint64_t to,
+	      const char *what)
+{
+	char why[160];
+
+	for (uint64_t off = from; off < to; off += 65536) {
+		uint32_t len = (uint32_t)(to - off < 65536 ? to - off : 65536);
+		struct fs_slot *s = fs_post_read(f, nodeid, fh, off, len);
+		bool ok;
+
+		if (s == NULL)
+			return false;
+		fs_wait(f, s, f->o->timeout_ms);
+		ok = fs_reply_ok(f, what, s, 0, 0) &&
+		     (fs_read_matches(f, s, off, len, why, sizeof(why)) ||
+		      fs_check(f, false, what, "offset %" PRIu64 ": %s", off, why));
+		if (s->done)
+			fs_slot_put(s);
+		if (!ok)
+			return false;
+	}
+	return fs_check(f, true, what, NULL);
+}
+
 /* The source's side: SET_DEVICE_STATE_FD(SAVE), the pipe read to EOF,
  * CHECK_DEVICE_STATE. */
 static bool
@@ -2738,30 +2765,14 @@ scenario_migrate(struct fs_front *f)
 	uint64_t fh, size = f->o->read_size;
 	uint32_t half = (uint32_t)(size / 2) & ~4095u;
 	int ret;
-	char why[160];
-	bool ok = true;
 
 	if (!fs_init(f))
 		return;
 	if (!fs_lookup(f, FUSE_ROOT_ID, f->o->read_file, "lookup read file", &e, 0) ||
 	    !fs_open(f, FUSE_OPEN, e.nodeid, O_RDONLY, "open read file", &fh))
 		return;
-	for (uint64_t off = 0; off < half && ok; off += 65536) {
-		uint32_t len = (uint32_t)(half - off < 65536 ? half - off : 65536);
-		struct fs_slot *s = fs_post_read(f, e.nodeid, fh, off, len);
-
-		if (s == NULL)
-			return;
-		fs_wait(f, s, f->o->timeout_ms);
-		ok = fs_reply_ok(f, "read first half on the source", s, 0, 0) &&
-		     (fs_read_matches(f, s, off, len, why, sizeof(why)) ||
-		      fs_check(f, false, "read first half on the source", "%s", why));
-		if (s->done)
-			fs_slot_put(s);
-	}
-	if (!ok)
+	if (!fs_read_range(f, e.nodeid, fh, 0, half, "read first half on the source"))
 		return;
-	fs_check(f, true, "read first half on the source", NULL);
 
 	/* the source stops (rings stopped: nothing in flight) and saves */
 	ret = vufront_dev_stop(f->vu);
@@ -2800,23 +2811,7 @@ scenario_migrate(struct fs_front *f)
 	fs_sync("loaded");
 
 	/* no INIT: the session goes on */
-	ok = true;
-	for (uint64_t off = half; off < size && ok; off += 65536) {
-		uint32_t len = (uint32_t)(size - off < 65536 ? size - off : 65536);
-		struct fs_slot *s = fs_post_read(f, e.nodeid, fh, off, len);
-
-		if (s == NULL)
-			return;
-		fs_wait(f, s, f->o->timeout_ms);
-		ok = fs_reply_ok(f, "read second half on the destination (source's fh)", s, 0, 0) &&
-		     (fs_read_matches(f, s, off, len, why, sizeof(why)) ||
-		      fs_check(f, false, "read second half on the destination (source's fh)",
-			       "%s", why));
-		if (s->done)
-			fs_slot_put(s);
-	}
-	if (ok)
-		fs_check(f, true, "read second half on the destination (source's fh)", NULL);
+	fs_read_range(f, e.nodeid, fh, half, size, "read second half on the destination (source's fh)");
 	if (fs_getattr(f, e.nodeid, "getattr of the source's node id", &a))
 		fs_check(f, a.size == size && a.ino == e.attr.ino,
 			 "getattr of the source's node id", "size %" PRIu64 " ino %" PRIu64,
