@@ -21,6 +21,8 @@
 #   VGW-PEER-UP tries=N up=U      the peer answered a first ping
 #   VGW-FS tag=T up=U             virtio-fs TAG mounted on /mnt
 #   VGW-FSLS name                 one per entry of /mnt (scenario fsls)
+#   VGW-FSLOOP seq=N ok=0|1 lines=L up=U  one append through a held fd and a
+#                                 read back (scenario fsloop)
 #   VGW-ESC label ...             one escape attempt (scenario fsescape)
 #   VGW-ESC-SUMMARY attempts=N unexpected=M
 #   VGW-PING sent=N recv=M        summary (scenario ping)
@@ -153,6 +155,20 @@ scenario_fsls() {
 	done
 	echo "written by the guest" >/mnt/from-guest || fail "write /mnt/from-guest"
 	sync
+}
+
+# Scenario fsloop: through one file descriptor held open the whole time,
+# append a numbered line to /mnt/log and read the line count back through
+# the mount, one per step (for stop/cont of a guest with a virtio-fs mount).
+scenario_fsloop() {
+	exec 3>>/mnt/log || fail "open /mnt/log"
+	s=0
+	while :; do
+		s=$((s + 1))
+		echo "seq=$s" >&3 && n=$(wc -l </mnt/log) && [ "$n" -eq "$s" ] && ok=1 || ok=0
+		say "FSLOOP seq=$s ok=$ok lines=${n:-0} up=$(uptime_s)"
+		sleep "${VGW_interval:-0.2}"
+	done
 }
 
 # Scenario fsops: file operations on the virtio-fs mount, each checked in
