@@ -888,7 +888,7 @@ fs_state_slots(struct fs_load *L, struct vgw_state_section *s)
 
 static void
 fs_state_why(char *why, size_t why_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	__attribute__((format(__printf__, 3, 4)));
 
 static void
 fs_state_why(char *why, size_t why_len, const char *fmt, ...)

@@ -94,7 +94,7 @@ dev_type_valid(const char *s, size_t n)
 
 /* ---- writer ---- */
 
-static int __attribute__((format(printf, 3, 4)))
+static int __attribute__((format(__printf__, 3, 4)))
 w_fail(struct vgw_state_writer *w, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -351,7 +351,7 @@ vgw_state_writer_reason(const struct vgw_state_writer *w)
 
 /* ---- reader ---- */
 
-static int __attribute__((format(printf, 3, 4)))
+static int __attribute__((format(__printf__, 3, 4)))
 r_fail(struct vgw_state_reader *r, int err, const char *fmt, ...)
 {
 	va_list ap;

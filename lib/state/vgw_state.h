@@ -183,7 +183,7 @@ size_t vgw_state_section_remaining(const struct vgw_state_section *s);
  * reason, makes the error sticky and returns err. */
 int vgw_state_section_fail(struct vgw_state_section *s, int err,
 			   const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	__attribute__((format(__printf__, 3, 4)));
 
 /* ---- pipe transfer ---- */
 
