@@ -46,8 +46,9 @@ fs_lookup_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 	fs_reply(fs, c, &e, FS_ENTRY_SZ);
 }
 
+/* An O_PATH open finished: keep the fd in c->fd and statx it, then next. */
 static void
-fs_lookup_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
+fs_statx_opened(struct vgw_fs *fs, struct fs_ctx *c, int res, fs_step_fn next)
 {
 	if (res < 0) {
 		fs_reply_err(fs, c, res);
@@ -55,7 +56,13 @@ fs_lookup_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
 	}
 	c->fd = res;
 	fs_aop_statx(&c->aop, c->fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, &c->stx);
-	fs_issue(fs, c, fs_lookup_statted);
+	fs_issue(fs, c, next);
+}
+
+static void
+fs_lookup_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	fs_statx_opened(fs, c, res, fs_lookup_statted);
 }
 
 void
@@ -580,13 +587,7 @@ fs_create_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 static void
 fs_create_reopened(struct vgw_fs *fs, struct fs_ctx *c, int res)
 {
-	if (res < 0) {
-		fs_reply_err(fs, c, res);
-		return;
-	}
-	c->fd = res;
-	fs_aop_statx(&c->aop, c->fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, &c->stx);
-	fs_issue(fs, c, fs_create_statted);
+	fs_statx_opened(fs, c, res, fs_create_statted);
 }
 
 static void

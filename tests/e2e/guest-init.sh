@@ -409,31 +409,24 @@ scenario_fsbench() {
 			sleep 0.05
 		done
 	}
+	# one timed phase: wait for the host's go, then run the command between
+	# the interrupt counts and the begin/end lines
+	fsbench_phase() {
+		ph=$1
+		shift
+		fsbench_go "$ph"
+		fsbench_irq "$ph.begin"
+		read -r u _ </proc/uptime
+		say "BENCH-T $ph.begin up=$u"
+		"$@" || fail "$ph: $*"
+		read -r u _ </proc/uptime
+		say "BENCH-T $ph.end up=$u"
+		fsbench_irq "$ph.end"
+	}
 	# the guest's own speed with this back-end running: no file system
-	fsbench_go cpu
-	fsbench_irq cpu.begin
-	read -r u _ </proc/uptime
-	say "BENCH-T cpu.begin up=$u"
-	dd if=/dev/zero of=/dev/null bs=1M count="${VGW_cpumib:-2048}" || fail "dd cpu"
-	read -r u _ </proc/uptime
-	say "BENCH-T cpu.end up=$u"
-	fsbench_irq cpu.end
-	fsbench_go write
-	fsbench_irq write.begin
-	read -r u _ </proc/uptime
-	say "BENCH-T write.begin up=$u"
-	dd if=/dev/zero of=/mnt/seq bs=1M count="$sz" || fail "dd write"
-	read -r u _ </proc/uptime
-	say "BENCH-T write.end up=$u"
-	fsbench_irq write.end
-	fsbench_go read
-	fsbench_irq read.begin
-	read -r u _ </proc/uptime
-	say "BENCH-T read.begin up=$u"
-	dd if=/mnt/seq of=/dev/null bs=1M || fail "dd read"
-	read -r u _ </proc/uptime
-	say "BENCH-T read.end up=$u"
-	fsbench_irq read.end
+	fsbench_phase cpu dd if=/dev/zero of=/dev/null bs=1M count="${VGW_cpumib:-2048}"
+	fsbench_phase write dd if=/dev/zero of=/mnt/seq bs=1M count="$sz"
+	fsbench_phase read dd if=/mnt/seq of=/dev/null bs=1M
 	rm -f /mnt/seq
 	dd if=/dev/zero of=/mnt/rand bs=1M count="${VGW_randsize:-64}" 2>/dev/null ||
 		fail "dd rand"

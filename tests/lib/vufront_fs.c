@@ -685,6 +685,18 @@ fs_post_read(struct fs_front *f, uint64_t nodeid, uint64_t fh, uint64_t off, uin
 	return fs_post(f, FS_REQQ, &r);
 }
 
+/* Post a GETATTR of nodeid on the request queue (NULL: no slot). */
+static struct fs_slot *
+fs_post_getattr(struct fs_front *f, uint64_t nodeid)
+{
+	struct fuse_getattr_in gi;
+	struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = nodeid, .arg = &gi,
+			    .arg_len = sizeof(gi), .out_body = sizeof(struct fuse_attr_out) };
+
+	memset(&gi, 0, sizeof(gi));
+	return fs_post(f, FS_REQQ, &r);
+}
+
 /* The body of a READ reply is bytes [off, off + len) of the read file. */
 static bool
 fs_read_matches(struct fs_front *f, const struct fs_slot *s, uint64_t off, uint32_t len,
@@ -825,13 +837,7 @@ fs_getattr_burst(struct fs_front *f, unsigned int n, const char *what)
 
 	n = n > 64 ? 64 : n;
 	for (unsigned int i = 0; i < n; i++) {
-		struct fuse_getattr_in gi;
-		struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID, .arg = &gi,
-				    .arg_len = sizeof(gi),
-				    .out_body = sizeof(struct fuse_attr_out) };
-
-		memset(&gi, 0, sizeof(gi));
-		s[i] = fs_post(f, FS_REQQ, &r);
+		s[i] = fs_post_getattr(f, FUSE_ROOT_ID);
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		if (s[i] == NULL) {
@@ -1515,13 +1521,7 @@ scenario_suspend(struct fs_front *f)
 	u1 = fs_used_idx(f, FS_REQQ);
 	u0 = fs_used_idx(f, FS_HIPRIO);
 	for (n = 0; n < 40; n++) {
-		struct fuse_getattr_in gi;
-		struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID, .arg = &gi,
-				    .arg_len = sizeof(gi),
-				    .out_body = sizeof(struct fuse_attr_out) };
-
-		memset(&gi, 0, sizeof(gi));
-		s[n] = fs_post(f, FS_REQQ, &r);
+		s[n] = fs_post_getattr(f, FUSE_ROOT_ID);
 		if (s[n] == NULL)
 			break;
 	}
@@ -1570,13 +1570,7 @@ scenario_suspend(struct fs_front *f)
 	fs_sync("suspend-again");
 	u1 = fs_used_idx(f, FS_REQQ);
 	for (n = 0; n < 8; n++) {
-		struct fuse_getattr_in gi;
-		struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID, .arg = &gi,
-				    .arg_len = sizeof(gi),
-				    .out_body = sizeof(struct fuse_attr_out) };
-
-		memset(&gi, 0, sizeof(gi));
-		s[n] = fs_post(f, FS_REQQ, &r);
+		s[n] = fs_post_getattr(f, FUSE_ROOT_ID);
 		if (s[n] == NULL)
 			break;
 	}
