@@ -191,10 +191,75 @@ vgw_dp_sync(void)
 		rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
 }
 
+static bool
+task_same(const struct vgw_dp_task *a, const struct vgw_dp_task *b)
+{
+	return a->poll == b->poll && a->arg == b->arg && a->queue == b->queue;
+}
+
+static bool
+list_has(const struct vgw_dp_list *l, const struct vgw_dp_task *t)
+{
+	for (uint16_t i = 0; l != NULL && i < l->n; i++)
+		if (task_same(&l->tasks[i], t))
+			return true;
+	return false;
+}
+
+/* Publish lists[] to the workers and free what they ran before, after a
+ * grace period. */
+static void
+publish(struct vgw_dp_list **lists)
+{
+	struct vgw_dp_list *old[RTE_MAX_LCORE];
+
+	for (unsigned int w = 0; w < n_workers; w++)
+		old[w] = atomic_exchange_explicit(&workers[w].list, lists[w],
+						  memory_order_acq_rel);
+	vgw_dp_sync();
+	for (unsigned int w = 0; w < n_workers; w++)
+		rte_free(old[w]);
+}
+
+/* A task runs on one worker at a time: its state (an xconnect's held
+ * frames, an fs queue's walker) has one owner. A task that moves to another
+ * worker is first taken off every list for a grace period; the tasks that
+ * stay where they are keep running meanwhile. */
+static int
+publish_kept(struct vgw_dp_list **lists)
+{
+	struct vgw_dp_list *kept[RTE_MAX_LCORE];
+	bool moved = false;
+
+	for (unsigned int w = 0; w < n_workers; w++) {
+		struct vgw_dp_list *cur = atomic_load(&workers[w].list);
+
+		kept[w] = list_alloc(lists[w]->n);
+		if (kept[w] == NULL) {
+			while (w-- > 0)
+				rte_free(kept[w]);
+			return -ENOMEM;
+		}
+		for (uint16_t i = 0; i < lists[w]->n; i++) {
+			if (list_has(cur, &lists[w]->tasks[i]))
+				kept[w]->tasks[kept[w]->n++] = lists[w]->tasks[i];
+			else
+				moved = true;
+		}
+	}
+	if (moved) {
+		publish(kept);
+		return 0;
+	}
+	for (unsigned int w = 0; w < n_workers; w++)
+		rte_free(kept[w]);
+	return 0;
+}
+
 static void
 rebuild_locked(void)
 {
-	struct vgw_dp_list *lists[RTE_MAX_LCORE], *old[RTE_MAX_LCORE];
+	struct vgw_dp_list *lists[RTE_MAX_LCORE];
 	struct vgw_dp_task *tasks;
 	unsigned int n = 0;
 
@@ -219,12 +284,12 @@ rebuild_locked(void)
 		l->tasks[l->n++] = tasks[i];
 	}
 	free(tasks);
-	for (unsigned int w = 0; w < n_workers; w++)
-		old[w] = atomic_exchange_explicit(&workers[w].list, lists[w],
-						  memory_order_acq_rel);
-	vgw_dp_sync();
-	for (unsigned int w = 0; w < n_workers; w++)
-		rte_free(old[w]);
+	if (publish_kept(lists) < 0) {
+		for (unsigned int w = 0; w < n_workers; w++)
+			rte_free(lists[w]);
+		goto retry;
+	}
+	publish(lists);
 	return;
 retry:
 	VGW_LOG(dp, ERR, "out of memory for the poll lists; retrying");

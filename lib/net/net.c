@@ -100,6 +100,24 @@ on_new_connection(void *ctx, int vid)
 	return 0;
 }
 
+/* Free the frames an xconnect held for port p's queues (they came from
+ * p's front-end; a new front-end starts afresh), counted as drops. Only
+ * when no worker polls p: its device stopped, or the workers are gone. */
+static void
+held_release(struct vgw_net_port *p)
+{
+	for (uint16_t q = 0; q < VGW_MAX_QUEUES; q++) {
+		struct vgw_net_held *h = &p->held[q];
+
+		if (h->n == 0)
+			continue;
+		rte_pktmbuf_free_bulk(h->pkts + h->off, h->n);
+		atomic_fetch_add(&p->held_drops[q], h->n);
+		h->n = 0;
+		h->off = 0;
+	}
+}
+
 static int
 on_destroy_connection(void *ctx, int vid)
 {
@@ -107,6 +125,11 @@ on_destroy_connection(void *ctx, int vid)
 
 	if (p->conn_vid != vid)
 		return -ENOENT;
+	/* destroy_device, if the device was ever ready, came first and took
+	 * p off the poll lists */
+	pthread_mutex_lock(&net_lock);
+	held_release(p);
+	pthread_mutex_unlock(&net_lock);
 	p->conn_vid = -1;
 	p->disconnects++;
 	VGW_LOG(net, INFO, "%s: front-end disconnected (vid %d)", p->name, vid);
@@ -133,6 +156,8 @@ on_new_device(void *ctx, int vid)
 	if (p->conn_vid != vid)
 		return -1;
 	p->ready_vid = vid;
+	/* up before published: peers hold their frames for it meanwhile */
+	atomic_store(&p->up, true);
 	port_publish(p);
 	VGW_LOG(net, INFO, "%s: device ready, %u queue pair(s)", p->name,
 		atomic_load(&p->active_queues));
@@ -151,6 +176,7 @@ on_destroy_device(void *ctx, int vid)
 	 * Its MAC entries stay, as on a switch port whose link went down:
 	 * frames for it are dropped until it returns or the entries age. */
 	p->ready_vid = -1;
+	atomic_store(&p->up, false);
 	port_publish(p);
 	VGW_LOG(net, INFO, "%s: device stopped (vid %d)", p->name, vid);
 }
@@ -361,6 +387,7 @@ vgw_net_start(void)
 			}
 			rte_eth_promiscuous_enable(p->eth_port);
 			p->eth_started = true;
+			atomic_store(&p->up, true);
 			continue;
 		}
 		ret = vgw_vhost_start(p->conf->socket);
@@ -388,11 +415,15 @@ vgw_net_stop(void)
 		struct vgw_net_port *p = &ports[i];
 
 		if (p->type == VGW_DEV_ETHDEV && p->eth_started) {
+			atomic_store(&p->up, false);
 			p->eth_started = false;
 			vgw_dp_rebuild();
 			rte_eth_dev_stop(p->eth_port);
 		}
 	}
+	/* no port has a task left: every device stopped, every uplink too */
+	for (uint16_t i = 0; i < n_ports; i++)
+		held_release(&ports[i]);
 	for (uint16_t i = 0; i < n_ports; i++)
 		if (ports[i].type == VGW_DEV_ETHDEV)
 			rte_eth_dev_close(ports[i].eth_port);
@@ -478,6 +509,7 @@ vgw_net_queue_stats(unsigned int idx, uint16_t q, struct vgw_dp_qstats *st)
 	if (idx >= n_ports || q >= VGW_MAX_QUEUES)
 		return -ENOENT;
 	vgw_dp_stats_sum(vgw_net_slot(&ports[idx], q), st);
+	st->drops += atomic_load(&ports[idx].held_drops[q]);
 	return 0;
 }
 

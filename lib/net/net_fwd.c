@@ -61,19 +61,6 @@ eth_send(struct vgw_net_port *out, struct rte_mbuf **pkts, uint16_t n,
 		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
 }
 
-/* Send n packets out of port `out`, taking ownership of all of them. */
-static inline void
-send_owned(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts,
-	   uint16_t n, uint64_t bytes, struct vgw_dp_lcore *lc)
-{
-	if (out->type == VGW_DEV_NET) {
-		vhost_send(out, q, pkts, n, bytes, lc);
-		rte_pktmbuf_free_bulk(pkts, n);
-	} else {
-		eth_send(out, pkts, n, bytes, lc);
-	}
-}
-
 /* Send n packets out of `out`; the caller keeps its references. */
 static inline void
 send_shared(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts,
@@ -146,50 +133,165 @@ bridge_forward(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts,
 }
 
 static inline void
+count_rx(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts, uint16_t n,
+	 struct vgw_dp_lcore *lc)
+{
+	struct vgw_dp_qstats *s = &lc->stats[vgw_net_slot(in, q)];
+
+	s->rx_pkts += n;
+	s->rx_bytes += burst_bytes(pkts, n);
+}
+
+/* Bridge or drop: a port without a peer. */
+static inline void
 forward(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts, uint16_t n,
 	struct vgw_dp_lcore *lc)
 {
-	struct vgw_dp_qstats *s = &lc->stats[vgw_net_slot(in, q)];
-	uint64_t bytes = burst_bytes(pkts, n);
-
-	s->rx_pkts += n;
-	s->rx_bytes += bytes;
-	if (in->peer != NULL) {
-		send_owned(in->peer, q, pkts, n, bytes, lc);
-	} else if (in->bridge != NULL) {
+	count_rx(in, q, pkts, n, lc);
+	if (in->bridge != NULL) {
 		bridge_forward(in, q, pkts, n, lc);
 	} else {
-		s->drops += n;
+		lc->stats[vgw_net_slot(in, q)].drops += n;
 		rte_pktmbuf_free_bulk(pkts, n);
 	}
+}
+
+/* --- xconnect: lossless while both ends are up -------------------------- */
+
+/* Offer n frames to the peer; return how many it took (and counted). The
+ * rest stay with the caller. */
+static inline uint16_t
+xc_offer(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts, uint16_t n,
+	 struct vgw_dp_lcore *lc)
+{
+	struct vgw_dp_qstats *s;
+	uint16_t sent, txq = 0;
+	uint64_t bytes = 0;
+
+	if (out->type == VGW_DEV_NET) {
+		int vid = atomic_load_explicit(&out->vid, memory_order_relaxed);
+		uint16_t nq = atomic_load_explicit(&out->active_queues,
+						   memory_order_relaxed);
+
+		if (vid < 0 || nq == 0)
+			return 0;
+		txq = q % nq;
+		sent = vgw_vhost_net_enqueue(vid, 2 * txq, pkts, n);
+		bytes = burst_bytes(pkts, sent);
+		rte_pktmbuf_free_bulk(pkts, sent);	/* rte_vhost copied them */
+	} else {
+		bytes = burst_bytes(pkts, n);
+		sent = rte_eth_tx_burst(out->eth_port, lc->idx, pkts, n);
+		if (sent != n)
+			bytes = burst_bytes(pkts, sent);
+	}
+	s = &lc->stats[vgw_net_slot(out, txq)];
+	s->tx_pkts += sent;
+	s->tx_bytes += bytes;
+	return sent;
+}
+
+/* Drop n frames meant for a peer that is down, counted on the peer. */
+static inline void
+xc_drop(struct vgw_net_port *out, struct rte_mbuf **pkts, uint16_t n,
+	struct vgw_dp_lcore *lc)
+{
+	lc->stats[vgw_net_slot(out, 0)].drops += n;
+	rte_pktmbuf_free_bulk(pkts, n);
+}
+
+/* Offer the held frames again; return how many went. */
+static inline uint16_t
+xc_retry(struct vgw_net_port *in, struct vgw_net_held *h, uint16_t q,
+	 struct vgw_dp_lcore *lc)
+{
+	struct vgw_net_port *out = in->peer;
+	uint16_t sent;
+
+	if (!atomic_load_explicit(&out->up, memory_order_relaxed)) {
+		xc_drop(out, h->pkts + h->off, h->n, lc);
+		sent = h->n;
+	} else {
+		sent = xc_offer(out, q, h->pkts + h->off, h->n, lc);
+	}
+	h->off += sent;
+	h->n -= sent;
+	if (h->n == 0)
+		h->off = 0;
+	return sent;
+}
+
+/* Send a fresh burst; hold what the peer could not take yet. */
+static inline void
+xc_send(struct vgw_net_port *in, struct vgw_net_held *h, uint16_t q,
+	struct rte_mbuf **pkts, uint16_t n, struct vgw_dp_lcore *lc)
+{
+	struct vgw_net_port *out = in->peer;
+	uint16_t sent;
+
+	count_rx(in, q, pkts, n, lc);
+	if (!atomic_load_explicit(&out->up, memory_order_relaxed)) {
+		xc_drop(out, pkts, n, lc);
+		return;
+	}
+	sent = xc_offer(out, q, pkts, n, lc);
+	if (sent == n)
+		return;
+	h->off = 0;
+	h->n = n - sent;
+	memcpy(h->pkts, pkts + sent, h->n * sizeof(pkts[0]));
+}
+
+static inline uint16_t
+vhost_rx(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts)
+{
+	int vid = atomic_load_explicit(&in->vid, memory_order_relaxed);
+
+	if (unlikely(vid < 0))
+		return 0;
+	return vgw_vhost_net_dequeue(vid, 2 * q + 1, vgw_net_pool, pkts,
+				     VGW_DP_BURST);
+}
+
+static inline uint16_t
+eth_rx(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts)
+{
+	return rte_eth_rx_burst(in->eth_port, q, pkts, VGW_DP_BURST);
+}
+
+/* One pass over queue q of a port: an xconnect first offers what it held
+ * and takes nothing new while any frame is still held. */
+static inline uint16_t
+poll_port(struct vgw_net_port *in, uint16_t q, struct vgw_dp_lcore *lc,
+	  bool is_vhost)
+{
+	struct rte_mbuf *pkts[VGW_DP_BURST];
+	struct vgw_net_held *h = &in->held[q];
+	uint16_t done = 0, n;
+
+	if (in->peer != NULL && h->n != 0) {
+		done = xc_retry(in, h, q, lc);
+		if (h->n != 0)
+			return done;
+	}
+	n = is_vhost ? vhost_rx(in, q, pkts) : eth_rx(in, q, pkts);
+	if (n == 0)
+		return done;
+	if (in->peer != NULL)
+		xc_send(in, h, q, pkts, n, lc);
+	else
+		forward(in, q, pkts, n, lc);
+	return done + n;
 }
 
 uint16_t
 vgw_net_poll_vhost(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 {
-	struct vgw_net_port *in = t->arg;
-	struct rte_mbuf *pkts[VGW_DP_BURST];
-	int vid = atomic_load_explicit(&in->vid, memory_order_relaxed);
-	uint16_t n;
-
-	if (unlikely(vid < 0))
-		return 0;
-	n = vgw_vhost_net_dequeue(vid, 2 * t->queue + 1, vgw_net_pool, pkts,
-				  VGW_DP_BURST);
-	if (n != 0)
-		forward(in, t->queue, pkts, n, lc);
-	return n;
+	return poll_port(t->arg, t->queue, lc, true);
 }
 
 uint16_t
 vgw_net_poll_eth(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 {
-	struct vgw_net_port *in = t->arg;
-	struct rte_mbuf *pkts[VGW_DP_BURST];
-	uint16_t n;
-
-	n = rte_eth_rx_burst(in->eth_port, t->queue, pkts, VGW_DP_BURST);
-	if (n != 0)
-		forward(in, t->queue, pkts, n, lc);
-	return n;
+	return poll_port(t->arg, t->queue, lc, false);
 }

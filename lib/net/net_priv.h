@@ -15,6 +15,16 @@
 
 struct vgw_net_bridge;
 
+/* Frames an xconnect took from one queue of a port that the peer could not
+ * take yet (not published, ring disabled or full). Owned by the worker that
+ * polls the queue; while any are held, nothing more is taken from that
+ * queue, so the rest waits in the sender's ring: back-pressure. */
+struct vgw_net_held {
+	uint16_t n;
+	uint16_t off;
+	struct rte_mbuf *pkts[VGW_DP_BURST];
+};
+
 struct vgw_net_port {
 	char name[VGW_NAME_MAX];
 	uint16_t index;			/* device index: stats slots, bridge port id */
@@ -25,6 +35,10 @@ struct vgw_net_port {
 	 * free the device (destroy_device). */
 	_Atomic int vid;
 	_Atomic uint16_t active_queues;
+	/* Up by the gateway's account: a device is ready, from before it is
+	 * published to the workers until it stops. A peer that is up but not
+	 * (yet) published gets back-pressure, one that is down gets drops. */
+	atomic_bool up;
 	uint16_t eth_port;		/* ethdev */
 	struct vgw_net_port *peer;	/* xconnect */
 	struct vgw_net_bridge *bridge;
@@ -37,6 +51,9 @@ struct vgw_net_port {
 	uint64_t connects;
 	uint64_t disconnects;
 	uint64_t refused;
+	/* held frames freed by the control plane when the front-end left */
+	_Atomic uint64_t held_drops[VGW_MAX_QUEUES];
+	struct vgw_net_held held[VGW_MAX_QUEUES];	/* xconnect, per queue */
 };
 
 struct vgw_net_bridge {
