@@ -95,6 +95,8 @@ on_new_connection(void *ctx, int vid)
 		return -1;
 	}
 	p->conn_vid = vid;
+	atomic_store(&p->ready_rings, 0);
+	atomic_store(&p->tx_queues, 0);
 	p->connects++;
 	VGW_LOG(net, INFO, "%s: front-end connected (vid %d)", p->name, vid);
 	return 0;
@@ -181,10 +183,30 @@ on_destroy_device(void *ctx, int vid)
 	VGW_LOG(net, INFO, "%s: device stopped (vid %d)", p->name, vid);
 }
 
+/* Count the leading queue pairs whose receive ring (even vring) is ready. */
+static uint16_t
+leading_rx_pairs(uint32_t rings, uint16_t max)
+{
+	uint16_t n = 0;
+
+	while (n < max && (rings & (1u << (2 * n))) != 0)
+		n++;
+	return n;
+}
+
 static int
 on_vring_state_changed(void *ctx, int vid, uint16_t vring, int enable)
 {
 	struct vgw_net_port *p = ctx;
+	uint32_t rings;
+
+	if (p->conn_vid != vid || vring >= 2 * VGW_MAX_QUEUES)
+		return 0;
+	if (enable)
+		rings = atomic_fetch_or(&p->ready_rings, 1u << vring) | (1u << vring);
+	else
+		rings = atomic_fetch_and(&p->ready_rings, ~(1u << vring)) & ~(1u << vring);
+	atomic_store(&p->tx_queues, leading_rx_pairs(rings, p->queues));
 
 	/* rte_vhost holds every virtqueue lock of this device here: waiting
 	 * for a grace period could deadlock with a worker spinning on one of

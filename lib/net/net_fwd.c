@@ -41,7 +41,7 @@ vhost_send(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts,
 	   uint16_t n, uint64_t bytes, struct vgw_dp_lcore *lc)
 {
 	int vid = atomic_load_explicit(&out->vid, memory_order_relaxed);
-	uint16_t nq = atomic_load_explicit(&out->active_queues, memory_order_relaxed);
+	uint16_t nq = atomic_load_explicit(&out->tx_queues, memory_order_relaxed);
 	uint16_t txq = nq != 0 ? q % nq : 0, sent = 0;
 
 	if (vid >= 0 && nq != 0)
@@ -170,7 +170,7 @@ xc_offer(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts, uint16_t 
 
 	if (out->type == VGW_DEV_NET) {
 		int vid = atomic_load_explicit(&out->vid, memory_order_relaxed);
-		uint16_t nq = atomic_load_explicit(&out->active_queues,
+		uint16_t nq = atomic_load_explicit(&out->tx_queues,
 						   memory_order_relaxed);
 
 		if (vid < 0 || nq == 0)

@@ -35,6 +35,10 @@ struct vgw_net_port {
 	 * free the device (destroy_device). */
 	_Atomic int vid;
 	_Atomic uint16_t active_queues;
+	/* Queue pairs frames are sent into: the leading pairs whose receive
+	 * ring the front-end enabled (a guest may use fewer than it has). */
+	_Atomic uint16_t tx_queues;
+	_Atomic uint32_t ready_rings;	/* bit per vring, rte_vhost's thread */
 	/* Up by the gateway's account: a device is ready, from before it is
 	 * published to the workers until it stops. A peer that is up but not
 	 * (yet) published gets back-pressure, one that is down gets drops. */

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Multiqueue: two queue pairs per device, every queue polled and counted.
+"""Multiqueue: two queue pairs per device, every queue polled and counted;
+a front-end that enables fewer queue pairs than it has (as a one-vCPU Linux
+guest does) gets every frame on the pairs it enabled, none lost.
 
 Front-end: dpdk-testpmd with two net_virtio_user ports of two queue pairs,
 io forwarding, `start tx_first`: the packets loop a -> gateway -> b ->
@@ -43,7 +45,41 @@ def main():
                     f"{dev} queue {q['queue']}: {q}")
         t.log(f"{dev}: " + ", ".join(f"q{q['queue']} rx {q['rx_packets']} tx {q['tx_packets']}"
                                      for q in qs))
+    fewer_pairs(wd, gw, a, b)
     gw.stop()
+
+
+def fewer_pairs(wd, gw, a, b):
+    """a sends on both of its pairs; b has two pairs but enabled one: what a
+    sends on its second pair goes to b's first, none is held or dropped."""
+    before = {d: gw.stats(d) for d in ("a", "b")}
+    tpa = t.Testpmd(wd, [f"net_virtio_user0,path={a},queues=2"], name="tpa",
+                    args=["--forward-mode=io", "--port-topology=loop", "--rxq=2", "--txq=2"])
+    tpb = t.Testpmd(wd, [f"net_virtio_user0,path={b},queues=2"], name="tpb",
+                    args=["--forward-mode=io", "--port-topology=loop", "--rxq=1", "--txq=1"])
+    try:
+        gw.wait_ready(["a", "b"])
+        tpb.cmd("start")
+        tpa.cmd("start tx_first")
+        time.sleep(2)
+        tpa.cmd("stop")
+        tpb.cmd("stop")
+    finally:
+        tpa.quit()
+        tpb.quit()
+    sa, sb = gw.stats("a"), gw.stats("b")
+    a1 = sa["queues"][1]["rx_packets"] - before["a"]["queues"][1]["rx_packets"]
+    b0 = sb["queues"][0]["tx_packets"] - before["b"]["queues"][0]["tx_packets"]
+    t.log(f"fewer pairs: a took {a1} frames on its pair 1, b received {b0} on its pair 0")
+    # tx_first puts a burst on each of a's pairs; what comes back arrives
+    # on a's pair 0 (b answers on its only pair)
+    t.check(a1 >= 32, f"a's pair 1 carried {a1} frames, expected its tx_first burst")
+    t.check(b0 > a1, f"b's pair 0 received {b0}, fewer than a sent on pair 1 ({a1})")
+    t.check(sb["queues"][1]["tx_packets"] == before["b"]["queues"][1]["tx_packets"],
+            "frames were sent into b's pair 1, which its front-end never enabled")
+    t.check(sa["drops"] == before["a"]["drops"] and sb["drops"] == before["b"]["drops"],
+            f"drops: a {sa['drops']}, b {sb['drops']}")
+    t.check(gw.mbufs_in_use() == 0, f"mbufs in use: {gw.mbufs_in_use()}")
 
 
 if __name__ == "__main__":
