@@ -56,11 +56,20 @@ static const char *const root_keys[] = {
 	"runtime_dir", "mbufs", "devices", "links", NULL
 };
 static const char *const dev_keys_net[] = {
-	"name", "type", "socket", "mode", "queues", NULL
+	"name", "type", "socket", "mode", "queues", "disable_protocol_features",
+	NULL
 };
 static const char *const dev_keys_fs[] = {
-	"name", "type", "socket", "mode", "queues", "shared_dir", "tag",
-	"cache", "timeout", "xattr", "writeback", NULL
+	"name", "type", "socket", "mode", "queues", "disable_protocol_features",
+	"shared_dir", "tag", "cache", "timeout", "xattr", "writeback", NULL
+};
+/* vhost-user protocol features by bit, as the specification names them */
+static const char *const protocol_feature_names[] = {
+	"mq", "log_shmfd", "rarp", "reply_ack", "mtu", "backend_req",
+	"cross_endian", "crypto_session", "pagefault", "config",
+	"backend_send_fd", "host_notifier", "inflight_shmfd", "reset_device",
+	"inband_notifications", "configure_mem_slots", "status", "xen_mmap",
+	"shared_object", "device_state",
 };
 static const char *const fs_cache_names[] = {
 	[VGW_FS_CACHE_MODE_AUTO] = "auto",
@@ -71,8 +80,8 @@ static const char *const dev_keys_ethdev[] = {
 	"name", "type", "devargs", "queues", "rx_desc", "tx_desc", NULL
 };
 static const char *const dev_keys_all[] = {
-	"name", "type", "socket", "mode", "queues", "shared_dir", "tag",
-	"cache", "timeout", "xattr", "writeback",
+	"name", "type", "socket", "mode", "queues", "disable_protocol_features",
+	"shared_dir", "tag", "cache", "timeout", "xattr", "writeback",
 	"devargs", "rx_desc", "tx_desc", NULL
 };
 static const char *const *const dev_type_keys[] = {
@@ -642,6 +651,52 @@ conf_dev_queues(struct conf_ctx *c, json_t *obj, struct vgw_conf_dev *d)
 		d->queues = (uint16_t)v;
 }
 
+const char *
+vgw_conf_protocol_feature_name(unsigned int bit)
+{
+	return bit < VGW_ARRAY_SIZE(protocol_feature_names) ?
+	       protocol_feature_names[bit] : NULL;
+}
+
+/* arr[j], at the current path: a protocol feature name into *mask. */
+static void
+conf_pf_name(struct conf_ctx *c, json_t *arr, size_t j, uint64_t *mask)
+{
+	json_t *v = json_array_get(arr, j);
+	char q[CONF_QUOTE_MAX];
+
+	if (!conf_expect(c, v, JSON_STRING))
+		return;
+	for (unsigned int b = 0; b < VGW_ARRAY_SIZE(protocol_feature_names); b++) {
+		if (strcmp(json_string_value(v), protocol_feature_names[b]) == 0) {
+			*mask |= 1ULL << b;
+			return;
+		}
+	}
+	conf_err(c, "unknown protocol feature %s (known: mq, log_shmfd, rarp, "
+		 "reply_ack, ..., status, device_state: see README)",
+		 conf_quote(q, json_string_value(v)));
+}
+
+static void
+conf_dev_pf_off(struct conf_ctx *c, json_t *obj, struct vgw_conf_dev *d)
+{
+	const char *key = "disable_protocol_features";
+	json_t *arr = conf_get(c, obj, key, JSON_ARRAY, false);
+	size_t mark;
+
+	if (arr == NULL)
+		return;
+	mark = path_push_key(c, key);
+	for (size_t j = 0; j < json_array_size(arr); j++) {
+		size_t m = path_push_index(c, j);
+
+		conf_pf_name(c, arr, j, &d->pf_off);
+		path_pop(c, m);
+	}
+	path_pop(c, mark);
+}
+
 /* net and fs: the vhost-user side */
 static void
 conf_dev_vhost(struct conf_ctx *c, json_t *obj, unsigned int i)
@@ -654,6 +709,7 @@ conf_dev_vhost(struct conf_ctx *c, json_t *obj, unsigned int i)
 			  VGW_ARRAY_SIZE(dev_mode_names), &mode))
 		d->mode = (enum vgw_dev_mode)mode;
 	conf_dev_queues(c, obj, d);
+	conf_dev_pf_off(c, obj, d);
 }
 
 /* A boolean obj[key] into *out; absent leaves *out. */

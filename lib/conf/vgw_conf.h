@@ -42,6 +42,10 @@ struct vgw_conf_dev {
 	char socket[VGW_SOCKET_MAX];
 	enum vgw_dev_mode mode;
 	uint16_t queues;		/* queue pairs (net, ethdev) or request queues (fs) */
+	/* net, fs: "disable_protocol_features", vhost-user protocol feature
+	 * bits never offered to the front-end (a workaround for front-ends
+	 * that mishandle one) */
+	uint64_t pf_off;
 	/* fs */
 	char shared_dir[4096];
 	char tag[VGW_TAG_MAX];
@@ -70,6 +74,10 @@ struct vgw_conf_link {
 	uint32_t aging_sec;		/* bridge: MAC aging time */
 	uint32_t mac_table_size;	/* bridge: entries, power of two */
 };
+
+/* The vhost-user protocol feature of bit `bit` by its name in lower case
+ * ("status" for VHOST_USER_PROTOCOL_F_STATUS), NULL above the known ones. */
+const char *vgw_conf_protocol_feature_name(unsigned int bit);
 
 struct vgw_conf {
 	char runtime_dir[VGW_SOCKET_MAX];

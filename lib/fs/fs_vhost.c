@@ -626,7 +626,7 @@ vgw_fsdev_init(const struct vgw_conf *conf)
 			return -errno;
 		}
 		ret = vgw_vhost_register(c->socket, d->name, c->mode == VGW_MODE_CLIENT ?
-					 VGW_VHOST_F_CLIENT : 0, &fs_vhost_ops, d);
+					 VGW_VHOST_F_CLIENT : 0, c->pf_off, &fs_vhost_ops, d);
 		if (ret < 0) {
 			VGW_LOG(fs, ERR, "%s: cannot register vhost-user socket %s: %s",
 				d->name, c->socket, strerror(-ret));

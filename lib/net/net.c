@@ -382,7 +382,7 @@ vgw_net_init(const struct vgw_conf *conf)
 		ret = vgw_vhost_register(p->conf->socket, p->name,
 			VGW_VHOST_F_NET | (p->conf->mode == VGW_MODE_CLIENT ?
 					   VGW_VHOST_F_CLIENT : 0),
-			&net_vhost_ops, p);
+			p->conf->pf_off, &net_vhost_ops, p);
 		if (ret < 0) {
 			VGW_LOG(net, ERR, "%s: cannot register vhost-user socket %s: %s",
 				p->name, p->conf->socket, strerror(-ret));

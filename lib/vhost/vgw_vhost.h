@@ -90,7 +90,7 @@ void vgw_vhost_report(const char *name, enum vgw_vhost_event ev, uint64_t arg);
 #define VGW_VHOST_F_NET (1u << 1)	/* rte_vhost's built-in virtio-net path */
 
 int vgw_vhost_register(const char *path, const char *name, unsigned int flags,
-		       const struct vgw_vhost_ops *ops, void *ctx);
+		       uint64_t pf_off, const struct vgw_vhost_ops *ops, void *ctx);
 /* Start listening or connecting; call after vgw_vhost_register(). */
 int vgw_vhost_start(const char *path);
 int vgw_vhost_unregister(const char *path);

@@ -519,9 +519,25 @@ static const struct rte_vhost_device_ops device_ops = {
 	.destroy_connection = cb_destroy_connection,
 };
 
+/* Offer the protocol features rte_vhost would, less pf_off. */
+static int
+protocol_features_off(const char *path, const char *name, uint64_t pf_off)
+{
+	uint64_t pf;
+
+	if (pf_off == 0)
+		return 0;
+	if (rte_vhost_driver_get_protocol_features(path, &pf) < 0)
+		return -EINVAL;
+	VGW_LOG(vhost, INFO, "%s: protocol features 0x%" PRIx64 " not offered",
+		name, pf & pf_off);
+	return rte_vhost_driver_set_protocol_features(path, pf & ~pf_off) < 0 ?
+	       -EINVAL : 0;
+}
+
 int
 vgw_vhost_register(const char *path, const char *name, unsigned int flags,
-		   const struct vgw_vhost_ops *ops, void *ctx)
+		   uint64_t pf_off, const struct vgw_vhost_ops *ops, void *ctx)
 {
 	struct vgw_vhost_sock *s = NULL;
 	uint64_t vflags = 0;
@@ -570,6 +586,8 @@ vgw_vhost_register(const char *path, const char *name, unsigned int flags,
 					(ops->state_fd != NULL && ops->state_check != NULL ?
 					 1ULL << VGW_VHOST_PF_DEVICE_STATE : 0));
 	}
+	if (ret == 0)
+		ret = protocol_features_off(path, name, pf_off);
 	if (ret < 0)
 		goto fail_unreg;
 	ret = rte_vhost_driver_callback_register(path, &device_ops);

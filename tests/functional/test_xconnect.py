@@ -2,7 +2,8 @@
 """xconnect: frames sent into one device arrive on its peer byte-identical,
 counted on both sides; a front-end that quits and comes back is served again
 while the gateway keeps running; a receiver that stops taking frames gets
-back-pressure, not losses: the frames wait in the sender's ring.
+back-pressure, not losses: the frames wait in the sender's ring. Device b
+does not offer the STATUS protocol feature (disable_protocol_features).
 
 Front-end: one dpdk-testpmd with four ports in io forwarding, paired
 0<->1 and 2<->3: a pcap file source -> virtio_user(a) ... gateway a->b ...
@@ -35,6 +36,10 @@ def run_frontend(wd, gw, name, sent):
                    name=name, args=["--forward-mode=io", "--port-topology=paired"])
     try:
         gw.wait_ready(["a", "b"])
+        pf_a, pf_b = (gw.device(d)["protocol_features"] for d in ("a", "b"))
+        t.check(pf_a & (1 << 16) and not pf_b & (1 << 16),
+                f"protocol feature status (16): a negotiated {pf_a:#x} (offered), "
+                f"b {pf_b:#x} (disabled in the config)")
         before_a = gw.stats("a")["rx_packets"]
         before_b = gw.stats("b")["tx_packets"]
         tp.cmd("set fwd io retry")
@@ -121,7 +126,8 @@ def main():
     wd = t.workdir("xconnect")
     cfg = {"runtime_dir": wd,
            "devices": [{"name": "a", "type": "net", "socket": os.path.join(wd, "a.sock")},
-                       {"name": "b", "type": "net", "socket": os.path.join(wd, "b.sock")}],
+                       {"name": "b", "type": "net", "socket": os.path.join(wd, "b.sock"),
+                        "disable_protocol_features": ["status"]}],
            "links": [{"xconnect": ["a", "b"]}]}
     gw = t.Gateway(binary, wd, cfg).start()
     sent = frames()

@@ -165,6 +165,24 @@ static struct bad_case bad_cases[] = {
 	{ "mbufs real", "{'mbufs': 1.5, 'devices': [" NET_A "]}",
 	  { "cfg.json: mbufs: expected an integer, got real" } },
 
+	/* protocol features a device does not offer */
+	{ "disable_protocol_features not an array",
+	  DEVS("{'name': 'a', 'type': 'net', 'socket': 'a.sock', "
+	       "'disable_protocol_features': 'status'}"),
+	  { "cfg.json: devices[0].disable_protocol_features: expected an array, got string" } },
+	{ "disable_protocol_features unknown and not a string",
+	  DEVS("{'name': 'a', 'type': 'net', 'socket': 'a.sock', "
+	       "'disable_protocol_features': ['status', 'suspend', 16]}"),
+	  { "cfg.json: devices[0].disable_protocol_features[1]: unknown protocol feature "
+	    "\"suspend\" (known: mq, log_shmfd, rarp, reply_ack, ..., status, "
+	    "device_state: see README)",
+	    "cfg.json: devices[0].disable_protocol_features[2]: expected a string, got integer" } },
+	{ "disable_protocol_features on an ethdev",
+	  DEVS("{'name': 'e', 'type': 'ethdev', 'devargs': 'net_null0', "
+	       "'disable_protocol_features': []}"),
+	  { "cfg.json: devices[0]: unknown key \"disable_protocol_features\" for type "
+	    "ethdev" } },
+
 	/* device names and types */
 	{ "name missing", DEVS("{'type': 'net', 'socket': 'a.sock'}"),
 	  { "cfg.json: devices[0]: missing required key \"name\"" } },
@@ -939,6 +957,26 @@ test_null_errlist(void **state)
 	vgw_conf_free(conf);
 }
 
+static void
+test_protocol_features_off(void **state)
+{
+	struct vgw_conf *conf;
+
+	(void)state;
+	conf = parse_ok(DEVS("{'name': 'a', 'type': 'net', 'socket': 'a.sock', "
+			     "'disable_protocol_features': ['status', 'mq', 'status']}, "
+			     "{'name': 'f', 'type': 'fs', 'socket': 'f.sock', "
+			     "'shared_dir': '/srv', 'tag': 't', "
+			     "'disable_protocol_features': ['device_state']}, " NET_B));
+	assert_int_equal(conf->devs[0].pf_off, (1ULL << 16) | (1ULL << 0));
+	assert_int_equal(conf->devs[1].pf_off, 1ULL << 19);
+	assert_int_equal(conf->devs[2].pf_off, 0);
+	assert_string_equal(vgw_conf_protocol_feature_name(16), "status");
+	assert_string_equal(vgw_conf_protocol_feature_name(12), "inflight_shmfd");
+	assert_null(vgw_conf_protocol_feature_name(20));
+	vgw_conf_free(conf);
+}
+
 int
 main(void)
 {
@@ -954,6 +992,7 @@ main(void)
 		cmocka_unit_test(test_long_string_quoted),
 		cmocka_unit_test(test_utf8_quoted),
 		cmocka_unit_test(test_mac_table_rounding),
+		cmocka_unit_test(test_protocol_features_off),
 		cmocka_unit_test(test_aging_bounds),
 		cmocka_unit_test(test_device_count),
 		cmocka_unit_test(test_strings),
