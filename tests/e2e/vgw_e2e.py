@@ -1,5 +1,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""vgw_e2e: boot real Linux guests in QEMU 7.2 (TCG) against vhostgw.
+"""vgw_e2e: boot real Linux guests in QEMU (TCG) against vhostgw.
+
+The QEMU is a parameter of every scenario: --qemu 7.2 (the default: Debian
+12's qemu-system-x86_64 in PATH) or --qemu 10.0 (bookworm-backports' build,
+unpacked by `usertools/vhostgw-setup qemu10` into /opt/vhostgw/qemu10, or
+VGW_E2E_QEMU10_DIR). A QEMU that is missing or reports another version
+fails the scenario; nothing is skipped.
 
 Python 3 standard library only. One Run owns everything a scenario starts
 (network namespaces, gateways, QEMUs, temporary files) and takes it all down
@@ -53,6 +59,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GUEST_INIT = os.path.join(HERE, 'guest-init.sh')
 MACHINE_LOCK = '/tmp/vhostgw-machine.lock'
 QEMU = 'qemu-system-x86_64'
+QEMUS = ('7.2', '10.0')
+QEMU10_DIR = '/opt/vhostgw/qemu10'     # usertools/vhostgw-setup qemu10
 TESTPMD = 'dpdk-testpmd'
 BUSYBOX = '/bin/busybox'
 GUEST_MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev',
@@ -178,6 +186,36 @@ def which(prog):
     if not p:
         raise E2EError('%s not found in PATH' % prog)
     return p
+
+
+def qemu_command(want):
+    """argv prefix of the QEMU asked for ('7.2' or '10.0'), checked to run
+    and to report that version: (argv, version it printed)."""
+    if want == '7.2':
+        argv = [which(QEMU)]
+        how = 'apt-get install qemu-system-x86'
+    elif want == '10.0':
+        d = os.environ.get('VGW_E2E_QEMU10_DIR') or QEMU10_DIR
+        exe = os.path.join(d, 'usr', 'bin', QEMU)
+        how = 'usertools/vhostgw-setup qemu10'
+        if not os.access(exe, os.X_OK):
+            raise E2EError('QEMU 10.0 not found: no %s (%s)' % (exe, how))
+        # its own firmware: -L for the data files, and seabios, which
+        # QEMU would otherwise take from the system's /usr/share/seabios
+        argv = [exe, '-L', os.path.join(d, 'usr', 'share', 'qemu'),
+                '-L', os.path.join(d, 'usr', 'share', 'seabios')]
+    else:
+        raise E2EError('unknown QEMU %r (want one of %s)' % (want, ', '.join(QEMUS)))
+    r = subprocess.run(argv + ['--version'], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    out = r.stdout.decode(errors='replace')
+    m = re.search(r'QEMU emulator version (\S+)', out)
+    if r.returncode or not m:
+        raise E2EError('%s --version: exit %d: %s (%s)'
+                       % (' '.join(argv), r.returncode, out.strip(), how))
+    if not m.group(1).startswith(want + '.'):
+        raise E2EError('%s is QEMU %s, not %s' % (argv[0], m.group(1), want))
+    return argv, m.group(1)
 
 
 # ---------------------------------------------------------------------------
@@ -970,19 +1008,22 @@ class Guest:
         append = ['console=ttyS0', 'panic=-1', 'quiet', 'loglevel=3',
                   'mitigations=off'] + kernel_args.split()
         append += ['vgw.%s=%s' % (k, v) for k, v in params.items()]
-        argv = [which(QEMU), '-name', name, '-machine', 'pc', '-accel', 'tcg',
-                '-cpu', 'max', '-smp', '1', '-m', GUEST_MEM,
-                '-object', 'memory-backend-memfd,id=mem,size=%s,share=on' % GUEST_MEM,
-                '-numa', 'node,memdev=mem',
-                '-kernel', run.kernel, '-initrd', run.initramfs(),
-                '-append', ' '.join(append),
-                '-nographic', '-nodefaults', '-no-user-config', '-no-reboot',
-                '-serial', 'file:' + self.serial_path,
-                '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path]
+        argv = list(run.qemu)
+        argv += ['-name', name, '-machine', 'pc', '-accel', 'tcg',
+                 '-cpu', 'max', '-smp', '1', '-m', GUEST_MEM,
+                 '-object', 'memory-backend-memfd,id=mem,size=%s,share=on' % GUEST_MEM,
+                 '-numa', 'node,memdev=mem',
+                 '-kernel', run.kernel, '-initrd', run.initramfs(),
+                 '-append', ' '.join(append),
+                 '-nographic', '-nodefaults', '-no-user-config', '-no-reboot',
+                 '-serial', 'file:' + self.serial_path,
+                 '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path]
         for i, n in enumerate(nics):
             chardev = 'socket,id=c%d,path=%s' % (i, n['socket'])
             if n.get('reconnect'):
-                chardev += ',reconnect=1'
+                # 'reconnect' is deprecated since QEMU 9.2 for reconnect-ms
+                chardev += ',reconnect=1' if run.qemu_version < (9, 2) \
+                    else ',reconnect-ms=1000'
             argv += ['-chardev', chardev,
                      '-netdev', 'vhost-user,id=n%d,chardev=c%d' % (i, i),
                      '-device', 'virtio-net-pci,netdev=n%d,vectors=0,romfile=,mac=%s'
@@ -1117,6 +1158,9 @@ class Run:
         self._watches = []
         self._lock = None
         self._initramfs = None
+        self.qemu_name = getattr(args, 'qemu', None) or '7.2'
+        self.qemu = None            # argv prefix, once preflight() found it
+        self.qemu_full = None       # the version it printed: '10.0.2'
         self.results = {}
         self.t0 = time.monotonic()
         build = os.path.abspath(args.build_dir)
@@ -1129,7 +1173,8 @@ class Run:
     def preflight(self):
         if os.geteuid() != 0:
             raise E2EError('e2e tests need root (network namespaces, hugepages)')
-        which(QEMU)
+        self.qemu, self.qemu_full = qemu_command(self.qemu_name)
+        log('QEMU %s: %s' % (self.qemu_full, ' '.join(self.qemu)))
         which('ip')
         if self.args.backend == 'vhostgw':
             vg = self.args.vhostgw
@@ -1149,6 +1194,11 @@ class Run:
             log('waiting for %s' % MACHINE_LOCK)
             fcntl.flock(self._lock, fcntl.LOCK_EX)
         log('holding %s' % MACHINE_LOCK)
+
+    @property
+    def qemu_version(self):
+        """(major, minor) of the QEMU in use."""
+        return tuple(int(x) for x in (self.qemu_full or self.qemu_name).split('.')[:2])
 
     def initramfs(self):
         if self._initramfs is None:
@@ -1232,16 +1282,23 @@ def main(name, scenario, argv=None):
     ap.add_argument('--backend', choices=('vhostgw', 'testpmd'),
                     default=os.environ.get('VGW_E2E_BACKEND', 'vhostgw'),
                     help='testpmd: DPDK vhost PMD stand-in (development only)')
+    ap.add_argument('--qemu', choices=QEMUS, default=os.environ.get('VGW_E2E_QEMU', '7.2'),
+                    help='the front-end: 7.2 (qemu-system-x86_64 in PATH, the default) or '
+                    '10.0 (%s, or VGW_E2E_QEMU10_DIR; usertools/vhostgw-setup qemu10); '
+                    'the scenario\'s logs go to e2e-logs/NAME-q10 with 10.0' % QEMU10_DIR)
     ap.add_argument('--budget', type=int, default=180,
                     help='seconds the scenario may take once it holds the machine '
                     'lock (meson\'s timeout also covers waiting for the lock)')
     args = ap.parse_args(argv)
+    if args.qemu != '7.2':
+        name += '-q' + args.qemu.split('.')[0]
     signal.signal(signal.SIGTERM, _sigterm)
     signal.signal(signal.SIGHUP, _sigterm)
     run = Run(name, args)
     ok = False
     try:
-        log('e2e %s: backend %s, logs in %s' % (name, args.backend, run.logdir))
+        log('e2e %s: backend %s, QEMU %s, logs in %s'
+            % (name, args.backend, args.qemu, run.logdir))
         run.preflight()
         run.lock_machine()
         run.t0 = time.monotonic()
