@@ -10,6 +10,7 @@
 #   vgw.interval=S     pause between pings (pingloop, default 0.2)
 #   vgw.wait=N         seconds to wait for the peer to answer (default 90)
 #   vgw.mount=TAG      mount virtio-fs TAG on /mnt before the scenario
+#   vgw.size=N         MiB served (httpload)   vgw.get=1  download in a loop
 #
 # Every line meant for the test starts with "VGW-" and is written to the
 # serial console, where the harness reads it (with host timestamps):
@@ -27,6 +28,13 @@
 #   VGW-ESC-SUMMARY attempts=N unexpected=M
 #   VGW-PING sent=N recv=M        summary (scenario ping)
 #   VGW-PING seq=N ok=0|1 up=U    one line per ping (scenario pingloop)
+#   VGW-SERVE md5=M bytes=B up=U  httpd serves /srv/data (scenario httpload)
+#   VGW-HTTP-UP tries=N up=U      the peer's httpd answered
+#   VGW-GET-START seq=N up=U      one download from the peer begins
+#   VGW-GET seq=N rc=R md5=M secs=S klog=K up=U  and ended (K: kernel log
+#                                 lines matching virtio|not a head|lockup|
+#                                 BUG|Oops|general protection|Kernel panic|
+#                                 WARNING so far)
 #   VGW-DONE rc=N up=U            the scenario function returned
 #
 # A new scenario is one more scenario_NAME function.
@@ -140,6 +148,44 @@ scenario_pingloop() {
 		fi
 		say "PING seq=$s ok=$ok up=$(uptime_s)"
 		sleep "${VGW_interval:-0.2}"
+	done
+}
+
+# Scenario httpload: bulk TCP both ways, every byte checked. Serve
+# vgw.size MiB of random data as http://IP/data (busybox httpd; wget and
+# httpd move data intact, busybox nc was seen to lose some), print its md5;
+# with vgw.get=1 download the peer's /data in a loop (vgw.count times, or
+# forever), one GET line with the md5 of each transfer, computed as the
+# bytes arrive (nothing written in the guest, so transfers follow each other
+# closely). For migration under load: the host compares each md5 with the
+# peer's SERVE line.
+scenario_httpload() {
+	net_up
+	mkdir -p /srv
+	dd if=/dev/urandom of=/srv/data bs=1M count="${VGW_size:-32}" 2>/dev/null || fail "dd"
+	set -- $(md5sum /srv/data)
+	say "SERVE md5=$1 bytes=$(stat -c %s /srv/data) up=$(uptime_s)"
+	httpd -p 80 -h /srv || fail "httpd"
+	[ "${VGW_get:-0}" = 1 ] || return 0
+	peer_wait
+	n=0
+	until timeout 5 wget -q --spider "http://$VGW_peer/data" 2>/dev/null; do
+		n=$((n + 1))
+		[ $n -gt 300 ] && fail "no httpd on $VGW_peer"
+		sleep 0.3
+	done
+	say "HTTP-UP tries=$n up=$(uptime_s)"
+	set -o pipefail
+	s=0
+	while [ -z "$VGW_count" ] || [ $s -lt "$VGW_count" ]; do
+		s=$((s + 1))
+		t0=$(uptime_s)
+		say "GET-START seq=$s up=$t0"
+		m=$(timeout 100 wget -q -O - "http://$VGW_peer/data" | md5sum)
+		rc=$?
+		t1=$(uptime_s)
+		k=$(dmesg | grep -c -E 'virtio|not a head|soft lockup|BUG|Oops|general protection|Kernel panic|WARNING')
+		say "GET seq=$s rc=$rc md5=${m%% *} secs=$(awk "BEGIN { print $t1 - $t0 }") klog=$k up=$t1"
 	done
 }
 
