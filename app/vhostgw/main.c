@@ -295,6 +295,7 @@ main(int argc, char **argv)
 		print_errors(&errs);
 		fprintf(stderr, "vhostgw: %u problem(s) in the configuration; nothing started\n",
 			errs.n);
+		vgw_errlist_free(&errs);
 		return EXIT_CONFIG;
 	}
 	if (opts.control_socket != NULL)
@@ -304,12 +305,15 @@ main(int argc, char **argv)
 	if (ret >= (int)sizeof(ctl_path)) {
 		fprintf(stderr, "vhostgw: control socket path longer than %d bytes\n",
 			VGW_SOCKET_MAX - 1);
+		vgw_conf_free(conf);
+		vgw_errlist_free(&errs);
 		return EXIT_CONFIG;
 	}
 	if (opts.check_only) {
 		printf("vhostgw: configuration OK: %u device(s), %u link(s)\n",
 		       conf->n_devs, conf->n_links);
 		vgw_conf_free(conf);
+		vgw_errlist_free(&errs);
 		return 0;
 	}
 
@@ -328,11 +332,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "vhostgw: cannot create %s: %s\n", VGW_CONF_DEFAULT_SHARED_DIR,
 			strerror(errno));
 		vgw_conf_free(conf);
+		vgw_errlist_free(&errs);
 		return 1;
 	}
 	if (prepare_paths(conf, &errs) < 0) {
 		print_errors(&errs);
 		vgw_conf_free(conf);
+		vgw_errlist_free(&errs);
 		return EXIT_CONFIG;
 	}
 
@@ -340,6 +346,7 @@ main(int argc, char **argv)
 	if (ret < 0) {
 		fprintf(stderr, "vhostgw: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
 		vgw_conf_free(conf);
+		vgw_errlist_free(&errs);
 		return 1;
 	}
 	signal(SIGINT, on_signal);

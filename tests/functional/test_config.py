@@ -15,8 +15,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def gateway(binary, *args):
-    return subprocess.run([binary, "--no-pci", "--file-prefix=vgwtcfg", "-m", "64",
-                           "--"] + list(args), capture_output=True, text=True, timeout=30)
+    r = subprocess.run([binary, "--no-pci", "--file-prefix=vgwtcfg", "-m", "64",
+                        "--"] + list(args), capture_output=True, text=True, timeout=30)
+    t.check_sanitizer(f"vhostgw {' '.join(args)}", r.stderr)
+    return r
 
 
 def main():
@@ -64,6 +66,7 @@ def main():
         r = gateway(binary, "--config", sample, "--check-config")
         t.check(r.returncode == 0, f"{sample} is not valid: {r.stderr}")
     r = subprocess.run([binary, "--help"], capture_output=True, text=True)
+    t.check_sanitizer("vhostgw --help", r.stderr)
     t.check(r.returncode == 0 and "/run/vhostgw" in r.stdout, f"--help: {r.stdout}")
     t.log("invalid JSON, missing file, bad option refused; samples valid; --help ok")
 

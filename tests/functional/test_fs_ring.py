@@ -128,6 +128,7 @@ class Front:
         line = self.until("RESULT", timeout)
         rc = self.p.wait(timeout)
         self.errf.close()
+        t.check_sanitizer(f"vufront-fs {self.scenario}", self.stderr())
         failed = [x for x in self.lines if x.startswith("check ") and not x.endswith(": ok")]
         t.check(line == "RESULT ok" and rc == 0 and not failed,
                 f"vufront-fs {self.scenario}: {line}, exit {rc}; failed checks: {failed}\n"
@@ -143,6 +144,7 @@ class Front:
         if self.p.poll() is None:
             self.p.kill()
         self.p.wait(5)
+        t.check_sanitizer(f"vufront-fs {self.scenario}", self.stderr())
         raise t.TestFailure(f"vufront-fs {self.scenario}: {msg} (exit {self.p.returncode})\n"
                             f"output: {self.lines[-20:]}\nstderr: {self.stderr()[-2000:]}")
 

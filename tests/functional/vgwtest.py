@@ -25,7 +25,33 @@ LOCK_PATH = "/tmp/vhostgw-machine.lock"
 HUGE_DIR = "/dev/hugepages"
 
 _procs = []
+_started = []
 _lock_fd = None
+
+# Sanitizers (a build with -Db_sanitize=address,undefined, doc/sanitizers.rst).
+# Every process a test starts inherits these; an uninstrumented one (Python,
+# Debian's dpdk-testpmd) ignores them. A report goes to the process's stderr
+# and makes it exit non-zero; the harness also looks for one in every output
+# it collects and fails the test with the report's first lines. LeakSanitizer
+# reports only leaks of ours: the suppressions are DPDK's and libc's.
+SANITIZER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "sanitizers")
+SANITIZER_OPTIONS = {
+    # the slow unwinder on malloc: whole allocation stacks through libraries
+    # built without frame pointers (DPDK, jansson), for reports and
+    # suppressions (about 20 % slower on 1,000 connect cycles)
+    "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1:abort_on_error=0:print_summary=1:"
+                    "fast_unwind_on_malloc=0",
+    "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:report_error_type=1",
+    "LSAN_OPTIONS": f"suppressions={os.path.join(SANITIZER_DIR, 'lsan.supp')}",
+}
+for _k, _v in SANITIZER_OPTIONS.items():
+    # ours first: options the caller already set come later and win
+    os.environ[_k] = _v + (":" + os.environ[_k] if os.environ.get(_k) else "")
+SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)"
+                              r"|: runtime error: "
+                              r"|(Address|Leak)Sanitizer has encountered a fatal error"
+                              r"|AddressSanitizer CHECK failed")
 
 
 class TestFailure(Exception):
@@ -35,6 +61,27 @@ class TestFailure(Exception):
 def check(cond, msg):
     if not cond:
         raise TestFailure(msg)
+
+
+def sanitizer_report(text, lines=40):
+    """The first lines of a sanitizer report in a process's output, or None."""
+    m = SANITIZER_REPORT.search(text)
+    if m is None:
+        return None
+    start = text.rfind("\n", 0, m.start()) + 1
+    return "\n".join(text[start:].splitlines()[:lines])
+
+
+def check_sanitizer(name, text):
+    """Fail with the report's first lines if a sanitizer reported in text."""
+    report = sanitizer_report(text)
+    check(report is None, f"{name}: sanitizer report:\n{report}")
+
+
+def sanitized(binary):
+    """Whether a program was built with AddressSanitizer."""
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
 
 
 def log(msg):
@@ -89,7 +136,9 @@ class Proc:
                                   stderr=subprocess.STDOUT, cwd=workdir,
                                   start_new_session=True)
         self.pid = self.p.pid
+        self.reported = False
         _procs.append(self)
+        _started.append(self)
 
     def output(self):
         with open(self.logpath, "rb") as f:
@@ -97,6 +146,11 @@ class Proc:
 
     def alive(self):
         return self.p.poll() is None
+
+    def check_sanitizer(self):
+        report = sanitizer_report(self.output())
+        self.reported = report is not None
+        check(report is None, f"{self.name} (pid {self.pid}): sanitizer report:\n{report}")
 
     def wait_output(self, pattern, timeout):
         deadline = time.time() + timeout
@@ -139,6 +193,19 @@ def _cleanup():
         except Exception:
             pass
         _procs.remove(p)
+
+
+def _sanitizer_reports():
+    """Reports in the output of every process the test started, not yet
+    raised as a failure: a test fails on any, even if it passed."""
+    found = []
+    for p in _started:
+        if not p.reported:
+            try:
+                p.check_sanitizer()
+            except (TestFailure, OSError) as e:
+                found.append(str(e))
+    return found
 
 
 atexit.register(_cleanup)
@@ -225,6 +292,11 @@ class Gateway:
 
     def stop(self, expect_clean=True):
         rc = self.proc.stop(timeout=15)
+        try:
+            self.proc.check_sanitizer()
+        except TestFailure:
+            remove_hugefiles(self.prefix)
+            raise
         if expect_clean:
             check(rc == 0, f"{self.name} exited with {rc}:\n{self.proc.output()[-3000:]}")
             left = [p for p in self.sockets() + [self.ctl_path] if os.path.exists(p)]
@@ -239,6 +311,7 @@ class Gateway:
         self.proc.wait(10)
         self.proc.stop()
         remove_hugefiles(self.prefix)
+        self.proc.check_sanitizer()
 
 
 def ctl_request(path, data):
@@ -385,12 +458,21 @@ def run(main):
     except TestFailure as e:
         log(f"FAIL: {e}")
         _cleanup()
+        for r in _sanitizer_reports():
+            log(f"FAIL: {r}")
         sys.exit(1)
     except Exception:
         import traceback
         traceback.print_exc()
         _cleanup()
+        for r in _sanitizer_reports():
+            log(f"FAIL: {r}")
         sys.exit(1)
     _cleanup()
+    reports = _sanitizer_reports()
+    for r in reports:
+        log(f"FAIL: {r}")
+    if reports:
+        sys.exit(1)
     log(f"PASS ({time.time() - t0:.1f} s)")
     sys.exit(0)
