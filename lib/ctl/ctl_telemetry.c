@@ -4,6 +4,8 @@
  * shown the way the control socket shows it (device and stats), flattened
  * to what rte_telemetry 22.11 carries: scalars, one level of nesting. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_telemetry.h>
@@ -41,18 +43,38 @@ add_scalars(struct rte_tel_data *d, json_t *o, const char *const *skip)
 	}
 }
 
-/* A device's counters: the scalars of its stats, and busy_cycles summed
- * over its queues. */
+/* Queue i's counters as the container "q<i>" of d. */
 static void
-add_counters(struct rte_tel_data *d, struct vgw_device *dev)
+add_queue(struct rte_tel_data *d, size_t i, json_t *q)
+{
+	static const char *const skip[] = { "queue", NULL };
+	struct rte_tel_data *c = rte_tel_data_alloc();
+	char name[16];
+
+	if (c == NULL)
+		return;
+	rte_tel_data_start_dict(c);
+	add_scalars(c, q, skip);
+	snprintf(name, sizeof(name), "q%zu", i);
+	if (rte_tel_data_add_dict_container(d, name, c, 0) < 0)
+		rte_tel_data_free(c);
+}
+
+/* A device's counters: the scalars of its stats, busy_cycles summed over
+ * its queues, and (per_queue) each queue's counters. */
+static void
+add_counters(struct rte_tel_data *d, struct vgw_device *dev, bool per_queue)
 {
 	static const char *const skip[] = { "name", NULL };
 	json_t *st = vgw_ctl_device_stats(dev), *q;
 	uint64_t busy = 0;
 	size_t i;
 
-	json_array_foreach(json_object_get(st, "queues"), i, q)
+	json_array_foreach(json_object_get(st, "queues"), i, q) {
 		busy += (uint64_t)json_integer_value(json_object_get(q, "busy_cycles"));
+		if (per_queue)
+			add_queue(d, i, q);
+	}
 	add_scalars(d, st, skip);
 	rte_tel_data_add_dict_u64(d, "busy_cycles", busy);
 	json_decref(st);
@@ -83,7 +105,7 @@ tel_device(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_string(d, "socket",
 			json_string_value(json_object_get(o, "devargs")));
 	json_decref(o);
-	add_counters(d, dev);
+	add_counters(d, dev, true);
 	return 0;
 }
 
@@ -98,7 +120,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 		if (c == NULL)
 			continue;
 		rte_tel_data_start_dict(c);
-		add_counters(c, dev);
+		add_counters(c, dev, false);
 		rte_tel_data_add_dict_container(d, dev->name, c, 0);
 	}
 	return 0;
