@@ -837,13 +837,20 @@ vgw_fsdev_stop(void)
 {
 	for (unsigned int i = 0; i < n_devs; i++)
 		vgw_device_unregister(&devs[i].dev);
+	/* No callback runs any more; the devices stay in the registry (the
+	 * telemetry thread may still read them), without their engines. */
 	for (unsigned int i = 0; i < n_devs; i++) {
-		xfer_join(&devs[i]);
-		vgw_fs_destroy(devs[i].fs);
-		vgw_vring_mem_free(devs[i].mem);
-		free(devs[i].slots);
+		struct fs_dev *d = &devs[i];
+
+		pthread_mutex_lock(&d->dev.lock);
+		xfer_join(d);
+		vgw_fs_destroy(d->fs);
+		d->fs = NULL;
+		vgw_vring_mem_free(d->mem);
+		d->mem = NULL;
+		d->nvq = 0;
+		free(d->slots);
+		d->slots = NULL;
+		pthread_mutex_unlock(&d->dev.lock);
 	}
-	free(devs);
-	devs = NULL;
-	n_devs = 0;
 }

@@ -134,12 +134,6 @@ vgw_device_unregister(struct vgw_device *dev)
 		vgw_vhost_unregister(dev->conf->socket);
 }
 
-void
-vgw_device_remove_all(void)
-{
-	atomic_store(&n_registered, 0);
-}
-
 /* --- publication ------------------------------------------------------- */
 
 void

@@ -163,10 +163,9 @@ int vgw_device_add(struct vgw_device *dev, const struct vgw_conf_dev *conf, uint
 		   const struct vgw_device_ops *ops);
 /* Listen or connect (vhost-user devices). */
 int vgw_device_start(struct vgw_device *dev);
-/* Unregister the device's socket: no callback runs for it afterwards. */
+/* Unregister the device's socket: no callback runs for it afterwards. It
+ * stays in the registry (devices live as long as the process). */
 void vgw_device_unregister(struct vgw_device *dev);
-/* Empty the registry (shutdown, once every device is unregistered). */
-void vgw_device_remove_all(void);
 
 unsigned int vgw_device_count(void);
 struct vgw_device *vgw_device_at(unsigned int i);

@@ -135,8 +135,8 @@ enum vgw_vhost_event {
 	VGW_VHOST_EV_RARP,		/* SEND_RARP */
 	VGW_VHOST_EV_STATE_FD,		/* SET_DEVICE_STATE_FD; arg: direction */
 	VGW_VHOST_EV_STATE_CHECK,	/* CHECK_DEVICE_STATE; arg: 0 passed, 1 failed */
-	VGW_VHOST_EV_STATE_DONE,	/* the owner's transfer ended well; arg: direction */
-	VGW_VHOST_EV_STATE_REFUSED,	/* the owner refused SET_DEVICE_STATE_FD */
+	VGW_VHOST_EV_STATE_DONE,	/* the device type's transfer ended well; arg: direction */
+	VGW_VHOST_EV_STATE_REFUSED,	/* the device type refused SET_DEVICE_STATE_FD */
 	VGW_VHOST_EV_COUNT,
 };
 
@@ -146,7 +146,7 @@ enum vgw_vhost_event {
 typedef void (*vgw_vhost_observer_fn)(const char *name, enum vgw_vhost_event ev,
 				      uint64_t arg);
 void vgw_vhost_set_observer(vgw_vhost_observer_fn fn);
-/* Report an event of the owner's own (VGW_VHOST_EV_STATE_DONE) to the
+/* Report an event of a device type's own (VGW_VHOST_EV_STATE_DONE) to the
  * observer, from any thread. */
 void vgw_vhost_report(const char *name, enum vgw_vhost_event ev, uint64_t arg);
 

@@ -309,11 +309,11 @@ device_state_fd(struct vgw_device *dev, int vid, const struct vgw_vhost_msg_desc
 		VGW_LOG(vhost, ERR, "%s: vid %d: SET_DEVICE_STATE_FD refused: direction %u, phase %u, %d fd(s)",
 			dev->name, vid, dir, phase, c->fd_num);
 	} else {
-		/* before the owner's thread can report the end of it */
+		/* before the transfer thread can report the end of it */
 		vgw_vhost_report(dev->name, VGW_VHOST_EV_STATE_FD, dir);
 		ret = ops->state_fd != NULL ? ops->state_fd(dev, vid, dir, c->fds[0]) : -ENOTSUP;
 		if (ret == 0)
-			c->fd_num = 0;	/* the owner's now */
+			c->fd_num = 0;	/* the device's now */
 		else
 			vgw_vhost_report(dev->name, VGW_VHOST_EV_STATE_REFUSED, dir);
 	}
