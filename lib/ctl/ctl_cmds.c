@@ -222,28 +222,30 @@ do_state(json_t *req, bool save)
 	const char *path = json_string_value(json_object_get(req, "path"));
 	struct vgw_device *dev;
 	char why[256] = "";
+	size_t bytes = 0;
 	json_t *err, *r;
 	int ret;
 
 	dev = device_arg(req, &err);
 	if (dev == NULL)
 		return err;
-	if ((save ? dev->ops->state_save : dev->ops->state_load) == NULL)
+	if (dev->ops->state_save == NULL || dev->ops->state_load == NULL)
 		return vgw_ctl_error("device \"%s\" has no device state of its own (net: "
 				     "the front-end's rings are all there is)", dev->name);
 	if (path == NULL || path[0] != '/')
 		return vgw_ctl_error("\"path\": an absolute file path (string) is required");
 	r = ok_reply();
-	ret = save ? dev->ops->state_save(dev, path, r, why, sizeof(why)) :
-		     dev->ops->state_load(dev, path, r, why, sizeof(why));
+	ret = save ? vgw_device_state_save(dev, path, r, &bytes, why, sizeof(why)) :
+		     vgw_device_state_load(dev, path, r, &bytes, why, sizeof(why));
 	if (ret < 0) {
 		json_decref(r);
 		return vgw_ctl_error("%s of \"%s\" failed: %s", save ? "state-save" : "state-load",
 				     dev->name, why[0] ? why : strerror(-ret));
 	}
+	json_object_set_new(r, "bytes", json_integer((json_int_t)bytes));
 	vgw_ctl_broadcast(json_pack("{s:s, s:s, s:s, s:s, s:I, s:f}", "event", "state",
 		"device", dev->name, "op", save ? "save" : "load", "path", path,
-		"bytes", json_integer_value(json_object_get(r, "bytes")), "ts", vgw_ctl_now()));
+		"bytes", (json_int_t)bytes, "ts", vgw_ctl_now()));
 	return r;
 }
 

@@ -14,7 +14,6 @@
  * The device base (vgw_device.h) drives these steps and holds dev->lock
  * while it calls the operations below. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -37,7 +36,6 @@
 #include "vgw_vring.h"
 #include "vgw_fs.h"
 #include "vgw_fsdev.h"
-#include "vgw_state.h"
 
 RTE_LOG_REGISTER_SUFFIX(vgw_logtype_fs, fs, INFO);
 
@@ -45,8 +43,6 @@ RTE_LOG_REGISTER_SUFFIX(vgw_logtype_fs, fs, INFO);
 #define FS_REAP_BURST 32
 #define FS_DRAIN_TIMEOUT_MS 10000
 #define FS_MAX_VRINGS (1 + VGW_MAX_QUEUES)
-#define FS_STATE_TIMEOUT_MS 60000	/* for the front-end's end of the pipe */
-#define FS_STATE_MAX (256u << 20)
 
 struct fs_slot {
 	struct vgw_fs_req req;
@@ -59,18 +55,6 @@ struct fs_dev {
 	struct vgw_device dev;		/* name, index (stats slots), conf, vid */
 	/* control plane (under dev.lock) */
 	uint64_t resubmitted;		/* of rings since detached */
-	/* device state transfer: one at a time, on its own thread (the
-	 * front-end touches the pipe only after our reply) */
-	pthread_t xfer;
-	bool xfer_started;
-	uint32_t xfer_dir;		/* 0 save, 1 load */
-	int xfer_fd;
-	void *xfer_buf;
-	size_t xfer_len;
-	int xfer_result;		/* 0, or -errno; read after the join */
-	char xfer_why[VGW_STATE_REASON_MAX];
-	uint64_t states_saved;
-	uint64_t states_loaded;
 	/* what the workers may use: set before the device is published,
 	 * not changed while it is */
 	struct vgw_fs *fs;
@@ -214,8 +198,6 @@ fs_poll(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 
 /* --- control plane --------------------------------------------------- */
 
-static int xfer_join(struct fs_dev *d);
-
 static struct fs_dev *
 fs_of(struct vgw_device *dev)
 {
@@ -304,8 +286,6 @@ fs_disconnect(struct vgw_device *dev, int vid)
 {
 	struct fs_dev *d = fs_of(dev);
 
-	xfer_join(d);	/* its engine goes now */
-	d->xfer_result = -EIO;
 	/* a new front-end is a new FUSE session: start from a fresh engine */
 	vgw_fs_destroy(d->fs);
 	d->fs = NULL;
@@ -342,8 +322,6 @@ fs_start(struct vgw_device *dev, int vid)
 
 	if (d->fs == NULL)
 		return -ENODEV;
-	if (d->xfer_started && d->xfer_dir == 1)
-		xfer_join(d);	/* the rings start on the loaded session */
 	nvq = RTE_MIN(nvq, (uint16_t)(1 + dev->queues));
 	vgw_vring_mem_free(d->mem);
 	d->mem = vgw_vring_mem_get(vid);
@@ -407,119 +385,44 @@ fs_remap_done(struct vgw_device *dev, int vid)
 	return 0;
 }
 
-/* --- device state (DEVICE_STATE) -------------------------------------- */
+/* --- device state (the FUSE session) --------------------------------- */
 
-static void *
-xfer_main(void *arg)
-{
-	struct fs_dev *d = arg;
-	int ret;
-
-	if (d->xfer_dir == 0) {
-		ret = vgw_state_write_fd(d->xfer_fd, d->xfer_buf, d->xfer_len,
-					 FS_STATE_TIMEOUT_MS);
-		if (ret < 0)
-			snprintf(d->xfer_why, sizeof(d->xfer_why), "writing the state: %s",
-				 strerror(-ret));
-	} else {
-		ret = vgw_state_read_fd(d->xfer_fd, FS_STATE_MAX, FS_STATE_TIMEOUT_MS,
-					&d->xfer_buf, &d->xfer_len);
-		if (ret < 0)
-			snprintf(d->xfer_why, sizeof(d->xfer_why), "reading the state: %s",
-				 strerror(-ret));
-		else
-			ret = vgw_fs_state_load_buf(d->fs, d->xfer_buf, d->xfer_len,
-						    d->xfer_why, sizeof(d->xfer_why));
-	}
-	d->xfer_result = ret;
-	/* before the front-end sees EOF (and sends CHECK_DEVICE_STATE) */
-	if (ret == 0)
-		vgw_vhost_report(d->dev.name, VGW_VHOST_EV_STATE_DONE, d->xfer_dir);
-	close(d->xfer_fd);
-	d->xfer_fd = -1;
-	free(d->xfer_buf);
-	d->xfer_buf = NULL;
-	return NULL;
-}
-
-/* Wait for the transfer thread, if any; its result. Called with dev.lock
- * held: the thread never takes it. */
 static int
-xfer_join(struct fs_dev *d)
-{
-	if (!d->xfer_started)
-		return d->xfer_result;
-	pthread_join(d->xfer, NULL);
-	d->xfer_started = false;
-	if (d->xfer_result < 0)
-		VGW_LOG(fs, ERR, "%s: device state %s failed: %s", d->dev.name,
-			d->xfer_dir == 0 ? "save" : "load", d->xfer_why);
-	else if (d->xfer_dir == 0)
-		d->states_saved++;
-	else
-		d->states_loaded++;
-	return d->xfer_result;
-}
-
-/* SET_DEVICE_STATE_FD. Save: the FUSE session is serialized here, while
- * the device is stopped (nothing in flight: its rings are taken from the
- * workers and drained when they stop), and written by the transfer thread.
- * Load: read and applied by the transfer thread into the connection's
- * fresh engine, before the rings start (new_device waits for it). */
-static int
-fs_state_fd(struct vgw_device *dev, int vid, uint32_t dir, int fd)
+fs_state_save(struct vgw_device *dev, size_t max, void **buf, size_t *len,
+	      char *why, size_t why_len)
 {
 	struct fs_dev *d = fs_of(dev);
-	int ret = 0;
 
-	pthread_mutex_lock(&dev->lock);
-	xfer_join(d);
-	d->xfer_result = -EIO;
-	d->xfer_why[0] = '\0';
-	if (atomic_load(&dev->conn_vid) != vid || d->fs == NULL) {
-		ret = -ENODEV;
-	} else if (atomic_load(&dev->ready_vid) >= 0) {
-		VGW_LOG(fs, ERR, "%s: device state %s refused: the device is running",
-			dev->name, dir == 0 ? "save" : "load");
-		ret = -EBUSY;
-	} else if (dir == 0) {
-		ret = vgw_fs_state_save_buf(d->fs, FS_STATE_MAX, &d->xfer_buf, &d->xfer_len,
-					    d->xfer_why, sizeof(d->xfer_why));
-		if (ret < 0)
-			VGW_LOG(fs, ERR, "%s: device state save refused: %s", dev->name,
-				d->xfer_why);
+	if (d->fs == NULL) {
+		snprintf(why, why_len, "no front-end is connected");
+		return -ENOTCONN;
 	}
-	if (ret == 0) {
-		d->xfer_dir = dir;
-		d->xfer_fd = fd;
-		ret = -pthread_create(&d->xfer, NULL, xfer_main, d);
-		d->xfer_started = ret == 0;
-		if (ret < 0) {
-			free(d->xfer_buf);
-			d->xfer_buf = NULL;
-			d->xfer_fd = -1;
-		}
-	}
-	if (ret < 0)
-		d->xfer_result = ret;
-	pthread_mutex_unlock(&dev->lock);
-	if (ret == 0)
-		VGW_LOG(fs, INFO, "%s: device state %s started", dev->name,
-			dir == 0 ? "save" : "load");
-	return ret;
+	return vgw_fs_state_save_buf(d->fs, max, buf, len, why, why_len);
 }
 
 static int
-fs_state_check(struct vgw_device *dev, int vid)
+fs_state_load(struct vgw_device *dev, const void *buf, size_t len, char *why, size_t why_len)
 {
-	int ret;
+	struct fs_dev *d = fs_of(dev);
 
-	pthread_mutex_lock(&dev->lock);
-	ret = atomic_load(&dev->conn_vid) == vid ? xfer_join(fs_of(dev)) : -ENODEV;
-	pthread_mutex_unlock(&dev->lock);
-	VGW_LOG(fs, INFO, "%s: device state check: %s", dev->name,
-		ret == 0 ? "ok" : strerror(-ret));
-	return ret;
+	if (d->fs == NULL) {
+		snprintf(why, why_len, "no front-end is connected");
+		return -ENOTCONN;
+	}
+	return vgw_fs_state_load_buf(d->fs, buf, len, why, why_len);
+}
+
+static void
+fs_state_figures(struct vgw_device *dev, json_t *reply, bool load)
+{
+	const struct vgw_fs *fs = fs_of(dev)->fs;
+	const struct vgw_fs_stats *st = vgw_fs_stats(fs);
+
+	json_object_set_new(reply, "inodes", json_integer(vgw_fs_inode_count(fs)));
+	json_object_set_new(reply, "handles", json_integer(vgw_fs_handle_count(fs)));
+	if (load)
+		json_object_set_new(reply, "stale", json_integer((json_int_t)
+				    (st->state_stale_inodes + st->state_stale_handles)));
 }
 
 /* --- introspection ---------------------------------------------------- */
@@ -621,133 +524,6 @@ fs_stats(struct vgw_device *dev, json_t *o)
 	json_object_set_new(o, "handles", json_integer(handles));
 }
 
-/* --- the operator's device state (state-save, state-load) ---------------- */
-
-/* A device whose session may be taken or given: connected, its engine
- * there, nothing running (no worker touches the engine), no transfer. */
-static int
-state_ready(struct fs_dev *d, char *why, size_t why_len)
-{
-	if (atomic_load(&d->dev.conn_vid) < 0 || d->fs == NULL) {
-		snprintf(why, why_len, "no front-end is connected");
-		return -ENOTCONN;
-	}
-	if (atomic_load(&d->dev.vid) >= 0) {
-		snprintf(why, why_len, "the device is running: suspend it first");
-		return -EBUSY;
-	}
-	if (d->xfer_started) {
-		snprintf(why, why_len, "a device state transfer is under way");
-		return -EBUSY;
-	}
-	return 0;
-}
-
-/* buf (len bytes) into path, whole or not at all: a temporary file, then
- * renamed over path. */
-static int
-file_write(const char *path, const void *buf, size_t len, char *why, size_t why_len)
-{
-	char tmp[4096];
-	int ret, fd;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		snprintf(why, why_len, "path too long");
-		return -ENAMETOOLONG;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(why, why_len, "%s: %s", tmp, strerror(errno));
-		return -errno;
-	}
-	ret = vgw_state_write_fd(fd, buf, len, FS_STATE_TIMEOUT_MS);
-	if (ret == 0 && fsync(fd) < 0)
-		ret = -errno;
-	if (close(fd) < 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret < 0) {
-		snprintf(why, why_len, "%s: %s", path, strerror(-ret));
-		unlink(tmp);
-	}
-	return ret;
-}
-
-static void
-state_reply(json_t *reply, size_t bytes, const struct vgw_fs *fs)
-{
-	json_object_set_new(reply, "bytes", json_integer((json_int_t)bytes));
-	json_object_set_new(reply, "inodes", json_integer(vgw_fs_inode_count(fs)));
-	json_object_set_new(reply, "handles", json_integer(vgw_fs_handle_count(fs)));
-}
-
-static int
-fs_state_save(struct vgw_device *dev, const char *path, json_t *reply,
-	      char *why, size_t why_len)
-{
-	struct fs_dev *d = fs_of(dev);
-	void *buf = NULL;
-	size_t len = 0;
-	int ret;
-
-	if (strlen(path) + sizeof(".tmp") > 4096) {
-		snprintf(why, why_len, "path too long");
-		return -ENAMETOOLONG;
-	}
-	pthread_mutex_lock(&dev->lock);
-	ret = state_ready(d, why, why_len);
-	if (ret == 0)
-		ret = vgw_fs_state_save_buf(d->fs, FS_STATE_MAX, &buf, &len, why, why_len);
-	if (ret == 0)
-		state_reply(reply, len, d->fs);
-	pthread_mutex_unlock(&dev->lock);
-	if (ret == 0)
-		ret = file_write(path, buf, len, why, why_len);
-	free(buf);
-	if (ret == 0)
-		VGW_LOG(fs, INFO, "%s: device state saved to %s (%zu bytes)", dev->name, path, len);
-	return ret;
-}
-
-static int
-fs_state_load(struct vgw_device *dev, const char *path, json_t *reply,
-	      char *why, size_t why_len)
-{
-	struct fs_dev *d = fs_of(dev);
-	const struct vgw_fs_stats *st;
-	void *buf = NULL;
-	size_t len = 0;
-	int ret, fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, why_len, "%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	ret = vgw_state_read_fd(fd, FS_STATE_MAX, FS_STATE_TIMEOUT_MS, &buf, &len);
-	close(fd);
-	if (ret < 0) {
-		snprintf(why, why_len, "%s: %s", path, strerror(-ret));
-		return ret;
-	}
-	pthread_mutex_lock(&dev->lock);
-	ret = state_ready(d, why, why_len);
-	if (ret == 0)
-		ret = vgw_fs_state_load_buf(d->fs, buf, len, why, why_len);
-	if (ret == 0) {
-		st = vgw_fs_stats(d->fs);
-		state_reply(reply, len, d->fs);
-		json_object_set_new(reply, "stale", json_integer((json_int_t)
-				    (st->state_stale_inodes + st->state_stale_handles)));
-	}
-	pthread_mutex_unlock(&dev->lock);
-	free(buf);
-	if (ret == 0)
-		VGW_LOG(fs, INFO, "%s: device state loaded from %s (%zu bytes)", dev->name, path, len);
-	return ret;
-}
-
 static const struct vgw_device_ops fs_ops = {
 	.logtype = &vgw_logtype_fs,
 	.tasks = fs_tasks,
@@ -761,10 +537,9 @@ static const struct vgw_device_ops fs_ops = {
 	.describe = fs_describe,
 	.info = fs_info,
 	.stats = fs_stats,
-	.state_fd = fs_state_fd,
-	.state_check = fs_state_check,
 	.state_save = fs_state_save,
 	.state_load = fs_state_load,
+	.state_figures = fs_state_figures,
 };
 
 /* --- set-up ------------------------------------------------------------- */
@@ -807,8 +582,6 @@ vgw_fsdev_init(const struct vgw_conf *conf)
 		if (c->type != VGW_DEV_FS)
 			continue;
 		d = &devs[n_devs++];
-		d->xfer_fd = -1;
-		d->xfer_result = -EIO;
 		d->slots = calloc(FS_SLOTS, sizeof(*d->slots));
 		if (d->slots == NULL)
 			return -ENOMEM;
@@ -843,7 +616,6 @@ vgw_fsdev_stop(void)
 		struct fs_dev *d = &devs[i];
 
 		pthread_mutex_lock(&d->dev.lock);
-		xfer_join(d);
 		vgw_fs_destroy(d->fs);
 		d->fs = NULL;
 		vgw_vring_mem_free(d->mem);

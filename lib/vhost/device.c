@@ -94,6 +94,8 @@ vgw_device_add(struct vgw_device *dev, const struct vgw_conf_dev *conf, uint16_t
 	atomic_init(&dev->conn_vid, -1);
 	atomic_init(&dev->ready_vid, -1);
 	atomic_init(&dev->vid, -1);
+	dev->xfer.fd = -1;
+	dev->xfer.result = -EIO;
 	if (dev->vhost && vgw_device_by_path(conf->socket) != NULL)
 		return -EEXIST;
 	if (!provider_added) {
@@ -130,8 +132,12 @@ vgw_device_start(struct vgw_device *dev)
 void
 vgw_device_unregister(struct vgw_device *dev)
 {
-	if (dev->vhost)
-		vgw_vhost_unregister(dev->conf->socket);
+	if (!dev->vhost)
+		return;
+	vgw_vhost_unregister(dev->conf->socket);
+	pthread_mutex_lock(&dev->lock);
+	vgw_device_xfer_join(dev);
+	pthread_mutex_unlock(&dev->lock);
 }
 
 /* --- publication ------------------------------------------------------- */
@@ -184,7 +190,9 @@ vgw_device_on_disconnect(struct vgw_device *dev, int vid)
 		return -ENOENT;
 	}
 	/* destroy_device, if the device was ever ready, came first and took
-	 * it from the workers */
+	 * it from the workers; a transfer into its session ends first */
+	vgw_device_xfer_join(dev);
+	dev->xfer.result = -EIO;
 	if (dev->ops->disconnect != NULL)
 		dev->ops->disconnect(dev, vid);
 	atomic_store(&dev->conn_vid, -1);
@@ -200,6 +208,8 @@ vgw_device_on_ready(struct vgw_device *dev, int vid)
 	char what[64] = "";
 
 	pthread_mutex_lock(&dev->lock);
+	if (atomic_load(&dev->conn_vid) == vid && vgw_device_xfer_loading(dev))
+		vgw_device_xfer_join(dev);	/* the rings start on the loaded state */
 	if (atomic_load(&dev->conn_vid) != vid ||
 	    (dev->ops->start != NULL && dev->ops->start(dev, vid) < 0)) {
 		pthread_mutex_unlock(&dev->lock);

@@ -116,19 +116,34 @@ struct vgw_device_ops {
 	void (*info)(struct vgw_device *dev, struct vgw_device_info *in,
 		     struct json_t *extra);
 	void (*stats)(struct vgw_device *dev, struct json_t *out);
-	/* Device state (DEVICE_STATE messages, on the event thread):
-	 * state_fd takes fd on success and transfers on a thread of its own;
-	 * state_check waits for it. NULL: DEVICE_STATE is not offered. */
-	int (*state_fd)(struct vgw_device *dev, int vid, uint32_t direction, int fd);
-	int (*state_check)(struct vgw_device *dev, int vid);
-	/* The operator's device state to or from a file (control thread,
-	 * dev->lock NOT held: they may block on the file; they take it).
-	 * reply gets the figures (bytes, ...). < 0 with one line in why.
-	 * NULL: the type has no state of its own. */
-	int (*state_save)(struct vgw_device *dev, const char *path, struct json_t *reply,
+	/* Device state (vgw_device_state_*() and DEVICE_STATE, which is
+	 * offered when both are set). state_save: the device's state into a
+	 * malloc'd buffer of at most max bytes, the device connected and not
+	 * running. state_load: apply one to a session that served nothing
+	 * yet; called with dev->lock held, or (DEVICE_STATE) on the base's
+	 * transfer thread, which the base joins before the rings start or the
+	 * front-end's connection goes. < 0 with one line in why.
+	 * state_figures: what the operator's reply shows of the state just
+	 * moved (dev->lock held). NULL: the type has no state of its own. */
+	int (*state_save)(struct vgw_device *dev, size_t max, void **buf, size_t *len,
 			  char *why, size_t why_len);
-	int (*state_load)(struct vgw_device *dev, const char *path, struct json_t *reply,
+	int (*state_load)(struct vgw_device *dev, const void *buf, size_t len,
 			  char *why, size_t why_len);
+	void (*state_figures)(struct vgw_device *dev, struct json_t *reply, bool load);
+};
+
+/* A DEVICE_STATE transfer: one at a time, on a thread of its own (the
+ * front-end reads or writes the pipe only after our reply). Under dev->lock
+ * but for the thread, which never takes it: whoever joins it holds it. */
+struct vgw_device_xfer {
+	pthread_t thread;
+	bool started;
+	uint32_t dir;			/* 0 save, 1 load */
+	int fd;
+	void *buf;
+	size_t len;
+	int result;			/* 0, or -errno; read after the join */
+	char why[160];
 };
 
 struct vgw_device {
@@ -154,6 +169,7 @@ struct vgw_device {
 	 * stopped since (GET_VRING_BASE), the phase input "rings-stop" */
 	uint64_t rings_started;
 	uint64_t rings_stopped;
+	struct vgw_device_xfer xfer;
 };
 
 /* Set up the base (name, type, index, queues from conf), add it to the
@@ -163,8 +179,9 @@ int vgw_device_add(struct vgw_device *dev, const struct vgw_conf_dev *conf, uint
 		   const struct vgw_device_ops *ops);
 /* Listen or connect (vhost-user devices). */
 int vgw_device_start(struct vgw_device *dev);
-/* Unregister the device's socket: no callback runs for it afterwards. It
- * stays in the registry (devices live as long as the process). */
+/* Unregister the device's socket: no callback and no state transfer runs
+ * for it afterwards. It stays in the registry (devices live as long as the
+ * process). */
 void vgw_device_unregister(struct vgw_device *dev);
 
 unsigned int vgw_device_count(void);
@@ -180,6 +197,17 @@ void vgw_device_info(struct vgw_device *dev, struct vgw_device_info *in,
  * guest, until it is resumed. 1 if the state changed, 0 if it already was
  * so, -ENOTSUP (not a vhost-user device). Control thread only. */
 int vgw_device_suspend(struct vgw_device *dev, bool suspend);
+
+/* The operator's device state to or from a file (control thread; may
+ * block on the file): the device connected and not running (suspended, or
+ * its rings stopped); load only into a session that served nothing yet.
+ * The file is written whole or not at all (mode 0600). bytes: its size;
+ * reply gets the type's figures. -ENOTSUP without state of its own; < 0
+ * with one line in why. */
+int vgw_device_state_save(struct vgw_device *dev, const char *path, struct json_t *reply,
+			  size_t *bytes, char *why, size_t why_len);
+int vgw_device_state_load(struct vgw_device *dev, const char *path, struct json_t *reply,
+			  size_t *bytes, char *why, size_t why_len);
 
 /* Publish what the workers may use of dev (its ready vid, unless
  * suspended or remapping); when that takes the device away, wait for a

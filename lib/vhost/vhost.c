@@ -311,7 +311,8 @@ device_state_fd(struct vgw_device *dev, int vid, const struct vgw_vhost_msg_desc
 	} else {
 		/* before the transfer thread can report the end of it */
 		vgw_vhost_report(dev->name, VGW_VHOST_EV_STATE_FD, dir);
-		ret = ops->state_fd != NULL ? ops->state_fd(dev, vid, dir, c->fds[0]) : -ENOTSUP;
+		ret = ops->state_save != NULL && ops->state_load != NULL ?
+		      vgw_device_state_fd(dev, vid, dir, c->fds[0]) : -ENOTSUP;
 		if (ret == 0)
 			c->fd_num = 0;	/* the device's now */
 		else
@@ -324,7 +325,9 @@ device_state_fd(struct vgw_device *dev, int vid, const struct vgw_vhost_msg_desc
 static enum rte_vhost_msg_result
 device_state_check(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *c)
 {
-	int ret = dev->ops->state_check != NULL ? dev->ops->state_check(dev, vid) : -ENOTSUP;
+	const struct vgw_device_ops *ops = dev->ops;
+	int ret = ops->state_save != NULL && ops->state_load != NULL ?
+		  vgw_device_state_check(dev, vid) : -ENOTSUP;
 
 	close_msg_fds(c);
 	vgw_vhost_report(dev->name, VGW_VHOST_EV_STATE_CHECK, ret == 0 ? 0 : 1);
@@ -498,7 +501,7 @@ vgw_vhost_register(struct vgw_device *dev)
 		if (ret == 0)
 			ret = rte_vhost_driver_set_protocol_features(path,
 					VGW_VHOST_DEVICE_PROTOCOL_FEATURES |
-					(dev->ops->state_fd != NULL && dev->ops->state_check != NULL ?
+					(dev->ops->state_save != NULL && dev->ops->state_load != NULL ?
 					 1ULL << VGW_VHOST_PF_DEVICE_STATE : 0));
 	}
 	if (ret == 0)
