@@ -46,6 +46,7 @@
 #include "vgw_common.h"
 #include "vgw_conf.h"
 #include "vgw_dp.h"
+#include "vgw_state.h"
 
 struct json_t;			/* jansson's json_t, built by the types */
 struct vgw_vhost_msg;
@@ -143,7 +144,7 @@ struct vgw_device_xfer {
 	void *buf;
 	size_t len;
 	int result;			/* 0, or -errno; read after the join */
-	char why[160];
+	char why[VGW_STATE_REASON_MAX];
 };
 
 struct vgw_device {
