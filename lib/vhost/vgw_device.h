@@ -4,9 +4,10 @@
 
 /* The device model: one base for every device (vhost-user net and fs,
  * ethdev uplinks), extended by each type through an operations table, and
- * one registry in configuration order. The control socket, rte_telemetry,
- * the exporter and vhostgw-top see the registry and never branch on a
- * device's type.
+ * one registry (net and ethdev devices in configuration order, then fs
+ * devices: the order the control socket has always listed them). The
+ * control socket, rte_telemetry, the exporter and vhostgw-top see the
+ * registry and never branch on a device's type.
  *
  * The base owns what every vhost-user device has: the front-end's
  * connection, readiness, the operator's suspend, the remap of guest memory
