@@ -391,7 +391,8 @@ main(int argc, char **argv)
 
 	while (quit_signal == 0) {
 		vgw_ctl_poll(10);
-		vgw_net_tick();
+		vgw_dp_tick();		/* deferred poll-list rebuilds */
+		vgw_net_age();
 	}
 	VGW_LOG(app, INFO, "signal %d: stopping", (int)quit_signal);
 

@@ -12,8 +12,8 @@
 
 #include "vgw_common.h"
 #include "vgw_dp.h"
+#include "vgw_device.h"
 #include "vgw_net.h"
-#include "vgw_fsdev.h"
 #include "ctl_priv.h"
 
 json_t *
@@ -43,123 +43,54 @@ phase_of(const char *name)
 }
 
 static json_t *
-port_summary(unsigned int idx)
+device_summary(struct vgw_device *dev)
 {
-	struct vgw_net_port_info in;
+	struct vgw_device_info in;
 
-	if (vgw_net_port_info(idx, &in) < 0)
-		return NULL;
+	vgw_device_info(dev, &in, NULL);
 	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:s}",
-			 "name", in.name, "type", vgw_conf_dev_type_str(in.type),
+			 "name", dev->name, "type", vgw_conf_dev_type_str(dev->type),
 			 "connected", in.connected, "ready", in.ready,
-			 "suspended", in.suspended, "phase", phase_of(in.name));
+			 "suspended", in.suspended, "phase", phase_of(dev->name));
 }
 
-static json_t *
-queue_stats(unsigned int idx, uint16_t q)
+json_t *
+vgw_ctl_device_json(struct vgw_device *dev)
 {
-	struct vgw_dp_qstats st;
+	const struct vgw_ctl_dev *cd = vgw_ctl_dev_find(dev->name);
+	struct vgw_device_info in;
+	json_t *extra = json_object(), *d;
 
-	vgw_net_queue_stats(idx, q, &st);
-	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
-		"queue", q,
-		"rx_packets", (json_int_t)st.rx_pkts, "rx_bytes", (json_int_t)st.rx_bytes,
-		"tx_packets", (json_int_t)st.tx_pkts, "tx_bytes", (json_int_t)st.tx_bytes,
-		"drops", (json_int_t)st.drops, "busy_cycles", (json_int_t)st.busy_cycles,
-		"cycles_per_packet", st.rx_pkts ? (double)st.busy_cycles / st.rx_pkts : 0.0);
-}
-
-static json_t *
-port_stats(unsigned int idx)
-{
-	struct vgw_net_port_info in;
-	json_t *qs = json_array(), *o;
-	uint64_t tot[5] = {0};
-
-	vgw_net_port_info(idx, &in);
-	for (uint16_t q = 0; q < in.queues; q++) {
-		struct vgw_dp_qstats st;
-
-		vgw_net_queue_stats(idx, q, &st);
-		tot[0] += st.rx_pkts;
-		tot[1] += st.rx_bytes;
-		tot[2] += st.tx_pkts;
-		tot[3] += st.tx_bytes;
-		tot[4] += st.drops;
-		json_array_append_new(qs, queue_stats(idx, q));
+	vgw_device_info(dev, &in, extra);
+	d = json_pack("{s:s, s:s}", "name", dev->name,
+		      "type", vgw_conf_dev_type_str(dev->type));
+	if (dev->vhost) {
+		json_object_set_new(d, "socket", json_string(dev->conf->socket));
+		json_object_set_new(d, "mode",
+				    json_string(vgw_conf_dev_mode_str(dev->conf->mode)));
 	}
-	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", in.name,
-		"rx_packets", (json_int_t)tot[0], "rx_bytes", (json_int_t)tot[1],
-		"tx_packets", (json_int_t)tot[2], "tx_bytes", (json_int_t)tot[3],
-		"drops", (json_int_t)tot[4], "queues", qs);
-	if (vgw_net_bridge_macs(idx) >= 0)
-		json_object_set_new(o, "bridge_macs", json_integer(vgw_net_bridge_macs(idx)));
-	return o;
-}
-
-/* fs devices are numbered after the net ports in device_arg()'s space */
-#define FS_IDX(i) ((int)(i) + VGW_MAX_DEVICES)
-#define IS_FS(idx) ((idx) >= VGW_MAX_DEVICES)
-
-static json_t *
-fs_summary(unsigned int i)
-{
-	struct vgw_fsdev_info in;
-
-	vgw_fsdev_info(i, &in);
-	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:s}", "name", in.name, "type", "fs",
-			 "connected", in.connected, "ready", in.ready,
-			 "suspended", in.suspended, "phase", phase_of(in.name));
-}
-
-static json_t *
-fs_stats(unsigned int i)
-{
-	struct vgw_fsdev_info in;
-	struct vgw_dp_qstats st;
-
-	vgw_fsdev_info(i, &in);
-	vgw_dp_stats_sum(in.stats_slot, &st);
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:[{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f}],"
-			 " s:I, s:I, s:I, s:I, s:I, s:i, s:i}",
-		"name", in.name, "rx_packets", (json_int_t)st.rx_pkts,
-		"rx_bytes", (json_int_t)st.rx_bytes, "tx_packets", (json_int_t)st.tx_pkts,
-		"tx_bytes", (json_int_t)in.bytes_read, "drops", (json_int_t)st.drops,
-		"queues", "queue", 0, "rx_packets", (json_int_t)st.rx_pkts,
-		"rx_bytes", (json_int_t)st.rx_bytes, "tx_packets", (json_int_t)st.tx_pkts,
-		"tx_bytes", (json_int_t)in.bytes_read, "drops", (json_int_t)st.drops,
-		"busy_cycles", (json_int_t)st.busy_cycles,
-		"cycles_per_packet", st.rx_pkts ? (double)st.busy_cycles / st.rx_pkts : 0.0,
-		"requests", (json_int_t)in.requests, "errors", (json_int_t)in.errors,
-		"malformed", (json_int_t)in.malformed, "bytes_read", (json_int_t)in.bytes_read,
-		"bytes_written", (json_int_t)in.bytes_written, "inodes", in.inodes,
-		"handles", in.handles);
-}
-
-static json_t *
-fs_device(unsigned int i)
-{
-	struct vgw_fsdev_info in;
-	const struct vgw_ctl_dev *cd;
-	json_t *d;
-
-	vgw_fsdev_info(i, &in);
-	cd = vgw_ctl_dev_find(in.name);
-	d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:i, s:i, s:i, s:I, s:I,"
-		      " s:I, s:I, s:s}",
-		"name", in.name, "type", "fs", "socket", in.socket, "mode", in.mode,
-		"shared_dir", in.shared_dir, "tag", in.tag, "connected", in.connected,
-		"ready", in.ready, "suspended", in.suspended, "vid", in.vid,
-		"queues", in.queues, "active_queues", in.active_vrings,
+	json_object_update(d, extra);
+	json_decref(extra);
+	json_object_update_new(d, json_pack("{s:b, s:b, s:b, s:i, s:i, s:i, s:I, s:I, s:I, s:I,"
+					    " s:s}",
+		"connected", in.connected, "ready", in.ready, "suspended", in.suspended,
+		"vid", in.vid, "queues", in.queues, "active_queues", in.active_queues,
 		"features", (json_int_t)in.features,
 		"protocol_features", (json_int_t)in.protocol_features,
 		"connects", (json_int_t)in.connects, "disconnects", (json_int_t)in.disconnects,
-		"phase", phase_of(in.name));
-	json_object_set_new(d, "inflight", json_boolean(in.inflight));
-	json_object_set_new(d, "inflight_resubmitted", json_integer(in.inflight_resubmitted));
+		"phase", phase_of(dev->name)));
 	if (cd != NULL && cd->pm.phase == VGW_PHASE_FAILED)
 		json_object_set_new(d, "failed_reason", json_string(cd->pm.reason));
 	return d;
+}
+
+json_t *
+vgw_ctl_device_stats(struct vgw_device *dev)
+{
+	json_t *o = json_pack("{s:s}", "name", dev->name);
+
+	dev->ops->stats(dev, o);
+	return o;
 }
 
 static json_t *
@@ -167,99 +98,47 @@ cmd_devices(json_t *req)
 {
 	json_t *arr = json_array(), *r;
 
-	for (unsigned int i = 0; i < vgw_net_n_ports(); i++)
-		json_array_append_new(arr, port_summary(i));
-	for (unsigned int i = 0; i < vgw_fsdev_count(); i++)
-		json_array_append_new(arr, fs_summary(i));
+	for (unsigned int i = 0; i < vgw_device_count(); i++)
+		json_array_append_new(arr, device_summary(vgw_device_at(i)));
 	r = ok_reply();
 	json_object_set_new(r, "devices", arr);
 	return r;
 }
 
-static int
+static struct vgw_device *
 device_arg(json_t *req, json_t **err)
 {
 	const char *name = json_string_value(json_object_get(req, "device"));
-	int idx;
+	struct vgw_device *dev;
 
 	if (name == NULL) {
 		*err = vgw_ctl_error("\"device\": a device name (string) is required");
-		return -1;
+		return NULL;
 	}
-	idx = vgw_net_port_find(name);
-	if (idx < 0 && vgw_fsdev_find(name) >= 0)
-		idx = FS_IDX(vgw_fsdev_find(name));
-	if (idx < 0)
+	dev = vgw_device_find(name);
+	if (dev == NULL)
 		*err = vgw_ctl_error("unknown device \"%s\"", name);
-	return idx;
+	return dev;
 }
 
 static json_t *
 cmd_device(json_t *req)
 {
-	struct vgw_net_port_info in;
-	json_t *err, *r, *d;
-	int idx = device_arg(req, &err);
+	json_t *err, *r;
+	struct vgw_device *dev = device_arg(req, &err);
 
-	if (idx < 0)
+	if (dev == NULL)
 		return err;
-	if (IS_FS(idx)) {
-		r = ok_reply();
-		json_object_set_new(r, "device", fs_device(idx - VGW_MAX_DEVICES));
-		return r;
-	}
-	vgw_net_port_info(idx, &in);
-	d = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}",
-		"name", in.name, "type", vgw_conf_dev_type_str(in.type),
-		in.type == VGW_DEV_ETHDEV ? "devargs" : "socket", in.socket,
-		"mode", in.mode, "connected", in.connected, "ready", in.ready,
-		"vid", in.vid, "queues", in.queues, "active_queues", in.active_queues,
-		"features", (json_int_t)in.features,
-		"protocol_features", (json_int_t)in.protocol_features,
-		"connects", (json_int_t)in.connects,
-		"disconnects", (json_int_t)in.disconnects,
-		"refused", (json_int_t)in.refused);
-	json_object_set_new(d, "suspended", json_boolean(in.suspended));
-	json_object_set_new(d, "phase", json_string(phase_of(in.name)));
-	{
-		const struct vgw_ctl_dev *cd = vgw_ctl_dev_find(in.name);
-
-		if (cd != NULL && cd->pm.phase == VGW_PHASE_FAILED)
-			json_object_set_new(d, "failed_reason", json_string(cd->pm.reason));
-	}
-	if (in.link[0] != '\0')
-		json_object_set_new(d, "link", json_string(in.link));
-	if (in.peer[0] != '\0')
-		json_object_set_new(d, "peer", json_string(in.peer));
-	if (in.link_name[0] != '\0')
-		json_object_set_new(d, "bridge", json_string(in.link_name));
 	r = ok_reply();
-	json_object_set_new(r, "device", d);
+	json_object_set_new(r, "device", vgw_ctl_device_json(dev));
 	return r;
 }
 
 static json_t *
-cmd_stats(json_t *req)
+workers_json(void)
 {
-	struct vgw_net_mem m;
-	json_t *arr = json_array(), *lc = json_array(), *r, *err;
+	json_t *lc = json_array();
 
-	if (json_object_get(req, "device") != NULL) {
-		int idx = device_arg(req, &err);
-
-		if (idx < 0) {
-			json_decref(arr);
-			json_decref(lc);
-			return err;
-		}
-		json_array_append_new(arr, IS_FS(idx) ? fs_stats(idx - VGW_MAX_DEVICES) :
-					   port_stats(idx));
-	} else {
-		for (unsigned int i = 0; i < vgw_net_n_ports(); i++)
-			json_array_append_new(arr, port_stats(i));
-		for (unsigned int i = 0; i < vgw_fsdev_count(); i++)
-			json_array_append_new(arr, fs_stats(i));
-	}
 	for (unsigned int w = 0; w < vgw_dp_n_workers(); w++) {
 		uint64_t loops, busy;
 
@@ -268,13 +147,35 @@ cmd_stats(json_t *req)
 			"lcore", vgw_dp_worker_lcore(w), "loops", (json_int_t)loops,
 			"busy_loops", (json_int_t)busy));
 	}
+	return lc;
+}
+
+static json_t *
+cmd_stats(json_t *req)
+{
+	struct vgw_net_mem m;
+	json_t *arr = json_array(), *r, *err;
+
+	if (json_object_get(req, "device") != NULL) {
+		struct vgw_device *dev = device_arg(req, &err);
+
+		if (dev == NULL) {
+			json_decref(arr);
+			return err;
+		}
+		json_array_append_new(arr, vgw_ctl_device_stats(dev));
+	} else {
+		for (unsigned int i = 0; i < vgw_device_count(); i++)
+			json_array_append_new(arr, vgw_ctl_device_stats(vgw_device_at(i)));
+	}
 	vgw_net_mem_info(&m);
 	r = ok_reply();
 	json_object_set_new(r, "devices", arr);
-	json_object_set_new(r, "workers", lc);
+	json_object_set_new(r, "workers", workers_json());
 	json_object_set_new(r, "mbufs", json_pack("{s:i, s:i, s:i}", "total", m.mbufs,
 		"in_use", m.in_use, "size", m.mbuf_size));
 	json_object_set_new(r, "tsc_hz", json_integer((json_int_t)rte_get_tsc_hz()));
+	json_object_set_new(r, "inputs_lost", json_integer((json_int_t)vgw_ctl_inputs_lost()));
 	return r;
 }
 
@@ -282,26 +183,22 @@ static json_t *
 do_suspend(json_t *req, bool suspend)
 {
 	json_t *err, *r;
-	int idx = device_arg(req, &err), ret;
+	struct vgw_device *dev = device_arg(req, &err);
+	struct vgw_ctl_dev *cd;
+	int ret;
 
-	if (idx < 0)
+	if (dev == NULL)
 		return err;
-	ret = IS_FS(idx) ? vgw_fsdev_suspend(idx - VGW_MAX_DEVICES, suspend) :
-			   vgw_net_suspend(idx, suspend);
+	ret = vgw_device_suspend(dev, suspend);
 	if (ret == -ENOTSUP)
-		return vgw_ctl_error("device \"%s\" is not a vhost-user device",
-				     json_string_value(json_object_get(req, "device")));
+		return vgw_ctl_error("device \"%s\" is not a vhost-user device", dev->name);
 	if (ret < 0)
 		return vgw_ctl_error("%s failed: %s", suspend ? "suspend" : "resume",
 				     strerror(-ret));
-	{
-		struct vgw_ctl_dev *d = vgw_ctl_dev_find(
-			json_string_value(json_object_get(req, "device")));
-
-		if (d != NULL && ret == 1)
-			vgw_ctl_feed(d, suspend ? VGW_PHASE_IN_OP_SUSPEND :
-				     VGW_PHASE_IN_OP_RESUME, NULL, vgw_ctl_now());
-	}
+	cd = vgw_ctl_dev_find(dev->name);
+	if (cd != NULL && ret == 1)
+		vgw_ctl_feed(cd, suspend ? VGW_PHASE_IN_OP_SUSPEND : VGW_PHASE_IN_OP_RESUME,
+			     NULL, vgw_ctl_now());
 	r = ok_reply();
 	json_object_set_new(r, "changed", json_boolean(ret == 1));
 	return r;
@@ -323,33 +220,32 @@ static json_t *
 do_state(json_t *req, bool save)
 {
 	const char *path = json_string_value(json_object_get(req, "path"));
-	const char *name = json_string_value(json_object_get(req, "device"));
-	struct vgw_fsdev_state_info in;
+	struct vgw_device *dev;
 	char why[256] = "";
+	size_t bytes = 0;
 	json_t *err, *r;
-	int idx = device_arg(req, &err), ret;
+	int ret;
 
-	if (idx < 0)
+	dev = device_arg(req, &err);
+	if (dev == NULL)
 		return err;
-	if (!IS_FS(idx))
+	if (dev->ops->state_save == NULL || dev->ops->state_load == NULL)
 		return vgw_ctl_error("device \"%s\" has no device state of its own (net: "
-				     "the front-end's rings are all there is)", name);
+				     "the front-end's rings are all there is)", dev->name);
 	if (path == NULL || path[0] != '/')
 		return vgw_ctl_error("\"path\": an absolute file path (string) is required");
-	ret = save ? vgw_fsdev_state_save(idx - VGW_MAX_DEVICES, path, &in, why, sizeof(why)) :
-		     vgw_fsdev_state_load(idx - VGW_MAX_DEVICES, path, &in, why, sizeof(why));
-	if (ret < 0)
-		return vgw_ctl_error("%s of \"%s\" failed: %s", save ? "state-save" : "state-load",
-				     name, why[0] ? why : strerror(-ret));
 	r = ok_reply();
-	json_object_set_new(r, "bytes", json_integer((json_int_t)in.bytes));
-	json_object_set_new(r, "inodes", json_integer(in.inodes));
-	json_object_set_new(r, "handles", json_integer(in.handles));
-	if (!save)
-		json_object_set_new(r, "stale", json_integer((json_int_t)in.stale));
+	ret = save ? vgw_device_state_save(dev, path, r, &bytes, why, sizeof(why)) :
+		     vgw_device_state_load(dev, path, r, &bytes, why, sizeof(why));
+	if (ret < 0) {
+		json_decref(r);
+		return vgw_ctl_error("%s of \"%s\" failed: %s", save ? "state-save" : "state-load",
+				     dev->name, why[0] ? why : strerror(-ret));
+	}
+	json_object_set_new(r, "bytes", json_integer((json_int_t)bytes));
 	vgw_ctl_broadcast(json_pack("{s:s, s:s, s:s, s:s, s:I, s:f}", "event", "state",
-		"device", name, "op", save ? "save" : "load", "path", path,
-		"bytes", (json_int_t)in.bytes, "ts", vgw_ctl_now()));
+		"device", dev->name, "op", save ? "save" : "load", "path", path,
+		"bytes", (json_int_t)bytes, "ts", vgw_ctl_now()));
 	return r;
 }
 

@@ -7,6 +7,7 @@
  * device's phase machine (the one owner of phases) and streams every
  * change to the subscribers of the control socket. */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -30,7 +31,7 @@ struct ctl_input {
 };
 
 static struct rte_ring *inputs;
-static uint64_t inputs_lost;
+static _Atomic uint64_t inputs_lost;
 static struct vgw_ctl_dev devs[VGW_MAX_DEVICES];
 static unsigned int n_devs;
 
@@ -50,7 +51,7 @@ vhost_observer(const char *name, enum vgw_vhost_event ev, uint64_t arg)
 
 	snprintf(in.device, sizeof(in.device), "%s", name);
 	if (rte_ring_mp_enqueue_elem(inputs, &in, sizeof(in)) != 0)
-		__atomic_fetch_add(&inputs_lost, 1, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&inputs_lost, 1, memory_order_relaxed);
 }
 
 int
@@ -179,5 +180,5 @@ vgw_ctl_events_poll(void)
 uint64_t
 vgw_ctl_inputs_lost(void)
 {
-	return __atomic_load_n(&inputs_lost, __ATOMIC_RELAXED);
+	return atomic_load_explicit(&inputs_lost, memory_order_relaxed);
 }

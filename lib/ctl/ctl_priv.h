@@ -28,6 +28,11 @@ void vgw_ctl_subscribe_current(void);
 /* Run one request; return the reply object (with "ok"). */
 json_t *vgw_ctl_dispatch(json_t *req);
 json_t *vgw_ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct vgw_device;
+/* What the control socket's device and stats commands show of a device;
+ * rte_telemetry shows the same. */
+json_t *vgw_ctl_device_json(struct vgw_device *dev);
+json_t *vgw_ctl_device_stats(struct vgw_device *dev);
 
 /* ctl_events.c */
 int vgw_ctl_events_init(const struct vgw_conf *conf);

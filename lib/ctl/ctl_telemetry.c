@@ -1,77 +1,111 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* rte_telemetry commands, readable with dpdk-telemetry.py. They run on
- * DPDK's telemetry thread and only read. */
+ * DPDK's telemetry thread and only read. Every device of the registry is
+ * shown the way the control socket shows it (device and stats), flattened
+ * to what rte_telemetry 22.11 carries: scalars, one level of nesting. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_telemetry.h>
 
-#include "vgw_net.h"
+#include <jansson.h>
+
+#include "vgw_device.h"
 #include "vgw_ctl.h"
 #include "ctl_priv.h"
+
+/* The scalar members of o into the dict d: strings, integers (booleans as
+ * 0 or 1). Nested objects and arrays are left out; so are the keys in
+ * skip (NULL-terminated). */
+static void
+add_scalars(struct rte_tel_data *d, json_t *o, const char *const *skip)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(o, key, v) {
+		bool skipped = false;
+
+		for (unsigned int i = 0; skip != NULL && skip[i] != NULL; i++)
+			skipped |= strcmp(skip[i], key) == 0;
+		if (skipped)
+			continue;
+		if (json_is_string(v))
+			rte_tel_data_add_dict_string(d, key, json_string_value(v));
+		else if (json_is_boolean(v))
+			rte_tel_data_add_dict_int(d, key, json_is_true(v));
+		else if (json_is_integer(v) && json_integer_value(v) < 0)
+			rte_tel_data_add_dict_int(d, key, (int)json_integer_value(v));
+		else if (json_is_integer(v))
+			rte_tel_data_add_dict_u64(d, key, (uint64_t)json_integer_value(v));
+	}
+}
+
+/* Queue i's counters as the container "q<i>" of d. */
+static void
+add_queue(struct rte_tel_data *d, size_t i, json_t *q)
+{
+	static const char *const skip[] = { "queue", NULL };
+	struct rte_tel_data *c = rte_tel_data_alloc();
+	char name[16];
+
+	if (c == NULL)
+		return;
+	rte_tel_data_start_dict(c);
+	add_scalars(c, q, skip);
+	snprintf(name, sizeof(name), "q%zu", i);
+	if (rte_tel_data_add_dict_container(d, name, c, 0) < 0)
+		rte_tel_data_free(c);
+}
+
+/* A device's counters: the scalars of its stats, busy_cycles summed over
+ * its queues, and (per_queue) each queue's counters. */
+static void
+add_counters(struct rte_tel_data *d, struct vgw_device *dev, bool per_queue)
+{
+	static const char *const skip[] = { "name", NULL };
+	json_t *st = vgw_ctl_device_stats(dev), *q;
+	uint64_t busy = 0;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "queues"), i, q) {
+		busy += (uint64_t)json_integer_value(json_object_get(q, "busy_cycles"));
+		if (per_queue)
+			add_queue(d, i, q);
+	}
+	add_scalars(d, st, skip);
+	rte_tel_data_add_dict_u64(d, "busy_cycles", busy);
+	json_decref(st);
+}
 
 static int
 tel_devices(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
-	for (unsigned int i = 0; i < vgw_net_n_ports(); i++) {
-		struct vgw_net_port_info in;
-
-		if (vgw_net_port_info(i, &in) == 0)
-			rte_tel_data_add_array_string(d, in.name);
-	}
+	for (unsigned int i = 0; i < vgw_device_count(); i++)
+		rte_tel_data_add_array_string(d, vgw_device_at(i)->name);
 	return 0;
-}
-
-static void
-add_counters(struct rte_tel_data *d, unsigned int idx, uint16_t queues)
-{
-	uint64_t rx = 0, rxb = 0, tx = 0, txb = 0, drops = 0, busy = 0;
-
-	for (uint16_t q = 0; q < queues; q++) {
-		struct vgw_dp_qstats st;
-
-		vgw_net_queue_stats(idx, q, &st);
-		rx += st.rx_pkts;
-		rxb += st.rx_bytes;
-		tx += st.tx_pkts;
-		txb += st.tx_bytes;
-		drops += st.drops;
-		busy += st.busy_cycles;
-	}
-	rte_tel_data_add_dict_u64(d, "rx_packets", rx);
-	rte_tel_data_add_dict_u64(d, "rx_bytes", rxb);
-	rte_tel_data_add_dict_u64(d, "tx_packets", tx);
-	rte_tel_data_add_dict_u64(d, "tx_bytes", txb);
-	rte_tel_data_add_dict_u64(d, "drops", drops);
-	rte_tel_data_add_dict_u64(d, "busy_cycles", busy);
 }
 
 static int
 tel_device(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	struct vgw_net_port_info in;
-	const struct vgw_ctl_dev *cd;
-	int idx;
+	struct vgw_device *dev;
+	json_t *o;
 
-	if (params == NULL || (idx = vgw_net_port_find(params)) < 0)
+	if (params == NULL || (dev = vgw_device_find(params)) == NULL)
 		return -EINVAL;
-	vgw_net_port_info(idx, &in);
-	cd = vgw_ctl_dev_find(in.name);
+	o = vgw_ctl_device_json(dev);
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_string(d, "name", in.name);
-	rte_tel_data_add_dict_string(d, "type", vgw_conf_dev_type_str(in.type));
-	rte_tel_data_add_dict_string(d, "socket", in.socket);
-	rte_tel_data_add_dict_string(d, "phase", cd != NULL ? vgw_phase_name(cd->pm.phase) : "idle");
-	rte_tel_data_add_dict_int(d, "connected", in.connected);
-	rte_tel_data_add_dict_int(d, "ready", in.ready);
-	rte_tel_data_add_dict_int(d, "suspended", in.suspended);
-	rte_tel_data_add_dict_int(d, "queues", in.queues);
-	rte_tel_data_add_dict_int(d, "active_queues", in.active_queues);
-	rte_tel_data_add_dict_u64(d, "features", in.features);
-	rte_tel_data_add_dict_u64(d, "protocol_features", in.protocol_features);
-	rte_tel_data_add_dict_u64(d, "connects", in.connects);
-	add_counters(d, idx, in.queues);
+	add_scalars(d, o, NULL);
+	/* "socket" of an ethdev has always been its devargs here */
+	if (json_object_get(o, "socket") == NULL && json_object_get(o, "devargs") != NULL)
+		rte_tel_data_add_dict_string(d, "socket",
+			json_string_value(json_object_get(o, "devargs")));
+	json_decref(o);
+	add_counters(d, dev, true);
 	return 0;
 }
 
@@ -79,15 +113,15 @@ static int
 tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	rte_tel_data_start_dict(d);
-	for (unsigned int i = 0; i < vgw_net_n_ports(); i++) {
-		struct vgw_net_port_info in;
-		struct rte_tel_data *c;
+	for (unsigned int i = 0; i < vgw_device_count(); i++) {
+		struct vgw_device *dev = vgw_device_at(i);
+		struct rte_tel_data *c = rte_tel_data_alloc();
 
-		if (vgw_net_port_info(i, &in) < 0 || (c = rte_tel_data_alloc()) == NULL)
+		if (c == NULL)
 			continue;
 		rte_tel_data_start_dict(c);
-		add_counters(c, i, in.queues);
-		rte_tel_data_add_dict_container(d, in.name, c, 0);
+		add_counters(c, dev, false);
+		rte_tel_data_add_dict_container(d, dev->name, c, 0);
 	}
 	return 0;
 }

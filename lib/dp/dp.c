@@ -334,6 +334,9 @@ vgw_dp_stats_sum(uint16_t slot, struct vgw_dp_qstats *out)
 		out->tx_bytes += s->tx_bytes;
 		out->drops += s->drops;
 		out->busy_cycles += s->busy_cycles;
+		out->errors += s->errors;
+		out->bytes_read += s->bytes_read;
+		out->bytes_written += s->bytes_written;
 	}
 }
 

@@ -17,7 +17,9 @@
 #include <rte_common.h>
 
 #define VGW_DP_BURST 32
-#define VGW_DP_MAX_SLOTS 1024
+/* Stats slots per lcore: VGW_DEV_SLOTS for each of VGW_MAX_DEVICES
+ * devices (vgw_device.h asserts that they fit). */
+#define VGW_DP_MAX_SLOTS 1088
 
 struct vgw_dp_lcore;
 struct vgw_dp_task;
@@ -37,9 +39,13 @@ struct vgw_dp_list {
 	struct vgw_dp_task tasks[];
 };
 
-/* Counters of one slot (a device queue) on one lcore. busy_cycles: TSC
- * cycles spent in polls that handled at least one packet, the definition
- * of dpdk-testpmd's --record-core-cycles. */
+/* Counters of one slot (a device queue) on one lcore. rx: what the
+ * front-end gave (net: packets; fs: requests taken from the ring and their
+ * bytes), tx: what went to it (net: packets; fs: replies and the bytes
+ * written into the guest's buffers). busy_cycles: TSC cycles spent in
+ * polls that handled at least one packet, the definition of dpdk-testpmd's
+ * --record-core-cycles. errors, bytes_read, bytes_written: fs only
+ * (replies with an error, READ and WRITE payload). */
 struct vgw_dp_qstats {
 	uint64_t rx_pkts;
 	uint64_t rx_bytes;
@@ -47,6 +53,9 @@ struct vgw_dp_qstats {
 	uint64_t tx_bytes;
 	uint64_t drops;
 	uint64_t busy_cycles;
+	uint64_t errors;
+	uint64_t bytes_read;
+	uint64_t bytes_written;
 };
 
 struct vgw_dp_lcore {

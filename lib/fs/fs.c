@@ -609,6 +609,8 @@ vgw_fs_submit(struct vgw_fs *fs, struct vgw_fs_req *req)
 	req->out_len = 0;
 	req->error = 0;
 	req->opcode = 0;
+	req->bytes_read = 0;
+	req->bytes_written = 0;
 	c->out_cap = fs_iov_total(req->out, req->out_cnt);
 	in_total = fs_iov_total(req->in, req->in_cnt);
 

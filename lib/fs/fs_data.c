@@ -155,6 +155,7 @@ fs_read_done(struct vgw_fs *fs, struct fs_ctx *c, int res)
 {
 	if (res >= 0) {
 		fs->stats.bytes_read += (uint64_t)res;
+		c->req->bytes_read = (uint32_t)res;
 		c->body_len = (uint32_t)res;
 	}
 	fs_reply_body(fs, c, res);
@@ -196,6 +197,7 @@ fs_write_done(struct vgw_fs *fs, struct fs_ctx *c, int res)
 		return;
 	}
 	fs->stats.bytes_written += (uint64_t)res;
+	c->req->bytes_written = (uint32_t)res;
 	memset(&o, 0, sizeof(o));
 	o.size = (uint32_t)res;
 	fs_reply(fs, c, &o, sizeof(o));

@@ -10,10 +10,10 @@
  * period, then complete every request still in flight (the workers no
  * longer touch the engine, so the caller may) and give the ring indices back
  * to rte_vhost: after that, no guest memory is written. SET_MEM_TABLE and
- * SET_LOG_BASE on a ready device do the same around rte_vhost's remapping
- * (see on_message()). */
+ * SET_LOG_BASE on a ready device do the same around rte_vhost's remapping.
+ * The device base (vgw_device.h) drives these steps and holds dev->lock
+ * while it calls the operations below. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -26,14 +26,16 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 
+#include <jansson.h>
+
 #include "vgw_common.h"
 #include "vgw_log.h"
 #include "vgw_dp.h"
 #include "vgw_vhost.h"
+#include "vgw_device.h"
 #include "vgw_vring.h"
 #include "vgw_fs.h"
 #include "vgw_fsdev.h"
-#include "vgw_state.h"
 
 RTE_LOG_REGISTER_SUFFIX(vgw_logtype_fs, fs, INFO);
 
@@ -41,11 +43,6 @@ RTE_LOG_REGISTER_SUFFIX(vgw_logtype_fs, fs, INFO);
 #define FS_REAP_BURST 32
 #define FS_DRAIN_TIMEOUT_MS 10000
 #define FS_MAX_VRINGS (1 + VGW_MAX_QUEUES)
-#define FS_MSG_SET_MEM_TABLE 5	/* VHOST_USER_SET_MEM_TABLE */
-#define FS_MSG_SET_LOG_BASE 6	/* VHOST_USER_SET_LOG_BASE */
-#define FS_MSG_SET_INFLIGHT_FD 32	/* VHOST_USER_SET_INFLIGHT_FD */
-#define FS_STATE_TIMEOUT_MS 60000	/* for the front-end's end of the pipe */
-#define FS_STATE_MAX (256u << 20)
 
 struct fs_slot {
 	struct vgw_fs_req req;
@@ -55,32 +52,11 @@ struct fs_slot {
 };
 
 struct fs_dev {
-	char name[VGW_NAME_MAX];
-	const struct vgw_conf_dev *conf;
-	uint16_t index;			/* config index: stats slot */
-	/* control plane (event thread, control thread; under fs_lock) */
-	int conn_vid;
-	int ready_vid;
-	bool suspended;
-	bool remap;			/* taken away while rte_vhost remaps */
-	uint64_t connects;
-	uint64_t disconnects;
+	struct vgw_device dev;		/* name, index (stats slots), conf, vid */
+	/* control plane (under dev.lock) */
 	uint64_t resubmitted;		/* of rings since detached */
-	/* device state transfer: one at a time, on its own thread (the
-	 * front-end touches the pipe only after our reply) */
-	pthread_t xfer;
-	bool xfer_started;
-	uint32_t xfer_dir;		/* 0 save, 1 load */
-	int xfer_fd;
-	void *xfer_buf;
-	size_t xfer_len;
-	int xfer_result;		/* 0, or -errno; read after the join */
-	char xfer_why[VGW_STATE_REASON_MAX];
-	uint64_t states_saved;
-	uint64_t states_loaded;
 	/* what the workers may use: set before the device is published,
 	 * not changed while it is */
-	_Atomic int vid;
 	struct vgw_fs *fs;
 	struct rte_vhost_memory *mem;
 	uint16_t nvq;
@@ -99,7 +75,6 @@ static struct fs_dev *devs;
 /* every CPU no worker lcore polls on: io_uring's workers run there */
 static cpu_set_t iowq_cpus;
 static unsigned int n_devs;
-static pthread_mutex_t fs_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* --- fast path ------------------------------------------------------- */
 
@@ -133,62 +108,89 @@ notify_rings(struct fs_dev *d, uint32_t mask)
 			d->call_pending |= 1u << q;
 }
 
+/* The stats slot of vring vq: request queue vq - 1, or the hiprio queue. */
+static inline struct vgw_dp_qstats *
+vq_stats(struct fs_dev *d, struct vgw_dp_lcore *lc, uint16_t vq)
+{
+	return &lc->stats[vgw_device_slot(&d->dev, vq == 0 ? VGW_DEV_SLOT_HIPRIO : vq - 1)];
+}
+
+/* Return the completed requests to their rings; counted on lc's slots when
+ * a worker reaps (lc NULL: the control plane drains a device no worker
+ * polls, and lcore counters are their worker's alone). */
 static unsigned int
-reap(struct fs_dev *d, uint32_t *notify)
+reap(struct fs_dev *d, struct vgw_dp_lcore *lc, uint32_t *notify)
 {
 	struct vgw_fs_req *done[FS_REAP_BURST];
 	unsigned int n = vgw_fs_poll(d->fs, done, FS_REAP_BURST);
 
 	for (unsigned int i = 0; i < n; i++) {
-		struct fs_slot *s = done[i]->user;
+		struct vgw_fs_req *r = done[i];
+		struct fs_slot *s = r->user;
 
-		vgw_vring_push(&d->vq[s->vq], &s->chain, done[i]->out_len);
+		vgw_vring_push(&d->vq[s->vq], &s->chain, r->out_len);
 		*notify |= 1u << s->vq;
 		slot_put(d, s);
+		if (lc != NULL) {
+			struct vgw_dp_qstats *st = vq_stats(d, lc, s->vq);
+
+			st->tx_pkts += r->out_len != 0;
+			st->tx_bytes += r->out_len;
+			st->errors += r->error != 0;
+			st->bytes_read += r->bytes_read;
+			st->bytes_written += r->bytes_written;
+		}
 	}
 	return n;
+}
+
+/* Take what ring q offers, up to *taken < FS_SLOTS in all. */
+static void
+take(struct fs_dev *d, uint16_t q, struct vgw_dp_lcore *lc, unsigned int *taken,
+     uint32_t *notify)
+{
+	struct vgw_dp_qstats *st = vq_stats(d, lc, q);
+
+	while (d->n_free != 0 && *taken < FS_SLOTS) {
+		struct fs_slot *s = &d->slots[d->free_head];
+		int r = vgw_vring_pop(&d->vq[q], d->mem, &s->chain);
+
+		if (r == 0)
+			break;
+		(*taken)++;
+		if (r < 0) {	/* returned unused, counted */
+			st->drops++;
+			*notify |= 1u << q;
+			continue;
+		}
+		slot_get(d);
+		s->vq = q;
+		s->req.in = s->chain.iov;
+		s->req.in_cnt = s->chain.in_cnt;
+		s->req.out = s->chain.iov + s->chain.in_cnt;
+		s->req.out_cnt = s->chain.out_cnt;
+		s->req.user = s;
+		st->rx_pkts++;
+		st->rx_bytes += s->chain.in_len;
+		if (vgw_fs_submit(d->fs, &s->req) < 0) {
+			vgw_vring_push(&d->vq[q], &s->chain, 0);
+			*notify |= 1u << q;
+			slot_put(d, s);
+			st->drops++;
+		}
+	}
 }
 
 static uint16_t
 fs_poll(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 {
 	struct fs_dev *d = t->arg;
-	struct vgw_dp_qstats *st = &lc->stats[t->slot];
 	uint32_t notify = 0;
 	unsigned int taken = 0, done;
 
-	for (uint16_t q = 0; q < d->nvq; q++) {
-		while (d->n_free != 0 && taken < FS_SLOTS) {
-			struct fs_slot *s = &d->slots[d->free_head];
-			int r = vgw_vring_pop(&d->vq[q], d->mem, &s->chain);
-
-			if (r == 0)
-				break;
-			taken++;
-			if (r < 0) {	/* returned unused, counted */
-				st->drops++;
-				notify |= 1u << q;
-				continue;
-			}
-			slot_get(d);
-			s->vq = q;
-			s->req.in = s->chain.iov;
-			s->req.in_cnt = s->chain.in_cnt;
-			s->req.out = s->chain.iov + s->chain.in_cnt;
-			s->req.out_cnt = s->chain.out_cnt;
-			s->req.user = s;
-			st->rx_pkts++;
-			st->rx_bytes += s->chain.in_len;
-			if (vgw_fs_submit(d->fs, &s->req) < 0) {
-				vgw_vring_push(&d->vq[q], &s->chain, 0);
-				notify |= 1u << q;
-				slot_put(d, s);
-				st->drops++;
-			}
-		}
-	}
-	done = reap(d, &notify);
-	st->tx_pkts += done;
+	for (uint16_t q = 0; q < d->nvq; q++)
+		take(d, q, lc, &taken, &notify);
+	done = reap(d, lc, &notify);
 	if ((notify | d->call_pending) != 0)
 		notify_rings(d, notify);
 	return taken + done;
@@ -196,25 +198,24 @@ fs_poll(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 
 /* --- control plane --------------------------------------------------- */
 
-static int xfer_join(struct fs_dev *d);
-
-static unsigned int
-fs_tasks(struct vgw_dp_task *tasks, unsigned int max)
+static struct fs_dev *
+fs_of(struct vgw_device *dev)
 {
-	unsigned int n = 0;
+	return VGW_DEVICE_OF(dev, struct fs_dev, dev);
+}
 
-	for (unsigned int i = 0; i < n_devs && n < max; i++) {
-		struct fs_dev *d = &devs[i];
-
-		if (atomic_load(&d->vid) < 0)
-			continue;
-		tasks[n].poll = fs_poll;
-		tasks[n].arg = d;
-		tasks[n].queue = 0;
-		tasks[n].slot = d->index * VGW_MAX_QUEUES;
-		n++;
-	}
-	return n;
+/* One task per published device, so that one lcore owns its engine; its
+ * busy cycles are counted on its first request queue. */
+static unsigned int
+fs_tasks(struct vgw_device *dev, struct vgw_dp_task *tasks, unsigned int max)
+{
+	if (max == 0 || atomic_load(&dev->vid) < 0)
+		return 0;
+	tasks[0].poll = fs_poll;
+	tasks[0].arg = fs_of(dev);
+	tasks[0].queue = 0;
+	tasks[0].slot = vgw_device_slot(dev, 0);
+	return 1;
 }
 
 /* The workers no longer touch d: finish its requests on this thread. */
@@ -225,10 +226,10 @@ drain(struct fs_dev *d)
 	uint32_t notify = 0;
 
 	while (d->fs != NULL && vgw_fs_inflight(d->fs) != 0) {
-		if (reap(d, &notify) == 0) {
+		if (reap(d, NULL, &notify) == 0) {
 			if (rte_rdtsc() > deadline) {
 				VGW_LOG(fs, ERR, "%s: %u request(s) still in flight after %d ms",
-					d->name, vgw_fs_inflight(d->fs), FS_DRAIN_TIMEOUT_MS);
+					d->dev.name, vgw_fs_inflight(d->fs), FS_DRAIN_TIMEOUT_MS);
 				break;
 			}
 			usleep(100);
@@ -237,43 +238,35 @@ drain(struct fs_dev *d)
 	notify_rings(d, notify);
 }
 
-/* Publish d's state to the workers (or take it away) and, when taken away,
- * finish what is in flight. Called with fs_lock held. */
 static void
-publish(struct fs_dev *d)
+fs_quiesce(struct vgw_device *dev)
 {
-	int vid = d->suspended || d->remap ? -1 : d->ready_vid;
-
-	if (atomic_load(&d->vid) == vid)
-		return;
-	atomic_store(&d->vid, vid);
-	vgw_dp_rebuild();
-	if (vid < 0)
-		drain(d);
+	drain(fs_of(dev));
 }
 
 static int
 engine_create(struct fs_dev *d)
 {
+	const struct vgw_conf_dev *conf = d->dev.conf;
 	struct vgw_fs_conf c;
 
 	vgw_fs_conf_init(&c);
-	c.shared_dir = d->conf->shared_dir;
-	c.tag = d->conf->tag;
+	c.shared_dir = conf->shared_dir;
+	c.tag = conf->tag;
 	c.max_inflight = FS_SLOTS;
-	c.cache = d->conf->fs_cache == VGW_FS_CACHE_MODE_NONE ? VGW_FS_CACHE_NONE :
-		  d->conf->fs_cache == VGW_FS_CACHE_MODE_ALWAYS ? VGW_FS_CACHE_ALWAYS :
+	c.cache = conf->fs_cache == VGW_FS_CACHE_MODE_NONE ? VGW_FS_CACHE_NONE :
+		  conf->fs_cache == VGW_FS_CACHE_MODE_ALWAYS ? VGW_FS_CACHE_ALWAYS :
 		  VGW_FS_CACHE_AUTO;
-	if (d->conf->fs_timeout >= 0) {
-		c.entry_timeout = d->conf->fs_timeout;
-		c.attr_timeout = d->conf->fs_timeout;
+	if (conf->fs_timeout >= 0) {
+		c.entry_timeout = conf->fs_timeout;
+		c.attr_timeout = conf->fs_timeout;
 	}
-	c.xattr = d->conf->fs_xattr;
-	c.writeback = d->conf->fs_writeback;
+	c.xattr = conf->fs_xattr;
+	c.writeback = conf->fs_writeback;
 	c.iowq_cpus = &iowq_cpus;
 	d->fs = vgw_fs_create(&c);
 	if (d->fs == NULL) {
-		VGW_LOG(fs, ERR, "%s: cannot serve %s: %s", d->name, d->conf->shared_dir,
+		VGW_LOG(fs, ERR, "%s: cannot serve %s: %s", d->dev.name, conf->shared_dir,
 			strerror(errno));
 		return -errno;
 	}
@@ -281,313 +274,282 @@ engine_create(struct fs_dev *d)
 }
 
 static int
-on_new_connection(void *ctx, int vid)
+fs_connect(struct vgw_device *dev, int vid)
 {
-	struct fs_dev *d = ctx;
-	int ret = 0;
+	struct fs_dev *d = fs_of(dev);
 
-	pthread_mutex_lock(&fs_lock);
-	if (d->conn_vid >= 0) {
-		VGW_LOG(fs, ERR, "%s: refused a second front-end on %s (vid %d)",
-			d->name, d->conf->socket, vid);
-		ret = -1;
-	} else if (d->fs == NULL && engine_create(d) < 0) {
-		ret = -1;
-	} else {
-		d->conn_vid = vid;
-		d->connects++;
-		VGW_LOG(fs, INFO, "%s: front-end connected (vid %d)", d->name, vid);
-	}
-	pthread_mutex_unlock(&fs_lock);
-	return ret;
+	return d->fs == NULL ? engine_create(d) : 0;
 }
 
-static int
-on_destroy_connection(void *ctx, int vid)
+static void
+fs_disconnect(struct vgw_device *dev, int vid)
 {
-	struct fs_dev *d = ctx;
+	struct fs_dev *d = fs_of(dev);
 
-	pthread_mutex_lock(&fs_lock);
-	if (d->conn_vid != vid) {
-		pthread_mutex_unlock(&fs_lock);
-		return -ENOENT;
-	}
-	d->conn_vid = -1;
-	d->disconnects++;
-	xfer_join(d);	/* its engine goes now */
-	d->xfer_result = -EIO;
 	/* a new front-end is a new FUSE session: start from a fresh engine */
 	vgw_fs_destroy(d->fs);
 	d->fs = NULL;
-	pthread_mutex_unlock(&fs_lock);
-	VGW_LOG(fs, INFO, "%s: front-end disconnected (vid %d)", d->name, vid);
-	return 0;
 }
 
+/* Take the rings of vid, nvq of them. */
 static int
-on_new_device(void *ctx, int vid)
+rings_attach(struct fs_dev *d, int vid, uint16_t nvq)
 {
-	struct fs_dev *d = ctx;
-	uint16_t nvq = vgw_vhost_nr_vrings(vid);
-
-	pthread_mutex_lock(&fs_lock);
-	if (d->conn_vid != vid || d->fs == NULL)
-		goto fail;
-	if (d->xfer_started && d->xfer_dir == 1)
-		xfer_join(d);	/* the rings start on the loaded session */
-	nvq = RTE_MIN(nvq, (uint16_t)(1 + d->conf->queues));
-	vgw_vring_mem_free(d->mem);
-	d->mem = vgw_vring_mem_get(vid);
-	if (d->mem == NULL)
-		goto fail;
 	for (uint16_t q = 0; q < nvq; q++) {
 		int ret = vgw_vring_attach(&d->vq[q], vid, q);
 
 		if (ret == -EINVAL) {
 			VGW_LOG(fs, ERR, "%s: ring %u: the inflight region holds fewer entries than the ring's %u",
-				d->name, q, d->vq[q].size);
-			goto fail;
+				d->dev.name, q, d->vq[q].size);
+			return ret;
 		}
 		if (ret < 0) {
-			VGW_LOG(fs, ERR, "%s: ring %u is not set up", d->name, q);
-			goto fail;
+			VGW_LOG(fs, ERR, "%s: ring %u is not set up", d->dev.name, q);
+			return ret;
 		}
 		if (d->vq[q].n_resubmit != 0)
 			VGW_LOG(fs, NOTICE, "%s: ring %u: %u request(s) left in flight by the previous back-end, taken again",
-				d->name, q, d->vq[q].n_resubmit);
+				d->dev.name, q, d->vq[q].n_resubmit);
 	}
+	return 0;
+}
+
+static int
+fs_start(struct vgw_device *dev, int vid)
+{
+	struct fs_dev *d = fs_of(dev);
+	uint16_t nvq = vgw_vhost_nr_vrings(vid);
+
+	if (d->fs == NULL)
+		return -ENODEV;
+	nvq = RTE_MIN(nvq, (uint16_t)(1 + dev->queues));
+	vgw_vring_mem_free(d->mem);
+	d->mem = vgw_vring_mem_get(vid);
+	if (d->mem == NULL || rings_attach(d, vid, nvq) < 0)
+		return -EINVAL;
 	d->nvq = nvq;
-	d->remap = false;
 	d->call_pending = 0;
 	d->free_head = 0;
 	d->n_free = FS_SLOTS;
 	for (uint16_t i = 0; i < FS_SLOTS; i++)
 		d->slots[i].next_free = i + 1;
-	d->ready_vid = vid;
-	publish(d);
-	pthread_mutex_unlock(&fs_lock);
-	VGW_LOG(fs, INFO, "%s: device ready, %u ring(s)", d->name, nvq);
 	return 0;
-fail:
-	pthread_mutex_unlock(&fs_lock);
-	return -1;
 }
 
 static void
-on_destroy_device(void *ctx, int vid)
+fs_stop(struct vgw_device *dev, int vid)
 {
-	struct fs_dev *d = ctx;
+	struct fs_dev *d = fs_of(dev);
 
-	pthread_mutex_lock(&fs_lock);
-	if (d->ready_vid != vid) {
-		pthread_mutex_unlock(&fs_lock);
-		return;
-	}
-	d->ready_vid = -1;
-	publish(d);
 	drain(d);	/* also when it was suspended: nothing is left behind */
 	for (uint16_t q = 0; q < d->nvq; q++) {
 		d->resubmitted += d->vq[q].resubmitted;
 		vgw_vring_detach(&d->vq[q]);
 	}
 	d->nvq = 0;
-	d->remap = false;
-	pthread_mutex_unlock(&fs_lock);
-	VGW_LOG(fs, INFO, "%s: device stopped (vid %d)", d->name, vid);
 }
 
-/* SET_MEM_TABLE on a ready device: rte_vhost 22.11 unmaps the guest memory
- * and maps the new table without telling us; our rings and memory table
- * would point into unmapped memory. SET_LOG_BASE likewise unmaps the dirty
- * log that rte_vhost_log_write() writes into (rte_vhost's own data path
- * holds the ring locks while logging; we do not), and SET_INFLIGHT_FD the
- * inflight region the rings write into. Before (pre), take the
- * device away from the workers and finish what is in flight (its buffers
- * are in that memory); after (post), take the memory table and the ring
- * addresses again and give the device back. rte_vhost holds the device's
- * ring locks meanwhile: waiting for the workers' grace period is safe
- * because they never wait for those locks (notifications are non-blocking;
- * the ones that could not be sent are sent by the next poll). A memory
- * table that does not change is left alone, as rte_vhost does. If rte_vhost
- * fails the message, no post call comes: the device stays taken away until
- * it is stopped, or a later SET_MEM_TABLE succeeds. */
 static void
-on_message(void *ctx, int vid, const struct vgw_vhost_msg *m, bool post)
+fs_describe(struct vgw_device *dev, char *buf, size_t len)
 {
-	struct fs_dev *d = ctx;
-	struct rte_vhost_memory *mem;
+	snprintf(buf, len, "%u ring(s)", fs_of(dev)->nvq);
+}
+
+/* Our rings and memory table point into what rte_vhost is about to unmap
+ * (rte_vhost's own data path holds the ring locks while logging; we do
+ * not). A memory table that does not change is left alone, as rte_vhost
+ * does. */
+static bool
+fs_remap_needed(struct vgw_device *dev, const struct vgw_vhost_msg *m)
+{
+	return m->request != VGW_VHOST_MSG_SET_MEM_TABLE ||
+	       !vgw_vring_mem_same(fs_of(dev)->mem, m->payload, m->size);
+}
+
+static int
+fs_remap_done(struct vgw_device *dev, int vid)
+{
+	struct fs_dev *d = fs_of(dev);
+	struct rte_vhost_memory *mem = vgw_vring_mem_get(vid);
 	uint16_t q;
 
-	if (m->request != FS_MSG_SET_MEM_TABLE && m->request != FS_MSG_SET_LOG_BASE &&
-	    m->request != FS_MSG_SET_INFLIGHT_FD)
-		return;
-	pthread_mutex_lock(&fs_lock);
-	if (d->ready_vid != vid || (post && !d->remap) || (!post && (d->remap ||
-	    (m->request == FS_MSG_SET_MEM_TABLE &&
-	     vgw_vring_mem_same(d->mem, m->payload, m->size))))) {
-		pthread_mutex_unlock(&fs_lock);
-		return;
-	}
-	if (!post) {
-		d->remap = true;
-		publish(d);	/* when it was published: grace period, drain */
-		pthread_mutex_unlock(&fs_lock);
-		VGW_LOG(fs, INFO, "%s: %s: device paused", d->name, vgw_vhost_msg_name(m->request));
-		return;
-	}
-	mem = vgw_vring_mem_get(vid);
 	for (q = 0; mem != NULL && q < d->nvq; q++)
 		if (vgw_vring_refresh(&d->vq[q]) < 0)
 			break;
 	if (mem == NULL || q < d->nvq) {
 		vgw_vring_mem_free(mem);
-		pthread_mutex_unlock(&fs_lock);
-		VGW_LOG(fs, ERR, "%s: after %s: ring %u is not mapped; device stays paused",
-			d->name, vgw_vhost_msg_name(m->request), q);
-		return;
+		return -EFAULT;
 	}
 	vgw_vring_mem_free(d->mem);
 	d->mem = mem;
-	d->remap = false;
-	publish(d);
-	pthread_mutex_unlock(&fs_lock);
-	VGW_LOG(fs, INFO, "%s: %s done: device resumed", d->name,
-		vgw_vhost_msg_name(m->request));
+	return 0;
 }
 
-/* --- device state (DEVICE_STATE) -------------------------------------- */
+/* --- device state (the FUSE session) --------------------------------- */
 
-static void *
-xfer_main(void *arg)
-{
-	struct fs_dev *d = arg;
-	int ret;
-
-	if (d->xfer_dir == 0) {
-		ret = vgw_state_write_fd(d->xfer_fd, d->xfer_buf, d->xfer_len,
-					 FS_STATE_TIMEOUT_MS);
-		if (ret < 0)
-			snprintf(d->xfer_why, sizeof(d->xfer_why), "writing the state: %s",
-				 strerror(-ret));
-	} else {
-		ret = vgw_state_read_fd(d->xfer_fd, FS_STATE_MAX, FS_STATE_TIMEOUT_MS,
-					&d->xfer_buf, &d->xfer_len);
-		if (ret < 0)
-			snprintf(d->xfer_why, sizeof(d->xfer_why), "reading the state: %s",
-				 strerror(-ret));
-		else
-			ret = vgw_fs_state_load_buf(d->fs, d->xfer_buf, d->xfer_len,
-						    d->xfer_why, sizeof(d->xfer_why));
-	}
-	d->xfer_result = ret;
-	/* before the front-end sees EOF (and sends CHECK_DEVICE_STATE) */
-	if (ret == 0)
-		vgw_vhost_report(d->name, VGW_VHOST_EV_STATE_DONE, d->xfer_dir);
-	close(d->xfer_fd);
-	d->xfer_fd = -1;
-	free(d->xfer_buf);
-	d->xfer_buf = NULL;
-	return NULL;
-}
-
-/* Wait for the transfer thread, if any; its result. Called with fs_lock
- * held: the thread never takes it. */
 static int
-xfer_join(struct fs_dev *d)
+fs_state_save(struct vgw_device *dev, size_t max, void **buf, size_t *len,
+	      char *why, size_t why_len)
 {
-	if (!d->xfer_started)
-		return d->xfer_result;
-	pthread_join(d->xfer, NULL);
-	d->xfer_started = false;
-	if (d->xfer_result < 0)
-		VGW_LOG(fs, ERR, "%s: device state %s failed: %s", d->name,
-			d->xfer_dir == 0 ? "save" : "load", d->xfer_why);
-	else if (d->xfer_dir == 0)
-		d->states_saved++;
-	else
-		d->states_loaded++;
-	return d->xfer_result;
-}
+	struct fs_dev *d = fs_of(dev);
 
-/* SET_DEVICE_STATE_FD. Save: the FUSE session is serialized here, while
- * the device is stopped (nothing in flight: its rings are taken from the
- * workers and drained when they stop), and written by the transfer thread.
- * Load: read and applied by the transfer thread into the connection's
- * fresh engine, before the rings start (new_device waits for it). */
-static int
-on_state_fd(void *ctx, int vid, uint32_t dir, int fd)
-{
-	struct fs_dev *d = ctx;
-	int ret = 0;
-
-	pthread_mutex_lock(&fs_lock);
-	xfer_join(d);
-	d->xfer_result = -EIO;
-	d->xfer_why[0] = '\0';
-	if (d->conn_vid != vid || d->fs == NULL) {
-		ret = -ENODEV;
-	} else if (d->ready_vid >= 0) {
-		VGW_LOG(fs, ERR, "%s: device state %s refused: the device is running",
-			d->name, dir == 0 ? "save" : "load");
-		ret = -EBUSY;
-	} else if (dir == 0) {
-		ret = vgw_fs_state_save_buf(d->fs, FS_STATE_MAX, &d->xfer_buf, &d->xfer_len,
-					    d->xfer_why, sizeof(d->xfer_why));
-		if (ret < 0)
-			VGW_LOG(fs, ERR, "%s: device state save refused: %s", d->name, d->xfer_why);
+	if (d->fs == NULL) {
+		snprintf(why, why_len, "no front-end is connected");
+		return -ENOTCONN;
 	}
-	if (ret == 0) {
-		d->xfer_dir = dir;
-		d->xfer_fd = fd;
-		ret = -pthread_create(&d->xfer, NULL, xfer_main, d);
-		d->xfer_started = ret == 0;
-		if (ret < 0) {
-			free(d->xfer_buf);
-			d->xfer_buf = NULL;
-			d->xfer_fd = -1;
-		}
-	}
-	if (ret < 0)
-		d->xfer_result = ret;
-	pthread_mutex_unlock(&fs_lock);
-	if (ret == 0)
-		VGW_LOG(fs, INFO, "%s: device state %s started", d->name,
-			dir == 0 ? "save" : "load");
-	return ret;
+	return vgw_fs_state_save_buf(d->fs, max, buf, len, why, why_len);
 }
 
 static int
-on_state_check(void *ctx, int vid)
+fs_state_load(struct vgw_device *dev, const void *buf, size_t len, char *why, size_t why_len)
 {
-	struct fs_dev *d = ctx;
-	int ret;
+	struct fs_dev *d = fs_of(dev);
 
-	pthread_mutex_lock(&fs_lock);
-	ret = d->conn_vid == vid ? xfer_join(d) : -ENODEV;
-	pthread_mutex_unlock(&fs_lock);
-	VGW_LOG(fs, INFO, "%s: device state check: %s", d->name, ret == 0 ? "ok" : strerror(-ret));
-	return ret;
+	if (d->fs == NULL) {
+		snprintf(why, why_len, "no front-end is connected");
+		return -ENOTCONN;
+	}
+	return vgw_fs_state_load_buf(d->fs, buf, len, why, why_len);
 }
 
-static const struct vgw_vhost_ops fs_vhost_ops = {
-	.new_connection = on_new_connection,
-	.destroy_connection = on_destroy_connection,
-	.new_device = on_new_device,
-	.destroy_device = on_destroy_device,
-	.message = on_message,
-	.state_fd = on_state_fd,
-	.state_check = on_state_check,
+static void
+fs_state_figures(struct vgw_device *dev, json_t *reply, bool load)
+{
+	const struct vgw_fs *fs = fs_of(dev)->fs;
+	const struct vgw_fs_stats *st = vgw_fs_stats(fs);
+
+	json_object_set_new(reply, "inodes", json_integer(vgw_fs_inode_count(fs)));
+	json_object_set_new(reply, "handles", json_integer(vgw_fs_handle_count(fs)));
+	if (load)
+		json_object_set_new(reply, "stale", json_integer((json_int_t)
+				    (st->state_stale_inodes + st->state_stale_handles)));
+}
+
+/* --- introspection ---------------------------------------------------- */
+
+static void
+fs_info(struct vgw_device *dev, struct vgw_device_info *in, json_t *o)
+{
+	struct fs_dev *d = fs_of(dev);
+	uint64_t resubmitted = d->resubmitted;
+	bool inflight = false;
+
+	in->active_queues = d->nvq;	/* hiprio + request rings polled */
+	if (o == NULL)
+		return;
+	for (uint16_t q = 0; q < d->nvq; q++) {
+		resubmitted += d->vq[q].resubmitted;
+		inflight |= d->vq[q].inflight != NULL;
+	}
+	json_object_set_new(o, "shared_dir", json_string(dev->conf->shared_dir));
+	json_object_set_new(o, "tag", json_string(dev->conf->tag));
+	json_object_set_new(o, "inflight", json_boolean(inflight));
+	json_object_set_new(o, "inflight_resubmitted", json_integer((json_int_t)resubmitted));
+}
+
+/* One queue's counters: the generic ones (rx: requests taken and their
+ * bytes, tx: replies and the bytes written into the guest, drops: chains
+ * returned unused) and the fs ones. */
+static json_t *
+queue_json(json_int_t q, const struct vgw_dp_qstats *st)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I}",
+		"queue", q,
+		"rx_packets", (json_int_t)st->rx_pkts, "rx_bytes", (json_int_t)st->rx_bytes,
+		"tx_packets", (json_int_t)st->tx_pkts, "tx_bytes", (json_int_t)st->tx_bytes,
+		"drops", (json_int_t)st->drops, "busy_cycles", (json_int_t)st->busy_cycles,
+		"cycles_per_packet",
+		st->rx_pkts ? (double)st->busy_cycles / st->rx_pkts : 0.0,
+		"requests", (json_int_t)st->rx_pkts, "replies", (json_int_t)st->tx_pkts,
+		"bytes_read", (json_int_t)st->bytes_read,
+		"bytes_written", (json_int_t)st->bytes_written,
+		"errors", (json_int_t)st->errors);
+}
+
+static void
+qstats_add(struct vgw_dp_qstats *tot, const struct vgw_dp_qstats *st)
+{
+	tot->rx_pkts += st->rx_pkts;
+	tot->rx_bytes += st->rx_bytes;
+	tot->tx_pkts += st->tx_pkts;
+	tot->tx_bytes += st->tx_bytes;
+	tot->drops += st->drops;
+	tot->busy_cycles += st->busy_cycles;
+}
+
+/* The device's counters: totals of the queues (hiprio included), one
+ * object per request queue, the hiprio queue's requests, and the session's
+ * figures from the engine (since the front-end connected). */
+static void
+fs_stats(struct vgw_device *dev, json_t *o)
+{
+	struct fs_dev *d = fs_of(dev);
+	struct vgw_dp_qstats tot = {0}, st;
+	struct vgw_fs_stats es = {0};
+	unsigned int inodes = 0, handles = 0;
+	uint64_t malformed = 0;
+	json_t *qs = json_array();
+
+	for (uint16_t q = 0; q < dev->queues; q++) {
+		vgw_dp_stats_sum(vgw_device_slot(dev, q), &st);
+		qstats_add(&tot, &st);
+		json_array_append_new(qs, queue_json(q, &st));
+	}
+	vgw_dp_stats_sum(vgw_device_slot(dev, VGW_DEV_SLOT_HIPRIO), &st);
+	qstats_add(&tot, &st);
+	pthread_mutex_lock(&dev->lock);
+	if (d->fs != NULL) {
+		/* the poller's plain counters: a racy but harmless read */
+		es = *vgw_fs_stats(d->fs);
+		inodes = vgw_fs_inode_count(d->fs);
+		handles = vgw_fs_handle_count(d->fs);
+	}
+	malformed = es.malformed;
+	for (uint16_t q = 0; q < d->nvq; q++)
+		malformed += d->vq[q].malformed;
+	pthread_mutex_unlock(&dev->lock);
+	json_object_set_new(o, "rx_packets", json_integer((json_int_t)tot.rx_pkts));
+	json_object_set_new(o, "rx_bytes", json_integer((json_int_t)tot.rx_bytes));
+	json_object_set_new(o, "tx_packets", json_integer((json_int_t)tot.tx_pkts));
+	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)tot.tx_bytes));
+	json_object_set_new(o, "drops", json_integer((json_int_t)tot.drops));
+	json_object_set_new(o, "queues", qs);
+	json_object_set_new(o, "hiprio_requests", json_integer((json_int_t)st.rx_pkts));
+	json_object_set_new(o, "requests", json_integer((json_int_t)es.requests));
+	json_object_set_new(o, "errors", json_integer((json_int_t)es.errors));
+	json_object_set_new(o, "malformed", json_integer((json_int_t)malformed));
+	json_object_set_new(o, "bytes_read", json_integer((json_int_t)es.bytes_read));
+	json_object_set_new(o, "bytes_written", json_integer((json_int_t)es.bytes_written));
+	json_object_set_new(o, "inodes", json_integer(inodes));
+	json_object_set_new(o, "handles", json_integer(handles));
+}
+
+static const struct vgw_device_ops fs_ops = {
+	.logtype = &vgw_logtype_fs,
+	.tasks = fs_tasks,
+	.connect = fs_connect,
+	.disconnect = fs_disconnect,
+	.start = fs_start,
+	.stop = fs_stop,
+	.quiesce = fs_quiesce,
+	.remap_needed = fs_remap_needed,
+	.remap_done = fs_remap_done,
+	.describe = fs_describe,
+	.info = fs_info,
+	.stats = fs_stats,
+	.state_save = fs_state_save,
+	.state_load = fs_state_load,
+	.state_figures = fs_state_figures,
 };
 
-int
-vgw_fsdev_init(const struct vgw_conf *conf)
-{
-	unsigned int n = 0, l;
+/* --- set-up ------------------------------------------------------------- */
 
-	for (uint16_t i = 0; i < conf->n_devs; i++)
-		n += conf->devs[i].type == VGW_DEV_FS;
-	if (n == 0)
-		return 0;
+/* Every CPU no worker lcore polls on: io_uring's workers run there. */
+static void
+iowq_cpus_init(void)
+{
+	unsigned int l;
+
 	CPU_ZERO(&iowq_cpus);
 	for (long cpu = 0; cpu < CPU_SETSIZE && cpu < sysconf(_SC_NPROCESSORS_ONLN); cpu++)
 		CPU_SET(cpu, &iowq_cpus);
@@ -598,54 +560,48 @@ vgw_fsdev_init(const struct vgw_conf *conf)
 			if (CPU_ISSET(cpu, &ws))
 				CPU_CLR(cpu, &iowq_cpus);
 	}
+}
+
+int
+vgw_fsdev_init(const struct vgw_conf *conf)
+{
+	unsigned int n = 0;
+
+	for (uint16_t i = 0; i < conf->n_devs; i++)
+		n += conf->devs[i].type == VGW_DEV_FS;
+	if (n == 0)
+		return 0;
+	iowq_cpus_init();
 	devs = calloc(n, sizeof(*devs));
 	if (devs == NULL)
 		return -ENOMEM;
 	for (uint16_t i = 0; i < conf->n_devs; i++) {
 		const struct vgw_conf_dev *c = &conf->devs[i];
 		struct fs_dev *d;
-		int ret;
 
 		if (c->type != VGW_DEV_FS)
 			continue;
 		d = &devs[n_devs++];
-		snprintf(d->name, sizeof(d->name), "%s", c->name);
-		d->conf = c;
-		d->index = i;
-		d->conn_vid = -1;
-		d->ready_vid = -1;
-		d->xfer_fd = -1;
-		d->xfer_result = -EIO;
-		atomic_init(&d->vid, -1);
 		d->slots = calloc(FS_SLOTS, sizeof(*d->slots));
 		if (d->slots == NULL)
 			return -ENOMEM;
 		if (access(c->shared_dir, R_OK | X_OK) < 0) {
-			VGW_LOG(fs, ERR, "%s: shared_dir %s: %s", d->name, c->shared_dir,
+			VGW_LOG(fs, ERR, "%s: shared_dir %s: %s", c->name, c->shared_dir,
 				strerror(errno));
 			return -errno;
 		}
-		ret = vgw_vhost_register(c->socket, d->name, c->mode == VGW_MODE_CLIENT ?
-					 VGW_VHOST_F_CLIENT : 0, c->pf_off, &fs_vhost_ops, d);
-		if (ret < 0) {
-			VGW_LOG(fs, ERR, "%s: cannot register vhost-user socket %s: %s",
-				d->name, c->socket, strerror(-ret));
-			return ret;
-		}
+		if (vgw_device_add(&d->dev, c, i, &fs_ops) < 0)
+			return -EINVAL;
 	}
-	return vgw_dp_add_provider(fs_tasks);
+	return 0;
 }
 
 int
 vgw_fsdev_start(void)
 {
-	for (unsigned int i = 0; i < n_devs; i++) {
-		if (vgw_vhost_start(devs[i].conf->socket) < 0) {
-			VGW_LOG(fs, ERR, "%s: cannot start vhost-user socket %s",
-				devs[i].name, devs[i].conf->socket);
+	for (unsigned int i = 0; i < n_devs; i++)
+		if (vgw_device_start(&devs[i].dev) < 0)
 			return -EIO;
-		}
-	}
 	return 0;
 }
 
@@ -653,217 +609,20 @@ void
 vgw_fsdev_stop(void)
 {
 	for (unsigned int i = 0; i < n_devs; i++)
-		vgw_vhost_unregister(devs[i].conf->socket);
+		vgw_device_unregister(&devs[i].dev);
+	/* No callback runs any more; the devices stay in the registry (the
+	 * telemetry thread may still read them), without their engines. */
 	for (unsigned int i = 0; i < n_devs; i++) {
-		xfer_join(&devs[i]);
-		vgw_fs_destroy(devs[i].fs);
-		vgw_vring_mem_free(devs[i].mem);
-		free(devs[i].slots);
-	}
-	free(devs);
-	devs = NULL;
-	n_devs = 0;
-}
+		struct fs_dev *d = &devs[i];
 
-unsigned int
-vgw_fsdev_count(void)
-{
-	return n_devs;
-}
-
-int
-vgw_fsdev_find(const char *name)
-{
-	for (unsigned int i = 0; i < n_devs; i++)
-		if (strcmp(devs[i].name, name) == 0)
-			return i;
-	return -ENOENT;
-}
-
-int
-vgw_fsdev_info(unsigned int idx, struct vgw_fsdev_info *in)
-{
-	struct fs_dev *d;
-
-	if (idx >= n_devs)
-		return -ENOENT;
-	d = &devs[idx];
-	memset(in, 0, sizeof(*in));
-	pthread_mutex_lock(&fs_lock);
-	snprintf(in->name, sizeof(in->name), "%s", d->name);
-	in->stats_slot = d->index * VGW_MAX_QUEUES;
-	snprintf(in->socket, sizeof(in->socket), "%s", d->conf->socket);
-	snprintf(in->shared_dir, sizeof(in->shared_dir), "%s", d->conf->shared_dir);
-	snprintf(in->tag, sizeof(in->tag), "%s", d->conf->tag);
-	in->mode = d->conf->mode == VGW_MODE_CLIENT ? "client" : "server";
-	in->connected = d->conn_vid >= 0;
-	in->ready = d->ready_vid >= 0;
-	in->suspended = d->suspended;
-	in->vid = d->ready_vid;
-	in->queues = d->conf->queues;
-	in->active_vrings = d->nvq;
-	in->connects = d->connects;
-	in->disconnects = d->disconnects;
-	if (d->ready_vid >= 0)
-		vgw_vhost_features(d->ready_vid, &in->features, &in->protocol_features);
-	if (d->fs != NULL) {
-		/* the poller's plain counters: a racy but harmless read */
-		const struct vgw_fs_stats *st = vgw_fs_stats(d->fs);
-
-		in->requests = st->requests;
-		in->errors = st->errors;
-		in->malformed = st->malformed;
-		in->bytes_read = st->bytes_read;
-		in->bytes_written = st->bytes_written;
-		in->inodes = vgw_fs_inode_count(d->fs);
-		in->handles = vgw_fs_handle_count(d->fs);
+		pthread_mutex_lock(&d->dev.lock);
+		vgw_fs_destroy(d->fs);
+		d->fs = NULL;
+		vgw_vring_mem_free(d->mem);
+		d->mem = NULL;
+		d->nvq = 0;
+		free(d->slots);
+		d->slots = NULL;
+		pthread_mutex_unlock(&d->dev.lock);
 	}
-	for (uint16_t q = 0; q < d->nvq; q++) {
-		in->malformed += d->vq[q].malformed;
-		in->inflight_resubmitted += d->vq[q].resubmitted;
-		in->inflight |= d->vq[q].inflight != NULL;
-	}
-	in->inflight_resubmitted += d->resubmitted;
-	pthread_mutex_unlock(&fs_lock);
-	return 0;
-}
-
-/* --- the operator's device state (state-save, state-load) ---------------- */
-
-/* A device whose session may be taken or given: connected, its engine
- * there, nothing running (no worker touches the engine), no transfer. */
-static int
-state_ready(struct fs_dev *d, char *why, size_t why_len)
-{
-	if (d->conn_vid < 0 || d->fs == NULL) {
-		snprintf(why, why_len, "no front-end is connected");
-		return -ENOTCONN;
-	}
-	if (atomic_load(&d->vid) >= 0) {
-		snprintf(why, why_len, "the device is running: suspend it first");
-		return -EBUSY;
-	}
-	if (d->xfer_started) {
-		snprintf(why, why_len, "a device state transfer is under way");
-		return -EBUSY;
-	}
-	return 0;
-}
-
-int
-vgw_fsdev_state_save(unsigned int idx, const char *path, struct vgw_fsdev_state_info *in,
-		     char *why, size_t why_len)
-{
-	struct fs_dev *d;
-	void *buf = NULL;
-	size_t len = 0;
-	char tmp[4096];
-	int ret, fd;
-
-	if (idx >= n_devs)
-		return -ENOENT;
-	d = &devs[idx];
-	memset(in, 0, sizeof(*in));
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		snprintf(why, why_len, "path too long");
-		return -ENAMETOOLONG;
-	}
-	pthread_mutex_lock(&fs_lock);
-	ret = state_ready(d, why, why_len);
-	if (ret == 0)
-		ret = vgw_fs_state_save_buf(d->fs, FS_STATE_MAX, &buf, &len, why, why_len);
-	if (ret == 0) {
-		in->inodes = vgw_fs_inode_count(d->fs);
-		in->handles = vgw_fs_handle_count(d->fs);
-	}
-	pthread_mutex_unlock(&fs_lock);
-	if (ret < 0)
-		return ret;
-	/* whole or not at all: a temporary file, then renamed over path */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(why, why_len, "%s: %s", tmp, strerror(errno));
-	} else {
-		ret = vgw_state_write_fd(fd, buf, len, FS_STATE_TIMEOUT_MS);
-		if (ret == 0 && fsync(fd) < 0)
-			ret = -errno;
-		if (close(fd) < 0 && ret == 0)
-			ret = -errno;
-		if (ret == 0 && rename(tmp, path) < 0)
-			ret = -errno;
-		if (ret < 0) {
-			snprintf(why, why_len, "%s: %s", path, strerror(-ret));
-			unlink(tmp);
-		}
-	}
-	free(buf);
-	if (ret == 0) {
-		in->bytes = len;
-		VGW_LOG(fs, INFO, "%s: device state saved to %s (%zu bytes)", d->name, path, len);
-	}
-	return ret;
-}
-
-int
-vgw_fsdev_state_load(unsigned int idx, const char *path, struct vgw_fsdev_state_info *in,
-		     char *why, size_t why_len)
-{
-	const struct vgw_fs_stats *st;
-	struct fs_dev *d;
-	void *buf = NULL;
-	size_t len = 0;
-	int ret, fd;
-
-	if (idx >= n_devs)
-		return -ENOENT;
-	d = &devs[idx];
-	memset(in, 0, sizeof(*in));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, why_len, "%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	ret = vgw_state_read_fd(fd, FS_STATE_MAX, FS_STATE_TIMEOUT_MS, &buf, &len);
-	close(fd);
-	if (ret < 0) {
-		snprintf(why, why_len, "%s: %s", path, strerror(-ret));
-		return ret;
-	}
-	pthread_mutex_lock(&fs_lock);
-	ret = state_ready(d, why, why_len);
-	if (ret == 0)
-		ret = vgw_fs_state_load_buf(d->fs, buf, len, why, why_len);
-	if (ret == 0) {
-		st = vgw_fs_stats(d->fs);
-		in->bytes = len;
-		in->inodes = vgw_fs_inode_count(d->fs);
-		in->handles = vgw_fs_handle_count(d->fs);
-		in->stale = st->state_stale_inodes + st->state_stale_handles;
-	}
-	pthread_mutex_unlock(&fs_lock);
-	free(buf);
-	if (ret == 0)
-		VGW_LOG(fs, INFO, "%s: device state loaded from %s (%zu bytes)", d->name, path, len);
-	return ret;
-}
-
-int
-vgw_fsdev_suspend(unsigned int idx, bool suspend)
-{
-	struct fs_dev *d;
-
-	if (idx >= n_devs)
-		return -ENOENT;
-	d = &devs[idx];
-	pthread_mutex_lock(&fs_lock);
-	if (d->suspended == suspend) {
-		pthread_mutex_unlock(&fs_lock);
-		return 0;
-	}
-	d->suspended = suspend;
-	publish(d);
-	pthread_mutex_unlock(&fs_lock);
-	VGW_LOG(fs, INFO, "%s: %s by the operator", d->name, suspend ? "suspended" : "resumed");
-	return 1;
 }

@@ -94,6 +94,8 @@ struct vgw_fs_req {
 	int32_t error;			/* the reply's error (0 or -errno), for
 					 * the caller's statistics */
 	uint32_t opcode;		/* the request's opcode (0 if unreadable) */
+	uint32_t bytes_read;		/* READ payload returned */
+	uint32_t bytes_written;		/* WRITE payload accepted */
 
 	/* private */
 	void *priv;

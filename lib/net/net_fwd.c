@@ -40,7 +40,7 @@ static inline void
 vhost_send(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts,
 	   uint16_t n, uint64_t bytes, struct vgw_dp_lcore *lc)
 {
-	int vid = atomic_load_explicit(&out->vid, memory_order_relaxed);
+	int vid = atomic_load_explicit(&out->dev.vid, memory_order_relaxed);
 	uint16_t nq = atomic_load_explicit(&out->tx_queues, memory_order_relaxed);
 	uint16_t txq = nq != 0 ? q % nq : 0, sent = 0;
 
@@ -68,7 +68,7 @@ send_shared(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts,
 {
 	uint64_t bytes = burst_bytes(pkts, n);
 
-	if (out->type == VGW_DEV_NET) {
+	if (out->dev.type == VGW_DEV_NET) {
 		vhost_send(out, q, pkts, n, bytes, lc);
 		return;
 	}
@@ -100,7 +100,7 @@ bridge_forward(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts,
 			continue;
 		}
 		eh = rte_pktmbuf_mtod(pkts[i], const struct rte_ether_hdr *);
-		vgw_mac_table_learn(br->macs, eh->src_addr.addr_bytes, in->index, now);
+		vgw_mac_table_learn(br->macs, eh->src_addr.addr_bytes, in->dev.index, now);
 		if (rte_is_multicast_ether_addr(&eh->dst_addr)) {
 			dst[i] = DST_FLOOD;
 			continue;
@@ -108,7 +108,7 @@ bridge_forward(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts,
 		port = vgw_mac_table_lookup(br->macs, eh->dst_addr.addr_bytes);
 		if (port < 0) {
 			dst[i] = DST_FLOOD;
-		} else if (port == in->index) {
+		} else if (port == in->dev.index) {
 			dst[i] = DST_DROP;	/* stays on its own segment */
 			dropped++;
 		} else {
@@ -124,7 +124,7 @@ bridge_forward(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts,
 		if (out == in)
 			continue;
 		for (uint16_t i = 0; i < n; i++)
-			if (dst[i] == out->index || dst[i] == DST_FLOOD)
+			if (dst[i] == out->dev.index || dst[i] == DST_FLOOD)
 				batch[m++] = pkts[i];
 		if (m != 0)
 			send_shared(out, q, batch, m, lc);
@@ -168,8 +168,8 @@ xc_offer(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts, uint16_t 
 	uint16_t sent, txq = 0;
 	uint64_t bytes = 0;
 
-	if (out->type == VGW_DEV_NET) {
-		int vid = atomic_load_explicit(&out->vid, memory_order_relaxed);
+	if (out->dev.type == VGW_DEV_NET) {
+		int vid = atomic_load_explicit(&out->dev.vid, memory_order_relaxed);
 		uint16_t nq = atomic_load_explicit(&out->tx_queues,
 						   memory_order_relaxed);
 
@@ -245,7 +245,7 @@ xc_send(struct vgw_net_port *in, struct vgw_net_held *h, uint16_t q,
 static inline uint16_t
 vhost_rx(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts)
 {
-	int vid = atomic_load_explicit(&in->vid, memory_order_relaxed);
+	int vid = atomic_load_explicit(&in->dev.vid, memory_order_relaxed);
 
 	if (unlikely(vid < 0))
 		return 0;

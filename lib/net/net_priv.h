@@ -11,6 +11,7 @@
 #include "vgw_common.h"
 #include "vgw_conf.h"
 #include "vgw_dp.h"
+#include "vgw_device.h"
 #include "bridge_table.h"
 
 struct vgw_net_bridge;
@@ -25,15 +26,11 @@ struct vgw_net_held {
 	struct rte_mbuf *pkts[VGW_DP_BURST];
 };
 
+/* A net device (vhost-user) or an ethdev uplink: the device base and what
+ * the switch needs. */
 struct vgw_net_port {
-	char name[VGW_NAME_MAX];
-	uint16_t index;			/* device index: stats slots, bridge port id */
-	enum vgw_dev_type type;		/* VGW_DEV_NET or VGW_DEV_ETHDEV */
-	uint16_t queues;		/* configured queue pairs */
-	/* Read by workers on every burst. vid is -1 while no device is ready;
-	 * it is cleared, and a grace period waited for, before rte_vhost may
-	 * free the device (destroy_device). */
-	_Atomic int vid;
+	struct vgw_device dev;		/* name, index (stats slots, bridge
+					 * port id), type, queues, vid */
 	_Atomic uint16_t active_queues;
 	/* Queue pairs frames are sent into: the leading pairs whose receive
 	 * ring the front-end enabled (a guest may use fewer than it has). */
@@ -46,15 +43,7 @@ struct vgw_net_port {
 	uint16_t eth_port;		/* ethdev */
 	struct vgw_net_port *peer;	/* xconnect */
 	struct vgw_net_bridge *bridge;
-	/* control plane only */
-	const struct vgw_conf_dev *conf;
-	int conn_vid;			/* connected front-end, -1 if none */
-	int ready_vid;			/* its device, once ready (new_device) */
-	bool suspended;			/* by the operator */
-	bool eth_started;
-	uint64_t connects;
-	uint64_t disconnects;
-	uint64_t refused;
+	bool eth_started;		/* control thread */
 	/* held frames freed by the control plane when the front-end left */
 	_Atomic uint64_t held_drops[VGW_MAX_QUEUES];
 	struct vgw_net_held held[VGW_MAX_QUEUES];	/* xconnect, per queue */
@@ -77,7 +66,7 @@ extern struct rte_mempool *vgw_net_pool;
 static inline uint16_t
 vgw_net_slot(const struct vgw_net_port *p, uint16_t q)
 {
-	return p->index * VGW_MAX_QUEUES + q;
+	return vgw_device_slot(&p->dev, q);
 }
 
 #endif /* VGW_NET_PRIV_H */

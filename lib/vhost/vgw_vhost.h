@@ -3,14 +3,16 @@
 #define VGW_VHOST_H
 
 /* The only user of rte_vhost.h. Socket registration (server or client),
- * device callbacks dispatched to the owner of each socket, message hooks,
- * and the burst calls of the built-in net path. */
+ * device callbacks dispatched to the device base (vgw_device.h), the one
+ * table of vhost-user messages and its hooks, and the burst calls of the
+ * built-in net path. */
 
 #include <stdbool.h>
 #include <stdint.h>
 
 struct rte_mbuf;
 struct rte_mempool;
+struct vgw_device;
 
 /* A vhost-user message as the hooks see it (front-end to back-end). */
 struct vgw_vhost_msg {
@@ -21,37 +23,101 @@ struct vgw_vhost_msg {
 	int fd_num;
 };
 
-/* Callbacks of one socket's owner. They run on rte_vhost's event thread,
- * which serves every socket: they must never block on anything but a short
- * RCU grace period. ctx is the pointer given at registration. */
-struct vgw_vhost_ops {
-	/* A front-end connected; return < 0 to refuse the connection. */
-	int (*new_connection)(void *ctx, int vid);
-	/* Return < 0 when vid was not the device's front-end (one it refused). */
-	int (*destroy_connection)(void *ctx, int vid);
-	/* Every ring is ready: the device may be processed. */
-	int (*new_device)(void *ctx, int vid);
-	/* Must not return while any lcore can still touch the device. */
-	void (*destroy_device)(void *ctx, int vid);
-	int (*vring_state_changed)(void *ctx, int vid, uint16_t vring, int enable);
-	int (*features_changed)(void *ctx, int vid, uint64_t features);
-	/* Observer of every vhost-user message, before (post=false) and after
-	 * (post=true) rte_vhost handled it. Runs with the device's virtqueue
-	 * locks held for most requests: a device whose workers call rte_vhost
-	 * functions that take those locks (net: enqueue) must never wait for a
-	 * grace period here; fs, whose workers take none of them, does. */
-	void (*message)(void *ctx, int vid, const struct vgw_vhost_msg *msg, bool post);
-	/* Device state transfer (DEVICE_STATE, offered when both are set).
-	 * state_fd: SET_DEVICE_STATE_FD, direction 0 save (we write fd), 1
-	 * load (we read it). 0: accepted, the owner now owns fd and transfers
-	 * on a thread of its own (the front-end reads or writes the pipe only
-	 * after our reply); < 0: refused, fd is closed for it. state_check:
-	 * CHECK_DEVICE_STATE, after the front-end saw EOF (save) or closed its
-	 * end (load): 0 if the last transfer succeeded, waiting for it to end.
-	 * Both run on rte_vhost's event thread. */
-	int (*state_fd)(void *ctx, int vid, uint32_t direction, int fd);
-	int (*state_check)(void *ctx, int vid);
+/* The vhost-user messages (front-end IDs of the merged specification). */
+enum vgw_vhost_msg_id {
+	VGW_VHOST_MSG_GET_FEATURES = 1,
+	VGW_VHOST_MSG_SET_FEATURES = 2,
+	VGW_VHOST_MSG_SET_OWNER = 3,
+	VGW_VHOST_MSG_RESET_OWNER = 4,
+	VGW_VHOST_MSG_SET_MEM_TABLE = 5,
+	VGW_VHOST_MSG_SET_LOG_BASE = 6,
+	VGW_VHOST_MSG_SET_LOG_FD = 7,
+	VGW_VHOST_MSG_SET_VRING_NUM = 8,
+	VGW_VHOST_MSG_SET_VRING_ADDR = 9,
+	VGW_VHOST_MSG_SET_VRING_BASE = 10,
+	VGW_VHOST_MSG_GET_VRING_BASE = 11,
+	VGW_VHOST_MSG_SET_VRING_KICK = 12,
+	VGW_VHOST_MSG_SET_VRING_CALL = 13,
+	VGW_VHOST_MSG_SET_VRING_ERR = 14,
+	VGW_VHOST_MSG_GET_PROTOCOL_FEATURES = 15,
+	VGW_VHOST_MSG_SET_PROTOCOL_FEATURES = 16,
+	VGW_VHOST_MSG_GET_QUEUE_NUM = 17,
+	VGW_VHOST_MSG_SET_VRING_ENABLE = 18,
+	VGW_VHOST_MSG_SEND_RARP = 19,
+	VGW_VHOST_MSG_NET_SET_MTU = 20,
+	VGW_VHOST_MSG_SET_BACKEND_REQ_FD = 21,
+	VGW_VHOST_MSG_IOTLB_MSG = 22,
+	VGW_VHOST_MSG_SET_VRING_ENDIAN = 23,
+	VGW_VHOST_MSG_GET_CONFIG = 24,
+	VGW_VHOST_MSG_SET_CONFIG = 25,
+	VGW_VHOST_MSG_CREATE_CRYPTO_SESSION = 26,
+	VGW_VHOST_MSG_CLOSE_CRYPTO_SESSION = 27,
+	VGW_VHOST_MSG_POSTCOPY_ADVISE = 28,
+	VGW_VHOST_MSG_POSTCOPY_LISTEN = 29,
+	VGW_VHOST_MSG_POSTCOPY_END = 30,
+	VGW_VHOST_MSG_GET_INFLIGHT_FD = 31,
+	VGW_VHOST_MSG_SET_INFLIGHT_FD = 32,
+	VGW_VHOST_MSG_GPU_SET_SOCKET = 33,
+	VGW_VHOST_MSG_RESET_DEVICE = 34,
+	VGW_VHOST_MSG_VRING_KICK = 35,
+	VGW_VHOST_MSG_GET_MAX_MEM_SLOTS = 36,
+	VGW_VHOST_MSG_ADD_MEM_REG = 37,
+	VGW_VHOST_MSG_REM_MEM_REG = 38,
+	VGW_VHOST_MSG_SET_STATUS = 39,
+	VGW_VHOST_MSG_GET_STATUS = 40,
+	VGW_VHOST_MSG_GET_SHARED_OBJECT = 41,
+	VGW_VHOST_MSG_SET_DEVICE_STATE_FD = 42,
+	VGW_VHOST_MSG_CHECK_DEVICE_STATE = 43,
+	VGW_VHOST_MSG_COUNT
 };
+
+/* The fds a message carries (front-end to back-end). */
+enum vgw_vhost_fd_policy {
+	VGW_VHOST_FDS_NONE,
+	VGW_VHOST_FDS_ONE,		/* exactly one */
+	VGW_VHOST_FDS_RING,		/* one, unless the ring index has NOFD set */
+	VGW_VHOST_FDS_REGIONS,		/* one per memory region, up to 8 */
+};
+
+/* The phase machine input a message makes (see enum vgw_vhost_event),
+ * and when: before rte_vhost handles it for stops and resets, after it for
+ * what it may refuse. */
+enum vgw_vhost_msg_input {
+	VGW_VHOST_IN_NONE,
+	VGW_VHOST_IN_FEATURES,		/* post: LOG_START or LOG_STOP by LOG_ALL */
+	VGW_VHOST_IN_LOG_BASE,		/* post: LOG_START */
+	VGW_VHOST_IN_RING_START,	/* post: a ring started (for RINGS_STOPPED) */
+	VGW_VHOST_IN_RING_STOP,		/* pre: RING_STOP, RINGS_STOPPED */
+	VGW_VHOST_IN_STATUS,		/* pre: STATUS_RESET when the status is 0 */
+	VGW_VHOST_IN_RARP,		/* pre: RARP */
+};
+
+/* Who answers a message besides rte_vhost (pre-handle). */
+enum vgw_vhost_msg_handler {
+	VGW_VHOST_H_NONE,		/* rte_vhost alone */
+	VGW_VHOST_H_INFLIGHT,		/* checked first: region sizes */
+	VGW_VHOST_H_STATE_FD,		/* ours: rte_vhost 22.11 does not know it */
+	VGW_VHOST_H_STATE_CHECK,	/* ours, likewise */
+};
+
+/* rte_vhost unmaps guest memory the device may use (memory table, dirty
+ * log, inflight region): a device walking its own rings is taken away
+ * around it. */
+#define VGW_VHOST_MSG_F_REMAP (1u << 0)
+
+struct vgw_vhost_msg_desc {
+	uint32_t id;
+	const char *name;
+	uint8_t fds;			/* enum vgw_vhost_fd_policy */
+	uint8_t input;			/* enum vgw_vhost_msg_input */
+	uint8_t handler;		/* enum vgw_vhost_msg_handler */
+	uint8_t flags;			/* VGW_VHOST_MSG_F_* */
+};
+
+/* The one table of messages; NULL for an unknown id. */
+const struct vgw_vhost_msg_desc *vgw_vhost_msg_desc(uint32_t request);
+/* "SET_MEM_TABLE", or "UNKNOWN". */
+const char *vgw_vhost_msg_name(uint32_t request);
 
 /* What happened to a device, as seen from the vhost-user connection: the
  * inputs of the migration phase machine. Reported to the observer on
@@ -69,12 +135,10 @@ enum vgw_vhost_event {
 	VGW_VHOST_EV_RARP,		/* SEND_RARP */
 	VGW_VHOST_EV_STATE_FD,		/* SET_DEVICE_STATE_FD; arg: direction */
 	VGW_VHOST_EV_STATE_CHECK,	/* CHECK_DEVICE_STATE; arg: 0 passed, 1 failed */
-	VGW_VHOST_EV_STATE_DONE,	/* the owner's transfer ended well; arg: direction */
-	VGW_VHOST_EV_STATE_REFUSED,	/* the owner refused SET_DEVICE_STATE_FD */
+	VGW_VHOST_EV_STATE_DONE,	/* the device type's transfer ended well; arg: direction */
+	VGW_VHOST_EV_STATE_REFUSED,	/* the device type refused SET_DEVICE_STATE_FD */
 	VGW_VHOST_EV_COUNT,
 };
-
-const char *vgw_vhost_event_name(enum vgw_vhost_event ev);
 
 /* One observer for all sockets (the control thread's input queue). It runs
  * on rte_vhost's event thread, often with virtqueue locks held: it must not
@@ -82,15 +146,14 @@ const char *vgw_vhost_event_name(enum vgw_vhost_event ev);
 typedef void (*vgw_vhost_observer_fn)(const char *name, enum vgw_vhost_event ev,
 				      uint64_t arg);
 void vgw_vhost_set_observer(vgw_vhost_observer_fn fn);
-/* Report an event of the owner's own (VGW_VHOST_EV_STATE_DONE) to the
+/* Report an event of a device type's own (VGW_VHOST_EV_STATE_DONE) to the
  * observer, from any thread. */
 void vgw_vhost_report(const char *name, enum vgw_vhost_event ev, uint64_t arg);
 
-#define VGW_VHOST_F_CLIENT (1u << 0)	/* we connect; rte_vhost reconnects */
-#define VGW_VHOST_F_NET (1u << 1)	/* rte_vhost's built-in virtio-net path */
-
-int vgw_vhost_register(const char *path, const char *name, unsigned int flags,
-		       uint64_t pf_off, const struct vgw_vhost_ops *ops, void *ctx);
+/* Register dev's socket (dev->conf: socket, mode, pf_off; net devices use
+ * rte_vhost's built-in virtio-net path, the others only its protocol).
+ * Its callbacks go to the device base (vgw_device.h). */
+int vgw_vhost_register(struct vgw_device *dev);
 /* Start listening or connecting; call after vgw_vhost_register(). */
 int vgw_vhost_start(const char *path);
 int vgw_vhost_unregister(const char *path);

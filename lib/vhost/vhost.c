@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,6 +14,8 @@
 #include "vgw_common.h"
 #include "vgw_log.h"
 #include "vgw_vhost.h"
+#include "vgw_device.h"
+#include "vhost_priv.h"
 
 RTE_LOG_REGISTER_SUFFIX(vgw_logtype_vhost, vhost, INFO);
 
@@ -70,47 +71,10 @@ _Static_assert(sizeof(struct vgw_vhu_msg_context) == 680, "vhu context size");
 #define VGW_INFLIGHT_MAX_QUEUE_SIZE 32768
 #define VGW_INFLIGHT_ALIGN 64
 
-struct vgw_vhost_sock {
-	bool used;
-	unsigned int flags;
-	char path[VGW_SOCKET_MAX];
-	char name[VGW_NAME_MAX];
-	const struct vgw_vhost_ops *ops;
-	void *ctx;
-	/* rings the front-end started (SET_VRING_KICK) and stopped since
-	 * (GET_VRING_BASE): every started ring stopped = all rings stopped.
-	 * Event thread only. */
-	uint64_t rings_started;
-	uint64_t rings_stopped;
-};
-
-/* Written only under reg_lock by the control thread; read by callbacks on
- * rte_vhost's event thread, also under reg_lock (never on the fast path). */
-static struct vgw_vhost_sock socks[VGW_MAX_DEVICES];
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static struct vgw_vhost_sock *
-sock_by_path(const char *path)
-{
-	for (unsigned int i = 0; i < VGW_ARRAY_SIZE(socks); i++)
-		if (socks[i].used && strcmp(socks[i].path, path) == 0)
-			return &socks[i];
-	return NULL;
-}
-
 static _Atomic(vgw_vhost_observer_fn) observer;
 
 #define VHOST_F_LOG_ALL_BIT 26
-#define VHOST_USER_SET_FEATURES_ID 2
-#define VHOST_USER_SET_LOG_BASE_ID 6
-#define VHOST_USER_GET_VRING_BASE_ID 11
-#define VHOST_USER_SET_VRING_KICK_ID 12
-#define VHOST_USER_SEND_RARP_ID 19
-#define VHOST_USER_SET_STATUS_ID 39
-#define VHOST_USER_GET_INFLIGHT_FD_ID 31
-#define VHOST_USER_SET_INFLIGHT_FD_ID 32
-#define VHOST_USER_SET_DEVICE_STATE_FD_ID 42
-#define VHOST_USER_CHECK_DEVICE_STATE_ID 43
+#define VHOST_NOFD_BIT 8	/* VHOST_USER_VRING_NOFD_MASK of a ring index */
 
 void
 vgw_vhost_set_observer(vgw_vhost_observer_fn fn)
@@ -118,8 +82,8 @@ vgw_vhost_set_observer(vgw_vhost_observer_fn fn)
 	atomic_store(&observer, fn);
 }
 
-static void
-notify(const char *name, enum vgw_vhost_event ev, uint64_t arg)
+void
+vgw_vhost_report(const char *name, enum vgw_vhost_event ev, uint64_t arg)
 {
 	vgw_vhost_observer_fn fn = atomic_load(&observer);
 
@@ -127,48 +91,16 @@ notify(const char *name, enum vgw_vhost_event ev, uint64_t arg)
 		fn(name, ev, arg);
 }
 
-/* The owner of vid, copied out so the callback runs without reg_lock. */
-static int
-sock_lookup_name(int vid, const struct vgw_vhost_ops **ops, void **ctx, char *name)
+/* The device of vid's socket; it stays registered while its connections
+ * live. */
+static struct vgw_device *
+device_of(int vid)
 {
 	char path[VGW_SOCKET_MAX];
-	struct vgw_vhost_sock *s;
-	int ret = -ENOENT;
 
 	if (rte_vhost_get_ifname(vid, path, sizeof(path)) < 0)
-		return -ENODEV;
-	pthread_mutex_lock(&reg_lock);
-	s = sock_by_path(path);
-	if (s != NULL) {
-		*ops = s->ops;
-		*ctx = s->ctx;
-		if (name != NULL)
-			memcpy(name, s->name, VGW_NAME_MAX);
-		ret = 0;
-	}
-	pthread_mutex_unlock(&reg_lock);
-	return ret;
-}
-
-static struct vgw_vhost_sock *
-sock_of_ctx(void *ctx)
-{
-	for (unsigned int i = 0; i < VGW_ARRAY_SIZE(socks); i++)
-		if (socks[i].used && socks[i].ctx == ctx)
-			return &socks[i];
-	return &socks[0];
-}
-
-void
-vgw_vhost_report(const char *name, enum vgw_vhost_event ev, uint64_t arg)
-{
-	notify(name, ev, arg);
-}
-
-static int
-sock_lookup(int vid, const struct vgw_vhost_ops **ops, void **ctx)
-{
-	return sock_lookup_name(vid, ops, ctx, NULL);
+		return NULL;
+	return vgw_device_by_path(path);
 }
 
 static uint64_t
@@ -191,54 +123,75 @@ payload_u32(const struct vgw_vhu_msg_context *c)
 	return v;
 }
 
-/* Turn the messages that matter to the phase machine into events: before
- * rte_vhost handles them for stops and resets, after it for what it may
- * refuse (features, log base). */
+/* GET_VRING_BASE of ring: every started ring stopped makes RINGS_STOPPED. */
 static void
-classify(struct vgw_vhost_sock *s, const char *name,
+ring_stopped(struct vgw_device *dev, uint64_t ring)
+{
+	if (!(dev->rings_started & ring))
+		return;
+	dev->rings_stopped |= ring;
+	if (dev->rings_stopped == dev->rings_started) {
+		dev->rings_started = 0;
+		dev->rings_stopped = 0;
+		vgw_vhost_report(dev->name, VGW_VHOST_EV_RINGS_STOPPED, 0);
+	}
+}
+
+/* The phase machine input of a message, from its row in the table. */
+static void
+classify(struct vgw_device *dev, const struct vgw_vhost_msg_desc *d,
 	 const struct vgw_vhu_msg_context *c, bool post)
 {
 	uint64_t ring = 1ULL << (payload_u64(c) & 63);
 
-	switch (c->msg.request) {
-	case VHOST_USER_SET_VRING_KICK_ID:
+	switch (d->input) {
+	case VGW_VHOST_IN_RING_START:
 		if (post) {
-			s->rings_started |= ring;
-			s->rings_stopped &= ~ring;
+			dev->rings_started |= ring;
+			dev->rings_stopped &= ~ring;
 		}
 		break;
-	case VHOST_USER_SET_FEATURES_ID:
+	case VGW_VHOST_IN_FEATURES:
 		if (post)
-			notify(name, (payload_u64(c) >> VHOST_F_LOG_ALL_BIT) & 1 ?
-			       VGW_VHOST_EV_LOG_START : VGW_VHOST_EV_LOG_STOP, 0);
+			vgw_vhost_report(dev->name, (payload_u64(c) >> VHOST_F_LOG_ALL_BIT) & 1 ?
+					 VGW_VHOST_EV_LOG_START : VGW_VHOST_EV_LOG_STOP, 0);
 		break;
-	case VHOST_USER_SET_LOG_BASE_ID:
+	case VGW_VHOST_IN_LOG_BASE:
 		if (post)
-			notify(name, VGW_VHOST_EV_LOG_START, 1);
+			vgw_vhost_report(dev->name, VGW_VHOST_EV_LOG_START, 1);
 		break;
-	case VHOST_USER_GET_VRING_BASE_ID:
-		if (post)
-			break;
-		notify(name, VGW_VHOST_EV_RING_STOP, payload_u32(c));
-		if (s->rings_started & ring) {
-			s->rings_stopped |= ring;
-			if (s->rings_stopped == s->rings_started) {
-				s->rings_started = 0;
-				s->rings_stopped = 0;
-				notify(name, VGW_VHOST_EV_RINGS_STOPPED, 0);
-			}
+	case VGW_VHOST_IN_RING_STOP:
+		if (!post) {
+			vgw_vhost_report(dev->name, VGW_VHOST_EV_RING_STOP, payload_u32(c));
+			ring_stopped(dev, ring);
 		}
 		break;
-	case VHOST_USER_SET_STATUS_ID:
+	case VGW_VHOST_IN_STATUS:
 		if (!post && payload_u64(c) == 0)
-			notify(name, VGW_VHOST_EV_STATUS_RESET, 0);
+			vgw_vhost_report(dev->name, VGW_VHOST_EV_STATUS_RESET, 0);
 		break;
-	case VHOST_USER_SEND_RARP_ID:
+	case VGW_VHOST_IN_RARP:
 		if (!post)
-			notify(name, VGW_VHOST_EV_RARP, 0);
+			vgw_vhost_report(dev->name, VGW_VHOST_EV_RARP, 0);
 		break;
 	default:
 		break;
+	}
+}
+
+/* Does the message carry the fds its row says? */
+static bool
+fds_ok(const struct vgw_vhost_msg_desc *d, const struct vgw_vhu_msg_context *c)
+{
+	switch (d->fds) {
+	case VGW_VHOST_FDS_NONE:
+		return c->fd_num == 0;
+	case VGW_VHOST_FDS_ONE:
+		return c->fd_num == 1 && c->fds[0] >= 0;
+	case VGW_VHOST_FDS_RING:
+		return c->fd_num == ((payload_u64(c) >> VHOST_NOFD_BIT) & 1 ? 0 : 1);
+	default:
+		return c->fd_num >= 0 && c->fd_num <= VGW_VHU_MAX_FDS;
 	}
 }
 
@@ -262,7 +215,8 @@ inflight_queue_bytes(uint16_t queue_size)
 
 /* NULL when the GET/SET_INFLIGHT_FD request is acceptable, else why not. */
 static const char *
-inflight_check(const struct vgw_vhu_msg_context *c, char *why, size_t len)
+inflight_check(const struct vgw_vhost_msg_desc *d, const struct vgw_vhu_msg_context *c,
+	       char *why, size_t len)
 {
 	struct vgw_vhu_inflight in;
 	struct stat st;
@@ -282,10 +236,10 @@ inflight_check(const struct vgw_vhu_msg_context *c, char *why, size_t len)
 			 in.queue_size, VGW_INFLIGHT_MAX_QUEUE_SIZE);
 		return why;
 	}
-	if (c->msg.request == VHOST_USER_GET_INFLIGHT_FD_ID)
-		return NULL;
+	if (d->fds == VGW_VHOST_FDS_NONE)
+		return NULL;	/* GET: the region is ours to make */
 	need = in.num_queues * inflight_queue_bytes(in.queue_size);
-	if (c->fd_num != 1 || c->fds[0] < 0)
+	if (!fds_ok(d, c))
 		return "no region fd";
 	if (in.mmap_size < need) {
 		snprintf(why, len, "mmap_size %" PRIu64 " < %" PRIu64 " for %u queues of %u",
@@ -322,12 +276,28 @@ close_msg_fds(struct vgw_vhu_msg_context *c)
 	c->fd_num = 0;
 }
 
+static enum rte_vhost_msg_result
+inflight_msg(struct vgw_device *dev, int vid, const struct vgw_vhost_msg_desc *d,
+	     struct vgw_vhu_msg_context *c)
+{
+	char why[128];
+	const char *bad = inflight_check(d, c, why, sizeof(why));
+
+	if (bad == NULL)
+		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	VGW_LOG(vhost, ERR, "%s: vid %d: %s refused: %s", dev->name, vid, d->name, bad);
+	/* a refused message's fds are ours to close */
+	close_msg_fds(c);
+	return RTE_VHOST_MSG_RESULT_ERR;
+}
+
 /* SET_DEVICE_STATE_FD: {u32 direction; u32 phase} and a pipe end. Reply:
  * bits 0-7 zero on success, bit 8: we give no fd of our own (never). */
 static enum rte_vhost_msg_result
-device_state_fd(int vid, struct vgw_vhu_msg_context *c, const char *name,
-		const struct vgw_vhost_ops *ops, void *ctx)
+device_state_fd(struct vgw_device *dev, int vid, const struct vgw_vhost_msg_desc *d,
+		struct vgw_vhu_msg_context *c)
 {
+	const struct vgw_device_ops *ops = dev->ops;
 	uint32_t dir = 0, phase = 0;
 	int ret = -EINVAL;
 
@@ -335,38 +305,57 @@ device_state_fd(int vid, struct vgw_vhu_msg_context *c, const char *name,
 		memcpy(&dir, c->msg.payload, sizeof(dir));
 		memcpy(&phase, (const uint8_t *)c->msg.payload + sizeof(dir), sizeof(phase));
 	}
-	if (c->msg.size < 2 * sizeof(uint32_t) || dir > 1 || phase != 0 || c->fd_num != 1 ||
-	    c->fds[0] < 0) {
+	if (c->msg.size < 2 * sizeof(uint32_t) || dir > 1 || phase != 0 || !fds_ok(d, c)) {
 		VGW_LOG(vhost, ERR, "%s: vid %d: SET_DEVICE_STATE_FD refused: direction %u, phase %u, %d fd(s)",
-			name, vid, dir, phase, c->fd_num);
+			dev->name, vid, dir, phase, c->fd_num);
 	} else {
-		/* before the owner's thread can report the end of it */
-		notify(name, VGW_VHOST_EV_STATE_FD, dir);
-		ret = ops->state_fd != NULL ? ops->state_fd(ctx, vid, dir, c->fds[0]) : -ENOTSUP;
+		/* before the transfer thread can report the end of it */
+		vgw_vhost_report(dev->name, VGW_VHOST_EV_STATE_FD, dir);
+		ret = ops->state_save != NULL && ops->state_load != NULL ?
+		      vgw_device_state_fd(dev, vid, dir, c->fds[0]) : -ENOTSUP;
 		if (ret == 0)
-			c->fd_num = 0;	/* the owner's now */
+			c->fd_num = 0;	/* the device's now */
 		else
-			notify(name, VGW_VHOST_EV_STATE_REFUSED, dir);
+			vgw_vhost_report(dev->name, VGW_VHOST_EV_STATE_REFUSED, dir);
 	}
 	close_msg_fds(c);
 	return reply_u64(c, (1u << 8) | (ret == 0 ? 0 : 1));
 }
 
 static enum rte_vhost_msg_result
-device_state_check(int vid, struct vgw_vhu_msg_context *c, const char *name,
-		   const struct vgw_vhost_ops *ops, void *ctx)
+device_state_check(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *c)
 {
-	int ret = ops->state_check != NULL ? ops->state_check(ctx, vid) : -ENOTSUP;
+	const struct vgw_device_ops *ops = dev->ops;
+	int ret = ops->state_save != NULL && ops->state_load != NULL ?
+		  vgw_device_state_check(dev, vid) : -ENOTSUP;
 
 	close_msg_fds(c);
-	notify(name, VGW_VHOST_EV_STATE_CHECK, ret == 0 ? 0 : 1);
+	vgw_vhost_report(dev->name, VGW_VHOST_EV_STATE_CHECK, ret == 0 ? 0 : 1);
 	return reply_u64(c, ret == 0 ? 0 : 1);
+}
+
+/* Pre-handle: the message's own handler, if its row names one. */
+static enum rte_vhost_msg_result
+pre_handle(struct vgw_device *dev, int vid, const struct vgw_vhost_msg_desc *d,
+	   struct vgw_vhu_msg_context *c)
+{
+	switch (d->handler) {
+	case VGW_VHOST_H_INFLIGHT:
+		return inflight_msg(dev, vid, d, c);
+	case VGW_VHOST_H_STATE_FD:
+		return device_state_fd(dev, vid, d, c);
+	case VGW_VHOST_H_STATE_CHECK:
+		return device_state_check(dev, vid, c);
+	default:
+		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+	}
 }
 
 static enum rte_vhost_msg_result
 hook_common(int vid, void *msg, bool post)
 {
-	const struct vgw_vhu_msg_context *c = msg;
+	struct vgw_vhu_msg_context *c = msg;
+	const struct vgw_vhost_msg_desc *d = vgw_vhost_msg_desc(c->msg.request);
 	struct vgw_vhost_msg m = {
 		.request = c->msg.request,
 		.flags = c->msg.flags,
@@ -374,33 +363,19 @@ hook_common(int vid, void *msg, bool post)
 		.payload = c->msg.payload,
 		.fd_num = c->fd_num,
 	};
-	const struct vgw_vhost_ops *ops;
-	char name[VGW_NAME_MAX];
-	void *ctx;
+	struct vgw_device *dev = device_of(vid);
+	enum rte_vhost_msg_result r;
 
-	if (sock_lookup_name(vid, &ops, &ctx, name) < 0)
+	if (dev == NULL || d == NULL)
 		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
-	if (!post && (c->msg.request == VHOST_USER_GET_INFLIGHT_FD_ID ||
-		      c->msg.request == VHOST_USER_SET_INFLIGHT_FD_ID)) {
-		char why[128];
-		const char *bad = inflight_check(c, why, sizeof(why));
-
-		if (bad != NULL) {
-			VGW_LOG(vhost, ERR, "%s: vid %d: %s refused: %s", name, vid,
-				vgw_vhost_msg_name(c->msg.request), bad);
-			/* a refused message's fds are ours to close */
-			close_msg_fds(msg);
-			return RTE_VHOST_MSG_RESULT_ERR;
-		}
+	if (!post) {
+		r = pre_handle(dev, vid, d, c);
+		if (r != RTE_VHOST_MSG_RESULT_NOT_HANDLED)
+			return r;
 	}
-	if (!post && c->msg.request == VHOST_USER_SET_DEVICE_STATE_FD_ID)
-		return device_state_fd(vid, msg, name, ops, ctx);
-	if (!post && c->msg.request == VHOST_USER_CHECK_DEVICE_STATE_ID)
-		return device_state_check(vid, msg, name, ops, ctx);
-	/* the slot of a registered socket stays while its connections live */
-	classify(sock_of_ctx(ctx), name, c, post);
-	if (ops->message != NULL)
-		ops->message(ctx, vid, &m, post);
+	classify(dev, d, c, post);
+	if (d->flags & VGW_VHOST_MSG_F_REMAP)
+		vgw_device_on_remap(dev, vid, &m, post);
 	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
 }
 
@@ -424,97 +399,68 @@ static const struct rte_vhost_user_extern_ops extern_ops = {
 static int
 cb_new_connection(int vid)
 {
-	const struct vgw_vhost_ops *ops;
-	char name[VGW_NAME_MAX];
-	void *ctx;
-	int ret;
+	struct vgw_device *dev = device_of(vid);
 
-	if (sock_lookup_name(vid, &ops, &ctx, name) < 0)
+	if (dev == NULL)
 		return -1;
-	ret = rte_vhost_extern_callback_register(vid, &extern_ops, NULL);
-	if (ret < 0) {
-		VGW_LOG(vhost, ERR, "%s: vid %d: cannot register message hooks", name, vid);
+	if (rte_vhost_extern_callback_register(vid, &extern_ops, NULL) < 0) {
+		VGW_LOG(vhost, ERR, "%s: vid %d: cannot register message hooks", dev->name, vid);
 		return -1;
 	}
-	if (ops->new_connection != NULL && ops->new_connection(ctx, vid) < 0)
+	if (vgw_device_on_connect(dev, vid) < 0)
 		return -1;
-	sock_of_ctx(ctx)->rings_started = 0;
-	sock_of_ctx(ctx)->rings_stopped = 0;
-	notify(name, VGW_VHOST_EV_CONNECTED, vid);
+	dev->rings_started = 0;
+	dev->rings_stopped = 0;
+	vgw_vhost_report(dev->name, VGW_VHOST_EV_CONNECTED, vid);
 	return 0;
 }
 
 static void
 cb_destroy_connection(int vid)
 {
-	const struct vgw_vhost_ops *ops;
-	char name[VGW_NAME_MAX];
-	void *ctx;
+	struct vgw_device *dev = device_of(vid);
 
-	if (sock_lookup_name(vid, &ops, &ctx, name) < 0)
-		return;
-	if (ops->destroy_connection != NULL && ops->destroy_connection(ctx, vid) < 0)
-		return;	/* not the device's front-end (a refused one) */
-	notify(name, VGW_VHOST_EV_DISCONNECTED, vid);
+	/* < 0: not the device's front-end (a refused one) */
+	if (dev != NULL && vgw_device_on_disconnect(dev, vid) == 0)
+		vgw_vhost_report(dev->name, VGW_VHOST_EV_DISCONNECTED, vid);
 }
 
 static int
 cb_new_device(int vid)
 {
-	const struct vgw_vhost_ops *ops;
-	char name[VGW_NAME_MAX];
-	void *ctx;
-	int ret;
+	struct vgw_device *dev = device_of(vid);
 
-	if (sock_lookup_name(vid, &ops, &ctx, name) < 0)
+	if (dev == NULL || vgw_device_on_ready(dev, vid) < 0)
 		return -1;
-	ret = ops->new_device != NULL ? ops->new_device(ctx, vid) : 0;
-	if (ret == 0)
-		notify(name, VGW_VHOST_EV_READY, vid);
-	return ret;
+	vgw_vhost_report(dev->name, VGW_VHOST_EV_READY, vid);
+	return 0;
 }
 
 static void
 cb_destroy_device(int vid)
 {
-	const struct vgw_vhost_ops *ops;
-	char name[VGW_NAME_MAX];
-	void *ctx;
+	struct vgw_device *dev = device_of(vid);
 
-	if (sock_lookup_name(vid, &ops, &ctx, name) < 0)
+	if (dev == NULL)
 		return;
-	if (ops->destroy_device != NULL)
-		ops->destroy_device(ctx, vid);
-	notify(name, VGW_VHOST_EV_STOPPED, vid);
+	vgw_device_on_stop(dev, vid);
+	vgw_vhost_report(dev->name, VGW_VHOST_EV_STOPPED, vid);
 }
 
 static int
 cb_vring_state_changed(int vid, uint16_t vring, int enable)
 {
-	const struct vgw_vhost_ops *ops;
-	void *ctx;
+	struct vgw_device *dev = device_of(vid);
 
-	if (sock_lookup(vid, &ops, &ctx) < 0 || ops->vring_state_changed == NULL)
+	if (dev == NULL || dev->ops->vring_state == NULL)
 		return 0;
-	return ops->vring_state_changed(ctx, vid, vring, enable);
-}
-
-static int
-cb_features_changed(int vid, uint64_t features)
-{
-	const struct vgw_vhost_ops *ops;
-	void *ctx;
-
-	if (sock_lookup(vid, &ops, &ctx) < 0 || ops->features_changed == NULL)
-		return 0;
-	return ops->features_changed(ctx, vid, features);
+	return dev->ops->vring_state(dev, vid, vring, enable);
 }
 
 static const struct rte_vhost_device_ops device_ops = {
 	.new_device = cb_new_device,
 	.destroy_device = cb_destroy_device,
 	.vring_state_changed = cb_vring_state_changed,
-	.features_changed = cb_features_changed,
 	.new_connection = cb_new_connection,
 	.destroy_connection = cb_destroy_connection,
 };
@@ -536,46 +482,18 @@ protocol_features_off(const char *path, const char *name, uint64_t pf_off)
 }
 
 int
-vgw_vhost_register(const char *path, const char *name, unsigned int flags,
-		   uint64_t pf_off, const struct vgw_vhost_ops *ops, void *ctx)
+vgw_vhost_register(struct vgw_device *dev)
 {
-	struct vgw_vhost_sock *s = NULL;
+	const char *path = dev->conf->socket;
+	bool net = dev->type == VGW_DEV_NET;
 	uint64_t vflags = 0;
 	int ret;
 
-	if (strlen(path) >= VGW_SOCKET_MAX)
-		return -ENAMETOOLONG;
-	pthread_mutex_lock(&reg_lock);
-	if (sock_by_path(path) != NULL) {
-		pthread_mutex_unlock(&reg_lock);
-		return -EEXIST;
-	}
-	for (unsigned int i = 0; i < VGW_ARRAY_SIZE(socks); i++) {
-		if (!socks[i].used) {
-			s = &socks[i];
-			break;
-		}
-	}
-	if (s == NULL) {
-		pthread_mutex_unlock(&reg_lock);
-		return -ENOSPC;
-	}
-	strcpy(s->path, path);
-	snprintf(s->name, sizeof(s->name), "%s", name);
-	s->flags = flags;
-	s->ops = ops;
-	s->ctx = ctx;
-	s->used = true;
-	pthread_mutex_unlock(&reg_lock);
-
-	if (flags & VGW_VHOST_F_CLIENT)
+	if (dev->conf->mode == VGW_MODE_CLIENT)
 		vflags |= RTE_VHOST_USER_CLIENT;
-	ret = rte_vhost_driver_register(path, vflags);
-	if (ret < 0) {
-		ret = -EINVAL;
-		goto fail;
-	}
-	if (flags & VGW_VHOST_F_NET) {
+	if (rte_vhost_driver_register(path, vflags) < 0)
+		return -EINVAL;
+	if (net) {
 		ret = rte_vhost_driver_disable_features(path, VGW_VHOST_OFFLOADS);
 	} else {
 		/* a device of our own: rte_vhost only handles the protocol */
@@ -583,25 +501,18 @@ vgw_vhost_register(const char *path, const char *name, unsigned int flags,
 		if (ret == 0)
 			ret = rte_vhost_driver_set_protocol_features(path,
 					VGW_VHOST_DEVICE_PROTOCOL_FEATURES |
-					(ops->state_fd != NULL && ops->state_check != NULL ?
+					(dev->ops->state_save != NULL && dev->ops->state_load != NULL ?
 					 1ULL << VGW_VHOST_PF_DEVICE_STATE : 0));
 	}
 	if (ret == 0)
-		ret = protocol_features_off(path, name, pf_off);
-	if (ret < 0)
-		goto fail_unreg;
-	ret = rte_vhost_driver_callback_register(path, &device_ops);
-	if (ret < 0)
-		goto fail_unreg;
+		ret = protocol_features_off(path, dev->name, dev->conf->pf_off);
+	if (ret == 0)
+		ret = rte_vhost_driver_callback_register(path, &device_ops);
+	if (ret < 0) {
+		rte_vhost_driver_unregister(path);
+		return -EINVAL;
+	}
 	return 0;
-
-fail_unreg:
-	rte_vhost_driver_unregister(path);
-fail:
-	pthread_mutex_lock(&reg_lock);
-	s->used = false;
-	pthread_mutex_unlock(&reg_lock);
-	return ret < 0 ? ret : -EINVAL;
 }
 
 int
@@ -613,16 +524,7 @@ vgw_vhost_start(const char *path)
 int
 vgw_vhost_unregister(const char *path)
 {
-	struct vgw_vhost_sock *s;
-	int ret;
-
-	ret = rte_vhost_driver_unregister(path);
-	pthread_mutex_lock(&reg_lock);
-	s = sock_by_path(path);
-	if (s != NULL)
-		s->used = false;
-	pthread_mutex_unlock(&reg_lock);
-	return ret < 0 ? -EBUSY : 0;
+	return rte_vhost_driver_unregister(path) < 0 ? -EBUSY : 0;
 }
 
 int
@@ -654,60 +556,8 @@ vgw_vhost_net_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t 
 	return rte_vhost_enqueue_burst(vid, vring, pkts, n);
 }
 
-static const char *const msg_names[] = {
-	[1] = "GET_FEATURES", [2] = "SET_FEATURES", [3] = "SET_OWNER",
-	[4] = "RESET_OWNER", [5] = "SET_MEM_TABLE", [6] = "SET_LOG_BASE",
-	[7] = "SET_LOG_FD", [8] = "SET_VRING_NUM", [9] = "SET_VRING_ADDR",
-	[10] = "SET_VRING_BASE", [11] = "GET_VRING_BASE",
-	[12] = "SET_VRING_KICK", [13] = "SET_VRING_CALL",
-	[14] = "SET_VRING_ERR", [15] = "GET_PROTOCOL_FEATURES",
-	[16] = "SET_PROTOCOL_FEATURES", [17] = "GET_QUEUE_NUM",
-	[18] = "SET_VRING_ENABLE", [19] = "SEND_RARP", [20] = "NET_SET_MTU",
-	[21] = "SET_BACKEND_REQ_FD", [22] = "IOTLB_MSG",
-	[23] = "SET_VRING_ENDIAN", [24] = "GET_CONFIG", [25] = "SET_CONFIG",
-	[26] = "CREATE_CRYPTO_SESSION", [27] = "CLOSE_CRYPTO_SESSION",
-	[28] = "POSTCOPY_ADVISE", [29] = "POSTCOPY_LISTEN",
-	[30] = "POSTCOPY_END", [31] = "GET_INFLIGHT_FD",
-	[32] = "SET_INFLIGHT_FD", [33] = "GPU_SET_SOCKET",
-	[34] = "RESET_DEVICE", [35] = "VRING_KICK", [36] = "GET_MAX_MEM_SLOTS",
-	[37] = "ADD_MEM_REG", [38] = "REM_MEM_REG", [39] = "SET_STATUS",
-	[40] = "GET_STATUS", [41] = "GET_SHARED_OBJECT",
-	[42] = "SET_DEVICE_STATE_FD", [43] = "CHECK_DEVICE_STATE",
-};
-
 int
 vgw_vhost_no_kicks(int vid, uint16_t vring)
 {
 	return rte_vhost_enable_guest_notification(vid, vring, 0) < 0 ? -EINVAL : 0;
-}
-
-static const char *const event_names[VGW_VHOST_EV_COUNT] = {
-	[VGW_VHOST_EV_CONNECTED] = "connected",
-	[VGW_VHOST_EV_DISCONNECTED] = "disconnected",
-	[VGW_VHOST_EV_READY] = "ready",
-	[VGW_VHOST_EV_STOPPED] = "stopped",
-	[VGW_VHOST_EV_LOG_START] = "log-start",
-	[VGW_VHOST_EV_LOG_STOP] = "log-stop",
-	[VGW_VHOST_EV_RING_STOP] = "ring-stop",
-	[VGW_VHOST_EV_RINGS_STOPPED] = "rings-stopped",
-	[VGW_VHOST_EV_STATUS_RESET] = "status-reset",
-	[VGW_VHOST_EV_RARP] = "rarp",
-	[VGW_VHOST_EV_STATE_FD] = "state-fd",
-	[VGW_VHOST_EV_STATE_CHECK] = "state-check",
-	[VGW_VHOST_EV_STATE_DONE] = "state-done",
-	[VGW_VHOST_EV_STATE_REFUSED] = "state-refused",
-};
-
-const char *
-vgw_vhost_event_name(enum vgw_vhost_event ev)
-{
-	return (unsigned int)ev < VGW_VHOST_EV_COUNT ? event_names[ev] : "unknown";
-}
-
-const char *
-vgw_vhost_msg_name(uint32_t request)
-{
-	if (request < VGW_ARRAY_SIZE(msg_names) && msg_names[request] != NULL)
-		return msg_names[request];
-	return "UNKNOWN";
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,14 @@
 #include <rte_vhost.h>
 
 #include "vgw_vring.h"
+
+/* The ring's 16-bit words in guest memory, shared with the guest's driver:
+ * C11 atomics on them (same size and alignment as uint16_t). */
+static inline _Atomic uint16_t *
+ring_word(uint16_t *w)
+{
+	return (_Atomic uint16_t *)w;
+}
 
 /* The region's heads still in flight, oldest first: what an earlier
  * back-end took and never returned. rte_vhost has already settled a
@@ -131,7 +140,8 @@ void
 vgw_vring_set_no_kicks(struct vgw_vring *vr)
 {
 	/* the rings are polled: a kick would only cost the guest an exit */
-	__atomic_store_n(&vr->used->flags, VRING_USED_F_NO_NOTIFY, __ATOMIC_RELEASE);
+	atomic_store_explicit(ring_word(&vr->used->flags), VRING_USED_F_NO_NOTIFY,
+			      memory_order_release);
 	rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, flags),
 				 sizeof(vr->used->flags));
 }
@@ -280,7 +290,7 @@ used_write(struct vgw_vring *vr, uint16_t head, uint32_t len)
 		offsetof(struct vring_used, ring[slot]), sizeof(*e));
 	vr->used_idx++;
 	/* the element before the index that publishes it */
-	__atomic_store_n(&vr->used->idx, vr->used_idx, __ATOMIC_RELEASE);
+	atomic_store_explicit(ring_word(&vr->used->idx), vr->used_idx, memory_order_release);
 	rte_vhost_log_used_vring(vr->vid, vr->vring_idx,
 		offsetof(struct vring_used, idx), sizeof(vr->used->idx));
 	if (inf != NULL) {
@@ -301,7 +311,8 @@ vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
 		head = vr->resubmit[vr->resubmit_pos++];
 		vr->resubmitted++;
 	} else {
-		avail_idx = __atomic_load_n(&vr->avail->idx, __ATOMIC_ACQUIRE);
+		avail_idx = atomic_load_explicit(ring_word(&vr->avail->idx),
+						 memory_order_acquire);
 		if (avail_idx == vr->last_avail)
 			return 0;
 		if ((uint16_t)(avail_idx - vr->last_avail) > vr->size) {
@@ -346,7 +357,8 @@ int
 vgw_vring_notify(struct vgw_vring *vr)
 {
 	rte_smp_mb();
-	if (!(__atomic_load_n(&vr->avail->flags, __ATOMIC_ACQUIRE) & VRING_AVAIL_F_NO_INTERRUPT) &&
+	if (!(atomic_load_explicit(ring_word(&vr->avail->flags), memory_order_acquire) &
+	      VRING_AVAIL_F_NO_INTERRUPT) &&
 	    rte_vhost_vring_call_nonblock(vr->vid, vr->vring_idx) == -EAGAIN)
 		return -EAGAIN;
 	return 0;

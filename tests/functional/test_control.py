@@ -109,6 +109,8 @@ def main():
         gw.wait_counter("b", "tx_packets", before + 100000)
         t.check(gw.ctl("log-level", level="info")["ok"], "log-level info")
         t.log(f"{len(bad)} malformed requests answered with errors; traffic continued")
+        lost = gw.ctl("stats").get("inputs_lost")
+        t.check(lost == 0, f"stats: inputs_lost {lost}, expected 0 (no event lost)")
         tp.cmd("stop")
     finally:
         tp.quit()

@@ -41,6 +41,7 @@ import sys
 import time
 
 import vgwtest as t
+from test_telemetry import Telemetry
 
 READ_FILE, READ_SIZE, READ_SEED = "read.bin", 200000, 1
 WRITE_FILE, WRITE_SIZE, WRITE_SEED = "written.bin", 150000, 2
@@ -192,6 +193,41 @@ def wait_disconnected(gw, name, disconnects, timeout=20):
     raise t.TestFailure(f"{name} still connected: {gw.device(name)}")
 
 
+def check_fs_counters(gw, st):
+    """The first front-end's run, idle at its SYNC point: the request
+    queue's own counters agree with the session's, and rte_telemetry
+    (dpdk-telemetry.py) lists the fs device with the same counters."""
+    qs = st["queues"]
+    t.check(len(qs) == 1 and qs[0]["queue"] == 0, f"queues: {qs}")
+    q = qs[0]
+    t.check(q["requests"] + st["hiprio_requests"] == st["requests"],
+            f"queue 0 requests {q['requests']} + hiprio {st['hiprio_requests']}, "
+            f"session {st['requests']}")
+    t.check(st["hiprio_requests"] >= 1, f"no FORGET on hiprio: {st['hiprio_requests']}")
+    t.check(q["replies"] == q["requests"], f"queue 0: {q}")
+    for k in ("bytes_read", "bytes_written", "errors"):
+        t.check(q[k] == st[k], f"queue 0 {k} {q[k]}, session {st[k]}")
+    t.check(q["rx_packets"] == q["requests"] and q["tx_packets"] == q["replies"] and
+            st["tx_bytes"] >= q["bytes_read"] + 16 * q["replies"],
+            f"generic counters: {st}")
+    tel = Telemetry(gw)
+    devices, dev, stats = tel.query("/vhostgw/devices", "/vhostgw/device,fs1",
+                                    "/vhostgw/stats")
+    t.check(devices == ["fs1"], f"/vhostgw/devices = {devices}")
+    t.check(dev.get("type") == "fs" and dev.get("phase") == "running" and
+            dev.get("connected") == 1, f"/vhostgw/device,fs1: {dev}")
+    for k in ("requests", "replies", "bytes_read", "bytes_written", "errors"):
+        t.check(dev.get("q0", {}).get(k) == q[k],
+                f"/vhostgw/device,fs1 q0.{k} = {dev.get('q0', {}).get(k)}, control {q[k]}")
+    for k in ("requests", "bytes_read", "bytes_written", "errors", "hiprio_requests",
+              "rx_packets", "tx_packets", "tx_bytes", "drops", "inodes"):
+        t.check(dev.get(k) == st[k] and stats.get("fs1", {}).get(k) == st[k],
+                f"telemetry {k}: device {dev.get(k)}, stats "
+                f"{stats.get('fs1', {}).get(k)}, control {st[k]}")
+    t.log(f"telemetry lists fs1: q0 requests {q['requests']}, replies {q['replies']}, "
+          f"bytes_read {q['bytes_read']}, bytes_written {q['bytes_written']}")
+
+
 def run_basic(gw, tool, sock, wd, share):
     fe = Front(tool, sock, "basic", wd)
     try:
@@ -211,10 +247,12 @@ def run_basic(gw, tool, sock, wd, share):
                 f"bytes_read {st['bytes_read']}, expected {READ_SIZE + 60 * 3000}")
         t.check(st["bytes_written"] == WRITE_SIZE, f"bytes_written {st['bytes_written']}")
         t.check(st["handles"] == 0, f"open handles left: {st['handles']}")
+        check_fs_counters(gw, st)
         fe.go()
         fe.finish()
     finally:
         fe.kill()
+
     with open(os.path.join(share, WRITE_FILE), "rb") as f:
         data = f.read()
     want = pattern(WRITE_SEED, WRITE_SIZE)

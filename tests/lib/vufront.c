@@ -22,6 +22,9 @@
 
 #include "vufront.h"
 
+/* C11 atomics on plain fields shared with the back-end (guest memory). */
+#define VU_ATOMIC(p) ((_Atomic __typeof__(*(p)) *)(p))
+
 #define VUFRONT_DEFAULT_TIMEOUT_MS 5000
 #define VUFRONT_PAGE_SIZE 4096u
 #define VUFRONT_MAX_RING 32768u
@@ -1534,7 +1537,7 @@ vufront_inflight_count(const struct vufront *vu, unsigned int idx)
 		return 0;
 	/* the back-end writes these while we look: one byte each, no tearing */
 	for (i = 0; i < vu->inflight_qsize; i++)
-		n += __atomic_load_n(&q->desc[i].inflight, __ATOMIC_RELAXED) == 1;
+		n += atomic_load_explicit(VU_ATOMIC(&q->desc[i].inflight), memory_order_relaxed) == 1;
 	return n;
 }
 

@@ -91,6 +91,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,9 @@
 #include <linux/fuse.h>
 
 #include "vufront.h"
+
+/* C11 atomics on plain fields shared with the back-end (guest memory). */
+#define VU_ATOMIC(p) ((_Atomic __typeof__(*(p)) *)(p))
 
 #define FS_HIPRIO 0u
 #define FS_REQQ 1u
@@ -1501,7 +1505,7 @@ fs_used_idx(struct fs_front *f, unsigned int vq)
 	struct vufront_vq_info info;
 
 	vufront_vq_info(f->vu, vq, &info);
-	return __atomic_load_n(&info.used->idx, __ATOMIC_ACQUIRE);
+	return atomic_load_explicit(VU_ATOMIC(&info.used->idx), memory_order_acquire);
 }
 
 static void
@@ -1676,8 +1680,9 @@ static bool
 fs_log_dirty(const struct fs_log *l, uint64_t gpa, uint64_t len)
 {
 	for (uint64_t pg = gpa / 4096; pg <= (gpa + len - 1) / 4096; pg++)
-		if (pg / 8 >= FS_LOG_SIZE || !(__atomic_load_n(&l->map[pg / 8], __ATOMIC_ACQUIRE) &
-					      (1u << (pg % 8))))
+		if (pg / 8 >= FS_LOG_SIZE ||
+		    !(atomic_load_explicit(VU_ATOMIC(&l->map[pg / 8]), memory_order_acquire) &
+		      (1u << (pg % 8))))
 			return false;
 	return true;
 }
@@ -1994,7 +1999,7 @@ fs_inflight_settled(struct fs_front *f, unsigned int q, char *why, size_t len)
 	}
 	for (;;) {
 		n = vufront_inflight_count(f->vu, q);
-		ui = __atomic_load_n(&iq->used_idx, __ATOMIC_ACQUIRE);
+		ui = atomic_load_explicit(VU_ATOMIC(&iq->used_idx), memory_order_acquire);
 		u = fs_used_idx(f, q);
 		if (n == 0 && ui == u)
 			return true;
@@ -2251,7 +2256,7 @@ fs_resubmit_prepare(struct vufront *vu, void *arg)
 		oh->unique = x->unique;
 		info.used->ring[(uint16_t)(base - 1) % FS_RING].id = x->head;
 		info.used->ring[(uint16_t)(base - 1) % FS_RING].len = oh->len;
-		__atomic_store_n(&info.used->idx, base, __ATOMIC_RELEASE);
+		atomic_store_explicit(VU_ATOMIC(&info.used->idx), base, memory_order_release);
 		f->rs_returned = x;
 	}
 	/* staged GETATTR first: the free descriptors go out in ascending order */
@@ -2292,7 +2297,7 @@ fs_resubmit_prepare(struct vufront *vu, void *arg)
 	if (f->resubmit_used)
 		printf("info returned but not cleared: GETATTR head %u counter 5 at used %u, "
 		       "region used_idx %u\n", f->rs_returned->head, base - 1, base - 1);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	atomic_thread_fence(memory_order_seq_cst);
 	return 0;
 }
 

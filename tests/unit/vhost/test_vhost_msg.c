@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The vhost-user message table: one row per ID of the merged specification,
+ * and the columns the hooks and the device base dispatch on. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vgw_vhost.h"
+
+static void
+every_id_has_its_row(void **state)
+{
+	for (uint32_t id = 1; id < VGW_VHOST_MSG_COUNT; id++) {
+		const struct vgw_vhost_msg_desc *d = vgw_vhost_msg_desc(id);
+
+		assert_non_null(d);
+		assert_int_equal(d->id, id);
+		assert_non_null(d->name);
+		assert_string_equal(vgw_vhost_msg_name(id), d->name);
+		for (uint32_t other = 1; other < id; other++)
+			assert_string_not_equal(vgw_vhost_msg_name(other), d->name);
+	}
+}
+
+static void
+unknown_ids(void **state)
+{
+	assert_null(vgw_vhost_msg_desc(0));
+	assert_null(vgw_vhost_msg_desc(VGW_VHOST_MSG_COUNT));
+	assert_null(vgw_vhost_msg_desc(UINT32_MAX));
+	assert_string_equal(vgw_vhost_msg_name(0), "UNKNOWN");
+	assert_string_equal(vgw_vhost_msg_name(1000), "UNKNOWN");
+}
+
+static void
+names_of_the_specification(void **state)
+{
+	assert_string_equal(vgw_vhost_msg_name(5), "SET_MEM_TABLE");
+	assert_string_equal(vgw_vhost_msg_name(11), "GET_VRING_BASE");
+	assert_string_equal(vgw_vhost_msg_name(31), "GET_INFLIGHT_FD");
+	assert_string_equal(vgw_vhost_msg_name(39), "SET_STATUS");
+	assert_string_equal(vgw_vhost_msg_name(42), "SET_DEVICE_STATE_FD");
+	assert_string_equal(vgw_vhost_msg_name(43), "CHECK_DEVICE_STATE");
+}
+
+/* The messages rte_vhost unmaps guest memory for, and no others. */
+static void
+remap_rows(void **state)
+{
+	for (uint32_t id = 1; id < VGW_VHOST_MSG_COUNT; id++) {
+		bool remap = vgw_vhost_msg_desc(id)->flags & VGW_VHOST_MSG_F_REMAP;
+
+		assert_int_equal(remap, id == VGW_VHOST_MSG_SET_MEM_TABLE ||
+				 id == VGW_VHOST_MSG_SET_LOG_BASE ||
+				 id == VGW_VHOST_MSG_SET_INFLIGHT_FD);
+	}
+}
+
+static void
+handlers_and_inputs(void **state)
+{
+	static const struct {
+		uint32_t id;
+		uint8_t handler, input, fds;
+	} rows[] = {
+		{ VGW_VHOST_MSG_SET_FEATURES, VGW_VHOST_H_NONE, VGW_VHOST_IN_FEATURES,
+		  VGW_VHOST_FDS_NONE },
+		{ VGW_VHOST_MSG_SET_LOG_BASE, VGW_VHOST_H_NONE, VGW_VHOST_IN_LOG_BASE,
+		  VGW_VHOST_FDS_ONE },
+		{ VGW_VHOST_MSG_GET_VRING_BASE, VGW_VHOST_H_NONE, VGW_VHOST_IN_RING_STOP,
+		  VGW_VHOST_FDS_NONE },
+		{ VGW_VHOST_MSG_SET_VRING_KICK, VGW_VHOST_H_NONE, VGW_VHOST_IN_RING_START,
+		  VGW_VHOST_FDS_RING },
+		{ VGW_VHOST_MSG_SEND_RARP, VGW_VHOST_H_NONE, VGW_VHOST_IN_RARP,
+		  VGW_VHOST_FDS_NONE },
+		{ VGW_VHOST_MSG_SET_STATUS, VGW_VHOST_H_NONE, VGW_VHOST_IN_STATUS,
+		  VGW_VHOST_FDS_NONE },
+		{ VGW_VHOST_MSG_GET_INFLIGHT_FD, VGW_VHOST_H_INFLIGHT, VGW_VHOST_IN_NONE,
+		  VGW_VHOST_FDS_NONE },
+		{ VGW_VHOST_MSG_SET_INFLIGHT_FD, VGW_VHOST_H_INFLIGHT, VGW_VHOST_IN_NONE,
+		  VGW_VHOST_FDS_ONE },
+		{ VGW_VHOST_MSG_SET_DEVICE_STATE_FD, VGW_VHOST_H_STATE_FD, VGW_VHOST_IN_NONE,
+		  VGW_VHOST_FDS_ONE },
+		{ VGW_VHOST_MSG_CHECK_DEVICE_STATE, VGW_VHOST_H_STATE_CHECK, VGW_VHOST_IN_NONE,
+		  VGW_VHOST_FDS_NONE },
+		{ VGW_VHOST_MSG_SET_MEM_TABLE, VGW_VHOST_H_NONE, VGW_VHOST_IN_NONE,
+		  VGW_VHOST_FDS_REGIONS },
+	};
+	unsigned int handled = 0, inputs = 0;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct vgw_vhost_msg_desc *d = vgw_vhost_msg_desc(rows[i].id);
+
+		assert_int_equal(d->handler, rows[i].handler);
+		assert_int_equal(d->input, rows[i].input);
+		assert_int_equal(d->fds, rows[i].fds);
+	}
+	/* and no other row has a handler or makes an input */
+	for (uint32_t id = 1; id < VGW_VHOST_MSG_COUNT; id++) {
+		handled += vgw_vhost_msg_desc(id)->handler != VGW_VHOST_H_NONE;
+		inputs += vgw_vhost_msg_desc(id)->input != VGW_VHOST_IN_NONE;
+	}
+	assert_int_equal(handled, 4);
+	assert_int_equal(inputs, 6);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_id_has_its_row),
+		cmocka_unit_test(unknown_ids),
+		cmocka_unit_test(names_of_the_specification),
+		cmocka_unit_test(remap_rows),
+		cmocka_unit_test(handlers_and_inputs),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
