@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Live migration under load (issue 17): a guest receiving and sending bulk
+"""Live migration under load: a guest receiving and sending bulk
 TCP streams is migrated mid-stream between two gateways.
 
 Guest A (not migrated) and guest B each serve SIZE_MIB of random data over
@@ -25,7 +25,16 @@ level warning and worse, loglevel=5) shows anything matching KLOG_BAD
 (virtio, "not a head", soft lockup, BUG, Oops, general protection, Kernel
 panic, WARNING), and the destination's own count of such lines in dmesg did
 not grow; the destination did not boot; the phases of vmB on both gateways
-are those of test_migrate.py."""
+are those of test_migrate.py.
+
+Two knobs for usertools/vhostgw-migrate-soak, whose arms tell faults apart
+(the CI test uses neither): VGW_MIGLOAD_TOPOLOGY=per-guest gives each guest
+NIC a back-end of its own, its vhost-user port cross-connected to a net_tap
+port in the namespace's Linux bridge (A on gwa, B on gw1 then gw2), the one
+topology dpdk-testpmd's vhost PMD can stand in for (--backend testpmd: io
+forwarding between its two ports, no phases watched);
+VGW_MIGLOAD_NO_STATUS=1 has the gateways not offer F_STATUS (protocol
+feature 16, disable_protocol_features: ["status"])."""
 
 import os
 import time
@@ -115,16 +124,40 @@ def check_stream(name, xs, md5):
                        % (name, x.seq, x.rc, x.md5, md5))
 
 
+def vnet(name):
+    d = e2e.net(name)
+    if os.environ.get('VGW_MIGLOAD_NO_STATUS') == '1':
+        d['disable_protocol_features'] = ['status']
+    return d
+
+
 def scenario(run):
     ns = run.netns('l')
     ns.bridge('br0', '10.77.5.1/24')
-    # both workers on core 1, both control threads on core 0
-    gw1 = run.gateway('gw1', ns, [e2e.net('vmA'), e2e.net('vmB'), e2e.tap('up0', 'vgwtap0')],
-                      [e2e.bridge('br1', ['vmA', 'vmB', 'up0'])], lcores='0@0,1@1')
-    ns.enslave('vgwtap0', 'br0')
-    gw2 = run.gateway('gw2', ns, [e2e.net('vmB'), e2e.tap('up0', 'vgwtap1')],
-                      [e2e.bridge('br2', ['vmB', 'up0'])], lcores='0@0,1@1')
-    ns.enslave('vgwtap1', 'br0')
+    topology = os.environ.get('VGW_MIGLOAD_TOPOLOGY', 'bridge')
+    e2e.expect(topology in ('bridge', 'per-guest'),
+               'VGW_MIGLOAD_TOPOLOGY=%s: bridge or per-guest' % topology)
+    e2e.expect(topology == 'per-guest' or run.args.backend == 'vhostgw',
+               'the %s stand-in needs VGW_MIGLOAD_TOPOLOGY=per-guest' % run.args.backend)
+    e2e.log('topology %s, F_STATUS %s' % (
+        topology, 'not offered' if os.environ.get('VGW_MIGLOAD_NO_STATUS') == '1'
+        else 'offered'))
+    # every worker on core 1, every control thread on core 0
+    if topology == 'bridge':
+        gw1 = run.gateway('gw1', ns, [vnet('vmA'), vnet('vmB'), e2e.tap('up0', 'vgwtap0')],
+                          [e2e.bridge('br1', ['vmA', 'vmB', 'up0'])], lcores='0@0,1@1')
+        ns.enslave('vgwtap0', 'br0')
+        gwa = gw1
+        gw2 = run.gateway('gw2', ns, [vnet('vmB'), e2e.tap('up0', 'vgwtap1')],
+                          [e2e.bridge('br2', ['vmB', 'up0'])], lcores='0@0,1@1')
+        ns.enslave('vgwtap1', 'br0')
+    else:
+        gws = []
+        for i, (name, dev) in enumerate((('gwa', 'vmA'), ('gw1', 'vmB'), ('gw2', 'vmB'))):
+            gws.append(run.gateway(name, ns, [vnet(dev), e2e.tap('up0', 'vgwtap%d' % i)],
+                                   [e2e.xconnect(dev, 'up0')], lcores='0@0,1@1'))
+            ns.enslave('vgwtap%d' % i, 'br0')
+        gwa, gw1, gw2 = gws
     w1, w2 = e2e.Watch(gw1), e2e.Watch(gw2)     # before any QEMU
 
     # kernel warnings and worse on the console (virtio_net's "not a head"
@@ -132,7 +165,7 @@ def scenario(run):
     ka = 'loglevel=5'
     pa = dict(scenario='httpload', ip='10.77.5.2/24', peer='10.77.5.3', size=SIZE_MIB, get=1)
     pb = dict(scenario='httpload', ip='10.77.5.3/24', peer='10.77.5.2', size=SIZE_MIB, get=1)
-    a = run.guest('a', [gw1.nic('vmA', e2e.mac(0x50))], kernel_args=ka, **pa)
+    a = run.guest('a', [gwa.nic('vmA', e2e.mac(0x50))], kernel_args=ka, **pa)
     src = run.guest('src', [gw1.nic('vmB', e2e.mac(0x51))], kernel_args=ka, **pb)
     md5_a, md5_b = served_md5(a, 150), served_md5(src, 150)
 
