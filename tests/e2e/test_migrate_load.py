@@ -168,6 +168,13 @@ def scenario(run):
     a = run.guest('a', [gwa.nic('vmA', e2e.mac(0x50))], kernel_args=ka, **pa)
     src = run.guest('src', [gw1.nic('vmB', e2e.mac(0x51))], kernel_args=ka, **pb)
     md5_a, md5_b = served_md5(a, 150), served_md5(src, 150)
+    if run.args.backend == 'vhostgw':
+        # what the knob asked for is what was negotiated (F_STATUS: bit 16)
+        pf = gw1.ctl('device', device='vmB')['device']['protocol_features']
+        want = os.environ.get('VGW_MIGLOAD_NO_STATUS') != '1'
+        e2e.expect(bool(pf & (1 << 16)) == want, 'gw1 vmB negotiated protocol features %#x: '
+                   'F_STATUS %s, want %s' % (pf, bool(pf & (1 << 16)), want))
+        run.result(protocol_features='%#x' % pf)
 
     # wait for a completed transfer each way and B's uptime; then migrate
     # 0.5 s into B's next download, so that it usually spans the switch-over
