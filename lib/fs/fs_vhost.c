@@ -101,6 +101,19 @@ static cpu_set_t iowq_cpus;
 static unsigned int n_devs;
 static pthread_mutex_t fs_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Test-only fault injection into device-state loads (tests/e2e fs_migrate_*
+ * scenarios; doc/e2e.rst), from the environment variable VHOSTGW_TEST_FAULT,
+ * read once at start-up and logged as a warning. Never set in production:
+ *   state-corrupt       flip one byte in the middle of each incoming state
+ *                       stream, after it is read and before it is parsed
+ *   state-truncate      drop the last 16 bytes of each incoming stream
+ *   load-delay-ms=N     wait N ms (at most 60000) before reading each
+ *                       incoming stream, so that a test can kill the
+ *                       process while a load is under way */
+enum fs_fault { FS_FAULT_NONE, FS_FAULT_CORRUPT, FS_FAULT_TRUNCATE };
+static enum fs_fault test_fault;
+static unsigned int test_load_delay_ms;
+
 /* --- fast path ------------------------------------------------------- */
 
 static inline struct fs_slot *
@@ -457,6 +470,48 @@ on_message(void *ctx, int vid, const struct vgw_vhost_msg *m, bool post)
 
 /* --- device state (DEVICE_STATE) -------------------------------------- */
 
+static void
+test_fault_init(void)
+{
+	const char *v = getenv("VHOSTGW_TEST_FAULT");
+	char *end;
+
+	if (v == NULL || *v == '\0')
+		return;
+	if (strcmp(v, "state-corrupt") == 0) {
+		test_fault = FS_FAULT_CORRUPT;
+	} else if (strcmp(v, "state-truncate") == 0) {
+		test_fault = FS_FAULT_TRUNCATE;
+	} else if (strncmp(v, "load-delay-ms=", 14) == 0) {
+		unsigned long ms = strtoul(v + 14, &end, 10);
+
+		if (*end == '\0' && ms <= 60000)
+			test_load_delay_ms = (unsigned int)ms;
+	}
+	if (test_fault == FS_FAULT_NONE && test_load_delay_ms == 0)
+		VGW_LOG(fs, WARNING, "VHOSTGW_TEST_FAULT=%s not understood: ignored", v);
+	else
+		VGW_LOG(fs, WARNING, "VHOSTGW_TEST_FAULT=%s: device state loads are damaged "
+			"or delayed on purpose (for tests only)", v);
+}
+
+/* An incoming stream, read whole, damaged as VHOSTGW_TEST_FAULT asks. */
+static void
+test_fault_apply(struct fs_dev *d)
+{
+	if (test_fault == FS_FAULT_CORRUPT && d->xfer_len != 0) {
+		((uint8_t *)d->xfer_buf)[d->xfer_len / 2] ^= 0x5a;
+		VGW_LOG(fs, WARNING, "%s: test fault: byte %zu of %zu of the incoming state "
+			"flipped", d->name, d->xfer_len / 2, d->xfer_len);
+	} else if (test_fault == FS_FAULT_TRUNCATE) {
+		size_t cut = RTE_MIN(d->xfer_len, (size_t)16);
+
+		d->xfer_len -= cut;
+		VGW_LOG(fs, WARNING, "%s: test fault: the incoming state cut by %zu byte(s) "
+			"to %zu", d->name, cut, d->xfer_len);
+	}
+}
+
 static void *
 xfer_main(void *arg)
 {
@@ -470,12 +525,16 @@ xfer_main(void *arg)
 			snprintf(d->xfer_why, sizeof(d->xfer_why), "writing the state: %s",
 				 strerror(-ret));
 	} else {
+		if (test_load_delay_ms != 0)
+			usleep(test_load_delay_ms * 1000u);
 		ret = vgw_state_read_fd(d->xfer_fd, FS_STATE_MAX, FS_STATE_TIMEOUT_MS,
 					&d->xfer_buf, &d->xfer_len);
 		if (ret < 0)
 			snprintf(d->xfer_why, sizeof(d->xfer_why), "reading the state: %s",
 				 strerror(-ret));
 		else
+			test_fault_apply(d);
+		if (ret == 0)
 			ret = vgw_fs_state_load_buf(d->fs, d->xfer_buf, d->xfer_len,
 						    d->xfer_why, sizeof(d->xfer_why));
 	}
@@ -588,6 +647,7 @@ vgw_fsdev_init(const struct vgw_conf *conf)
 		n += conf->devs[i].type == VGW_DEV_FS;
 	if (n == 0)
 		return 0;
+	test_fault_init();
 	CPU_ZERO(&iowq_cpus);
 	for (long cpu = 0; cpu < CPU_SETSIZE && cpu < sysconf(_SC_NPROCESSORS_ONLN); cpu++)
 		CPU_SET(cpu, &iowq_cpus);
