@@ -730,6 +730,23 @@ fs_state_inode(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 	return 0;
 }
 
+/* A directory handle reopened here is a fresh open file on the host, and
+ * the guest goes on reading it where the source stopped, possibly at the
+ * end cookie. ext4 (seen on Linux 6.18) sets up its per-file readdir state
+ * at the first getdents64; when that first call is at the end cookie, the
+ * state keeps the end's hash under a last position of 0, so a later seek
+ * back to 0 is not seen as a seek and reads as the end again: the guest's
+ * next rewinddir() would list an empty directory. One getdents64 at 0
+ * first, then back to 0, sets the state up from the start. */
+static void
+fs_state_dir_prime(int fd)
+{
+	char buf[512];
+
+	if (syscall(SYS_getdents64, fd, buf, sizeof(buf)) >= 0)
+		(void)lseek(fd, 0, SEEK_SET);
+}
+
 static int
 fs_state_handle(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 {
@@ -779,6 +796,8 @@ fs_state_handle(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 		how.flags = (uint64_t)((flags & ~(uint32_t)FS_FLAGS_ONCE) | O_CLOEXEC);
 		fd = syscall(SYS_openat2, fs->proc_fd, pname, &how, sizeof(how));
 		err = fd < 0 ? -errno : 0;
+		if (fd >= 0 && is_dir)
+			fs_state_dir_prime((int)fd);
 		if (fs_state_resource_err(err))
 			return vgw_state_section_fail(s, err, "handle record %u (index %u): "
 						      "reopen: %s", rec, idx, strerror(-err));

@@ -14,6 +14,7 @@
  * joins it holds it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,63 @@ dir_name(uint32_t dir)
 	return dir == 0 ? "save" : "load";
 }
 
+/* Test-only fault injection into device-state loads (the e2e fs_migrate_*
+ * scenarios; doc/e2e.rst), from the environment variable VHOSTGW_TEST_FAULT,
+ * read once (at the first load) and logged as a warning. Never set in
+ * production:
+ *   state-corrupt       flip one byte in the middle of each incoming state
+ *                       stream, after it is read and before it is parsed
+ *   state-truncate      drop the last 16 bytes of each incoming stream
+ *   load-delay-ms=N     wait N ms (at most 60000) before reading each
+ *                       incoming stream, so that a test can kill the
+ *                       process while a load is under way */
+enum test_fault { TEST_FAULT_NONE, TEST_FAULT_CORRUPT, TEST_FAULT_TRUNCATE };
+static enum test_fault test_fault;
+static unsigned int test_load_delay_ms;
+static pthread_once_t test_fault_once = PTHREAD_ONCE_INIT;
+
+static void
+test_fault_init(void)
+{
+	const char *v = getenv("VHOSTGW_TEST_FAULT");
+	char *end;
+
+	if (v == NULL || *v == '\0')
+		return;
+	if (strcmp(v, "state-corrupt") == 0) {
+		test_fault = TEST_FAULT_CORRUPT;
+	} else if (strcmp(v, "state-truncate") == 0) {
+		test_fault = TEST_FAULT_TRUNCATE;
+	} else if (strncmp(v, "load-delay-ms=", 14) == 0) {
+		unsigned long ms = strtoul(v + 14, &end, 10);
+
+		if (*end == '\0' && ms <= 60000)
+			test_load_delay_ms = (unsigned int)ms;
+	}
+	if (test_fault == TEST_FAULT_NONE && test_load_delay_ms == 0)
+		VGW_LOG(vhost, WARNING, "VHOSTGW_TEST_FAULT=%s not understood: ignored", v);
+	else
+		VGW_LOG(vhost, WARNING, "VHOSTGW_TEST_FAULT=%s: device state loads are "
+			"damaged or delayed on purpose (for tests only)", v);
+}
+
+/* An incoming stream, read whole, damaged as VHOSTGW_TEST_FAULT asks. */
+static void
+test_fault_apply(struct vgw_device *dev, struct vgw_device_xfer *x)
+{
+	if (test_fault == TEST_FAULT_CORRUPT && x->len != 0) {
+		((unsigned char *)x->buf)[x->len / 2] ^= 0x5a;
+		DEV_LOG(dev, WARNING, "test fault: byte %zu of %zu of the incoming state flipped",
+			x->len / 2, x->len);
+	} else if (test_fault == TEST_FAULT_TRUNCATE) {
+		size_t cut = x->len < 16 ? x->len : 16;
+
+		x->len -= cut;
+		DEV_LOG(dev, WARNING, "test fault: the incoming state cut by %zu byte(s) to %zu",
+			cut, x->len);
+	}
+}
+
 static void *
 xfer_main(void *arg)
 {
@@ -52,11 +110,16 @@ xfer_main(void *arg)
 		if (ret < 0)
 			snprintf(x->why, sizeof(x->why), "writing the state: %s", strerror(-ret));
 	} else {
+		pthread_once(&test_fault_once, test_fault_init);
+		if (test_load_delay_ms != 0)
+			usleep(test_load_delay_ms * 1000u);
 		ret = vgw_state_read_fd(x->fd, STATE_MAX, STATE_TIMEOUT_MS, &x->buf, &x->len);
-		if (ret < 0)
+		if (ret < 0) {
 			snprintf(x->why, sizeof(x->why), "reading the state: %s", strerror(-ret));
-		else
+		} else {
+			test_fault_apply(dev, x);
 			ret = dev->ops->state_load(dev, x->buf, x->len, x->why, sizeof(x->why));
+		}
 	}
 	x->result = ret;
 	/* before the front-end sees EOF (and sends CHECK_DEVICE_STATE) */

@@ -11,6 +11,7 @@
 #   vgw.wait=N         seconds to wait for the peer to answer (default 90)
 #   vgw.mount=TAG      mount virtio-fs TAG on /mnt before the scenario
 #   vgw.size=N         MiB served (httpload)   vgw.get=1  download in a loop
+#   vgw.log=NAME vgw.dir=NAME vgw.entries=N vgw.interval_ms=MS  (fsmig)
 #
 # Every line meant for the test starts with "VGW-" and is written to the
 # serial console, where the harness reads it (with host timestamps):
@@ -24,6 +25,11 @@
 #   VGW-FSLS name                 one per entry of /mnt (scenario fsls)
 #   VGW-FSLOOP seq=N ok=0|1 lines=L up=U  one append through a held fd and a
 #                                 read back (scenario fsloop)
+#   VGW-FSMIG seq=N ok=0|1 bytes=B sum=S want=W err=E up=U  one append
+#                                 through a held fd and a checksummed read
+#                                 back of the whole file (scenario fsmig)
+#   VGW-FSMIG-DIR pass=P ok=0|1 entries=K steps=S err=E up=U  one pass over
+#                                 a directory held open (scenario fsmig)
 #   VGW-ESC label ...             one escape attempt (scenario fsescape)
 #   VGW-ESC-SUMMARY attempts=N unexpected=M
 #   VGW-PING sent=N recv=M        summary (scenario ping)
@@ -215,6 +221,21 @@ scenario_fsloop() {
 		say "FSLOOP seq=$s ok=$ok lines=${n:-0} up=$(uptime_s)"
 		sleep "${VGW_interval:-0.2}"
 	done
+}
+
+# Scenario fsmig: /bin/vgw-fsmig (tests/e2e/vgw-fsmig.c, added to the
+# initramfs by the fs_migrate scenarios) on the virtio-fs mount: appends to
+# /mnt/vgw.log (default log) through one descriptor held open, reads the
+# whole file back through another and checks size and checksum, and
+# iterates /mnt/vgw.dir (default dir, vgw.entries files, default 200)
+# through a third, a few entries per step, every vgw.interval_ms (default
+# 100) milliseconds, for live migration of the mount.
+scenario_fsmig() {
+	fm=/bin/vgw-fsmig
+	[ -f $fm ] || fail "no $fm in the initramfs"
+	chmod 755 $fm
+	$fm "/mnt/${VGW_log:-log}" "/mnt/${VGW_dir:-dir}" "${VGW_entries:-200}" \
+		"${VGW_interval_ms:-100}" || fail "vgw-fsmig exited with status $?"
 }
 
 # Scenario fsops: file operations on the virtio-fs mount, each checked in

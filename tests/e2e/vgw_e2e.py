@@ -326,6 +326,27 @@ def build_initramfs(cache_dir, kver, modules=GUEST_MODULES, init=GUEST_INIT,
     return path
 
 
+def guest_program(cache_dir, src):
+    """A guest program: the C file src built with gcc -static -O2, cached in
+    cache_dir by its source; returns its bytes (for Run.add_guest_file)."""
+    gcc = shutil.which('gcc')
+    if not gcc:
+        raise E2EError('gcc not found (apt-get install gcc libc6-dev): needed for %s' % src)
+    data = open(src, 'rb').read()
+    os.makedirs(cache_dir, exist_ok=True)
+    out = os.path.join(cache_dir, '%s-%s' % (os.path.splitext(os.path.basename(src))[0],
+                                             hashlib.sha256(data).hexdigest()[:16]))
+    if not os.path.exists(out):
+        tmp = out + '.tmp%d' % os.getpid()
+        r = subprocess.run([gcc, '-static', '-O2', '-Wall', '-o', tmp, src],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode or not _is_static_elf(tmp):
+            raise E2EError('gcc -static %s failed:\n%s' % (src, r.stdout.decode(errors='replace')))
+        os.replace(tmp, out)
+        log('guest program built: %s' % out)
+    return open(out, 'rb').read()
+
+
 # ---------------------------------------------------------------------------
 # Processes
 
@@ -333,18 +354,21 @@ class Proc:
     """A child process the Run owns; stopped by PID at clean-up."""
 
     def __init__(self, run, name, argv, log_path, stdin=subprocess.DEVNULL,
-                 clean_exit=False):
-        """clean_exit: at clean-up, SIGTERM must make it exit with status 0."""
+                 clean_exit=False, env=None):
+        """clean_exit: at clean-up, SIGTERM must make it exit with status 0;
+        env: variables added to this process's environment."""
         self.run, self.name, self.argv, self.log_path = run, name, argv, log_path
         self.clean_exit = clean_exit
         if os.path.exists(log_path):
             os.unlink(log_path)
         self._log = open(log_path, 'wb')
         self.p = subprocess.Popen(argv, stdin=stdin, stdout=self._log,
-                                  stderr=subprocess.STDOUT)
+                                  stderr=subprocess.STDOUT,
+                                  env=dict(os.environ, **env) if env else None)
         self.pid = self.p.pid
         run._procs.append(self)
-        log('started %s pid %d: %s' % (name, self.pid, ' '.join(argv)))
+        log('started %s pid %d: %s%s' % (name, self.pid, ''.join(
+            '%s=%s ' % kv for kv in sorted((env or {}).items())), ' '.join(argv)))
 
     def alive(self):
         return self.p.poll() is None
@@ -455,8 +479,11 @@ def _stale_netns_cleanup():
 
 class Gateway:
     def __init__(self, run, name, ns, devices, links, lcores='0@0,1@1',
-                 mem_mb=GATEWAY_MEM_MB, extra_eal=(), extra_args=()):
+                 mem_mb=GATEWAY_MEM_MB, extra_eal=(), extra_args=(), env=None):
+        """env: variables for the gateway process only (e.g. the test-only
+        VHOSTGW_TEST_FAULT, see doc/e2e.rst)."""
         self.run, self.name, self.ns = run, name, ns
+        self.env = dict(env or {})
         self.backend = run.args.backend
         self.lcores, self.mem_mb = lcores, mem_mb
         self.extra_eal, self.extra_args = list(extra_eal), list(extra_args)
@@ -547,7 +574,7 @@ class Gateway:
         self.proc = Proc(self.run, logname, argv,
                          os.path.join(self.run.logdir, logname + '.log'),
                          stdin=subprocess.PIPE if self.backend == 'testpmd'
-                         else subprocess.DEVNULL, clean_exit=True)
+                         else subprocess.DEVNULL, clean_exit=True, env=self.env)
         t = time.monotonic()
         end = t + timeout
         for d in self.devices:
@@ -1158,6 +1185,7 @@ class Run:
         self._watches = []
         self._lock = None
         self._initramfs = None
+        self._guest_files = {}
         self.qemu_name = getattr(args, 'qemu', None) or '7.2'
         self.qemu = None            # argv prefix, once preflight() found it
         self.qemu_full = None       # the version it printed: '10.0.2'
@@ -1202,8 +1230,19 @@ class Run:
 
     def initramfs(self):
         if self._initramfs is None:
-            self._initramfs = build_initramfs(self.cache_dir, self.kver)
+            self._initramfs = build_initramfs(self.cache_dir, self.kver,
+                                              extra=self._guest_files or None)
         return self._initramfs
+
+    def add_guest_file(self, path, data):
+        """Put a file in the guests' initramfs (before the first guest)."""
+        if self._initramfs is not None:
+            raise E2EError('add_guest_file(%s) after the initramfs was built' % path)
+        self._guest_files[path.lstrip('/')] = data
+
+    def add_guest_program(self, name, src):
+        """/bin/NAME in the guests: the C program src (guest_program())."""
+        self.add_guest_file('bin/' + name, guest_program(self.cache_dir, src))
 
     def netns(self, tag):
         return Netns(self, tag)

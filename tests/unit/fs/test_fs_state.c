@@ -269,6 +269,64 @@ test_state_roundtrip(void **state)
 	free(st);
 }
 
+/* A directory read to its end on the source, then rewound on the
+ * destination: the guest's next pass lists every entry again. The loaded
+ * handle is a fresh open file on the host whose first READDIR is at the
+ * end cookie; ext4 (Linux 6.18 seen) then kept its readdir position at the
+ * end through the seek back to 0 and answered the rewound READDIR with
+ * nothing (found by the e2e fs_migrate scenario). */
+static void
+test_state_dir_rewind(void **state)
+{
+	struct fuse_entry_out ls;
+	char p[PATH_MAX], nm[32], why[VGW_STATE_REASON_MAX];
+	uint64_t fh_d, off = 0, end;
+	unsigned int n = 0, i;
+	char *names[64];
+	size_t len;
+	void *st;
+
+	(void)state;
+	t_do_init();
+	t_path(p, "ls");
+	assert_int_equal(mkdir(p, 0755), 0);
+	for (i = 0; i < 40; i++) {
+		snprintf(nm, sizeof(nm), "ls/entry-%02u", i);
+		t_write_host(nm, "");
+	}
+	assert_int_equal(t_lookup(1, "ls", &ls), 0);
+	assert_int_equal(t_open(FUSE_OPENDIR, ls.nodeid, O_RDONLY, &fh_d), 0);
+	while (t_readdir_chunk(fh_d, off, 256, names, &n, &off) > 0)
+		;
+	assert_int_equal(n, 40);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	end = off;
+	t_state_save(&st, &len);
+	t_state_switch();
+	assert_int_equal(t_state_load(st, len, why, sizeof(why)), 0);
+	free(st);
+	/* the end, as on the source; then a rewind */
+	n = 0;
+	assert_int_equal(t_readdir_chunk(fh_d, end, 256, names, &n, &off), 0);
+	off = 0;
+	while (t_readdir_chunk(fh_d, off, 256, names, &n, &off) > 0)
+		;
+	assert_int_equal(n, 40);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	/* and again */
+	n = 0;
+	assert_int_equal(t_readdir_chunk(fh_d, end, 256, names, &n, &off), 0);
+	off = 0;
+	while (t_readdir_chunk(fh_d, off, 256, names, &n, &off) > 0)
+		;
+	assert_int_equal(n, 40);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	assert_int_equal(t_release(FUSE_RELEASEDIR, fh_d), 0);
+}
+
 /* Names gone on the destination: those inodes (and what is below them)
  * answer ESTALE, the rest works. */
 static void
@@ -788,6 +846,7 @@ test_state_many(void **state)
 
 static const struct t_case t_cases[] = {
 	T_CASE(test_state_roundtrip),
+	T_CASE(test_state_dir_rewind),
 	T_CASE(test_state_stale),
 	T_CASE(test_state_moved),
 	T_CASE(test_state_reject),
