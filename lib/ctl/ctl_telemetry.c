@@ -49,7 +49,7 @@ add_queue(struct rte_tel_data *d, size_t i, json_t *q)
 {
 	static const char *const skip[] = { "queue", NULL };
 	struct rte_tel_data *c = rte_tel_data_alloc();
-	char name[16];
+	char name[24];	/* "q" and any size_t */
 
 	if (c == NULL)
 		return;
