@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The poll lists (lib/dp/dp.c) with real workers, on a minimal EAL
  * (--no-huge --no-pci --no-shconf, two worker lcores, no root): tasks
- * move between workers and come and go at every rebuild, and
+ * come and go and move between workers (placed by the busy cycles each
+ * took since the last rebuild) at every rebuild, and
  * - a task never runs on two workers at once (the two-phase publish: a
  *   moved task is off every list for a grace period first);
  * - once vgw_dp_rebuild() returns, a removed task is never polled again;
@@ -50,8 +51,8 @@ poll_task(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	return 1;
 }
 
-/* The present tasks, rotated by shift so that their order (and so their
- * placement) changes from one rebuild to the next. */
+/* The present tasks, rotated by shift so that their order (which breaks
+ * ties between equal loads) changes from one rebuild to the next. */
 static unsigned int
 provider(struct vgw_dp_task *tasks, unsigned int max)
 {
