@@ -27,6 +27,8 @@
 #include "vgw_log.h"
 #include "vgw_net.h"
 
+RTE_LOG_REGISTER_SUFFIX(vgw_logtype_app, app, INFO);
+
 #define EXIT_CONFIG 2
 #define MAX_EAL_ARGS 128
 

@@ -18,11 +18,7 @@
 
 #define VGW_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#ifndef __rte_unused
 #define VGW_UNUSED __attribute__((unused))
-#else
-#define VGW_UNUSED __rte_unused
-#endif
 
 /* A growable list of one-line error messages. */
 struct vgw_errlist {

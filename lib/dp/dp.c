@@ -14,6 +14,7 @@
 
 #include "vgw_log.h"
 #include "vgw_dp.h"
+#include "dp_assign.h"
 
 RTE_LOG_REGISTER_SUFFIX(vgw_logtype_dp, dp, INFO);
 
@@ -31,6 +32,9 @@ static pthread_mutex_t publish_lock = PTHREAD_MUTEX_INITIALIZER;
 static vgw_dp_provider_fn providers[MAX_PROVIDERS];
 static unsigned int n_providers;
 static atomic_bool rebuild_pending;
+/* Each slot's busy cycles (summed over the workers) at the last rebuild:
+ * a task's load is what its slot took since. Rebuild lock. */
+static uint64_t slot_busy_seen[VGW_DP_MAX_SLOTS];
 
 static int
 worker_main(void *arg)
@@ -256,42 +260,96 @@ publish_kept(struct vgw_dp_list **lists)
 	return 0;
 }
 
+static uint64_t
+slot_busy(uint16_t slot)
+{
+	uint64_t busy = 0;
+
+	for (unsigned int i = 0; slot < VGW_DP_MAX_SLOTS && i < n_workers; i++)
+		busy += workers[i].stats[slot].busy_cycles;
+	return busy;
+}
+
+/* Each task's worker, by the busy cycles its slot took since the last
+ * rebuild (vgw_dp_assign(): heaviest first, to the least-loaded worker). */
+static int
+place(const struct vgw_dp_task *tasks, unsigned int n, unsigned int *where)
+{
+	uint64_t *load, *now;
+	int ret;
+
+	load = malloc((n + 1) * sizeof(*load));
+	now = malloc((n + 1) * sizeof(*now));
+	if (load == NULL || now == NULL) {
+		free(load);
+		free(now);
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		uint16_t slot = tasks[i].slot;
+
+		now[i] = slot_busy(slot);
+		load[i] = slot < VGW_DP_MAX_SLOTS && now[i] > slot_busy_seen[slot] ?
+			now[i] - slot_busy_seen[slot] : 0;
+	}
+	ret = vgw_dp_assign(load, n, n_workers, where);
+	if (ret == 0) {
+		for (unsigned int i = 0; i < n; i++)
+			if (tasks[i].slot < VGW_DP_MAX_SLOTS)
+				slot_busy_seen[tasks[i].slot] = now[i];
+	}
+	free(load);
+	free(now);
+	return ret;
+}
+
 static void
 rebuild_locked(void)
 {
 	struct vgw_dp_list *lists[RTE_MAX_LCORE];
+	uint16_t count[RTE_MAX_LCORE] = { 0 };
 	struct vgw_dp_task *tasks;
+	unsigned int *where;
 	unsigned int n = 0;
 
 	atomic_store(&rebuild_pending, false);
 	tasks = malloc(MAX_TASKS * sizeof(*tasks));
-	if (tasks == NULL)
+	where = malloc(MAX_TASKS * sizeof(*where));
+	if (tasks == NULL || where == NULL)
 		goto retry;
 	for (unsigned int p = 0; p < n_providers; p++)
 		n += providers[p](tasks + n, MAX_TASKS - n);
+	if (place(tasks, n, where) < 0)
+		goto retry;
+	for (unsigned int i = 0; i < n; i++)
+		count[where[i]]++;
 	for (unsigned int w = 0; w < n_workers; w++) {
-		lists[w] = list_alloc(n / n_workers + 1);
+		lists[w] = list_alloc(count[w]);
 		if (lists[w] == NULL) {
 			while (w-- > 0)
 				rte_free(lists[w]);
-			free(tasks);
 			goto retry;
 		}
 	}
 	for (unsigned int i = 0; i < n; i++) {
-		struct vgw_dp_list *l = lists[i % n_workers];
+		struct vgw_dp_list *l = lists[where[i]];
 
 		l->tasks[l->n++] = tasks[i];
 	}
 	free(tasks);
+	free(where);
 	if (publish_kept(lists) < 0) {
 		for (unsigned int w = 0; w < n_workers; w++)
 			rte_free(lists[w]);
+		tasks = NULL;
+		where = NULL;
 		goto retry;
 	}
 	publish(lists);
 	return;
 retry:
+	free(tasks);
+	free(where);
 	VGW_LOG(dp, ERR, "out of memory for the poll lists; retrying");
 	atomic_store(&rebuild_pending, true);
 }

@@ -82,8 +82,10 @@ unsigned int vgw_dp_worker_lcore(unsigned int idx);
 typedef unsigned int (*vgw_dp_provider_fn)(struct vgw_dp_task *tasks, unsigned int max);
 int vgw_dp_add_provider(vgw_dp_provider_fn fn);
 
-/* Collect every provider's tasks, spread them over the workers round-robin
- * and publish the new poll lists; returns after a grace period, when no
+/* Collect every provider's tasks, place them on the workers by the busy
+ * cycles each took since the last rebuild (heaviest first, each to the
+ * least-loaded worker; tasks without history round-robin over the
+ * least-loaded ones) and publish the new poll lists; returns after a grace period, when no
  * worker runs an old task any more. Never call it from a callback that
  * holds rte_vhost's virtqueue locks: use vgw_dp_rebuild_later() there. */
 void vgw_dp_rebuild(void);

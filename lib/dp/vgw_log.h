@@ -6,8 +6,9 @@
 
 /* One DPDK log type per module, named vgw.<module>, so that
  * --log-level=vgw.net:debug works. Each module's .c registers its own with
- * RTE_LOG_REGISTER_SUFFIX(vgw_logtype_<module>, <module>, INFO). */
-extern int vgw_logtype_common;
+ * RTE_LOG_REGISTER_SUFFIX(vgw_logtype_<module>, <module>, INFO); the
+ * application registers vgw.app. It lives in lib/dp, the first module that
+ * needs DPDK, which every module that logs depends on. */
 extern int vgw_logtype_vhost;
 extern int vgw_logtype_dp;
 extern int vgw_logtype_net;

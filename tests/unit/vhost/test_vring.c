@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The split-ring walker (lib/vhost/vring.c) against a fake memory table
+ * and rings in this process's memory, no EAL: every chain the guest can
+ * write is either taken whole or refused (returned with length 0 and
+ * counted) while the ring keeps serving. rte_vhost's dirty-log calls are
+ * wrapped (-Wl,--wrap) and counted. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <linux/virtio_ring.h>
+#include <rte_vhost.h>
+
+#include "vgw_vring.h"
+
+#define RING 512
+#define GPA0 0x10000ull		/* region 0: 64 KiB at buf0 */
+#define GPA1 0x20000ull		/* region 1: 64 KiB at buf1, right after 0 */
+#define GPA_BIG 0x10000000ull	/* region 2: 1 GiB, never touched */
+#define REGION 0x10000ull
+
+static uint8_t buf0[REGION], buf1[REGION];
+static struct vring_desc desc[RING];
+static struct {
+	uint16_t flags;
+	uint16_t idx;
+	uint16_t ring[RING];
+} avail;
+static struct {
+	uint16_t flags;
+	uint16_t idx;
+	struct vring_used_elem ring[RING];
+} used;
+static struct rte_vhost_memory *mem;
+static struct vgw_vring vr;
+static struct vgw_vring_chain chain;
+static unsigned int log_writes, log_used;
+static uint64_t log_gpa, log_len;
+
+void __wrap_rte_vhost_log_write(int vid, uint64_t addr, uint64_t len);
+void __wrap_rte_vhost_log_used_vring(int vid, uint16_t vring_idx, uint64_t offset,
+				     uint64_t len);
+
+void
+__wrap_rte_vhost_log_write(int vid, uint64_t addr, uint64_t len)
+{
+	log_writes++;
+	log_gpa = addr;
+	log_len = len;
+}
+
+void
+__wrap_rte_vhost_log_used_vring(int vid, uint16_t vring_idx, uint64_t offset, uint64_t len)
+{
+	log_used++;
+}
+
+static int
+setup(void **state)
+{
+	struct rte_vhost_mem_region *r;
+
+	mem = calloc(1, sizeof(*mem) + 3 * sizeof(mem->regions[0]));
+	assert_non_null(mem);
+	mem->nregions = 3;
+	r = mem->regions;
+	r[0] = (struct rte_vhost_mem_region){ .guest_phys_addr = GPA0, .size = REGION,
+		.host_user_addr = (uintptr_t)buf0 };
+	r[1] = (struct rte_vhost_mem_region){ .guest_phys_addr = GPA1, .size = REGION,
+		.host_user_addr = (uintptr_t)buf1 };
+	r[2] = (struct rte_vhost_mem_region){ .guest_phys_addr = GPA_BIG, .size = 1ull << 30,
+		.host_user_addr = 0x100000000000ull };
+	memset(desc, 0, sizeof(desc));
+	memset(&avail, 0, sizeof(avail));
+	memset(&used, 0, sizeof(used));
+	memset(&vr, 0, sizeof(vr));
+	vr.desc = desc;
+	vr.avail = (struct vring_avail *)&avail;
+	vr.used = (struct vring_used *)&used;
+	vr.size = RING;
+	log_writes = log_used = 0;
+	*state = NULL;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	free(mem);
+	return 0;
+}
+
+static void
+set_desc(uint16_t i, uint64_t gpa, uint32_t len, uint16_t flags, uint16_t next)
+{
+	desc[i] = (struct vring_desc){ .addr = gpa, .len = len, .flags = flags, .next = next };
+}
+
+/* Offer head to the guest's side of the ring. */
+static void
+offer(uint16_t head)
+{
+	avail.ring[avail.idx % RING] = head;
+	avail.idx++;
+}
+
+/* The next pop refuses the chain at head: -EINVAL, counted, returned with
+ * length 0 when the head is in the table. */
+static void
+assert_refused(uint16_t head)
+{
+	uint64_t malformed = vr.malformed;
+	uint16_t used_idx = used.idx;
+
+	offer(head);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), -EINVAL);
+	assert_int_equal(vr.malformed, malformed + 1);
+	if (head < RING) {
+		assert_int_equal(used.idx, (uint16_t)(used_idx + 1));
+		assert_int_equal(used.ring[used_idx % RING].id, head);
+		assert_int_equal(used.ring[used_idx % RING].len, 0);
+	} else {
+		assert_int_equal(used.idx, used_idx);
+	}
+}
+
+/* After any refusal a good chain is still served. */
+static void
+assert_serves(void)
+{
+	set_desc(100, GPA0 + 0x800, 64, VRING_DESC_F_NEXT, 101);
+	set_desc(101, GPA1 + 0x100, 128, VRING_DESC_F_WRITE, 0);
+	offer(100);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 1);
+	assert_int_equal(chain.head, 100);
+	assert_int_equal(chain.in_cnt, 1);
+	assert_int_equal(chain.out_cnt, 1);
+	vgw_vring_push(&vr, &chain, 16);
+	assert_int_equal(used.ring[(uint16_t)(used.idx - 1) % RING].id, 100);
+}
+
+static void
+test_empty(void **state)
+{
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 0);
+	assert_int_equal(vr.malformed, 0);
+}
+
+/* Two readable buffers then two writable ones, one of them across the
+ * boundary of regions 0 and 1: five iovecs, the right host addresses. */
+static void
+test_normal_chain(void **state)
+{
+	set_desc(3, GPA0 + 0x100, 40, VRING_DESC_F_NEXT, 7);
+	set_desc(7, GPA1 + 0x200, 4096, VRING_DESC_F_NEXT, 1);
+	set_desc(1, GPA1 - 0x10, 0x30, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	set_desc(2, GPA0 + 0x1000, 100, VRING_DESC_F_WRITE, 0);
+	offer(3);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 1);
+	assert_int_equal(chain.head, 3);
+	assert_int_equal(chain.in_cnt, 2);
+	assert_int_equal(chain.out_cnt, 3);
+	assert_int_equal(chain.in_len, 40 + 4096);
+	assert_int_equal(chain.out_len, 0x30 + 100);
+	assert_ptr_equal(chain.iov[0].iov_base, buf0 + 0x100);
+	assert_int_equal(chain.iov[0].iov_len, 40);
+	assert_ptr_equal(chain.iov[1].iov_base, buf1 + 0x200);
+	assert_ptr_equal(chain.iov[2].iov_base, buf0 + REGION - 0x10);
+	assert_int_equal(chain.iov[2].iov_len, 0x10);
+	assert_ptr_equal(chain.iov[3].iov_base, buf1);
+	assert_int_equal(chain.iov[3].iov_len, 0x20);
+	assert_int_equal(chain.out_gpa[3], GPA1);
+	assert_ptr_equal(chain.iov[4].iov_base, buf0 + 0x1000);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 0);
+
+	/* 0x18 bytes written: the first writable iovec whole, 8 bytes of the
+	 * second, each logged; then the used element and index */
+	vgw_vring_push(&vr, &chain, 0x18);
+	assert_int_equal(used.idx, 1);
+	assert_int_equal(used.ring[0].id, 3);
+	assert_int_equal(used.ring[0].len, 0x18);
+	assert_int_equal(log_writes, 2);
+	assert_int_equal(log_gpa, GPA1);
+	assert_int_equal(log_len, 8);
+	assert_int_equal(log_used, 2);
+	assert_int_equal(vr.malformed, 0);
+}
+
+/* Indirect descriptors are not offered: refused, at the head or later. */
+static void
+test_indirect(void **state)
+{
+	set_desc(5, GPA0, 16 * sizeof(struct vring_desc), VRING_DESC_F_INDIRECT, 0);
+	assert_refused(5);
+	set_desc(6, GPA0, 16, VRING_DESC_F_NEXT, 5);
+	assert_refused(6);
+	assert_serves();
+}
+
+/* Loops, of one descriptor and of several, and next or head out of the
+ * table. */
+static void
+test_loops_and_indices(void **state)
+{
+	set_desc(9, GPA0, 16, VRING_DESC_F_NEXT, 9);
+	assert_refused(9);
+	set_desc(10, GPA0, 16, VRING_DESC_F_NEXT, 11);
+	set_desc(11, GPA0, 16, VRING_DESC_F_NEXT, 12);
+	set_desc(12, GPA0, 16, VRING_DESC_F_NEXT, 10);
+	assert_refused(10);
+	set_desc(13, GPA0, 16, VRING_DESC_F_NEXT, RING);
+	assert_refused(13);
+	assert_refused(RING);
+	assert_refused(0xffff);
+	assert_serves();
+}
+
+/* Buffers outside guest memory, wholly or partly, and a readable buffer
+ * after a writable one. */
+static void
+test_bad_addresses(void **state)
+{
+	set_desc(20, 0x0, 16, 0, 0);
+	assert_refused(20);
+	set_desc(21, GPA1 + REGION - 8, 16, VRING_DESC_F_WRITE, 0);
+	assert_refused(21);
+	set_desc(22, GPA0, 16, VRING_DESC_F_NEXT, 23);
+	set_desc(23, 0xffffffffffff0000ull, 0x8000, 0, 0);
+	assert_refused(22);
+	set_desc(24, GPA0, 16, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 25);
+	set_desc(25, GPA0 + 16, 16, 0, 0);
+	assert_refused(24);
+	assert_serves();
+}
+
+/* Chains too long: more bytes than VGW_VRING_MAX_CHAIN_BYTES, more
+ * buffers than VGW_VRING_MAX_IOV (each limit itself taken), and the avail
+ * index ahead by more than the ring. */
+static void
+test_too_long(void **state)
+{
+	uint16_t used_idx;
+
+	set_desc(30, GPA_BIG, VGW_VRING_MAX_CHAIN_BYTES / 2, VRING_DESC_F_NEXT, 31);
+	set_desc(31, GPA_BIG, VGW_VRING_MAX_CHAIN_BYTES / 2, VRING_DESC_F_NEXT, 32);
+	set_desc(32, GPA_BIG, 1, 0, 0);
+	assert_refused(30);
+	set_desc(32, GPA_BIG, 0, 0, 0);
+	offer(30);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 1);
+	assert_int_equal(chain.in_len, VGW_VRING_MAX_CHAIN_BYTES);
+	vgw_vring_push(&vr, &chain, 0);
+
+	for (uint16_t i = 0; i < VGW_VRING_MAX_IOV + 1; i++)
+		set_desc(200 + i, GPA0 + i, 1, VRING_DESC_F_WRITE |
+			 (i < VGW_VRING_MAX_IOV ? VRING_DESC_F_NEXT : 0), 201 + i);
+	assert_refused(200);
+	desc[200 + VGW_VRING_MAX_IOV - 1].flags = VRING_DESC_F_WRITE;
+	offer(200);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 1);
+	assert_int_equal(chain.out_cnt, VGW_VRING_MAX_IOV);
+	vgw_vring_push(&vr, &chain, 0);
+
+	/* the guest claims RING + 1 new entries: refused, nothing returned,
+	 * and the walker goes on from the guest's index */
+	used_idx = used.idx;
+	avail.idx += RING + 1;
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), -EINVAL);
+	assert_int_equal(used.idx, used_idx);
+	assert_int_equal(vr.last_avail, avail.idx);
+	assert_serves();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_normal_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loops_and_indices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_addresses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_long, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
