@@ -242,6 +242,25 @@ class Setup:
         e2e.expect(not bad, '%s: directory passes that failed: %r' % (g.name, bad[:5]))
         return len(passes(g))
 
+    def source_goes_on(self, t_failed):
+        """After a failed migration: the source VM runs, its mount works on
+        (20 more appends with read-backs, a directory pass), no step failed,
+        steps 1..N, the guest did not reboot."""
+        st = self.src.qmp.cmd('query-status')['status']
+        e2e.expect(st == 'running', 'source VM %s after the failed migration, not running' % st)
+        wait_steps(self.src, 20, t_failed, 60, 'on the source after the failed migration')
+        end = time.monotonic() + 30
+        while not [p for p in passes(self.src) if p.t > t_failed]:
+            e2e.expect(time.monotonic() < end, 'no directory pass after the failed migration')
+            time.sleep(0.2)
+        got = steps(self.src)
+        bad = [x for x in got if not x.ok]
+        e2e.expect(not bad, 'failed steps: %r' % bad[:5])
+        e2e.expect([x.seq for x in got] == list(range(1, len(got) + 1)), 'steps not 1..N')
+        self.dir_passes_ok(self.src)
+        e2e.expect(self.src.init_count() == 1, 'the source guest rebooted')
+        return got
+
 
 def check_continuity(src, dst):
     """The guest's steps and directory passes go on across the switch-over
