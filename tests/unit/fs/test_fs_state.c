@@ -24,6 +24,20 @@ t_state_save(void **buf, size_t *len)
 	assert_int_equal(vgw_state_finish(&w, buf, len), 0);
 }
 
+/* The host directory "ls" with 40 empty files, entry-00 .. entry-39. */
+static void
+t_make_ls(void)
+{
+	char p[PATH_MAX], nm[32];
+
+	t_path(p, "ls");
+	assert_int_equal(mkdir(p, 0755), 0);
+	for (unsigned int i = 0; i < 40; i++) {
+		snprintf(nm, sizeof(nm), "ls/entry-%02u", i);
+		t_write_host(nm, "");
+	}
+}
+
 /* Load into E->fs through a reader of the caller's, as a device with
  * sections of its own would. */
 static int
@@ -160,12 +174,7 @@ test_state_roundtrip(void **state)
 	t_write_host("r.txt", "read me");
 	t_write_host("tmp", "");
 	t_write_host("tmp2", "");
-	t_path(p, "ls");
-	assert_int_equal(mkdir(p, 0755), 0);
-	for (i = 0; i < 40; i++) {
-		snprintf(nm, sizeof(nm), "ls/entry-%02u", i);
-		t_write_host(nm, "");
-	}
+	t_make_ls();
 
 	/* engine A: a nested lookup whose file sits at a lower index than
 	 * its parents (a slot freed by a FORGET), d1 looked up twice, a
@@ -279,7 +288,7 @@ static void
 test_state_dir_rewind(void **state)
 {
 	struct fuse_entry_out ls;
-	char p[PATH_MAX], nm[32], why[VGW_STATE_REASON_MAX];
+	char why[VGW_STATE_REASON_MAX];
 	uint64_t fh_d, off = 0, end;
 	unsigned int n = 0, i;
 	char *names[64];
@@ -288,12 +297,7 @@ test_state_dir_rewind(void **state)
 
 	(void)state;
 	t_do_init();
-	t_path(p, "ls");
-	assert_int_equal(mkdir(p, 0755), 0);
-	for (i = 0; i < 40; i++) {
-		snprintf(nm, sizeof(nm), "ls/entry-%02u", i);
-		t_write_host(nm, "");
-	}
+	t_make_ls();
 	assert_int_equal(t_lookup(1, "ls", &ls), 0);
 	assert_int_equal(t_open(FUSE_OPENDIR, ls.nodeid, O_RDONLY, &fh_d), 0);
 	while (t_readdir_chunk(fh_d, off, 256, names, &n, &off) > 0)
