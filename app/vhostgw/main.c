@@ -26,6 +26,7 @@
 #include "vgw_fsdev.h"
 #include "vgw_log.h"
 #include "vgw_net.h"
+#include "vgw_vhost.h"
 
 RTE_LOG_REGISTER_SUFFIX(vgw_logtype_app, app, INFO);
 
@@ -36,6 +37,7 @@ static volatile sig_atomic_t quit_signal;
 
 struct app_opts {
 	const char *config;
+	const char *keeper_dir;	/* run under vhostgw-keeper: sockets there */
 	const char *control_socket;
 	uint32_t idle_sleep_us;
 	bool check_only;
@@ -61,6 +63,9 @@ usage(const char *prog)
 	       "  --idle-sleep-us N      let a worker sleep N us after a pass that found\n"
 	       "                         no work (default 0: pure busy polling)\n"
 	       "  --check-config         validate the configuration and exit\n"
+	       "  --keeper DIR           run under vhostgw-keeper (it passes this): every\n"
+	       "                         net and fs device listens on DIR/<name>.sock,\n"
+	       "                         the keeper owns the configured sockets\n"
 	       "  --help                 this text\n"
 	       "\n"
 	       "EAL options default to --file-prefix=vhostgw --huge-unlink; the main\n"
@@ -77,6 +82,7 @@ parse_app_args(int argc, char **argv, struct app_opts *o)
 		{ "control-socket", required_argument, NULL, 's' },
 		{ "idle-sleep-us", required_argument, NULL, 'i' },
 		{ "check-config", no_argument, NULL, 'k' },
+		{ "keeper", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -107,6 +113,9 @@ parse_app_args(int argc, char **argv, struct app_opts *o)
 			break;
 		case 'k':
 			o->check_only = true;
+			break;
+		case 'K':
+			o->keeper_dir = optarg;
 			break;
 		case 'h':
 			usage("vhostgw");
@@ -218,6 +227,28 @@ prepare_paths(const struct vgw_conf *conf, struct vgw_errlist *errs)
 	return ret;
 }
 
+/* Under the keeper the configured sockets are the keeper's: the gateway
+ * serves each net and fs device on DIR/<name>.sock, in server mode, and
+ * the keeper connects there (doc/keeper.rst). */
+static int
+keeper_sockets(struct vgw_conf *conf, const char *dir)
+{
+	for (uint16_t i = 0; i < conf->n_devs; i++) {
+		struct vgw_conf_dev *d = &conf->devs[i];
+		char path[VGW_SOCKET_MAX];
+
+		if (d->type == VGW_DEV_ETHDEV)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s.sock", dir, d->name) >= (int)sizeof(path)) {
+			fprintf(stderr, "vhostgw: --keeper: %s/%s.sock is too long\n", dir, d->name);
+			return -ENAMETOOLONG;
+		}
+		strcpy(d->socket, path);
+		d->mode = VGW_MODE_SERVER;
+	}
+	return 0;
+}
+
 static void
 on_signal(int sig)
 {
@@ -297,6 +328,11 @@ main(int argc, char **argv)
 		print_errors(&errs);
 		fprintf(stderr, "vhostgw: %u problem(s) in the configuration; nothing started\n",
 			errs.n);
+		vgw_errlist_free(&errs);
+		return EXIT_CONFIG;
+	}
+	if (opts.keeper_dir != NULL && keeper_sockets(conf, opts.keeper_dir) < 0) {
+		vgw_conf_free(conf);
 		vgw_errlist_free(&errs);
 		return EXIT_CONFIG;
 	}
@@ -386,6 +422,9 @@ main(int argc, char **argv)
 		status = 1;
 		goto out_net;
 	}
+	if (vgw_vhost_wake_events(conf->runtime_dir) < 0)
+		VGW_LOG(app, WARNING, "could not wake rte_vhost's event thread: sockets are "
+			"watched within 1 s");
 	report_start(conf, ctl_path);
 	/* Files a guest creates in a shared directory get the modes it asks
 	 * for. Only now: the sockets above were created with the caller's. */

@@ -157,6 +157,14 @@ int vgw_vhost_register(struct vgw_device *dev);
 /* Start listening or connecting; call after vgw_vhost_register(). */
 int vgw_vhost_start(const char *path);
 int vgw_vhost_unregister(const char *path);
+/* Once every socket is started: rte_vhost 22.11 adds a listening socket to
+ * its event thread's poll set without waking the thread, so one started
+ * after the thread entered poll() is first watched when that poll times
+ * out, up to 1 s later, and a front-end connecting meanwhile waits (a
+ * restarted gateway under the keeper, a reconnecting QEMU). A connection
+ * rte_vhost adds wakes it: connect once, as a throwaway client, to a socket
+ * of ours in dir, and hang up. 0 or -errno. */
+int vgw_vhost_wake_events(const char *dir);
 
 /* Negotiated virtio and protocol features of a connected device. */
 int vgw_vhost_features(int vid, uint64_t *features, uint64_t *protocol);

@@ -5,7 +5,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <rte_vhost.h>
@@ -519,6 +521,42 @@ int
 vgw_vhost_start(const char *path)
 {
 	return rte_vhost_driver_start(path) < 0 ? -EIO : 0;
+}
+
+int
+vgw_vhost_wake_events(const char *dir)
+{
+	static const struct rte_vhost_device_ops no_ops;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int l, c, ret = -EIO;
+
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/.wake-%d.sock", dir, (int)getpid()) >=
+	    (int)sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0)
+		return -errno;
+	unlink(sa.sun_path);
+	if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (rte_vhost_driver_register(sa.sun_path, RTE_VHOST_USER_CLIENT) < 0)
+		goto out;
+	if (rte_vhost_driver_callback_register(sa.sun_path, &no_ops) == 0 &&
+	    rte_vhost_driver_start(sa.sun_path) == 0) {
+		/* connected, the event thread woken: hang up */
+		c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		if (c >= 0) {
+			close(c);
+			ret = 0;
+		}
+	}
+	rte_vhost_driver_unregister(sa.sun_path);
+out:
+	close(l);
+	unlink(sa.sun_path);
+	return ret;
 }
 
 int

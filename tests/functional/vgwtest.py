@@ -314,6 +314,37 @@ class Gateway:
         self.proc.check_sanitizer()
 
 
+class Keeper(Gateway):
+    """The gateway run under vhostgw-keeper: the keeper owns the configured
+    sockets and restarts the gateway; this object's proc is the keeper."""
+
+    def __init__(self, keeper_binary, binary, wd, config, name="kgw", keeper_args=(), **kw):
+        super().__init__(binary, wd, config, name=name, **kw)
+        self.keeper_binary = os.path.abspath(keeper_binary)
+        self.dir = os.path.join(wd, f"{name}.keeper")
+        self.keeper_args = list(keeper_args)
+
+    def argv(self):
+        return ([self.keeper_binary, "--dir", self.dir] + self.keeper_args + ["--"] +
+                super().argv())
+
+    def gateway_pids(self):
+        """Every gateway the keeper started, in order."""
+        return [int(m) for m in re.findall(r"gateway \d+ started: pid (\d+)",
+                                           self.proc.output())]
+
+    def kill_gateway(self, sig=signal.SIGKILL):
+        pid = self.gateway_pids()[-1]
+        os.kill(pid, sig)
+        return pid
+
+    def replays(self, device):
+        """Recovery times (ms) the keeper logged for a device's replays."""
+        return [float(m) for m in re.findall(
+            rf"device {re.escape(device)}: \d+ message\(s\) replayed to gateway \d+, "
+            rf"([\d.]+) ms after", self.proc.output())]
+
+
 def ctl_request(path, data):
     """Send raw bytes to a control socket; return its first reply line, parsed."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* vhostgw-keeper [keeper options] -- vhostgw [EAL options] -- [vhostgw options]
+ *
+ * Runs the gateway as its child, owns the front-end sockets of every net
+ * and fs device, relays (relay.c), restarts a gateway that died and
+ * replays. Single-threaded, poll(2), no DPDK. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "keeper.h"
+
+#define EXIT_USAGE 2
+
+uint64_t
+kp_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+void
+kp_log(const char *fmt, ...)
+{
+	struct timespec ts;
+	va_list ap;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(stderr, "vhostgw-keeper[%ld.%03ld]: ", (long)ts.tv_sec, ts.tv_nsec / 1000000);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+usage(void)
+{
+	printf("Usage: vhostgw-keeper [options] -- vhostgw [EAL options] -- [vhostgw options]\n"
+	       "\n"
+	       "Keeps the front-end connections of every net and fs device of a vhostgw\n"
+	       "open across a crash of the gateway: starts the gateway, relays each\n"
+	       "vhost-user message to it, restarts it when it dies and replays what the\n"
+	       "front-ends had set up. doc/keeper.rst.\n"
+	       "\n"
+	       "Options:\n"
+	       "  --dir DIR           the gateway's device sockets (default\n"
+	       "                      <runtime_dir>/keeper)\n"
+	       "  --max-restarts N    restarts in a crash loop before giving up (default 5)\n"
+	       "  --stable-ms MS      a gateway that dies sooner after its start is in a\n"
+	       "                      crash loop: restarted after a back-off of 100 ms,\n"
+	       "                      doubling up to 5 s (default 1000)\n"
+	       "  --window-ms MS      a crash loop ends after this long (default 30000)\n"
+	       "  --help              this text\n"
+	       "\n"
+	       "The gateway gets --keeper DIR. Exit status: 0 after SIGINT/SIGTERM (the\n"
+	       "gateway stopped cleanly), 1 on a start-up failure, 2 on a bad command line\n"
+	       "or configuration.\n");
+}
+
+static int
+parse_uint(const char *opt, const char *s, unsigned long max, unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || *v > max) {
+		fprintf(stderr, "vhostgw-keeper: %s: expected 0..%lu, got \"%s\"\n", opt, max, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+parse_opts(struct keeper *k, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "max-restarts", required_argument, NULL, 'm' },
+		{ "window-ms", required_argument, NULL, 'w' },
+		{ "stable-ms", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	int opt;
+
+	k->gw.loop_max = 5;
+	k->gw.window_ns = 30000000000ull;
+	k->gw.stable_ns = 1000000000ull;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			if (strlen(optarg) + VGW_NAME_MAX + 6 > VGW_SOCKET_MAX) {
+				fprintf(stderr, "vhostgw-keeper: --dir: path too long\n");
+				return -EINVAL;
+			}
+			strcpy(k->dir, optarg);
+			break;
+		case 'm':
+			if (parse_uint("--max-restarts", optarg, 1000, &v) < 0)
+				return -EINVAL;
+			k->gw.loop_max = v;
+			break;
+		case 'w':
+			if (parse_uint("--window-ms", optarg, 3600000, &v) < 0)
+				return -EINVAL;
+			k->gw.window_ns = v * 1000000ull;
+			break;
+		case 's':
+			if (parse_uint("--stable-ms", optarg, 3600000, &v) < 0)
+				return -EINVAL;
+			k->gw.stable_ns = v * 1000000ull;
+			break;
+		case 'h':
+			usage();
+			exit(0);
+		default:
+			fprintf(stderr, "vhostgw-keeper: unknown option \"%s\" (try --help)\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	return optind;
+}
+
+/* The gateway's --config, or NULL for its embedded default. */
+static const char *
+gw_config(int argc, char **argv)
+{
+	int i = 1;
+
+	while (i < argc && strcmp(argv[i], "--") != 0)
+		i++;
+	for (i++; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			return argv[i] + 9;
+	}
+	return NULL;
+}
+
+/* The gateway's command line with "--keeper DIR" among its options. */
+static char **
+gw_argv(struct keeper *k, int argc, char **argv)
+{
+	char **a = calloc(argc + 4, sizeof(*a));
+	bool sep = false;
+	int n = 0;
+
+	if (a == NULL)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		a[n++] = argv[i];
+		if (i > 0 && strcmp(argv[i], "--") == 0)
+			sep = true;
+	}
+	if (!sep)
+		a[n++] = "--";
+	a[n++] = "--keeper";
+	a[n++] = k->dir;
+	a[n] = NULL;
+	return a;
+}
+
+static int
+load_config(struct keeper *k, const char *path)
+{
+	struct vgw_errlist errs;
+
+	vgw_errlist_init(&errs);
+	k->conf = path != NULL ? vgw_conf_parse_file(path, &errs) :
+		vgw_conf_parse_string(vgw_conf_default_json(), "<default>", &errs);
+	for (unsigned int i = 0; i < errs.n; i++)
+		fprintf(stderr, "vhostgw-keeper: %s\n", errs.lines[i]);
+	vgw_errlist_free(&errs);
+	return k->conf != NULL ? 0 : -EINVAL;
+}
+
+static void
+setenv_u64(const char *name, uint64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	setenv(name, buf, 1);
+}
+
+static void
+gw_start(struct keeper *k)
+{
+	struct kp_gw *g = &k->gw;
+	pid_t pid;
+
+	g->gen++;
+	g->start_ns = kp_now_ns();
+	setenv_u64("VHOSTGW_KEEPER_PID", getpid());
+	setenv_u64("VHOSTGW_KEEPER_RESTARTS", g->restarts);
+	setenv("VHOSTGW_KEEPER_LAST_EXIT", g->last_exit, 1);
+	pid = fork();
+	if (pid < 0) {
+		kp_log("cannot start the gateway: %s", strerror(errno));
+		g->next_start_ns = kp_now_ns() + 1000000000ull;
+		return;
+	}
+	if (pid == 0) {
+		sigset_t all;
+
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		execv(g->argv[0], g->argv);
+		fprintf(stderr, "vhostgw-keeper: cannot run %s: %s\n", g->argv[0], strerror(errno));
+		_exit(127);
+	}
+	g->pid = pid;
+	g->next_start_ns = 0;
+	kp_log("gateway %d started: pid %d", g->gen, (int)pid);
+}
+
+static void
+describe_exit(char *buf, size_t len, int status)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+/* The gateway died: every device's connection to it goes, the front-ends
+ * stay; the next one starts now, after a back-off in a crash loop, or
+ * never once the loop went on too long. */
+static void
+gw_died(struct keeper *k, int status)
+{
+	struct kp_gw *g = &k->gw;
+	uint64_t now = kp_now_ns();
+
+	describe_exit(g->last_exit, sizeof(g->last_exit), status);
+	kp_log("gateway %d (pid %d) %s after %.1f s", g->gen, (int)g->pid, g->last_exit,
+	       (now - g->start_ns) / 1e9);
+	g->pid = 0;
+	g->died_ns = now;
+	for (unsigned int i = 0; i < k->n_devs; i++)
+		if (k->devs[i].gw_fd >= 0)
+			kp_gw_lost(k, &k->devs[i]);
+	if (k->stopping)
+		return;
+	g->restarts++;
+	/* a gateway that ran for a while ends a crash loop */
+	if (now - g->start_ns >= g->stable_ns || now - g->loop_start_ns > g->window_ns) {
+		g->loop_start_ns = now;
+		g->loop_count = 0;
+		g->backoff_ns = 0;
+	}
+	if (++g->loop_count > g->loop_max) {
+		g->failed = true;
+		kp_log("gateway died %u times within %.0f s: not restarted; front-end connections "
+		       "kept open, waiting for an operator (restart the keeper)",
+		       g->loop_count, g->window_ns / 1e9);
+		return;
+	}
+	/* the first restart at once, then 100 ms, 200 ms, ... up to 5 s */
+	g->next_start_ns = now + g->backoff_ns;
+	g->backoff_ns = g->backoff_ns == 0 ? 100000000ull : g->backoff_ns * 2;
+	if (g->backoff_ns > 5000000000ull)
+		g->backoff_ns = 5000000000ull;
+}
+
+static void
+reap(struct keeper *k)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (pid == k->gw.pid)
+			gw_died(k, status);
+}
+
+static void
+on_signal(struct keeper *k)
+{
+	struct signalfd_siginfo si;
+
+	while (read(k->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			reap(k);
+		} else if (!k->stopping) {
+			kp_log("signal %u: stopping the gateway", si.ssi_signo);
+			k->stopping = true;
+			if (k->gw.pid > 0)
+				kill(k->gw.pid, SIGTERM);
+		}
+	}
+}
+
+/* A gateway that closed a device's connection and stays alive dropped it
+ * on purpose: the front-end's connection goes too, as without a keeper. */
+#define KP_EOF_GRACE_NS 500000000ull
+
+static void
+tick_dev(struct keeper *k, struct kp_dev *d, uint64_t now)
+{
+	if (d->fe_fd < 0 && d->conf->mode == VGW_MODE_CLIENT && !k->stopping &&
+	    now >= d->next_try_ns)
+		kp_fe_connect(k, d);
+	if (d->gw_eof_ns != 0 && d->gw_gen == k->gw.gen && k->gw.pid > 0 &&
+	    now - d->gw_eof_ns > KP_EOF_GRACE_NS) {
+		kp_log("device %s: the gateway closed the connection", d->conf->name);
+		kp_fe_close(k, d, "closed by the gateway");
+	}
+	if (d->fe_fd >= 0 && d->gw_fd < 0 && k->gw.pid > 0 && !k->gw.failed)
+		kp_gw_connect(k, d);
+}
+
+enum kp_slot { KP_FE_LISTEN, KP_FE, KP_GW };
+
+static int
+run(struct keeper *k)
+{
+	struct pollfd pfd[1 + 3 * VGW_MAX_DEVICES];
+	struct { struct kp_dev *d; enum kp_slot s; } who[1 + 3 * VGW_MAX_DEVICES];
+
+	while (!k->stopping || k->gw.pid > 0) {
+		uint64_t now = kp_now_ns();
+		unsigned int n = 0;
+		int timeout = 1000;
+
+		if (k->gw.pid == 0 && !k->stopping && !k->gw.failed && now >= k->gw.next_start_ns)
+			gw_start(k);
+		pfd[n++] = (struct pollfd){ .fd = k->sig_fd, .events = POLLIN };
+		for (unsigned int i = 0; i < k->n_devs; i++) {
+			struct kp_dev *d = &k->devs[i];
+
+			tick_dev(k, d, now);
+			if (d->fe_fd >= 0 && d->gw_fd < 0)
+				timeout = 5;	/* waiting for the gateway's socket */
+			if (d->gw_eof_ns != 0 || (k->gw.pid == 0 && !k->gw.failed))
+				timeout = 5;
+			if (d->listen_fd >= 0) {
+				who[n].d = d;
+				who[n].s = KP_FE_LISTEN;
+				pfd[n++] = (struct pollfd){ .fd = d->listen_fd, .events = POLLIN };
+			}
+			if (d->fe_fd >= 0) {
+				who[n].d = d;
+				who[n].s = KP_FE;
+				pfd[n++] = (struct pollfd){ .fd = d->fe_fd, .events = POLLIN };
+			}
+			if (d->gw_fd >= 0 && d->gw_eof_ns == 0) {
+				who[n].d = d;
+				who[n].s = KP_GW;
+				pfd[n++] = (struct pollfd){ .fd = d->gw_fd, .events = POLLIN };
+			}
+		}
+		if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
+			kp_log("poll: %s", strerror(errno));
+			return 1;
+		}
+		if (pfd[0].revents)
+			on_signal(k);
+		for (unsigned int i = 1; i < n; i++) {
+			struct kp_dev *d = who[i].d;
+
+			if (pfd[i].revents == 0)
+				continue;
+			if (who[i].s == KP_FE_LISTEN)
+				kp_fe_accept(k, d);
+			else if (who[i].s == KP_FE && d->fe_fd == pfd[i].fd)
+				kp_fe_readable(k, d);
+			else if (who[i].s == KP_GW && d->gw_fd == pfd[i].fd)
+				kp_gw_readable(k, d);
+		}
+	}
+	return 0;
+}
+
+static int
+setup(struct keeper *k)
+{
+	sigset_t set;
+
+	if (k->dir[0] == '\0' &&
+	    snprintf(k->dir, sizeof(k->dir), "%s/keeper", k->conf->runtime_dir) >=
+		    (int)VGW_SOCKET_MAX - VGW_NAME_MAX - 6) {
+		fprintf(stderr, "vhostgw-keeper: runtime_dir too long for the keeper's sockets\n");
+		return -ENAMETOOLONG;
+	}
+	mkdir(k->conf->runtime_dir, 0755);
+	if (mkdir(k->dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "vhostgw-keeper: cannot create %s: %s\n", k->dir, strerror(errno));
+		return -errno;
+	}
+	for (uint16_t i = 0; i < k->conf->n_devs; i++) {
+		const struct vgw_conf_dev *c = &k->conf->devs[i];
+		struct kp_dev *d;
+		int ret;
+
+		if (c->type == VGW_DEV_ETHDEV)
+			continue;
+		d = &k->devs[k->n_devs++];
+		kp_dev_init(k, d, c);
+		if (c->mode != VGW_MODE_SERVER)
+			continue;
+		ret = kp_dev_listen(d);
+		if (ret < 0) {
+			fprintf(stderr, "vhostgw-keeper: device %s: cannot listen on %s: %s\n",
+				c->name, c->socket, strerror(-ret));
+			return ret;
+		}
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	k->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return k->sig_fd < 0 ? -errno : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct keeper k;
+	int first, ret;
+
+	first = parse_opts(&k, argc, argv);
+	if (first < 0)
+		return EXIT_USAGE;
+	if (first >= argc) {
+		fprintf(stderr, "vhostgw-keeper: no gateway command line after \"--\" "
+			"(try --help)\n");
+		return EXIT_USAGE;
+	}
+	if (load_config(&k, gw_config(argc - first, argv + first)) < 0) {
+		fprintf(stderr, "vhostgw-keeper: bad configuration; nothing started\n");
+		return EXIT_USAGE;
+	}
+	if (setup(&k) < 0)
+		return 1;
+	k.gw.argv = gw_argv(&k, argc - first, argv + first);
+	if (k.gw.argv == NULL)
+		return 1;
+	kp_log("keeping %u device(s); gateway sockets in %s", k.n_devs, k.dir);
+	ret = run(&k);
+	for (unsigned int i = 0; i < k.n_devs; i++)
+		kp_dev_fini(&k.devs[i]);
+	kp_log("stopped (gateway: %s; %u restart(s))",
+	       k.gw.last_exit[0] ? k.gw.last_exit : "-", k.gw.restarts);
+	vgw_conf_free(k.conf);
+	free(k.gw.argv);
+	return ret;
+}
