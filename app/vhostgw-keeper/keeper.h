@@ -20,6 +20,7 @@
  * gateway dies first). */
 struct kp_msg {
 	struct kp_msg *next;
+	bool nack;		/* refused by the keeper: answer 1 in its turn */
 	struct vk_msg m;
 };
 
@@ -52,6 +53,7 @@ struct kp_gw {
 	pid_t pid;		/* 0: not running */
 	int gen;		/* 1 for the first start, +1 per start */
 	uint64_t died_ns;	/* when the running one's predecessor died */
+	uint64_t died_real_ns;	/* the same on CLOCK_REALTIME (for the gateway) */
 	uint64_t start_ns;
 	unsigned int restarts;
 	char last_exit[96];
@@ -72,6 +74,7 @@ struct keeper {
 };
 
 uint64_t kp_now_ns(void);
+uint64_t kp_real_ns(void);
 void kp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* relay.c */

@@ -32,6 +32,15 @@ kp_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+uint64_t
+kp_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 void
 kp_log(const char *fmt, ...)
 {
@@ -258,6 +267,7 @@ gw_died(struct keeper *k, int status)
 	       (now - g->start_ns) / 1e9);
 	g->pid = 0;
 	g->died_ns = now;
+	g->died_real_ns = kp_real_ns();
 	for (unsigned int i = 0; i < k->n_devs; i++)
 		if (k->devs[i].gw_fd >= 0)
 			kp_gw_lost(k, &k->devs[i]);

@@ -242,13 +242,42 @@ kp_fe_close(struct keeper *k, struct kp_dev *d, const char *why)
 	d->next_try_ns = kp_now_ns() + 1000000000ull;
 }
 
+/* Answer a refused message with 1, as rte_vhost acks a message it fails. */
+static void
+send_nack(struct keeper *k, struct kp_dev *d, const struct kp_msg *e)
+{
+	struct vk_msg r = { .request = e->m.request, .flags = VK_FLAG_VERSION | VK_FLAG_REPLY };
+
+	vk_msg_set_u64(&r, 1);
+	if (d->fe_fd >= 0 && vk_msg_send(d->fe_fd, &r) < 0)
+		kp_fe_close(k, d, "front-end does not take replies");
+}
+
+/* Refusals whose turn came: every reply due before them was sent. */
+static void
+flush_nacks(struct keeper *k, struct kp_dev *d)
+{
+	while (d->waiting.head != NULL && d->waiting.head->nack && d->fe_fd >= 0) {
+		struct kp_msg *e = q_pop(&d->waiting);
+
+		send_nack(k, d, e);
+		free(e);
+	}
+}
+
 /* Send one front-end message to the gateway and journal it. On a send
  * error the gateway is taken as lost (the message waits for the next). */
 static int
 gw_send(struct keeper *k, struct kp_dev *d, struct kp_msg *e)
 {
-	int ret = vk_msg_send(d->gw_fd, &e->m);
+	int ret;
 
+	if (e->nack) {
+		q_push(&d->waiting, e);
+		flush_nacks(k, d);
+		return 0;
+	}
+	ret = vk_msg_send(d->gw_fd, &e->m);
 	if (ret < 0) {
 		q_push(&d->pending, e);
 		kp_gw_lost(k, d);
@@ -289,6 +318,7 @@ kp_fe_readable(struct keeper *k, struct kp_dev *d)
 {
 	char err[160];
 	struct kp_msg *e;
+	bool nack;
 	int ret;
 
 	ret = vk_rx_read(d->fe_fd, &d->fe_rx);
@@ -299,11 +329,17 @@ kp_fe_readable(struct keeper *k, struct kp_dev *d)
 			    ret == -EPROTO ? "message over the size or fd limits" : strerror(-ret));
 		return;
 	}
-	if (vk_msg_check(&d->fe_rx.msg, d->j->max_rings, err, sizeof(err)) < 0) {
+	nack = vk_msg_check(&d->fe_rx.msg, d->j->max_rings, err, sizeof(err)) < 0;
+	if (nack) {
 		d->refused++;
-		kp_log("device %s: front-end message refused: %s", d->conf->name, err);
-		kp_fe_close(k, d, "refused message");
-		return;
+		vk_msg_close_fds(&d->fe_rx.msg);
+		/* as rte_vhost: a failure ack if one was asked for, else hang up */
+		kp_log("device %s: front-end message refused: %s%s", d->conf->name, err,
+		       d->fe_rx.msg.flags & VK_FLAG_NEED_REPLY ? " (answered 1)" : "");
+		if (!(d->fe_rx.msg.flags & VK_FLAG_NEED_REPLY)) {
+			kp_fe_close(k, d, "refused message");
+			return;
+		}
 	}
 	if (d->pending.len >= KP_PENDING_MAX) {
 		kp_fe_close(k, d, "too many messages while the gateway is down");
@@ -315,6 +351,7 @@ kp_fe_readable(struct keeper *k, struct kp_dev *d)
 		return;
 	}
 	e->m = d->fe_rx.msg;
+	e->nack = nack;
 	d->fe_rx.msg.n_fds = 0;
 	vk_rx_reset(&d->fe_rx);
 	q_push(&d->pending, e);
@@ -385,6 +422,8 @@ kp_gw_readable(struct keeper *k, struct kp_dev *d)
 	free(e);
 	if (ret < 0 && d->fe_fd >= 0)
 		kp_fe_close(k, d, "front-end does not take replies");
+	else
+		flush_nacks(k, d);
 }
 
 struct replay_ctx {
@@ -400,6 +439,26 @@ replay_emit(void *arg, struct vk_msg *m)
 
 	vk_msg_close_fds(m);
 	return ret;
+}
+
+/* BEGIN or END of a replay (vgw_vhost.h): the gateway's phase machine
+ * shows the device recovering meanwhile. */
+static int
+send_keeper_msg(struct keeper *k, struct kp_dev *d, uint32_t id)
+{
+	struct vgw_keeper_replay r = {
+		.died_ns = k->gw.died_real_ns, .generation = k->gw.gen, .restarts = k->gw.restarts,
+	};
+	struct vk_msg m = { .request = id, .flags = VK_FLAG_VERSION, .size = sizeof(r) };
+
+	memcpy(m.payload, &r, sizeof(r));
+	return vk_msg_send(d->gw_fd, &m);
+}
+
+static bool
+journal_used(const struct vk_journal *j)
+{
+	return j->owner || j->features_set || j->mem_set;
 }
 
 /* The gateway is up (again): bring it to the journal's state, then the
@@ -426,7 +485,11 @@ kp_gw_connect(struct keeper *k, struct kp_dev *d)
 	d->gw_gen = k->gw.gen;
 	d->gw_eof_ns = 0;
 	vk_rx_reset(&d->gw_rx);
-	n = vk_journal_replay(d->j, replay_emit, &c, &n_replies);
+	n = journal_used(d->j) ? send_keeper_msg(k, d, VGW_VHOST_MSG_KEEPER_BEGIN) : 0;
+	if (n == 0)
+		n = vk_journal_replay(d->j, replay_emit, &c, &n_replies);
+	if (n > 0)
+		n = send_keeper_msg(k, d, VGW_VHOST_MSG_KEEPER_END) < 0 ? -EIO : n;
 	if (n < 0) {
 		kp_log("device %s: replay to gateway %d failed: %s", d->conf->name, k->gw.gen,
 		       strerror(-n));

@@ -331,6 +331,7 @@ main(int argc, char **argv)
 		vgw_errlist_free(&errs);
 		return EXIT_CONFIG;
 	}
+	vgw_vhost_set_keeper_mode(opts.keeper_dir != NULL);
 	if (opts.keeper_dir != NULL && keeper_sockets(conf, opts.keeper_dir) < 0) {
 		vgw_conf_free(conf);
 		vgw_errlist_free(&errs);

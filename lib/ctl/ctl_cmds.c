@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -176,6 +177,35 @@ cmd_stats(json_t *req)
 		"in_use", m.in_use, "size", m.mbuf_size));
 	json_object_set_new(r, "tsc_hz", json_integer((json_int_t)rte_get_tsc_hz()));
 	json_object_set_new(r, "inputs_lost", json_integer((json_int_t)vgw_ctl_inputs_lost()));
+	json_object_set_new(r, "restarts", json_integer((json_int_t)strtoll(
+		getenv("VHOSTGW_KEEPER_RESTARTS") ? getenv("VHOSTGW_KEEPER_RESTARTS") : "0",
+		NULL, 10)));
+	return r;
+}
+
+/* Run by vhostgw-keeper: it tells its pid, how many gateways it restarted
+ * and why the last one ended in the environment. */
+static json_t *
+keeper_json(void)
+{
+	const char *pid = getenv("VHOSTGW_KEEPER_PID");
+	const char *restarts = getenv("VHOSTGW_KEEPER_RESTARTS");
+	const char *last = getenv("VHOSTGW_KEEPER_LAST_EXIT");
+
+	if (pid == NULL)
+		return json_null();
+	return json_pack("{s:I, s:I, s:s}", "pid", (json_int_t)strtoll(pid, NULL, 10),
+			 "restarts", (json_int_t)strtoll(restarts ? restarts : "0", NULL, 10),
+			 "last_exit", last ? last : "");
+}
+
+static json_t *
+cmd_keeper(json_t *req)
+{
+	json_t *r = ok_reply();
+
+	(void)req;
+	json_object_set_new(r, "keeper", keeper_json());
 	return r;
 }
 
@@ -321,6 +351,8 @@ static const struct ctl_cmd cmds[] = {
 	  "connected and has not started it {device, path}" },
 	{ "subscribe", cmd_subscribe, "stream events on this connection" },
 	{ "log-level", cmd_log_level, "set a log level {level, type (default vgw.*)}" },
+	{ "keeper", cmd_keeper, "the keeper this gateway runs under: pid, restarts, "
+	  "last exit (null without one)" },
 	{ "help", cmd_help, "this list" },
 };
 

@@ -143,6 +143,12 @@ vgw_ctl_phase_input(unsigned int vhost_event, uint64_t arg, char *detail, size_t
 	case VGW_VHOST_EV_STATE_REFUSED:
 		snprintf(detail, len, "device state %s refused", arg == 0 ? "save" : "load");
 		return VGW_PHASE_IN_ERROR;
+	case VGW_VHOST_EV_RECOVERY_BEGIN:
+		snprintf(detail, len, "gateway %" PRIu64, arg);
+		return VGW_PHASE_IN_RECOVERY_BEGIN;
+	case VGW_VHOST_EV_RECOVERY_END:
+		snprintf(detail, len, "%" PRIu64 " ms after the crash", arg);
+		return VGW_PHASE_IN_RECOVERY_END;
 	default:
 		/* per-ring stops are summed up by RINGS_STOPPED */
 		return -1;

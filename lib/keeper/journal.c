@@ -208,6 +208,8 @@ vk_journal_apply_reply(struct vk_journal *j, const struct vk_msg *req,
 		close_fd(&r->kick_fd);
 		return 0;
 	case VGW_VHOST_MSG_GET_INFLIGHT_FD:
+		if (reply->size != sizeof(j->inflight) || reply->n_fds != 1)
+			return 0;	/* refused */
 		memcpy(j->inflight, reply->payload, sizeof(j->inflight));
 		j->inflight_set = true;
 		return keep_fd(&j->inflight_fd, reply->fds[0]);

@@ -71,6 +71,21 @@ enum vgw_vhost_msg_id {
 	VGW_VHOST_MSG_COUNT
 };
 
+/* The keeper's own messages, on its connection to a gateway started with
+ * --keeper only (ids far above the protocol's). BEGIN comes before a
+ * replayed session, END after it; both carry struct vgw_keeper_replay. */
+#define VGW_VHOST_MSG_KEEPER_BEGIN 0x4b500001u
+#define VGW_VHOST_MSG_KEEPER_END 0x4b500002u
+
+struct vgw_keeper_replay {
+	uint64_t died_ns;	/* CLOCK_REALTIME when the last gateway died */
+	uint32_t generation;	/* the gateway's, 1 for the first */
+	uint32_t restarts;	/* gateways restarted so far */
+};
+
+/* Accept the keeper's messages (main.c, with --keeper). */
+void vgw_vhost_set_keeper_mode(bool on);
+
 /* The fds a message carries (front-end to back-end). */
 enum vgw_vhost_fd_policy {
 	VGW_VHOST_FDS_NONE,
@@ -137,6 +152,8 @@ enum vgw_vhost_event {
 	VGW_VHOST_EV_STATE_CHECK,	/* CHECK_DEVICE_STATE; arg: 0 passed, 1 failed */
 	VGW_VHOST_EV_STATE_DONE,	/* the device type's transfer ended well; arg: direction */
 	VGW_VHOST_EV_STATE_REFUSED,	/* the device type refused SET_DEVICE_STATE_FD */
+	VGW_VHOST_EV_RECOVERY_BEGIN,	/* the keeper replays a session; arg: gateway generation */
+	VGW_VHOST_EV_RECOVERY_END,	/* it finished; arg: ms since the last gateway died */
 	VGW_VHOST_EV_COUNT,
 };
 

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_vhost.h>
@@ -353,6 +354,40 @@ pre_handle(struct vgw_device *dev, int vid, const struct vgw_vhost_msg_desc *d,
 	}
 }
 
+static bool keeper_mode;
+
+void
+vgw_vhost_set_keeper_mode(bool on)
+{
+	keeper_mode = on;
+}
+
+/* The keeper's BEGIN/END around a replayed session: phase inputs, with
+ * the time since the last gateway died. From anyone else: refused. */
+static enum rte_vhost_msg_result
+keeper_msg(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *c)
+{
+	struct vgw_keeper_replay r;
+	struct timespec now;
+	uint64_t ms;
+
+	if (!keeper_mode || c->msg.size != sizeof(r) || c->fd_num != 0) {
+		VGW_LOG(vhost, ERR, "%s: vid %d: keeper message 0x%x refused: %s", dev->name, vid,
+			c->msg.request, keeper_mode ? "bad size or fds" : "not run by a keeper");
+		close_msg_fds(c);
+		return RTE_VHOST_MSG_RESULT_ERR;
+	}
+	memcpy(&r, c->msg.payload, sizeof(r));
+	if (c->msg.request == VGW_VHOST_MSG_KEEPER_BEGIN) {
+		vgw_vhost_report(dev->name, VGW_VHOST_EV_RECOVERY_BEGIN, r.generation);
+		return RTE_VHOST_MSG_RESULT_OK;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	ms = ((uint64_t)now.tv_sec * 1000000000ull + now.tv_nsec - r.died_ns) / 1000000;
+	vgw_vhost_report(dev->name, VGW_VHOST_EV_RECOVERY_END, ms);
+	return RTE_VHOST_MSG_RESULT_OK;
+}
+
 static enum rte_vhost_msg_result
 hook_common(int vid, void *msg, bool post)
 {
@@ -368,6 +403,9 @@ hook_common(int vid, void *msg, bool post)
 	struct vgw_device *dev = device_of(vid);
 	enum rte_vhost_msg_result r;
 
+	if (dev != NULL && !post && (c->msg.request == VGW_VHOST_MSG_KEEPER_BEGIN ||
+				     c->msg.request == VGW_VHOST_MSG_KEEPER_END))
+		return keeper_msg(dev, vid, c);
 	if (dev == NULL || d == NULL)
 		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
 	if (!post) {

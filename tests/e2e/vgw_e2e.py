@@ -479,10 +479,14 @@ def _stale_netns_cleanup():
 
 class Gateway:
     def __init__(self, run, name, ns, devices, links, lcores='0@0,1@1',
-                 mem_mb=GATEWAY_MEM_MB, extra_eal=(), extra_args=(), env=None):
+                 mem_mb=GATEWAY_MEM_MB, extra_eal=(), extra_args=(), env=None,
+                 keeper=None):
         """env: variables for the gateway process only (e.g. the test-only
-        VHOSTGW_TEST_FAULT, see doc/e2e.rst)."""
+        VHOSTGW_TEST_FAULT, see doc/e2e.rst); keeper: a list of
+        vhostgw-keeper options to run the gateway under the keeper (--keeper
+        on the command line gives its path), proc is then the keeper's."""
         self.run, self.name, self.ns = run, name, ns
+        self.keeper = None if keeper is None else list(keeper)
         self.env = dict(env or {})
         self.backend = run.args.backend
         self.lcores, self.mem_mb = lcores, mem_mb
@@ -538,9 +542,15 @@ class Gateway:
 
     def _argv(self):
         if self.backend == 'vhostgw':
-            return [self.run.args.vhostgw] + self._eal() + \
+            argv = [self.run.args.vhostgw] + self._eal() + \
                 ['--', '--config', self.config_path,
                  '--control-socket', self.control_socket] + self.extra_args
+            if self.keeper is None:
+                return argv
+            if not self.run.args.keeper:
+                raise E2EError('%s: no --keeper (path of vhostgw-keeper) given' % self.name)
+            return [self.run.args.keeper, '--dir', os.path.join(self.rundir, 'keeper')] + \
+                self.keeper + ['--'] + argv
         # dpdk-testpmd stand-in: io forwarding pairs ports 0-1 (one link only)
         vdevs = []
         for i, d in enumerate(self.devices):
@@ -604,6 +614,27 @@ class Gateway:
         with open(path, 'w') as f:
             json.dump(obj, f, indent=1)
         return path
+
+    def keeper_log(self):
+        with open(self.proc.log_path, 'rb') as f:
+            return f.read().decode(errors='replace')
+
+    def gateway_pids(self):
+        """Under the keeper: the pid of every gateway it started, in order."""
+        return [int(p) for p in re.findall(r'gateway \d+ started: pid (\d+)', self.keeper_log())]
+
+    def replays(self, device):
+        """Under the keeper: recovery times (ms) logged for a device."""
+        return [float(m) for m in re.findall(
+            r'device %s: \d+ message\(s\) replayed to gateway \d+, ([\d.]+) ms after'
+            % re.escape(device), self.keeper_log())]
+
+    def kill_gateway(self, sig=signal.SIGKILL):
+        """Under the keeper: signal the gateway it runs now."""
+        pid = self.gateway_pids()[-1]
+        log('%s: signal %d to the gateway, pid %d' % (self.name, sig, pid))
+        os.kill(pid, sig)
+        return pid
 
     def kill(self, sig=signal.SIGKILL):
         log('%s: signal %d to pid %d' % (self.name, sig, self.proc.pid))
@@ -1317,6 +1348,7 @@ def main(name, scenario, argv=None):
     """Entry point of a test file: run `scenario(run)`, clean up, exit 0/1."""
     ap = argparse.ArgumentParser(description='vhostgw e2e scenario ' + name)
     ap.add_argument('--vhostgw', help='path of the vhostgw binary')
+    ap.add_argument('--keeper', help='path of the vhostgw-keeper binary (keeper scenarios)')
     ap.add_argument('--build-dir', required=True, help='for caches and logs')
     ap.add_argument('--backend', choices=('vhostgw', 'testpmd'),
                     default=os.environ.get('VGW_E2E_BACKEND', 'vhostgw'),

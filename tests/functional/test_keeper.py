@@ -48,6 +48,15 @@ def kill_and_recover(kp, tp, i):
              len(kp.replays("a")) > n_a and len(kp.replays("b")) > n_b)
     # counted by the new gateway: it started from zero
     kp.wait_counter("b", "tx_packets", 10000)
+    for dev in ("a", "b"):
+        ph = kp.device(dev)["phase"]
+        t.check(ph == "resumed", f"kill {i}: {dev} is {ph} in the new gateway, not resumed")
+    r = kp.ctl("keeper")
+    t.check(r["ok"] and r["keeper"]["pid"] == kp.proc.pid and
+            r["keeper"]["restarts"] == i + 1 and
+            r["keeper"]["last_exit"] == "killed by signal 9 (Killed)",
+            f"kill {i}: keeper command: {r}")
+    t.check(kp.ctl("stats")["restarts"] == i + 1, f"kill {i}: stats restarts")
     time.sleep(0.2)
     t.check(tp.proc.alive(), f"kill {i}: the front-end died")
     return time.time() - t0
