@@ -260,7 +260,7 @@ vk_rx_reset(struct vk_rx *rx)
 }
 
 /* Take the fds of a control message; -EPROTO if there are too many
- * (all of them closed). */
+ * (those over the limit closed, the caller closes the others). */
 static int
 take_fds(struct msghdr *mh, struct vk_msg *m)
 {
@@ -314,11 +314,13 @@ vk_rx_read(int sock, struct vk_rx *rx)
 	if (n == 0)
 		return -EPIPE;
 	ret = take_fds(&mh, &rx->msg);
-	if (ret < 0)
-		return ret;
 	rx->have += n;
-	if (rx->have == VK_HDR_SIZE && rx->msg.size > VK_MAX_PAYLOAD)
-		return -EPROTO;
+	if (ret == 0 && rx->have == VK_HDR_SIZE && rx->msg.size > VK_MAX_PAYLOAD)
+		ret = -EPROTO;
+	if (ret < 0) {
+		vk_msg_close_fds(&rx->msg);	/* a refused message keeps none */
+		return ret;
+	}
 	if (rx->have >= VK_HDR_SIZE && rx->have == VK_HDR_SIZE + rx->msg.size)
 		return 1;
 	return 0;

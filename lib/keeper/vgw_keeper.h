@@ -82,7 +82,8 @@ int vk_msg_check_reply(const struct vk_msg *req, const struct vk_msg *reply, cha
  * State lives in the caller's struct; call vk_rx_read() when the socket is
  * readable until it returns 1 (a whole message in rx->msg; vk_rx_reset()
  * before the next), 0 (more to come), or < 0: -EPIPE at end of stream,
- * -EPROTO for a size or fd count above the limits, -errno otherwise. */
+ * -EPROTO for a size or fd count above the limits (the message's fds
+ * closed), -errno otherwise. */
 struct vk_rx {
 	struct vk_msg msg;
 	size_t have;		/* bytes of header + payload read */

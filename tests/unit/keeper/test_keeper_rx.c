@@ -181,6 +181,35 @@ size_over_the_limit(void **state)
 	assert_int_equal(rx_until(p->rx, &rx), -EPROTO);
 }
 
+/* A message over a limit is refused with none of its fds left open:
+ * nine fds (one more than a message may carry), or a size too large
+ * with an fd on its header. */
+static void
+refused_with_its_fds_closed(struct pair *p, uint32_t size, unsigned int n_fds)
+{
+	uint32_t hdr[3] = { VGW_VHOST_MSG_SET_MEM_TABLE, TK_V, size };
+	int fds[16], before = tk_fd_count();
+	struct vk_rx rx;
+
+	for (unsigned int i = 0; i < n_fds; i++)
+		fds[i] = tk_eventfd();
+	vk_rx_reset(&rx);
+	send_raw(p->tx, hdr, sizeof(hdr), fds, n_fds);
+	for (unsigned int i = 0; i < n_fds; i++)
+		close(fds[i]);
+	assert_int_equal(rx_until(p->rx, &rx), -EPROTO);
+	assert_int_equal(rx.msg.n_fds, 0);
+	assert_int_equal(tk_fd_count(), before);
+}
+
+static void
+over_the_limits_closes_the_fds(void **state)
+{
+	refused_with_its_fds_closed(*state, 8 + 8 * 32, VK_MAX_FDS + 1);
+	refused_with_its_fds_closed(*state, 8 + 8 * 32, 16);
+	refused_with_its_fds_closed(*state, VK_MAX_PAYLOAD + 1, 1);
+}
+
 static void
 end_of_stream(void **state)
 {
@@ -218,6 +247,8 @@ tk_rx_tests(void)
 		cmocka_unit_test_setup_teardown(assembled_from_pieces, pair_setup,
 						pair_teardown),
 		cmocka_unit_test_setup_teardown(size_over_the_limit, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(over_the_limits_closes_the_fds, pair_setup,
+						pair_teardown),
 		cmocka_unit_test_setup_teardown(end_of_stream, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(send_to_a_closed_peer, pair_setup, pair_teardown),
 	};
