@@ -223,11 +223,37 @@ struct region {
 	uint64_t gpa, size, uaddr, offset;
 };
 
+/* The u16 at off in fd, through a mapping of the page(s) that hold it.
+ * -EFAULT past the end of a regular file: a table may claim more than
+ * its fd holds, and touching a mapping there is SIGBUS. */
+static int
+read_u16(int fd, uint64_t off, uint16_t *v)
+{
+	uint64_t blk, in_blk, len;
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode) && ((uint64_t)st.st_size < sizeof(*v) ||
+				    off > (uint64_t)st.st_size - sizeof(*v)))
+		return -EFAULT;
+	blk = st.st_blksize > 0 ? (uint64_t)st.st_blksize : 4096;
+	in_blk = off & (blk - 1);
+	len = in_blk + sizeof(*v) > blk ? 2 * blk : blk;
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, off - in_blk);
+	if (p == MAP_FAILED)
+		return -errno;
+	memcpy(v, (const uint8_t *)p + in_blk, sizeof(*v));
+	munmap(p, len);
+	return 0;
+}
+
 int
 vk_journal_used_idx(const struct vk_journal *j, uint32_t ring, uint16_t *idx)
 {
 	const struct vk_ring *r = &j->rings[ring];
-	uint64_t used;
+	uint64_t used, off;
 	uint32_t n;
 
 	if (!j->mem_set || !r->addr_set)
@@ -236,23 +262,14 @@ vk_journal_used_idx(const struct vk_journal *j, uint32_t ring, uint16_t *idx)
 	memcpy(&n, j->mem, sizeof(n));
 	for (uint32_t i = 0; i < n && i < j->n_mem_fds; i++) {
 		struct region g;
-		struct stat st;
-		uint64_t off, blk;
-		void *p;
 
 		memcpy(&g, j->mem + 8 + 32 * i, sizeof(g));
-		if (used < g.uaddr || used - g.uaddr + 4 > g.size)
+		/* used->flags and used->idx inside the region */
+		if (used < g.uaddr || g.size < 4 || used - g.uaddr > g.size - 4)
 			continue;
-		if (fstat(j->mem_fds[i], &st) < 0)
-			return -errno;
-		blk = st.st_blksize > 0 ? (uint64_t)st.st_blksize : 4096;
-		off = g.offset + (used - g.uaddr) + 2;	/* used->idx */
-		p = mmap(NULL, blk, PROT_READ, MAP_SHARED, j->mem_fds[i], off & ~(blk - 1));
-		if (p == MAP_FAILED)
-			return -errno;
-		memcpy(idx, (const uint8_t *)p + (off & (blk - 1)), sizeof(*idx));
-		munmap(p, blk);
-		return 0;
+		if (__builtin_add_overflow(g.offset, used - g.uaddr + 2, &off))
+			return -EFAULT;
+		return read_u16(j->mem_fds[i], off, idx);
 	}
 	return -ENOENT;
 }

@@ -138,7 +138,8 @@ int vk_journal_apply_reply(struct vk_journal *j, const struct vk_msg *req,
 /* The used index of a started split ring, read from guest memory through
  * the memory table's fds: where a replacement back-end takes the ring up
  * (packets taken but not returned are lost, as on a reconnect). 0 or
- * -errno (-ENOENT: ring address outside the table). */
+ * -errno (-ENOENT: ring address outside the table; -EFAULT: inside it,
+ * but past the end of the region's file). */
 int vk_journal_used_idx(const struct vk_journal *j, uint32_t ring, uint16_t *idx);
 
 /* Emit the messages that bring a fresh back-end to the journal's state,

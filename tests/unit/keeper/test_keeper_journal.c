@@ -528,6 +528,61 @@ used_idx_outside_every_region(void **state)
 	assert_int_equal(vk_journal_used_idx(&f->j, 1, &idx), -ENOENT);	/* no address */
 }
 
+/* A one-region table as the front-end describes it, on the fixture's
+ * memfd (MOFF + REG_SIZE bytes long). */
+static void
+put_region(struct fe *f, uint64_t uaddr, uint64_t size, uint64_t offset)
+{
+	uint8_t p[8 + 32] = { 1 };
+	struct region g = { GPA, size, uaddr, offset };
+
+	memcpy(p + 8, &g, sizeof(g));
+	put_fds(f, X(SET_MEM_TABLE), p, sizeof(p), &f->mem, 1);
+}
+
+/* A table may claim more than its fd holds, or place a ring where the
+ * sums wrap: the used index is not read (reading past the end of a
+ * file is SIGBUS), the ring goes on at its base. */
+static void
+used_idx_beyond_the_fd(void **state)
+{
+	static const struct {
+		uint64_t uaddr, size, offset, used;
+	} rows[] = {
+		{ UADDR, 1ull << 30, MOFF, UADDR + 0x100000 },
+		{ UADDR, REG_SIZE, 1ull << 30, UADDR },
+		{ UADDR, REG_SIZE, UINT64_MAX - 1, UADDR },
+		{ 0, UINT64_MAX, 0, UINT64_MAX - 8 },
+	};
+	struct fe *f = *state;
+	uint16_t idx;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		put_region(f, rows[i].uaddr, rows[i].size, rows[i].offset);
+		put_addr(f, 0, rows[i].used);
+		assert_int_equal(vk_journal_used_idx(&f->j, 0, &idx), -EFAULT);
+	}
+	put_region(f, 0, REG_SIZE, 0);
+	put_addr(f, 0, UINT64_MAX - 1);	/* used - uaddr + 4 wraps to 2 */
+	assert_int_equal(vk_journal_used_idx(&f->j, 0, &idx), -ENOENT);
+}
+
+/* used->idx across a page boundary (an odd ring address) reads both
+ * bytes from the file. */
+static void
+used_idx_across_a_page(void **state)
+{
+	struct fe *f = *state;
+	uint64_t used = UADDR + 0x1000 - 3;	/* idx at file offset MOFF + 0xfff */
+	uint16_t idx = 0;
+
+	put_region(f, UADDR, REG_SIZE, MOFF);
+	put_addr(f, 0, used);
+	write_used_idx(f, used, 0xabcd);
+	assert_int_equal(vk_journal_used_idx(&f->j, 0, &idx), 0);
+	assert_int_equal(idx, 0xabcd);
+}
+
 /* A started ring whose used index cannot be read goes on at the base the
  * front-end gave. */
 static void
@@ -564,6 +619,8 @@ tk_journal_tests(void)
 		cmocka_unit_test_setup_teardown(reset_closes_every_fd, fe_setup, fe_teardown),
 		cmocka_unit_test_setup_teardown(used_idx_outside_every_region, fe_setup,
 						fe_teardown),
+		cmocka_unit_test_setup_teardown(used_idx_beyond_the_fd, fe_setup, fe_teardown),
+		cmocka_unit_test_setup_teardown(used_idx_across_a_page, fe_setup, fe_teardown),
 		cmocka_unit_test_setup_teardown(unreadable_used_idx_falls_back_to_the_base,
 						fe_setup, fe_teardown),
 	};
