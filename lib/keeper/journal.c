@@ -293,7 +293,8 @@ emit(struct replay *rp, uint32_t request, const void *payload, uint32_t size,
 	m.request = request;
 	m.flags = VK_FLAG_VERSION | (rp->reply_ack ? VK_FLAG_NEED_REPLY : 0);
 	m.size = size;
-	memcpy(m.payload, payload, size);
+	if (size > 0)	/* SET_OWNER has no payload: NULL */
+		memcpy(m.payload, payload, size);
 	m.n_fds = 0;
 	for (unsigned int i = 0; i < n_fds; i++) {
 		int d = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
