@@ -600,29 +600,24 @@ unreadable_used_idx_falls_back_to_the_base(void **state)
 	assert_int_equal(vk_msg_u64(find(f, X(SET_VRING_KICK), 0)), VK_RING_NOFD);
 }
 
+#define FE_TEST(f) cmocka_unit_test_setup_teardown(f, fe_setup, fe_teardown)
+
 int
 tk_journal_tests(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(replay_with_reply_ack),
 		cmocka_unit_test(replay_without_reply_ack),
-		cmocka_unit_test_setup_teardown(stopped_ring_replayed_at_its_answered_base,
-						fe_setup, fe_teardown),
-		cmocka_unit_test_setup_teardown(inflight_reply_replayed_as_set, fe_setup,
-						fe_teardown),
-		cmocka_unit_test_setup_teardown(inflight_refusal_records_nothing, fe_setup,
-						fe_teardown),
-		cmocka_unit_test_setup_teardown(second_mem_table_replaces_the_first, fe_setup,
-						fe_teardown),
-		cmocka_unit_test_setup_teardown(reset_owner_empties_the_journal, fe_setup,
-						fe_teardown),
-		cmocka_unit_test_setup_teardown(reset_closes_every_fd, fe_setup, fe_teardown),
-		cmocka_unit_test_setup_teardown(used_idx_outside_every_region, fe_setup,
-						fe_teardown),
-		cmocka_unit_test_setup_teardown(used_idx_beyond_the_fd, fe_setup, fe_teardown),
-		cmocka_unit_test_setup_teardown(used_idx_across_a_page, fe_setup, fe_teardown),
-		cmocka_unit_test_setup_teardown(unreadable_used_idx_falls_back_to_the_base,
-						fe_setup, fe_teardown),
+		FE_TEST(stopped_ring_replayed_at_its_answered_base),
+		FE_TEST(inflight_reply_replayed_as_set),
+		FE_TEST(inflight_refusal_records_nothing),
+		FE_TEST(second_mem_table_replaces_the_first),
+		FE_TEST(reset_owner_empties_the_journal),
+		FE_TEST(reset_closes_every_fd),
+		FE_TEST(used_idx_outside_every_region),
+		FE_TEST(used_idx_beyond_the_fd),
+		FE_TEST(used_idx_across_a_page),
+		FE_TEST(unreadable_used_idx_falls_back_to_the_base),
 	};
 
 	return cmocka_run_group_tests_name("keeper_journal", tests, NULL, NULL);

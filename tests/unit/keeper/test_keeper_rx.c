@@ -239,18 +239,18 @@ send_to_a_closed_peer(void **state)
 	p->rx = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);	/* for the teardown */
 }
 
+#define PAIR_TEST(f) cmocka_unit_test_setup_teardown(f, pair_setup, pair_teardown)
+
 int
 tk_rx_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(round_trips, pair_setup, pair_teardown),
-		cmocka_unit_test_setup_teardown(assembled_from_pieces, pair_setup,
-						pair_teardown),
-		cmocka_unit_test_setup_teardown(size_over_the_limit, pair_setup, pair_teardown),
-		cmocka_unit_test_setup_teardown(over_the_limits_closes_the_fds, pair_setup,
-						pair_teardown),
-		cmocka_unit_test_setup_teardown(end_of_stream, pair_setup, pair_teardown),
-		cmocka_unit_test_setup_teardown(send_to_a_closed_peer, pair_setup, pair_teardown),
+		PAIR_TEST(round_trips),
+		PAIR_TEST(assembled_from_pieces),
+		PAIR_TEST(size_over_the_limit),
+		PAIR_TEST(over_the_limits_closes_the_fds),
+		PAIR_TEST(end_of_stream),
+		PAIR_TEST(send_to_a_closed_peer),
 	};
 
 	return cmocka_run_group_tests_name("keeper_rx", tests, NULL, NULL);
