@@ -342,6 +342,36 @@ fs_ino(const struct vgw_fs *fs, uint32_t idx)
 	return &fs->inodes[idx];
 }
 
+/* fs_state.c: what the session save walks. A live engine's tables, or
+ * those of a dead engine's region (fs_adopt.c): no fds there (ino_fd NULL:
+ * nothing to verify by name), no released-while-pinned marks (fh_dead
+ * NULL), and strict: a parent hint beyond the used slots or in a cycle
+ * stops the save with the reason in why, where a live engine's save makes
+ * the inode an orphan. Free slots at or above slot_inodes/slot_handles
+ * are not saved (the adopting engine's tables end there). */
+struct fs_view {
+	const struct fs_region_hdr *hdr;
+	const struct fs_inode *inodes;
+	const struct fs_handle *handles;
+	const int *ino_fd;
+	const uint8_t *fh_dead;
+	uint32_t features;		/* the SESSION section's */
+	uint32_t cache;
+	uint32_t slot_inodes;
+	uint32_t slot_handles;
+	size_t max_bytes;		/* the stream's cap, 0: the codec's */
+	bool strict;
+	char why[160];
+};
+
+void fs_state_view_of(struct fs_view *v, const struct vgw_fs *fs);
+/* The view's session as a whole stream of type VGW_FS_STATE_DEV_TYPE
+ * (*buf the caller's to free()); or < 0 with one line in why. */
+int fs_state_save_view_buf(struct fs_view *v, void **buf, size_t *len, char *why,
+			   size_t why_len);
+/* Created, no INIT served, only the root, nothing in flight. */
+bool fs_state_fresh(const struct vgw_fs *fs);
+
 /* per-family dispatch: fs_ns.c, fs_data.c, fs_attr.c, fs_lock.c */
 void fs_op_lookup(struct vgw_fs *fs, struct fs_ctx *c);
 void fs_op_forget(struct vgw_fs *fs, struct fs_ctx *c);

@@ -104,10 +104,33 @@ fs_state_resource_err(int err)
 
 /* ---- save ---- */
 
-static bool
-fs_state_live(const struct vgw_fs *fs, uint32_t i)
+/* The save walks a view of the tables: a live engine's (vgw_fs_state_save)
+ * or a dead one's region (vgw_fs_adopt, fs_adopt.c). */
+void
+fs_state_view_of(struct fs_view *v, const struct vgw_fs *fs)
 {
-	return fs->inodes[i].state == FS_ENT_USED && fs->inodes[i].nlookup != 0;
+	memset(v, 0, sizeof(*v));
+	v->hdr = fs->hdr;
+	v->inodes = fs->inodes;
+	v->handles = fs->handles;
+	v->ino_fd = fs->ino_fd;
+	v->fh_dead = fs->fh_dead;
+	v->features = (fs->xattr ? FS_FEAT_XATTR : 0) | (fs->posix_locks ? FS_FEAT_LOCKS : 0);
+	v->cache = (uint32_t)fs->cache;
+	v->slot_inodes = fs->hdr->max_inodes;
+	v->slot_handles = fs->hdr->max_handles;
+}
+
+static int
+fs_view_ino_fd(const struct fs_view *v, uint32_t idx)
+{
+	return v->ino_fd != NULL ? v->ino_fd[idx] : -1;
+}
+
+static bool
+fs_state_live(const struct fs_view *v, uint32_t i)
+{
+	return v->inodes[i].state == FS_ENT_USED && v->inodes[i].nlookup != 0;
 }
 
 /* Whether the inode at idx is what its parent's fd and its name lead to
@@ -115,16 +138,16 @@ fs_state_live(const struct vgw_fs *fs, uint32_t i)
  * guest's back), or a resource error. A destination opening that name
  * would otherwise serve the guest another file under this node id. */
 static int
-fs_state_verify(const struct vgw_fs *fs, uint32_t idx)
+fs_state_verify(const struct fs_view *v, uint32_t idx)
 {
 	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
 				.resolve = FS_RESOLVE };
-	const struct fs_inode *in = &fs->inodes[idx];
+	const struct fs_inode *in = &v->inodes[idx];
 	struct statx st;
 	long fd;
 	int rc;
 
-	fd = syscall(SYS_openat2, fs->ino_fd[in->parent], in->name, &how, sizeof(how));
+	fd = syscall(SYS_openat2, v->ino_fd[in->parent], in->name, &how, sizeof(how));
 	if (fd < 0)
 		return fs_state_resource_err(-errno) ? -errno : 0;
 	rc = statx((int)fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
@@ -136,24 +159,45 @@ fs_state_verify(const struct vgw_fs *fs, uint32_t idx)
 	return rc;
 }
 
+/* A parent hint a live engine's save would make an orphan of, but that
+ * no engine leaves behind, even killed mid-update: in a strict view, the
+ * save stops there with the reason in v->why. */
+static int
+fs_state_order_strict(struct fs_view *v, uint32_t idx, uint32_t p, const uint8_t *mark)
+{
+	if (!v->strict)
+		return 0;
+	if (p != 0 && p >= v->hdr->inode_bump) {
+		snprintf(v->why, sizeof(v->why), "inode %u: parent %u beyond the %u slots "
+			 "ever used", idx, p, v->hdr->inode_bump);
+		return -EBADMSG;
+	}
+	if (p != 0 && mark[p] == 1) {
+		snprintf(v->why, sizeof(v->why), "inode %u: parent chain through %u is a "
+			 "cycle", idx, p);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 /* Every live inode but the root, parents first: from each inode not placed
  * yet, climb to the root or to a placed ancestor, then place the path top
  * down. A parent hint that does not lead there (its inode forgotten, or
  * its slot reused by an unrelated inode, possibly below this one), or a
  * name that no longer leads to the inode, makes it an orphan: saved
  * without a parent, stale on the destination. O(inodes), two system calls
- * each. Returns the count, or a resource error. */
+ * each (none without ino_fd). Returns the count, or a resource error. */
 static int
-fs_state_order(const struct vgw_fs *fs, uint8_t *mark, uint32_t *stack, uint32_t *order,
+fs_state_order(struct fs_view *v, uint8_t *mark, uint32_t *stack, uint32_t *order,
 	       uint32_t *count)
 {
-	const struct fs_region_hdr *h = fs->hdr;
+	const struct fs_region_hdr *h = v->hdr;
 	uint32_t i, cur, p, sp, n = 0;
 	bool orphan;
 	int rc;
 
 	for (i = FS_ROOT_IDX + 1; i < h->inode_bump; i++) {
-		if (mark[i] || !fs_state_live(fs, i))
+		if (mark[i] || !fs_state_live(v, i))
 			continue;
 		sp = 0;
 		cur = i;
@@ -161,11 +205,14 @@ fs_state_order(const struct vgw_fs *fs, uint8_t *mark, uint32_t *stack, uint32_t
 		for (;;) {
 			mark[cur] = 1;		/* on the path */
 			stack[sp++] = cur;
-			p = fs->inodes[cur].parent;
+			p = v->inodes[cur].parent;
 			if (p == FS_ROOT_IDX)
 				break;
+			rc = fs_state_order_strict(v, cur, p, mark);
+			if (rc < 0)
+				return rc;
 			if (p == 0 || p >= h->inode_bump || mark[p] == 1 ||
-			    !fs_state_live(fs, p) || !S_ISDIR(fs->inodes[p].mode)) {
+			    !fs_state_live(v, p) || !S_ISDIR(v->inodes[p].mode)) {
 				orphan = true;
 				break;
 			}
@@ -178,9 +225,9 @@ fs_state_order(const struct vgw_fs *fs, uint8_t *mark, uint32_t *stack, uint32_t
 			mark[cur] = 2;		/* placed */
 			/* a stale inode (of a loaded session) or one below
 			 * it keeps its hint: the next host may find it */
-			if (!orphan && fs->ino_fd[cur] >= 0 &&
-			    fs->ino_fd[fs->inodes[cur].parent] >= 0) {
-				rc = fs_state_verify(fs, cur);
+			if (!orphan && fs_view_ino_fd(v, cur) >= 0 &&
+			    fs_view_ino_fd(v, v->inodes[cur].parent) >= 0) {
+				rc = fs_state_verify(v, cur);
 				if (rc < 0)
 					return rc;
 				orphan = rc == 0;
@@ -194,16 +241,16 @@ fs_state_order(const struct vgw_fs *fs, uint8_t *mark, uint32_t *stack, uint32_t
 }
 
 static bool
-fs_state_handle_live(const struct vgw_fs *fs, uint32_t i)
+fs_state_handle_live(const struct fs_view *v, uint32_t i)
 {
-	return fs->handles[i].state == FS_ENT_USED && !fs->fh_dead[i];
+	return v->handles[i].state == FS_ENT_USED && (v->fh_dead == NULL || !v->fh_dead[i]);
 }
 
 static int
-fs_state_put_inode(struct vgw_state_writer *w, const struct vgw_fs *fs, uint32_t o)
+fs_state_put_inode(struct vgw_state_writer *w, const struct fs_view *v, uint32_t o)
 {
 	uint32_t idx = o & ~FS_STATE_ORPHAN;
-	const struct fs_inode *in = &fs->inodes[idx];
+	const struct fs_inode *in = &v->inodes[idx];
 
 	vgw_state_put_u32(w, idx);
 	vgw_state_put_u32(w, in->gen);
@@ -216,16 +263,16 @@ fs_state_put_inode(struct vgw_state_writer *w, const struct vgw_fs *fs, uint32_t
 }
 
 static int
-fs_state_put_handle(struct vgw_state_writer *w, const struct vgw_fs *fs, uint32_t idx)
+fs_state_put_handle(struct vgw_state_writer *w, const struct fs_view *v, uint32_t idx)
 {
-	const struct fs_handle *hd = &fs->handles[idx];
+	const struct fs_handle *hd = &v->handles[idx];
 	uint32_t ino = hd->inode, gen = hd->inode_gen;
 
 	/* the inode the handle was opened on must still be the one in the
 	 * slot (the kernel does not forget an inode with open files, so
 	 * this is for a misbehaving guest) */
-	if (ino >= fs->hdr->inode_bump || !fs_state_live(fs, ino) ||
-	    fs->inodes[ino].gen != gen) {
+	if (ino >= v->hdr->inode_bump || !fs_state_live(v, ino) ||
+	    v->inodes[ino].gen != gen) {
 		ino = 0;
 		gen = 0;
 	}
@@ -237,62 +284,61 @@ fs_state_put_handle(struct vgw_state_writer *w, const struct vgw_fs *fs, uint32_
 	return vgw_state_put_u32(w, hd->is_dir ? 1 : 0);
 }
 
-/* Free slots that were used (generation != 0): two passes each, one to
- * count. */
+/* Free slots that were used (generation != 0), below the view's slot
+ * limits: two passes each, one to count. */
 static int
-fs_state_put_slots(struct vgw_state_writer *w, const struct vgw_fs *fs)
+fs_state_put_slots(struct vgw_state_writer *w, const struct fs_view *v)
 {
-	const struct fs_region_hdr *h = fs->hdr;
-	uint32_t i, n;
+	const struct fs_region_hdr *h = v->hdr;
+	uint32_t i, n, top;
 
 	vgw_state_section_begin(w, VGW_FS_SEC_SLOTS, FS_STATE_VERSION, 0);
-	for (i = FS_ROOT_IDX + 1, n = 0; i < h->inode_bump; i++)
-		n += fs->inodes[i].state == FS_ENT_FREE && fs->inodes[i].gen != 0;
+	top = h->inode_bump < v->slot_inodes ? h->inode_bump : v->slot_inodes;
+	for (i = FS_ROOT_IDX + 1, n = 0; i < top; i++)
+		n += v->inodes[i].state == FS_ENT_FREE && v->inodes[i].gen != 0;
 	vgw_state_put_u32(w, n);
-	for (i = FS_ROOT_IDX + 1; i < h->inode_bump; i++) {
-		if (fs->inodes[i].state != FS_ENT_FREE || fs->inodes[i].gen == 0)
+	for (i = FS_ROOT_IDX + 1; i < top; i++) {
+		if (v->inodes[i].state != FS_ENT_FREE || v->inodes[i].gen == 0)
 			continue;
 		vgw_state_put_u32(w, i);
-		vgw_state_put_u32(w, fs->inodes[i].gen);
+		vgw_state_put_u32(w, v->inodes[i].gen);
 	}
-	for (i = 1, n = 0; i < h->handle_bump; i++)
-		n += fs->handles[i].state == FS_ENT_FREE && fs->handles[i].gen != 0;
+	top = h->handle_bump < v->slot_handles ? h->handle_bump : v->slot_handles;
+	for (i = 1, n = 0; i < top; i++)
+		n += v->handles[i].state == FS_ENT_FREE && v->handles[i].gen != 0;
 	vgw_state_put_u32(w, n);
-	for (i = 1; i < h->handle_bump; i++) {
-		if (fs->handles[i].state != FS_ENT_FREE || fs->handles[i].gen == 0)
+	for (i = 1; i < top; i++) {
+		if (v->handles[i].state != FS_ENT_FREE || v->handles[i].gen == 0)
 			continue;
 		vgw_state_put_u32(w, i);
-		vgw_state_put_u32(w, fs->handles[i].gen);
+		vgw_state_put_u32(w, v->handles[i].gen);
 	}
 	return vgw_state_section_end(w);
 }
 
-int
-vgw_fs_state_save(struct vgw_fs *fs, struct vgw_state_writer *w)
+static int
+fs_state_save_view(struct fs_view *v, struct vgw_state_writer *w)
 {
-	const struct fs_region_hdr *h;
+	const struct fs_region_hdr *h = v->hdr;
 	uint32_t *order = NULL, *stack = NULL;
 	uint32_t n, nh = 0, i, k;
 	uint8_t *mark = NULL;
 	int rc = 0;
 
-	if (fs == NULL || w == NULL)
-		return -EINVAL;
-	if (fs->inflight != 0)
-		return -EBUSY;
-	h = fs->hdr;
+	/* sized by the slots ever used, not by n_inodes: a view of a dead
+	 * engine's region cannot trust its count */
 	mark = calloc(h->inode_bump, 1);
-	order = malloc(sizeof(*order) * h->n_inodes);
-	stack = malloc(sizeof(*stack) * h->n_inodes);
+	order = malloc(sizeof(*order) * h->inode_bump);
+	stack = malloc(sizeof(*stack) * h->inode_bump);
 	if (mark == NULL || order == NULL || stack == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = fs_state_order(fs, mark, stack, order, &n);
+	rc = fs_state_order(v, mark, stack, order, &n);
 	if (rc < 0)
 		goto out;
 	for (i = 1; i < h->handle_bump; i++)
-		nh += fs_state_handle_live(fs, i);
+		nh += fs_state_handle_live(v, i);
 
 	vgw_state_section_begin(w, VGW_FS_SEC_SESSION, FS_STATE_VERSION,
 				VGW_STATE_F_CRITICAL);
@@ -301,9 +347,8 @@ vgw_fs_state_save(struct vgw_fs *fs, struct vgw_state_writer *w)
 	vgw_state_put_u64(w, h->init_flags);
 	vgw_state_put_u32(w, h->max_write);
 	vgw_state_put_u32(w, h->max_pages);
-	vgw_state_put_u32(w, (fs->xattr ? FS_FEAT_XATTR : 0) |
-			  (fs->posix_locks ? FS_FEAT_LOCKS : 0));
-	vgw_state_put_u32(w, (uint32_t)fs->cache);
+	vgw_state_put_u32(w, v->features);
+	vgw_state_put_u32(w, v->cache);
 	vgw_state_put_u32(w, n);
 	vgw_state_put_u32(w, nh);
 	rc = vgw_state_section_end(w);
@@ -314,25 +359,25 @@ vgw_fs_state_save(struct vgw_fs *fs, struct vgw_state_writer *w)
 						VGW_STATE_F_CRITICAL);
 			vgw_state_put_u32(w, n - k < FS_STATE_CHUNK ? n - k : FS_STATE_CHUNK);
 		}
-		rc = fs_state_put_inode(w, fs, order[k]);
+		rc = fs_state_put_inode(w, v, order[k]);
 		if (rc == 0 && (k + 1 == n || (k + 1) % FS_STATE_CHUNK == 0))
 			rc = vgw_state_section_end(w);
 	}
 	for (i = 1, k = 0; rc == 0 && i < h->handle_bump; i++) {
-		if (!fs_state_handle_live(fs, i))
+		if (!fs_state_handle_live(v, i))
 			continue;
 		if (k % FS_STATE_CHUNK == 0) {
 			vgw_state_section_begin(w, VGW_FS_SEC_HANDLES, FS_STATE_VERSION,
 						VGW_STATE_F_CRITICAL);
 			vgw_state_put_u32(w, nh - k < FS_STATE_CHUNK ? nh - k : FS_STATE_CHUNK);
 		}
-		rc = fs_state_put_handle(w, fs, i);
+		rc = fs_state_put_handle(w, v, i);
 		k++;
 		if (rc == 0 && (k == nh || k % FS_STATE_CHUNK == 0))
 			rc = vgw_state_section_end(w);
 	}
 	if (rc == 0)
-		rc = fs_state_put_slots(w, fs);
+		rc = fs_state_put_slots(w, v);
 out:
 	free(mark);
 	free(order);
@@ -341,26 +386,34 @@ out:
 }
 
 int
-vgw_fs_state_save_buf(struct vgw_fs *fs, size_t max_bytes, void **buf, size_t *len,
-		      char *why, size_t why_len)
+vgw_fs_state_save(struct vgw_fs *fs, struct vgw_state_writer *w)
+{
+	struct fs_view v;
+
+	if (fs == NULL || w == NULL)
+		return -EINVAL;
+	if (fs->inflight != 0)
+		return -EBUSY;
+	fs_state_view_of(&v, fs);
+	return fs_state_save_view(&v, w);
+}
+
+int
+fs_state_save_view_buf(struct fs_view *v, void **buf, size_t *len, char *why,
+		       size_t why_len)
 {
 	struct vgw_state_writer w;
 	int rc;
 
-	if (why && why_len)
-		why[0] = '\0';
-	if (fs == NULL || buf == NULL || len == NULL)
-		return -EINVAL;
 	*buf = NULL;
 	*len = 0;
-	rc = vgw_state_writer_init(&w, VGW_FS_STATE_DEV_TYPE, max_bytes);
+	rc = vgw_state_writer_init(&w, VGW_FS_STATE_DEV_TYPE, v->max_bytes);
 	if (rc == 0)
-		rc = vgw_fs_state_save(fs, &w);
+		rc = fs_state_save_view(v, &w);
 	if (rc < 0 && w.err == 0) {
 		/* ours, not the writer's */
 		if (why && why_len)
-			snprintf(why, why_len, "%s", rc == -EBUSY ?
-				 "requests are in flight" : strerror(-rc));
+			snprintf(why, why_len, "%s", v->why[0] ? v->why : strerror(-rc));
 		vgw_state_writer_free(&w);
 		return rc;
 	}
@@ -368,6 +421,28 @@ vgw_fs_state_save_buf(struct vgw_fs *fs, size_t max_bytes, void **buf, size_t *l
 	if (rc < 0 && why && why_len)
 		snprintf(why, why_len, "%s", vgw_state_writer_reason(&w));
 	return rc;
+}
+
+int
+vgw_fs_state_save_buf(struct vgw_fs *fs, size_t max_bytes, void **buf, size_t *len,
+		      char *why, size_t why_len)
+{
+	struct fs_view v;
+
+	if (why && why_len)
+		why[0] = '\0';
+	if (fs == NULL || buf == NULL || len == NULL)
+		return -EINVAL;
+	*buf = NULL;
+	*len = 0;
+	if (fs->inflight != 0) {
+		if (why && why_len)
+			snprintf(why, why_len, "requests are in flight");
+		return -EBUSY;
+	}
+	fs_state_view_of(&v, fs);
+	v.max_bytes = max_bytes;
+	return fs_state_save_view_buf(&v, buf, len, why, why_len);
 }
 
 /* ---- load ---- */
@@ -394,7 +469,7 @@ struct fs_load {
 	uint64_t changed;
 };
 
-static bool
+bool
 fs_state_fresh(const struct vgw_fs *fs)
 {
 	const struct fs_region_hdr *h = fs->hdr;

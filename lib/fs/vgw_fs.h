@@ -229,4 +229,31 @@ int vgw_fs_state_save_buf(struct vgw_fs *fs, size_t max_bytes, void **buf, size_
 int vgw_fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why,
 			  size_t why_len);
 
+/* ---- adoption (crash recovery) ---- */
+
+/* Take over the session of a dead engine from its table memfd
+ * (vgw_fs_table_fd of that engine): fs must be fresh (no INIT served,
+ * nothing in flight). The region is untrusted: its header is checked
+ * against its size and our limits, and its tables go through the same
+ * checks as a loaded device state. 0, or < 0 with one line in why and fs
+ * left fresh.
+ *
+ * The memfd is mapped privately and only read: it stays the caller's, as
+ * it was (no other holder may shrink it meanwhile). Header: magic,
+ * version and header size, the size it claims within the memfd's, entry
+ * sizes, both tables inside the region, slots used within the tables,
+ * counts within the slots used, the root a directory in use. Entries: a
+ * live inode's name NUL-terminated, an open handle on an inode in use,
+ * parent hints within the slots used and without a cycle (all -EBADMSG).
+ * What a dead engine can legitimately leave behind is taken as a live
+ * engine's save takes it: an entry it was filling (no lookup reference
+ * yet) is left out, an inode whose parent was forgotten is loaded stale.
+ * The entries then go, as a session stream, through vgw_fs_state_load():
+ * every inode reopened by its parent and its name (nothing to verify
+ * against: ESTALE when gone or of another type), indices checked against
+ * this engine's tables (which may differ in size from the region's), the
+ * INIT session against this engine's configuration. Counted as a load in
+ * vgw_fs_stats() (state_*). Runs on a control thread, may block. */
+int vgw_fs_adopt(struct vgw_fs *fs, int memfd, char *why, size_t why_len);
+
 #endif /* VGW_FS_H */

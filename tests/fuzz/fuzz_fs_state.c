@@ -40,6 +40,8 @@
 #include "fs_priv.h"
 #include "vgw_state.h"
 
+#include "fuzz_fs_run.h"
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -159,25 +161,7 @@ fz_create(int which)
 static int32_t
 fz_run(struct vgw_fs *fs, const void *in, size_t len)
 {
-	struct iovec iv, ov[2];
-	struct vgw_fs_req req, *done[4];
-
-	iv = (struct iovec){ (void *)(uintptr_t)in, len };
-	ov[0] = (struct iovec){ fz_out, 16 };
-	ov[1] = (struct iovec){ fz_out + 16, sizeof(fz_out) - 16 };
-	memset(&req, 0, sizeof(req));
-	req.in = &iv;
-	req.in_cnt = 1;
-	req.out = ov;
-	req.out_cnt = 2;
-	if (vgw_fs_submit(fs, &req) != 0)
-		abort();
-	while (vgw_fs_inflight(fs) > 0)
-		if (vgw_fs_poll(fs, done, 4) == 0)
-			usleep(10);
-	if (req.out_len > sizeof(fz_out))
-		abort();
-	return req.error;
+	return fz_fs_run(fs, in, len, fz_out, sizeof(fz_out));
 }
 
 static void

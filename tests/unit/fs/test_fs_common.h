@@ -102,6 +102,11 @@ struct t_req *t_read_req(uint32_t op, uint64_t fh, uint64_t off, uint32_t size);
 int t_read(uint64_t fh, uint64_t off, void *buf, uint32_t size);
 int t_write(uint64_t fh, uint64_t off, const void *buf, uint32_t size);
 int t_forget(uint64_t nodeid, uint64_t n);
+/* One READDIR of size bytes from off: the names (dots left out, strdup'd)
+ * appended to names[*n] (64 at most), the offset of the last entry into
+ * *next. Returns the number of entries, dots included (0 at the end). */
+unsigned int t_readdir_chunk(uint64_t fh, uint64_t off, uint32_t size, char **names,
+			     unsigned int *n, uint64_t *next);
 void t_do_init(void);
 
 /* ---- setup ---- */

@@ -68,36 +68,6 @@ t_state_switch(void)
 	assert_non_null(E->fs);
 }
 
-/* One READDIR of size bytes from off: the names (dots left out) appended
- * to names[*n], the offset of the last entry into *next. Returns the
- * number of entries, dots included (0 at the end). */
-static unsigned int
-t_readdir_chunk(uint64_t fh, uint64_t off, uint32_t size, char **names, unsigned int *n,
-		uint64_t *next)
-{
-	struct t_req *t = t_read_req(FUSE_READDIR, fh, off, size);
-	unsigned int cnt = 0;
-	uint32_t p = 0;
-
-	assert_int_equal(t_run(t), 0);
-	while (p < t->body_len) {
-		struct fuse_dirent *d = (void *)(t->body + p);
-		char *nm = strndup(d->name, d->namelen);
-
-		p += FUSE_DIRENT_SIZE(d);
-		*next = d->off;
-		cnt++;
-		if (!strcmp(nm, ".") || !strcmp(nm, "..")) {
-			free(nm);
-			continue;
-		}
-		assert_true(*n < 64);
-		names[(*n)++] = nm;
-	}
-	t_free(t);
-	return cnt;
-}
-
 static void
 t_assert_host(const char *rel, const char *want)
 {

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests of the virtio-fs FUSE engine (lib/fs): adoption of a dead
+ * engine's session from its table memfd (vgw_fs_adopt). Engine A serves a
+ * guest, a fresh engine B on the same directory takes its region over and
+ * answers A's node ids and fhs; corrupted regions are refused with their
+ * reason and leave B fresh. Helpers: test_fs_common.h. */
+
+#include <dirent.h>
+#include <sys/mman.h>
+
+#include "test_fs_common.h"
+
+/* What engine A handed out. */
+struct t_sess {
+	struct fuse_entry_out f, d1, d2, g, gone;
+	uint64_t fh_f, fh_d;
+};
+
+static unsigned int
+t_fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned int n = 0;
+
+	assert_non_null(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* On E->fs: INIT, lookups of a file, a tree d1/d2/g and a file that goes
+ * away later, the file open, d1 open as a directory. */
+static void
+t_adopt_session(struct t_sess *s)
+{
+	char p[PATH_MAX];
+
+	t_path(p, "d1");
+	assert_int_equal(mkdir(p, 0755), 0);
+	t_path(p, "d1/d2");
+	assert_int_equal(mkdir(p, 0755), 0);
+	t_write_host("f.txt", "the file's bytes");
+	t_write_host("d1/d2/g", "g");
+	t_write_host("d1/e1", "");
+	t_write_host("gone", "");
+	t_do_init();
+	assert_int_equal(t_lookup(1, "f.txt", &s->f), 0);
+	assert_int_equal(t_lookup(1, "d1", &s->d1), 0);
+	assert_int_equal(t_lookup(s->d1.nodeid, "d2", &s->d2), 0);
+	assert_int_equal(t_lookup(s->d2.nodeid, "g", &s->g), 0);
+	assert_int_equal(t_lookup(1, "gone", &s->gone), 0);
+	assert_int_equal(t_open(FUSE_OPEN, s->f.nodeid, O_RDONLY, &s->fh_f), 0);
+	assert_int_equal(t_open(FUSE_OPENDIR, s->d1.nodeid, O_RDONLY, &s->fh_d), 0);
+}
+
+static void
+test_adopt_takeover(void **state)
+{
+	unsigned int fds = t_fd_count(), n = 0, i;
+	struct fuse_entry_out e;
+	struct vgw_fs *a = E->fs, *b;
+	struct t_sess s;
+	struct fuse_attr at;
+	char why[256], buf[64] = { 0 }, p[PATH_MAX], *names[64];
+	uint64_t off = 0;
+	int memfd;
+
+	(void)state;
+	t_adopt_session(&s);
+	/* the supervisor's own fd: A's goes with A */
+	memfd = dup(vgw_fs_table_fd(a, NULL));
+	assert_true(memfd >= 0);
+	t_path(p, "gone");
+	assert_int_equal(unlink(p), 0);
+
+	b = t_engine();
+	assert_non_null(b);
+	assert_int_equal(vgw_fs_adopt(b, memfd, why, sizeof(why)), 0);
+	assert_string_equal(why, "");
+	vgw_fs_destroy(a);
+	E->fs = b;
+	assert_int_equal(vgw_fs_stats(b)->state_stale_inodes, 1);
+
+	/* no INIT: the session is A's */
+	assert_int_equal(t_getattr(s.f.nodeid, &at), 0);
+	t_assert_attr_matches(&at, "f.txt");
+	assert_int_equal(t_getattr(s.g.nodeid, &at), 0);
+	t_assert_attr_matches(&at, "d1/d2/g");
+	assert_int_equal(t_getattr(s.d2.nodeid, &at), 0);
+	t_assert_attr_matches(&at, "d1/d2");
+	assert_int_equal(t_read(s.fh_f, 0, buf, sizeof(buf) - 1), 16);
+	assert_string_equal(buf, "the file's bytes");
+	while (t_readdir_chunk(s.fh_d, off, 4096, names, &n, &off) > 0)
+		;
+	qsort(names, n, sizeof(names[0]), t_cmp_str);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "d2");
+	assert_string_equal(names[1], "e1");
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	assert_int_equal(t_lookup(s.d1.nodeid, "d2", &e), 0);
+	assert_int_equal(e.nodeid, s.d2.nodeid);
+	assert_int_equal(t_lookup(1, "f.txt", &e), 0);
+	assert_int_equal(e.nodeid, s.f.nodeid);
+	assert_int_equal(t_getattr(s.gone.nodeid, &at), -ESTALE);
+
+	assert_int_equal(t_release(FUSE_RELEASE, s.fh_f), 0);
+	assert_int_equal(t_release(FUSE_RELEASEDIR, s.fh_d), 0);
+	close(memfd);
+	vgw_fs_destroy(b);
+	E->fs = t_engine();
+	assert_non_null(E->fs);
+	assert_int_equal(t_fd_count(), fds);
+}
+
+/* A memfd holding a copy of E->fs's region, mapped at *map for changes. */
+static int
+t_region_copy(void **map, size_t *size)
+{
+	uint64_t sz;
+	int src = vgw_fs_table_fd(E->fs, &sz);
+	void *from;
+	int fd;
+
+	fd = memfd_create("t-adopt", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)sz), 0);
+	*map = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	from = mmap(NULL, sz, PROT_READ, MAP_SHARED, src, 0);
+	assert_true(*map != MAP_FAILED && from != MAP_FAILED);
+	memcpy(*map, from, sz);
+	munmap(from, sz);
+	*size = sz;
+	return fd;
+}
+
+enum t_bad {
+	T_BAD_MAGIC,
+	T_BAD_VERSION,
+	T_BAD_SIZE,
+	T_BAD_ENT_SIZE,
+	T_BAD_BUMP,
+	T_BAD_NAME,
+	T_BAD_CYCLE,
+	T_BAD_HANDLE,
+	T_BAD_TRUNCATED,
+	T_BAD_GEN,
+	T_BAD_COUNT
+};
+
+/* Damage the copy; the reason vgw_fs_adopt must give into want. */
+static void
+t_damage(enum t_bad k, int fd, void *map, size_t size, const struct t_sess *s, char *want,
+	 size_t want_len)
+{
+	struct fs_region_hdr *h = map;
+	struct fs_inode *in = (void *)((uint8_t *)map + h->off_inodes);
+	uint32_t f = (uint32_t)s->f.nodeid, d1 = (uint32_t)s->d1.nodeid;
+	uint32_t d2 = (uint32_t)s->d2.nodeid;
+
+	switch (k) {
+	case T_BAD_MAGIC:
+		h->magic ^= 1;
+		snprintf(want, want_len, "table region: magic 0x%016llx, not an fs table "
+			 "region", (unsigned long long)h->magic);
+		break;
+	case T_BAD_VERSION:
+		h->version = 2;
+		snprintf(want, want_len, "table region: version 2 with a header of %zu bytes, "
+			 "this engine reads version 1 (%zu bytes)", sizeof(*h), sizeof(*h));
+		break;
+	case T_BAD_SIZE:
+		h->size = size + 4096;
+		snprintf(want, want_len, "table region: the header says %zu bytes, the memfd "
+			 "holds %zu", size + 4096, size);
+		break;
+	case T_BAD_ENT_SIZE:
+		h->inode_ent_size += 8;
+		snprintf(want, want_len, "table region: entries of %zu and %zu bytes, this "
+			 "engine's are %zu and %zu", sizeof(*in) + 8, sizeof(struct fs_handle),
+			 sizeof(*in), sizeof(struct fs_handle));
+		break;
+	case T_BAD_BUMP:
+		h->inode_bump = h->max_inodes + 1;
+		snprintf(want, want_len, "table region: slots used: %u of %u inodes, %u of %u "
+			 "handles", h->inode_bump, h->max_inodes, h->handle_bump,
+			 h->max_handles);
+		break;
+	case T_BAD_NAME:
+		memset(in[f].name, 'n', sizeof(in[f].name));
+		snprintf(want, want_len, "table region: inode %u: name without a terminating "
+			 "NUL", f);
+		break;
+	case T_BAD_CYCLE:
+		/* d1 below d2 below d1: the walk climbs from d1 */
+		in[d1].parent = d2;
+		snprintf(want, want_len, "table region: inode %u: parent chain through %u is "
+			 "a cycle", d2, d1);
+		break;
+	case T_BAD_HANDLE:
+		in[f].state = FS_ENT_FREE;
+		snprintf(want, want_len, "table region: handle %u: on inode %u, which is not "
+			 "in use", (uint32_t)s->fh_f, f);
+		break;
+	case T_BAD_TRUNCATED:
+		assert_int_equal(ftruncate(fd, (off_t)(size / 2)), 0);
+		snprintf(want, want_len, "table region: the header says %zu bytes, the memfd "
+			 "holds %zu", size, size / 2);
+		break;
+	case T_BAD_GEN:
+		/* past the region checks: the loader's */
+		in[d2].gen = 0;
+		snprintf(want, want_len, "table region: section 1 (type 0x0101): inode record "
+			 "2 (index %u): generation 0, nlookup 1, mode 0%o", d2,
+			 in[d2].mode);
+		break;
+	case T_BAD_COUNT:
+		break;
+	}
+}
+
+static void
+test_adopt_reject(void **state)
+{
+	static const char *const what[] = { "magic", "version", "size", "entry size",
+					     "inode_bump", "name", "cycle", "handle",
+					     "truncated", "generation" };
+	unsigned int fds, k;
+	struct vgw_fs *a = E->fs, *b;
+	char why[256], want[256];
+	struct t_sess s;
+	size_t size;
+	void *map;
+	int fd;
+
+	(void)state;
+	t_adopt_session(&s);
+	fds = t_fd_count();		/* A's own fds included */
+	for (k = 0; k < T_BAD_COUNT; k++) {
+		E->fs = a;
+		fd = t_region_copy(&map, &size);
+		t_damage(k, fd, map, size, &s, want, sizeof(want));
+		munmap(map, size);
+		b = t_engine();
+		assert_non_null(b);
+		memset(why, 'x', sizeof(why));
+		if (vgw_fs_adopt(b, fd, why, sizeof(why)) != -EBADMSG ||
+		    strcmp(why, want) != 0)
+			fail_msg("%s: got \"%s\", want \"%s\"", what[k], why, want);
+		close(fd);
+		/* still fresh: a guest may mount it */
+		E->fs = b;
+		assert_int_equal(vgw_fs_inode_count(b), 1);
+		assert_int_equal(vgw_fs_handle_count(b), 0);
+		t_do_init();
+		vgw_fs_destroy(b);
+	}
+	E->fs = a;
+	assert_int_equal(t_fd_count(), fds);
+}
+
+/* B initialized: -EBUSY before the memfd is looked at. B with smaller
+ * tables than A's: the indices that do not fit are named, and so are
+ * both sizes. */
+static void
+test_adopt_busy_small(void **state)
+{
+	unsigned int fds;
+	struct vgw_fs *a = E->fs, *b;
+	struct vgw_fs_conf c;
+	struct t_sess s;
+	char why[256], want[256];
+	int memfd = vgw_fs_table_fd(a, NULL);
+
+	(void)state;
+	t_adopt_session(&s);
+	fds = t_fd_count();
+	b = t_engine();
+	assert_non_null(b);
+	E->fs = b;
+	t_do_init();
+	assert_int_equal(vgw_fs_adopt(b, memfd, why, sizeof(why)), -EBUSY);
+	assert_string_equal(why, "the engine is not fresh (initialized, or inodes, handles "
+			    "or requests already there)");
+	vgw_fs_destroy(b);
+	E->fs = a;
+
+	vgw_fs_conf_init(&c);
+	c.shared_dir = E->shared;
+	c.posix_locks = true;
+	c.queue_size = 128;
+	c.max_inodes = 4;
+	c.max_handles = 1024;
+	c.no_uring = E->no_uring;
+	b = vgw_fs_create(&c);
+	assert_non_null(b);
+	assert_int_equal(vgw_fs_adopt(b, memfd, why, sizeof(why)), -EBADMSG);
+	snprintf(want, sizeof(want), "table region: section 0 (type 0x0100): 5 inodes, "
+		 "2 handles: more than the tables hold (2, 1023) (tables of %u "
+		 "inodes and %u handles there, 4 and 1024 here)", a->hdr->max_inodes,
+		 a->hdr->max_handles);
+	assert_string_equal(why, want);
+	E->fs = b;
+	t_do_init();
+	vgw_fs_destroy(b);
+	E->fs = a;
+	assert_int_equal(t_fd_count(), fds);
+}
+
+static const struct t_case t_cases[] = {
+	T_CASE(test_adopt_takeover),
+	T_CASE(test_adopt_reject),
+	T_CASE(test_adopt_busy_small),
+};
+
+int
+main(void)
+{
+	return t_run_both("fs_adopt", t_cases, FS_ARRAY_LEN(t_cases));
+}
