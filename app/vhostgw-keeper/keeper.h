@@ -21,6 +21,7 @@
 struct kp_msg {
 	struct kp_msg *next;
 	bool nack;		/* refused by the keeper: answer 1 in its turn */
+	bool internal;		/* the keeper's own request: the reply is its */
 	struct vk_msg m;
 };
 
@@ -46,6 +47,10 @@ struct kp_dev {
 	uint64_t next_try_ns;	/* client mode: next connect to the front-end */
 	uint64_t fe_connects, refused, replays;
 	uint64_t last_recovery_ns;	/* crash to replay sent, last time */
+	/* what must outlive the gateway (fs: session tables, inflight
+	 * region), dups of the gateway's keep_fds; handed to the next one */
+	int keep[VK_MAX_FDS];
+	unsigned int n_keep;
 };
 
 struct kp_gw {

@@ -75,7 +75,8 @@ usage(void)
 	       "  --window-ms MS      a crash loop ends after this long (default 30000)\n"
 	       "  --help              this text\n"
 	       "\n"
-	       "The gateway gets --keeper DIR. Exit status: 0 after SIGINT/SIGTERM (the\n"
+	       "The gateway gets --keeper DIR. SIGHUP starts a gateway the keeper gave up on\n"
+	       "again. Exit status: 0 after SIGINT/SIGTERM (the\n"
 	       "gateway stopped cleanly), 1 on a start-up failure, 2 on a bad command line\n"
 	       "or configuration.\n");
 }
@@ -282,9 +283,9 @@ gw_died(struct keeper *k, int status)
 	}
 	if (++g->loop_count > g->loop_max) {
 		g->failed = true;
-		kp_log("gateway died %u times within %.0f s: not restarted; front-end connections "
-		       "kept open, waiting for an operator (restart the keeper)",
-		       g->loop_count, g->window_ns / 1e9);
+		kp_log("gateway died %u times in a row within %.1f s of its start: not restarted; "
+		       "front-end connections kept open, waiting for an operator (SIGHUP to the "
+		       "keeper tries again)", g->loop_count, g->stable_ns / 1e9);
 		return;
 	}
 	/* the first restart at once, then 100 ms, 200 ms, ... up to 5 s */
@@ -313,6 +314,16 @@ on_signal(struct keeper *k)
 	while (read(k->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD) {
 			reap(k);
+		} else if (si.ssi_signo == SIGHUP) {
+			/* the operator acted: a gateway that gave up is tried again */
+			if (k->gw.failed && !k->stopping) {
+				kp_log("SIGHUP: starting the gateway again");
+				k->gw.failed = false;
+				k->gw.loop_count = 0;
+				k->gw.backoff_ns = 0;
+				k->gw.loop_start_ns = kp_now_ns();
+				k->gw.next_start_ns = 0;
+			}
 		} else if (!k->stopping) {
 			kp_log("signal %u: stopping the gateway", si.ssi_signo);
 			k->stopping = true;
@@ -441,6 +452,7 @@ setup(struct keeper *k)
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	k->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);

@@ -108,9 +108,18 @@ kp_dev_init(struct keeper *k, struct kp_dev *d, const struct vgw_conf_dev *c)
 	vk_journal_init(d->j, c->type == VGW_DEV_FS ? c->queues + 1u : 2u * c->queues);
 }
 
+static void
+keep_close(struct kp_dev *d)
+{
+	for (unsigned int i = 0; i < d->n_keep; i++)
+		close(d->keep[i]);
+	d->n_keep = 0;
+}
+
 void
 kp_dev_fini(struct kp_dev *d)
 {
+	keep_close(d);
 	q_clear(&d->pending);
 	q_clear(&d->waiting);
 	vk_journal_reset(d->j);
@@ -237,6 +246,7 @@ kp_fe_close(struct keeper *k, struct kp_dev *d, const char *why)
 	q_clear(&d->pending);
 	q_clear(&d->waiting);
 	vk_journal_reset(d->j);
+	keep_close(d);
 	/* the gateway sees the front-end go */
 	gw_close(d);
 	d->next_try_ns = kp_now_ns() + 1000000000ull;
@@ -288,7 +298,7 @@ gw_send(struct keeper *k, struct kp_dev *d, struct kp_msg *e)
 		       vgw_vhost_msg_name(e->m.request));
 	if (e->m.request == VGW_VHOST_MSG_SET_PROTOCOL_FEATURES)
 		d->reply_ack = (vk_msg_u64(&e->m) >> VK_PF_REPLY_ACK) & 1;
-	if (vk_msg_wants_reply(&e->m, d->reply_ack)) {
+	if (e->internal || vk_msg_wants_reply(&e->m, d->reply_ack)) {
 		q_push(&d->waiting, e);
 	} else {
 		vk_msg_close_fds(&e->m);
@@ -352,6 +362,7 @@ kp_fe_readable(struct keeper *k, struct kp_dev *d)
 	}
 	e->m = d->fe_rx.msg;
 	e->nack = nack;
+	e->internal = false;
 	d->fe_rx.msg.n_fds = 0;
 	vk_rx_reset(&d->fe_rx);
 	q_push(&d->pending, e);
@@ -380,6 +391,41 @@ replay_reply(struct kp_dev *d, const struct vk_msg *r)
 		       vgw_vhost_msg_name(r->request));
 }
 
+/* The reply to KEEPER_TABLES: the gateway's keep_fds replace ours. */
+static void
+keep_reply(struct kp_dev *d, struct kp_msg *e, struct vk_msg *r)
+{
+	if (!(r->flags & VK_FLAG_REPLY) || r->request != e->m.request || r->size != 8 ||
+	    vk_msg_u64(r) != r->n_fds) {
+		kp_log("device %s: bad reply to the keeper's request", d->conf->name);
+		vk_msg_close_fds(r);
+	} else {
+		keep_close(d);
+		memcpy(d->keep, r->fds, r->n_fds * sizeof(int));
+		d->n_keep = r->n_fds;
+		r->n_fds = 0;
+	}
+	vk_rx_reset(&d->gw_rx);
+	free(e);
+}
+
+/* Ask the gateway for what must outlive it (fs devices). */
+static void
+ask_keep(struct keeper *k, struct kp_dev *d)
+{
+	struct kp_msg *e;
+
+	if (d->conf->type != VGW_DEV_FS)
+		return;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return;
+	e->internal = true;
+	e->m.request = VGW_VHOST_MSG_KEEPER_TABLES;
+	e->m.flags = VK_FLAG_VERSION;
+	gw_send(k, d, e);
+}
+
 void
 kp_gw_readable(struct keeper *k, struct kp_dev *d)
 {
@@ -404,6 +450,10 @@ kp_gw_readable(struct keeper *k, struct kp_dev *d)
 		return;
 	}
 	e = q_pop(&d->waiting);
+	if (e != NULL && e->internal) {
+		keep_reply(d, e, r);
+		return;
+	}
 	if (e == NULL || vk_msg_check_reply(&e->m, r, err, sizeof(err)) < 0) {
 		kp_log("device %s: gateway message dropped: %s", d->conf->name,
 		       e == NULL ? "no request waits for a reply" : err);
@@ -452,6 +502,11 @@ send_keeper_msg(struct keeper *k, struct kp_dev *d, uint32_t id)
 	struct vk_msg m = { .request = id, .flags = VK_FLAG_VERSION, .size = sizeof(r) };
 
 	memcpy(m.payload, &r, sizeof(r));
+	/* BEGIN hands over what the dead gateway kept */
+	if (id == VGW_VHOST_MSG_KEEPER_BEGIN) {
+		memcpy(m.fds, d->keep, d->n_keep * sizeof(int));
+		m.n_fds = d->n_keep;
+	}
 	return vk_msg_send(d->gw_fd, &m);
 }
 
@@ -505,8 +560,10 @@ kp_gw_connect(struct keeper *k, struct kp_dev *d)
 		       d->conf->name, n, k->gw.gen, d->last_recovery_ns / 1e6,
 		       d->pending.len + d->waiting.len);
 	}
-	/* requests the dead gateway never answered go again, first */
+	/* the (new) session's tables and regions, then the requests the dead
+	 * gateway never answered, first */
 	q_prepend(&d->pending, &d->waiting);
+	ask_keep(k, d);
 	flush_pending(k, d);
 }
 

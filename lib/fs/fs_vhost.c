@@ -14,11 +14,15 @@
  * The device base (vgw_device.h) drives these steps and holds dev->lock
  * while it calls the operations below. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rte_common.h>
@@ -69,6 +73,12 @@ struct fs_dev {
 	 * ring's lock): whoever owns the rings, the worker or, while the
 	 * device is not published, the control plane */
 	uint32_t call_pending;
+	/* under the keeper: an inflight region of our own (QEMU's
+	 * vhost-user-fs never gives one), a slot per ring, kept by the keeper
+	 * across a crash; -1/NULL without one */
+	int infl_fd;
+	uint8_t *infl;
+	size_t infl_size;
 };
 
 static struct fs_dev *devs;
@@ -273,12 +283,73 @@ engine_create(struct fs_dev *d)
 	return 0;
 }
 
+static void
+own_inflight_unmap(struct fs_dev *d)
+{
+	if (d->infl != NULL)
+		munmap(d->infl, d->infl_size);
+	if (d->infl_fd >= 0)
+		close(d->infl_fd);
+	d->infl = NULL;
+	d->infl_fd = -1;
+}
+
+/* Map fd as the device's own inflight region: a slot per ring the device
+ * can have. A new one (fd < 0) is made zeroed. */
+static int
+own_inflight_map(struct fs_dev *d, int fd, char *why, size_t why_len)
+{
+	size_t size = (size_t)(d->dev.conf->queues + 1) * VGW_VRING_INFLIGHT_SLOT;
+	struct stat st;
+	void *p;
+
+	int err;
+
+	if (fd < 0) {
+		fd = memfd_create("vhostgw-fs-inflight", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, size) < 0)
+			goto fail;
+	} else if (fstat(fd, &st) < 0 || (size_t)st.st_size != size) {
+		snprintf(why, why_len, "inflight region of %lld bytes where %zu are due",
+			 fstat(fd, &st) < 0 ? -1LL : (long long)st.st_size, size);
+		return -EINVAL;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	own_inflight_unmap(d);
+	d->infl_fd = fd;
+	d->infl = p;
+	d->infl_size = size;
+	return 0;
+fail:
+	err = errno;
+	snprintf(why, why_len, "inflight region: %s", strerror(err));
+	if (fd >= 0)
+		close(fd);
+	return -err;
+}
+
+static struct rte_vhost_inflight_info_split *
+own_inflight_slot(struct fs_dev *d, uint16_t q)
+{
+	if (d->infl == NULL)
+		return NULL;
+	return (struct rte_vhost_inflight_info_split *)(d->infl +
+							(size_t)q * VGW_VRING_INFLIGHT_SLOT);
+}
+
 static int
 fs_connect(struct vgw_device *dev, int vid)
 {
 	struct fs_dev *d = fs_of(dev);
+	char why[128];
+	int ret = d->fs == NULL ? engine_create(d) : 0;
 
-	return d->fs == NULL ? engine_create(d) : 0;
+	if (ret == 0 && vgw_vhost_keeper_mode() && own_inflight_map(d, -1, why, sizeof(why)) < 0)
+		VGW_LOG(fs, ERR, "%s: %s: requests in flight at a crash will be lost",
+			d->dev.name, why);
+	return ret;
 }
 
 static void
@@ -289,6 +360,48 @@ fs_disconnect(struct vgw_device *dev, int vid)
 	/* a new front-end is a new FUSE session: start from a fresh engine */
 	vgw_fs_destroy(d->fs);
 	d->fs = NULL;
+	own_inflight_unmap(d);
+}
+
+/* Under the keeper: the FUSE session's tables and our inflight region
+ * (doc/keeper.rst). The device keeps owning the fds. */
+static int
+fs_keep_fds(struct vgw_device *dev, int *fds, unsigned int max)
+{
+	struct fs_dev *d = fs_of(dev);
+	unsigned int n = 0;
+
+	if (d->fs != NULL && n < max)
+		fds[n++] = vgw_fs_table_fd(d->fs, NULL);
+	if (d->infl_fd >= 0 && n < max)
+		fds[n++] = d->infl_fd;
+	return (int)n;
+}
+
+/* A dead gateway's session, on a fresh one: its tables into our engine,
+ * its inflight region as ours (the rings take the requests it left). */
+static int
+fs_adopt(struct vgw_device *dev, const int *fds, unsigned int n, char *why, size_t why_len)
+{
+	struct fs_dev *d = fs_of(dev);
+	int ret, fd;
+
+	if (d->fs == NULL) {
+		snprintf(why, why_len, "no session");
+		return -ENOTCONN;
+	}
+	ret = n > 0 ? vgw_fs_adopt(d->fs, fds[0], why, why_len) : 0;
+	if (ret < 0 || n < 2)
+		return ret;
+	fd = fcntl(fds[1], F_DUPFD_CLOEXEC, 3);
+	if (fd < 0) {
+		snprintf(why, why_len, "inflight region: %s", strerror(errno));
+		return -errno;
+	}
+	ret = own_inflight_map(d, fd, why, why_len);
+	if (ret < 0)
+		close(fd);
+	return ret;
 }
 
 /* Take the rings of vid, nvq of them. */
@@ -296,7 +409,7 @@ static int
 rings_attach(struct fs_dev *d, int vid, uint16_t nvq)
 {
 	for (uint16_t q = 0; q < nvq; q++) {
-		int ret = vgw_vring_attach(&d->vq[q], vid, q);
+		int ret = vgw_vring_attach(&d->vq[q], vid, q, own_inflight_slot(d, q));
 
 		if (ret == -EINVAL) {
 			VGW_LOG(fs, ERR, "%s: ring %u: the inflight region holds fewer entries than the ring's %u",
@@ -439,11 +552,15 @@ fs_info(struct vgw_device *dev, struct vgw_device_info *in, json_t *o)
 		return;
 	for (uint16_t q = 0; q < d->nvq; q++) {
 		resubmitted += d->vq[q].resubmitted;
-		inflight |= d->vq[q].inflight != NULL;
+		inflight |= d->vq[q].inflight != NULL &&
+			    d->vq[q].inflight != d->vq[q].own_inflight;
 	}
 	json_object_set_new(o, "shared_dir", json_string(dev->conf->shared_dir));
 	json_object_set_new(o, "tag", json_string(dev->conf->tag));
+	/* the front-end's region (INFLIGHT_SHMFD); own_inflight: ours, kept
+	 * by the keeper */
 	json_object_set_new(o, "inflight", json_boolean(inflight));
+	json_object_set_new(o, "own_inflight", json_boolean(d->infl != NULL));
 	json_object_set_new(o, "inflight_resubmitted", json_integer((json_int_t)resubmitted));
 }
 
@@ -540,6 +657,8 @@ static const struct vgw_device_ops fs_ops = {
 	.state_save = fs_state_save,
 	.state_load = fs_state_load,
 	.state_figures = fs_state_figures,
+	.keep_fds = fs_keep_fds,
+	.adopt = fs_adopt,
 };
 
 /* --- set-up ------------------------------------------------------------- */
@@ -582,6 +701,7 @@ vgw_fsdev_init(const struct vgw_conf *conf)
 		if (c->type != VGW_DEV_FS)
 			continue;
 		d = &devs[n_devs++];
+		d->infl_fd = -1;
 		d->slots = calloc(FS_SLOTS, sizeof(*d->slots));
 		if (d->slots == NULL)
 			return -ENOMEM;

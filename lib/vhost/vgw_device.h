@@ -132,6 +132,15 @@ struct vgw_device_ops {
 	int (*state_load)(struct vgw_device *dev, const void *buf, size_t len,
 			  char *why, size_t why_len);
 	void (*state_figures)(struct vgw_device *dev, struct json_t *reply, bool load);
+	/* Under vhostgw-keeper (doc/keeper.rst). keep_fds: what must outlive
+	 * this process, as up to max fds the keeper holds a dup of (the device
+	 * keeps owning them); the number. adopt: take that over from a dead
+	 * gateway's fds, on a fresh session before its rings start; < 0 with
+	 * one line in why. NULL: nothing to keep (net: rings are taken up at
+	 * their used index, packets in flight are lost). */
+	int (*keep_fds)(struct vgw_device *dev, int *fds, unsigned int max);
+	int (*adopt)(struct vgw_device *dev, const int *fds, unsigned int n, char *why,
+		     size_t why_len);
 };
 
 /* A DEVICE_STATE transfer: one at a time, on a thread of its own (the

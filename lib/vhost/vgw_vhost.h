@@ -73,7 +73,8 @@ enum vgw_vhost_msg_id {
 
 /* The keeper's own messages, on its connection to a gateway started with
  * --keeper only (ids far above the protocol's). BEGIN comes before a
- * replayed session, END after it; both carry struct vgw_keeper_replay. */
+ * replayed session, with the dead gateway's keep_fds for the device to
+ * adopt; END after it; both carry struct vgw_keeper_replay. */
 #define VGW_VHOST_MSG_KEEPER_BEGIN 0x4b500001u
 #define VGW_VHOST_MSG_KEEPER_END 0x4b500002u
 
@@ -85,6 +86,11 @@ struct vgw_keeper_replay {
 
 /* Accept the keeper's messages (main.c, with --keeper). */
 void vgw_vhost_set_keeper_mode(bool on);
+bool vgw_vhost_keeper_mode(void);
+/* KEEPER_TABLES (keeper to gateway, no payload): the reply carries the
+ * device's keep_fds (vgw_device.h) and their number as a u64. */
+#define VGW_VHOST_MSG_KEEPER_TABLES 0x4b500003u
+#define VGW_VHOST_KEEP_FDS_MAX 4
 
 /* The fds a message carries (front-end to back-end). */
 enum vgw_vhost_fd_policy {

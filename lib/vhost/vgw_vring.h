@@ -36,6 +36,9 @@ struct vgw_vring {
 	 * region: which heads the device has taken and not returned, so that
 	 * a back-end that replaces a crashed one can finish them */
 	struct rte_vhost_inflight_info_split *inflight;
+	/* the device's own region for this ring (under the keeper, used when
+	 * the front-end gives none), NULL without one */
+	struct rte_vhost_inflight_info_split *own_inflight;
 	uint64_t inflight_counter;	/* next counter: taking order */
 	uint16_t *resubmit;		/* heads left in flight, counter order */
 	uint16_t n_resubmit;
@@ -57,11 +60,16 @@ struct vgw_vring_chain {
 
 /* Take ring idx of device vid as rte_vhost set it up (addresses, size, and
  * the base index the front-end gave), with its inflight region if the
- * front-end gave one: heads the region shows in flight (left by an earlier
- * back-end) are taken again first, in the order they were first taken.
- * -ENODEV: the ring is not set up; -EINVAL: the inflight region is smaller
- * than the ring; -ENOMEM. */
-int vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx);
+ * front-end gave one, else own (a slot of VGW_VRING_INFLIGHT_SLOT bytes the
+ * device keeps across a crash under the keeper, or NULL): heads the region
+ * shows in flight (left by an earlier back-end) are taken again first, in
+ * the order they were first taken. -ENODEV: the ring is not set up;
+ * -EINVAL: the inflight region is smaller than the ring; -ENOMEM. */
+int vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx,
+		     struct rte_vhost_inflight_info_split *own);
+/* One ring's slot in a device's own inflight region: header and one
+ * 16-byte entry per head of the largest split ring, 64-byte aligned. */
+#define VGW_VRING_INFLIGHT_SLOT ((16u + 16u * 32768u + 63u) & ~63u)
 /* Take the ring's addresses again (after rte_vhost remapped the guest
  * memory or the inflight region: SET_MEM_TABLE, SET_INFLIGHT_FD), keeping
  * our indices and counters. */

@@ -362,6 +362,51 @@ vgw_vhost_set_keeper_mode(bool on)
 	keeper_mode = on;
 }
 
+bool
+vgw_vhost_keeper_mode(void)
+{
+	return keeper_mode;
+}
+
+/* KEEPER_TABLES: the fds that must outlive us, ours still. */
+static enum rte_vhost_msg_result
+keeper_tables(struct vgw_device *dev, struct vgw_vhu_msg_context *c)
+{
+	int fds[VGW_VHOST_KEEP_FDS_MAX];
+	int n = dev->ops->keep_fds != NULL ? dev->ops->keep_fds(dev, fds, VGW_ARRAY_SIZE(fds)) : 0;
+
+	RTE_BUILD_BUG_ON(VGW_VHOST_KEEP_FDS_MAX > VGW_VHU_MAX_FDS);
+	close_msg_fds(c);
+	reply_u64(c, n < 0 ? 0 : (uint64_t)n);
+	for (int i = 0; i < n; i++)
+		c->fds[i] = fds[i];
+	c->fd_num = n < 0 ? 0 : n;
+	return RTE_VHOST_MSG_RESULT_REPLY;
+}
+
+/* BEGIN's fds: the dead gateway's session, for the device to adopt. */
+static void
+keeper_adopt(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *c)
+{
+	int fds[VGW_VHU_MAX_FDS];
+	char why[160];
+	int ret;
+
+	if (c->fd_num <= 0 || c->fd_num > VGW_VHU_MAX_FDS)
+		return;
+	memcpy(fds, c->fds, c->fd_num * sizeof(int));
+	ret = dev->ops->adopt != NULL ?
+	      dev->ops->adopt(dev, fds, c->fd_num, why, sizeof(why)) : -ENOTSUP;
+	if (ret == -ENOTSUP)
+		snprintf(why, sizeof(why), "the device keeps nothing");
+	if (ret < 0)
+		VGW_LOG(vhost, ERR, "%s: vid %d: the dead gateway's session not taken over: %s; "
+			"the session starts afresh", dev->name, vid, why);
+	else
+		VGW_LOG(vhost, NOTICE, "%s: vid %d: the dead gateway's session taken over",
+			dev->name, vid);
+}
+
 /* The keeper's BEGIN/END around a replayed session: phase inputs, with
  * the time since the last gateway died. From anyone else: refused. */
 static enum rte_vhost_msg_result
@@ -371,7 +416,10 @@ keeper_msg(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *c)
 	struct timespec now;
 	uint64_t ms;
 
-	if (!keeper_mode || c->msg.size != sizeof(r) || c->fd_num != 0) {
+	if (keeper_mode && c->msg.request == VGW_VHOST_MSG_KEEPER_TABLES)
+		return keeper_tables(dev, c);
+	if (!keeper_mode || c->msg.size != sizeof(r) ||
+	    (c->fd_num != 0 && c->msg.request != VGW_VHOST_MSG_KEEPER_BEGIN)) {
 		VGW_LOG(vhost, ERR, "%s: vid %d: keeper message 0x%x refused: %s", dev->name, vid,
 			c->msg.request, keeper_mode ? "bad size or fds" : "not run by a keeper");
 		close_msg_fds(c);
@@ -380,6 +428,8 @@ keeper_msg(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *c)
 	memcpy(&r, c->msg.payload, sizeof(r));
 	if (c->msg.request == VGW_VHOST_MSG_KEEPER_BEGIN) {
 		vgw_vhost_report(dev->name, VGW_VHOST_EV_RECOVERY_BEGIN, r.generation);
+		keeper_adopt(dev, vid, c);
+		close_msg_fds(c);
 		return RTE_VHOST_MSG_RESULT_OK;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -404,7 +454,8 @@ hook_common(int vid, void *msg, bool post)
 	enum rte_vhost_msg_result r;
 
 	if (dev != NULL && !post && (c->msg.request == VGW_VHOST_MSG_KEEPER_BEGIN ||
-				     c->msg.request == VGW_VHOST_MSG_KEEPER_END))
+				     c->msg.request == VGW_VHOST_MSG_KEEPER_END ||
+				     c->msg.request == VGW_VHOST_MSG_KEEPER_TABLES))
 		return keeper_msg(dev, vid, c);
 	if (dev == NULL || d == NULL)
 		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;

@@ -67,6 +67,7 @@ inflight_scan(struct vgw_vring *vr)
 	return 0;
 }
 
+/* The front-end's region (INFLIGHT_SHMFD), else the device's own. */
 static int
 inflight_get(struct vgw_vring *vr)
 {
@@ -74,16 +75,49 @@ inflight_get(struct vgw_vring *vr)
 
 	vr->inflight = NULL;
 	if (rte_vhost_get_vhost_ring_inflight(vr->vid, vr->vring_idx, &ri) < 0 ||
-	    ri.inflight_split == NULL)
-		return 0;	/* the front-end gave no region */
+	    ri.inflight_split == NULL) {
+		vr->inflight = vr->own_inflight;
+		return 0;
+	}
 	if (ri.inflight_split->desc_num < vr->size)
 		return -EINVAL;
 	vr->inflight = ri.inflight_split;
 	return 0;
 }
 
+/* A region of the device's own: rte_vhost knows nothing of it, so what
+ * it does with a front-end's at SET_VRING_KICK happens here. A slot made
+ * for another ring size starts empty; a used one settles a completion
+ * the earlier back-end published and did not clear, and last_avail (the
+ * used index the ring was given) moves past the heads in flight. */
+static void
+own_inflight_take_up(struct vgw_vring *vr)
+{
+	struct rte_vhost_inflight_info_split *inf = vr->own_inflight;
+	uint16_t used = atomic_load_explicit(ring_word(&vr->used->idx), memory_order_acquire);
+	uint16_t n = 0;
+
+	if (inf->desc_num != vr->size || inf->version != 1) {
+		memset(inf, 0, sizeof(*inf) + vr->size * sizeof(inf->desc[0]));
+		inf->version = 1;
+		inf->desc_num = vr->size;
+		inf->used_idx = used;
+		return;
+	}
+	if (inf->used_idx != used) {
+		if (inf->last_inflight_io < vr->size)
+			inf->desc[inf->last_inflight_io].inflight = 0;
+		rte_smp_wmb();
+		inf->used_idx = used;
+	}
+	for (uint16_t i = 0; i < vr->size; i++)
+		n += inf->desc[i].inflight == 1;
+	vr->last_avail += n;
+}
+
 int
-vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx)
+vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx,
+		 struct rte_vhost_inflight_info_split *own)
 {
 	struct rte_vhost_vring r;
 	uint16_t last_avail, last_used;
@@ -105,7 +139,10 @@ vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx)
 	vr->used_idx = last_used;
 	vr->vring_idx = idx;
 	vr->vid = vid;
+	vr->own_inflight = own;
 	ret = inflight_get(vr);
+	if (ret == 0 && vr->inflight != NULL && vr->inflight == own)
+		own_inflight_take_up(vr);
 	if (ret == 0 && vr->inflight != NULL)
 		ret = inflight_scan(vr);
 	if (ret < 0) {
