@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -79,12 +80,156 @@ struct fs_dev {
 	int infl_fd;
 	uint8_t *infl;
 	size_t infl_size;
+	size_t outcomes_off;		/* struct fs_outcome per ring and head */
+	uint64_t replayed;		/* requests answered from their outcome */
+	/* VHOSTGW_TEST_FAULT=fs-crash-every=N (tests only): die after every
+	 * Nth outcome recorded, before its used entry */
+	uint32_t fault_every, fault_count;
 };
 
 static struct fs_dev *devs;
 /* every CPU no worker lcore polls on: io_uring's workers run there */
 static cpu_set_t iowq_cpus;
 static unsigned int n_devs;
+
+/* --- outcomes ---------------------------------------------------------
+ * Under the keeper, the reply to a request that must not be done twice is
+ * recorded in the region the keeper holds before its used entry is
+ * pushed. A request the next gateway takes again from the inflight region
+ * whose record matches (same FUSE unique and opcode) gets the recorded
+ * reply instead of being done again: a MKDIR done before the crash is not
+ * answered EEXIST, an append not written twice. A crash between the host
+ * operation and the record still does it again (doc/keeper.rst). */
+
+#define FS_OUTCOME_REPLY 240
+#define FS_OUTCOMES_PER_RING 32768u	/* one per head of the largest ring */
+
+struct fs_outcome {
+	uint64_t unique;
+	uint32_t opcode;
+	uint32_t len;			/* of the reply; 0: none recorded */
+	uint8_t reply[FS_OUTCOME_REPLY];
+};
+
+/* LOOKUP, SETATTR, SYMLINK, MKNOD, MKDIR, UNLINK, RMDIR, RENAME, LINK, OPEN,
+ * WRITE, SETXATTR, REMOVEXATTR, OPENDIR, CREATE, FALLOCATE, RENAME2: what
+ * changes the host or the session's tables when done again. */
+#define FS_OUTCOME_OPS ((1ull << 1) | (1ull << 4) | (1ull << 6) | (1ull << 8) | \
+			(1ull << 9) | (1ull << 10) | (1ull << 11) | (1ull << 12) | \
+			(1ull << 13) | (1ull << 14) | (1ull << 16) | (1ull << 21) | \
+			(1ull << 24) | (1ull << 27) | (1ull << 35) | (1ull << 43) | \
+			(1ull << 45))
+
+/* Copy len bytes at off of a chain's buffers into buf, or buf into them
+ * (to_iov); false if they do not hold that many. */
+static bool
+iov_copy(const struct iovec *iov, unsigned int cnt, size_t off, void *buf, size_t len,
+	 bool to_iov)
+{
+	uint8_t *b = buf;
+
+	for (unsigned int i = 0; i < cnt && len > 0; i++) {
+		size_t n;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		n = RTE_MIN(len, iov[i].iov_len - off);
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + off, b, n);
+		else
+			memcpy(b, (const uint8_t *)iov[i].iov_base + off, n);
+		b += n;
+		len -= n;
+		off = 0;
+	}
+	return len == 0;
+}
+
+/* fuse_in_header: len, opcode, unique */
+static bool
+req_id(const struct fs_slot *s, uint32_t *opcode, uint64_t *unique)
+{
+	uint8_t h[16];
+
+	if (!iov_copy(s->chain.iov, s->chain.in_cnt, 0, h, sizeof(h), false))
+		return false;
+	memcpy(opcode, h + 4, sizeof(*opcode));
+	memcpy(unique, h + 8, sizeof(*unique));
+	return true;
+}
+
+static struct fs_outcome *
+outcome_of(struct fs_dev *d, uint16_t q, uint16_t head)
+{
+	return (struct fs_outcome *)(d->infl + d->outcomes_off) +
+	       (size_t)q * FS_OUTCOMES_PER_RING + head;
+}
+
+static void
+outcome_record(struct fs_dev *d, const struct fs_slot *s, const struct vgw_fs_req *r)
+{
+	struct fs_outcome *o;
+	uint64_t unique;
+	uint32_t op;
+
+	if (r->opcode >= 64 || !((FS_OUTCOME_OPS >> r->opcode) & 1) ||
+	    r->out_len > FS_OUTCOME_REPLY || !req_id(s, &op, &unique))
+		return;
+	o = outcome_of(d, s->vq, s->chain.head);
+	o->len = 0;
+	rte_smp_wmb();
+	if (!iov_copy(s->chain.iov + s->chain.in_cnt, s->chain.out_cnt, 0, o->reply,
+		      r->out_len, false))
+		return;
+	o->unique = unique;
+	o->opcode = op;
+	rte_smp_wmb();
+	o->len = r->out_len;
+	rte_smp_wmb();
+	if (unlikely(d->fault_every != 0) && ++d->fault_count % d->fault_every == 0)
+		kill(getpid(), SIGKILL);	/* VHOSTGW_TEST_FAULT: between record and used */
+}
+
+/* A request taken again after a crash whose reply was recorded: answer it
+ * with that. true if it was. */
+static bool
+outcome_replay(struct fs_dev *d, struct fs_slot *s)
+{
+	const struct fs_outcome *o = outcome_of(d, s->vq, s->chain.head);
+	uint64_t unique;
+	uint32_t op;
+
+	if (o->len == 0 || o->len > FS_OUTCOME_REPLY || !req_id(s, &op, &unique) ||
+	    o->unique != unique || o->opcode != op ||
+	    !iov_copy(s->chain.iov + s->chain.in_cnt, s->chain.out_cnt, 0, (void *)o->reply,
+		      o->len, true))
+		return false;
+	vgw_vring_push(&d->vq[s->vq], &s->chain, o->len);
+	d->replayed++;
+	return true;
+}
+
+/* VHOSTGW_TEST_FAULT=fs-crash-every=N: tests only (doc/e2e.rst). */
+static void
+test_fault_init(struct fs_dev *d)
+{
+	const char *v = getenv("VHOSTGW_TEST_FAULT");
+	unsigned long n;
+	char *end;
+
+	if (v == NULL || strncmp(v, "fs-crash-every=", 15) != 0)
+		return;
+	n = strtoul(v + 15, &end, 10);
+	if (*end != '\0' || n == 0 || n > 1000000) {
+		VGW_LOG(fs, WARNING, "VHOSTGW_TEST_FAULT=%s not understood: ignored", v);
+		return;
+	}
+	d->fault_every = (uint32_t)n;
+	VGW_LOG(fs, WARNING, "VHOSTGW_TEST_FAULT=%s: the gateway kills itself after every "
+		"%lu-th recorded outcome (for tests only)", v, n);
+}
 
 /* --- fast path ------------------------------------------------------- */
 
@@ -138,6 +283,8 @@ reap(struct fs_dev *d, struct vgw_dp_lcore *lc, uint32_t *notify)
 		struct vgw_fs_req *r = done[i];
 		struct fs_slot *s = r->user;
 
+		if (d->infl != NULL)
+			outcome_record(d, s, r);
 		vgw_vring_push(&d->vq[s->vq], &s->chain, r->out_len);
 		*notify |= 1u << s->vq;
 		slot_put(d, s);
@@ -182,6 +329,11 @@ take(struct fs_dev *d, uint16_t q, struct vgw_dp_lcore *lc, unsigned int *taken,
 		s->req.user = s;
 		st->rx_pkts++;
 		st->rx_bytes += s->chain.in_len;
+		if (unlikely(s->chain.resubmitted) && d->infl != NULL && outcome_replay(d, s)) {
+			*notify |= 1u << q;
+			slot_put(d, s);
+			continue;
+		}
 		if (vgw_fs_submit(d->fs, &s->req) < 0) {
 			vgw_vring_push(&d->vq[q], &s->chain, 0);
 			*notify |= 1u << q;
@@ -299,7 +451,9 @@ own_inflight_unmap(struct fs_dev *d)
 static int
 own_inflight_map(struct fs_dev *d, int fd, char *why, size_t why_len)
 {
-	size_t size = (size_t)(d->dev.conf->queues + 1) * VGW_VRING_INFLIGHT_SLOT;
+	size_t rings = (size_t)d->dev.conf->queues + 1;
+	size_t size = rings * VGW_VRING_INFLIGHT_SLOT +
+		      rings * FS_OUTCOMES_PER_RING * sizeof(struct fs_outcome);
 	struct stat st;
 	void *p;
 
@@ -321,6 +475,7 @@ own_inflight_map(struct fs_dev *d, int fd, char *why, size_t why_len)
 	d->infl_fd = fd;
 	d->infl = p;
 	d->infl_size = size;
+	d->outcomes_off = rings * VGW_VRING_INFLIGHT_SLOT;
 	return 0;
 fail:
 	err = errno;
@@ -561,6 +716,7 @@ fs_info(struct vgw_device *dev, struct vgw_device_info *in, json_t *o)
 	 * by the keeper */
 	json_object_set_new(o, "inflight", json_boolean(inflight));
 	json_object_set_new(o, "own_inflight", json_boolean(d->infl != NULL));
+	json_object_set_new(o, "outcomes_replayed", json_integer((json_int_t)d->replayed));
 	json_object_set_new(o, "inflight_resubmitted", json_integer((json_int_t)resubmitted));
 }
 
@@ -702,6 +858,7 @@ vgw_fsdev_init(const struct vgw_conf *conf)
 			continue;
 		d = &devs[n_devs++];
 		d->infl_fd = -1;
+		test_fault_init(d);
 		d->slots = calloc(FS_SLOTS, sizeof(*d->slots));
 		if (d->slots == NULL)
 			return -ENOMEM;

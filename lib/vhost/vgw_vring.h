@@ -50,6 +50,7 @@ struct vgw_vring {
  * buffers; out_gpa[] their guest addresses, for dirty logging. */
 struct vgw_vring_chain {
 	uint16_t head;
+	bool resubmitted;		/* taken again from the inflight region */
 	uint16_t in_cnt;
 	uint16_t out_cnt;
 	uint32_t in_len;

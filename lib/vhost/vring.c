@@ -344,7 +344,8 @@ vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
 {
 	uint16_t avail_idx, head;
 
-	if (unlikely(vr->resubmit_pos < vr->n_resubmit)) {
+	c->resubmitted = vr->resubmit_pos < vr->n_resubmit;
+	if (unlikely(c->resubmitted)) {
 		head = vr->resubmit[vr->resubmit_pos++];
 		vr->resubmitted++;
 	} else {

@@ -238,6 +238,36 @@ scenario_fsmig() {
 		"${VGW_interval_ms:-100}" || fail "vgw-fsmig exited with status $?"
 }
 
+# Scenario fsonce: vgw.count rounds of operations that must not be done
+# twice (mkdir, create, link, symlink, rename, chmod, unlink, rmdir) on the
+# mount, each checked: a line per failure, one at the end.
+fsonce_try() {
+	op=$1
+	shift
+	"$@" || { say "FSONCE-FAIL op=$op i=$i"; f=$((f + 1)); }
+}
+
+scenario_fsonce() {
+	n=${VGW_count:-40}
+	f=0
+	i=0
+	while [ $i -lt "$n" ]; do
+		i=$((i + 1))
+		d=/mnt/d$i
+		fsonce_try mkdir mkdir $d
+		fsonce_try create sh -c "echo r$i >$d/f"
+		fsonce_try link ln $d/f $d/h
+		fsonce_try symlink ln -s f $d/s
+		fsonce_try rename mv $d/f $d/g
+		fsonce_try setattr chmod 600 $d/g
+		fsonce_try unlink rm $d/h
+		fsonce_try unlink rm $d/s
+		fsonce_try mkdir mkdir $d/e
+		fsonce_try rmdir rmdir $d/e
+	done
+	say "FSONCE done=$i fails=$f up=$(uptime_s)"
+}
+
 # Scenario fsops: file operations on the virtio-fs mount, each checked in
 # the guest; the test checks their effects on the host too.
 scenario_fsops() {
