@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import statistics
+import subprocess
 import struct
 import sys
 import time
@@ -124,6 +125,16 @@ def main():
              "SET_VRING_NUM: ring 200 out of range (the device has 2)" in kp.proc.output(), 5)
     before = gw_rx(tp)
     wait_for("traffic on a and b after the refusal", lambda: gw_rx(tp) > before + 10000)
+
+    # the operator's view of it
+    ctl = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "usertools",
+                       "vhostgw-ctl")
+    r = subprocess.run([sys.executable, ctl, "-s", kp.ctl_path, "keeper"],
+                       capture_output=True, text=True, timeout=20)
+    want = (f"keeper pid {kp.proc.pid}, {KILLS} restart(s), "
+            "last exit: killed by signal 9 (Killed)\n")
+    t.check(r.returncode == 0 and r.stdout == want,
+            f"vhostgw-ctl keeper: {r.returncode} {r.stdout!r} {r.stderr!r}, want {want!r}")
 
     tp.quit()
     kp.stop()
