@@ -55,6 +55,15 @@ struct kp_dev {
 
 struct kp_gw {
 	char **argv;		/* the gateway's command line, --keeper added */
+	/* with a standby, two command lines that differ in --file-prefix
+	 * (two DPDK primaries cannot share one): the running gateway's and
+	 * the standby's alternate */
+	char **argv_slot[2];
+	int slot;		/* of the running gateway */
+	bool standby;		/* keep one (--no-standby: not) */
+	pid_t sb_pid;		/* the standby, 0: none */
+	int sb_fd;		/* its pipe: "go ..." promotes it */
+	uint64_t sb_next_ns;	/* start the next standby after */
 	pid_t pid;		/* 0: not running */
 	int gen;		/* 1 for the first start, +1 per start */
 	uint64_t died_ns;	/* when the running one's predecessor died */

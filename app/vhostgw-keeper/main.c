@@ -5,6 +5,7 @@
  * and fs device, relays (relay.c), restarts a gateway that died and
  * replays. Single-threaded, poll(2), no DPDK. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -73,6 +74,10 @@ usage(void)
 	       "                      crash loop: restarted after a back-off of 100 ms,\n"
 	       "                      doubling up to 5 s (default 1000)\n"
 	       "  --window-ms MS      a crash loop ends after this long (default 30000)\n"
+	       "  --no-standby        no hot standby: a gateway that dies is replaced by a\n"
+	       "                      cold start (by default a second gateway waits with\n"
+	       "                      its EAL up and takes over at once; the two use the\n"
+	       "                      gateway's --file-prefix with -k0 and -k1 added)\n"
 	       "  --help              this text\n"
 	       "\n"
 	       "The gateway gets --keeper DIR. SIGHUP starts a gateway the keeper gave up on\n"
@@ -103,6 +108,7 @@ parse_opts(struct keeper *k, int argc, char **argv)
 		{ "max-restarts", required_argument, NULL, 'm' },
 		{ "window-ms", required_argument, NULL, 'w' },
 		{ "stable-ms", required_argument, NULL, 's' },
+		{ "no-standby", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -112,6 +118,7 @@ parse_opts(struct keeper *k, int argc, char **argv)
 	k->gw.loop_max = 5;
 	k->gw.window_ns = 30000000000ull;
 	k->gw.stable_ns = 1000000000ull;
+	k->gw.standby = true;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -131,6 +138,9 @@ parse_opts(struct keeper *k, int argc, char **argv)
 			if (parse_uint("--window-ms", optarg, 3600000, &v) < 0)
 				return -EINVAL;
 			k->gw.window_ns = v * 1000000ull;
+			break;
+		case 'n':
+			k->gw.standby = false;
 			break;
 		case 's':
 			if (parse_uint("--stable-ms", optarg, 3600000, &v) < 0)
@@ -189,6 +199,57 @@ gw_argv(struct keeper *k, int argc, char **argv)
 	return a;
 }
 
+/* argv with the EAL's --file-prefix P made P-kSLOT (vhostgw-kSLOT
+ * without one): a standby and the running gateway are two DPDK primaries.
+ * The one string made is argv_slot's last entry after the NULL. */
+static char **
+slot_argv(char **argv, int slot)
+{
+	int argc = 0, at = -1, eq = 0;
+	char **a, *pfx;
+
+	while (argv[argc] != NULL)
+		argc++;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strncmp(argv[i], "--file-prefix=", 14) == 0) {
+			at = i;
+			eq = 1;
+		} else if (strcmp(argv[i], "--file-prefix") == 0 && i + 1 < argc) {
+			at = i + 1;
+			eq = 0;
+		}
+	}
+	a = calloc(argc + 3, sizeof(*a));
+	if (a == NULL)
+		return NULL;
+	if (at < 0) {
+		if (asprintf(&pfx, "--file-prefix=vhostgw-k%d", slot) < 0)
+			pfx = NULL;
+	} else if (asprintf(&pfx, "%s%s-k%d", eq ? "--file-prefix=" : "",
+			    argv[at] + (eq ? 14 : 0), slot) < 0) {
+		pfx = NULL;
+	}
+	if (pfx == NULL) {
+		free(a);
+		return NULL;
+	}
+	for (int i = 0, n = 0; i < argc; i++) {
+		a[n++] = i == at ? pfx : argv[i];
+		if (i == 0 && at < 0)
+			a[n++] = pfx;
+	}
+	a[argc + 2] = pfx;	/* after the NULL: to free */
+	return a;
+}
+
+static void
+slot_argv_free(char **a, int argc)
+{
+	if (a != NULL)
+		free(a[argc + 2]);
+	free(a);
+}
+
 static int
 load_config(struct keeper *k, const char *path)
 {
@@ -212,36 +273,115 @@ setenv_u64(const char *name, uint64_t v)
 	setenv(name, buf, 1);
 }
 
-static void
-gw_start(struct keeper *k)
+/* Run argv as a child; a standby gets standby_fd (its end of the pipe). */
+static pid_t
+spawn(char **argv, int standby_fd)
 {
-	struct kp_gw *g = &k->gw;
 	pid_t pid;
 
-	g->gen++;
-	g->start_ns = kp_now_ns();
 	setenv_u64("VHOSTGW_KEEPER_PID", getpid());
-	setenv_u64("VHOSTGW_KEEPER_RESTARTS", g->restarts);
-	setenv("VHOSTGW_KEEPER_LAST_EXIT", g->last_exit, 1);
 	pid = fork();
-	if (pid < 0) {
-		kp_log("cannot start the gateway: %s", strerror(errno));
-		g->next_start_ns = kp_now_ns() + 1000000000ull;
-		return;
-	}
+	if (pid < 0)
+		return -1;
 	if (pid == 0) {
 		sigset_t all;
 
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		execv(g->argv[0], g->argv);
-		fprintf(stderr, "vhostgw-keeper: cannot run %s: %s\n", g->argv[0], strerror(errno));
+		if (standby_fd >= 0) {
+			fcntl(standby_fd, F_SETFD, 0);
+			setenv_u64("VHOSTGW_STANDBY_FD", standby_fd);
+		}
+		execv(argv[0], argv);
+		fprintf(stderr, "vhostgw-keeper: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
+	return pid;
+}
+
+static void
+gw_started(struct kp_gw *g, pid_t pid, int slot, const char *how)
+{
+	g->gen++;
+	g->start_ns = kp_now_ns();
 	g->pid = pid;
+	g->slot = slot;
 	g->next_start_ns = 0;
-	kp_log("gateway %d started: pid %d", g->gen, (int)pid);
+	kp_log("gateway %d started: pid %d%s", g->gen, (int)pid, how);
+}
+
+/* A cold start, on the slot the standby (if any) does not use. */
+static void
+gw_start(struct keeper *k)
+{
+	struct kp_gw *g = &k->gw;
+	int slot = g->sb_pid > 0 ? 1 - g->slot : g->slot;
+	pid_t pid;
+
+	setenv_u64("VHOSTGW_KEEPER_RESTARTS", g->restarts);
+	setenv("VHOSTGW_KEEPER_LAST_EXIT", g->last_exit, 1);
+	pid = spawn(g->argv_slot[slot], -1);
+	if (pid < 0) {
+		kp_log("cannot start the gateway: %s", strerror(errno));
+		g->next_start_ns = kp_now_ns() + 1000000000ull;
+		return;
+	}
+	gw_started(g, pid, slot, "");
+}
+
+/* A standby next to the running gateway: EAL up, waiting on its pipe. */
+static void
+standby_start(struct keeper *k)
+{
+	struct kp_gw *g = &k->gw;
+	int p[2];
+
+	g->sb_next_ns = kp_now_ns() + 1000000000ull;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	g->sb_pid = spawn(g->argv_slot[1 - g->slot], p[0]);
+	close(p[0]);
+	if (g->sb_pid < 0) {
+		g->sb_pid = 0;
+		close(p[1]);
+		return;
+	}
+	g->sb_fd = p[1];
+	kp_log("standby gateway started: pid %d", (int)g->sb_pid);
+}
+
+/* The standby takes over; false if there is none or it cannot be told. */
+static bool
+standby_promote(struct keeper *k)
+{
+	struct kp_gw *g = &k->gw;
+	char line[160];
+	int n;
+	pid_t pid = g->sb_pid;
+
+	if (pid <= 0)
+		return false;
+	n = snprintf(line, sizeof(line), "go %u %s\n", g->restarts, g->last_exit);
+	if (n >= (int)sizeof(line))
+		n = sizeof(line) - 1, line[n - 1] = '\n';
+	g->sb_pid = 0;
+	if (write(g->sb_fd, line, n) != n) {
+		close(g->sb_fd);
+		kill(pid, SIGTERM);
+		return false;
+	}
+	close(g->sb_fd);
+	gw_started(g, pid, 1 - g->slot, " (the standby took over)");
+	g->sb_next_ns = 0;
+	return true;
+}
+
+static void
+standby_stop(struct kp_gw *g)
+{
+	if (g->sb_pid > 0)
+		close(g->sb_fd);	/* it exits: "not needed" */
 }
 
 static void
@@ -301,9 +441,18 @@ reap(struct keeper *k)
 	int status;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		if (pid == k->gw.pid)
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == k->gw.pid) {
 			gw_died(k, status);
+		} else if (pid == k->gw.sb_pid) {
+			char why[96];
+
+			describe_exit(why, sizeof(why), status);
+			kp_log("standby gateway (pid %d) %s", (int)pid, why);
+			close(k->gw.sb_fd);
+			k->gw.sb_pid = 0;
+		}
+	}
 }
 
 static void
@@ -329,6 +478,7 @@ on_signal(struct keeper *k)
 			k->stopping = true;
 			if (k->gw.pid > 0)
 				kill(k->gw.pid, SIGTERM);
+			standby_stop(&k->gw);
 		}
 	}
 }
@@ -360,13 +510,17 @@ run(struct keeper *k)
 	struct pollfd pfd[1 + 3 * VGW_MAX_DEVICES];
 	struct { struct kp_dev *d; enum kp_slot s; } who[1 + 3 * VGW_MAX_DEVICES];
 
-	while (!k->stopping || k->gw.pid > 0) {
+	while (!k->stopping || k->gw.pid > 0 || k->gw.sb_pid > 0) {
 		uint64_t now = kp_now_ns();
 		unsigned int n = 0;
 		int timeout = 1000;
 
-		if (k->gw.pid == 0 && !k->stopping && !k->gw.failed && now >= k->gw.next_start_ns)
+		if (k->gw.pid == 0 && !k->stopping && !k->gw.failed &&
+		    now >= k->gw.next_start_ns && !standby_promote(k))
 			gw_start(k);
+		if (k->gw.standby && k->gw.pid > 0 && k->gw.sb_pid == 0 && !k->stopping &&
+		    now >= k->gw.sb_next_ns)
+			standby_start(k);
 		pfd[n++] = (struct pollfd){ .fd = k->sig_fd, .events = POLLIN };
 		for (unsigned int i = 0; i < k->n_devs; i++) {
 			struct kp_dev *d = &k->devs[i];
@@ -482,6 +636,11 @@ main(int argc, char **argv)
 	k.gw.argv = gw_argv(&k, argc - first, argv + first);
 	if (k.gw.argv == NULL)
 		return 1;
+	for (int i = 0; i < 2; i++) {
+		k.gw.argv_slot[i] = k.gw.standby ? slot_argv(k.gw.argv, i) : k.gw.argv;
+		if (k.gw.argv_slot[i] == NULL)
+			return 1;
+	}
 	kp_log("keeping %u device(s); gateway sockets in %s", k.n_devs, k.dir);
 	ret = run(&k);
 	for (unsigned int i = 0; i < k.n_devs; i++)
@@ -489,6 +648,14 @@ main(int argc, char **argv)
 	kp_log("stopped (gateway: %s; %u restart(s))",
 	       k.gw.last_exit[0] ? k.gw.last_exit : "-", k.gw.restarts);
 	vgw_conf_free(k.conf);
+	if (k.gw.standby) {
+		int n = 0;
+
+		while (k.gw.argv[n] != NULL)
+			n++;
+		for (int i = 0; i < 2; i++)
+			slot_argv_free(k.gw.argv_slot[i], n);
+	}
 	free(k.gw.argv);
 	return ret;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -255,6 +256,49 @@ on_signal(int sig)
 	quit_signal = sig;
 }
 
+/* A hot standby of vhostgw-keeper (doc/keeper.rst): EAL is up; wait for
+ * the keeper's word on the pipe VHOSTGW_STANDBY_FD ("go RESTARTS LAST
+ * EXIT\n") before taking the devices. -1: the keeper closed the pipe
+ * without a word, or a signal came. */
+static int
+standby_wait(void)
+{
+	const char *v = getenv("VHOSTGW_STANDBY_FD");
+	char line[160], *sp;
+	size_t n = 0;
+	int fd;
+
+	if (v == NULL)
+		return 0;
+	fd = atoi(v);
+	VGW_LOG(app, INFO, "standby: EAL up, waiting for the keeper");
+	while (quit_signal == 0 && n < sizeof(line) - 1) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		r = read(fd, line + n, 1);
+		if (r <= 0)
+			break;
+		if (line[n++] == '\n')
+			break;
+	}
+	close(fd);
+	unsetenv("VHOSTGW_STANDBY_FD");
+	if (n == 0 || line[n - 1] != '\n' || strncmp(line, "go ", 3) != 0)
+		return -1;
+	line[n - 1] = '\0';
+	sp = strchr(line + 3, ' ');
+	if (sp != NULL) {
+		*sp = '\0';
+		setenv("VHOSTGW_KEEPER_LAST_EXIT", sp + 1, 1);
+	}
+	setenv("VHOSTGW_KEEPER_RESTARTS", line + 3, 1);
+	VGW_LOG(app, INFO, "standby: taking over");
+	return 0;
+}
+
 static void
 print_errors(const struct vgw_errlist *errs)
 {
@@ -374,7 +418,8 @@ main(int argc, char **argv)
 		vgw_errlist_free(&errs);
 		return 1;
 	}
-	if (prepare_paths(conf, &errs) < 0) {
+	/* a standby's paths are its predecessor's until it takes over */
+	if (getenv("VHOSTGW_STANDBY_FD") == NULL && prepare_paths(conf, &errs) < 0) {
 		print_errors(&errs);
 		vgw_conf_free(conf);
 		vgw_errlist_free(&errs);
@@ -391,6 +436,17 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	if (getenv("VHOSTGW_STANDBY_FD") != NULL) {
+		if (standby_wait() < 0) {
+			VGW_LOG(app, INFO, "standby: not needed; stopping");
+			goto out_eal;
+		}
+		if (prepare_paths(conf, &errs) < 0) {
+			print_errors(&errs);
+			status = EXIT_CONFIG;
+			goto out_eal;
+		}
+	}
 
 	ret = vgw_dp_init(opts.idle_sleep_us);
 	if (ret < 0) {
