@@ -98,17 +98,16 @@
 static void
 fs_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: vufront-fs --socket PATH --scenario SCENARIO\n"
-		"                  [--read-file NAME --read-size N --read-seed S]\n"
-		"                  [--write-file NAME --write-size N --write-seed S]\n"
-		"                  [--expect NAME]... [--timeout-ms T] [--verbose]\n"
-		"SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
-		"resubmit-used, resubmit-late, inflight-bad, migrate, migrate-ctl (with\n"
-		"--socket2 PATH: the destination gateway's socket) (see the source).\n"
-		"Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
-		"Prints one line per check, \"SYNC <tag>\" where it waits for a line on\n"
-		"stdin, and \"RESULT ok\" (exit 0) or \"RESULT fail N\" (exit 1).\n");
+	fprintf(out, "usage: vufront-fs --socket PATH --scenario SCENARIO\n"
+		     "                  [--read-file NAME --read-size N --read-seed S]\n"
+		     "                  [--write-file NAME --write-size N --write-seed S]\n"
+		     "                  [--expect NAME]... [--timeout-ms T] [--verbose]\n"
+		     "SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
+		     "resubmit-used, resubmit-late, inflight-bad, migrate, migrate-ctl (with\n"
+		     "--socket2 PATH: the destination gateway's socket) (see the source).\n"
+		     "Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
+		     "Prints one line per check, \"SYNC <tag>\" where it waits for a line on\n"
+		     "stdin, and \"RESULT ok\" (exit 0) or \"RESULT fail N\" (exit 1).\n");
 }
 
 /* One option of fs_parse() into o: 0, or -EINVAL (usage printed if it is
@@ -198,8 +197,7 @@ fs_parse(int argc, char **argv, struct fs_opts *o)
 		if (fs_parse_opt(c, o) < 0)
 			return -EINVAL;
 	if (optind != argc || o->socket == NULL || o->scenario == NULL ||
-	    o->read_size < 2 * FS_INFLIGHT_LEN || o->write_size > FS_DATA ||
-	    o->timeout_ms <= 0) {
+	    o->read_size < 2 * FS_INFLIGHT_LEN || o->write_size > FS_DATA || o->timeout_ms <= 0) {
 		fs_usage(stderr);
 		return -EINVAL;
 	}
@@ -211,7 +209,7 @@ fs_parse(int argc, char **argv, struct fs_opts *o)
 struct fs_scenario {
 	const char *name;
 	void (*run)(struct fs_front *f);
-	void (*before)(struct fs_front *f);	/* before the bring-up */
+	void (*before)(struct fs_front *f); /* before the bring-up */
 	int (*prepare)(struct vufront *vu, void *arg);
 	bool inflight;
 	bool inflight_late;
@@ -225,16 +223,29 @@ static const struct fs_scenario fs_scenarios[] = {
 	{ .name = "malformed", .run = scenario_malformed },
 	{ .name = "suspend", .run = scenario_suspend },
 	{ .name = "remap", .run = scenario_remap },
-	{ .name = "inflight", .run = scenario_inflight, .prepare = fs_inflight_fresh,
+	{ .name = "inflight",
+	  .run = scenario_inflight,
+	  .prepare = fs_inflight_fresh,
 	  .inflight = true },
-	{ .name = "resubmit", .run = scenario_resubmit, .prepare = fs_resubmit_prepare,
+	{ .name = "resubmit",
+	  .run = scenario_resubmit,
+	  .prepare = fs_resubmit_prepare,
 	  .inflight = true },
-	{ .name = "resubmit-used", .run = scenario_resubmit, .prepare = fs_resubmit_prepare,
-	  .inflight = true, .resubmit_used = true },
-	{ .name = "resubmit-late", .run = scenario_resubmit, .prepare = fs_resubmit_prepare,
-	  .inflight = true, .inflight_late = true },
-	{ .name = "inflight-bad", .run = scenario_inflight_bad, .before = fs_inflight_bad,
-	  .prepare = fs_inflight_fresh, .inflight = true },
+	{ .name = "resubmit-used",
+	  .run = scenario_resubmit,
+	  .prepare = fs_resubmit_prepare,
+	  .inflight = true,
+	  .resubmit_used = true },
+	{ .name = "resubmit-late",
+	  .run = scenario_resubmit,
+	  .prepare = fs_resubmit_prepare,
+	  .inflight = true,
+	  .inflight_late = true },
+	{ .name = "inflight-bad",
+	  .run = scenario_inflight_bad,
+	  .before = fs_inflight_bad,
+	  .prepare = fs_inflight_fresh,
+	  .inflight = true },
 	{ .name = "migrate", .run = scenario_migrate, .device_state = true },
 	{ .name = "migrate-ctl", .run = scenario_migrate, .state_via_ctl = true },
 };

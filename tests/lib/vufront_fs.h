@@ -50,7 +50,7 @@
 
 struct fs_opts {
 	const char *socket;
-	const char *socket2;		/* migrate: the destination's socket */
+	const char *socket2; /* migrate: the destination's socket */
 	const char *scenario;
 	const char *read_file;
 	uint64_t read_size;
@@ -75,9 +75,9 @@ struct fs_slot {
 	uint8_t *in;
 	uint64_t out_gpa;
 	uint8_t *out;
-	uint32_t out_body;		/* body bytes offered after the header */
+	uint32_t out_body; /* body bytes offered after the header */
 	uint32_t used_len;
-	uint32_t seq;			/* completion order */
+	uint32_t seq; /* completion order */
 };
 
 struct fs_front {
@@ -89,14 +89,14 @@ struct fs_front {
 	uint64_t next_unique;
 	uint64_t data_gpa;
 	uint8_t *data;
-	uint64_t aux_gpa;		/* 64 KiB for indirect tables and such */
+	uint64_t aux_gpa; /* 64 KiB for indirect tables and such */
 	uint8_t *aux;
 	uint32_t max_write;
 	uint32_t done_seq;
 	unsigned int checks;
 	unsigned int failed;
-	bool gone;			/* the back-end closed the connection */
-	bool stalled;			/* a request timed out: wait less */
+	bool gone;    /* the back-end closed the connection */
+	bool stalled; /* a request timed out: wait less */
 	/* the extra region of the remap scenario */
 	int extra_fd;
 	uint8_t *extra;
@@ -104,7 +104,7 @@ struct fs_front {
 	/* inflight scenarios: negotiate INFLIGHT_SHMFD and hand over a region
 	 * at bring-up; prepare lays out the rings before they start */
 	bool inflight;
-	bool inflight_late;		/* SET_INFLIGHT_FD just before the kicks */
+	bool inflight_late; /* SET_INFLIGHT_FD just before the kicks */
 	int (*prepare)(struct vufront *vu, void *arg);
 	/* resubmit: the requests a crashed back-end left in flight, and the
 	 * one it had returned without clearing it in the region */
@@ -113,10 +113,10 @@ struct fs_front {
 	struct fs_slot *rs_lookup;
 	struct fs_slot *rs_getattr;
 	struct fs_slot *rs_returned;
-	unsigned int connections;	/* to the back-end, this one included */
+	unsigned int connections; /* to the back-end, this one included */
 	/* migrate: DEVICE_STATE negotiated; the saved state to load */
 	bool device_state;
-	bool state_via_ctl;		/* migrate-ctl: the caller moves it */
+	bool state_via_ctl; /* migrate-ctl: the caller moves it */
 	uint8_t *state;
 	size_t state_len;
 	bool state_loaded;
@@ -127,12 +127,12 @@ struct fs_req {
 	uint64_t nodeid;
 	const void *arg;
 	uint32_t arg_len;
-	const void *arg2;		/* a name, say (NUL included by the caller) */
+	const void *arg2; /* a name, say (NUL included by the caller) */
 	uint32_t arg2_len;
-	const struct vufront_buf *data;	/* extra device-readable buffers */
+	const struct vufront_buf *data; /* extra device-readable buffers */
 	unsigned int n_data;
-	uint32_t out_body;		/* 0: header only; ~0u: no reply buffers */
-	uint32_t hdr_len;		/* 0: the true length */
+	uint32_t out_body; /* 0: header only; ~0u: no reply buffers */
+	uint32_t hdr_len;  /* 0: the true length */
 };
 
 #define FS_NO_REPLY 0xffffffffu
@@ -170,8 +170,8 @@ bool fs_getattr(struct fs_front *f, uint64_t nodeid, const char *name, struct fu
 bool fs_root_alive(struct fs_front *f, const char *after);
 bool fs_lookup(struct fs_front *f, uint64_t parent, const char *fname, const char *name,
 	       struct fuse_entry_out *e, int want_err);
-bool fs_open(struct fs_front *f, uint32_t opcode, uint64_t nodeid, uint32_t flags,
-	     const char *name, uint64_t *fh);
+bool fs_open(struct fs_front *f, uint32_t opcode, uint64_t nodeid, uint32_t flags, const char *name,
+	     uint64_t *fh);
 bool fs_release(struct fs_front *f, uint32_t opcode, uint64_t nodeid, uint64_t fh,
 		const char *name);
 struct fs_slot *fs_post_read(struct fs_front *f, uint64_t nodeid, uint64_t fh, uint64_t off,

@@ -57,8 +57,11 @@ fs_readdir_names(struct fs_front *f, bool *seen)
 	while (more && rounds++ < 64) {
 		/* a small buffer: several rounds, continuing from the last d_off */
 		struct fuse_read_in in = { .fh = fh, .offset = off, .size = 256 };
-		struct fs_req r = { .opcode = FUSE_READDIR, .nodeid = FUSE_ROOT_ID, .arg = &in,
-				    .arg_len = sizeof(in), .out_body = 256 };
+		struct fs_req r = { .opcode = FUSE_READDIR,
+				    .nodeid = FUSE_ROOT_ID,
+				    .arg = &in,
+				    .arg_len = sizeof(in),
+				    .out_body = 256 };
 		struct fs_slot *s = fs_call(f, FS_REQQ, &r, "readdir root", 0, 0);
 		uint32_t len;
 
@@ -84,10 +87,11 @@ fs_basic_lookup(struct fs_front *f, struct fuse_entry_out *e)
 	if (!fs_lookup(f, FUSE_ROOT_ID, f->o->read_file, "lookup read file", e, 0))
 		return false;
 	fs_check(f, true, "lookup read file", NULL);
-	fs_check(f, e->nodeid != 0 && e->nodeid != FUSE_ROOT_ID && S_ISREG(e->attr.mode) &&
-		 e->attr.size == f->o->read_size, "lookup read file attributes",
-		 "nodeid %" PRIu64 " mode 0%o size %" PRIu64, e->nodeid, e->attr.mode,
-		 (uint64_t)e->attr.size);
+	fs_check(f,
+		 e->nodeid != 0 && e->nodeid != FUSE_ROOT_ID && S_ISREG(e->attr.mode) &&
+			 e->attr.size == f->o->read_size,
+		 "lookup read file attributes", "nodeid %" PRIu64 " mode 0%o size %" PRIu64,
+		 e->nodeid, e->attr.mode, (uint64_t)e->attr.size);
 	if (fs_lookup(f, FUSE_ROOT_ID, "no-such-file", "lookup missing file -> ENOENT", NULL,
 		      -ENOENT))
 		fs_check(f, true, "lookup missing file -> ENOENT", NULL);
@@ -135,8 +139,7 @@ fs_basic_read(struct fs_front *f, uint64_t nodeid, uint64_t fh)
 
 /* One of the 64: a well-formed reply, a sane STATFS or the right bytes. */
 static bool
-fs_basic_many_reply_ok(struct fs_front *f, const struct fs_slot *s, uint64_t off,
-		       unsigned int i)
+fs_basic_many_reply_ok(struct fs_front *f, const struct fs_slot *s, uint64_t off, unsigned int i)
 {
 	const struct fuse_statfs_out *st = fs_body(s);
 	char why[160];
@@ -184,7 +187,8 @@ fs_basic_reap_many(struct fs_front *f, struct fs_slot **rs, const uint64_t *roff
 	if (ok && done == FS_INFLIGHT)
 		fs_check(f, true, "64 requests in flight matched by unique, replies correct", NULL);
 	printf("info 64 requests in flight: %u completed before the one posted before "
-	       "them\n", order_changes);
+	       "them\n",
+	       order_changes);
 	for (unsigned int i = 0; i < FS_INFLIGHT; i++)
 		if (rs[i]->done)
 			fs_slot_put(rs[i]);
@@ -194,13 +198,17 @@ fs_basic_reap_many(struct fs_front *f, struct fs_slot **rs, const uint64_t *roff
 static bool
 fs_basic_create(struct fs_front *f, struct fuse_entry_out *we, uint64_t *wfh)
 {
-	struct fuse_create_in ci = { .flags = O_WRONLY | O_CREAT | O_TRUNC, .mode = 0100644,
+	struct fuse_create_in ci = { .flags = O_WRONLY | O_CREAT | O_TRUNC,
+				     .mode = 0100644,
 				     .umask = 022 };
-	struct fs_req r = { .opcode = FUSE_CREATE, .nodeid = FUSE_ROOT_ID, .arg = &ci,
-			    .arg_len = sizeof(ci), .arg2 = f->o->write_file,
+	struct fs_req r = { .opcode = FUSE_CREATE,
+			    .nodeid = FUSE_ROOT_ID,
+			    .arg = &ci,
+			    .arg_len = sizeof(ci),
+			    .arg2 = f->o->write_file,
 			    .arg2_len = (uint32_t)strlen(f->o->write_file) + 1,
-			    .out_body = sizeof(struct fuse_entry_out) +
-					sizeof(struct fuse_open_out) };
+			    .out_body =
+				    sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out) };
 	struct fs_slot *s = fs_call(f, FS_REQQ, &r, "create new file", 0, r.out_body);
 
 	if (s == NULL)
@@ -224,8 +232,11 @@ fs_basic_write_chunk(struct fs_front *f, uint64_t nodeid, uint64_t wfh, uint64_t
 	struct vufront_buf data[3];
 	unsigned int nd = 0;
 	uint32_t left = chunk, piece = chunk / 3 + 1;
-	struct fs_req w = { .opcode = FUSE_WRITE, .nodeid = nodeid, .arg = &wi,
-			    .arg_len = sizeof(wi), .data = data,
+	struct fs_req w = { .opcode = FUSE_WRITE,
+			    .nodeid = nodeid,
+			    .arg = &wi,
+			    .arg_len = sizeof(wi),
+			    .data = data,
 			    .out_body = sizeof(struct fuse_write_out) };
 	struct fs_slot *s;
 	bool ok;

@@ -54,8 +54,10 @@ fs_inflight_settled(struct fs_front *f, unsigned int q, char *why, size_t len)
 	}
 	for (first = 0; first < FS_RING && iq->desc[first].inflight != 1; first++)
 		;
-	snprintf(why, len, "queue %u after %d ms: %u entries in flight (first: head %u), "
-		 "region used_idx %u, used->idx %u", q, FS_SETTLE_MS, n, first, ui, u);
+	snprintf(why, len,
+		 "queue %u after %d ms: %u entries in flight (first: head %u), "
+		 "region used_idx %u, used->idx %u",
+		 q, FS_SETTLE_MS, n, first, ui, u);
 	return false;
 }
 
@@ -98,12 +100,13 @@ fs_inflight_region_ok(struct fs_front *f)
 {
 	bool ok;
 
-	ok = fs_check(f, vufront_inflight_num_queues(f->vu) == FS_NVQ &&
-		      vufront_inflight_mmap_size(f->vu) >= fs_region_bytes(),
-		      "GET_INFLIGHT_FD region size", "%u queues, %" PRIu64 " bytes at %" PRIu64
-		      " (%u needed)", vufront_inflight_num_queues(f->vu),
-		      vufront_inflight_mmap_size(f->vu), vufront_inflight_mmap_offset(f->vu),
-		      fs_region_bytes());
+	ok = fs_check(f,
+		      vufront_inflight_num_queues(f->vu) == FS_NVQ &&
+			      vufront_inflight_mmap_size(f->vu) >= fs_region_bytes(),
+		      "GET_INFLIGHT_FD region size",
+		      "%u queues, %" PRIu64 " bytes at %" PRIu64 " (%u needed)",
+		      vufront_inflight_num_queues(f->vu), vufront_inflight_mmap_size(f->vu),
+		      vufront_inflight_mmap_offset(f->vu), fs_region_bytes());
 	for (unsigned int q = 0; ok && q < FS_NVQ; q++) {
 		struct vufront_inflight_queue *iq = vufront_inflight_vq(f->vu, q);
 
@@ -119,8 +122,7 @@ fs_inflight_region_ok(struct fs_front *f)
 /* Wait for the burst rs[] to complete, sampling how many entries the
  * request queue's area marks in flight; returns how many completed. */
 static unsigned int
-fs_burst_wait(struct fs_front *f, unsigned int round, struct fs_slot **rs,
-	      unsigned int *max_seen)
+fs_burst_wait(struct fs_front *f, unsigned int round, struct fs_slot **rs, unsigned int *max_seen)
 {
 	unsigned int done = 0, samples = 0, nonzero = 0;
 	double deadline = fs_now() + f->o->timeout_ms / 1000.0;
@@ -141,15 +143,16 @@ fs_burst_wait(struct fs_front *f, unsigned int round, struct fs_slot **rs,
 			break;
 	}
 	printf("info burst %u: up to %u of %u requests marked in flight at once "
-	       "(%u of %u samples saw some)\n", round, *max_seen, FS_BURST, nonzero, samples);
+	       "(%u of %u samples saw some)\n",
+	       round, *max_seen, FS_BURST, nonzero, samples);
 	return done;
 }
 
 /* The replies of a completed burst (unless !ok: a check failed before),
  * then the request queue's area settled. */
 static bool
-fs_burst_replies(struct fs_front *f, unsigned int round, struct fs_slot **rs,
-		 const uint64_t *roff, bool ok)
+fs_burst_replies(struct fs_front *f, unsigned int round, struct fs_slot **rs, const uint64_t *roff,
+		 bool ok)
 {
 	char name[96], why[200];
 
@@ -189,17 +192,18 @@ fs_burst_counters(struct fs_front *f, unsigned int round, struct fs_slot **rs, u
 		counter[i] = iq->desc[rs[i]->head].counter;
 	for (i = 0; i < FS_BURST; i++) {
 		if (i > 0 && counter[i] <= counter[i - 1]) {
-			ok = fs_check(f, false, name, "request %u (head %u) has counter %" PRIu64
-				      ", request %u (head %u) %" PRIu64, i, rs[i]->head,
-				      counter[i], i - 1, rs[i - 1]->head, counter[i - 1]);
+			ok = fs_check(f, false, name,
+				      "request %u (head %u) has counter %" PRIu64
+				      ", request %u (head %u) %" PRIu64,
+				      i, rs[i]->head, counter[i], i - 1, rs[i - 1]->head,
+				      counter[i - 1]);
 			break;
 		}
 	}
 	if (i == FS_BURST && fs_check(f, true, name, NULL)) {
-		snprintf(name, sizeof(name), "burst %u: counters above the earlier ones",
-			 round);
-		ok &= fs_check(f, counter[0] > *last, name, "first %" PRIu64 ", earlier %"
-			       PRIu64, counter[0], *last);
+		snprintf(name, sizeof(name), "burst %u: counters above the earlier ones", round);
+		ok &= fs_check(f, counter[0] > *last, name, "first %" PRIu64 ", earlier %" PRIu64,
+			       counter[0], *last);
 	}
 	printf("info burst %u: counters %" PRIu64 "..%" PRIu64 "\n", round, counter[0],
 	       counter[FS_BURST - 1]);
@@ -228,12 +232,10 @@ fs_inflight_burst(struct fs_front *f, unsigned int round, uint64_t nodeid, uint6
 	if (!fs_post_many(f, nodeid, fh, round * 4099, rs, roff, name))
 		return false;
 	done = fs_burst_wait(f, round, rs, &max_seen);
-	snprintf(name, sizeof(name), "burst %u: %u requests in flight completed", round,
-		 FS_BURST);
+	snprintf(name, sizeof(name), "burst %u: %u requests in flight completed", round, FS_BURST);
 	if (!fs_check(f, done == FS_BURST, name, "%u of %u", done, FS_BURST))
 		return false;
-	snprintf(name, sizeof(name), "burst %u: never more entries in flight than requests",
-		 round);
+	snprintf(name, sizeof(name), "burst %u: never more entries in flight than requests", round);
 	ok = fs_check(f, max_seen <= FS_BURST, name, "%u", max_seen);
 	ok = fs_burst_replies(f, round, rs, roff, ok);
 	if (!fs_burst_counters(f, round, rs, last))
@@ -259,7 +261,7 @@ scenario_inflight(struct fs_front *f)
 	fs_forget_hiprio(f, 0x12345678);
 	fs_release(f, FUSE_RELEASE, e.nodeid, fh, "release read file");
 	fs_inflight_all_settled(f, "all queues settled: nothing in flight, used_idx == used->idx, "
-				"version set");
+				   "version set");
 }
 
 /*
@@ -278,7 +280,7 @@ struct fs_bad_inflight {
 	uint16_t queue_size;
 	uint64_t mmap_size;
 	uint64_t mmap_offset;
-	uint64_t fd_size;		/* SET: bytes of the memfd sent, 0: no fd */
+	uint64_t fd_size; /* SET: bytes of the memfd sent, 0: no fd */
 	bool may_close;
 };
 
@@ -292,8 +294,8 @@ fs_bad_connect(struct fs_front *f, struct vufront *vu)
 	if (ret == 0) {
 		f->connections++;
 		memset(&neg, 0, sizeof(neg));
-		neg.features_required = VUFRONT_BIT(VUFRONT_F_VERSION_1) |
-					VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES);
+		neg.features_required =
+			VUFRONT_BIT(VUFRONT_F_VERSION_1) | VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES);
 		neg.protocol_required = VUFRONT_BIT(VUFRONT_PF_MQ) |
 					VUFRONT_BIT(VUFRONT_PF_REPLY_ACK) |
 					VUFRONT_BIT(VUFRONT_PF_INFLIGHT_SHMFD);
@@ -311,7 +313,8 @@ static bool
 fs_bad_set(struct fs_front *f, struct vufront *vu, const struct fs_bad_inflight *c,
 	   const char *name, int *ret)
 {
-	struct vufront_inflight inf = { .mmap_size = c->mmap_size, .mmap_offset = c->mmap_offset,
+	struct vufront_inflight inf = { .mmap_size = c->mmap_size,
+					.mmap_offset = c->mmap_offset,
 					.num_queues = c->num_queues,
 					.queue_size = c->queue_size };
 	int fd = -1;
@@ -347,7 +350,8 @@ fs_bad_verdict(struct fs_front *f, struct vufront *vu, const struct fs_bad_infli
 	} else if ((ret == -ECONNRESET || ret == -EPIPE) && c->may_close) {
 		/* rte_vhost's refusal, before any reply can be sent */
 		printf("info %s: the connection was closed (rte_vhost refuses it "
-		       "before the gateway sees it)\n", c->name);
+		       "before the gateway sees it)\n",
+		       c->name);
 		fs_check(f, true, name, NULL);
 		vufront_close(vu);
 	} else {
@@ -415,16 +419,16 @@ fs_inflight_bad(struct fs_front *f)
 		{ "GET queue_size 0", VUFRONT_GET_INFLIGHT_FD, 2, 0, 0, 0, 0, false },
 		{ "GET queue_size 100", VUFRONT_GET_INFLIGHT_FD, 2, 100, 0, 0, 0, false },
 		{ "GET queue_size 65535", VUFRONT_GET_INFLIGHT_FD, 2, 65535, 0, 0, 0, false },
-		{ "SET num_queues 129", VUFRONT_SET_INFLIGHT_FD, 129, FS_RING, 129 * q, 0,
-		  129 * q, false },
+		{ "SET num_queues 129", VUFRONT_SET_INFLIGHT_FD, 129, FS_RING, 129 * q, 0, 129 * q,
+		  false },
 		{ "SET queue_size 0", VUFRONT_SET_INFLIGHT_FD, 2, 0, 2 * q, 0, 2 * q, false },
 		{ "SET queue_size 100", VUFRONT_SET_INFLIGHT_FD, 2, 100, 2 * q, 0, 2 * q, false },
 		{ "SET queue_size 65535", VUFRONT_SET_INFLIGHT_FD, 2, 65535, 2 * q, 0, 2 * q,
 		  false },
-		{ "SET mmap_size one queue short", VUFRONT_SET_INFLIGHT_FD, 2, FS_RING, q, 0,
-		  2 * q, false },
-		{ "SET fd smaller than mmap_size", VUFRONT_SET_INFLIGHT_FD, 2, FS_RING, 2 * q, 0,
-		  q, false },
+		{ "SET mmap_size one queue short", VUFRONT_SET_INFLIGHT_FD, 2, FS_RING, q, 0, 2 * q,
+		  false },
+		{ "SET fd smaller than mmap_size", VUFRONT_SET_INFLIGHT_FD, 2, FS_RING, 2 * q, 0, q,
+		  false },
 		{ "SET fd smaller than offset + mmap_size", VUFRONT_SET_INFLIGHT_FD, 2, FS_RING,
 		  2 * q, 4096, 2 * q, false },
 		{ "SET without an fd", VUFRONT_SET_INFLIGHT_FD, 2, FS_RING, 2 * q, 0, 0, false },

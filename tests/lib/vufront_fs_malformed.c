@@ -20,9 +20,9 @@
 typedef void (*fs_fill_fn)(struct fs_front *f, struct vufront_desc *desc, const uint16_t *ids,
 			   unsigned int n, struct fs_slot *s);
 
-#define FS_M_LEN0 0		/* used with length 0 */
-#define FS_M_ERR 1		/* an error reply carrying our unique */
-#define FS_M_ERR_ANY 2		/* an error reply (the header was unreadable) */
+#define FS_M_LEN0 0    /* used with length 0 */
+#define FS_M_ERR 1     /* an error reply carrying our unique */
+#define FS_M_ERR_ANY 2 /* an error reply (the header was unreadable) */
 
 static void
 fs_malformed(struct fs_front *f, const char *name, unsigned int n, fs_fill_fn fill, int mode)
@@ -40,7 +40,8 @@ fs_malformed(struct fs_front *f, const char *name, unsigned int n, fs_fill_fn fi
 		return;
 	}
 	/* a plausible request in the slot, so that only the chain is wrong */
-	fs_slot_header(f, s, FUSE_GETATTR, FUSE_ROOT_ID, FS_IN_HDR + sizeof(struct fuse_getattr_in));
+	fs_slot_header(f, s, FUSE_GETATTR, FUSE_ROOT_ID,
+		       FS_IN_HDR + sizeof(struct fuse_getattr_in));
 	memset(s->in + FS_IN_HDR, 0, sizeof(struct fuse_getattr_in));
 	fill(f, info.desc, ids, n, s);
 	fs_map_head(f, s, FS_REQQ, ids[0]);
@@ -48,15 +49,16 @@ fs_malformed(struct fs_front *f, const char *name, unsigned int n, fs_fill_fn fi
 	vufront_vq_notify(f->vu, FS_REQQ);
 	fs_wait(f, s, f->o->timeout_ms);
 	if (!s->done) {
-		fs_check(f, false, what, f->gone ? "not returned, the back-end is gone" :
-			 "not returned in time");
-		return;	/* the slot stays busy: its chain is still out */
+		fs_check(f, false, what,
+			 f->gone ? "not returned, the back-end is gone" : "not returned in time");
+		return; /* the slot stays busy: its chain is still out */
 	}
 	if (mode != FS_M_LEN0)
-		fs_check(f, s->used_len >= FS_OUT_HDR && fs_oh(s)->len == s->used_len &&
-			 fs_oh(s)->error == -EINVAL &&
-			 (mode == FS_M_ERR_ANY || fs_oh(s)->unique == s->unique), what,
-			 "used length %u error %d unique %" PRIu64 " (ours %" PRIu64 ")",
+		fs_check(f,
+			 s->used_len >= FS_OUT_HDR && fs_oh(s)->len == s->used_len &&
+				 fs_oh(s)->error == -EINVAL &&
+				 (mode == FS_M_ERR_ANY || fs_oh(s)->unique == s->unique),
+			 what, "used length %u error %d unique %" PRIu64 " (ours %" PRIu64 ")",
 			 s->used_len, fs_oh(s)->error, fs_oh(s)->unique, s->unique);
 	else
 		fs_check(f, s->used_len == 0, what, "used length %u", s->used_len);
@@ -85,16 +87,16 @@ fill_valid2(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, str
 }
 
 static void
-fill_addr_outside(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
-		  unsigned int n, struct fs_slot *s)
+fill_addr_outside(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, unsigned int n,
+		  struct fs_slot *s)
 {
 	(void)n;
 	fill_valid2(f, d, ids, s, vufront_mem_size(f->vu) + 0x100000, 56);
 }
 
 static void
-fill_len_past_end(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
-		  unsigned int n, struct fs_slot *s)
+fill_len_past_end(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, unsigned int n,
+		  struct fs_slot *s)
 {
 	(void)n;
 	fill_valid2(f, d, ids, s, vufront_mem_size(f->vu) - 100, 4096);
@@ -109,8 +111,8 @@ fill_huge_len(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, u
 }
 
 static void
-fill_huge_len_out(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
-		  unsigned int n, struct fs_slot *s)
+fill_huge_len_out(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, unsigned int n,
+		  struct fs_slot *s)
 {
 	(void)f;
 	(void)n;
@@ -131,8 +133,8 @@ fill_loop(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, unsig
 }
 
 static void
-fill_self_loop(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
-	       unsigned int n, struct fs_slot *s)
+fill_self_loop(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, unsigned int n,
+	       struct fs_slot *s)
 {
 	(void)f;
 	(void)n;
@@ -140,8 +142,8 @@ fill_self_loop(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
 }
 
 static void
-fill_next_beyond(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
-		 unsigned int n, struct fs_slot *s)
+fill_next_beyond(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, unsigned int n,
+		 struct fs_slot *s)
 {
 	(void)f;
 	(void)n;
@@ -157,10 +159,10 @@ fill_indirect(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, u
 	struct vufront_desc *t = (struct vufront_desc *)f->aux;
 
 	(void)n;
-	fs_desc(&t[0], s->in_gpa, FS_IN_HDR + sizeof(struct fuse_getattr_in),
-		VUFRONT_DESC_F_NEXT, 1);
-	fs_desc(&t[1], s->out_gpa, FS_OUT_HDR + sizeof(struct fuse_attr_out),
-		VUFRONT_DESC_F_WRITE, 0);
+	fs_desc(&t[0], s->in_gpa, FS_IN_HDR + sizeof(struct fuse_getattr_in), VUFRONT_DESC_F_NEXT,
+		1);
+	fs_desc(&t[1], s->out_gpa, FS_OUT_HDR + sizeof(struct fuse_attr_out), VUFRONT_DESC_F_WRITE,
+		0);
 	fs_desc(&d[ids[0]], f->aux_gpa, 2 * sizeof(*t), VUFRONT_DESC_F_INDIRECT, 0);
 }
 
@@ -190,8 +192,8 @@ fill_longer_than_ring(struct fs_front *f, struct vufront_desc *d, const uint16_t
 }
 
 static void
-fill_hdr_len_lies(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
-		  unsigned int n, struct fs_slot *s)
+fill_hdr_len_lies(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, unsigned int n,
+		  struct fs_slot *s)
 {
 	(void)n;
 	((struct fuse_in_header *)s->in)->len = 1u << 20;
@@ -199,8 +201,8 @@ fill_hdr_len_lies(struct fs_front *f, struct vufront_desc *d, const uint16_t *id
 }
 
 static void
-fill_short_header(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids,
-		  unsigned int n, struct fs_slot *s)
+fill_short_header(struct fs_front *f, struct vufront_desc *d, const uint16_t *ids, unsigned int n,
+		  struct fs_slot *s)
 {
 	(void)n;
 	fill_valid2(f, d, ids, s, s->in_gpa, FS_IN_HDR - 8);
@@ -228,15 +230,16 @@ fs_malformed_head_beyond(struct fs_front *f)
 	if (!fs_root_alive(f, "avail head beyond the ring"))
 		return;
 	vufront_vq_info(f->vu, FS_REQQ, &after);
-	fs_check(f, (uint16_t)(after.last_used - before.last_used) == 1 &&
-		 vufront_vq_pending(f->vu, FS_REQQ) == 0,
+	fs_check(f,
+		 (uint16_t)(after.last_used - before.last_used) == 1 &&
+			 vufront_vq_pending(f->vu, FS_REQQ) == 0,
 		 "malformed avail head beyond the ring: dropped, not used",
 		 "%u used entries for one request", (uint16_t)(after.last_used - before.last_used));
 }
 
 struct fs_malformed_case {
 	const char *name;
-	unsigned int n;		/* descriptors in the chain */
+	unsigned int n; /* descriptors in the chain */
 	fs_fill_fn fill;
 	int mode;
 };
@@ -264,8 +267,11 @@ static void
 fs_malformed_opcode(struct fs_front *f)
 {
 	uint8_t junk[40];
-	struct fs_req r = { .opcode = 4242, .nodeid = FUSE_ROOT_ID, .arg = junk,
-			    .arg_len = sizeof(junk), .out_body = 64 };
+	struct fs_req r = { .opcode = 4242,
+			    .nodeid = FUSE_ROOT_ID,
+			    .arg = junk,
+			    .arg_len = sizeof(junk),
+			    .out_body = 64 };
 	struct fs_slot *s;
 
 	memset(junk, 0x5a, sizeof(junk));

@@ -105,8 +105,8 @@ fs_load_state(struct vufront *vu, void *arg)
 		off += (size_t)w;
 	}
 	close(p[1]);
-	fs_check(f, off == f->state_len, "state written to the destination",
-		 "%zu of %zu bytes", off, f->state_len);
+	fs_check(f, off == f->state_len, "state written to the destination", "%zu of %zu bytes",
+		 off, f->state_len);
 	ret = vufront_check_device_state(vu, &res);
 	f->state_loaded = fs_check(f, ret == 0 && res == 0, "CHECK_DEVICE_STATE after load",
 				   "%d, result 0x%" PRIx64, ret, res);
@@ -159,8 +159,8 @@ fs_save_state(struct fs_front *f)
 	}
 	ret = fs_read_all(p[0], &f->state, &f->state_len, f->o->timeout_ms);
 	close(p[0]);
-	if (!fs_check(f, ret == 0 && f->state_len > 0, "state read to EOF", "%d, %zu bytes",
-		      ret, f->state_len))
+	if (!fs_check(f, ret == 0 && f->state_len > 0, "state read to EOF", "%d, %zu bytes", ret,
+		      f->state_len))
 		return false;
 	printf("info state %zu bytes\n", f->state_len);
 	ret = vufront_check_device_state(f->vu, &res);
@@ -177,7 +177,7 @@ fs_migrate_save(struct fs_front *f)
 	if (!fs_check(f, ret == 0, "source rings stopped", "%s", vufront_errmsg(f->vu)))
 		return false;
 	if (f->state_via_ctl)
-		fs_sync("stopped");	/* the caller saves it (state-save) */
+		fs_sync("stopped"); /* the caller saves it (state-save) */
 	else if (!fs_save_state(f))
 		return false;
 	fs_sync("saved");
@@ -239,8 +239,7 @@ scenario_migrate(struct fs_front *f)
 		fs_check(f, a.size == size && a.ino == e.attr.ino,
 			 "getattr of the source's node id", "size %" PRIu64 " ino %" PRIu64,
 			 (uint64_t)a.size, (uint64_t)a.ino);
-	if (fs_lookup(f, FUSE_ROOT_ID, f->o->read_file, "lookup again on the destination", &e2,
-		      0))
+	if (fs_lookup(f, FUSE_ROOT_ID, f->o->read_file, "lookup again on the destination", &e2, 0))
 		fs_check(f, e2.nodeid == e.nodeid, "lookup again gives the same node id",
 			 "%" PRIu64 " vs %" PRIu64, e2.nodeid, e.nodeid);
 	if (fs_release(f, FUSE_RELEASE, e.nodeid, fh, "release the source's fh"))

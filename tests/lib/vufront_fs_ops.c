@@ -39,14 +39,15 @@ fs_init_done(struct fs_front *f, struct fs_slot *s)
 	fs_check(f, true, "init reply", NULL);
 	ok = fs_check(f, out->major == FUSE_KERNEL_VERSION && out->minor >= 12, "init version",
 		      "%u.%u", out->major, out->minor);
-	ok &= fs_check(f, out->max_write >= 4096 && out->max_write <= (16u << 20) &&
-		       out->max_write % 4096 == 0, "init max_write sane", "max_write %u",
-		       out->max_write);
-	ok &= fs_check(f, (out->flags & ~in.flags) == 0, "init flags subset of ours",
-		       "0x%x", out->flags);
+	ok &= fs_check(f,
+		       out->max_write >= 4096 && out->max_write <= (16u << 20) &&
+			       out->max_write % 4096 == 0,
+		       "init max_write sane", "max_write %u", out->max_write);
+	ok &= fs_check(f, (out->flags & ~in.flags) == 0, "init flags subset of ours", "0x%x",
+		       out->flags);
 	f->max_write = out->max_write;
-	printf("info init: %u.%u max_write=%u max_pages=%u flags=0x%x\n", out->major,
-	       out->minor, out->max_write, out->max_pages, out->flags);
+	printf("info init: %u.%u max_write=%u max_pages=%u flags=0x%x\n", out->major, out->minor,
+	       out->max_write, out->max_pages, out->flags);
 	fs_slot_put(s);
 	return ok;
 }
@@ -55,7 +56,10 @@ bool
 fs_init(struct fs_front *f)
 {
 	struct fuse_init_in in;
-	struct fs_req r = { .opcode = FUSE_INIT, .nodeid = 0, .arg = &in, .arg_len = sizeof(in),
+	struct fs_req r = { .opcode = FUSE_INIT,
+			    .nodeid = 0,
+			    .arg = &in,
+			    .arg_len = sizeof(in),
 			    .out_body = sizeof(struct fuse_init_out) };
 	struct fs_slot *s;
 
@@ -71,8 +75,11 @@ bool
 fs_getattr(struct fs_front *f, uint64_t nodeid, const char *name, struct fuse_attr *attr)
 {
 	struct fuse_getattr_in in;
-	struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = nodeid, .arg = &in,
-			    .arg_len = sizeof(in), .out_body = sizeof(struct fuse_attr_out) };
+	struct fs_req r = { .opcode = FUSE_GETATTR,
+			    .nodeid = nodeid,
+			    .arg = &in,
+			    .arg_len = sizeof(in),
+			    .out_body = sizeof(struct fuse_attr_out) };
 	struct fs_slot *s;
 
 	memset(&in, 0, sizeof(in));
@@ -102,7 +109,9 @@ bool
 fs_lookup(struct fs_front *f, uint64_t parent, const char *fname, const char *name,
 	  struct fuse_entry_out *e, int want_err)
 {
-	struct fs_req r = { .opcode = FUSE_LOOKUP, .nodeid = parent, .arg = fname,
+	struct fs_req r = { .opcode = FUSE_LOOKUP,
+			    .nodeid = parent,
+			    .arg = fname,
 			    .arg_len = (uint32_t)strlen(fname) + 1,
 			    .out_body = sizeof(struct fuse_entry_out) };
 	struct fs_slot *s = fs_call(f, FS_REQQ, &r, name, want_err,
@@ -121,7 +130,10 @@ fs_open(struct fs_front *f, uint32_t opcode, uint64_t nodeid, uint32_t flags, co
 	uint64_t *fh)
 {
 	struct fuse_open_in in = { .flags = flags };
-	struct fs_req r = { .opcode = opcode, .nodeid = nodeid, .arg = &in, .arg_len = sizeof(in),
+	struct fs_req r = { .opcode = opcode,
+			    .nodeid = nodeid,
+			    .arg = &in,
+			    .arg_len = sizeof(in),
 			    .out_body = sizeof(struct fuse_open_out) };
 	struct fs_slot *s = fs_call(f, FS_REQQ, &r, name, 0, sizeof(struct fuse_open_out));
 
@@ -136,8 +148,9 @@ bool
 fs_release(struct fs_front *f, uint32_t opcode, uint64_t nodeid, uint64_t fh, const char *name)
 {
 	struct fuse_release_in in = { .fh = fh };
-	struct fs_req r = { .opcode = opcode, .nodeid = nodeid, .arg = &in, .arg_len = sizeof(in),
-			    .out_body = 0 };
+	struct fs_req r = {
+		.opcode = opcode, .nodeid = nodeid, .arg = &in, .arg_len = sizeof(in), .out_body = 0
+	};
 	struct fs_slot *s = fs_call(f, FS_REQQ, &r, name, 0, 0);
 
 	if (s == NULL)
@@ -150,8 +163,11 @@ struct fs_slot *
 fs_post_read(struct fs_front *f, uint64_t nodeid, uint64_t fh, uint64_t off, uint32_t size)
 {
 	struct fuse_read_in in = { .fh = fh, .offset = off, .size = size };
-	struct fs_req r = { .opcode = FUSE_READ, .nodeid = nodeid, .arg = &in,
-			    .arg_len = sizeof(in), .out_body = size };
+	struct fs_req r = { .opcode = FUSE_READ,
+			    .nodeid = nodeid,
+			    .arg = &in,
+			    .arg_len = sizeof(in),
+			    .out_body = size };
 
 	return fs_post(f, FS_REQQ, &r);
 }
@@ -161,8 +177,11 @@ struct fs_slot *
 fs_post_getattr(struct fs_front *f, uint64_t nodeid)
 {
 	struct fuse_getattr_in gi;
-	struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = nodeid, .arg = &gi,
-			    .arg_len = sizeof(gi), .out_body = sizeof(struct fuse_attr_out) };
+	struct fs_req r = { .opcode = FUSE_GETATTR,
+			    .nodeid = nodeid,
+			    .arg = &gi,
+			    .arg_len = sizeof(gi),
+			    .out_body = sizeof(struct fuse_attr_out) };
 
 	memset(&gi, 0, sizeof(gi));
 	return fs_post(f, FS_REQQ, &r);
@@ -170,8 +189,8 @@ fs_post_getattr(struct fs_front *f, uint64_t nodeid)
 
 /* The body of a READ reply is bytes [off, off + len) of the read file. */
 bool
-fs_read_matches(struct fs_front *f, const struct fs_slot *s, uint64_t off, uint32_t len,
-		char *why, size_t whylen)
+fs_read_matches(struct fs_front *f, const struct fs_slot *s, uint64_t off, uint32_t len, char *why,
+		size_t whylen)
 {
 	const uint8_t *b = fs_body(s);
 	uint32_t got = fs_oh(s)->len - FS_OUT_HDR;
@@ -195,7 +214,8 @@ fs_read_matches(struct fs_front *f, const struct fs_slot *s, uint64_t off, uint3
 struct fs_slot *
 fs_post_statfs(struct fs_front *f)
 {
-	struct fs_req r = { .opcode = FUSE_STATFS, .nodeid = FUSE_ROOT_ID,
+	struct fs_req r = { .opcode = FUSE_STATFS,
+			    .nodeid = FUSE_ROOT_ID,
 			    .out_body = sizeof(struct fuse_statfs_out) };
 
 	return fs_post(f, FS_REQQ, &r);
@@ -206,8 +226,8 @@ fs_post_statfs(struct fs_front *f)
  * every 16th a STATFS, so that replies come back out of order. A request
  * that cannot be posted is one failed check named name. */
 bool
-fs_post_many(struct fs_front *f, uint64_t nodeid, uint64_t fh, uint64_t salt,
-	     struct fs_slot **rs, uint64_t *roff, const char *name)
+fs_post_many(struct fs_front *f, uint64_t nodeid, uint64_t fh, uint64_t salt, struct fs_slot **rs,
+	     uint64_t *roff, const char *name)
 {
 	for (unsigned int i = 0; i < FS_INFLIGHT; i++) {
 		roff[i] = ((uint64_t)i * 7919 * 13 + salt) % (f->o->read_size - FS_INFLIGHT_LEN);
@@ -230,8 +250,11 @@ fs_getattr_error(struct fs_front *f, uint64_t nodeid, uint32_t out_body, const c
 		 int want_err)
 {
 	struct fuse_getattr_in gi;
-	struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = nodeid, .arg = &gi,
-			    .arg_len = sizeof(gi), .out_body = out_body };
+	struct fs_req r = { .opcode = FUSE_GETATTR,
+			    .nodeid = nodeid,
+			    .arg = &gi,
+			    .arg_len = sizeof(gi),
+			    .out_body = out_body };
 	struct fs_slot *s;
 
 	memset(&gi, 0, sizeof(gi));
@@ -256,8 +279,11 @@ void
 fs_forget_hiprio(struct fs_front *f, uint64_t nodeid)
 {
 	struct fuse_forget_in fi = { .nlookup = 1 };
-	struct fs_req r = { .opcode = FUSE_FORGET, .nodeid = nodeid, .arg = &fi,
-			    .arg_len = sizeof(fi), .out_body = FS_NO_REPLY };
+	struct fs_req r = { .opcode = FUSE_FORGET,
+			    .nodeid = nodeid,
+			    .arg = &fi,
+			    .arg_len = sizeof(fi),
+			    .out_body = FS_NO_REPLY };
 	struct fs_slot *s = fs_post(f, FS_HIPRIO, &r);
 
 	if (s == NULL)

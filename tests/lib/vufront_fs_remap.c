@@ -47,8 +47,9 @@ fs_set_mem_table2(struct fs_front *f)
 {
 	struct vufront_msg msg;
 
-	vufront_msg_init(&msg, VUFRONT_SET_MEM_TABLE, offsetof(struct vufront_mem_table, regions) +
-			 2 * sizeof(struct vufront_mem_region));
+	vufront_msg_init(&msg, VUFRONT_SET_MEM_TABLE,
+			 offsetof(struct vufront_mem_table, regions) +
+				 2 * sizeof(struct vufront_mem_region));
 	msg.payload.mem.nregions = 2;
 	msg.payload.mem.regions[0].guest_phys_addr = 0;
 	msg.payload.mem.regions[0].memory_size = vufront_mem_size(f->vu);
@@ -68,9 +69,9 @@ fs_set_mem_table2(struct fs_front *f)
 
 /* ---- dirty logging (in the remap scenario) ---- */
 
-#define FS_REMAP_READS 80u	/* 3 descriptors each, a ring of 256 */
+#define FS_REMAP_READS 80u /* 3 descriptors each, a ring of 256 */
 
-#define FS_LOG_SIZE 8192u	/* one bit per 4 KiB page: 256 MiB of guest memory */
+#define FS_LOG_SIZE 8192u /* one bit per 4 KiB page: 256 MiB of guest memory */
 #define FS_VRING_F_LOG 1u
 
 struct fs_log {
@@ -185,8 +186,10 @@ fs_log_reads(struct fs_front *f, const struct fs_log *l, uint64_t nodeid, uint64
 		} else if (!fs_read_matches(f, s[i], i * 5000, 20000, why, sizeof(why))) {
 			ok = fs_check(f, false, name, "read %u: %s", i, why);
 		} else if (!fs_log_dirty(l, s[i]->out_gpa, FS_OUT_HDR + 20000)) {
-			ok = fs_check(f, false, name, "the reply buffer of read %u (gpa 0x%" PRIx64
-				      ") is not logged dirty", i, s[i]->out_gpa);
+			ok = fs_check(f, false, name,
+				      "the reply buffer of read %u (gpa 0x%" PRIx64
+				      ") is not logged dirty",
+				      i, s[i]->out_gpa);
 		}
 		if (s[i]->done)
 			fs_slot_put(s[i]);
@@ -348,9 +351,11 @@ fs_remap_read_new(struct fs_front *f, unsigned int round, uint64_t nodeid, uint6
 	memcpy(s->in + FS_IN_HDR, &in, sizeof(in));
 	memset(f->extra, 0, 8192);
 	bufs[0] = (struct vufront_buf){ .addr = s->in_gpa, .len = ih->len };
-	bufs[1] = (struct vufront_buf){ .addr = s->out_gpa, .len = FS_OUT_HDR,
+	bufs[1] = (struct vufront_buf){ .addr = s->out_gpa,
+					.len = FS_OUT_HDR,
 					.flags = VUFRONT_DESC_F_WRITE };
-	bufs[2] = (struct vufront_buf){ .addr = f->extra_gpa + 4096 * round, .len = 8192,
+	bufs[2] = (struct vufront_buf){ .addr = f->extra_gpa + 4096 * round,
+					.len = 8192,
 					.flags = VUFRONT_DESC_F_WRITE };
 	if (vufront_vq_add_chain(f->vu, FS_REQQ, bufs, 3, &head) < 0)
 		return fs_check(f, false, "read into the new region", "%s", vufront_errmsg(f->vu));

@@ -26,7 +26,7 @@
 
 #include "vufront_fs.h"
 
-#define FS_RESUBMIT_BASE 1000u	/* where the crashed back-end stood in the ring */
+#define FS_RESUBMIT_BASE 1000u /* where the crashed back-end stood in the ring */
 
 /* resubmit-used: a GETATTR the crashed back-end returned at used base - 1
  * (its reply written, used element and used->idx published). */
@@ -63,9 +63,12 @@ static int
 fs_rs_stage(struct fs_front *f, const struct fs_req *getattr)
 {
 	struct fuse_init_in ii;
-	struct fs_req init = { .opcode = FUSE_INIT, .arg = &ii, .arg_len = sizeof(ii),
+	struct fs_req init = { .opcode = FUSE_INIT,
+			       .arg = &ii,
+			       .arg_len = sizeof(ii),
 			       .out_body = sizeof(struct fuse_init_out) };
-	struct fs_req lookup = { .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+	struct fs_req lookup = { .opcode = FUSE_LOOKUP,
+				 .nodeid = FUSE_ROOT_ID,
 				 .arg = f->o->read_file,
 				 .arg_len = (uint32_t)strlen(f->o->read_file) + 1,
 				 .out_body = sizeof(struct fuse_entry_out) };
@@ -96,7 +99,7 @@ fs_rs_region(struct fs_front *f, struct vufront_inflight_queue *q0,
 	q1->version = 1;
 	q1->desc_num = FS_RING;
 	q1->used_idx = base;
-	q1->last_inflight_io = FS_RING - 1;	/* returned long ago */
+	q1->last_inflight_io = FS_RING - 1; /* returned long ago */
 	q1->desc[f->rs_init->head].inflight = 1;
 	q1->desc[f->rs_init->head].counter = 7;
 	q1->desc[f->rs_lookup->head].inflight = 1;
@@ -121,7 +124,9 @@ fs_resubmit_prepare(struct vufront *vu, void *arg)
 	struct vufront_inflight_queue *q1 = vufront_inflight_vq(vu, FS_REQQ);
 	uint16_t base = FS_RESUBMIT_BASE;
 	struct fuse_getattr_in gi;
-	struct fs_req getattr = { .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID, .arg = &gi,
+	struct fs_req getattr = { .opcode = FUSE_GETATTR,
+				  .nodeid = FUSE_ROOT_ID,
+				  .arg = &gi,
 				  .arg_len = sizeof(gi),
 				  .out_body = sizeof(struct fuse_attr_out) };
 	int ret;
@@ -140,11 +145,12 @@ fs_resubmit_prepare(struct vufront *vu, void *arg)
 		return ret;
 	fs_rs_region(f, q0, q1, base);
 	printf("info left in flight: INIT head %u counter 7, LOOKUP head %u counter 19, "
-	       "GETATTR head %u counter 23; used->idx %u\n", f->rs_init->head,
-	       f->rs_lookup->head, f->rs_getattr->head, base);
+	       "GETATTR head %u counter 23; used->idx %u\n",
+	       f->rs_init->head, f->rs_lookup->head, f->rs_getattr->head, base);
 	if (f->resubmit_used)
 		printf("info returned but not cleared: GETATTR head %u counter 5 at used %u, "
-		       "region used_idx %u\n", f->rs_returned->head, base - 1, base - 1);
+		       "region used_idx %u\n",
+		       f->rs_returned->head, base - 1, base - 1);
 	atomic_thread_fence(memory_order_seq_cst);
 	return 0;
 }
@@ -195,8 +201,9 @@ fs_rs_used_once(struct fs_front *f)
 		seen_getattr += f->rs_getattr->head == id;
 	}
 	printf("info used after the resubmission: %s\n", u == base ? "nothing" : order);
-	return fs_check(f, (uint16_t)(u - base) == 3 && seen_init == 1 && seen_lookup == 1 &&
-			seen_getattr == 1,
+	return fs_check(f,
+			(uint16_t)(u - base) == 3 && seen_init == 1 && seen_lookup == 1 &&
+				seen_getattr == 1,
 			"the three requests left in flight returned once each, nothing else",
 			"%u used elements after used->idx %u: %s", (uint16_t)(u - base), base,
 			u == base ? "none" : order);
@@ -214,8 +221,10 @@ fs_rs_replies(struct fs_front *f, struct fuse_entry_out *e)
 	if (fs_reply_ok(f, "resubmitted LOOKUP finds the read file", f->rs_lookup, 0,
 			sizeof(struct fuse_entry_out))) {
 		*e = *(const struct fuse_entry_out *)fs_body(f->rs_lookup);
-		fs_check(f, e->nodeid != 0 && e->nodeid != FUSE_ROOT_ID && S_ISREG(e->attr.mode) &&
-			 e->attr.size == f->o->read_size, "resubmitted LOOKUP finds the read file",
+		fs_check(f,
+			 e->nodeid != 0 && e->nodeid != FUSE_ROOT_ID && S_ISREG(e->attr.mode) &&
+				 e->attr.size == f->o->read_size,
+			 "resubmitted LOOKUP finds the read file",
 			 "nodeid %" PRIu64 " mode 0%o size %" PRIu64, e->nodeid, e->attr.mode,
 			 (uint64_t)e->attr.size);
 	} else {
@@ -239,8 +248,11 @@ fs_rs_after(struct fs_front *f, uint64_t nodeid)
 {
 	struct vufront_inflight_queue *iq = vufront_inflight_vq(f->vu, FS_REQQ);
 	struct fuse_getattr_in gi;
-	struct fs_req r = { .opcode = FUSE_GETATTR, .nodeid = nodeid, .arg = &gi,
-			    .arg_len = sizeof(gi), .out_body = sizeof(struct fuse_attr_out) };
+	struct fs_req r = { .opcode = FUSE_GETATTR,
+			    .nodeid = nodeid,
+			    .arg = &gi,
+			    .arg_len = sizeof(gi),
+			    .out_body = sizeof(struct fuse_attr_out) };
 	struct fuse_attr a;
 	struct fs_slot *s;
 
@@ -269,8 +281,8 @@ scenario_resubmit(struct fs_front *f)
 		fs_check(f, false, "inflight region", "none after the bring-up");
 		return;
 	}
-	fs_check(f, f->rs_init->head > f->rs_lookup->head &&
-		 f->rs_lookup->head > f->rs_getattr->head,
+	fs_check(f,
+		 f->rs_init->head > f->rs_lookup->head && f->rs_lookup->head > f->rs_getattr->head,
 		 "the head ids run against the counters", "INIT %u LOOKUP %u GETATTR %u",
 		 f->rs_init->head, f->rs_lookup->head, f->rs_getattr->head);
 	ok = fs_rs_used_once(f);
@@ -279,8 +291,10 @@ scenario_resubmit(struct fs_front *f)
 		if (fs_reap(f, FS_REQQ, 100) < 0)
 			break;
 	if (f->rs_returned != NULL) {
-		fs_check(f, f->rs_returned->done, "the request returned before the crash is "
-			 "seen once", "not reaped");
+		fs_check(f, f->rs_returned->done,
+			 "the request returned before the crash is "
+			 "seen once",
+			 "not reaped");
 		if (f->rs_returned->done)
 			fs_slot_put(f->rs_returned);
 	}

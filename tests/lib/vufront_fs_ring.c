@@ -161,7 +161,8 @@ fs_fill(struct fs_front *f, const struct fs_req *r, struct vufront_buf *bufs, un
 	s->out_body = 0;
 	if (r->out_body != FS_NO_REPLY) {
 		/* as Linux does: the out header in a buffer of its own */
-		bufs[n++] = (struct vufront_buf){ .addr = s->out_gpa, .len = FS_OUT_HDR,
+		bufs[n++] = (struct vufront_buf){ .addr = s->out_gpa,
+						  .len = FS_OUT_HDR,
 						  .flags = VUFRONT_DESC_F_WRITE };
 		if (r->out_body > 0)
 			bufs[n++] = (struct vufront_buf){ .addr = s->out_gpa + FS_OUT_HDR,
@@ -262,9 +263,9 @@ fs_reap(struct fs_front *f, unsigned int vq, int timeout_ms)
 		s->used_len = e[i].len;
 		s->seq = ++f->done_seq;
 		if (f->o->verbose)
-			fprintf(stderr, "used ring %u id %u len %u (opcode %u unique %"
-				PRIu64 ")\n",
-				vq, e[i].id, e[i].len, s->opcode, s->unique);
+			fprintf(stderr,
+				"used ring %u id %u len %u (opcode %u unique %" PRIu64 ")\n", vq,
+				e[i].id, e[i].len, s->opcode, s->unique);
 	}
 	return n;
 }
@@ -275,8 +276,8 @@ fs_backend_gone(struct fs_front *f)
 {
 	struct pollfd p = { .fd = vufront_sockfd(f->vu), .events = POLLRDHUP };
 
-	if (!f->gone && (p.fd < 0 || (poll(&p, 1, 0) > 0 &&
-				      (p.revents & (POLLRDHUP | POLLHUP | POLLERR))))) {
+	if (!f->gone &&
+	    (p.fd < 0 || (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))))) {
 		f->gone = true;
 		printf("info the back-end closed the connection\n");
 	}
@@ -327,14 +328,14 @@ fs_reply_ok(struct fs_front *f, const char *name, const struct fs_slot *s, int w
 	const struct fuse_out_header *oh = fs_oh(s);
 
 	if (!s->done)
-		return fs_check(f, false, name, f->gone ? "no reply, the back-end is gone" :
-				"no reply in time");
+		return fs_check(f, false, name,
+				f->gone ? "no reply, the back-end is gone" : "no reply in time");
 	if (s->used_len < FS_OUT_HDR || oh->len != s->used_len)
 		return fs_check(f, false, name, "used length %u, out header len %u", s->used_len,
 				oh->len);
 	if (oh->unique != s->unique)
-		return fs_check(f, false, name, "unique %" PRIu64 ", expected %" PRIu64,
-				oh->unique, s->unique);
+		return fs_check(f, false, name, "unique %" PRIu64 ", expected %" PRIu64, oh->unique,
+				s->unique);
 	if (oh->error != want_err)
 		return fs_check(f, false, name, "error %d (%s), expected %d", oh->error,
 				strerror(-oh->error), want_err);
@@ -346,8 +347,8 @@ fs_reply_ok(struct fs_front *f, const char *name, const struct fs_slot *s, int w
 
 /* Post, wait, check the reply; returns the slot (caller puts it) or NULL. */
 struct fs_slot *
-fs_call(struct fs_front *f, unsigned int vq, const struct fs_req *r, const char *name,
-	int want_err, uint32_t min_body)
+fs_call(struct fs_front *f, unsigned int vq, const struct fs_req *r, const char *name, int want_err,
+	uint32_t min_body)
 {
 	struct fs_slot *s = fs_post(f, vq, r);
 
@@ -409,8 +410,8 @@ void
 fs_dev_conf(struct fs_front *f, struct vufront_dev_conf *dc, uint64_t pf)
 {
 	vufront_dev_conf_init(dc);
-	dc->neg.features_required = VUFRONT_BIT(VUFRONT_F_VERSION_1) |
-				    VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES);
+	dc->neg.features_required =
+		VUFRONT_BIT(VUFRONT_F_VERSION_1) | VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES);
 	dc->neg.protocol_required = pf;
 	dc->num_rings = FS_NVQ;
 	dc->ring_size = FS_RING;
@@ -426,16 +427,17 @@ fs_connect_checks(struct fs_front *f, const struct vufront_dev_conf *dc, uint64_
 	fs_check(f, vufront_features(f->vu) == dc->neg.features_required, "features negotiated",
 		 "0x%" PRIx64 " (offered 0x%" PRIx64 ")", vufront_features(f->vu),
 		 vufront_offered_features(f->vu));
-	fs_check(f, vufront_protocol_features(f->vu) == want_pf &&
-		 !(vufront_offered_protocol_features(f->vu) & VUFRONT_BIT(VUFRONT_PF_STATUS)),
+	fs_check(f,
+		 vufront_protocol_features(f->vu) == want_pf &&
+			 !(vufront_offered_protocol_features(f->vu) &
+			   VUFRONT_BIT(VUFRONT_PF_STATUS)),
 		 "protocol features negotiated (no STATUS offered)",
 		 "acked 0x%" PRIx64 " offered 0x%" PRIx64, vufront_protocol_features(f->vu),
 		 vufront_offered_protocol_features(f->vu));
 	fs_check(f, vufront_queue_num(f->vu) >= 1, "queue number", "GET_QUEUE_NUM %" PRIu64,
 		 vufront_queue_num(f->vu));
 	printf("info features 0x%" PRIx64 " protocol 0x%" PRIx64 " queue_num %" PRIu64 "\n",
-	       vufront_features(f->vu), vufront_protocol_features(f->vu),
-	       vufront_queue_num(f->vu));
+	       vufront_features(f->vu), vufront_protocol_features(f->vu), vufront_queue_num(f->vu));
 }
 
 int
@@ -474,8 +476,9 @@ fs_connect(struct fs_front *f)
 	ret = vufront_dev_start(f->vu, &dc);
 	if (ret < 0) {
 		if (f->inflight)
-			fs_check(f, vufront_offered_protocol_features(f->vu) &
-				 VUFRONT_BIT(VUFRONT_PF_INFLIGHT_SHMFD),
+			fs_check(f,
+				 vufront_offered_protocol_features(f->vu) &
+					 VUFRONT_BIT(VUFRONT_PF_INFLIGHT_SHMFD),
 				 "INFLIGHT_SHMFD offered", "protocol features 0x%" PRIx64,
 				 vufront_offered_protocol_features(f->vu));
 		fs_check(f, false, "bring-up", "%s", vufront_errmsg(f->vu));

@@ -19,8 +19,11 @@ static unsigned int
 fs_suspend_post(struct fs_front *f, struct fs_slot **s)
 {
 	struct fuse_forget_in fi = { .nlookup = 1 };
-	struct fs_req r = { .opcode = FUSE_FORGET, .nodeid = 0x12345678, .arg = &fi,
-			    .arg_len = sizeof(fi), .out_body = FS_NO_REPLY };
+	struct fs_req r = { .opcode = FUSE_FORGET,
+			    .nodeid = 0x12345678,
+			    .arg = &fi,
+			    .arg_len = sizeof(fi),
+			    .out_body = FS_NO_REPLY };
 	unsigned int n;
 
 	for (n = 0; n < 40; n++) {
