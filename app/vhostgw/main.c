@@ -57,8 +57,10 @@ usage(const char *prog)
 	       "                         embedded default serves two net devices, net0 and\n"
 	       "                         net1, cross-connected, on sockets net0.sock and\n"
 	       "                         net1.sock, and a virtio-fs device fs0 (socket\n"
-	       "                         fs0.sock, tag vhostgw) sharing " VGW_CONF_DEFAULT_SHARED_DIR ",\n"
-	       "                         in the runtime directory " VGW_CONF_DEFAULT_RUNTIME_DIR ".\n"
+	       "                         fs0.sock, tag vhostgw) sharing " VGW_CONF_DEFAULT_SHARED_DIR
+	       ",\n"
+	       "                         in the runtime directory " VGW_CONF_DEFAULT_RUNTIME_DIR
+	       ".\n"
 	       "  --control-socket PATH  control socket (JSON lines), default\n"
 	       "                         <runtime_dir>/control.sock\n"
 	       "  --idle-sleep-us N      let a worker sleep N us after a pass that found\n"
@@ -72,7 +74,8 @@ usage(const char *prog)
 	       "EAL options default to --file-prefix=vhostgw --huge-unlink; the main\n"
 	       "lcore runs the control thread, every other lcore is a polling worker.\n"
 	       "Exit status: 0 after a clean stop (SIGINT, SIGTERM), 1 on a start-up\n"
-	       "failure, 2 on a bad configuration or command line.\n", prog);
+	       "failure, 2 on a bad configuration or command line.\n",
+	       prog);
 }
 
 static int
@@ -106,7 +109,8 @@ parse_app_args(int argc, char **argv, struct app_opts *o)
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || v > 1000000) {
-				fprintf(stderr, "vhostgw: --idle-sleep-us: expected 0..1000000, got \"%s\"\n",
+				fprintf(stderr,
+					"vhostgw: --idle-sleep-us: expected 0..1000000, got \"%s\"\n",
 					optarg);
 				return -EINVAL;
 			}
@@ -165,13 +169,13 @@ prepare_socket_path(const char *path, const char *dev, struct vgw_errlist *errs)
 	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	close(fd);
 	if (ret == 0) {
-		vgw_errlist_add(errs, "device %s: socket %s is in use by another process",
-				dev, path);
+		vgw_errlist_add(errs, "device %s: socket %s is in use by another process", dev,
+				path);
 		return -EADDRINUSE;
 	}
 	if (unlink(path) < 0) {
-		vgw_errlist_add(errs, "device %s: cannot remove stale socket %s: %s",
-				dev, path, strerror(errno));
+		vgw_errlist_add(errs, "device %s: cannot remove stale socket %s: %s", dev, path,
+				strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -203,8 +207,8 @@ prepare_paths(const struct vgw_conf *conf, struct vgw_errlist *errs)
 	int ret = mkdir_p(conf->runtime_dir);
 
 	if (ret < 0) {
-		vgw_errlist_add(errs, "runtime_dir: cannot create %s: %s",
-				conf->runtime_dir, strerror(-ret));
+		vgw_errlist_add(errs, "runtime_dir: cannot create %s: %s", conf->runtime_dir,
+				strerror(-ret));
 		return ret;
 	}
 	for (uint16_t i = 0; i < conf->n_devs; i++) {
@@ -217,8 +221,8 @@ prepare_paths(const struct vgw_conf *conf, struct vgw_errlist *errs)
 		strcpy(dir, d->socket);
 		*strrchr(dir, '/') = '\0';
 		if (dir[0] != '\0' && (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
-			vgw_errlist_add(errs, "devices[%u].socket: directory %s does not exist",
-					i, dir);
+			vgw_errlist_add(errs, "devices[%u].socket: directory %s does not exist", i,
+					dir);
 			ret = -ENOENT;
 			continue;
 		}
@@ -321,22 +325,23 @@ report_start(const struct vgw_conf *conf, const char *ctl_path)
 		const struct vgw_conf_dev *d = &conf->devs[i];
 
 		if (d->type == VGW_DEV_ETHDEV)
-			VGW_LOG(app, INFO, "device %s: ethdev %s, %u queue(s)", d->name,
-				d->devargs, d->queues);
+			VGW_LOG(app, INFO, "device %s: ethdev %s, %u queue(s)", d->name, d->devargs,
+				d->queues);
 		else if (d->type == VGW_DEV_FS)
 			VGW_LOG(app, INFO, "device %s: fs, %s socket %s, tag \"%s\", sharing %s",
 				d->name, d->mode == VGW_MODE_CLIENT ? "client" : "server",
 				d->socket, d->tag, d->shared_dir);
 		else
-			VGW_LOG(app, INFO, "device %s: %s, %s socket %s, %u queue(s)",
-				d->name, vgw_conf_dev_type_str(d->type),
-				d->mode == VGW_MODE_CLIENT ? "client" : "server",
-				d->socket, d->queues);
+			VGW_LOG(app, INFO, "device %s: %s, %s socket %s, %u queue(s)", d->name,
+				vgw_conf_dev_type_str(d->type),
+				d->mode == VGW_MODE_CLIENT ? "client" : "server", d->socket,
+				d->queues);
 	}
-	VGW_LOG(app, INFO, "mbuf pool: %u mbufs of %u bytes = %.1f MiB; hugepage memory in use: %.1f MiB",
+	VGW_LOG(app, INFO,
+		"mbuf pool: %u mbufs of %u bytes = %.1f MiB; hugepage memory in use: %.1f MiB",
 		m.mbufs, m.mbuf_size, m.bytes / 1048576.0, heap / 1048576.0);
-	VGW_LOG(app, INFO, "%u worker lcore(s), control socket %s; serving",
-		vgw_dp_n_workers(), ctl_path);
+	VGW_LOG(app, INFO, "%u worker lcore(s), control socket %s; serving", vgw_dp_n_workers(),
+		ctl_path);
 }
 
 int
@@ -355,8 +360,8 @@ main(int argc, char **argv)
 			break;
 		}
 	}
-	if (sep == argc && argc > 1 && (strcmp(argv[1], "--help") == 0 ||
-					strcmp(argv[1], "-h") == 0)) {
+	if (sep == argc && argc > 1 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(argv[0]);
 		return 0;
 	}
@@ -393,8 +398,8 @@ main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	if (opts.check_only) {
-		printf("vhostgw: configuration OK: %u device(s), %u link(s)\n",
-		       conf->n_devs, conf->n_links);
+		printf("vhostgw: configuration OK: %u device(s), %u link(s)\n", conf->n_devs,
+		       conf->n_links);
 		vgw_conf_free(conf);
 		vgw_errlist_free(&errs);
 		return 0;
@@ -428,7 +433,8 @@ main(int argc, char **argv)
 
 	ret = rte_eal_init(eal_argc, eal_argv);
 	if (ret < 0) {
-		fprintf(stderr, "vhostgw: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		fprintf(stderr, "vhostgw: EAL initialisation failed: %s\n",
+			rte_strerror(rte_errno));
 		vgw_conf_free(conf);
 		vgw_errlist_free(&errs);
 		return 1;
@@ -450,9 +456,10 @@ main(int argc, char **argv)
 
 	ret = vgw_dp_init(opts.idle_sleep_us);
 	if (ret < 0) {
-		fprintf(stderr, "vhostgw: %s\n", ret == -ENODEV ?
-			"no worker lcore: give EAL at least two lcores (e.g. -l 0,1)" :
-			"out of memory for the workers");
+		fprintf(stderr, "vhostgw: %s\n",
+			ret == -ENODEV ?
+				"no worker lcore: give EAL at least two lcores (e.g. -l 0,1)" :
+				"out of memory for the workers");
 		status = 1;
 		goto out_eal;
 	}
@@ -460,8 +467,8 @@ main(int argc, char **argv)
 	if (ret == 0 && vgw_ctl_telemetry_init() < 0)
 		VGW_LOG(app, WARNING, "rte_telemetry commands not registered");
 	if (ret < 0) {
-		fprintf(stderr, "vhostgw: cannot create control socket %s: %s\n",
-			ctl_path, strerror(-ret));
+		fprintf(stderr, "vhostgw: cannot create control socket %s: %s\n", ctl_path,
+			strerror(-ret));
 		status = 1;
 		goto out_dp;
 	}
@@ -489,7 +496,7 @@ main(int argc, char **argv)
 
 	while (quit_signal == 0) {
 		vgw_ctl_poll(10);
-		vgw_dp_tick();		/* deferred poll-list rebuilds */
+		vgw_dp_tick(); /* deferred poll-list rebuilds */
 		vgw_net_age();
 	}
 	VGW_LOG(app, INFO, "signal %d: stopping", (int)quit_signal);

@@ -8,12 +8,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#define VGW_NAME_MAX 32		/* device and bridge names, NUL included */
-#define VGW_SOCKET_MAX 108	/* sizeof(sun_path) */
+#define VGW_NAME_MAX 32	   /* device and bridge names, NUL included */
+#define VGW_SOCKET_MAX 108 /* sizeof(sun_path) */
 #define VGW_DEVARGS_MAX 256
-#define VGW_TAG_MAX 37		/* virtio-fs tag: 36 bytes + NUL */
+#define VGW_TAG_MAX 37 /* virtio-fs tag: 36 bytes + NUL */
 #define VGW_MAX_DEVICES 64
-#define VGW_MAX_QUEUES 16	/* queue pairs (net) or request queues (fs) */
+#define VGW_MAX_QUEUES 16 /* queue pairs (net) or request queues (fs) */
 #define VGW_BRIDGE_MAX_PORTS VGW_MAX_DEVICES
 
 #define VGW_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -18,9 +18,9 @@
 
 #include "vgw_conf.h"
 
-#define CONF_PATH_MAX 128		/* built from known keys and indices only */
-#define CONF_QUOTE_MAX 160		/* a user string quoted in a message */
-#define CONF_FILE_MAX (16u << 20)	/* larger files are refused */
+#define CONF_PATH_MAX 128	  /* built from known keys and indices only */
+#define CONF_QUOTE_MAX 160	  /* a user string quoted in a message */
+#define CONF_FILE_MAX (16u << 20) /* larger files are refused */
 #define CONF_AGING_MIN 1
 #define CONF_AGING_MAX 86400
 #define CONF_MAC_TABLE_MIN 16
@@ -33,7 +33,7 @@
 /* Parser state: where problems go and the JSON path being walked. */
 struct conf_ctx {
 	const char *origin;
-	struct vgw_errlist *errs;	/* may be NULL: problems are only counted */
+	struct vgw_errlist *errs; /* may be NULL: problems are only counted */
 	unsigned int n_err;
 	struct vgw_conf *conf;
 	char path[CONF_PATH_MAX];
@@ -52,6 +52,7 @@ static const char *const dev_mode_names[] = {
 };
 
 /* Allowed keys, NULL-terminated. */
+/* clang-format off */
 static const char *const root_keys[] = {
 	"runtime_dir", "mbufs", "devices", "links", NULL
 };
@@ -84,20 +85,17 @@ static const char *const dev_keys_all[] = {
 	"shared_dir", "tag", "cache", "timeout", "xattr", "writeback",
 	"devargs", "rx_desc", "tx_desc", NULL
 };
+/* clang-format on */
 static const char *const *const dev_type_keys[] = {
 	[VGW_DEV_NET] = dev_keys_net,
 	[VGW_DEV_FS] = dev_keys_fs,
 	[VGW_DEV_ETHDEV] = dev_keys_ethdev,
 };
-static const char *const link_keys_xconnect[] = {
-	"xconnect", NULL
-};
-static const char *const link_keys_bridge[] = {
-	"bridge", "ports", "aging_time", "mac_table_size", NULL
-};
-static const char *const link_keys_all[] = {
-	"xconnect", "bridge", "ports", "aging_time", "mac_table_size", NULL
-};
+static const char *const link_keys_xconnect[] = { "xconnect", NULL };
+static const char *const link_keys_bridge[] = { "bridge", "ports", "aging_time", "mac_table_size",
+						NULL };
+static const char *const link_keys_all[] = { "xconnect",   "bridge",	     "ports",
+					     "aging_time", "mac_table_size", NULL };
 
 static const char default_json[] =
 	"{\n"
@@ -125,8 +123,7 @@ path_push_key(struct conf_ctx *c, const char *key)
 	size_t mark = c->path_len;
 	int n;
 
-	n = snprintf(c->path + mark, sizeof(c->path) - mark, "%s%s",
-		     mark ? "." : "", key);
+	n = snprintf(c->path + mark, sizeof(c->path) - mark, "%s%s", mark ? "." : "", key);
 	if (n > 0)
 		c->path_len = strnlen(c->path, sizeof(c->path) - 1);
 	return mark;
@@ -303,16 +300,14 @@ conf_expect(struct conf_ctx *c, const json_t *v, json_type t)
 {
 	if (json_typeof(v) == t)
 		return true;
-	conf_err(c, "expected %s, got %s", json_type_expected(t),
-		 json_type_name(v));
+	conf_err(c, "expected %s, got %s", json_type_expected(t), json_type_name(v));
 	return false;
 }
 
 /* obj[key] if present and of type t; NULL if absent (a problem when
  * required) or of another type (always a problem). */
 static json_t *
-conf_get(struct conf_ctx *c, json_t *obj, const char *key, json_type t,
-	 bool required)
+conf_get(struct conf_ctx *c, json_t *obj, const char *key, json_type t, bool required)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -322,8 +317,8 @@ conf_get(struct conf_ctx *c, json_t *obj, const char *key, json_type t,
 		return NULL;
 	}
 	if (json_typeof(v) != t) {
-		conf_err_key(c, key, "expected %s, got %s",
-			     json_type_expected(t), json_type_name(v));
+		conf_err_key(c, key, "expected %s, got %s", json_type_expected(t),
+			     json_type_name(v));
 		return NULL;
 	}
 	return v;
@@ -340,8 +335,8 @@ conf_get_str(struct conf_ctx *c, json_t *obj, const char *key, bool required)
 /* Read an integer in min..max into *out; false (and *out untouched) when
  * absent or invalid. */
 static bool
-conf_get_int(struct conf_ctx *c, json_t *obj, const char *key, bool required,
-	     long long min, long long max, long long *out)
+conf_get_int(struct conf_ctx *c, json_t *obj, const char *key, bool required, long long min,
+	     long long max, long long *out)
 {
 	json_t *v = conf_get(c, obj, key, JSON_INTEGER, required);
 	long long x;
@@ -387,11 +382,9 @@ conf_get_enum(struct conf_ctx *c, json_t *obj, const char *key, bool required,
 	for (size_t j = 0; j < n; j++) {
 		size_t l = strlen(list);
 
-		snprintf(list + l, sizeof(list) - l, "%s%s", j ? ", " : "",
-			 names[j]);
+		snprintf(list + l, sizeof(list) - l, "%s%s", j ? ", " : "", names[j]);
 	}
-	conf_err_key(c, key, "expected one of %s, got %s", list,
-		     conf_quote(q, s));
+	conf_err_key(c, key, "expected one of %s, got %s", list, conf_quote(q, s));
 	return false;
 }
 
@@ -412,15 +405,13 @@ conf_check_keys(struct conf_ctx *c, json_t *obj, const char *const *allowed,
 {
 	char q[CONF_QUOTE_MAX];
 
-	for (void *it = json_object_iter(obj); it != NULL;
-	     it = json_object_iter_next(obj, it)) {
+	for (void *it = json_object_iter(obj); it != NULL; it = json_object_iter_next(obj, it)) {
 		const char *key = json_object_iter_key(it);
 
 		if (str_in(key, allowed))
 			continue;
 		if (what != NULL && str_in(key, known))
-			conf_err(c, "unknown key %s for %s",
-				 conf_quote(q, key), what);
+			conf_err(c, "unknown key %s for %s", conf_quote(q, key), what);
 		else
 			conf_err(c, "unknown key %s", conf_quote(q, key));
 	}
@@ -429,8 +420,8 @@ conf_check_keys(struct conf_ctx *c, json_t *obj, const char *const *allowed,
 static bool
 name_char_ok(char ch)
 {
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '_' || ch == '.' || ch == '-';
 }
 
 /* Device and bridge names: 1..VGW_NAME_MAX-1 of [A-Za-z0-9_.-]. */
@@ -442,8 +433,7 @@ conf_check_name(struct conf_ctx *c, const char *key, const char *s)
 	char esc[8], ch[16];
 
 	if (len == 0 || len >= VGW_NAME_MAX) {
-		conf_err_key(c, key, "expected 1..%d characters, got %zu",
-			     VGW_NAME_MAX - 1, len);
+		conf_err_key(c, key, "expected 1..%d characters, got %zu", VGW_NAME_MAX - 1, len);
 		return false;
 	}
 	for (const char *p = s; *p != '\0'; p++) {
@@ -453,9 +443,8 @@ conf_check_name(struct conf_ctx *c, const char *key, const char *s)
 			continue;
 		conf_escape_byte(u, true, esc);
 		snprintf(ch, sizeof(ch), "'%s'", esc);
-		conf_err_key(c, key,
-			     "invalid character %s in %s (allowed: "
-			     CONF_NAME_CHARS ")", ch, conf_quote(q, s));
+		conf_err_key(c, key, "invalid character %s in %s (allowed: " CONF_NAME_CHARS ")",
+			     ch, conf_quote(q, s));
 		return false;
 	}
 	return true;
@@ -463,15 +452,13 @@ conf_check_name(struct conf_ctx *c, const char *key, const char *s)
 
 /* An absolute path of at most size-1 bytes, copied into dst. */
 static bool
-conf_check_abs_path(struct conf_ctx *c, const char *key, const char *s,
-		    char *dst, size_t size)
+conf_check_abs_path(struct conf_ctx *c, const char *key, const char *s, char *dst, size_t size)
 {
 	char q[CONF_QUOTE_MAX];
 	size_t len = strlen(s);
 
 	if (s[0] != '/') {
-		conf_err_key(c, key, "expected an absolute path, got %s",
-			     conf_quote(q, s));
+		conf_err_key(c, key, "expected an absolute path, got %s", conf_quote(q, s));
 		return false;
 	}
 	if (len >= size) {
@@ -485,8 +472,7 @@ conf_check_abs_path(struct conf_ctx *c, const char *key, const char *s,
 
 /* A string of 1..size-1 bytes, copied into dst. */
 static bool
-conf_get_bounded_str(struct conf_ctx *c, json_t *obj, const char *key,
-		     char *dst, size_t size)
+conf_get_bounded_str(struct conf_ctx *c, json_t *obj, const char *key, char *dst, size_t size)
 {
 	const char *s = conf_get_str(c, obj, key, true);
 	size_t len;
@@ -495,8 +481,7 @@ conf_get_bounded_str(struct conf_ctx *c, json_t *obj, const char *key,
 		return false;
 	len = strlen(s);
 	if (len == 0 || len >= size) {
-		conf_err_key(c, key, "expected 1..%zu bytes, got %zu",
-			     size - 1, len);
+		conf_err_key(c, key, "expected 1..%zu bytes, got %zu", size - 1, len);
 		return false;
 	}
 	memcpy(dst, s, len + 1);
@@ -522,9 +507,8 @@ conf_parse_runtime_dir(struct conf_ctx *c, json_t *root)
 	const char *s = conf_get_str(c, root, "runtime_dir", false);
 	size_t len;
 
-	if (s == NULL || !conf_check_abs_path(c, "runtime_dir", s,
-					      conf->runtime_dir,
-					      sizeof(conf->runtime_dir)))
+	if (s == NULL ||
+	    !conf_check_abs_path(c, "runtime_dir", s, conf->runtime_dir, sizeof(conf->runtime_dir)))
 		return;
 	/* "/run/vhostgw/" and "/run/vhostgw" are the same directory */
 	len = strlen(conf->runtime_dir);
@@ -551,8 +535,7 @@ conf_peek_dev_type(json_t *obj)
 
 	if (!json_is_string(v))
 		return -1;
-	return str_index(json_string_value(v), dev_type_names,
-			 VGW_ARRAY_SIZE(dev_type_names));
+	return str_index(json_string_value(v), dev_type_names, VGW_ARRAY_SIZE(dev_type_names));
 }
 
 static void
@@ -587,8 +570,7 @@ conf_dev_name(struct conf_ctx *c, json_t *obj, unsigned int i)
 	for (unsigned int j = 0; j < i; j++) {
 		if (strcmp(conf->devs[j].name, name) != 0)
 			continue;
-		conf_err_key(c, "name",
-			     "duplicate device name %s (first at devices[%u])",
+		conf_err_key(c, "name", "duplicate device name %s (first at devices[%u])",
 			     conf_quote(q, name), j);
 		return;
 	}
@@ -617,16 +599,14 @@ conf_dev_socket(struct conf_ctx *c, json_t *obj, unsigned int i)
 	if (s[0] == '/')
 		rc = asprintf(&path, "%s", s);
 	else
-		rc = asprintf(&path, "%s%s%s", dir,
-			      dir[strlen(dir) - 1] == '/' ? "" : "/", s);
+		rc = asprintf(&path, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", s);
 	if (rc < 0) {
 		conf_err_key(c, "socket", "out of memory");
 		return;
 	}
 	len = strlen(path);
 	if (len >= VGW_SOCKET_MAX) {
-		conf_err_key(c, "socket",
-			     "path %s is too long: %zu bytes, at most %d",
+		conf_err_key(c, "socket", "path %s is too long: %zu bytes, at most %d",
 			     conf_quote(q, path), len, VGW_SOCKET_MAX - 1);
 		goto out;
 	}
@@ -654,8 +634,7 @@ conf_dev_queues(struct conf_ctx *c, json_t *obj, struct vgw_conf_dev *d)
 const char *
 vgw_conf_protocol_feature_name(unsigned int bit)
 {
-	return bit < VGW_ARRAY_SIZE(protocol_feature_names) ?
-	       protocol_feature_names[bit] : NULL;
+	return bit < VGW_ARRAY_SIZE(protocol_feature_names) ? protocol_feature_names[bit] : NULL;
 }
 
 /* arr[j], at the current path: a protocol feature name into *mask. */
@@ -673,7 +652,8 @@ conf_pf_name(struct conf_ctx *c, json_t *arr, size_t j, uint64_t *mask)
 			return;
 		}
 	}
-	conf_err(c, "unknown protocol feature %s (known: mq, log_shmfd, rarp, "
+	conf_err(c,
+		 "unknown protocol feature %s (known: mq, log_shmfd, rarp, "
 		 "reply_ack, ..., status, device_state: see README)",
 		 conf_quote(q, json_string_value(v)));
 }
@@ -705,8 +685,8 @@ conf_dev_vhost(struct conf_ctx *c, json_t *obj, unsigned int i)
 	int mode;
 
 	conf_dev_socket(c, obj, i);
-	if (conf_get_enum(c, obj, "mode", false, dev_mode_names,
-			  VGW_ARRAY_SIZE(dev_mode_names), &mode))
+	if (conf_get_enum(c, obj, "mode", false, dev_mode_names, VGW_ARRAY_SIZE(dev_mode_names),
+			  &mode))
 		d->mode = (enum vgw_dev_mode)mode;
 	conf_dev_queues(c, obj, d);
 	conf_dev_pf_off(c, obj, d);
@@ -736,10 +716,10 @@ conf_dev_fs_options(struct conf_ctx *c, json_t *obj, struct vgw_conf_dev *d)
 
 	d->fs_cache = VGW_FS_CACHE_MODE_AUTO;
 	d->fs_timeout = -1;
-	d->fs_xattr = false;	/* as virtiofsd: see README */
+	d->fs_xattr = false; /* as virtiofsd: see README */
 	d->fs_writeback = false;
-	if (conf_get_enum(c, obj, "cache", false, fs_cache_names,
-			  VGW_ARRAY_SIZE(fs_cache_names), &mode))
+	if (conf_get_enum(c, obj, "cache", false, fs_cache_names, VGW_ARRAY_SIZE(fs_cache_names),
+			  &mode))
 		d->fs_cache = mode;
 	if (conf_get_int(c, obj, "timeout", false, 0, 86400, &v))
 		d->fs_timeout = (int)v;
@@ -753,8 +733,7 @@ conf_dev_fs(struct conf_ctx *c, json_t *obj, struct vgw_conf_dev *d)
 	const char *dir = conf_get_str(c, obj, "shared_dir", true);
 
 	if (dir != NULL)
-		conf_check_abs_path(c, "shared_dir", dir, d->shared_dir,
-				    sizeof(d->shared_dir));
+		conf_check_abs_path(c, "shared_dir", dir, d->shared_dir, sizeof(d->shared_dir));
 	conf_get_bounded_str(c, obj, "tag", d->tag, sizeof(d->tag));
 	conf_dev_fs_options(c, obj, d);
 }
@@ -770,8 +749,8 @@ conf_dev_desc(struct conf_ctx *c, json_t *obj, const char *key, uint16_t *out)
 		return;
 	x = json_integer_value(v);
 	if (x < CONF_DESC_MIN || x > CONF_DESC_MAX || (x & (x - 1)) != 0) {
-		conf_err_key(c, key, "expected a power of two in %d..%d, got %lld",
-			     CONF_DESC_MIN, CONF_DESC_MAX, x);
+		conf_err_key(c, key, "expected a power of two in %d..%d, got %lld", CONF_DESC_MIN,
+			     CONF_DESC_MAX, x);
 		return;
 	}
 	*out = (uint16_t)x;
@@ -802,8 +781,8 @@ conf_parse_dev(struct conf_ctx *c, json_t *obj, unsigned int i)
 		return;
 	conf_dev_keys(c, obj);
 	conf_dev_name(c, obj, i);
-	if (!conf_get_enum(c, obj, "type", true, dev_type_names,
-			   VGW_ARRAY_SIZE(dev_type_names), &type))
+	if (!conf_get_enum(c, obj, "type", true, dev_type_names, VGW_ARRAY_SIZE(dev_type_names),
+			   &type))
 		return;
 	d->type = (enum vgw_dev_type)type;
 	switch (d->type) {
@@ -830,8 +809,7 @@ conf_parse_devices(struct conf_ctx *c, json_t *root)
 		return;
 	n = json_array_size(arr);
 	if (n == 0 || n > VGW_MAX_DEVICES) {
-		conf_err_key(c, "devices", "expected 1..%d devices, got %zu",
-			     VGW_MAX_DEVICES, n);
+		conf_err_key(c, "devices", "expected 1..%d devices, got %zu", VGW_MAX_DEVICES, n);
 		if (n > VGW_MAX_DEVICES)
 			n = VGW_MAX_DEVICES;
 	}
@@ -863,8 +841,7 @@ json_array_find_str(json_t *arr, size_t end, const char *name)
 
 /* arr[j], at the current path: a device name to add to links[idx]. */
 static void
-conf_link_port(struct conf_ctx *c, json_t *arr, size_t j, const char *key,
-	       unsigned int idx)
+conf_link_port(struct conf_ctx *c, json_t *arr, size_t j, const char *key, unsigned int idx)
 {
 	struct vgw_conf *conf = c->conf;
 	struct vgw_conf_link *link = &conf->links[idx];
@@ -883,8 +860,10 @@ conf_link_port(struct conf_ctx *c, json_t *arr, size_t j, const char *key,
 		return;
 	}
 	if (conf->devs[d].type == VGW_DEV_FS) {
-		conf_err(c, "device %s has type fs, only net and ethdev "
-			 "devices can be linked", conf_quote(q, name));
+		conf_err(c,
+			 "device %s has type fs, only net and ethdev "
+			 "devices can be linked",
+			 conf_quote(q, name));
 		return;
 	}
 	if (conf->devs[d].link == (int)idx) {
@@ -894,8 +873,8 @@ conf_link_port(struct conf_ctx *c, json_t *arr, size_t j, const char *key,
 		return;
 	}
 	if (conf->devs[d].link >= 0) {
-		conf_err(c, "device %s is already in links[%d]",
-			 conf_quote(q, name), conf->devs[d].link);
+		conf_err(c, "device %s is already in links[%d]", conf_quote(q, name),
+			 conf->devs[d].link);
 		return;
 	}
 	conf->devs[d].link = (int)idx;
@@ -905,8 +884,8 @@ conf_link_port(struct conf_ctx *c, json_t *arr, size_t j, const char *key,
 
 /* The device names in obj[key]: min..max of them. */
 static void
-conf_link_ports(struct conf_ctx *c, json_t *obj, const char *key,
-		size_t min, size_t max, unsigned int idx)
+conf_link_ports(struct conf_ctx *c, json_t *obj, const char *key, size_t min, size_t max,
+		unsigned int idx)
 {
 	json_t *arr = conf_get(c, obj, key, JSON_ARRAY, true);
 	size_t n, mark;
@@ -916,11 +895,10 @@ conf_link_ports(struct conf_ctx *c, json_t *obj, const char *key,
 	n = json_array_size(arr);
 	if (n < min || n > max) {
 		if (min == max)
-			conf_err_key(c, key, "expected %zu device names, got %zu",
-				     min, n);
+			conf_err_key(c, key, "expected %zu device names, got %zu", min, n);
 		else
-			conf_err_key(c, key, "expected %zu..%zu device names, got %zu",
-				     min, max, n);
+			conf_err_key(c, key, "expected %zu..%zu device names, got %zu", min, max,
+				     n);
 	}
 	mark = path_push_key(c, key);
 	for (size_t j = 0; j < n; j++) {
@@ -937,8 +915,7 @@ conf_link_xconnect(struct conf_ctx *c, json_t *obj, unsigned int idx)
 {
 	struct vgw_conf_link *link = &c->conf->links[idx];
 
-	conf_check_keys(c, obj, link_keys_xconnect, link_keys_all,
-			"an xconnect");
+	conf_check_keys(c, obj, link_keys_xconnect, link_keys_all, "an xconnect");
 	link->type = VGW_LINK_XCONNECT;
 	snprintf(link->name, sizeof(link->name), "xconnect%u", idx);
 	conf_link_ports(c, obj, "xconnect", 2, 2, idx);
@@ -957,8 +934,7 @@ conf_bridge_name(struct conf_ctx *c, json_t *obj, unsigned int idx)
 		if (conf->links[j].type != VGW_LINK_BRIDGE ||
 		    strcmp(conf->links[j].name, name) != 0)
 			continue;
-		conf_err_key(c, "bridge",
-			     "duplicate bridge name %s (first at links[%u])",
+		conf_err_key(c, "bridge", "duplicate bridge name %s (first at links[%u])",
 			     conf_quote(q, name), j);
 		return;
 	}
@@ -977,11 +953,10 @@ conf_link_bridge(struct conf_ctx *c, json_t *obj, unsigned int idx)
 	link->mac_table_size = VGW_CONF_DEFAULT_MAC_TABLE;
 	conf_bridge_name(c, obj, idx);
 	conf_link_ports(c, obj, "ports", 2, VGW_BRIDGE_MAX_PORTS, idx);
-	if (conf_get_int(c, obj, "aging_time", false, CONF_AGING_MIN,
-			 CONF_AGING_MAX, &v))
+	if (conf_get_int(c, obj, "aging_time", false, CONF_AGING_MIN, CONF_AGING_MAX, &v))
 		link->aging_sec = (uint32_t)v;
-	if (conf_get_int(c, obj, "mac_table_size", false, CONF_MAC_TABLE_MIN,
-			 CONF_MAC_TABLE_MAX, &v))
+	if (conf_get_int(c, obj, "mac_table_size", false, CONF_MAC_TABLE_MIN, CONF_MAC_TABLE_MAX,
+			 &v))
 		link->mac_table_size = round_up_pow2((uint32_t)v);
 }
 
@@ -1017,8 +992,7 @@ conf_parse_links(struct conf_ctx *c, json_t *root)
 		return;
 	n = json_array_size(arr);
 	if (n > VGW_MAX_DEVICES) {
-		conf_err_key(c, "links", "expected at most %d links, got %zu",
-			     VGW_MAX_DEVICES, n);
+		conf_err_key(c, "links", "expected at most %d links, got %zu", VGW_MAX_DEVICES, n);
 		n = VGW_MAX_DEVICES;
 	}
 	c->conf->n_links = (uint16_t)n;
@@ -1059,8 +1033,7 @@ conf_add(struct vgw_errlist *errs, const char *fmt, ...)
 }
 
 static struct vgw_conf *
-conf_parse_buf(const char *buf, size_t len, const char *origin,
-	       struct vgw_errlist *errs)
+conf_parse_buf(const char *buf, size_t len, const char *origin, struct vgw_errlist *errs)
 {
 	struct conf_ctx c = {
 		.origin = origin != NULL ? origin : "<string>",
@@ -1069,17 +1042,15 @@ conf_parse_buf(const char *buf, size_t len, const char *origin,
 	json_error_t jerr;
 	json_t *root;
 
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-			  &jerr);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (root == NULL) {
-		conf_add(errs, "%s:%d:%d: invalid JSON: %s", c.origin,
-			 jerr.line, jerr.column, jerr.text);
+		conf_add(errs, "%s:%d:%d: invalid JSON: %s", c.origin, jerr.line, jerr.column,
+			 jerr.text);
 		errno = EINVAL;
 		return NULL;
 	}
 	if (!json_is_object(root)) {
-		conf_add(errs, "%s: expected a JSON object at the top level",
-			 c.origin);
+		conf_add(errs, "%s: expected a JSON object at the top level", c.origin);
 		json_decref(root);
 		errno = EINVAL;
 		return NULL;
@@ -1102,12 +1073,10 @@ conf_parse_buf(const char *buf, size_t len, const char *origin,
 }
 
 struct vgw_conf *
-vgw_conf_parse_string(const char *json, const char *origin,
-		      struct vgw_errlist *errs)
+vgw_conf_parse_string(const char *json, const char *origin, struct vgw_errlist *errs)
 {
 	if (json == NULL) {
-		conf_add(errs, "%s: no configuration text",
-			 origin != NULL ? origin : "<string>");
+		conf_add(errs, "%s: no configuration text", origin != NULL ? origin : "<string>");
 		errno = EINVAL;
 		return NULL;
 	}
@@ -1173,8 +1142,7 @@ vgw_conf_parse_file(const char *path, struct vgw_errlist *errs)
 
 	rc = conf_read_file(path, &buf, &len);
 	if (rc < 0) {
-		conf_add(errs, "%s: cannot read: %s", path,
-			 strerror_r(-rc, eb, sizeof(eb)));
+		conf_add(errs, "%s: cannot read: %s", path, strerror_r(-rc, eb, sizeof(eb)));
 		errno = -rc;
 		return NULL;
 	}

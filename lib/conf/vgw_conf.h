@@ -41,7 +41,7 @@ struct vgw_conf_dev {
 	 * resolved against runtime_dir) */
 	char socket[VGW_SOCKET_MAX];
 	enum vgw_dev_mode mode;
-	uint16_t queues;		/* queue pairs (net, ethdev) or request queues (fs) */
+	uint16_t queues; /* queue pairs (net, ethdev) or request queues (fs) */
 	/* net, fs: "disable_protocol_features", vhost-user protocol feature
 	 * bits never offered to the front-end (a workaround for front-ends
 	 * that mishandle one) */
@@ -49,13 +49,13 @@ struct vgw_conf_dev {
 	/* fs */
 	char shared_dir[4096];
 	char tag[VGW_TAG_MAX];
-	enum vgw_fs_cache_mode fs_cache;	/* "cache": auto (default), none, always */
-	int fs_timeout;			/* "timeout": entry and attr seconds, -1 default */
-	bool fs_xattr;			/* "xattr": serve extended attributes (true) */
-	bool fs_writeback;		/* "writeback": FUSE writeback cache (false) */
+	enum vgw_fs_cache_mode fs_cache; /* "cache": auto (default), none, always */
+	int fs_timeout;			 /* "timeout": entry and attr seconds, -1 default */
+	bool fs_xattr;			 /* "xattr": serve extended attributes (true) */
+	bool fs_writeback;		 /* "writeback": FUSE writeback cache (false) */
 	/* ethdev */
 	char devargs[VGW_DEVARGS_MAX];
-	uint16_t rx_desc;		/* ethdev ring sizes, default 1024 */
+	uint16_t rx_desc; /* ethdev ring sizes, default 1024 */
 	uint16_t tx_desc;
 	/* the link this device belongs to, index into conf->links, or -1 */
 	int link;
@@ -68,11 +68,11 @@ enum vgw_link_type {
 
 struct vgw_conf_link {
 	enum vgw_link_type type;
-	char name[VGW_NAME_MAX];	/* bridge name; "xconnect<N>" for xconnects */
-	uint16_t n_ports;		/* 2 for xconnect */
-	uint16_t ports[VGW_BRIDGE_MAX_PORTS];	/* indices into conf->devs */
-	uint32_t aging_sec;		/* bridge: MAC aging time */
-	uint32_t mac_table_size;	/* bridge: entries, power of two */
+	char name[VGW_NAME_MAX];	      /* bridge name; "xconnect<N>" for xconnects */
+	uint16_t n_ports;		      /* 2 for xconnect */
+	uint16_t ports[VGW_BRIDGE_MAX_PORTS]; /* indices into conf->devs */
+	uint32_t aging_sec;		      /* bridge: MAC aging time */
+	uint32_t mac_table_size;	      /* bridge: entries, power of two */
 };
 
 /* The vhost-user protocol feature of bit `bit` by its name in lower case
@@ -81,7 +81,7 @@ const char *vgw_conf_protocol_feature_name(unsigned int bit);
 
 struct vgw_conf {
 	char runtime_dir[VGW_SOCKET_MAX];
-	uint32_t mbufs;			/* 0: computed from the devices */
+	uint32_t mbufs; /* 0: computed from the devices */
 	uint16_t n_devs;
 	struct vgw_conf_dev devs[VGW_MAX_DEVICES];
 	uint16_t n_links;

@@ -40,30 +40,30 @@
 
 RTE_LOG_REGISTER_SUFFIX(vgw_logtype_ctl, ctl, INFO);
 
-#define CTL_MAX_CLIENTS 4096		/* concurrent connections */
-#define CTL_LINE_MAX 65536		/* a request line with its '\n' */
-#define CTL_BUF_MIN 4096		/* first size of a buffer or queue */
-#define CTL_OUTQ_MAX (1u << 20)		/* unread reply and event bytes */
-#define CTL_OUTQ_KEEP 65536		/* a drained queue above this is freed */
-#define CTL_LINES_PER_PASS 32		/* requests served per client per pass */
+#define CTL_MAX_CLIENTS 4096	/* concurrent connections */
+#define CTL_LINE_MAX 65536	/* a request line with its '\n' */
+#define CTL_BUF_MIN 4096	/* first size of a buffer or queue */
+#define CTL_OUTQ_MAX (1u << 20) /* unread reply and event bytes */
+#define CTL_OUTQ_KEEP 65536	/* a drained queue above this is freed */
+#define CTL_LINES_PER_PASS 32	/* requests served per client per pass */
 #define CTL_ACCEPTS_PER_PASS 64
 #define CTL_EVENTS_PER_WAIT 64
-#define CTL_REFUSE_LOG_S 10.0		/* at most one refusal warning per 10 s */
+#define CTL_REFUSE_LOG_S 10.0 /* at most one refusal warning per 10 s */
 
 struct ctl_client {
-	TAILQ_ENTRY(ctl_client) next;	/* on clients, or graveyard once dead */
+	TAILQ_ENTRY(ctl_client) next; /* on clients, or graveyard once dead */
 	TAILQ_ENTRY(ctl_client) next_backlog;
 	int fd;
-	pid_t pid;			/* the peer's, for the logs */
+	pid_t pid; /* the peer's, for the logs */
 	uint64_t id;
-	uint32_t armed;			/* epoll events asked for */
+	uint32_t armed; /* epoll events asked for */
 	bool subscribed;
-	bool backlog;			/* on the backlog list: lines left */
-	bool closing;			/* close once the output is flushed */
-	bool dead;			/* closed, freed at the end of the pass */
-	char *in;			/* [in_start, in_len) not served yet */
+	bool backlog; /* on the backlog list: lines left */
+	bool closing; /* close once the output is flushed */
+	bool dead;    /* closed, freed at the end of the pass */
+	char *in;     /* [in_start, in_len) not served yet */
 	size_t in_start, in_len, in_cap;
-	char *out;			/* [out_start, out_len) not sent yet */
+	char *out; /* [out_start, out_len) not sent yet */
 	size_t out_start, out_len, out_cap;
 };
 
@@ -72,7 +72,7 @@ TAILQ_HEAD(ctl_client_list, ctl_client);
 static struct ctl_server {
 	int listen_fd;
 	int epoll_fd;
-	int spare_fd;			/* given up to refuse when out of fds */
+	int spare_fd; /* given up to refuse when out of fds */
 	char path[VGW_SOCKET_MAX];
 	struct ctl_client_list clients;
 	struct ctl_client_list backlog;
@@ -82,7 +82,7 @@ static struct ctl_server {
 	uint64_t next_id;
 	uint64_t refused;
 	double refuse_logged;
-	struct ctl_client *current;	/* the client being served */
+	struct ctl_client *current; /* the client being served */
 } srv = {
 	.listen_fd = -1,
 	.epoll_fd = -1,
@@ -149,8 +149,7 @@ server_open(const char *path)
 		return srv.listen_fd;
 	strcpy(srv.path, path);
 	srv.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (srv.epoll_fd < 0 ||
-	    epoll_ctl(srv.epoll_fd, EPOLL_CTL_ADD, srv.listen_fd, &ev) < 0)
+	if (srv.epoll_fd < 0 || epoll_ctl(srv.epoll_fd, EPOLL_CTL_ADD, srv.listen_fd, &ev) < 0)
 		return -errno;
 	srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
@@ -274,7 +273,7 @@ client_flush(struct ctl_client *c)
 		if (w < 0 && errno == EAGAIN)
 			break;
 		if (w <= 0)
-			client_kill(c);	/* the peer is gone */
+			client_kill(c); /* the peer is gone */
 		else
 			c->out_start += w;
 	}
@@ -351,7 +350,7 @@ client_reply(struct ctl_client *c, json_t *reply)
 		return;
 	}
 	len = strlen(s);
-	s[len++] = '\n';	/* json_dumps leaves room: replace the NUL */
+	s[len++] = '\n'; /* json_dumps leaves room: replace the NUL */
 	client_queue(c, s, len);
 	free(s);
 }
@@ -481,7 +480,8 @@ refuse(int fd, const char *why)
 	if (srv.refuse_logged != 0 && now - srv.refuse_logged < CTL_REFUSE_LOG_S)
 		return;
 	srv.refuse_logged = now;
-	VGW_LOG(ctl, WARNING, "control socket: connection refused: %s (%" PRIu64
+	VGW_LOG(ctl, WARNING,
+		"control socket: connection refused: %s (%" PRIu64
 		" refused since start; next warning in %.0f s at the earliest)",
 		why, srv.refused, CTL_REFUSE_LOG_S);
 }
@@ -607,7 +607,7 @@ handle_event(const struct epoll_event *ev)
 	if (c->dead || !(ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	if (c->closing)
-		client_flush(c);	/* fails and closes if the peer is gone */
+		client_flush(c); /* fails and closes if the peer is gone */
 	else if (!c->backlog)
 		client_read(c);
 }
@@ -623,8 +623,7 @@ vgw_ctl_poll(int timeout_ms)
 		poll(NULL, 0, timeout_ms);
 		return;
 	}
-	n = epoll_wait(srv.epoll_fd, ev, VGW_ARRAY_SIZE(ev),
-		       srv.n_backlog != 0 ? 0 : timeout_ms);
+	n = epoll_wait(srv.epoll_fd, ev, VGW_ARRAY_SIZE(ev), srv.n_backlog != 0 ? 0 : timeout_ms);
 	serve_backlog();
 	for (int i = 0; i < n; i++)
 		handle_event(&ev[i]);

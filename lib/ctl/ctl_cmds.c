@@ -49,10 +49,9 @@ device_summary(struct vgw_device *dev)
 	struct vgw_device_info in;
 
 	vgw_device_info(dev, &in, NULL);
-	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:s}",
-			 "name", dev->name, "type", vgw_conf_dev_type_str(dev->type),
-			 "connected", in.connected, "ready", in.ready,
-			 "suspended", in.suspended, "phase", phase_of(dev->name));
+	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:s}", "name", dev->name, "type",
+			 vgw_conf_dev_type_str(dev->type), "connected", in.connected, "ready",
+			 in.ready, "suspended", in.suspended, "phase", phase_of(dev->name));
 }
 
 json_t *
@@ -63,23 +62,22 @@ vgw_ctl_device_json(struct vgw_device *dev)
 	json_t *extra = json_object(), *d;
 
 	vgw_device_info(dev, &in, extra);
-	d = json_pack("{s:s, s:s}", "name", dev->name,
-		      "type", vgw_conf_dev_type_str(dev->type));
+	d = json_pack("{s:s, s:s}", "name", dev->name, "type", vgw_conf_dev_type_str(dev->type));
 	if (dev->vhost) {
 		json_object_set_new(d, "socket", json_string(dev->conf->socket));
-		json_object_set_new(d, "mode",
-				    json_string(vgw_conf_dev_mode_str(dev->conf->mode)));
+		json_object_set_new(d, "mode", json_string(vgw_conf_dev_mode_str(dev->conf->mode)));
 	}
 	json_object_update(d, extra);
 	json_decref(extra);
-	json_object_update_new(d, json_pack("{s:b, s:b, s:b, s:i, s:i, s:i, s:I, s:I, s:I, s:I,"
-					    " s:s}",
-		"connected", in.connected, "ready", in.ready, "suspended", in.suspended,
-		"vid", in.vid, "queues", in.queues, "active_queues", in.active_queues,
-		"features", (json_int_t)in.features,
-		"protocol_features", (json_int_t)in.protocol_features,
-		"connects", (json_int_t)in.connects, "disconnects", (json_int_t)in.disconnects,
-		"phase", phase_of(dev->name)));
+	json_object_update_new(
+		d,
+		json_pack("{s:b, s:b, s:b, s:i, s:i, s:i, s:I, s:I, s:I, s:I,"
+			  " s:s}",
+			  "connected", in.connected, "ready", in.ready, "suspended", in.suspended,
+			  "vid", in.vid, "queues", in.queues, "active_queues", in.active_queues,
+			  "features", (json_int_t)in.features, "protocol_features",
+			  (json_int_t)in.protocol_features, "connects", (json_int_t)in.connects,
+			  "disconnects", (json_int_t)in.disconnects, "phase", phase_of(dev->name)));
 	if (cd != NULL && cd->pm.phase == VGW_PHASE_FAILED)
 		json_object_set_new(d, "failed_reason", json_string(cd->pm.reason));
 	return d;
@@ -144,9 +142,9 @@ workers_json(void)
 		uint64_t loops, busy;
 
 		vgw_dp_worker_load(w, &loops, &busy);
-		json_array_append_new(lc, json_pack("{s:i, s:I, s:I}",
-			"lcore", vgw_dp_worker_lcore(w), "loops", (json_int_t)loops,
-			"busy_loops", (json_int_t)busy));
+		json_array_append_new(
+			lc, json_pack("{s:i, s:I, s:I}", "lcore", vgw_dp_worker_lcore(w), "loops",
+				      (json_int_t)loops, "busy_loops", (json_int_t)busy));
 	}
 	return lc;
 }
@@ -173,8 +171,9 @@ cmd_stats(json_t *req)
 	r = ok_reply();
 	json_object_set_new(r, "devices", arr);
 	json_object_set_new(r, "workers", workers_json());
-	json_object_set_new(r, "mbufs", json_pack("{s:i, s:i, s:i}", "total", m.mbufs,
-		"in_use", m.in_use, "size", m.mbuf_size));
+	json_object_set_new(r, "mbufs",
+			    json_pack("{s:i, s:i, s:i}", "total", m.mbufs, "in_use", m.in_use,
+				      "size", m.mbuf_size));
 	json_object_set_new(r, "tsc_hz", json_integer((json_int_t)rte_get_tsc_hz()));
 	json_object_set_new(r, "inputs_lost", json_integer((json_int_t)vgw_ctl_inputs_lost()));
 	json_object_set_new(r, "restarts", json_integer((json_int_t)strtoll(
@@ -227,8 +226,8 @@ do_suspend(json_t *req, bool suspend)
 				     strerror(-ret));
 	cd = vgw_ctl_dev_find(dev->name);
 	if (cd != NULL && ret == 1)
-		vgw_ctl_feed(cd, suspend ? VGW_PHASE_IN_OP_SUSPEND : VGW_PHASE_IN_OP_RESUME,
-			     NULL, vgw_ctl_now());
+		vgw_ctl_feed(cd, suspend ? VGW_PHASE_IN_OP_SUSPEND : VGW_PHASE_IN_OP_RESUME, NULL,
+			     vgw_ctl_now());
 	r = ok_reply();
 	json_object_set_new(r, "changed", json_boolean(ret == 1));
 	return r;
@@ -261,7 +260,8 @@ do_state(json_t *req, bool save)
 		return err;
 	if (dev->ops->state_save == NULL || dev->ops->state_load == NULL)
 		return vgw_ctl_error("device \"%s\" has no device state of its own (net: "
-				     "the front-end's rings are all there is)", dev->name);
+				     "the front-end's rings are all there is)",
+				     dev->name);
 	if (path == NULL || path[0] != '/')
 		return vgw_ctl_error("\"path\": an absolute file path (string) is required");
 	r = ok_reply();
@@ -273,9 +273,9 @@ do_state(json_t *req, bool save)
 				     dev->name, why[0] ? why : strerror(-ret));
 	}
 	json_object_set_new(r, "bytes", json_integer((json_int_t)bytes));
-	vgw_ctl_broadcast(json_pack("{s:s, s:s, s:s, s:s, s:I, s:f}", "event", "state",
-		"device", dev->name, "op", save ? "save" : "load", "path", path,
-		"bytes", (json_int_t)bytes, "ts", vgw_ctl_now()));
+	vgw_ctl_broadcast(json_pack("{s:s, s:s, s:s, s:s, s:I, s:f}", "event", "state", "device",
+				    dev->name, "op", save ? "save" : "load", "path", path, "bytes",
+				    (json_int_t)bytes, "ts", vgw_ctl_now()));
 	return r;
 }
 
@@ -299,10 +299,9 @@ cmd_subscribe(json_t *req)
 }
 
 static const char *const level_names[] = {
-	[RTE_LOG_EMERG] = "emerg", [RTE_LOG_ALERT] = "alert", [RTE_LOG_CRIT] = "crit",
-	[RTE_LOG_ERR] = "err", [RTE_LOG_WARNING] = "warning",
-	[RTE_LOG_NOTICE] = "notice", [RTE_LOG_INFO] = "info",
-	[RTE_LOG_DEBUG] = "debug",
+	[RTE_LOG_EMERG] = "emerg", [RTE_LOG_ALERT] = "alert",	  [RTE_LOG_CRIT] = "crit",
+	[RTE_LOG_ERR] = "err",	   [RTE_LOG_WARNING] = "warning", [RTE_LOG_NOTICE] = "notice",
+	[RTE_LOG_INFO] = "info",   [RTE_LOG_DEBUG] = "debug",
 };
 
 static json_t *
@@ -328,7 +327,8 @@ cmd_log_level(json_t *req)
 		return r;
 	}
 	return vgw_ctl_error("\"level\": expected one of emerg, alert, crit, err, warning, "
-			     "notice, info, debug, got \"%s\"", level);
+			     "notice, info, debug, got \"%s\"",
+			     level);
 }
 
 struct ctl_cmd {
@@ -345,9 +345,11 @@ static const struct ctl_cmd cmds[] = {
 	{ "stats", cmd_stats, "counters per device and queue, workers, mbufs [{device}]" },
 	{ "suspend", cmd_suspend, "stop processing a device's rings {device}" },
 	{ "resume", cmd_resume, "restart a suspended device {device}" },
-	{ "state-save", cmd_state_save, "an fs device's session to a file, the device "
+	{ "state-save", cmd_state_save,
+	  "an fs device's session to a file, the device "
 	  "suspended or stopped {device, path}" },
-	{ "state-load", cmd_state_load, "a saved session into an fs device whose front-end "
+	{ "state-load", cmd_state_load,
+	  "a saved session into an fs device whose front-end "
 	  "connected and has not started it {device, path}" },
 	{ "subscribe", cmd_subscribe, "stream events on this connection" },
 	{ "log-level", cmd_log_level, "set a log level {level, type (default vgw.*)}" },

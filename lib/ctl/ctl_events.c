@@ -57,8 +57,8 @@ vhost_observer(const char *name, enum vgw_vhost_event ev, uint64_t arg)
 int
 vgw_ctl_events_init(const struct vgw_conf *conf)
 {
-	inputs = rte_ring_create_elem("vgw_ctl_inputs", sizeof(struct ctl_input),
-				      INPUT_RING_SIZE, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	inputs = rte_ring_create_elem("vgw_ctl_inputs", sizeof(struct ctl_input), INPUT_RING_SIZE,
+				      SOCKET_ID_ANY, RING_F_SC_DEQ);
 	if (inputs == NULL)
 		return -ENOMEM;
 	n_devs = 0;
@@ -92,8 +92,7 @@ vgw_ctl_dev_find(const char *name)
 
 /* Feed one input to a device's phase machine; stream the change. */
 void
-vgw_ctl_feed(struct vgw_ctl_dev *d, enum vgw_phase_input in, const char *detail,
-	     double ts)
+vgw_ctl_feed(struct vgw_ctl_dev *d, enum vgw_phase_input in, const char *detail, double ts)
 {
 	struct vgw_phase_event ev;
 
@@ -102,10 +101,10 @@ vgw_ctl_feed(struct vgw_ctl_dev *d, enum vgw_phase_input in, const char *detail,
 	d->phase_ts = ts;
 	VGW_LOG(ctl, INFO, "%s: phase %s -> %s (%s)", d->name, vgw_phase_name(ev.from),
 		vgw_phase_name(ev.to), ev.reason);
-	vgw_ctl_broadcast(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f}",
-		"event", "phase", "device", d->name, "from", vgw_phase_name(ev.from),
-		"phase", vgw_phase_name(ev.to), "input", vgw_phase_input_name(ev.input),
-		"reason", ev.reason, "ts", ts));
+	vgw_ctl_broadcast(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f}", "event", "phase",
+				    "device", d->name, "from", vgw_phase_name(ev.from), "phase",
+				    vgw_phase_name(ev.to), "input", vgw_phase_input_name(ev.input),
+				    "reason", ev.reason, "ts", ts));
 }
 
 int

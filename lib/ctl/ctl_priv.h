@@ -39,12 +39,10 @@ int vgw_ctl_events_init(const struct vgw_conf *conf);
 void vgw_ctl_events_fini(void);
 void vgw_ctl_events_poll(void);
 struct vgw_ctl_dev *vgw_ctl_dev_find(const char *name);
-void vgw_ctl_feed(struct vgw_ctl_dev *d, enum vgw_phase_input in, const char *detail,
-		  double ts);
+void vgw_ctl_feed(struct vgw_ctl_dev *d, enum vgw_phase_input in, const char *detail, double ts);
 double vgw_ctl_now(void);
 uint64_t vgw_ctl_inputs_lost(void);
 /* The phase machine input of a vhost event, or -1 if it has none. */
-int vgw_ctl_phase_input(unsigned int vhost_event, uint64_t arg, char *detail,
-			size_t len);
+int vgw_ctl_phase_input(unsigned int vhost_event, uint64_t arg, char *detail, size_t len);
 
 #endif /* VGW_CTL_PRIV_H */

@@ -25,7 +25,8 @@ add_scalars(struct rte_tel_data *d, json_t *o, const char *const *skip)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(o, key, v) {
+	json_object_foreach(o, key, v)
+	{
 		bool skipped = false;
 
 		for (unsigned int i = 0; skip != NULL && skip[i] != NULL; i++)
@@ -49,7 +50,7 @@ add_queue(struct rte_tel_data *d, size_t i, json_t *q)
 {
 	static const char *const skip[] = { "queue", NULL };
 	struct rte_tel_data *c = rte_tel_data_alloc();
-	char name[24];		/* "q" and any size_t */
+	char name[24]; /* "q" and any size_t */
 
 	if (c == NULL)
 		return;
@@ -70,7 +71,8 @@ add_counters(struct rte_tel_data *d, struct vgw_device *dev, bool per_queue)
 	uint64_t busy = 0;
 	size_t i;
 
-	json_array_foreach(json_object_get(st, "queues"), i, q) {
+	json_array_foreach(json_object_get(st, "queues"), i, q)
+	{
 		busy += (uint64_t)json_integer_value(json_object_get(q, "busy_cycles"));
 		if (per_queue)
 			add_queue(d, i, q);
@@ -103,7 +105,7 @@ tel_device(const char *cmd, const char *params, struct rte_tel_data *d)
 	/* "socket" of an ethdev has always been its devargs here */
 	if (json_object_get(o, "socket") == NULL && json_object_get(o, "devargs") != NULL)
 		rte_tel_data_add_dict_string(d, "socket",
-			json_string_value(json_object_get(o, "devargs")));
+					     json_string_value(json_object_get(o, "devargs")));
 	json_decref(o);
 	add_counters(d, dev, true);
 	return 0;
@@ -130,11 +132,12 @@ int
 vgw_ctl_telemetry_init(void)
 {
 	if (rte_telemetry_register_cmd("/vhostgw/devices", tel_devices,
-			"Returns the device names. Takes no parameters") < 0 ||
-	    rte_telemetry_register_cmd("/vhostgw/device", tel_device,
-			"Returns a device's state, phase and counters. Parameters: device name") < 0 ||
+				       "Returns the device names. Takes no parameters") < 0 ||
+	    rte_telemetry_register_cmd(
+		    "/vhostgw/device", tel_device,
+		    "Returns a device's state, phase and counters. Parameters: device name") < 0 ||
 	    rte_telemetry_register_cmd("/vhostgw/stats", tel_stats,
-			"Returns every device's counters. Takes no parameters") < 0)
+				       "Returns every device's counters. Takes no parameters") < 0)
 		return -EINVAL;
 	return 0;
 }

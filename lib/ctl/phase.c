@@ -77,30 +77,35 @@ static const char *const input_reasons[VGW_PHASE_IN_COUNT] = {
 };
 
 #define WHY_HELD "front-end started the rings, held by an operator suspend"
-#define WHY_SWITCHBACK "front-end restarted the rings it stopped with dirty logging on: " \
+#define WHY_SWITCHBACK \
+	"front-end restarted the rings it stopped with dirty logging on: " \
 	"migration failed or cancelled"
-#define WHY_SAVE_ABORT "front-end restarted the rings after a device state save: " \
+#define WHY_SAVE_ABORT \
+	"front-end restarted the rings after a device state save: " \
 	"migration failed or cancelled"
 #define WHY_LOADED "front-end started the rings on the loaded device state"
-#define WHY_DONE_LOG "front-end disconnected after stopping every ring with dirty " \
+#define WHY_DONE_LOG \
+	"front-end disconnected after stopping every ring with dirty " \
 	"logging on: migration completed"
-#define WHY_DONE_SAVED "front-end disconnected after the device state was saved: " \
+#define WHY_DONE_SAVED \
+	"front-end disconnected after the device state was saved: " \
 	"migration completed"
 #define WHY_XFER_LOST "front-end disconnected during the device state transfer"
-#define WHY_LOG_CANCEL "dirty logging stopped with the rings running: " \
+#define WHY_LOG_CANCEL \
+	"dirty logging stopped with the rings running: " \
 	"migration cancelled or failed before the switchover"
 
 /* Cells of the transition table. Zero is "impossible", so a cell left out
  * fails safe. */
 enum {
-	X = 0,		/* impossible: failed */
-	N,		/* no change */
-	R,		/* dev-ready: ready_target() */
-	D,		/* fe-disconnect from suspended: completed or idle */
-	L,		/* log-start while running: logging on an off-to-on edge */
-	U,		/* op-resume while suspended: running/logging if the rings run */
-	V,		/* recovery-end: steady phase, resumed for running */
-	P0,		/* P0 + phase: go to that phase */
+	X = 0, /* impossible: failed */
+	N,     /* no change */
+	R,     /* dev-ready: ready_target() */
+	D,     /* fe-disconnect from suspended: completed or idle */
+	L,     /* log-start while running: logging on an off-to-on edge */
+	U,     /* op-resume while suspended: running/logging if the rings run */
+	V,     /* recovery-end: steady phase, resumed for running */
+	P0,    /* P0 + phase: go to that phase */
 };
 #define P(ph) (P0 + VGW_PHASE_##ph)
 
@@ -108,6 +113,7 @@ enum {
  * fe-connect fe-disconnect dev-ready dev-stop rings-stop log-start log-stop
  * status-zero rarp save-begin save-end load-begin load-end check-ok
  * check-fail op-suspend op-resume recovery-begin recovery-end error */
+/* clang-format off */
 #define ROW_NO_FRONT_END \
 	{ P(CONNECTED), X, X, X, X, X, X, \
 	  X, X, X, X, X, X, X, \
@@ -159,6 +165,7 @@ static const unsigned char table[VGW_PHASE_COUNT][VGW_PHASE_IN_COUNT] = {
 	  N, N, X, X, X, X, X,
 	  X, N, N, X, V, P(FAILED) },
 };
+/* clang-format on */
 
 _Static_assert(VGW_PHASE_COUNT < 256 - P0, "phase does not fit a table cell");
 
@@ -398,8 +405,8 @@ emit(struct vgw_phase_machine *m, enum vgw_phase from, enum vgw_phase_input in,
 }
 
 int
-vgw_phase_feed(struct vgw_phase_machine *m, enum vgw_phase_input in,
-	       const char *detail, struct vgw_phase_event *ev)
+vgw_phase_feed(struct vgw_phase_machine *m, enum vgw_phase_input in, const char *detail,
+	       struct vgw_phase_event *ev)
 {
 	struct vgw_phase_machine old = *m;
 	enum vgw_phase from = m->phase, to;
@@ -410,8 +417,8 @@ vgw_phase_feed(struct vgw_phase_machine *m, enum vgw_phase_input in,
 		if (from == VGW_PHASE_FAILED)
 			return 0;
 		m->phase = VGW_PHASE_FAILED;
-		snprintf(m->reason, sizeof(m->reason), "unknown input %d in phase '%s'",
-			 (int)in, vgw_phase_name(from));
+		snprintf(m->reason, sizeof(m->reason), "unknown input %d in phase '%s'", (int)in,
+			 vgw_phase_name(from));
 		return emit(m, from, in, ev);
 	}
 	update_flags(m, in);
@@ -420,12 +427,12 @@ vgw_phase_feed(struct vgw_phase_machine *m, enum vgw_phase_input in,
 		m->phase = VGW_PHASE_FAILED;
 		if (detail != NULL && detail[0] != '\0')
 			snprintf(m->reason, sizeof(m->reason),
-				 "impossible input '%s' in phase '%s': %s",
-				 input_names[in], vgw_phase_name(from), detail);
+				 "impossible input '%s' in phase '%s': %s", input_names[in],
+				 vgw_phase_name(from), detail);
 		else
 			snprintf(m->reason, sizeof(m->reason),
-				 "impossible input '%s' in phase '%s'",
-				 input_names[in], vgw_phase_name(from));
+				 "impossible input '%s' in phase '%s'", input_names[in],
+				 vgw_phase_name(from));
 		return emit(m, from, in, ev);
 	}
 	to = next_phase(cell, &old, m, &why);

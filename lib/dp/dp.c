@@ -44,8 +44,7 @@ worker_main(void *arg)
 	rte_rcu_qsbr_thread_register(qsbr, lc->idx);
 	rte_rcu_qsbr_thread_online(qsbr, lc->idx);
 	while (!atomic_load_explicit(&stop_flag, memory_order_relaxed)) {
-		struct vgw_dp_list *l = atomic_load_explicit(&lc->list,
-							      memory_order_acquire);
+		struct vgw_dp_list *l = atomic_load_explicit(&lc->list, memory_order_acquire);
 		unsigned int work = 0;
 
 		if (l != NULL) {
@@ -89,8 +88,7 @@ vgw_dp_init(uint32_t idle_sleep_us)
 	if (n_workers == 0)
 		return -ENODEV;
 	idle_sleep = idle_sleep_us;
-	workers = rte_zmalloc("vgw_dp_workers", n_workers * sizeof(*workers),
-			      RTE_CACHE_LINE_SIZE);
+	workers = rte_zmalloc("vgw_dp_workers", n_workers * sizeof(*workers), RTE_CACHE_LINE_SIZE);
 	if (workers == NULL)
 		return -ENOMEM;
 	sz = rte_rcu_qsbr_get_memsize(n_workers);
@@ -103,9 +101,9 @@ vgw_dp_init(uint32_t idle_sleep_us)
 		lc->lcore_id = lcore;
 		lc->idx = i++;
 		atomic_init(&lc->list, NULL);
-		lc->stats = rte_zmalloc_socket("vgw_dp_stats",
-			VGW_DP_MAX_SLOTS * sizeof(*lc->stats),
-			RTE_CACHE_LINE_SIZE, rte_lcore_to_socket_id(lcore));
+		lc->stats =
+			rte_zmalloc_socket("vgw_dp_stats", VGW_DP_MAX_SLOTS * sizeof(*lc->stats),
+					   RTE_CACHE_LINE_SIZE, rte_lcore_to_socket_id(lcore));
 		if (lc->stats == NULL)
 			goto fail;
 	}
@@ -136,8 +134,7 @@ vgw_dp_start(void)
 {
 	atomic_store(&stop_flag, false);
 	for (unsigned int i = 0; i < n_workers; i++) {
-		int ret = rte_eal_remote_launch(worker_main, &workers[i],
-						workers[i].lcore_id);
+		int ret = rte_eal_remote_launch(worker_main, &workers[i], workers[i].lcore_id);
 		if (ret < 0) {
 			VGW_LOG(dp, ERR, "cannot launch worker on lcore %u: %s",
 				workers[i].lcore_id, strerror(-ret));
@@ -174,8 +171,7 @@ list_alloc(uint16_t n)
 {
 	struct vgw_dp_list *l;
 
-	l = rte_zmalloc("vgw_dp_list", sizeof(*l) + n * sizeof(l->tasks[0]),
-			RTE_CACHE_LINE_SIZE);
+	l = rte_zmalloc("vgw_dp_list", sizeof(*l) + n * sizeof(l->tasks[0]), RTE_CACHE_LINE_SIZE);
 	return l;
 }
 
@@ -218,8 +214,7 @@ publish(struct vgw_dp_list **lists)
 	struct vgw_dp_list *old[RTE_MAX_LCORE];
 
 	for (unsigned int w = 0; w < n_workers; w++)
-		old[w] = atomic_exchange_explicit(&workers[w].list, lists[w],
-						  memory_order_acq_rel);
+		old[w] = atomic_exchange_explicit(&workers[w].list, lists[w], memory_order_acq_rel);
 	vgw_dp_sync();
 	for (unsigned int w = 0; w < n_workers; w++)
 		rte_free(old[w]);
@@ -290,7 +285,8 @@ place(const struct vgw_dp_task *tasks, unsigned int n, unsigned int *where)
 
 		now[i] = slot_busy(slot);
 		load[i] = slot < VGW_DP_MAX_SLOTS && now[i] > slot_busy_seen[slot] ?
-			now[i] - slot_busy_seen[slot] : 0;
+				  now[i] - slot_busy_seen[slot] :
+				  0;
 	}
 	ret = vgw_dp_assign(load, n, n_workers, where);
 	if (ret == 0) {

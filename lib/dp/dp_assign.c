@@ -21,8 +21,7 @@ cmp_load(const void *a, const void *b)
 }
 
 int
-vgw_dp_assign(const uint64_t *load, unsigned int n, unsigned int n_workers,
-	      unsigned int *worker)
+vgw_dp_assign(const uint64_t *load, unsigned int n, unsigned int n_workers, unsigned int *worker)
 {
 	struct by_load *order;
 	uint64_t *wload;
@@ -53,7 +52,8 @@ vgw_dp_assign(const uint64_t *load, unsigned int n, unsigned int n_workers,
 				best = w;
 		worker[order[k].task] = best;
 		wload[best] = wload[best] + order[k].load < wload[best] ?
-			UINT64_MAX : wload[best] + order[k].load;
+				      UINT64_MAX :
+				      wload[best] + order[k].load;
 		wtasks[best]++;
 	}
 	free(order);

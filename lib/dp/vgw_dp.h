@@ -31,7 +31,7 @@ struct vgw_dp_task {
 	vgw_dp_poll_fn poll;
 	void *arg;
 	uint16_t queue;
-	uint16_t slot;		/* stats slot */
+	uint16_t slot; /* stats slot */
 };
 
 struct vgw_dp_list {
@@ -60,9 +60,9 @@ struct vgw_dp_qstats {
 
 struct vgw_dp_lcore {
 	unsigned int lcore_id;
-	unsigned int idx;		/* worker index, 0..n-1 */
+	unsigned int idx; /* worker index, 0..n-1 */
 	_Atomic(struct vgw_dp_list *) list;
-	struct vgw_dp_qstats *stats;	/* [VGW_DP_MAX_SLOTS], this lcore's */
+	struct vgw_dp_qstats *stats; /* [VGW_DP_MAX_SLOTS], this lcore's */
 	uint64_t loops;
 	uint64_t busy_loops;
 } __rte_cache_aligned;

@@ -17,7 +17,6 @@ extern int vgw_logtype_fs;
 extern int vgw_logtype_app;
 
 #define VGW_LOG(mod, level, fmt, ...) \
-	rte_log(RTE_LOG_ ## level, vgw_logtype_ ## mod, \
-		"vhostgw: " fmt "\n", ##__VA_ARGS__)
+	rte_log(RTE_LOG_##level, vgw_logtype_##mod, "vhostgw: " fmt "\n", ##__VA_ARGS__)
 
 #endif /* VGW_LOG_H */

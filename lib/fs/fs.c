@@ -12,8 +12,8 @@
 
 #include "fs_priv.h"
 
-#define FS_PROTO_MINOR 38	/* of <linux/fuse.h> on Debian 12 */
-#define FS_MIN_MINOR 12		/* the arg layouts we parse */
+#define FS_PROTO_MINOR 38 /* of <linux/fuse.h> on Debian 12 */
+#define FS_MIN_MINOR 12	  /* the arg layouts we parse */
 
 typedef void (*fs_op_fn)(struct vgw_fs *fs, struct fs_ctx *c);
 
@@ -171,8 +171,8 @@ vgw_fs_create(const struct vgw_fs_conf *conf)
 	fd = open(fs->shared_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		goto fail;
-	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-		  STATX_BASIC_STATS | STATX_MNT_ID, &st) < 0) {
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_MNT_ID,
+		  &st) < 0) {
 		close(fd);
 		goto fail;
 	}
@@ -235,8 +235,8 @@ fs_iov_total(const struct iovec *iov, unsigned int cnt)
 }
 
 static size_t
-fs_iov_xfer(const struct iovec *iov, unsigned int cnt, uint64_t off, void *buf,
-	    size_t len, bool to_iov)
+fs_iov_xfer(const struct iovec *iov, unsigned int cnt, uint64_t off, void *buf, size_t len,
+	    bool to_iov)
 {
 	size_t done = 0, n;
 	unsigned int i;
@@ -262,8 +262,7 @@ fs_iov_xfer(const struct iovec *iov, unsigned int cnt, uint64_t off, void *buf,
 size_t
 fs_out_write(const struct fs_ctx *c, uint64_t off, const void *src, size_t len)
 {
-	return fs_iov_xfer(c->req->out, c->req->out_cnt, off, (void *)(uintptr_t)src, len,
-			   true);
+	return fs_iov_xfer(c->req->out, c->req->out_cnt, off, (void *)(uintptr_t)src, len, true);
 }
 
 size_t
@@ -539,9 +538,9 @@ fs_op_init(struct vgw_fs *fs, struct fs_ctx *c)
 	flags = in.flags;
 	if (flags & FUSE_INIT_EXT)
 		flags |= (uint64_t)in.flags2 << 32;
-	want = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES |
-	       FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS |
-	       FUSE_MAX_PAGES | FUSE_ASYNC_DIO | FUSE_INIT_EXT;
+	want = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS |
+	       FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_ASYNC_DIO |
+	       FUSE_INIT_EXT;
 	if (fs->posix_locks)
 		want |= FUSE_POSIX_LOCKS;
 	if (fs->writeback)

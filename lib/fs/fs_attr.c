@@ -44,8 +44,7 @@ fs_op_getattr(struct vgw_fs *fs, struct fs_ctx *c)
 {
 	if (!fs_out_room(fs, c, sizeof(struct fuse_attr_out)) || !fs_need_inode(fs, c))
 		return;
-	fs_aop_statx(&c->aop, fs->ino_fd[c->ino], "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-		     &c->stx);
+	fs_aop_statx(&c->aop, fs->ino_fd[c->ino], "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, &c->stx);
 	fs_issue(fs, c, fs_attr_reply);
 }
 
@@ -100,8 +99,8 @@ fs_setattr_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
 		if (utimensat(fs->proc_fd, c->pname, ts, 0) < 0)
 			return -errno;
 	}
-	if (statx(c->jfd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-		  STATX_BASIC_STATS | STATX_MNT_ID, &c->stx) < 0)
+	if (statx(c->jfd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_MNT_ID,
+		  &c->stx) < 0)
 		return -errno;
 	return 0;
 }
@@ -334,15 +333,15 @@ void
 fs_op_setxattr(struct vgw_fs *fs, struct fs_ctx *c)
 {
 	const struct fuse_setxattr_in *in;
-	uint32_t off = FUSE_COMPAT_SETXATTR_IN_SIZE;	/* no FUSE_SETXATTR_EXT */
+	uint32_t off = FUSE_COMPAT_SETXATTR_IN_SIZE; /* no FUSE_SETXATTR_EXT */
 	int rc;
 
 	if (!fs_xattr_on(fs, c) || (in = fs_args(fs, c, FUSE_COMPAT_SETXATTR_IN_SIZE)) == NULL ||
 	    !fs_need_inode(fs, c))
 		return;
 	rc = fs_xattr_name(c, &off);
-	if (rc == 0 && (in->size > XATTR_SIZE_MAX ||
-			(uint64_t)FS_IN_HDR + off + in->size > c->in_len))
+	if (rc == 0 &&
+	    (in->size > XATTR_SIZE_MAX || (uint64_t)FS_IN_HDR + off + in->size > c->in_len))
 		rc = in->size > XATTR_SIZE_MAX ? -E2BIG : -EINVAL;
 	if (rc == 0 && (in->flags & ~(uint32_t)(XATTR_CREATE | XATTR_REPLACE)))
 		rc = -EINVAL;

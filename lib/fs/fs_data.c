@@ -29,8 +29,8 @@ struct fs_dirent64 {
 int
 fs_open_flags(const struct vgw_fs *fs, uint32_t flags)
 {
-	int f = (int)flags & (O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC |
-			      O_DIRECT | O_NOATIME | O_LARGEFILE | O_EXCL);
+	int f = (int)flags & (O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_DIRECT |
+			      O_NOATIME | O_LARGEFILE | O_EXCL);
 
 	if ((f & O_ACCMODE) == O_ACCMODE)
 		f &= ~O_ACCMODE;
@@ -176,7 +176,7 @@ fs_op_read(struct vgw_fs *fs, struct fs_ctx *c)
 	}
 	len = in->size;
 	if (len > c->out_cap - FS_OUT_HDR)
-		len = c->out_cap - FS_OUT_HDR;	/* a short read */
+		len = c->out_cap - FS_OUT_HDR; /* a short read */
 	fs_iov_range(c, true, FS_OUT_HDR, len);
 	memset(&c->aop, 0, sizeof(c->aop));
 	c->aop.kind = FS_AOP_READV;
@@ -210,8 +210,7 @@ fs_op_write(struct vgw_fs *fs, struct fs_ctx *c)
 	uint64_t data_off = FS_IN_HDR + sizeof(*in);
 
 	if (!fs_out_room(fs, c, sizeof(struct fuse_write_out)) ||
-	    (in = fs_args(fs, c, sizeof(*in))) == NULL ||
-	    !fs_need_handle(fs, c, in->fh, false))
+	    (in = fs_args(fs, c, sizeof(*in))) == NULL || !fs_need_handle(fs, c, in->fh, false))
 		return;
 	/* the data must be in the request */
 	if ((uint64_t)in->size > c->in_len - data_off || (int64_t)in->offset < 0) {
@@ -345,8 +344,7 @@ fs_op_lseek(struct vgw_fs *fs, struct fs_ctx *c)
 	const struct fuse_lseek_in *in;
 
 	if (!fs_out_room(fs, c, sizeof(struct fuse_lseek_out)) ||
-	    (in = fs_args(fs, c, sizeof(*in))) == NULL ||
-	    !fs_need_handle(fs, c, in->fh, false))
+	    (in = fs_args(fs, c, sizeof(*in))) == NULL || !fs_need_handle(fs, c, in->fh, false))
 		return;
 	if (in->whence != SEEK_SET && in->whence != SEEK_CUR && in->whence != SEEK_END &&
 	    in->whence != SEEK_DATA && in->whence != SEEK_HOLE) {
@@ -366,7 +364,7 @@ fs_op_lseek(struct vgw_fs *fs, struct fs_ctx *c)
 /* One READDIRPLUS record in c->scratch, written by the helper, turned
  * into a fuse_direntplus by the poller (which owns the inode table). */
 struct fs_dplus_rec {
-	int32_t fd;			/* O_PATH fd of the entry, or -1 */
+	int32_t fd; /* O_PATH fd of the entry, or -1 */
 	uint16_t namelen;
 	uint8_t type;
 	uint8_t pad;
@@ -434,8 +432,7 @@ fs_readdir_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
 static int
 fs_readdirplus_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
 {
-	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
-				.resolve = FS_RESOLVE };
+	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC, .resolve = FS_RESOLVE };
 	uint64_t want = c->count, olen = 0, slen = 0;
 	uint32_t nrec = 0;
 	bool full = false;
@@ -473,7 +470,7 @@ fs_readdirplus_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
 			if (!dots) {
 				fd = syscall(SYS_openat2, c->jfd, d->d_name, &how, sizeof(how));
 				if (fd < 0)
-					continue;	/* gone meanwhile */
+					continue; /* gone meanwhile */
 				if (statx((int)fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
 					  STATX_BASIC_STATS | STATX_MNT_ID, &st) < 0) {
 					close((int)fd);
@@ -520,8 +517,8 @@ fs_readdirplus_done(struct vgw_fs *fs, struct fs_ctx *c, int res)
 		if (r->fd >= 0) {
 			/* on a full table the entry goes out without attributes
 			 * (nodeid 0: the kernel then looks it up itself) */
-			if (fs_entry_take_attr(fs, r->fd, r->dev, r->mnt, &r->attr, c->ino,
-					       r->name, &dp->entry_out) < 0)
+			if (fs_entry_take_attr(fs, r->fd, r->dev, r->mnt, &r->attr, c->ino, r->name,
+					       &dp->entry_out) < 0)
 				memset(&dp->entry_out, 0, sizeof(dp->entry_out));
 		}
 		dp->dirent.ino = r->attr.ino;

@@ -74,7 +74,7 @@ fs_tables_init(struct vgw_fs *fs, uint32_t max_inodes, uint32_t max_handles)
 	h->off_inodes = off_i;
 	h->off_handles = off_h;
 	h->off_hash = off_b;
-	h->inode_bump = FS_ROOT_IDX + 1;	/* 0 invalid, 1 root */
+	h->inode_bump = FS_ROOT_IDX + 1; /* 0 invalid, 1 root */
 	h->handle_bump = 1;
 	fs->hdr = h;
 	fs->inodes = (struct fs_inode *)((uint8_t *)fs->region + off_i);
@@ -328,8 +328,8 @@ fs_handle_get(const struct vgw_fs *fs, uint64_t fh, bool is_dir)
 	if (idx == 0 || idx >= fs->hdr->handle_bump)
 		return 0;
 	hd = &fs->handles[idx];
-	if (hd->state != FS_ENT_USED || hd->gen != (uint32_t)(fh >> 32) ||
-	    fs->fh_dead[idx] || (bool)hd->is_dir != is_dir)
+	if (hd->state != FS_ENT_USED || hd->gen != (uint32_t)(fh >> 32) || fs->fh_dead[idx] ||
+	    (bool)hd->is_dir != is_dir)
 		return 0;
 	return idx;
 }
@@ -395,9 +395,8 @@ fs_handle_available(const struct vgw_fs *fs)
 }
 
 int
-fs_entry_take_attr(struct vgw_fs *fs, int fd, uint64_t dev, uint64_t mnt,
-		   const struct fuse_attr *a, uint32_t parent, const char *name,
-		   struct fuse_entry_out *e)
+fs_entry_take_attr(struct vgw_fs *fs, int fd, uint64_t dev, uint64_t mnt, const struct fuse_attr *a,
+		   uint32_t parent, const char *name, struct fuse_entry_out *e)
 {
 	uint32_t idx = fs_inode_find(fs, dev, a->ino, mnt);
 	struct statx st;
@@ -432,8 +431,8 @@ fs_entry_take_attr(struct vgw_fs *fs, int fd, uint64_t dev, uint64_t mnt,
 }
 
 int
-fs_entry_take(struct vgw_fs *fs, int fd, const struct statx *st, uint32_t parent,
-	      const char *name, struct fuse_entry_out *e)
+fs_entry_take(struct vgw_fs *fs, int fd, const struct statx *st, uint32_t parent, const char *name,
+	      struct fuse_entry_out *e)
 {
 	struct fuse_attr a;
 

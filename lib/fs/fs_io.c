@@ -15,7 +15,7 @@
 
 #include "fs_priv.h"
 
-#define FS_UD_BG 1ULL		/* user_data of fire-and-forget closes */
+#define FS_UD_BG 1ULL /* user_data of fire-and-forget closes */
 
 static int
 fs_spsc_init(struct fs_spsc *r, uint32_t n)

@@ -64,7 +64,7 @@ fs_getlk_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
 		o.lk.start = (uint64_t)fl.l_start;
 		o.lk.end = fl.l_len == 0 ? (uint64_t)FS_OFFSET_MAX :
 					   (uint64_t)(fl.l_start + fl.l_len - 1);
-		o.lk.pid = 0;	/* OFD locks have no owner pid */
+		o.lk.pid = 0; /* OFD locks have no owner pid */
 	}
 	c->body_len = (uint32_t)fs_out_write(c, FS_OUT_HDR, &o, sizeof(o));
 	return 0;

@@ -68,8 +68,7 @@ fs_lookup_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
 void
 fs_lookup_start(struct vgw_fs *fs, struct fs_ctx *c)
 {
-	fs_aop_openat2(&c->aop, fs->ino_fd[c->ino2], c->name, O_PATH | O_NOFOLLOW, 0,
-		       FS_RESOLVE);
+	fs_aop_openat2(&c->aop, fs->ino_fd[c->ino2], c->name, O_PATH | O_NOFOLLOW, 0, FS_RESOLVE);
 	fs_issue(fs, c, fs_lookup_opened);
 }
 
@@ -138,7 +137,6 @@ fs_created_new(struct vgw_fs *fs, struct fs_ctx *c, int res)
 	fs_created(fs, c, res);
 }
 
-
 static void
 fs_self_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 {
@@ -181,10 +179,9 @@ fs_op_lookup(struct vgw_fs *fs, struct fs_ctx *c)
 		fs_reply_err(fs, c, rc);
 		return;
 	}
-	if (strcmp(c->name, ".") == 0 ||
-	    (strcmp(c->name, "..") == 0 && c->ino == FS_ROOT_IDX)) {
-		fs_aop_statx(&c->aop, fs->ino_fd[c->ino], "",
-			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, &c->stx);
+	if (strcmp(c->name, ".") == 0 || (strcmp(c->name, "..") == 0 && c->ino == FS_ROOT_IDX)) {
+		fs_aop_statx(&c->aop, fs->ino_fd[c->ino], "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+			     &c->stx);
 		fs_issue(fs, c, fs_self_statted);
 		return;
 	}
@@ -383,7 +380,7 @@ fs_op_link(struct vgw_fs *fs, struct fs_ctx *c)
 	c->aop.path = c->pname;
 	c->aop.fd2 = fs->ino_fd[c->ino];
 	c->aop.path2 = c->name;
-	c->aop.flags = AT_SYMLINK_FOLLOW;	/* follows our /proc/self/fd link only */
+	c->aop.flags = AT_SYMLINK_FOLLOW; /* follows our /proc/self/fd link only */
 	fs_issue(fs, c, fs_created);
 }
 
@@ -440,8 +437,8 @@ fs_renamed(struct vgw_fs *fs, struct fs_ctx *c, int res)
 		fs_reply_err(fs, c, res);
 		return;
 	}
-	idx = fs_inode_find(fs, makedev(c->stx.stx_dev_major, c->stx.stx_dev_minor),
-			    c->stx.stx_ino, c->stx.stx_mnt_id);
+	idx = fs_inode_find(fs, makedev(c->stx.stx_dev_major, c->stx.stx_dev_minor), c->stx.stx_ino,
+			    c->stx.stx_mnt_id);
 	if (idx != 0 && idx != FS_ROOT_IDX && !(c->flags & RENAME_EXCHANGE))
 		fs_inode_rename(fs, idx, c->ino2, c->name2);
 	fs_reply_err(fs, c, 0);
@@ -465,8 +462,7 @@ fs_rename_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 }
 
 static void
-fs_rename_common(struct vgw_fs *fs, struct fs_ctx *c, uint64_t newdir, uint32_t flags,
-		 uint32_t off)
+fs_rename_common(struct vgw_fs *fs, struct fs_ctx *c, uint64_t newdir, uint32_t flags, uint32_t off)
 {
 	uint32_t nd;
 	int rc;
@@ -530,7 +526,7 @@ fs_readlink_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
 	if (n < 0)
 		return -errno;
 	if ((uint64_t)n > room)
-		n = (ssize_t)room;	/* truncated, like readlink(2) */
+		n = (ssize_t)room; /* truncated, like readlink(2) */
 	c->body_len = (uint32_t)fs_out_write(c, FS_OUT_HDR, buf, (size_t)n);
 	return 0;
 }
@@ -610,8 +606,7 @@ fs_create_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
 	if (res == -EEXIST && c->u64 != 0) {
 		c->u64 = 0;
 		c->flags &= ~(uint32_t)(O_CREAT | O_EXCL);
-		fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, (int)c->flags, 0,
-			       FS_RESOLVE);
+		fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, (int)c->flags, 0, FS_RESOLVE);
 		fs_issue(fs, c, fs_create_opened);
 		return;
 	}
@@ -655,7 +650,6 @@ fs_op_create(struct vgw_fs *fs, struct fs_ctx *c)
 		c->u64 = 1;
 	}
 	c->flags = (uint32_t)flags;
-	fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, flags, in->mode & 07777,
-		       FS_RESOLVE);
+	fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, flags, in->mode & 07777, FS_RESOLVE);
 	fs_issue(fs, c, fs_create_opened);
 }

@@ -34,17 +34,17 @@
 
 #define FS_IN_HDR ((uint32_t)sizeof(struct fuse_in_header))
 #define FS_OUT_HDR ((uint32_t)sizeof(struct fuse_out_header))
-#define FS_INBUF 6144		/* head of IN copied (header, args, names) */
-#define FS_SCRATCH 16384	/* per-request scratch (READDIRPLUS records) */
+#define FS_INBUF 6144	 /* head of IN copied (header, args, names) */
+#define FS_SCRATCH 16384 /* per-request scratch (READDIRPLUS records) */
 #define FS_MAX_IOV (VGW_FS_MAX_PAGES + 16)
-#define FS_HELPER_BUF (128 * 1024)	/* per helper thread */
+#define FS_HELPER_BUF (128 * 1024) /* per helper thread */
 #define FS_ROOT_IDX 1u
 #define FS_NPIN 3
 #define FS_PAGE 4096u
 
 /* ---- memfd region: position independent, indices and generations ---- */
 
-#define FS_REGION_MAGIC 0x312d73662d776776ULL	/* "vgw-fs-1" */
+#define FS_REGION_MAGIC 0x312d73662d776776ULL /* "vgw-fs-1" */
 #define FS_REGION_VERSION 1
 
 enum fs_ent_state {
@@ -56,26 +56,26 @@ struct fs_region_hdr {
 	uint64_t magic;
 	uint32_t version;
 	uint32_t hdr_size;
-	uint64_t size;			/* of the whole region */
+	uint64_t size; /* of the whole region */
 	uint32_t max_inodes;
 	uint32_t max_handles;
-	uint32_t hash_size;		/* buckets, power of two */
+	uint32_t hash_size; /* buckets, power of two */
 	uint32_t inode_ent_size;
 	uint32_t handle_ent_size;
 	uint32_t pad0;
 	uint64_t off_inodes;
 	uint64_t off_handles;
 	uint64_t off_hash;
-	uint32_t inode_free;		/* free list heads (0: empty) */
+	uint32_t inode_free; /* free list heads (0: empty) */
 	uint32_t handle_free;
-	uint32_t inode_bump;		/* first never used index */
+	uint32_t inode_bump; /* first never used index */
 	uint32_t handle_bump;
 	uint32_t n_inodes;
 	uint32_t n_handles;
 	/* negotiated INIT options, for an adopter */
 	uint32_t init_done;
 	uint32_t proto_minor;
-	uint64_t init_flags;		/* flags | flags2 << 32 */
+	uint64_t init_flags; /* flags | flags2 << 32 */
 	uint32_t max_write;
 	uint32_t max_pages;
 };
@@ -84,9 +84,9 @@ struct fs_region_hdr {
  * name there when it was first looked up (kept current by our own
  * RENAME), and (dev, ino, mnt_id) to verify what was found. */
 struct fs_inode {
-	uint32_t gen;			/* nodeid = gen << 32 | index */
+	uint32_t gen; /* nodeid = gen << 32 | index */
 	uint32_t state;
-	uint32_t hnext;			/* hash chain, or free list */
+	uint32_t hnext; /* hash chain, or free list */
 	uint32_t parent;
 	uint64_t nlookup;
 	uint64_t dev;
@@ -101,10 +101,10 @@ struct fs_inode {
 struct fs_handle {
 	uint32_t gen;
 	uint32_t state;
-	uint32_t next;			/* free list */
+	uint32_t next; /* free list */
 	uint32_t inode;
 	uint32_t inode_gen;
-	int32_t flags;			/* open(2) flags used */
+	int32_t flags; /* open(2) flags used */
 	uint32_t is_dir;
 	uint32_t pad;
 };
@@ -124,7 +124,7 @@ enum fs_aop_kind {
 	FS_AOP_SYMLINKAT,
 	FS_AOP_LINKAT,
 	FS_AOP_CLOSE,
-	FS_AOP_JOB,		/* helper threads only */
+	FS_AOP_JOB, /* helper threads only */
 };
 
 struct vgw_fs;
@@ -155,38 +155,38 @@ struct fs_aop {
 /* Per in-flight request context, preallocated (max_inflight of them). */
 struct fs_ctx {
 	struct vgw_fs_req *req;
-	struct fs_ctx *next;		/* free list */
+	struct fs_ctx *next; /* free list */
 	uint32_t opcode;
 	uint64_t unique;
 	uint64_t nodeid;
-	uint32_t uid;			/* of the guest process asking */
+	uint32_t uid; /* of the guest process asking */
 	uint32_t gid;
-	uint32_t in_len;		/* hdr.len, checked <= IN bytes */
-	uint32_t head_len;		/* bytes of IN copied into inbuf */
-	uint32_t arg_len;		/* argument bytes available in inbuf */
-	uint64_t out_cap;		/* OUT bytes */
-	const uint8_t *arg;		/* inbuf + header */
+	uint32_t in_len;    /* hdr.len, checked <= IN bytes */
+	uint32_t head_len;  /* bytes of IN copied into inbuf */
+	uint32_t arg_len;   /* argument bytes available in inbuf */
+	uint64_t out_cap;   /* OUT bytes */
+	const uint8_t *arg; /* inbuf + header */
 
-	uint32_t pin_ino[FS_NPIN];	/* pinned inode indices (0: none) */
-	uint32_t pin_fh;		/* pinned handle index (0: none) */
-	uint32_t ino;			/* inode the request is about */
-	uint32_t ino2;			/* second inode (parent, new parent) */
-	uint32_t fh;			/* handle index */
-	int fd;				/* fds owned by the request until */
-	int fd2;			/* the step that consumes them */
-	const char *name;		/* into inbuf */
+	uint32_t pin_ino[FS_NPIN]; /* pinned inode indices (0: none) */
+	uint32_t pin_fh;	   /* pinned handle index (0: none) */
+	uint32_t ino;		   /* inode the request is about */
+	uint32_t ino2;		   /* second inode (parent, new parent) */
+	uint32_t fh;		   /* handle index */
+	int fd;			   /* fds owned by the request until */
+	int fd2;		   /* the step that consumes them */
+	const char *name;	   /* into inbuf */
 	const char *name2;
-	uint32_t body_len;		/* helper jobs: reply body written */
-	uint32_t count;			/* op specific */
-	uint64_t u64;			/* op specific */
-	uint32_t flags;			/* op specific */
-	int jfd;			/* fds a helper job works on (pinned) */
+	uint32_t body_len; /* helper jobs: reply body written */
+	uint32_t count;	   /* op specific */
+	uint64_t u64;	   /* op specific */
+	uint32_t flags;	   /* op specific */
+	int jfd;	   /* fds a helper job works on (pinned) */
 	int jfd2;
 
 	fs_step_fn step;
 	struct fs_aop aop;
 	int res;
-	char pname[16];			/* decimal fd names under /proc/self/fd */
+	char pname[16]; /* decimal fd names under /proc/self/fd */
 	char pname2[16];
 	struct statx stx;
 	unsigned int iovcnt;
@@ -210,8 +210,8 @@ struct fs_helper {
 	pthread_t th;
 	bool started;
 	sem_t sem;
-	struct fs_spsc sub;		/* poller -> helper */
-	struct fs_spsc comp;		/* helper -> poller */
+	struct fs_spsc sub;  /* poller -> helper */
+	struct fs_spsc comp; /* helper -> poller */
 	uint8_t *buf;
 };
 
@@ -238,13 +238,13 @@ struct vgw_fs {
 	struct fs_inode *inodes;
 	struct fs_handle *handles;
 	uint32_t *hash;
-	int *ino_fd;			/* O_PATH fd per inode index (process local) */
-	uint32_t *ino_pin;		/* in-flight requests using the inode */
-	int *fh_fd;			/* open fd per handle index */
+	int *ino_fd;	   /* O_PATH fd per inode index (process local) */
+	uint32_t *ino_pin; /* in-flight requests using the inode */
+	int *fh_fd;	   /* open fd per handle index */
 	uint32_t *fh_pin;
-	uint8_t *fh_dead;		/* released while pinned: close on unpin */
-	int proc_fd;			/* O_PATH /proc/self/fd */
-	bool own_new;			/* running as root: new entries get the
+	uint8_t *fh_dead; /* released while pinned: close on unpin */
+	int proc_fd;	  /* O_PATH /proc/self/fd */
+	bool own_new;	  /* running as root: new entries get the
 					 * asking guest process's uid and gid */
 
 	/* requests */
@@ -252,17 +252,17 @@ struct vgw_fs {
 	uint32_t inflight;
 	struct fs_ctx *ctxs;
 	struct fs_ctx *ctx_free;
-	struct vgw_fs_req **done;	/* ring of completed requests */
+	struct vgw_fs_req **done; /* ring of completed requests */
 	uint32_t done_head;
 	uint32_t done_tail;
 
 	/* I/O */
 	bool use_uring;
 	struct io_uring ring;
-	uint32_t sq_pending;		/* sqes prepared, not yet submitted */
-	uint32_t bg_ops;		/* fire-and-forget closes in io_uring */
+	uint32_t sq_pending; /* sqes prepared, not yet submitted */
+	uint32_t bg_ops;     /* fire-and-forget closes in io_uring */
 	cpu_set_t iowq_cpus;
-	bool iowq_aff_pending;		/* set it at the poller's first submit */
+	bool iowq_aff_pending; /* set it at the poller's first submit */
 	unsigned int n_helpers;
 	struct fs_helper *helpers;
 	atomic_bool stop;
@@ -274,8 +274,8 @@ struct vgw_fs {
 void fs_complete(struct vgw_fs *fs, struct fs_ctx *c, int err, uint32_t out_len);
 void fs_reply_err(struct vgw_fs *fs, struct fs_ctx *c, int err);
 void fs_reply(struct vgw_fs *fs, struct fs_ctx *c, const void *body, uint32_t len);
-void fs_reply2(struct vgw_fs *fs, struct fs_ctx *c, const void *b1, uint32_t l1,
-	       const void *b2, uint32_t l2);
+void fs_reply2(struct vgw_fs *fs, struct fs_ctx *c, const void *b1, uint32_t l1, const void *b2,
+	       uint32_t l2);
 /* Reply with a header and the body_len bytes a helper wrote at offset 16. */
 void fs_reply_body(struct vgw_fs *fs, struct fs_ctx *c, int res);
 size_t fs_out_write(const struct fs_ctx *c, uint64_t off, const void *src, size_t len);
@@ -299,10 +299,9 @@ void fs_issue_job(struct vgw_fs *fs, struct fs_ctx *c, fs_job_fn job, fs_step_fn
 void fs_close_async(struct vgw_fs *fs, int fd);
 unsigned int fs_io_progress(struct vgw_fs *fs);
 int fs_aop_exec(struct fs_aop *a);
-void fs_aop_openat2(struct fs_aop *a, int dirfd, const char *path, int flags,
-		    uint32_t mode, uint64_t resolve);
-void fs_aop_statx(struct fs_aop *a, int dirfd, const char *path, int flags,
-		  struct statx *stx);
+void fs_aop_openat2(struct fs_aop *a, int dirfd, const char *path, int flags, uint32_t mode,
+		    uint64_t resolve);
+void fs_aop_statx(struct fs_aop *a, int dirfd, const char *path, int flags, struct statx *stx);
 
 /* fs_inode.c */
 int fs_tables_init(struct vgw_fs *fs, uint32_t max_inodes, uint32_t max_handles);
@@ -310,8 +309,8 @@ void fs_tables_fini(struct vgw_fs *fs);
 uint64_t fs_nodeid(const struct vgw_fs *fs, uint32_t idx);
 uint32_t fs_inode_get(const struct vgw_fs *fs, uint64_t nodeid);
 uint32_t fs_inode_find(const struct vgw_fs *fs, uint64_t dev, uint64_t ino, uint64_t mnt);
-uint32_t fs_inode_insert(struct vgw_fs *fs, const struct statx *st, int fd,
-			 uint32_t parent, const char *name);
+uint32_t fs_inode_insert(struct vgw_fs *fs, const struct statx *st, int fd, uint32_t parent,
+			 const char *name);
 void fs_inode_forget(struct vgw_fs *fs, uint32_t idx, uint64_t n);
 void fs_inode_pin(struct vgw_fs *fs, struct fs_ctx *c, uint32_t idx);
 void fs_unpin_all(struct vgw_fs *fs, struct fs_ctx *c);

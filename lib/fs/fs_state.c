@@ -75,10 +75,10 @@
 #include "vgw_state.h"
 
 #define FS_STATE_VERSION 1
-#define FS_STATE_CHUNK 16384u		/* records per INODES/HANDLES section */
-#define FS_STATE_ORPHAN 0x80000000u	/* in the save order: no path */
-#define FS_STATE_NO_MNT UINT64_MAX	/* mnt_id of an inode without fd */
-#define FS_STATE_MIN_MINOR 12		/* as fs.c's FS_MIN_MINOR */
+#define FS_STATE_CHUNK 16384u	    /* records per INODES/HANDLES section */
+#define FS_STATE_ORPHAN 0x80000000u /* in the save order: no path */
+#define FS_STATE_NO_MNT UINT64_MAX  /* mnt_id of an inode without fd */
+#define FS_STATE_MIN_MINOR 12	    /* as fs.c's FS_MIN_MINOR */
 
 #define FS_FEAT_XATTR 0x1u
 #define FS_FEAT_LOCKS 0x2u
@@ -86,9 +86,9 @@
 /* open(2) flags the engine keeps in a handle (fs_open_flags(), CREATE's
  * O_CREAT | O_NOFOLLOW, OPENDIR's O_DIRECTORY); anything else in a stream
  * did not come from an engine. */
-#define FS_FLAGS_KNOWN (O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_DIRECT | \
-			O_NOATIME | O_LARGEFILE | O_EXCL | O_CREAT | O_NOFOLLOW | \
-			O_DIRECTORY)
+#define FS_FLAGS_KNOWN \
+	(O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_DIRECT | O_NOATIME | O_LARGEFILE | \
+	 O_EXCL | O_CREAT | O_NOFOLLOW | O_DIRECTORY)
 /* not repeated on the reopen: the file exists and must not be emptied
  * again; O_NOFOLLOW would refuse our /proc/self/fd link itself */
 #define FS_FLAGS_ONCE (O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW)
@@ -153,8 +153,8 @@ fs_state_verify(const struct fs_view *v, uint32_t idx)
 	rc = statx((int)fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
 		   STATX_BASIC_STATS | STATX_MNT_ID, &st);
 	rc = rc < 0 ? (fs_state_resource_err(-errno) ? -errno : 0) :
-		makedev(st.stx_dev_major, st.stx_dev_minor) == in->dev &&
-		st.stx_ino == in->ino && st.stx_mnt_id == in->mnt_id;
+		      makedev(st.stx_dev_major, st.stx_dev_minor) == in->dev &&
+			      st.stx_ino == in->ino && st.stx_mnt_id == in->mnt_id;
 	close((int)fd);
 	return rc;
 }
@@ -203,7 +203,7 @@ fs_state_order(struct fs_view *v, uint8_t *mark, uint32_t *stack, uint32_t *orde
 		cur = i;
 		orphan = false;
 		for (;;) {
-			mark[cur] = 1;		/* on the path */
+			mark[cur] = 1; /* on the path */
 			stack[sp++] = cur;
 			p = v->inodes[cur].parent;
 			if (p == FS_ROOT_IDX)
@@ -222,7 +222,7 @@ fs_state_order(struct fs_view *v, uint8_t *mark, uint32_t *stack, uint32_t *orde
 		}
 		while (sp > 0) {
 			cur = stack[--sp];
-			mark[cur] = 2;		/* placed */
+			mark[cur] = 2; /* placed */
 			/* a stale inode (of a loaded session) or one below
 			 * it keeps its hint: the next host may find it */
 			if (!orphan && fs_view_ino_fd(v, cur) >= 0 &&
@@ -340,8 +340,7 @@ fs_state_save_view(struct fs_view *v, struct vgw_state_writer *w)
 	for (i = 1; i < h->handle_bump; i++)
 		nh += fs_state_handle_live(v, i);
 
-	vgw_state_section_begin(w, VGW_FS_SEC_SESSION, FS_STATE_VERSION,
-				VGW_STATE_F_CRITICAL);
+	vgw_state_section_begin(w, VGW_FS_SEC_SESSION, FS_STATE_VERSION, VGW_STATE_F_CRITICAL);
 	vgw_state_put_u32(w, h->init_done ? 1 : 0);
 	vgw_state_put_u32(w, h->proto_minor);
 	vgw_state_put_u64(w, h->init_flags);
@@ -449,20 +448,20 @@ vgw_fs_state_save_buf(struct vgw_fs *fs, size_t max_bytes, void **buf, size_t *l
 
 struct fs_load {
 	struct vgw_fs *fs;
-	struct vgw_state_reader start;	/* a copy at the first section */
+	struct vgw_state_reader start; /* a copy at the first section */
 	bool session;
-	bool handles;			/* a HANDLES section was seen */
-	bool slots;			/* the SLOTS section was seen */
+	bool handles; /* a HANDLES section was seen */
+	bool slots;   /* the SLOTS section was seen */
 	uint32_t init_done;
 	uint32_t proto_minor;
 	uint64_t init_flags;
 	uint32_t max_write;
 	uint32_t max_pages;
-	uint32_t want_inodes;		/* announced by SESSION */
+	uint32_t want_inodes; /* announced by SESSION */
 	uint32_t want_handles;
-	uint32_t n_inodes;		/* records applied */
+	uint32_t n_inodes; /* records applied */
 	uint32_t n_handles;
-	uint32_t top_inode;		/* highest index applied */
+	uint32_t top_inode; /* highest index applied */
 	uint32_t top_handle;
 	uint64_t stale;
 	uint64_t stale_handles;
@@ -474,9 +473,9 @@ fs_state_fresh(const struct vgw_fs *fs)
 {
 	const struct fs_region_hdr *h = fs->hdr;
 
-	return fs->inflight == 0 && !h->init_done && h->n_inodes == 1 &&
-	       h->n_handles == 0 && h->inode_bump == FS_ROOT_IDX + 1 &&
-	       h->handle_bump == 1 && h->inode_free == 0 && h->handle_free == 0;
+	return fs->inflight == 0 && !h->init_done && h->n_inodes == 1 && h->n_handles == 0 &&
+	       h->inode_bump == FS_ROOT_IDX + 1 && h->handle_bump == 1 && h->inode_free == 0 &&
+	       h->handle_free == 0;
 }
 
 /* Back to what vgw_fs_create() left: every entry past the root cleared
@@ -573,8 +572,8 @@ fs_state_type_ok(uint32_t mode)
  * stream, in it later (misordered), or above idx itself (a cycle). Runs
  * only on the way to a rejection; O(records) with one index map. */
 static void
-fs_state_explain(struct fs_load *L, struct vgw_state_section *s, uint32_t rec,
-		 uint32_t idx, uint32_t p)
+fs_state_explain(struct fs_load *L, struct vgw_state_section *s, uint32_t rec, uint32_t idx,
+		 uint32_t p)
 {
 	uint32_t max = L->fs->hdr->max_inodes, i, n, cnt, steps, total = 0;
 	struct vgw_state_reader r = L->start;
@@ -585,8 +584,10 @@ fs_state_explain(struct fs_load *L, struct vgw_state_section *s, uint32_t rec,
 	char nm[NAME_MAX + 1];
 
 	if (par == NULL) {
-		vgw_state_section_fail(s, -EBADMSG, "inode record %u (index %u): parent %u "
-				       "not defined before it", rec, idx, p);
+		vgw_state_section_fail(s, -EBADMSG,
+				       "inode record %u (index %u): parent %u "
+				       "not defined before it",
+				       rec, idx, p);
 		return;
 	}
 	memset(par, 0xff, sizeof(*par) * max);
@@ -608,8 +609,10 @@ fs_state_explain(struct fs_load *L, struct vgw_state_section *s, uint32_t rec,
 		}
 	}
 	if (par[p] == UINT32_MAX) {
-		vgw_state_section_fail(s, -EBADMSG, "inode record %u (index %u): parent %u "
-				       "is not in the stream", rec, idx, p);
+		vgw_state_section_fail(s, -EBADMSG,
+				       "inode record %u (index %u): parent %u "
+				       "is not in the stream",
+				       rec, idx, p);
 		free(par);
 		return;
 	}
@@ -618,14 +621,20 @@ fs_state_explain(struct fs_load *L, struct vgw_state_section *s, uint32_t rec,
 	     steps++)
 		i = par[i];
 	if (i == idx)
-		vgw_state_section_fail(s, -EBADMSG, "inode record %u (index %u): parent chain "
-				       "through %u is a cycle", rec, idx, p);
+		vgw_state_section_fail(s, -EBADMSG,
+				       "inode record %u (index %u): parent chain "
+				       "through %u is a cycle",
+				       rec, idx, p);
 	else if (steps > total)
-		vgw_state_section_fail(s, -EBADMSG, "inode record %u (index %u): parent chain "
-				       "above %u is a cycle", rec, idx, p);
+		vgw_state_section_fail(s, -EBADMSG,
+				       "inode record %u (index %u): parent chain "
+				       "above %u is a cycle",
+				       rec, idx, p);
 	else
-		vgw_state_section_fail(s, -EBADMSG, "inode record %u (index %u): parent %u "
-				       "comes after it (parents must come first)", rec, idx, p);
+		vgw_state_section_fail(s, -EBADMSG,
+				       "inode record %u (index %u): parent %u "
+				       "comes after it (parents must come first)",
+				       rec, idx, p);
 	free(par);
 }
 
@@ -653,7 +662,8 @@ fs_state_session(struct fs_load *L, struct vgw_state_section *s)
 		/* no session (never initialized, or unmounted): nothing the
 		 * guest holds */
 		if (L->want_inodes || L->want_handles)
-			return vgw_state_section_fail(s, -EBADMSG, "%u inodes and %u handles "
+			return vgw_state_section_fail(s, -EBADMSG,
+						      "%u inodes and %u handles "
 						      "without an INIT session",
 						      L->want_inodes, L->want_handles);
 		L->session = true;
@@ -662,24 +672,27 @@ fs_state_session(struct fs_load *L, struct vgw_state_section *s)
 	if (L->proto_minor < FS_STATE_MIN_MINOR || L->proto_minor > FUSE_KERNEL_MINOR_VERSION)
 		return vgw_state_section_fail(s, -EBADMSG, "protocol minor %u not served",
 					      L->proto_minor);
-	if (L->max_write == 0 || L->max_write > fs->max_write ||
-	    L->max_pages > fs->max_pages)
-		return vgw_state_section_fail(s, -EBADMSG, "negotiated max_write %u, "
+	if (L->max_write == 0 || L->max_write > fs->max_write || L->max_pages > fs->max_pages)
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "negotiated max_write %u, "
 					      "max_pages %u above this engine's %u, %u",
 					      L->max_write, L->max_pages, fs->max_write,
 					      fs->max_pages);
 	/* the guest would get ENOSYS for what it was promised */
 	if ((L->init_flags & FUSE_POSIX_LOCKS) && !fs->posix_locks)
-		return vgw_state_section_fail(s, -EBADMSG, "POSIX locks negotiated, "
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "POSIX locks negotiated, "
 					      "not configured here");
 	if ((feat & FS_FEAT_XATTR) && !fs->xattr)
-		return vgw_state_section_fail(s, -EBADMSG, "xattrs served by the source, "
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "xattrs served by the source, "
 					      "not configured here");
 	if (L->want_inodes > fs->hdr->max_inodes - 2 || L->want_handles > fs->hdr->max_handles - 1)
-		return vgw_state_section_fail(s, -EBADMSG, "%u inodes, %u handles: more than "
-					      "the tables hold (%u, %u)", L->want_inodes,
-					      L->want_handles, fs->hdr->max_inodes - 2,
-					      fs->hdr->max_handles - 1);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "%u inodes, %u handles: more than "
+					      "the tables hold (%u, %u)",
+					      L->want_inodes, L->want_handles,
+					      fs->hdr->max_inodes - 2, fs->hdr->max_handles - 1);
 	(void)cache;
 	L->session = true;
 	return 0;
@@ -688,11 +701,10 @@ fs_state_session(struct fs_load *L, struct vgw_state_section *s)
 /* Open the inode at idx by its parent's fd and its name, as LOOKUP does;
  * 0 and *fd, *st (fd -1: stale), or a resource error. */
 static int
-fs_state_reopen(struct fs_load *L, uint32_t parent, const char *name, uint32_t mode,
-		int *fd, struct statx *st)
+fs_state_reopen(struct fs_load *L, uint32_t parent, const char *name, uint32_t mode, int *fd,
+		struct statx *st)
 {
-	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
-				.resolve = FS_RESOLVE };
+	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC, .resolve = FS_RESOLVE };
 	struct vgw_fs *fs = L->fs;
 	long r;
 
@@ -702,8 +714,8 @@ fs_state_reopen(struct fs_load *L, uint32_t parent, const char *name, uint32_t m
 	r = syscall(SYS_openat2, fs->ino_fd[parent], name, &how, sizeof(how));
 	if (r < 0)
 		return fs_state_resource_err(-errno) ? -errno : 0;
-	if (statx((int)r, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-		  STATX_BASIC_STATS | STATX_MNT_ID, st) < 0) {
+	if (statx((int)r, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_MNT_ID,
+		  st) < 0) {
 		int err = -errno;
 
 		close((int)r);
@@ -740,41 +752,56 @@ fs_state_inode(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 	if (rc < 0)
 		return rc;
 	if (idx == FS_ROOT_IDX)
-		return vgw_state_section_fail(s, -EBADMSG, "inode record %u: index 1 is the "
-					      "root", rec);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "inode record %u: index 1 is the "
+					      "root",
+					      rec);
 	if (idx == 0 || idx >= max)
-		return vgw_state_section_fail(s, -EBADMSG, "inode record %u: index %u out of "
-					      "range 2..%u", rec, idx, max - 1);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "inode record %u: index %u out of "
+					      "range 2..%u",
+					      rec, idx, max - 1);
 	if (fs->inodes[idx].state == FS_ENT_USED)
-		return vgw_state_section_fail(s, -EBADMSG, "inode record %u: index %u "
-					      "defined twice", rec, idx);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "inode record %u: index %u "
+					      "defined twice",
+					      rec, idx);
 	if (gen == 0 || nlookup == 0 || !fs_state_type_ok(mode))
-		return vgw_state_section_fail(s, -EBADMSG, "inode record %u (index %u): "
-					      "generation %u, nlookup %llu, mode 0%o", rec, idx,
-					      gen, (unsigned long long)nlookup, mode);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "inode record %u (index %u): "
+					      "generation %u, nlookup %llu, mode 0%o",
+					      rec, idx, gen, (unsigned long long)nlookup, mode);
 	rc = fs_check_name(name, strlen(name), false);
 	if (rc < 0)
-		return vgw_state_section_fail(s, -EBADMSG, "inode record %u (index %u): name "
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "inode record %u (index %u): name "
 					      "is not one path component (empty, '/', '.' or "
-					      "'..')", rec, idx);
+					      "'..')",
+					      rec, idx);
 	if (parent == idx)
-		return vgw_state_section_fail(s, -EBADMSG, "inode record %u (index %u): its "
-					      "own parent", rec, idx);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "inode record %u (index %u): its "
+					      "own parent",
+					      rec, idx);
 	if (parent >= max)
-		return vgw_state_section_fail(s, -EBADMSG, "inode record %u (index %u): parent "
-					      "%u out of range", rec, idx, parent);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "inode record %u (index %u): parent "
+					      "%u out of range",
+					      rec, idx, parent);
 	if (parent != 0 && fs->inodes[parent].state != FS_ENT_USED) {
 		fs_state_explain(L, s, rec, idx, parent);
 		return s->err;
 	}
 	if (parent != 0 && !S_ISDIR(fs->inodes[parent].mode))
-		return vgw_state_section_fail(s, -EBADMSG, "inode record %u (index %u): parent "
-					      "%u is not a directory", rec, idx, parent);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "inode record %u (index %u): parent "
+					      "%u is not a directory",
+					      rec, idx, parent);
 
 	rc = fs_state_reopen(L, parent, name, mode, &fd, &st);
 	if (rc < 0)
-		return vgw_state_section_fail(s, rc, "inode record %u (index %u): reopen: %s",
-					      rec, idx, strerror(-rc));
+		return vgw_state_section_fail(s, rc, "inode record %u (index %u): reopen: %s", rec,
+					      idx, strerror(-rc));
 	if (fd < 0) {
 		memset(&st, 0, sizeof(st));
 		st.stx_dev_major = major(dev);
@@ -788,17 +815,19 @@ fs_state_inode(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 	}
 	/* a free list of one: fs_inode_insert() takes idx and bumps gen */
 	if (idx > L->top_inode)
-		L->top_inode = idx;		/* from here on, reset clears it */
+		L->top_inode = idx; /* from here on, reset clears it */
 	in = &fs->inodes[idx];
 	in->gen = gen - 1;
 	in->hnext = 0;
 	fs->hdr->inode_free = idx;
 	got = fs_inode_insert(fs, &st, fd, parent, name);
-	if (got != idx) {		/* cannot happen: the list held idx */
+	if (got != idx) { /* cannot happen: the list held idx */
 		if (fd >= 0)
 			close(fd);
-		return vgw_state_section_fail(s, -EBADMSG, "inode record %u (index %u): "
-					      "not inserted", rec, idx);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "inode record %u (index %u): "
+					      "not inserted",
+					      rec, idx);
 	}
 	in->nlookup = nlookup;
 	L->n_inodes++;
@@ -839,31 +868,42 @@ fs_state_handle(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 	    vgw_state_get_u32(s, &flags) || vgw_state_get_u32(s, &is_dir))
 		return s->err;
 	if (idx == 0 || idx >= max)
-		return vgw_state_section_fail(s, -EBADMSG, "handle record %u: index %u out of "
-					      "range 1..%u", rec, idx, max - 1);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "handle record %u: index %u out of "
+					      "range 1..%u",
+					      rec, idx, max - 1);
 	if (fs->handles[idx].state == FS_ENT_USED)
-		return vgw_state_section_fail(s, -EBADMSG, "handle record %u: index %u "
-					      "defined twice", rec, idx);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "handle record %u: index %u "
+					      "defined twice",
+					      rec, idx);
 	if (gen == 0 || is_dir > 1)
-		return vgw_state_section_fail(s, -EBADMSG, "handle record %u (index %u): "
-					      "generation %u, is_dir %u", rec, idx, gen, is_dir);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "handle record %u (index %u): "
+					      "generation %u, is_dir %u",
+					      rec, idx, gen, is_dir);
 	if (ino != 0 || ino_gen != 0) {
 		if (ino >= fs->hdr->max_inodes || fs->inodes[ino].state != FS_ENT_USED ||
 		    fs->inodes[ino].gen != ino_gen)
-			return vgw_state_section_fail(s, -EBADMSG, "handle record %u (index "
+			return vgw_state_section_fail(s, -EBADMSG,
+						      "handle record %u (index "
 						      "%u): inode %u generation %u is not in "
-						      "the stream", rec, idx, ino, ino_gen);
+						      "the stream",
+						      rec, idx, ino, ino_gen);
 		mode = fs->inodes[ino].mode;
 		if (is_dir ? !S_ISDIR(mode) : !S_ISREG(mode))
-			return vgw_state_section_fail(s, -EBADMSG, "handle record %u (index "
+			return vgw_state_section_fail(s, -EBADMSG,
+						      "handle record %u (index "
 						      "%u): a %s handle on inode %u of mode 0%o",
-						      rec, idx, is_dir ? "directory" : "file",
-						      ino, mode);
+						      rec, idx, is_dir ? "directory" : "file", ino,
+						      mode);
 	}
 	if ((flags & ~(uint32_t)FS_FLAGS_KNOWN) || (flags & O_ACCMODE) == O_ACCMODE ||
 	    (is_dir ? flags != (O_RDONLY | O_DIRECTORY) : (flags & O_DIRECTORY) != 0))
-		return vgw_state_section_fail(s, -EBADMSG, "handle record %u (index %u): open "
-					      "flags 0%o", rec, idx, flags);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "handle record %u (index %u): open "
+					      "flags 0%o",
+					      rec, idx, flags);
 
 	if (ino != 0 && fs->ino_fd[ino] >= 0) {
 		/* through our own O_PATH fd, as OPEN does */
@@ -874,8 +914,10 @@ fs_state_handle(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 		if (fd >= 0 && is_dir)
 			fs_state_dir_prime((int)fd);
 		if (fs_state_resource_err(err))
-			return vgw_state_section_fail(s, err, "handle record %u (index %u): "
-						      "reopen: %s", rec, idx, strerror(-err));
+			return vgw_state_section_fail(s, err,
+						      "handle record %u (index %u): "
+						      "reopen: %s",
+						      rec, idx, strerror(-err));
 	}
 	if (fd < 0)
 		L->stale_handles++;
@@ -889,8 +931,10 @@ fs_state_handle(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 	if (got != idx) {
 		if (fd >= 0)
 			close((int)fd);
-		return vgw_state_section_fail(s, -EBADMSG, "handle record %u (index %u): not "
-					      "inserted", rec, idx);
+		return vgw_state_section_fail(s, -EBADMSG,
+					      "handle record %u (index %u): not "
+					      "inserted",
+					      rec, idx);
 	}
 	hd->inode_gen = ino_gen;
 	L->n_handles++;
@@ -916,11 +960,15 @@ fs_state_records(struct fs_load *L, struct vgw_state_section *s, bool handles)
 		return s->err;
 	for (i = 0; i < cnt; i++) {
 		if (handles && L->n_handles >= L->want_handles)
-			return vgw_state_section_fail(s, -EBADMSG, "more than the %u handles "
-						      "announced", L->want_handles);
+			return vgw_state_section_fail(s, -EBADMSG,
+						      "more than the %u handles "
+						      "announced",
+						      L->want_handles);
 		if (!handles && L->n_inodes >= L->want_inodes)
-			return vgw_state_section_fail(s, -EBADMSG, "more than the %u inodes "
-						      "announced", L->want_inodes);
+			return vgw_state_section_fail(s, -EBADMSG,
+						      "more than the %u inodes "
+						      "announced",
+						      L->want_inodes);
 		rc = handles ? fs_state_handle(L, s, L->n_handles) :
 			       fs_state_inode(L, s, L->n_inodes);
 		if (rc < 0)
@@ -948,8 +996,10 @@ fs_state_slots(struct fs_load *L, struct vgw_state_section *s)
 	if (s->version < 1)
 		return vgw_state_section_fail(s, -EBADMSG, "version %u", s->version);
 	if (!L->session || L->slots)
-		return vgw_state_section_fail(s, -EBADMSG, "%s", L->slots ? "a second slots "
-					      "section" : "before the session section");
+		return vgw_state_section_fail(s, -EBADMSG, "%s",
+					      L->slots ? "a second slots "
+							 "section" :
+							 "before the session section");
 	L->slots = true;
 	for (k = 0; k < 2; k++) {
 		uint32_t lo = k ? 1 : FS_ROOT_IDX + 1;
@@ -962,7 +1012,8 @@ fs_state_slots(struct fs_load *L, struct vgw_state_section *s)
 				return s->err;
 			if (idx < lo || idx >= max || gen == 0 ||
 			    (k ? fs->handles[idx].state : fs->inodes[idx].state) != FS_ENT_FREE)
-				return vgw_state_section_fail(s, -EBADMSG, "free %s slot %u "
+				return vgw_state_section_fail(s, -EBADMSG,
+							      "free %s slot %u "
 							      "(generation %u) out of range, "
 							      "in use or never used",
 							      k ? "handle" : "inode", idx, gen);
@@ -980,8 +1031,7 @@ fs_state_slots(struct fs_load *L, struct vgw_state_section *s)
 	return 0;
 }
 
-static void
-fs_state_why(char *why, size_t why_len, const char *fmt, ...)
+static void fs_state_why(char *why, size_t why_len, const char *fmt, ...)
 	__attribute__((format(__printf__, 3, 4)));
 
 static void
@@ -1009,7 +1059,8 @@ vgw_fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size
 		return -EINVAL;
 	}
 	if (!fs_state_fresh(fs)) {
-		fs_state_why(why, why_len, "the engine is not fresh (initialized, or inodes, "
+		fs_state_why(why, why_len,
+			     "the engine is not fresh (initialized, or inodes, "
 			     "handles or requests already there)");
 		return -EBUSY;
 	}
@@ -1035,7 +1086,8 @@ vgw_fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size
 			rc = 0;
 			if (s.type >= VGW_FS_SEC_FIRST && s.type <= VGW_FS_SEC_LAST &&
 			    (s.flags & VGW_STATE_F_CRITICAL))
-				rc = vgw_state_section_fail(&s, -EOPNOTSUPP, "critical fs "
+				rc = vgw_state_section_fail(&s, -EOPNOTSUPP,
+							    "critical fs "
 							    "section not understood");
 			break;
 		}
@@ -1049,8 +1101,10 @@ vgw_fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size
 		fs_state_why(why, why_len, "no fs session section");
 	} else if (L.n_inodes != L.want_inodes || L.n_handles != L.want_handles) {
 		rc = -EBADMSG;
-		fs_state_why(why, why_len, "%u inodes and %u handles announced, %u and %u "
-			     "found", L.want_inodes, L.want_handles, L.n_inodes, L.n_handles);
+		fs_state_why(why, why_len,
+			     "%u inodes and %u handles announced, %u and %u "
+			     "found",
+			     L.want_inodes, L.want_handles, L.n_inodes, L.n_handles);
 	}
 	if (rc < 0) {
 		fs_state_reset(fs, L.top_inode, L.top_handle);
@@ -1071,11 +1125,10 @@ vgw_fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size
 }
 
 int
-vgw_fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why,
-		      size_t why_len)
+vgw_fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why, size_t why_len)
 {
-	static const uint16_t known[] = { VGW_FS_SEC_SESSION, VGW_FS_SEC_INODES,
-					  VGW_FS_SEC_HANDLES, VGW_FS_SEC_SLOTS };
+	static const uint16_t known[] = { VGW_FS_SEC_SESSION, VGW_FS_SEC_INODES, VGW_FS_SEC_HANDLES,
+					  VGW_FS_SEC_SLOTS };
 	const struct vgw_state_expect exp = {
 		.dev_type = VGW_FS_STATE_DEV_TYPE,
 		.known = known,
@@ -1091,7 +1144,8 @@ vgw_fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why,
 	}
 	/* refuse a busy engine before looking at the bytes */
 	if (!fs_state_fresh(fs)) {
-		fs_state_why(why, why_len, "the engine is not fresh (initialized, or inodes, "
+		fs_state_why(why, why_len,
+			     "the engine is not fresh (initialized, or inodes, "
 			     "handles or requests already there)");
 		return -EBUSY;
 	}

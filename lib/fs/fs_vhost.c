@@ -44,7 +44,7 @@
 
 RTE_LOG_REGISTER_SUFFIX(vgw_logtype_fs, fs, INFO);
 
-#define FS_SLOTS 128		/* requests in flight per device */
+#define FS_SLOTS 128 /* requests in flight per device */
 #define FS_REAP_BURST 32
 #define FS_DRAIN_TIMEOUT_MS 10000
 #define FS_MAX_VRINGS (1 + VGW_MAX_QUEUES)
@@ -57,9 +57,9 @@ struct fs_slot {
 };
 
 struct fs_dev {
-	struct vgw_device dev;		/* name, index (stats slots), conf, vid */
+	struct vgw_device dev; /* name, index (stats slots), conf, vid */
 	/* control plane (under dev.lock) */
-	uint64_t resubmitted;		/* of rings since detached */
+	uint64_t resubmitted; /* of rings since detached */
 	/* what the workers may use: set before the device is published,
 	 * not changed while it is */
 	struct vgw_fs *fs;
@@ -303,8 +303,7 @@ reap(struct fs_dev *d, struct vgw_dp_lcore *lc, uint32_t *notify)
 
 /* Take what ring q offers, up to *taken < FS_SLOTS in all. */
 static void
-take(struct fs_dev *d, uint16_t q, struct vgw_dp_lcore *lc, unsigned int *taken,
-     uint32_t *notify)
+take(struct fs_dev *d, uint16_t q, struct vgw_dp_lcore *lc, unsigned int *taken, uint32_t *notify)
 {
 	struct vgw_dp_qstats *st = vq_stats(d, lc, q);
 
@@ -315,7 +314,7 @@ take(struct fs_dev *d, uint16_t q, struct vgw_dp_lcore *lc, unsigned int *taken,
 		if (r == 0)
 			break;
 		(*taken)++;
-		if (r < 0) {	/* returned unused, counted */
+		if (r < 0) { /* returned unused, counted */
 			st->drops++;
 			*notify |= 1u << q;
 			continue;
@@ -416,9 +415,9 @@ engine_create(struct fs_dev *d)
 	c.shared_dir = conf->shared_dir;
 	c.tag = conf->tag;
 	c.max_inflight = FS_SLOTS;
-	c.cache = conf->fs_cache == VGW_FS_CACHE_MODE_NONE ? VGW_FS_CACHE_NONE :
+	c.cache = conf->fs_cache == VGW_FS_CACHE_MODE_NONE   ? VGW_FS_CACHE_NONE :
 		  conf->fs_cache == VGW_FS_CACHE_MODE_ALWAYS ? VGW_FS_CACHE_ALWAYS :
-		  VGW_FS_CACHE_AUTO;
+							       VGW_FS_CACHE_AUTO;
 	if (conf->fs_timeout >= 0) {
 		c.entry_timeout = conf->fs_timeout;
 		c.attr_timeout = conf->fs_timeout;
@@ -567,7 +566,8 @@ rings_attach(struct fs_dev *d, int vid, uint16_t nvq)
 		int ret = vgw_vring_attach(&d->vq[q], vid, q, own_inflight_slot(d, q));
 
 		if (ret == -EINVAL) {
-			VGW_LOG(fs, ERR, "%s: ring %u: the inflight region holds fewer entries than the ring's %u",
+			VGW_LOG(fs, ERR,
+				"%s: ring %u: the inflight region holds fewer entries than the ring's %u",
 				d->dev.name, q, d->vq[q].size);
 			return ret;
 		}
@@ -576,7 +576,8 @@ rings_attach(struct fs_dev *d, int vid, uint16_t nvq)
 			return ret;
 		}
 		if (d->vq[q].n_resubmit != 0)
-			VGW_LOG(fs, NOTICE, "%s: ring %u: %u request(s) left in flight by the previous back-end, taken again",
+			VGW_LOG(fs, NOTICE,
+				"%s: ring %u: %u request(s) left in flight by the previous back-end, taken again",
 				d->dev.name, q, d->vq[q].n_resubmit);
 	}
 	return 0;
@@ -609,7 +610,7 @@ fs_stop(struct vgw_device *dev, int vid)
 {
 	struct fs_dev *d = fs_of(dev);
 
-	drain(d);	/* also when it was suspended: nothing is left behind */
+	drain(d); /* also when it was suspended: nothing is left behind */
 	for (uint16_t q = 0; q < d->nvq; q++) {
 		d->resubmitted += d->vq[q].resubmitted;
 		vgw_vring_detach(&d->vq[q]);
@@ -656,8 +657,8 @@ fs_remap_done(struct vgw_device *dev, int vid)
 /* --- device state (the FUSE session) --------------------------------- */
 
 static int
-fs_state_save(struct vgw_device *dev, size_t max, void **buf, size_t *len,
-	      char *why, size_t why_len)
+fs_state_save(struct vgw_device *dev, size_t max, void **buf, size_t *len, char *why,
+	      size_t why_len)
 {
 	struct fs_dev *d = fs_of(dev);
 
@@ -689,8 +690,9 @@ fs_state_figures(struct vgw_device *dev, json_t *reply, bool load)
 	json_object_set_new(reply, "inodes", json_integer(vgw_fs_inode_count(fs)));
 	json_object_set_new(reply, "handles", json_integer(vgw_fs_handle_count(fs)));
 	if (load)
-		json_object_set_new(reply, "stale", json_integer((json_int_t)
-				    (st->state_stale_inodes + st->state_stale_handles)));
+		json_object_set_new(reply, "stale",
+				    json_integer((json_int_t)(st->state_stale_inodes +
+							      st->state_stale_handles)));
 }
 
 /* --- introspection ---------------------------------------------------- */
@@ -702,7 +704,7 @@ fs_info(struct vgw_device *dev, struct vgw_device_info *in, json_t *o)
 	uint64_t resubmitted = d->resubmitted;
 	bool inflight = false;
 
-	in->active_queues = d->nvq;	/* hiprio + request rings polled */
+	in->active_queues = d->nvq; /* hiprio + request rings polled */
 	if (o == NULL)
 		return;
 	for (uint16_t q = 0; q < d->nvq; q++) {
@@ -727,16 +729,14 @@ static json_t *
 queue_json(json_int_t q, const struct vgw_dp_qstats *st)
 {
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I}",
-		"queue", q,
-		"rx_packets", (json_int_t)st->rx_pkts, "rx_bytes", (json_int_t)st->rx_bytes,
-		"tx_packets", (json_int_t)st->tx_pkts, "tx_bytes", (json_int_t)st->tx_bytes,
-		"drops", (json_int_t)st->drops, "busy_cycles", (json_int_t)st->busy_cycles,
-		"cycles_per_packet",
-		st->rx_pkts ? (double)st->busy_cycles / st->rx_pkts : 0.0,
-		"requests", (json_int_t)st->rx_pkts, "replies", (json_int_t)st->tx_pkts,
-		"bytes_read", (json_int_t)st->bytes_read,
-		"bytes_written", (json_int_t)st->bytes_written,
-		"errors", (json_int_t)st->errors);
+			 "queue", q, "rx_packets", (json_int_t)st->rx_pkts, "rx_bytes",
+			 (json_int_t)st->rx_bytes, "tx_packets", (json_int_t)st->tx_pkts,
+			 "tx_bytes", (json_int_t)st->tx_bytes, "drops", (json_int_t)st->drops,
+			 "busy_cycles", (json_int_t)st->busy_cycles, "cycles_per_packet",
+			 st->rx_pkts ? (double)st->busy_cycles / st->rx_pkts : 0.0, "requests",
+			 (json_int_t)st->rx_pkts, "replies", (json_int_t)st->tx_pkts, "bytes_read",
+			 (json_int_t)st->bytes_read, "bytes_written", (json_int_t)st->bytes_written,
+			 "errors", (json_int_t)st->errors);
 }
 
 static void
@@ -757,8 +757,8 @@ static void
 fs_stats(struct vgw_device *dev, json_t *o)
 {
 	struct fs_dev *d = fs_of(dev);
-	struct vgw_dp_qstats tot = {0}, st;
-	struct vgw_fs_stats es = {0};
+	struct vgw_dp_qstats tot = { 0 }, st;
+	struct vgw_fs_stats es = { 0 };
 	unsigned int inodes = 0, handles = 0;
 	uint64_t malformed = 0;
 	json_t *qs = json_array();

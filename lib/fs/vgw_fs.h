@@ -24,49 +24,49 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define VGW_FS_TAG_MAX 37		/* 36 bytes + NUL, virtio-fs config */
+#define VGW_FS_TAG_MAX 37 /* 36 bytes + NUL, virtio-fs config */
 #define VGW_FS_DEFAULT_MAX_INODES 65536
 #define VGW_FS_DEFAULT_MAX_HANDLES 16384
 #define VGW_FS_DEFAULT_MAX_INFLIGHT 256
 #define VGW_FS_DEFAULT_QUEUE_SIZE 1024
 #define VGW_FS_DEFAULT_HELPERS 2
-#define VGW_FS_MAX_PAGES 256		/* FUSE's own limit for max_pages */
+#define VGW_FS_MAX_PAGES 256 /* FUSE's own limit for max_pages */
 
 enum vgw_fs_cache {
-	VGW_FS_CACHE_AUTO = 0,	/* timeouts as configured, page cache kept
+	VGW_FS_CACHE_AUTO = 0, /* timeouts as configured, page cache kept
 				 * while the file is unchanged (virtiofsd's auto) */
-	VGW_FS_CACHE_NONE,	/* timeouts 0, FOPEN_DIRECT_IO on every open */
-	VGW_FS_CACHE_ALWAYS,	/* FOPEN_KEEP_CACHE on every open */
+	VGW_FS_CACHE_NONE,     /* timeouts 0, FOPEN_DIRECT_IO on every open */
+	VGW_FS_CACHE_ALWAYS,   /* FOPEN_KEEP_CACHE on every open */
 };
 
 struct vgw_fs_conf {
-	const char *shared_dir;		/* must exist, a directory */
-	const char *tag;		/* informative here (the config space is
+	const char *shared_dir; /* must exist, a directory */
+	const char *tag;	/* informative here (the config space is
 					 * built by the front-end / vhost layer) */
 	enum vgw_fs_cache cache;
-	double entry_timeout;		/* seconds; < 0: default (1.0, 0 for none) */
-	double attr_timeout;		/* seconds; < 0: default (1.0, 0 for none) */
-	bool writeback;			/* FUSE_WRITEBACK_CACHE, off by default */
-	bool xattr;			/* serve *XATTR (else ENOSYS, like
+	double entry_timeout;  /* seconds; < 0: default (1.0, 0 for none) */
+	double attr_timeout;   /* seconds; < 0: default (1.0, 0 for none) */
+	bool writeback;	       /* FUSE_WRITEBACK_CACHE, off by default */
+	bool xattr;	       /* serve *XATTR (else ENOSYS, like
 					 * virtiofsd's -o no_xattr) */
-	bool posix_locks;		/* negotiate FUSE_POSIX_LOCKS (see
+	bool posix_locks;      /* negotiate FUSE_POSIX_LOCKS (see
 					 * fs_lock.c for the SETLKW semantics) */
-	uint32_t queue_size;		/* of the request virtqueue: max_pages is
+	uint32_t queue_size;   /* of the request virtqueue: max_pages is
 					 * capped at queue_size - 4 like Linux
 					 * does; 0: VGW_FS_DEFAULT_QUEUE_SIZE */
-	uint32_t max_pages;		/* 0: min(256, queue_size - 4) */
-	uint32_t max_inodes;		/* table sizes, fixed at create time; */
-	uint32_t max_handles;		/* 0: defaults above */
-	uint32_t max_inflight;		/* requests submitted and not yet
+	uint32_t max_pages;    /* 0: min(256, queue_size - 4) */
+	uint32_t max_inodes;   /* table sizes, fixed at create time; */
+	uint32_t max_handles;  /* 0: defaults above */
+	uint32_t max_inflight; /* requests submitted and not yet
 					 * reaped; 0: default */
-	uint32_t helpers;		/* helper threads; 0: default */
-	const void *iowq_cpus;		/* a cpu_set_t: where io_uring's own
+	uint32_t helpers;      /* helper threads; 0: default */
+	const void *iowq_cpus; /* a cpu_set_t: where io_uring's own
 					 * worker threads (blocking I/O it
 					 * punts) may run, set from the thread
 					 * that polls the engine; NULL: the
 					 * kernel's choice (that thread's CPUs,
 					 * which a poller keeps busy) */
-	bool no_uring;			/* run every I/O on the helper threads
+	bool no_uring;	       /* run every I/O on the helper threads
 					 * (for tests, or where io_uring is
 					 * disabled); also used automatically
 					 * when io_uring cannot be set up */
@@ -86,16 +86,16 @@ struct vgw_fs_req {
 	unsigned int in_cnt;
 	const struct iovec *out;
 	unsigned int out_cnt;
-	void *user;			/* the caller's cookie */
+	void *user; /* the caller's cookie */
 
 	/* filled on completion */
-	uint32_t out_len;		/* bytes written into out (0: no reply,
+	uint32_t out_len;	/* bytes written into out (0: no reply,
 					 * FORGET and BATCH_FORGET) */
-	int32_t error;			/* the reply's error (0 or -errno), for
+	int32_t error;		/* the reply's error (0 or -errno), for
 					 * the caller's statistics */
-	uint32_t opcode;		/* the request's opcode (0 if unreadable) */
-	uint32_t bytes_read;		/* READ payload returned */
-	uint32_t bytes_written;		/* WRITE payload accepted */
+	uint32_t opcode;	/* the request's opcode (0 if unreadable) */
+	uint32_t bytes_read;	/* READ payload returned */
+	uint32_t bytes_written; /* WRITE payload accepted */
 
 	/* private */
 	void *priv;
@@ -105,20 +105,20 @@ struct vgw_fs_req {
 #define VGW_FS_OP_MAX 64
 struct vgw_fs_stats {
 	uint64_t requests;
-	uint64_t ops[VGW_FS_OP_MAX];	/* by FUSE opcode; others in ops[0] */
-	uint64_t errors;		/* replies with error != 0 */
-	uint64_t enosys;		/* unimplemented opcodes */
-	uint64_t malformed;		/* requests refused before dispatch */
-	uint64_t bytes_read;		/* READ payload returned */
-	uint64_t bytes_written;		/* WRITE payload accepted */
-	uint64_t busy;			/* vgw_fs_submit() returned -EBUSY */
-	uint64_t uring_ops;		/* operations run by io_uring */
-	uint64_t helper_ops;		/* operations run by helper threads */
+	uint64_t ops[VGW_FS_OP_MAX]; /* by FUSE opcode; others in ops[0] */
+	uint64_t errors;	     /* replies with error != 0 */
+	uint64_t enosys;	     /* unimplemented opcodes */
+	uint64_t malformed;	     /* requests refused before dispatch */
+	uint64_t bytes_read;	     /* READ payload returned */
+	uint64_t bytes_written;	     /* WRITE payload accepted */
+	uint64_t busy;		     /* vgw_fs_submit() returned -EBUSY */
+	uint64_t uring_ops;	     /* operations run by io_uring */
+	uint64_t helper_ops;	     /* operations run by helper threads */
 	/* set by vgw_fs_state_load() (on its control thread, before the
 	 * engine serves requests) */
-	uint64_t state_stale_inodes;	/* could not be reopened: ESTALE */
-	uint64_t state_stale_handles;	/* could not be reopened: ESTALE */
-	uint64_t state_changed_inodes;	/* reopened, another dev/ino */
+	uint64_t state_stale_inodes;   /* could not be reopened: ESTALE */
+	uint64_t state_stale_handles;  /* could not be reopened: ESTALE */
+	uint64_t state_changed_inodes; /* reopened, another dev/ino */
 };
 
 struct vgw_fs;
@@ -140,8 +140,7 @@ int vgw_fs_submit(struct vgw_fs *fs, struct vgw_fs_req *req);
 
 /* Advance the I/O and reap up to max completed requests into done[];
  * returns how many. Never blocks. */
-unsigned int vgw_fs_poll(struct vgw_fs *fs, struct vgw_fs_req **done,
-			 unsigned int max);
+unsigned int vgw_fs_poll(struct vgw_fs *fs, struct vgw_fs_req **done, unsigned int max);
 
 /* Requests submitted and not yet reaped. */
 unsigned int vgw_fs_inflight(const struct vgw_fs *fs);
@@ -178,11 +177,11 @@ unsigned int vgw_fs_handle_count(const struct vgw_fs *fs);
  * restart). */
 
 #define VGW_FS_STATE_DEV_TYPE "virtio-fs"
-#define VGW_FS_SEC_FIRST 0x0100		/* the range fs owns */
+#define VGW_FS_SEC_FIRST 0x0100 /* the range fs owns */
 #define VGW_FS_SEC_SESSION 0x0100
 #define VGW_FS_SEC_INODES 0x0101
 #define VGW_FS_SEC_HANDLES 0x0102
-#define VGW_FS_SEC_SLOTS 0x0103		/* optional */
+#define VGW_FS_SEC_SLOTS 0x0103 /* optional */
 #define VGW_FS_SEC_LAST 0x01ff
 
 struct vgw_state_writer;
@@ -218,14 +217,13 @@ int vgw_fs_state_save(struct vgw_fs *fs, struct vgw_state_writer *w);
  * (or -EOPNOTSUPP, -ENOMEM, -EMFILE, ...) with one line in why, and the
  * engine is put back exactly as fresh as it was (same object, nothing
  * recreated), ready for INIT or another load. */
-int vgw_fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why,
-		      size_t why_len);
+int vgw_fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size_t why_len);
 
 /* The same over a whole stream of device type VGW_FS_STATE_DEV_TYPE, for a
  * transfer of the engine's state alone. save: *buf is the caller's to
  * free(); max_bytes caps the stream (0: the codec's limit). */
-int vgw_fs_state_save_buf(struct vgw_fs *fs, size_t max_bytes, void **buf, size_t *len,
-			  char *why, size_t why_len);
+int vgw_fs_state_save_buf(struct vgw_fs *fs, size_t max_bytes, void **buf, size_t *len, char *why,
+			  size_t why_len);
 int vgw_fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why,
 			  size_t why_len);
 

@@ -109,12 +109,15 @@ static_assert(sizeof(struct mac_bucket) == CACHE_LINE, "a bucket is one cache li
 
 #ifdef VGW_MAC_TABLE_TEST_HOOKS
 void (*vgw_mac_table_test_hook)(struct vgw_mac_table *t);
-#define TEST_HOOK(t) do { \
-	if (vgw_mac_table_test_hook != NULL) \
-		vgw_mac_table_test_hook(t); \
-} while (0)
+#define TEST_HOOK(t) \
+	do { \
+		if (vgw_mac_table_test_hook != NULL) \
+			vgw_mac_table_test_hook(t); \
+	} while (0)
 #else
-#define TEST_HOOK(t) do { } while (0)
+#define TEST_HOOK(t) \
+	do { \
+	} while (0)
 #endif
 
 /* Written once by create(), then only read: shared by all lcores. */
@@ -413,8 +416,7 @@ vgw_mac_table_lookup(const struct vgw_mac_table *t, const uint8_t mac[6])
 		unsigned int j;
 
 		for (j = 0; j < SLOTS_PER_BUCKET; j++) {
-			uint64_t k = atomic_load_explicit(&b[i]->slot[j].key,
-							  memory_order_acquire);
+			uint64_t k = atomic_load_explicit(&b[i]->slot[j].key, memory_order_acquire);
 
 			/* m != 0, so an empty slot never matches. */
 			if (key_mac(k) == m)
@@ -504,8 +506,8 @@ vgw_mac_table_dump(const struct vgw_mac_table *t, struct vgw_mac_entry *out, uns
 			for (b = 0; b < 6; b++)
 				out[n].mac[b] = (uint8_t)(k >> (8 * b));
 			out[n].port = key_port(k);
-			out[n].last_seen = atomic_load_explicit(&s->last_seen,
-								memory_order_relaxed);
+			out[n].last_seen =
+				atomic_load_explicit(&s->last_seen, memory_order_relaxed);
 			n++;
 		}
 	}

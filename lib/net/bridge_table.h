@@ -29,8 +29,7 @@ void vgw_mac_table_destroy(struct vgw_mac_table *t);
  * (create() seeds from getrandom() so that a guest cannot precompute MACs
  * that collide with another's). For tests and reproducible benchmarks.
  * Both return NULL if size is above 2^31 too. */
-struct vgw_mac_table *vgw_mac_table_create_seeded(uint32_t size, uint64_t refresh,
-						  uint64_t seed);
+struct vgw_mac_table *vgw_mac_table_create_seeded(uint32_t size, uint64_t refresh, uint64_t seed);
 
 /* Number of slots: size as rounded by create(). */
 uint32_t vgw_mac_table_capacity(const struct vgw_mac_table *t);
@@ -39,15 +38,14 @@ uint32_t vgw_mac_table_capacity(const struct vgw_mac_table *t);
  * ignored. Never blocks, never allocates. (The all-zero MAC, not a valid
  * source address, is ignored too.) When both candidate buckets are full,
  * the least recently seen of their entries is replaced. */
-void vgw_mac_table_learn(struct vgw_mac_table *t, const uint8_t mac[6],
-			 uint16_t port, uint64_t now);
+void vgw_mac_table_learn(struct vgw_mac_table *t, const uint8_t mac[6], uint16_t port,
+			 uint64_t now);
 
 /* The port mac was learned on, or -1 if unknown. */
 int vgw_mac_table_lookup(const struct vgw_mac_table *t, const uint8_t mac[6]);
 
 /* Remove the entries not seen for more than max_age; return how many. */
-unsigned int vgw_mac_table_age(struct vgw_mac_table *t, uint64_t now,
-			       uint64_t max_age);
+unsigned int vgw_mac_table_age(struct vgw_mac_table *t, uint64_t now, uint64_t max_age);
 
 /* Remove every entry learned on port; return how many. */
 unsigned int vgw_mac_table_flush_port(struct vgw_mac_table *t, uint16_t port);
@@ -56,8 +54,8 @@ unsigned int vgw_mac_table_flush_port(struct vgw_mac_table *t, uint16_t port);
 unsigned int vgw_mac_table_count(const struct vgw_mac_table *t);
 
 /* Copy up to max entries into out; return how many were copied. */
-unsigned int vgw_mac_table_dump(const struct vgw_mac_table *t,
-				struct vgw_mac_entry *out, unsigned int max);
+unsigned int vgw_mac_table_dump(const struct vgw_mac_table *t, struct vgw_mac_entry *out,
+				unsigned int max);
 
 #ifdef VGW_MAC_TABLE_TEST_HOOKS
 /* Unit tests only: when set, it is called with the table by learn()

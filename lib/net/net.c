@@ -163,8 +163,7 @@ net_vring_state(struct vgw_device *dev, int vid, uint16_t vring, int enable)
 	else
 		rings = atomic_fetch_and(&p->ready_rings, ~(1u << vring)) & ~(1u << vring);
 	atomic_store(&p->tx_queues, leading_rx_pairs(rings, dev->queues));
-	VGW_LOG(net, DEBUG, "%s: vring %u %s", dev->name, vring,
-		enable ? "enabled" : "disabled");
+	VGW_LOG(net, DEBUG, "%s: vring %u %s", dev->name, vring, enable ? "enabled" : "disabled");
 	if (atomic_load(&dev->ready_vid) == vid)
 		vgw_dp_rebuild_later();
 	return 0;
@@ -195,7 +194,8 @@ net_info(struct vgw_device *dev, struct vgw_device_info *in, json_t *o)
 	}
 	json_object_set_new(o, "refused", json_integer((json_int_t)in->refused));
 	if (p->peer != NULL || p->bridge != NULL)
-		json_object_set_new(o, "link", json_string(p->peer != NULL ? "xconnect" : "bridge"));
+		json_object_set_new(o, "link",
+				    json_string(p->peer != NULL ? "xconnect" : "bridge"));
 	if (p->peer != NULL)
 		json_object_set_new(o, "peer", json_string(p->peer->dev.name));
 	if (p->bridge != NULL)
@@ -214,7 +214,7 @@ static void
 net_stats(struct vgw_device *dev, json_t *o)
 {
 	struct vgw_net_port *p = port_of(dev);
-	struct vgw_dp_qstats tot = {0};
+	struct vgw_dp_qstats tot = { 0 };
 	json_t *qs = json_array();
 
 	for (uint16_t q = 0; q < dev->queues; q++) {
@@ -226,13 +226,14 @@ net_stats(struct vgw_device *dev, json_t *o)
 		tot.tx_pkts += st.tx_pkts;
 		tot.tx_bytes += st.tx_bytes;
 		tot.drops += st.drops;
-		json_array_append_new(qs, json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
-			"queue", q,
-			"rx_packets", (json_int_t)st.rx_pkts, "rx_bytes", (json_int_t)st.rx_bytes,
-			"tx_packets", (json_int_t)st.tx_pkts, "tx_bytes", (json_int_t)st.tx_bytes,
-			"drops", (json_int_t)st.drops, "busy_cycles", (json_int_t)st.busy_cycles,
-			"cycles_per_packet",
-			st.rx_pkts ? (double)st.busy_cycles / st.rx_pkts : 0.0));
+		json_array_append_new(
+			qs, json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "queue", q,
+				      "rx_packets", (json_int_t)st.rx_pkts, "rx_bytes",
+				      (json_int_t)st.rx_bytes, "tx_packets", (json_int_t)st.tx_pkts,
+				      "tx_bytes", (json_int_t)st.tx_bytes, "drops",
+				      (json_int_t)st.drops, "busy_cycles",
+				      (json_int_t)st.busy_cycles, "cycles_per_packet",
+				      st.rx_pkts ? (double)st.busy_cycles / st.rx_pkts : 0.0));
 	}
 	json_object_set_new(o, "rx_packets", json_integer((json_int_t)tot.rx_pkts));
 	json_object_set_new(o, "rx_bytes", json_integer((json_int_t)tot.rx_bytes));
@@ -275,14 +276,14 @@ mbufs_needed(const struct vgw_conf *conf)
 	}
 	/* per-lcore caches, a burst in flight per worker, headroom */
 	n += (nw + 1) * (MBUF_CACHE * 3 / 2) + nw * VGW_DP_BURST + 1024;
-	return RTE_ALIGN_CEIL(n, 1024) - 1;	/* 2^k - 1 is optimal for rings */
+	return RTE_ALIGN_CEIL(n, 1024) - 1; /* 2^k - 1 is optimal for rings */
 }
 
 static int
 eth_setup(struct vgw_net_port *p)
 {
 	const struct vgw_conf_dev *d = p->dev.conf;
-	struct rte_eth_conf econf = {0};
+	struct rte_eth_conf econf = { 0 };
 	char name[VGW_DEVARGS_MAX];
 	unsigned int nw = vgw_dp_n_workers();
 	int ret, socket;
@@ -292,8 +293,8 @@ eth_setup(struct vgw_net_port *p)
 	if (rte_eth_dev_get_port_by_name(name, &p->eth_port) != 0) {
 		ret = rte_dev_probe(d->devargs);
 		if (ret < 0) {
-			VGW_LOG(net, ERR, "%s: cannot probe \"%s\": %s", p->dev.name,
-				d->devargs, strerror(-ret));
+			VGW_LOG(net, ERR, "%s: cannot probe \"%s\": %s", p->dev.name, d->devargs,
+				strerror(-ret));
 			return ret;
 		}
 		if (rte_eth_dev_get_port_by_name(name, &p->eth_port) != 0) {
@@ -312,8 +313,8 @@ eth_setup(struct vgw_net_port *p)
 	if (socket < 0)
 		socket = (int)rte_socket_id();
 	for (uint16_t q = 0; q < d->queues; q++) {
-		ret = rte_eth_rx_queue_setup(p->eth_port, q, d->rx_desc, socket,
-					     NULL, vgw_net_pool);
+		ret = rte_eth_rx_queue_setup(p->eth_port, q, d->rx_desc, socket, NULL,
+					     vgw_net_pool);
 		if (ret < 0) {
 			VGW_LOG(net, ERR, "%s: rx queue %u setup: %s", p->dev.name, q,
 				strerror(-ret));
@@ -351,7 +352,7 @@ link_ports(const struct vgw_conf *conf)
 		snprintf(br->name, sizeof(br->name), "%s", cl->name);
 		br->aging_tsc = (uint64_t)cl->aging_sec * rte_get_tsc_hz();
 		br->macs = vgw_mac_table_create(cl->mac_table_size,
-				rte_get_tsc_hz() / 1000 * MAC_REFRESH_MS);
+						rte_get_tsc_hz() / 1000 * MAC_REFRESH_MS);
 		br->n_ports = cl->n_ports;
 		for (uint16_t i = 0; i < cl->n_ports; i++) {
 			br->ports[i] = &ports[port_of_dev[cl->ports[i]]];
@@ -370,13 +371,12 @@ vgw_net_init(const struct vgw_conf *conf)
 	if (ports == NULL)
 		return -ENOMEM;
 	pool_size = conf->mbufs != 0 ? conf->mbufs : mbufs_needed(conf);
-	vgw_net_pool = rte_pktmbuf_pool_create("vgw_mbufs", pool_size, MBUF_CACHE,
-					       0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					       rte_socket_id());
+	vgw_net_pool = rte_pktmbuf_pool_create("vgw_mbufs", pool_size, MBUF_CACHE, 0,
+					       RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	if (vgw_net_pool == NULL) {
-		VGW_LOG(net, ERR, "cannot create a pool of %u mbufs (%u MiB): %s",
-			pool_size, (unsigned int)((uint64_t)pool_size *
-			RTE_MBUF_DEFAULT_BUF_SIZE >> 20), rte_strerror(rte_errno));
+		VGW_LOG(net, ERR, "cannot create a pool of %u mbufs (%u MiB): %s", pool_size,
+			(unsigned int)((uint64_t)pool_size * RTE_MBUF_DEFAULT_BUF_SIZE >> 20),
+			rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
 	for (uint16_t i = 0; i < conf->n_devs; i++) {
@@ -417,8 +417,8 @@ vgw_net_start(void)
 		}
 		ret = rte_eth_dev_start(p->eth_port);
 		if (ret < 0) {
-			VGW_LOG(net, ERR, "%s: cannot start port %u: %s",
-				p->dev.name, p->eth_port, strerror(-ret));
+			VGW_LOG(net, ERR, "%s: cannot start port %u: %s", p->dev.name, p->eth_port,
+				strerror(-ret));
 			return ret;
 		}
 		rte_eth_promiscuous_enable(p->eth_port);

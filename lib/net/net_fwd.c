@@ -37,8 +37,8 @@ count_tx(struct vgw_dp_lcore *lc, const struct vgw_net_port *out, uint16_t txq,
 /* Copy n packets into a vhost port's guest (rte_vhost copies; the caller
  * keeps the mbufs) and count them. */
 static inline void
-vhost_send(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts,
-	   uint16_t n, uint64_t bytes, struct vgw_dp_lcore *lc)
+vhost_send(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts, uint16_t n, uint64_t bytes,
+	   struct vgw_dp_lcore *lc)
 {
 	int vid = atomic_load_explicit(&out->dev.vid, memory_order_relaxed);
 	uint16_t nq = atomic_load_explicit(&out->tx_queues, memory_order_relaxed);
@@ -51,8 +51,8 @@ vhost_send(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts,
 
 /* Send n packets out of an ethdev port, which takes them; free the rest. */
 static inline void
-eth_send(struct vgw_net_port *out, struct rte_mbuf **pkts, uint16_t n,
-	 uint64_t bytes, struct vgw_dp_lcore *lc)
+eth_send(struct vgw_net_port *out, struct rte_mbuf **pkts, uint16_t n, uint64_t bytes,
+	 struct vgw_dp_lcore *lc)
 {
 	uint16_t sent = rte_eth_tx_burst(out->eth_port, lc->idx, pkts, n);
 
@@ -63,8 +63,8 @@ eth_send(struct vgw_net_port *out, struct rte_mbuf **pkts, uint16_t n,
 
 /* Send n packets out of `out`; the caller keeps its references. */
 static inline void
-send_shared(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts,
-	    uint16_t n, struct vgw_dp_lcore *lc)
+send_shared(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts, uint16_t n,
+	    struct vgw_dp_lcore *lc)
 {
 	uint64_t bytes = burst_bytes(pkts, n);
 
@@ -81,8 +81,8 @@ send_shared(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts,
 #define DST_DROP (UINT16_MAX - 1)
 
 static void
-bridge_forward(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts,
-	       uint16_t n, struct vgw_dp_lcore *lc)
+bridge_forward(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts, uint16_t n,
+	       struct vgw_dp_lcore *lc)
 {
 	struct vgw_net_bridge *br = in->bridge;
 	struct rte_mbuf *batch[VGW_DP_BURST];
@@ -109,7 +109,7 @@ bridge_forward(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts,
 		if (port < 0) {
 			dst[i] = DST_FLOOD;
 		} else if (port == in->dev.index) {
-			dst[i] = DST_DROP;	/* stays on its own segment */
+			dst[i] = DST_DROP; /* stays on its own segment */
 			dropped++;
 		} else {
 			dst[i] = port;
@@ -170,15 +170,14 @@ xc_offer(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts, uint16_t 
 
 	if (out->dev.type == VGW_DEV_NET) {
 		int vid = atomic_load_explicit(&out->dev.vid, memory_order_relaxed);
-		uint16_t nq = atomic_load_explicit(&out->tx_queues,
-						   memory_order_relaxed);
+		uint16_t nq = atomic_load_explicit(&out->tx_queues, memory_order_relaxed);
 
 		if (vid < 0 || nq == 0)
 			return 0;
 		txq = q % nq;
 		sent = vgw_vhost_net_enqueue(vid, 2 * txq, pkts, n);
 		bytes = burst_bytes(pkts, sent);
-		rte_pktmbuf_free_bulk(pkts, sent);	/* rte_vhost copied them */
+		rte_pktmbuf_free_bulk(pkts, sent); /* rte_vhost copied them */
 	} else {
 		bytes = burst_bytes(pkts, n);
 		sent = rte_eth_tx_burst(out->eth_port, lc->idx, pkts, n);
@@ -193,8 +192,7 @@ xc_offer(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts, uint16_t 
 
 /* Drop n frames meant for a peer that is down, counted on the peer. */
 static inline void
-xc_drop(struct vgw_net_port *out, struct rte_mbuf **pkts, uint16_t n,
-	struct vgw_dp_lcore *lc)
+xc_drop(struct vgw_net_port *out, struct rte_mbuf **pkts, uint16_t n, struct vgw_dp_lcore *lc)
 {
 	lc->stats[vgw_net_slot(out, 0)].drops += n;
 	rte_pktmbuf_free_bulk(pkts, n);
@@ -202,8 +200,7 @@ xc_drop(struct vgw_net_port *out, struct rte_mbuf **pkts, uint16_t n,
 
 /* Offer the held frames again; return how many went. */
 static inline uint16_t
-xc_retry(struct vgw_net_port *in, struct vgw_net_held *h, uint16_t q,
-	 struct vgw_dp_lcore *lc)
+xc_retry(struct vgw_net_port *in, struct vgw_net_held *h, uint16_t q, struct vgw_dp_lcore *lc)
 {
 	struct vgw_net_port *out = in->peer;
 	uint16_t sent;
@@ -223,8 +220,8 @@ xc_retry(struct vgw_net_port *in, struct vgw_net_held *h, uint16_t q,
 
 /* Send a fresh burst; hold what the peer could not take yet. */
 static inline void
-xc_send(struct vgw_net_port *in, struct vgw_net_held *h, uint16_t q,
-	struct rte_mbuf **pkts, uint16_t n, struct vgw_dp_lcore *lc)
+xc_send(struct vgw_net_port *in, struct vgw_net_held *h, uint16_t q, struct rte_mbuf **pkts,
+	uint16_t n, struct vgw_dp_lcore *lc)
 {
 	struct vgw_net_port *out = in->peer;
 	uint16_t sent;
@@ -249,8 +246,7 @@ vhost_rx(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts)
 
 	if (unlikely(vid < 0))
 		return 0;
-	return vgw_vhost_net_dequeue(vid, 2 * q + 1, vgw_net_pool, pkts,
-				     VGW_DP_BURST);
+	return vgw_vhost_net_dequeue(vid, 2 * q + 1, vgw_net_pool, pkts, VGW_DP_BURST);
 }
 
 static inline uint16_t
@@ -262,8 +258,7 @@ eth_rx(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts)
 /* One pass over queue q of a port: an xconnect first offers what it held
  * and takes nothing new while any frame is still held. */
 static inline uint16_t
-poll_port(struct vgw_net_port *in, uint16_t q, struct vgw_dp_lcore *lc,
-	  bool is_vhost)
+poll_port(struct vgw_net_port *in, uint16_t q, struct vgw_dp_lcore *lc, bool is_vhost)
 {
 	struct rte_mbuf *pkts[VGW_DP_BURST];
 	struct vgw_net_held *h = &in->held[q];

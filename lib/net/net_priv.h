@@ -29,24 +29,24 @@ struct vgw_net_held {
 /* A net device (vhost-user) or an ethdev uplink: the device base and what
  * the switch needs. */
 struct vgw_net_port {
-	struct vgw_device dev;		/* name, index (stats slots, bridge
+	struct vgw_device dev; /* name, index (stats slots, bridge
 					 * port id), type, queues, vid */
 	_Atomic uint16_t active_queues;
 	/* Queue pairs frames are sent into: the leading pairs whose receive
 	 * ring the front-end enabled (a guest may use fewer than it has). */
 	_Atomic uint16_t tx_queues;
-	_Atomic uint32_t ready_rings;	/* bit per vring, rte_vhost's thread */
+	_Atomic uint32_t ready_rings; /* bit per vring, rte_vhost's thread */
 	/* Up by the gateway's account: a device is ready, from before it is
 	 * published to the workers until it stops. A peer that is up but not
 	 * (yet) published gets back-pressure, one that is down gets drops. */
 	atomic_bool up;
-	uint16_t eth_port;		/* ethdev */
-	struct vgw_net_port *peer;	/* xconnect */
+	uint16_t eth_port;	   /* ethdev */
+	struct vgw_net_port *peer; /* xconnect */
 	struct vgw_net_bridge *bridge;
-	bool eth_started;		/* control thread */
+	bool eth_started; /* control thread */
 	/* held frames freed by the control plane when the front-end left */
 	_Atomic uint64_t held_drops[VGW_MAX_QUEUES];
-	struct vgw_net_held held[VGW_MAX_QUEUES];	/* xconnect, per queue */
+	struct vgw_net_held held[VGW_MAX_QUEUES]; /* xconnect, per queue */
 };
 
 struct vgw_net_bridge {

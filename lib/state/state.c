@@ -63,8 +63,7 @@ le16_get(const uint8_t *p)
 static inline uint32_t
 le32_get(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-		(uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static inline uint64_t
@@ -139,19 +138,16 @@ w_reserve(struct vgw_state_writer *w, size_t n)
 	if (w->err != 0)
 		return w->err;
 	if (n > w->max || align8(w->len + n) + VGW_STATE_TRAILER_SIZE > w->max)
-		return w_fail(w, -EFBIG, "stream cap of %zu bytes exceeded",
-			      w->max);
+		return w_fail(w, -EFBIG, "stream cap of %zu bytes exceeded", w->max);
 	return w_grow(w, w->len + n);
 }
 
 int
-vgw_state_writer_init(struct vgw_state_writer *w, const char *dev_type,
-		      size_t max_bytes)
+vgw_state_writer_init(struct vgw_state_writer *w, const char *dev_type, size_t max_bytes)
 {
 	memset(w, 0, sizeof(*w));
 	w->sec_start = SIZE_MAX;
-	w->max = max_bytes && max_bytes < VGW_STATE_MAX_STREAM ?
-		max_bytes : VGW_STATE_MAX_STREAM;
+	w->max = max_bytes && max_bytes < VGW_STATE_MAX_STREAM ? max_bytes : VGW_STATE_MAX_STREAM;
 	if (dev_type == NULL ||
 	    !dev_type_valid(dev_type, strnlen(dev_type, VGW_STATE_DEV_TYPE_MAX)))
 		return w_fail(w, -EINVAL, "invalid device type");
@@ -165,8 +161,7 @@ vgw_state_writer_init(struct vgw_state_writer *w, const char *dev_type,
 }
 
 int
-vgw_state_section_begin(struct vgw_state_writer *w, uint16_t type,
-			uint16_t version, uint16_t flags)
+vgw_state_section_begin(struct vgw_state_writer *w, uint16_t type, uint16_t version, uint16_t flags)
 {
 	uint8_t *h;
 
@@ -175,15 +170,12 @@ vgw_state_section_begin(struct vgw_state_writer *w, uint16_t type,
 	if (w->sec_start != SIZE_MAX)
 		return w_fail(w, -EINVAL,
 			      "section %u (type 0x%04x) begun inside section %u (type 0x%04x)",
-			      w->n_sections + 1, type, w->n_sections,
-			      w->sec_type);
+			      w->n_sections + 1, type, w->n_sections, w->sec_type);
 	if (flags & ~VGW_STATE_F_CRITICAL)
-		return w_fail(w, -EINVAL,
-			      "section %u (type 0x%04x): unknown flags 0x%04x",
+		return w_fail(w, -EINVAL, "section %u (type 0x%04x): unknown flags 0x%04x",
 			      w->n_sections, type, flags);
 	if (w->n_sections >= VGW_STATE_MAX_SECTIONS)
-		return w_fail(w, -E2BIG, "more than %u sections",
-			      VGW_STATE_MAX_SECTIONS);
+		return w_fail(w, -E2BIG, "more than %u sections", VGW_STATE_MAX_SECTIONS);
 	if (w_reserve(w, VGW_STATE_SEC_HDR_SIZE) != 0)
 		return w->err;
 	h = w->buf + w->len;
@@ -208,10 +200,8 @@ vgw_state_put_bytes(struct vgw_state_writer *w, const void *p, size_t n)
 		return w_fail(w, -EINVAL, "put outside a section");
 	payload = w->len - w->sec_start - VGW_STATE_SEC_HDR_SIZE;
 	if (n > VGW_STATE_MAX_SECTION - payload)
-		return w_fail(w, -EFBIG,
-			      "section %u (type 0x%04x): payload over %u bytes",
-			      w->n_sections, w->sec_type,
-			      VGW_STATE_MAX_SECTION);
+		return w_fail(w, -EFBIG, "section %u (type 0x%04x): payload over %u bytes",
+			      w->n_sections, w->sec_type, VGW_STATE_MAX_SECTION);
 	if (w_reserve(w, n) != 0)
 		return w->err;
 	if (n > 0)
@@ -261,10 +251,8 @@ vgw_state_put_str(struct vgw_state_writer *w, const char *s)
 	if (w->err != 0)
 		return w->err;
 	if (n > VGW_STATE_MAX_SECTION)
-		return w_fail(w, -EFBIG,
-			      "section %u (type 0x%04x): payload over %u bytes",
-			      w->n_sections, w->sec_type,
-			      VGW_STATE_MAX_SECTION);
+		return w_fail(w, -EFBIG, "section %u (type 0x%04x): payload over %u bytes",
+			      w->n_sections, w->sec_type, VGW_STATE_MAX_SECTION);
 	vgw_state_put_u32(w, (uint32_t)n);
 	return vgw_state_put_bytes(w, s, n);
 }
@@ -316,8 +304,8 @@ vgw_state_finish(struct vgw_state_writer *w, void **buf, size_t *len)
 	*buf = NULL;
 	*len = 0;
 	if (w->err == 0 && w->sec_start != SIZE_MAX)
-		w_fail(w, -EINVAL, "section %u (type 0x%04x) left open",
-		       w->n_sections, w->sec_type);
+		w_fail(w, -EINVAL, "section %u (type 0x%04x) left open", w->n_sections,
+		       w->sec_type);
 	if (w->err == 0)
 		w_grow(w, w->len + VGW_STATE_TRAILER_SIZE);
 	if (w->err != 0) {
@@ -385,16 +373,13 @@ r_header(struct vgw_state_reader *r, size_t max_bytes, uint32_t max_sections)
 	size_t n;
 
 	if (r->len > max_bytes)
-		return r_fail(r, -EFBIG,
-			      "stream: %zu bytes exceed the limit of %zu",
-			      r->len, max_bytes);
+		return r_fail(r, -EFBIG, "stream: %zu bytes exceed the limit of %zu", r->len,
+			      max_bytes);
 	if (r->len < VGW_STATE_HDR_SIZE)
-		return r_fail(r, -EBADMSG,
-			      "header: truncated: %zu bytes, need at least %d",
-			      r->len, VGW_STATE_HDR_SIZE);
+		return r_fail(r, -EBADMSG, "header: truncated: %zu bytes, need at least %d", r->len,
+			      VGW_STATE_HDR_SIZE);
 	if (memcmp(h + H_MAGIC, hdr_magic, sizeof(hdr_magic)) != 0)
-		return r_fail(r, -EBADMSG,
-			      "header: bad magic (not a device-state stream)");
+		return r_fail(r, -EBADMSG, "header: bad magic (not a device-state stream)");
 	/* The version is checked before the CRC: a newer format may lay out
 	 * (and checksum) its header differently, and the reader should say
 	 * "too new" rather than "corrupt". */
@@ -403,39 +388,34 @@ r_header(struct vgw_state_reader *r, size_t max_bytes, uint32_t max_sections)
 		return r_fail(r, -EBADMSG, "header: format version 0 invalid");
 	if (version > VGW_STATE_FORMAT_VERSION)
 		return r_fail(r, -EPROTONOSUPPORT,
-			      "header: format version %u is newer than this reader's (%u)",
-			      version, VGW_STATE_FORMAT_VERSION);
+			      "header: format version %u is newer than this reader's (%u)", version,
+			      VGW_STATE_FORMAT_VERSION);
 	if (le32_get(h + H_CRC) != vgw_crc32c(0, h, H_CRC))
 		return r_fail(r, -EBADMSG, "header: crc mismatch");
 	r->flags = le16_get(h + H_FLAGS);
 	if (r->flags != 0)
-		return r_fail(r, -EBADMSG, "header: unknown flags 0x%04x",
-			      r->flags);
+		return r_fail(r, -EBADMSG, "header: unknown flags 0x%04x", r->flags);
 	total = le64_get(h + H_TOTAL);
 	if (total != r->len)
-		return r_fail(r, -EBADMSG,
-			      "header: total length %llu but %zu bytes given",
+		return r_fail(r, -EBADMSG, "header: total length %llu but %zu bytes given",
 			      (unsigned long long)total, r->len);
 	if (total < VGW_STATE_HDR_SIZE + VGW_STATE_TRAILER_SIZE)
 		return r_fail(r, -EBADMSG,
 			      "header: total length %llu leaves no room for the trailer",
 			      (unsigned long long)total);
 	if (total % VGW_STATE_ALIGN != 0)
-		return r_fail(r, -EBADMSG,
-			      "header: total length %llu not a multiple of %d",
+		return r_fail(r, -EBADMSG, "header: total length %llu not a multiple of %d",
 			      (unsigned long long)total, VGW_STATE_ALIGN);
 	r->n_sections = le32_get(h + H_COUNT);
 	if (r->n_sections > max_sections)
-		return r_fail(r, -EFBIG,
-			      "header: section count %u exceeds the limit of %u",
+		return r_fail(r, -EFBIG, "header: section count %u exceeds the limit of %u",
 			      r->n_sections, max_sections);
 	n = strnlen((const char *)h + H_DEV_TYPE, VGW_STATE_DEV_TYPE_MAX);
 	if (!dev_type_valid((const char *)h + H_DEV_TYPE, n))
 		return r_fail(r, -EBADMSG, "header: device type malformed");
 	for (size_t i = n; i < VGW_STATE_DEV_TYPE_MAX; i++)
 		if (h[H_DEV_TYPE + i] != 0)
-			return r_fail(r, -EBADMSG,
-				      "header: device type not zero-padded");
+			return r_fail(r, -EBADMSG, "header: device type not zero-padded");
 	memcpy(r->dev_type, h + H_DEV_TYPE, n);
 	r->dev_type[n] = '\0';
 	r->end = r->len - VGW_STATE_TRAILER_SIZE;
@@ -446,8 +426,8 @@ r_header(struct vgw_state_reader *r, size_t max_bytes, uint32_t max_sections)
  * critical sections are only reported once the whole stream is known to be
  * intact, so that corruption is never mistaken for a newer writer. */
 static int
-r_sections(struct vgw_state_reader *r, uint32_t max_section,
-	   uint32_t *crit_index, int32_t *crit_type)
+r_sections(struct vgw_state_reader *r, uint32_t max_section, uint32_t *crit_index,
+	   int32_t *crit_type)
 {
 	size_t pos = VGW_STATE_HDR_SIZE;
 	uint32_t idx = 0;
@@ -462,8 +442,8 @@ r_sections(struct vgw_state_reader *r, uint32_t max_section,
 
 		if (left < VGW_STATE_SEC_HDR_SIZE)
 			return r_fail(r, -EBADMSG,
-				      "section %u: header truncated (%zu bytes left, need %d)",
-				      idx, left, VGW_STATE_SEC_HDR_SIZE);
+				      "section %u: header truncated (%zu bytes left, need %d)", idx,
+				      left, VGW_STATE_SEC_HDR_SIZE);
 		left -= VGW_STATE_SEC_HDR_SIZE;
 		type = le16_get(s + S_TYPE);
 		plen = le32_get(s + S_LEN);
@@ -473,15 +453,15 @@ r_sections(struct vgw_state_reader *r, uint32_t max_section,
 				      idx, type, plen, max_section);
 		padded = align8(plen);
 		if (padded > left)
-			return r_fail(r, -EBADMSG,
-				      "section %u (type 0x%04x): length %u runs past the end (%zu bytes left)",
-				      idx, type, plen, left);
+			return r_fail(
+				r, -EBADMSG,
+				"section %u (type 0x%04x): length %u runs past the end (%zu bytes left)",
+				idx, type, plen, left);
 		crc = vgw_crc32c(0, s, S_CRC);
 		crc = vgw_crc32c(crc, s + VGW_STATE_SEC_HDR_SIZE, padded);
 		if (crc != le32_get(s + S_CRC))
-			return r_fail(r, -EBADMSG,
-				      "section %u (type 0x%04x): crc mismatch",
-				      idx, type);
+			return r_fail(r, -EBADMSG, "section %u (type 0x%04x): crc mismatch", idx,
+				      type);
 		rsvd = le16_get(s + S_RESERVED);
 		if (rsvd != 0)
 			return r_fail(r, -EBADMSG,
@@ -489,14 +469,13 @@ r_sections(struct vgw_state_reader *r, uint32_t max_section,
 				      idx, type, rsvd);
 		flags = le16_get(s + S_FLAGS);
 		if (flags & ~VGW_STATE_F_CRITICAL)
-			return r_fail(r, -EBADMSG,
-				      "section %u (type 0x%04x): unknown flags 0x%04x",
+			return r_fail(r, -EBADMSG, "section %u (type 0x%04x): unknown flags 0x%04x",
 				      idx, type, flags);
 		for (uint64_t i = plen; i < padded; i++)
 			if (s[VGW_STATE_SEC_HDR_SIZE + i] != 0)
 				return r_fail(r, -EBADMSG,
-					      "section %u (type 0x%04x): padding not zero",
-					      idx, type);
+					      "section %u (type 0x%04x): padding not zero", idx,
+					      type);
 		if (!r_known(r, type)) {
 			if ((flags & VGW_STATE_F_CRITICAL) && *crit_type < 0) {
 				*crit_type = type;
@@ -508,15 +487,14 @@ r_sections(struct vgw_state_reader *r, uint32_t max_section,
 		idx++;
 	}
 	if (idx != r->n_sections)
-		return r_fail(r, -EBADMSG,
-			      "header: section count %u but %u sections present",
+		return r_fail(r, -EBADMSG, "header: section count %u but %u sections present",
 			      r->n_sections, idx);
 	return 0;
 }
 
 int
-vgw_state_reader_init(struct vgw_state_reader *r, const void *buf,
-		      size_t len, const struct vgw_state_expect *exp)
+vgw_state_reader_init(struct vgw_state_reader *r, const void *buf, size_t len,
+		      const struct vgw_state_expect *exp)
 {
 	static const struct vgw_state_expect dflt;
 	const uint8_t *t;
@@ -533,14 +511,14 @@ vgw_state_reader_init(struct vgw_state_reader *r, const void *buf,
 	r->n_known = exp->n_known;
 	if (buf == NULL && len != 0)
 		return r_fail(r, -EINVAL, "stream: no buffer");
-	max_sections = exp->max_sections &&
-		exp->max_sections < VGW_STATE_MAX_SECTIONS ?
-		exp->max_sections : VGW_STATE_MAX_SECTIONS;
-	max_section = exp->max_section &&
-		exp->max_section < VGW_STATE_MAX_SECTION ?
-		exp->max_section : VGW_STATE_MAX_SECTION;
-	max_bytes = exp->max_bytes && exp->max_bytes < VGW_STATE_MAX_STREAM ?
-		exp->max_bytes : VGW_STATE_MAX_STREAM;
+	max_sections = exp->max_sections && exp->max_sections < VGW_STATE_MAX_SECTIONS ?
+			       exp->max_sections :
+			       VGW_STATE_MAX_SECTIONS;
+	max_section = exp->max_section && exp->max_section < VGW_STATE_MAX_SECTION ?
+			      exp->max_section :
+			      VGW_STATE_MAX_SECTION;
+	max_bytes = exp->max_bytes && exp->max_bytes < VGW_STATE_MAX_STREAM ? exp->max_bytes :
+									      VGW_STATE_MAX_STREAM;
 
 	if (r_header(r, max_bytes, max_sections) != 0 ||
 	    r_sections(r, max_section, &crit_index, &crit_type) != 0)
@@ -553,12 +531,10 @@ vgw_state_reader_init(struct vgw_state_reader *r, const void *buf,
 
 	/* Intact: now whether this reader can take it. */
 	if (exp->dev_type != NULL && strcmp(exp->dev_type, r->dev_type) != 0)
-		return r_fail(r, -ENODEV,
-			      "header: device type '%s' but '%.15s' expected",
+		return r_fail(r, -ENODEV, "header: device type '%s' but '%.15s' expected",
 			      r->dev_type, exp->dev_type);
 	if (crit_type >= 0)
-		return r_fail(r, -EOPNOTSUPP,
-			      "section %u: unknown critical section type 0x%04x",
+		return r_fail(r, -EOPNOTSUPP, "section %u: unknown critical section type 0x%04x",
 			      crit_index, (unsigned int)crit_type);
 	r->pos = VGW_STATE_HDR_SIZE;
 	return 0;
@@ -571,8 +547,7 @@ vgw_state_reader_reason(const struct vgw_state_reader *r)
 }
 
 int
-vgw_state_next_section(struct vgw_state_reader *r,
-		       struct vgw_state_section *sec)
+vgw_state_next_section(struct vgw_state_reader *r, struct vgw_state_section *sec)
 {
 	if (r->err != 0)
 		return r->err;
@@ -610,16 +585,14 @@ s_vfail(struct vgw_state_section *s, int err, const char *fmt, va_list ap)
 	if (r == NULL || r->err != 0)
 		return err;
 	r->err = err;
-	n = snprintf(r->reason, sizeof(r->reason), "section %u (type 0x%04x): ",
-		     s->index, s->type);
+	n = snprintf(r->reason, sizeof(r->reason), "section %u (type 0x%04x): ", s->index, s->type);
 	if (n > 0 && (size_t)n < sizeof(r->reason))
 		vsnprintf(r->reason + n, sizeof(r->reason) - n, fmt, ap);
 	return err;
 }
 
 int
-vgw_state_section_fail(struct vgw_state_section *s, int err,
-		       const char *fmt, ...)
+vgw_state_section_fail(struct vgw_state_section *s, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -731,13 +704,13 @@ vgw_state_get_str(struct vgw_state_section *s, char *dst, size_t size)
 		return s->err;
 	n = le32_get(p);
 	if (n > s->len - s->pos - 4)
-		return vgw_state_section_fail(s, -EBADMSG,
-					      "string of %u bytes at offset %u runs past the end (length %u)",
-					      n, s->pos, s->len);
+		return vgw_state_section_fail(
+			s, -EBADMSG,
+			"string of %u bytes at offset %u runs past the end (length %u)", n, s->pos,
+			s->len);
 	p += 4;
 	if (memchr(p, '\0', n) != NULL)
-		return vgw_state_section_fail(s, -EBADMSG,
-					      "string at offset %u holds a NUL",
+		return vgw_state_section_fail(s, -EBADMSG, "string at offset %u holds a NUL",
 					      s->pos);
 	if (n >= size)
 		return vgw_state_section_fail(s, -ENAMETOOLONG,

@@ -44,8 +44,7 @@ wait_fd(int fd, short ev, int64_t deadline)
 		if (deadline >= 0) {
 			int64_t left = deadline - now_ms();
 
-			timeout = left <= 0 ? 0 :
-				left > INT_MAX ? INT_MAX : (int)left;
+			timeout = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 		}
 		n = poll(&p, 1, timeout);
 		if (n < 0) {
@@ -104,8 +103,7 @@ vgw_state_write_fd(int fd, const void *buf, size_t len, int timeout_ms)
 			break;
 		w = write(fd, p + off, n);
 		if (w < 0) {
-			if (errno == EINTR || errno == EAGAIN ||
-			    errno == EWOULDBLOCK)
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
 			rc = -errno;
 			break;
@@ -116,8 +114,7 @@ vgw_state_write_fd(int fd, const void *buf, size_t len, int timeout_ms)
 	if (rc == -EPIPE && !pipe_pending) {
 		const struct timespec zero = { 0, 0 };
 
-		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 &&
-		       errno == EINTR)
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
 			;
 	}
 	pthread_sigmask(SIG_SETMASK, &old_set, NULL);
@@ -125,8 +122,7 @@ vgw_state_write_fd(int fd, const void *buf, size_t len, int timeout_ms)
 }
 
 int
-vgw_state_read_fd(int fd, size_t max_bytes, int timeout_ms, void **bufp,
-		  size_t *lenp)
+vgw_state_read_fd(int fd, size_t max_bytes, int timeout_ms, void **bufp, size_t *lenp)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	uint8_t *buf = NULL;
@@ -163,8 +159,7 @@ vgw_state_read_fd(int fd, size_t max_bytes, int timeout_ms, void **bufp,
 			goto fail;
 		n = read(fd, buf + len, cap - len);
 		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN ||
-			    errno == EWOULDBLOCK)
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
 			rc = -errno;
 			goto fail;

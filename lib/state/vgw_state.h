@@ -50,7 +50,7 @@
 #include <stdint.h>
 
 #define VGW_STATE_FORMAT_VERSION 1
-#define VGW_STATE_DEV_TYPE_MAX 16	/* 15 bytes + NUL */
+#define VGW_STATE_DEV_TYPE_MAX 16 /* 15 bytes + NUL */
 #define VGW_STATE_HDR_SIZE 40
 #define VGW_STATE_SEC_HDR_SIZE 16
 #define VGW_STATE_TRAILER_SIZE 8
@@ -58,8 +58,8 @@
 
 /* Hard limits; a reader or writer may be configured lower, never higher. */
 #define VGW_STATE_MAX_SECTIONS 4096
-#define VGW_STATE_MAX_SECTION (64u << 20)	/* payload bytes */
-#define VGW_STATE_MAX_STREAM (256u << 20)	/* whole stream */
+#define VGW_STATE_MAX_SECTION (64u << 20) /* payload bytes */
+#define VGW_STATE_MAX_STREAM (256u << 20) /* whole stream */
 
 /* Section flags. */
 #define VGW_STATE_F_CRITICAL 0x0001
@@ -75,21 +75,20 @@ struct vgw_state_writer {
 	uint8_t *buf;
 	size_t len;
 	size_t cap;
-	size_t max;		/* stream cap, trailer included */
-	size_t sec_start;	/* offset of the open section, SIZE_MAX if none */
+	size_t max;	  /* stream cap, trailer included */
+	size_t sec_start; /* offset of the open section, SIZE_MAX if none */
 	uint16_t sec_type;
 	uint32_t n_sections;
-	int err;		/* first error, sticky */
+	int err; /* first error, sticky */
 	char dev_type[VGW_STATE_DEV_TYPE_MAX];
 	char reason[VGW_STATE_REASON_MAX];
 };
 
 /* max_bytes: cap on the finished stream (0: VGW_STATE_MAX_STREAM). Returns
  * 0 or the (sticky) error: -EINVAL for an invalid device type. */
-int vgw_state_writer_init(struct vgw_state_writer *w, const char *dev_type,
-			  size_t max_bytes);
-int vgw_state_section_begin(struct vgw_state_writer *w, uint16_t type,
-			    uint16_t version, uint16_t flags);
+int vgw_state_writer_init(struct vgw_state_writer *w, const char *dev_type, size_t max_bytes);
+int vgw_state_section_begin(struct vgw_state_writer *w, uint16_t type, uint16_t version,
+			    uint16_t flags);
 int vgw_state_put_u8(struct vgw_state_writer *w, uint8_t v);
 int vgw_state_put_u16(struct vgw_state_writer *w, uint16_t v);
 int vgw_state_put_u32(struct vgw_state_writer *w, uint32_t v);
@@ -112,26 +111,26 @@ const char *vgw_state_writer_reason(const struct vgw_state_writer *w);
 /* ---- reader ---- */
 
 struct vgw_state_expect {
-	const char *dev_type;		/* NULL: any device type */
+	const char *dev_type; /* NULL: any device type */
 	/* The section types this reader understands. NULL: every type (for
 	 * tools that dump a stream); otherwise unknown sections are skipped,
 	 * or reject the stream if CRITICAL. */
 	const uint16_t *known;
 	unsigned int n_known;
-	uint32_t max_sections;		/* 0: VGW_STATE_MAX_SECTIONS */
-	uint32_t max_section;		/* 0: VGW_STATE_MAX_SECTION */
-	size_t max_bytes;		/* 0: VGW_STATE_MAX_STREAM */
+	uint32_t max_sections; /* 0: VGW_STATE_MAX_SECTIONS */
+	uint32_t max_section;  /* 0: VGW_STATE_MAX_SECTION */
+	size_t max_bytes;      /* 0: VGW_STATE_MAX_STREAM */
 };
 
 struct vgw_state_reader {
 	const uint8_t *buf;
 	size_t len;
-	size_t pos;		/* next section to look at */
-	size_t end;		/* offset of the trailer */
+	size_t pos; /* next section to look at */
+	size_t end; /* offset of the trailer */
 	const uint16_t *known;
 	unsigned int n_known;
-	uint32_t n_sections;	/* in the stream */
-	uint32_t n_skipped;	/* unknown, not critical */
+	uint32_t n_sections; /* in the stream */
+	uint32_t n_skipped;  /* unknown, not critical */
 	uint32_t next_index;
 	uint16_t flags;
 	int err;
@@ -140,7 +139,7 @@ struct vgw_state_reader {
 };
 
 struct vgw_state_section {
-	struct vgw_state_reader *r;	/* where get failures leave a reason */
+	struct vgw_state_reader *r; /* where get failures leave a reason */
 	const uint8_t *data;
 	uint32_t len;
 	uint32_t pos;
@@ -148,7 +147,7 @@ struct vgw_state_section {
 	uint16_t type;
 	uint16_t version;
 	uint16_t flags;
-	int err;			/* first get failure, sticky */
+	int err; /* first get failure, sticky */
 };
 
 /* Validates all of buf (which must stay valid and unchanged while sections
@@ -156,13 +155,12 @@ struct vgw_state_section {
  * limit), -EPROTONOSUPPORT (newer format version), -ENODEV (other device
  * type), -EOPNOTSUPP (unknown critical section), -EINVAL (bad arguments),
  * each with its reason. exp may be NULL: defaults, any device type. */
-int vgw_state_reader_init(struct vgw_state_reader *r, const void *buf,
-			  size_t len, const struct vgw_state_expect *exp);
+int vgw_state_reader_init(struct vgw_state_reader *r, const void *buf, size_t len,
+			  const struct vgw_state_expect *exp);
 const char *vgw_state_reader_reason(const struct vgw_state_reader *r);
 /* The next known section: 1 and *sec filled, 0 at the end, or the init
  * error. Unknown sections were counted by init (r->n_skipped). */
-int vgw_state_next_section(struct vgw_state_reader *r,
-			   struct vgw_state_section *sec);
+int vgw_state_next_section(struct vgw_state_reader *r, struct vgw_state_section *sec);
 
 /* Getters: 0, or -EBADMSG when the value runs past the end of the section
  * (the first failure sticks to the section and leaves a reason in the
@@ -181,8 +179,7 @@ size_t vgw_state_section_remaining(const struct vgw_state_section *s);
 /* For owners that find a section they cannot accept (say, a version they
  * do not know): records "section N (type 0xTTTT): <fmt>" as the reader's
  * reason, makes the error sticky and returns err. */
-int vgw_state_section_fail(struct vgw_state_section *s, int err,
-			   const char *fmt, ...)
+int vgw_state_section_fail(struct vgw_state_section *s, int err, const char *fmt, ...)
 	__attribute__((format(__printf__, 3, 4)));
 
 /* ---- pipe transfer ---- */
@@ -197,7 +194,6 @@ int vgw_state_section_fail(struct vgw_state_section *s, int err,
 int vgw_state_write_fd(int fd, const void *buf, size_t len, int timeout_ms);
 /* Reads to EOF; more than max_bytes (0: VGW_STATE_MAX_STREAM) is -EFBIG.
  * On success *buf (NULL when *len is 0) is the caller's to free(). */
-int vgw_state_read_fd(int fd, size_t max_bytes, int timeout_ms, void **buf,
-		      size_t *len);
+int vgw_state_read_fd(int fd, size_t max_bytes, int timeout_ms, void **buf, size_t *len);
 
 #endif /* VGW_STATE_H */

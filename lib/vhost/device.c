@@ -16,8 +16,8 @@
 #include "vhost_priv.h"
 
 #define DEV_LOG(dev, level, fmt, ...) \
-	rte_log(RTE_LOG_ ## level, *(dev)->ops->logtype, \
-		"vhostgw: %s: " fmt "\n", (dev)->name, ##__VA_ARGS__)
+	rte_log(RTE_LOG_##level, *(dev)->ops->logtype, "vhostgw: %s: " fmt "\n", (dev)->name, \
+		##__VA_ARGS__)
 
 /* Filled at start-up by the control thread (an entry is written before the
  * count that shows it, with a release store); read by rte_vhost's event
@@ -110,8 +110,8 @@ vgw_device_add(struct vgw_device *dev, const struct vgw_conf_dev *conf, uint16_t
 		return 0;
 	ret = vgw_vhost_register(dev);
 	if (ret < 0)
-		DEV_LOG(dev, ERR, "cannot register vhost-user socket %s: %s",
-			conf->socket, strerror(-ret));
+		DEV_LOG(dev, ERR, "cannot register vhost-user socket %s: %s", conf->socket,
+			strerror(-ret));
 	return ret;
 }
 
@@ -150,7 +150,7 @@ vgw_device_publish(struct vgw_device *dev)
 	if (atomic_load(&dev->vid) == vid)
 		return;
 	atomic_store_explicit(&dev->vid, vid, memory_order_release);
-	vgw_dp_rebuild();	/* returns after a grace period */
+	vgw_dp_rebuild(); /* returns after a grace period */
 	if (vid < 0 && dev->ops->quiesce != NULL)
 		dev->ops->quiesce(dev);
 }
@@ -166,7 +166,8 @@ vgw_device_on_connect(struct vgw_device *dev, int vid)
 	cur = atomic_load(&dev->conn_vid);
 	if (cur >= 0) {
 		dev->refused++;
-		DEV_LOG(dev, ERR, "refused a second front-end on %s (vid %d); one is connected (vid %d)",
+		DEV_LOG(dev, ERR,
+			"refused a second front-end on %s (vid %d); one is connected (vid %d)",
 			dev->conf->socket, vid, cur);
 		ret = -1;
 	} else if (dev->ops->connect != NULL && dev->ops->connect(dev, vid) < 0) {
@@ -209,7 +210,7 @@ vgw_device_on_ready(struct vgw_device *dev, int vid)
 
 	pthread_mutex_lock(&dev->lock);
 	if (atomic_load(&dev->conn_vid) == vid && vgw_device_xfer_loading(dev))
-		vgw_device_xfer_join(dev);	/* the rings start on the loaded state */
+		vgw_device_xfer_join(dev); /* the rings start on the loaded state */
 	if (atomic_load(&dev->conn_vid) != vid ||
 	    (dev->ops->start != NULL && dev->ops->start(dev, vid) < 0)) {
 		pthread_mutex_unlock(&dev->lock);
@@ -269,7 +270,7 @@ vgw_device_on_remap(struct vgw_device *dev, int vid, const struct vgw_vhost_msg 
 	}
 	if (!post) {
 		dev->remap = true;
-		vgw_device_publish(dev);	/* when it was published: grace period, quiesce */
+		vgw_device_publish(dev); /* when it was published: grace period, quiesce */
 		pthread_mutex_unlock(&dev->lock);
 		DEV_LOG(dev, INFO, "%s: device paused", name);
 		return;

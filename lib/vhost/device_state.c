@@ -28,12 +28,12 @@
 #include "vgw_device.h"
 #include "vhost_priv.h"
 
-#define STATE_TIMEOUT_MS 60000		/* for the other end of the pipe or file */
+#define STATE_TIMEOUT_MS 60000 /* for the other end of the pipe or file */
 #define STATE_MAX (256u << 20)
 
 #define DEV_LOG(dev, level, fmt, ...) \
-	rte_log(RTE_LOG_ ## level, *(dev)->ops->logtype, \
-		"vhostgw: %s: " fmt "\n", (dev)->name, ##__VA_ARGS__)
+	rte_log(RTE_LOG_##level, *(dev)->ops->logtype, "vhostgw: %s: " fmt "\n", (dev)->name, \
+		##__VA_ARGS__)
 
 static const char *
 dir_name(uint32_t dir)
@@ -78,8 +78,10 @@ test_fault_init(void)
 	if (test_fault == TEST_FAULT_NONE && test_load_delay_ms == 0)
 		VGW_LOG(vhost, WARNING, "VHOSTGW_TEST_FAULT=%s not understood: ignored", v);
 	else
-		VGW_LOG(vhost, WARNING, "VHOSTGW_TEST_FAULT=%s: device state loads are "
-			"damaged or delayed on purpose (for tests only)", v);
+		VGW_LOG(vhost, WARNING,
+			"VHOSTGW_TEST_FAULT=%s: device state loads are "
+			"damaged or delayed on purpose (for tests only)",
+			v);
 }
 
 /* An incoming stream, read whole, damaged as VHOSTGW_TEST_FAULT asks. */
@@ -232,8 +234,8 @@ state_ready(struct vgw_device *dev, char *why, size_t why_len)
 /* buf (len bytes) into path, whole or not at all: a temporary file, then
  * renamed over path. */
 static int
-file_write(const char *path, const char *tmp, const void *buf, size_t len,
-	   char *why, size_t why_len)
+file_write(const char *path, const char *tmp, const void *buf, size_t len, char *why,
+	   size_t why_len)
 {
 	int ret, fd;
 
@@ -257,8 +259,8 @@ file_write(const char *path, const char *tmp, const void *buf, size_t len,
 }
 
 int
-vgw_device_state_save(struct vgw_device *dev, const char *path, struct json_t *reply,
-		      size_t *bytes, char *why, size_t why_len)
+vgw_device_state_save(struct vgw_device *dev, const char *path, struct json_t *reply, size_t *bytes,
+		      char *why, size_t why_len)
 {
 	char tmp[4096];
 	void *buf = NULL;
@@ -289,8 +291,8 @@ vgw_device_state_save(struct vgw_device *dev, const char *path, struct json_t *r
 }
 
 int
-vgw_device_state_load(struct vgw_device *dev, const char *path, struct json_t *reply,
-		      size_t *bytes, char *why, size_t why_len)
+vgw_device_state_load(struct vgw_device *dev, const char *path, struct json_t *reply, size_t *bytes,
+		      char *why, size_t why_len)
 {
 	void *buf = NULL;
 	size_t len = 0;

@@ -49,7 +49,7 @@
 #include "vgw_dp.h"
 #include "vgw_state.h"
 
-struct json_t;			/* jansson's json_t, built by the types */
+struct json_t; /* jansson's json_t, built by the types */
 struct vgw_vhost_msg;
 
 /* Stats slots: one per queue, VGW_DEV_SLOTS per device, laid out by
@@ -57,7 +57,7 @@ struct vgw_vhost_msg;
  * its hiprio queue (VGW_DEV_SLOT_HIPRIO). */
 #define VGW_DEV_SLOTS (VGW_MAX_QUEUES + 1)
 #define VGW_DEV_SLOT_HIPRIO VGW_MAX_QUEUES
-_Static_assert(VGW_MAX_DEVICES * VGW_DEV_SLOTS <= VGW_DP_MAX_SLOTS,
+_Static_assert(VGW_MAX_DEVICES *VGW_DEV_SLOTS <= VGW_DP_MAX_SLOTS,
 	       "VGW_DP_MAX_SLOTS holds every device's stats slots");
 _Static_assert(VGW_DP_MAX_SLOTS <= UINT16_MAX + 1, "slots fit a task's uint16_t");
 
@@ -65,28 +65,27 @@ struct vgw_device;
 
 /* What the control socket and telemetry show of any device. */
 struct vgw_device_info {
-	bool connected;			/* a front-end is connected (ethdev: started) */
-	bool ready;			/* its rings are set up (new_device) */
-	bool suspended;			/* by the operator */
+	bool connected; /* a front-end is connected (ethdev: started) */
+	bool ready;	/* its rings are set up (new_device) */
+	bool suspended; /* by the operator */
 	int vid;
-	uint16_t queues;		/* configured queues */
-	uint16_t active_queues;		/* queues in the poll lists */
+	uint16_t queues;	/* configured queues */
+	uint16_t active_queues; /* queues in the poll lists */
 	uint64_t features;
 	uint64_t protocol_features;
 	uint64_t connects;
 	uint64_t disconnects;
-	uint64_t refused;		/* second front-ends refused */
+	uint64_t refused; /* second front-ends refused */
 };
 
 /* A type's operations. Unless noted, called with dev->lock held on the
  * thread that drives the step (rte_vhost's event thread for the front-end's
  * steps, the control thread for the operator's). Optional ones may be NULL. */
 struct vgw_device_ops {
-	int *logtype;			/* the type's log type (vgw.net, vgw.fs) */
+	int *logtype; /* the type's log type (vgw.net, vgw.fs) */
 	/* Poll tasks of the device; dp's rebuild lock held, dev->lock not:
 	 * read the published vid and atomics only. */
-	unsigned int (*tasks)(struct vgw_device *dev, struct vgw_dp_task *tasks,
-			      unsigned int max);
+	unsigned int (*tasks)(struct vgw_device *dev, struct vgw_dp_task *tasks, unsigned int max);
 	/* A front-end connected (< 0: refuse it) or left. */
 	int (*connect)(struct vgw_device *dev, int vid);
 	void (*disconnect)(struct vgw_device *dev, int vid);
@@ -115,8 +114,7 @@ struct vgw_device_ops {
 	 * device object. stats, WITHOUT dev->lock (it takes it if it needs
 	 * it): the device's counters (totals, "queues" with one object per
 	 * queue, type-specific keys). */
-	void (*info)(struct vgw_device *dev, struct vgw_device_info *in,
-		     struct json_t *extra);
+	void (*info)(struct vgw_device *dev, struct vgw_device_info *in, struct json_t *extra);
 	void (*stats)(struct vgw_device *dev, struct json_t *out);
 	/* Device state (vgw_device_state_*() and DEVICE_STATE, which is
 	 * offered when both are set). state_save: the device's state into a
@@ -127,10 +125,10 @@ struct vgw_device_ops {
 	 * front-end's connection goes. < 0 with one line in why.
 	 * state_figures: what the operator's reply shows of the state just
 	 * moved (dev->lock held). NULL: the type has no state of its own. */
-	int (*state_save)(struct vgw_device *dev, size_t max, void **buf, size_t *len,
-			  char *why, size_t why_len);
-	int (*state_load)(struct vgw_device *dev, const void *buf, size_t len,
-			  char *why, size_t why_len);
+	int (*state_save)(struct vgw_device *dev, size_t max, void **buf, size_t *len, char *why,
+			  size_t why_len);
+	int (*state_load)(struct vgw_device *dev, const void *buf, size_t len, char *why,
+			  size_t why_len);
 	void (*state_figures)(struct vgw_device *dev, struct json_t *reply, bool load);
 	/* Under vhostgw-keeper (doc/keeper.rst). keep_fds: what must outlive
 	 * this process, as up to max fds the keeper holds a dup of (the device
@@ -149,28 +147,28 @@ struct vgw_device_ops {
 struct vgw_device_xfer {
 	pthread_t thread;
 	bool started;
-	uint32_t dir;			/* 0 save, 1 load */
+	uint32_t dir; /* 0 save, 1 load */
 	int fd;
 	void *buf;
 	size_t len;
-	int result;			/* 0, or -errno; read after the join */
+	int result; /* 0, or -errno; read after the join */
 	char why[VGW_STATE_REASON_MAX];
 };
 
 struct vgw_device {
 	char name[VGW_NAME_MAX];
 	enum vgw_dev_type type;
-	bool vhost;			/* a vhost-user device (socket, mode) */
-	uint16_t index;			/* configuration index: stats slots */
-	uint16_t queues;		/* configured queues */
-	const struct vgw_conf_dev *conf;	/* socket, mode, pf_off, ... */
+	bool vhost;			 /* a vhost-user device (socket, mode) */
+	uint16_t index;			 /* configuration index: stats slots */
+	uint16_t queues;		 /* configured queues */
+	const struct vgw_conf_dev *conf; /* socket, mode, pf_off, ... */
 	const struct vgw_device_ops *ops;
 	pthread_mutex_t lock;
 	/* under lock */
-	_Atomic int conn_vid;		/* connected front-end, -1 if none */
-	_Atomic int ready_vid;		/* its device, once ready (new_device) */
-	bool suspended;			/* by the operator */
-	bool remap;			/* taken away while rte_vhost remaps */
+	_Atomic int conn_vid;  /* connected front-end, -1 if none */
+	_Atomic int ready_vid; /* its device, once ready (new_device) */
+	bool suspended;	       /* by the operator */
+	bool remap;	       /* taken away while rte_vhost remaps */
 	uint64_t connects;
 	uint64_t disconnects;
 	uint64_t refused;
@@ -201,8 +199,7 @@ struct vgw_device *vgw_device_find(const char *name);
 
 /* A consistent snapshot of dev (takes dev->lock; the type's info op adds
  * its keys to extra when not NULL). */
-void vgw_device_info(struct vgw_device *dev, struct vgw_device_info *in,
-		     struct json_t *extra);
+void vgw_device_info(struct vgw_device *dev, struct vgw_device_info *in, struct json_t *extra);
 /* Stop (suspend=true) or restart processing dev. Once it returns no worker
  * reads or writes the device's rings or guest memory, and none notifies the
  * guest, until it is resumed. 1 if the state changed, 0 if it already was
@@ -231,7 +228,6 @@ vgw_device_slot(const struct vgw_device *dev, uint16_t q)
 	return (uint16_t)(dev->index * VGW_DEV_SLOTS + q);
 }
 
-#define VGW_DEVICE_OF(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+#define VGW_DEVICE_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #endif /* VGW_DEVICE_H */

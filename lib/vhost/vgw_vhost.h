@@ -18,7 +18,7 @@ struct vgw_device;
 struct vgw_vhost_msg {
 	uint32_t request;
 	uint32_t flags;
-	uint32_t size;			/* payload bytes */
+	uint32_t size; /* payload bytes */
 	const uint8_t *payload;
 	int fd_num;
 };
@@ -95,9 +95,9 @@ bool vgw_vhost_keeper_mode(void);
 /* The fds a message carries (front-end to back-end). */
 enum vgw_vhost_fd_policy {
 	VGW_VHOST_FDS_NONE,
-	VGW_VHOST_FDS_ONE,		/* exactly one */
-	VGW_VHOST_FDS_RING,		/* one, unless the ring index has NOFD set */
-	VGW_VHOST_FDS_REGIONS,		/* one per memory region, up to 8 */
+	VGW_VHOST_FDS_ONE,     /* exactly one */
+	VGW_VHOST_FDS_RING,    /* one, unless the ring index has NOFD set */
+	VGW_VHOST_FDS_REGIONS, /* one per memory region, up to 8 */
 };
 
 /* The phase machine input a message makes (see enum vgw_vhost_event),
@@ -105,20 +105,20 @@ enum vgw_vhost_fd_policy {
  * what it may refuse. */
 enum vgw_vhost_msg_input {
 	VGW_VHOST_IN_NONE,
-	VGW_VHOST_IN_FEATURES,		/* post: LOG_START or LOG_STOP by LOG_ALL */
-	VGW_VHOST_IN_LOG_BASE,		/* post: LOG_START */
-	VGW_VHOST_IN_RING_START,	/* post: a ring started (for RINGS_STOPPED) */
-	VGW_VHOST_IN_RING_STOP,		/* pre: RING_STOP, RINGS_STOPPED */
-	VGW_VHOST_IN_STATUS,		/* pre: STATUS_RESET when the status is 0 */
-	VGW_VHOST_IN_RARP,		/* pre: RARP */
+	VGW_VHOST_IN_FEATURES,	 /* post: LOG_START or LOG_STOP by LOG_ALL */
+	VGW_VHOST_IN_LOG_BASE,	 /* post: LOG_START */
+	VGW_VHOST_IN_RING_START, /* post: a ring started (for RINGS_STOPPED) */
+	VGW_VHOST_IN_RING_STOP,	 /* pre: RING_STOP, RINGS_STOPPED */
+	VGW_VHOST_IN_STATUS,	 /* pre: STATUS_RESET when the status is 0 */
+	VGW_VHOST_IN_RARP,	 /* pre: RARP */
 };
 
 /* Who answers a message besides rte_vhost (pre-handle). */
 enum vgw_vhost_msg_handler {
-	VGW_VHOST_H_NONE,		/* rte_vhost alone */
-	VGW_VHOST_H_INFLIGHT,		/* checked first: region sizes */
-	VGW_VHOST_H_STATE_FD,		/* ours: rte_vhost 22.11 does not know it */
-	VGW_VHOST_H_STATE_CHECK,	/* ours, likewise */
+	VGW_VHOST_H_NONE,	 /* rte_vhost alone */
+	VGW_VHOST_H_INFLIGHT,	 /* checked first: region sizes */
+	VGW_VHOST_H_STATE_FD,	 /* ours: rte_vhost 22.11 does not know it */
+	VGW_VHOST_H_STATE_CHECK, /* ours, likewise */
 };
 
 /* rte_vhost unmaps guest memory the device may use (memory table, dirty
@@ -129,10 +129,10 @@ enum vgw_vhost_msg_handler {
 struct vgw_vhost_msg_desc {
 	uint32_t id;
 	const char *name;
-	uint8_t fds;			/* enum vgw_vhost_fd_policy */
-	uint8_t input;			/* enum vgw_vhost_msg_input */
-	uint8_t handler;		/* enum vgw_vhost_msg_handler */
-	uint8_t flags;			/* VGW_VHOST_MSG_F_* */
+	uint8_t fds;	 /* enum vgw_vhost_fd_policy */
+	uint8_t input;	 /* enum vgw_vhost_msg_input */
+	uint8_t handler; /* enum vgw_vhost_msg_handler */
+	uint8_t flags;	 /* VGW_VHOST_MSG_F_* */
 };
 
 /* The one table of messages; NULL for an unknown id. */
@@ -166,8 +166,7 @@ enum vgw_vhost_event {
 /* One observer for all sockets (the control thread's input queue). It runs
  * on rte_vhost's event thread, often with virtqueue locks held: it must not
  * block. name is the device name given at registration. */
-typedef void (*vgw_vhost_observer_fn)(const char *name, enum vgw_vhost_event ev,
-				      uint64_t arg);
+typedef void (*vgw_vhost_observer_fn)(const char *name, enum vgw_vhost_event ev, uint64_t arg);
 void vgw_vhost_set_observer(vgw_vhost_observer_fn fn);
 /* Report an event of a device type's own (VGW_VHOST_EV_STATE_DONE) to the
  * observer, from any thread. */
@@ -198,8 +197,7 @@ uint16_t vgw_vhost_nr_vrings(int vid);
  * enqueue), 2q+1 its TX ring (we dequeue). */
 uint16_t vgw_vhost_net_dequeue(int vid, uint16_t vring, struct rte_mempool *mp,
 			       struct rte_mbuf **pkts, uint16_t n);
-uint16_t vgw_vhost_net_enqueue(int vid, uint16_t vring,
-			       struct rte_mbuf **pkts, uint16_t n);
+uint16_t vgw_vhost_net_enqueue(int vid, uint16_t vring, struct rte_mbuf **pkts, uint16_t n);
 
 /* We poll: ask the front-end not to kick this ring (VRING_USED_F_NO_NOTIFY),
  * which spares it an eventfd write per burst. rte_vhost keeps the setting

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define VGW_VRING_MAX_IOV 260		/* FUSE max_pages 256 + headers */
+#define VGW_VRING_MAX_IOV 260 /* FUSE max_pages 256 + headers */
 #define VGW_VRING_MAX_CHAIN_BYTES (64u << 20)
 
 struct rte_vhost_memory;
@@ -27,11 +27,11 @@ struct vgw_vring {
 	struct vring_used *used;
 	uint64_t log_guest_addr;
 	uint16_t size;
-	uint16_t last_avail;		/* next avail entry to take */
-	uint16_t used_idx;		/* our shadow of used->idx */
+	uint16_t last_avail; /* next avail entry to take */
+	uint16_t used_idx;   /* our shadow of used->idx */
 	uint16_t vring_idx;
 	int vid;
-	uint64_t malformed;		/* chains refused */
+	uint64_t malformed; /* chains refused */
 	/* inflight I/O tracking (INFLIGHT_SHMFD), when the front-end gave a
 	 * region: which heads the device has taken and not returned, so that
 	 * a back-end that replaces a crashed one can finish them */
@@ -43,7 +43,7 @@ struct vgw_vring {
 	uint16_t *resubmit;		/* heads left in flight, counter order */
 	uint16_t n_resubmit;
 	uint16_t resubmit_pos;
-	uint64_t resubmitted;		/* heads taken again from the region */
+	uint64_t resubmitted; /* heads taken again from the region */
 };
 
 /* One request: iov[0..in_cnt) device-readable, then out_cnt device-writable
@@ -86,8 +86,7 @@ struct rte_vhost_memory *vgw_vring_mem_get(int vid);
 void vgw_vring_mem_free(struct rte_vhost_memory *mem);
 /* Would a SET_MEM_TABLE payload leave mem as it is (rte_vhost's own test:
  * same regions, same guest addresses and sizes)? */
-bool vgw_vring_mem_same(const struct rte_vhost_memory *mem, const void *payload,
-			uint32_t size);
+bool vgw_vring_mem_same(const struct rte_vhost_memory *mem, const void *payload, uint32_t size);
 
 /* Take the next chain: 1 taken, 0 ring empty, -EINVAL the chain was
  * malformed: it was returned to the guest unused (length 0) and counted. */
@@ -95,8 +94,7 @@ int vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
 		  struct vgw_vring_chain *c);
 /* Return a chain with `written` bytes in its device-writable buffers; the
  * written guest memory and the used entry are logged. */
-void vgw_vring_push(struct vgw_vring *vr, const struct vgw_vring_chain *c,
-		    uint32_t written);
+void vgw_vring_push(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written);
 /* Notify the guest unless it asked not to be. Never waits for rte_vhost's
  * virtqueue lock (its message handler holds it, and may be waiting for us):
  * -EAGAIN then, call again later. */

@@ -49,23 +49,25 @@ _Static_assert(sizeof(struct vgw_vhu_msg_context) == 680, "vhu context size");
 
 /* Offloads that only make sense between two virtio devices: a frame that
  * may leave through a DPDK port must be complete. */
-#define VGW_VHOST_OFFLOADS ((1ULL << VIRTIO_NET_F_CSUM) | \
-	(1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) | \
-	(1ULL << VIRTIO_NET_F_HOST_UFO) | (1ULL << VIRTIO_NET_F_HOST_ECN) | \
-	(1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) | \
-	(1ULL << VIRTIO_NET_F_GUEST_UFO) | (1ULL << VIRTIO_NET_F_GUEST_ECN))
+#define VGW_VHOST_OFFLOADS \
+	((1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_HOST_TSO4) | \
+	 (1ULL << VIRTIO_NET_F_HOST_TSO6) | (1ULL << VIRTIO_NET_F_HOST_UFO) | \
+	 (1ULL << VIRTIO_NET_F_HOST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_TSO4) | \
+	 (1ULL << VIRTIO_NET_F_GUEST_TSO6) | (1ULL << VIRTIO_NET_F_GUEST_UFO) | \
+	 (1ULL << VIRTIO_NET_F_GUEST_ECN))
 
 /* Devices we process ourselves (virtio-fs): split rings, no indirect
  * descriptors, no event index; dirty logging for live migration. No
  * STATUS: QEMU 7.2's vhost-user-fs never sends DRIVER_OK, and rte_vhost
  * would wait for it before calling the device ready. */
-#define VGW_VHOST_DEVICE_FEATURES ((1ULL << VIRTIO_F_VERSION_1) | \
-	(1ULL << VHOST_USER_F_PROTOCOL_FEATURES) | (1ULL << VHOST_F_LOG_ALL))
-#define VGW_VHOST_DEVICE_PROTOCOL_FEATURES ((1ULL << VHOST_USER_PROTOCOL_F_MQ) | \
-	(1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD) | \
-	(1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
-	(1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
-#define VGW_VHOST_PF_DEVICE_STATE 19	/* not in rte_vhost 22.11's headers */
+#define VGW_VHOST_DEVICE_FEATURES \
+	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES) | \
+	 (1ULL << VHOST_F_LOG_ALL))
+#define VGW_VHOST_DEVICE_PROTOCOL_FEATURES \
+	((1ULL << VHOST_USER_PROTOCOL_F_MQ) | (1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD) | \
+	 (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
+	 (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+#define VGW_VHOST_PF_DEVICE_STATE 19 /* not in rte_vhost 22.11's headers */
 
 /* Inflight regions (GET/SET_INFLIGHT_FD): rte_vhost 22.11 takes the sizes
  * as the front-end gives them, so it would make a region of any size, or
@@ -77,7 +79,7 @@ _Static_assert(sizeof(struct vgw_vhu_msg_context) == 680, "vhu context size");
 static _Atomic(vgw_vhost_observer_fn) observer;
 
 #define VHOST_F_LOG_ALL_BIT 26
-#define VHOST_NOFD_BIT 8	/* VHOST_USER_VRING_NOFD_MASK of a ring index */
+#define VHOST_NOFD_BIT 8 /* VHOST_USER_VRING_NOFD_MASK of a ring index */
 
 void
 vgw_vhost_set_observer(vgw_vhost_observer_fn fn)
@@ -156,8 +158,11 @@ classify(struct vgw_device *dev, const struct vgw_vhost_msg_desc *d,
 		break;
 	case VGW_VHOST_IN_FEATURES:
 		if (post)
-			vgw_vhost_report(dev->name, (payload_u64(c) >> VHOST_F_LOG_ALL_BIT) & 1 ?
-					 VGW_VHOST_EV_LOG_START : VGW_VHOST_EV_LOG_STOP, 0);
+			vgw_vhost_report(dev->name,
+					 (payload_u64(c) >> VHOST_F_LOG_ALL_BIT) & 1 ?
+						 VGW_VHOST_EV_LOG_START :
+						 VGW_VHOST_EV_LOG_STOP,
+					 0);
 		break;
 	case VGW_VHOST_IN_LOG_BASE:
 		if (post)
@@ -218,8 +223,8 @@ inflight_queue_bytes(uint16_t queue_size)
 
 /* NULL when the GET/SET_INFLIGHT_FD request is acceptable, else why not. */
 static const char *
-inflight_check(const struct vgw_vhost_msg_desc *d, const struct vgw_vhu_msg_context *c,
-	       char *why, size_t len)
+inflight_check(const struct vgw_vhost_msg_desc *d, const struct vgw_vhu_msg_context *c, char *why,
+	       size_t len)
 {
 	struct vgw_vhu_inflight in;
 	struct stat st;
@@ -235,12 +240,12 @@ inflight_check(const struct vgw_vhost_msg_desc *d, const struct vgw_vhu_msg_cont
 	}
 	if (in.queue_size == 0 || in.queue_size > VGW_INFLIGHT_MAX_QUEUE_SIZE ||
 	    (in.queue_size & (in.queue_size - 1)) != 0) {
-		snprintf(why, len, "queue_size %u is not a power of two up to %u",
-			 in.queue_size, VGW_INFLIGHT_MAX_QUEUE_SIZE);
+		snprintf(why, len, "queue_size %u is not a power of two up to %u", in.queue_size,
+			 VGW_INFLIGHT_MAX_QUEUE_SIZE);
 		return why;
 	}
 	if (d->fds == VGW_VHOST_FDS_NONE)
-		return NULL;	/* GET: the region is ours to make */
+		return NULL; /* GET: the region is ours to make */
 	need = in.num_queues * inflight_queue_bytes(in.queue_size);
 	if (!fds_ok(d, c))
 		return "no region fd";
@@ -309,15 +314,17 @@ device_state_fd(struct vgw_device *dev, int vid, const struct vgw_vhost_msg_desc
 		memcpy(&phase, (const uint8_t *)c->msg.payload + sizeof(dir), sizeof(phase));
 	}
 	if (c->msg.size < 2 * sizeof(uint32_t) || dir > 1 || phase != 0 || !fds_ok(d, c)) {
-		VGW_LOG(vhost, ERR, "%s: vid %d: SET_DEVICE_STATE_FD refused: direction %u, phase %u, %d fd(s)",
+		VGW_LOG(vhost, ERR,
+			"%s: vid %d: SET_DEVICE_STATE_FD refused: direction %u, phase %u, %d fd(s)",
 			dev->name, vid, dir, phase, c->fd_num);
 	} else {
 		/* before the transfer thread can report the end of it */
 		vgw_vhost_report(dev->name, VGW_VHOST_EV_STATE_FD, dir);
 		ret = ops->state_save != NULL && ops->state_load != NULL ?
-		      vgw_device_state_fd(dev, vid, dir, c->fds[0]) : -ENOTSUP;
+			      vgw_device_state_fd(dev, vid, dir, c->fds[0]) :
+			      -ENOTSUP;
 		if (ret == 0)
-			c->fd_num = 0;	/* the device's now */
+			c->fd_num = 0; /* the device's now */
 		else
 			vgw_vhost_report(dev->name, VGW_VHOST_EV_STATE_REFUSED, dir);
 	}
@@ -330,7 +337,8 @@ device_state_check(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *
 {
 	const struct vgw_device_ops *ops = dev->ops;
 	int ret = ops->state_save != NULL && ops->state_load != NULL ?
-		  vgw_device_state_check(dev, vid) : -ENOTSUP;
+			  vgw_device_state_check(dev, vid) :
+			  -ENOTSUP;
 
 	close_msg_fds(c);
 	vgw_vhost_report(dev->name, VGW_VHOST_EV_STATE_CHECK, ret == 0 ? 0 : 1);
@@ -566,10 +574,8 @@ protocol_features_off(const char *path, const char *name, uint64_t pf_off)
 		return 0;
 	if (rte_vhost_driver_get_protocol_features(path, &pf) < 0)
 		return -EINVAL;
-	VGW_LOG(vhost, INFO, "%s: protocol features 0x%" PRIx64 " not offered",
-		name, pf & pf_off);
-	return rte_vhost_driver_set_protocol_features(path, pf & ~pf_off) < 0 ?
-	       -EINVAL : 0;
+	VGW_LOG(vhost, INFO, "%s: protocol features 0x%" PRIx64 " not offered", name, pf & pf_off);
+	return rte_vhost_driver_set_protocol_features(path, pf & ~pf_off) < 0 ? -EINVAL : 0;
 }
 
 int
@@ -590,10 +596,12 @@ vgw_vhost_register(struct vgw_device *dev)
 		/* a device of our own: rte_vhost only handles the protocol */
 		ret = rte_vhost_driver_set_features(path, VGW_VHOST_DEVICE_FEATURES);
 		if (ret == 0)
-			ret = rte_vhost_driver_set_protocol_features(path,
-					VGW_VHOST_DEVICE_PROTOCOL_FEATURES |
-					(dev->ops->state_save != NULL && dev->ops->state_load != NULL ?
-					 1ULL << VGW_VHOST_PF_DEVICE_STATE : 0));
+			ret = rte_vhost_driver_set_protocol_features(
+				path, VGW_VHOST_DEVICE_PROTOCOL_FEATURES |
+					      (dev->ops->state_save != NULL &&
+							       dev->ops->state_load != NULL ?
+						       1ULL << VGW_VHOST_PF_DEVICE_STATE :
+						       0));
 	}
 	if (ret == 0)
 		ret = protocol_features_off(path, dev->name, dev->conf->pf_off);
@@ -671,8 +679,8 @@ vgw_vhost_nr_vrings(int vid)
 }
 
 uint16_t
-vgw_vhost_net_dequeue(int vid, uint16_t vring, struct rte_mempool *mp,
-		      struct rte_mbuf **pkts, uint16_t n)
+vgw_vhost_net_dequeue(int vid, uint16_t vring, struct rte_mempool *mp, struct rte_mbuf **pkts,
+		      uint16_t n)
 {
 	return rte_vhost_dequeue_burst(vid, vring, mp, pkts, n);
 }

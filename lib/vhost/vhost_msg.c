@@ -9,9 +9,13 @@
 #include "vgw_common.h"
 #include "vgw_vhost.h"
 
-#define M(id_, fds_, in_, h_, fl_) [VGW_VHOST_MSG_##id_] = { \
-	.id = VGW_VHOST_MSG_##id_, .name = #id_, .fds = VGW_VHOST_FDS_##fds_, \
-	.input = VGW_VHOST_IN_##in_, .handler = VGW_VHOST_H_##h_, .flags = (fl_) }
+#define M(id_, fds_, in_, h_, fl_) \
+	[VGW_VHOST_MSG_##id_] = { .id = VGW_VHOST_MSG_##id_, \
+				  .name = #id_, \
+				  .fds = VGW_VHOST_FDS_##fds_, \
+				  .input = VGW_VHOST_IN_##in_, \
+				  .handler = VGW_VHOST_H_##h_, \
+				  .flags = (fl_) }
 #define REMAP VGW_VHOST_MSG_F_REMAP
 
 static const struct vgw_vhost_msg_desc msgs[VGW_VHOST_MSG_COUNT] = {

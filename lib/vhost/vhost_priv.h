@@ -20,8 +20,7 @@ int vgw_device_on_disconnect(struct vgw_device *dev, int vid);
 int vgw_device_on_ready(struct vgw_device *dev, int vid);
 void vgw_device_on_stop(struct vgw_device *dev, int vid);
 /* A message flagged VGW_VHOST_MSG_F_REMAP, before and after rte_vhost. */
-void vgw_device_on_remap(struct vgw_device *dev, int vid, const struct vgw_vhost_msg *m,
-			 bool post);
+void vgw_device_on_remap(struct vgw_device *dev, int vid, const struct vgw_vhost_msg *m, bool post);
 
 /* DEVICE_STATE (device_state.c), on the event thread. */
 int vgw_device_state_fd(struct vgw_device *dev, int vid, uint32_t dir, int fd);

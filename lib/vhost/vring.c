@@ -123,8 +123,8 @@ vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx,
 	uint16_t last_avail, last_used;
 	int ret;
 
-	if (rte_vhost_get_vhost_vring(vid, idx, &r) < 0 || r.desc == NULL ||
-	    r.avail == NULL || r.used == NULL || r.size == 0)
+	if (rte_vhost_get_vhost_vring(vid, idx, &r) < 0 || r.desc == NULL || r.avail == NULL ||
+	    r.used == NULL || r.size == 0)
 		return -ENODEV;
 	if (rte_vhost_get_vring_base(vid, idx, &last_avail, &last_used) < 0)
 		return -ENODEV;
@@ -235,13 +235,13 @@ vgw_vring_mem_same(const struct rte_vhost_memory *mem, const void *payload, uint
 
 /* Map [gpa, gpa + len) into iovecs (a buffer may span memory regions). */
 static int
-map_buf(const struct rte_vhost_memory *mem, uint64_t gpa, uint32_t len,
-	struct vgw_vring_chain *c, unsigned int *n, bool out)
+map_buf(const struct rte_vhost_memory *mem, uint64_t gpa, uint32_t len, struct vgw_vring_chain *c,
+	unsigned int *n, bool out)
 {
 	while (len != 0) {
 		uint64_t chunk = len;
-		uint64_t va = rte_vhost_va_from_guest_pa((struct rte_vhost_memory *)mem,
-							 gpa, &chunk);
+		uint64_t va =
+			rte_vhost_va_from_guest_pa((struct rte_vhost_memory *)mem, gpa, &chunk);
 
 		if (va == 0 || chunk == 0 || *n >= VGW_VRING_MAX_IOV)
 			return -EINVAL;
@@ -274,20 +274,20 @@ walk(struct vgw_vring *vr, const struct rte_vhost_memory *mem, uint16_t head,
 		uint64_t addr;
 
 		if (id >= vr->size || ++hops > vr->size)
-			return -EINVAL;	/* out of the table, or a loop */
+			return -EINVAL; /* out of the table, or a loop */
 		d = &vr->desc[id];
 		addr = d->addr;
 		len = d->len;
 		flags = d->flags;
 		if (flags & VRING_DESC_F_INDIRECT)
-			return -EINVAL;	/* not offered */
+			return -EINVAL; /* not offered */
 		if (flags & VRING_DESC_F_WRITE) {
 			if (map_buf(mem, addr, len, c, &n, true) < 0)
 				return -EINVAL;
 			out_len += len;
 		} else {
 			if (n != c->in_cnt)
-				return -EINVAL;	/* readable after writable */
+				return -EINVAL; /* readable after writable */
 			if (map_buf(mem, addr, len, c, &n, false) < 0)
 				return -EINVAL;
 			c->in_cnt = n;
@@ -323,13 +323,13 @@ used_write(struct vgw_vring *vr, uint16_t head, uint32_t len)
 	}
 	e->id = head;
 	e->len = len;
-	rte_vhost_log_used_vring(vr->vid, vr->vring_idx,
-		offsetof(struct vring_used, ring[slot]), sizeof(*e));
+	rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, ring[slot]),
+				 sizeof(*e));
 	vr->used_idx++;
 	/* the element before the index that publishes it */
 	atomic_store_explicit(ring_word(&vr->used->idx), vr->used_idx, memory_order_release);
-	rte_vhost_log_used_vring(vr->vid, vr->vring_idx,
-		offsetof(struct vring_used, idx), sizeof(vr->used->idx));
+	rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, idx),
+				 sizeof(vr->used->idx));
 	if (inf != NULL) {
 		rte_smp_wmb();
 		inf->desc[head].inflight = 0;
@@ -339,8 +339,7 @@ used_write(struct vgw_vring *vr, uint16_t head, uint32_t len)
 }
 
 int
-vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
-	      struct vgw_vring_chain *c)
+vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem, struct vgw_vring_chain *c)
 {
 	uint16_t avail_idx, head;
 
@@ -349,8 +348,7 @@ vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
 		head = vr->resubmit[vr->resubmit_pos++];
 		vr->resubmitted++;
 	} else {
-		avail_idx = atomic_load_explicit(ring_word(&vr->avail->idx),
-						 memory_order_acquire);
+		avail_idx = atomic_load_explicit(ring_word(&vr->avail->idx), memory_order_acquire);
 		if (avail_idx == vr->last_avail)
 			return 0;
 		if ((uint16_t)(avail_idx - vr->last_avail) > vr->size) {
@@ -377,8 +375,7 @@ vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
 }
 
 void
-vgw_vring_push(struct vgw_vring *vr, const struct vgw_vring_chain *c,
-	       uint32_t written)
+vgw_vring_push(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written)
 {
 	uint32_t left = written;
 

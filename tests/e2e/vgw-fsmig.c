@@ -103,24 +103,27 @@ iter_step(struct iter *it)
 		int idx;
 
 		off += de->d_reclen;
-		if (sscanf(de->d_name, "entry-%d", &idx) == 1 && idx >= 0 &&
-		    idx < it->entries) {
+		if (sscanf(de->d_name, "entry-%d", &idx) == 1 && idx >= 0 && idx < it->entries) {
 			if (it->seen[idx]++ != 0 && it->err == 0)
-				it->err = -1;	/* twice */
+				it->err = -1; /* twice */
 			it->seen_n++;
 		} else if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
 			   it->err == 0) {
-			it->err = -2;		/* unknown */
+			it->err = -2; /* unknown */
 		}
 	}
 	if (dn != 0)
 		return 0;
 	for (int i = 0; i < it->entries; i++)
 		missing += it->seen[i] == 0;
-	say("VGW-FSMIG-DIR fd=%c pass=%d ok=%d entries=%d steps=%d err=%s up=%.2f",
-	    it->name, it->pass, !it->err && !missing, it->seen_n, it->steps,
-	    it->err > 0 ? strerror(it->err) : it->err == -1 ? "twice" :
-	    it->err == -2 ? "unknown-entry" : missing ? "missing" : "-", uptime());
+	say("VGW-FSMIG-DIR fd=%c pass=%d ok=%d entries=%d steps=%d err=%s up=%.2f", it->name,
+	    it->pass, !it->err && !missing, it->seen_n, it->steps,
+	    it->err > 0	  ? strerror(it->err) :
+	    it->err == -1 ? "twice" :
+	    it->err == -2 ? "unknown-entry" :
+	    missing	  ? "missing" :
+			    "-",
+	    uptime());
 	memset(it->seen, 0, sizeof(it->seen));
 	it->steps_last = it->steps;
 	it->pass++;
@@ -227,8 +230,8 @@ main(int argc, char **argv)
 					ok = 1;
 			}
 		}
-		say("VGW-FSMIG seq=%lu ok=%d bytes=%zd sum=%08x want=%08x err=%s up=%.2f",
-		    seq, ok, n, got, want, err, uptime());
+		say("VGW-FSMIG seq=%lu ok=%d bytes=%zd sum=%08x want=%08x err=%s up=%.2f", seq, ok,
+		    n, got, want, err, uptime());
 		/* one step of each directory pass */
 		if (iter_step(&a) && a.pass == 2)
 			b_start = seq + a.steps_last / 2 + 1;

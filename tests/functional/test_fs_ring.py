@@ -50,7 +50,7 @@ M64 = (1 << 64) - 1
 
 
 def pattern(seed, n):
-    """Byte i of a vufront-fs test file (fs_pattern() in vufront_fs.c)."""
+    """Byte i of a vufront-fs test file (fs_pattern() in vufront_fs_ring.c)."""
     out = bytearray(n)
     s = (seed * 0xbf58476d1ce4e5b9) & M64
     for i in range(n):

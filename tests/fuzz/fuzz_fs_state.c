@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char fz_base[64];
 static size_t fz_base_len;
-static struct vgw_fs *fz_fs[2];		/* [1]: no locks, no xattrs */
+static struct vgw_fs *fz_fs[2]; /* [1]: no locks, no xattrs */
 static uint8_t fz_out[1 << 16];
 static uint64_t fz_unique = 1;
 
@@ -60,10 +60,10 @@ static void fz_check_fresh(const struct vgw_fs *fs);
 /* ---- the shared tree ---- */
 
 struct fz_node {
-	const char *path;		/* relative to fz_base */
-	int parent;			/* index in fz_tree, -1: the root */
+	const char *path; /* relative to fz_base */
+	int parent;	  /* index in fz_tree, -1: the root */
 	const char *name;
-	uint32_t mode;			/* filled at setup */
+	uint32_t mode; /* filled at setup */
 	uint64_t dev, ino;
 };
 
@@ -74,10 +74,10 @@ static struct fz_node fz_tree[] = {
 	{ "d1/g", 0, "g", 0, 0, 0 },
 	{ "d1/d2/h", 1, "h", 0, 0, 0 },
 	{ "fifo", -1, "fifo", 0, 0, 0 },
-	{ "out", -1, "out", 0, 0, 0 },		/* -> /etc */
-	{ "up", -1, "up", 0, 0, 0 },		/* -> .. */
-	{ "d1/passwd", 0, "passwd", 0, 0, 0 },	/* -> /etc/passwd */
-	{ "e", -1, "e", 0, 0, 0 },		/* an empty directory */
+	{ "out", -1, "out", 0, 0, 0 },	       /* -> /etc */
+	{ "up", -1, "up", 0, 0, 0 },	       /* -> .. */
+	{ "d1/passwd", 0, "passwd", 0, 0, 0 }, /* -> /etc/passwd */
+	{ "e", -1, "e", 0, 0, 0 },	       /* an empty directory */
 };
 #define FZ_NODES (sizeof(fz_tree) / sizeof(fz_tree[0]))
 
@@ -148,7 +148,7 @@ fz_create(int which)
 	c.posix_locks = which == 0;
 	c.xattr = which == 0;
 	if (which == 1)
-		c.queue_size = 36;		/* max_pages 32 */
+		c.queue_size = 36; /* max_pages 32 */
 	fs = vgw_fs_create(&c);
 	if (fs == NULL)
 		abort();
@@ -286,8 +286,7 @@ fz_read(struct vgw_fs *fs, uint64_t nodeid, uint64_t fh, bool dir)
 static void
 fz_check_why(const char *why, size_t why_len)
 {
-	if (why[0] == '\0' || memchr(why, '\0', why_len) == NULL ||
-	    strchr(why, '\n') != NULL)
+	if (why[0] == '\0' || memchr(why, '\0', why_len) == NULL || strchr(why, '\n') != NULL)
 		abort();
 }
 
@@ -302,12 +301,12 @@ fz_check_fresh(const struct vgw_fs *fs)
 	uint32_t i, roots = 0;
 
 	if (h->n_inodes != 1 || h->n_handles != 0 || h->inode_bump != FS_ROOT_IDX + 1 ||
-	    h->handle_bump != 1 || h->inode_free != 0 || h->handle_free != 0 ||
-	    h->init_done != 0 || h->proto_minor != 0 || h->init_flags != 0 ||
-	    h->max_write != 0 || h->max_pages != 0 || fs->inflight != 0)
+	    h->handle_bump != 1 || h->inode_free != 0 || h->handle_free != 0 || h->init_done != 0 ||
+	    h->proto_minor != 0 || h->init_flags != 0 || h->max_write != 0 || h->max_pages != 0 ||
+	    fs->inflight != 0)
 		abort();
-	if (fs->inodes[FS_ROOT_IDX].state != FS_ENT_USED ||
-	    fs->inodes[FS_ROOT_IDX].hnext != 0 || fs->ino_fd[FS_ROOT_IDX] < 0)
+	if (fs->inodes[FS_ROOT_IDX].state != FS_ENT_USED || fs->inodes[FS_ROOT_IDX].hnext != 0 ||
+	    fs->ino_fd[FS_ROOT_IDX] < 0)
 		abort();
 	for (i = FS_ROOT_IDX + 1; i < h->max_inodes; i++)
 		if (fs->ino_fd[i] != -1 || memcmp(&fs->inodes[i], &zi, sizeof(zi)) != 0)
@@ -361,8 +360,7 @@ fz_exercise(struct vgw_fs *fs)
 		if (i >= h->inode_bump)
 			abort();
 		n_in++;
-		if (i != FS_ROOT_IDX &&
-		    (fs->inodes[i].gen == 0 || fs->inodes[i].nlookup == 0))
+		if (i != FS_ROOT_IDX && (fs->inodes[i].gen == 0 || fs->inodes[i].nlookup == 0))
 			abort();
 		if (fs->ino_fd[i] >= 0)
 			fz_check_fd(fs->ino_fd[i]);
@@ -447,7 +445,9 @@ fz_load(int which, const void *buf, size_t len, bool roundtrip)
 	nh = vgw_fs_handle_count(fs);
 	rc = vgw_fs_state_load_buf(fs, buf, len, why, sizeof(why));
 	if (fs->hdr->init_done || fs->hdr->inode_bump != FS_ROOT_IDX + 1 ||
-	    fs->hdr->handle_bump != 1 ? rc != -EBUSY : rc != 0)
+			    fs->hdr->handle_bump != 1 ?
+		    rc != -EBUSY :
+		    rc != 0)
 		abort();
 	if (vgw_fs_inode_count(fs) != ni || vgw_fs_handle_count(fs) != nh)
 		abort();
@@ -479,12 +479,16 @@ static uint16_t
 fz_type(uint8_t t)
 {
 	if (t < 0xf0)
-		return VGW_FS_SEC_FIRST + t % 6;	/* 0x0100..0x0105 */
+		return VGW_FS_SEC_FIRST + t % 6; /* 0x0100..0x0105 */
 	switch (t & 3) {
-	case 0: return VGW_FS_SEC_LAST;
-	case 1: return 0x0001;			/* another owner's */
-	case 2: return 0x0200;
-	default: return 0x00ff;
+	case 0:
+		return VGW_FS_SEC_LAST;
+	case 1:
+		return 0x0001; /* another owner's */
+	case 2:
+		return 0x0200;
+	default:
+		return 0x00ff;
 	}
 }
 
@@ -548,7 +552,7 @@ fz_odd(struct fz_src *s, uint8_t rare)
 
 struct fz_gen_inode {
 	uint32_t idx, gen, mode;
-	int node;			/* in fz_tree, -1: none */
+	int node; /* in fz_tree, -1: none */
 };
 
 static const char *const fz_names[] = {
@@ -610,8 +614,9 @@ fz_generate(int which, const uint8_t *in, size_t n, uint8_t opts)
 	flags = (uint64_t)fz_u32(&s) | (uint64_t)fz_u32(&s) << 32;
 	vgw_state_put_u64(&w, flags);
 	k = fz_u8(&s);
-	vgw_state_put_u32(&w, k < 0xf0 ? (k % (max_write / FS_PAGE) + 1) * FS_PAGE :
-			  max_write + (k & 1 ? FS_PAGE : 0) - (k & 2 ? max_write : 0));
+	vgw_state_put_u32(&w, k < 0xf0 ?
+				      (k % (max_write / FS_PAGE) + 1) * FS_PAGE :
+				      max_write + (k & 1 ? FS_PAGE : 0) - (k & 2 ? max_write : 0));
 	k = fz_u8(&s);
 	vgw_state_put_u32(&w, k < 0xf0 ? k % (max_pages + 1) : max_pages + 1);
 	vgw_state_put_u32(&w, fz_u8(&s) % 4);
@@ -619,7 +624,7 @@ fz_generate(int which, const uint8_t *in, size_t n, uint8_t opts)
 	vgw_state_put_u32(&w, fz_odd(&s, 8) ? n_in + fz_u8(&s) % 3 - 1 : n_in);
 	vgw_state_put_u32(&w, fz_odd(&s, 8) ? n_hd + fz_u8(&s) % 3 - 1 : n_hd);
 	if (opts & 16)
-		vgw_state_put_u32(&w, 0);	/* a later version's field */
+		vgw_state_put_u32(&w, 0); /* a later version's field */
 	vgw_state_section_end(&w);
 
 	/* INODES, in one to three sections */
@@ -634,7 +639,7 @@ fz_generate(int which, const uint8_t *in, size_t n, uint8_t opts)
 				vgw_state_section_end(&w);
 			vgw_state_section_begin(&w, VGW_FS_SEC_INODES, 1, VGW_STATE_F_CRITICAL);
 			vgw_state_put_u32(&w, fz_odd(&s, 6) ? fz_u8(&s) % 8 :
-					  (n_in - i < per ? n_in - i : per));
+							      (n_in - i < per ? n_in - i : per));
 		}
 		/* a slot not used yet, or a misbehaving one */
 		k = fz_u8(&s);
@@ -660,23 +665,29 @@ fz_generate(int which, const uint8_t *in, size_t n, uint8_t opts)
 		}
 		k = fz_u8(&s);
 		if (k >= 0xe0 && i > 0)
-			parent = gi[k % i].idx;		/* any earlier one */
+			parent = gi[k % i].idx; /* any earlier one */
 		else if (k >= 0xd8)
-			parent = (uint32_t[]){ 0, g->idx, g->idx + 1, FZ_MAX_INODES,
-					       UINT32_MAX, 1, 2, 3 }[k & 7];
+			parent = (uint32_t[]){ 0,	   g->idx, g->idx + 1, FZ_MAX_INODES,
+					       UINT32_MAX, 1,	   2,	       3 }[k & 7];
 		if (g->node >= 0 && !fz_odd(&s, 8))
 			snprintf(name, sizeof(name), "%s", fz_tree[g->node].name);
 		else
 			fz_gen_name(&s, name, sizeof(name));
 		if (fz_odd(&s, 6))
-			g->mode = (uint32_t[]){ 0, S_IFREG | 0644, S_IFDIR | 0755, S_IFLNK | 0777,
-						S_IFIFO | 0644, S_IFSOCK, S_IFCHR, 0170000,
+			g->mode = (uint32_t[]){ 0,
+						S_IFREG | 0644,
+						S_IFDIR | 0755,
+						S_IFLNK | 0777,
+						S_IFIFO | 0644,
+						S_IFSOCK,
+						S_IFCHR,
+						0170000,
 						S_IFREG | 010000 }[fz_u8(&s) % 9];
 		nlookup = fz_odd(&s, 4) ? 0 : 1 + fz_u8(&s);
 		dev = g->node >= 0 ? fz_tree[g->node].dev : 0;
 		ino = g->node >= 0 ? fz_tree[g->node].ino : 0;
 		if (fz_odd(&s, 16))
-			ino ^= 1;			/* replaced behind the guest's back */
+			ino ^= 1; /* replaced behind the guest's back */
 		vgw_state_put_u32(&w, g->idx);
 		vgw_state_put_u32(&w, g->gen);
 		vgw_state_put_u32(&w, parent);
@@ -699,7 +710,7 @@ fz_generate(int which, const uint8_t *in, size_t n, uint8_t opts)
 				vgw_state_section_end(&w);
 			vgw_state_section_begin(&w, VGW_FS_SEC_HANDLES, 1, VGW_STATE_F_CRITICAL);
 			vgw_state_put_u32(&w, fz_odd(&s, 6) ? fz_u8(&s) % 8 :
-					  (n_hd - i < per ? n_hd - i : per));
+							      (n_hd - i < per ? n_hd - i : per));
 		}
 		k = fz_u8(&s);
 		idx = 1 + k % (FZ_MAX_HANDLES - 1);
@@ -725,9 +736,14 @@ fz_generate(int which, const uint8_t *in, size_t n, uint8_t opts)
 		}
 		k = fz_u8(&s);
 		fl = is_dir ? O_RDONLY | O_DIRECTORY :
-			(uint32_t[]){ O_RDONLY, O_RDWR, O_WRONLY | O_APPEND, O_RDONLY | O_NOATIME,
-				      O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, O_WRONLY | O_TRUNC,
-				      O_RDONLY | O_DIRECT, O_RDWR | O_SYNC }[k % 8];
+			      (uint32_t[]){ O_RDONLY,
+					    O_RDWR,
+					    O_WRONLY | O_APPEND,
+					    O_RDONLY | O_NOATIME,
+					    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW,
+					    O_WRONLY | O_TRUNC,
+					    O_RDONLY | O_DIRECT,
+					    O_RDWR | O_SYNC }[k % 8];
 		if (k >= 0xf8)
 			fl = fz_u32(&s);
 		if (fz_odd(&s, 6))
@@ -776,7 +792,7 @@ fz_generate(int which, const uint8_t *in, size_t n, uint8_t opts)
 		vgw_state_section_end(&w);
 	}
 	if (vgw_state_finish(&w, &buf, &len) != 0)
-		abort();		/* the generator only makes valid calls */
+		abort(); /* the generator only makes valid calls */
 	fz_load(which, buf, len, (opts & 4) != 0);
 	free(buf);
 }
@@ -784,8 +800,8 @@ fz_generate(int which, const uint8_t *in, size_t n, uint8_t opts)
 /* ---- seeds ---- */
 
 static void
-fz_seed_write(const char *dir, const char *name, uint8_t mode, uint8_t opts,
-	      const void *p, size_t n)
+fz_seed_write(const char *dir, const char *name, uint8_t mode, uint8_t opts, const void *p,
+	      size_t n)
 {
 	char path[512];
 	FILE *f;
@@ -848,7 +864,7 @@ fz_seeds(const char *dir)
 	    fz_lookup(fs, d2, "h", &h) || fz_lookup(fs, FUSE_ROOT_ID, "fifo", &fifo) ||
 	    fz_lookup(fs, FUSE_ROOT_ID, "out", &out) || fz_lookup(fs, FUSE_ROOT_ID, "e", &e))
 		abort();
-	fz_lookup(fs, FUSE_ROOT_ID, "f", NULL);		/* nlookup 2 */
+	fz_lookup(fs, FUSE_ROOT_ID, "f", NULL); /* nlookup 2 */
 	fh_f = fz_open(fs, f, false, O_RDWR);
 	fh_g = fz_open(fs, g, false, O_RDONLY);
 	fh_d = fz_open(fs, d1, true, O_RDONLY);

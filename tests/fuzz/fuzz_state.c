@@ -33,8 +33,7 @@ fz_put32(uint8_t *p, uint32_t v)
 static uint32_t
 fz_get32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-		(uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static void
@@ -64,16 +63,29 @@ fz_drain(const struct vgw_state_section *sec, int kind)
 		size_t before = s.pos;
 
 		switch (kind) {
-		case 0: rc = vgw_state_get_u8(&s, &u8); break;
-		case 1: rc = vgw_state_get_u16(&s, &u16); break;
-		case 2: rc = vgw_state_get_u32(&s, &u32); break;
-		case 3: rc = vgw_state_get_u64(&s, &u64); break;
-		case 4: rc = vgw_state_get_bytes(&s, b, sizeof(b)); break;
-		case 5: rc = vgw_state_get_str(&s, str, 8); break;
-		case 6: rc = vgw_state_get_str(&s, str, sizeof(str)); break;
+		case 0:
+			rc = vgw_state_get_u8(&s, &u8);
+			break;
+		case 1:
+			rc = vgw_state_get_u16(&s, &u16);
+			break;
+		case 2:
+			rc = vgw_state_get_u32(&s, &u32);
+			break;
+		case 3:
+			rc = vgw_state_get_u64(&s, &u64);
+			break;
+		case 4:
+			rc = vgw_state_get_bytes(&s, b, sizeof(b));
+			break;
+		case 5:
+			rc = vgw_state_get_str(&s, str, 8);
+			break;
+		case 6:
+			rc = vgw_state_get_str(&s, str, sizeof(str));
+			break;
 		default:
-			rc = vgw_state_get_ref(&s, &ref,
-					       vgw_state_section_remaining(&s));
+			rc = vgw_state_get_ref(&s, &ref, vgw_state_section_remaining(&s));
 			if (rc == 0 && s.pos != s.len)
 				abort();
 			break;
@@ -99,7 +111,7 @@ fz_read(const uint8_t *buf, size_t len, uint8_t opts)
 	memset(&last, 0, sizeof(last));
 	if (opts & 1) {
 		e.known = fz_known;
-		e.n_known = (opts >> 1) % 5;	/* 0: knows nothing */
+		e.n_known = (opts >> 1) % 5; /* 0: knows nothing */
 	}
 	if (opts & 8)
 		e.dev_type = "net";
@@ -190,7 +202,7 @@ fz_seal(const uint8_t *in, size_t n, uint8_t opts)
 #define FZ_MAX_OPS 256
 
 struct fz_op {
-	uint8_t kind;		/* 0 begin, 1..4 u8..u64, 5 bytes, 6 str */
+	uint8_t kind; /* 0 begin, 1..4 u8..u64, 5 bytes, 6 str */
 	uint16_t type, version, flags;
 	uint64_t v;
 	const uint8_t *p;
@@ -218,10 +230,10 @@ fz_replay(struct vgw_state_section *s, const struct fz_op *op)
 		return vgw_state_get_u64(s, &u64) == 0 && u64 == op->v;
 	case 5:
 		return vgw_state_get_ref(s, &ref, op->n) == 0 &&
-			(op->n == 0 || memcmp(ref, op->p, op->n) == 0);
+		       (op->n == 0 || memcmp(ref, op->p, op->n) == 0);
 	default:
-		return vgw_state_get_str(s, str, sizeof(str)) == 0 &&
-			strlen(str) == op->n && memcmp(str, op->p, op->n) == 0;
+		return vgw_state_get_str(s, str, sizeof(str)) == 0 && strlen(str) == op->n &&
+		       memcmp(str, op->p, op->n) == 0;
 	}
 }
 
@@ -262,12 +274,11 @@ fz_program(const uint8_t *in, size_t n)
 			op->type = p[0] | p[1] << 8;
 			op->version = p[2] | p[3] << 8;
 			op->flags = p[4] & VGW_STATE_F_CRITICAL;
-			if (vgw_state_section_begin(&w, op->type, op->version,
-						    op->flags) != 0)
+			if (vgw_state_section_begin(&w, op->type, op->version, op->flags) != 0)
 				break;
 			n_sec = 1;
 		} else if (n_sec == 0) {
-			continue;	/* puts outside a section: skipped */
+			continue; /* puts outside a section: skipped */
 		} else if (k <= 4) {
 			size_t sz = (size_t)1 << (k - 1);
 
@@ -276,9 +287,9 @@ fz_program(const uint8_t *in, size_t n)
 			for (size_t j = 0; j < sz; j++)
 				op->v |= (uint64_t)p[j] << (8 * j);
 			rc = k == 1 ? vgw_state_put_u8(&w, op->v) :
-				k == 2 ? vgw_state_put_u16(&w, op->v) :
-				k == 3 ? vgw_state_put_u32(&w, op->v) :
-				vgw_state_put_u64(&w, op->v);
+			     k == 2 ? vgw_state_put_u16(&w, op->v) :
+			     k == 3 ? vgw_state_put_u32(&w, op->v) :
+				      vgw_state_put_u64(&w, op->v);
 			if (rc != 0)
 				break;
 		} else {
@@ -315,8 +326,8 @@ fz_program(const uint8_t *in, size_t n)
 	}
 	if (len > max || len % 8 != 0)
 		abort();
-	if (vgw_state_reader_init(&r, buf, len,
-				  &(struct vgw_state_expect){ .dev_type = "fz" }) != 0)
+	if (vgw_state_reader_init(&r, buf, len, &(struct vgw_state_expect){ .dev_type = "fz" }) !=
+	    0)
 		abort();
 	rc = 0;
 	for (i = 0; i < n_ops; i++) {
@@ -324,8 +335,7 @@ fz_program(const uint8_t *in, size_t n)
 			if (rc == 1 && vgw_state_section_remaining(&s) != 0)
 				abort();
 			rc = vgw_state_next_section(&r, &s);
-			if (rc != 1 || s.type != ops[i].type ||
-			    s.version != ops[i].version ||
+			if (rc != 1 || s.type != ops[i].type || s.version != ops[i].version ||
 			    s.flags != ops[i].flags)
 				abort();
 		} else if (!fz_replay(&s, &ops[i])) {

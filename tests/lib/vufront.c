@@ -54,17 +54,17 @@ struct vufront_vq {
 	struct vufront_used *used;
 	int kickfd;
 	int callfd;
-	uint16_t avail_idx;		/* shadow of avail->idx */
-	uint16_t last_used;		/* next used entry to reap */
-	uint16_t kicked_idx;		/* avail_idx at the last notification */
+	uint16_t avail_idx;  /* shadow of avail->idx */
+	uint16_t last_used;  /* next used entry to reap */
+	uint16_t kicked_idx; /* avail_idx at the last notification */
 	bool started;
 	bool enabled;
 	uint32_t base;
 	/* free descriptors (a stack) and the chains handed to the device */
 	uint16_t *free_ids;
 	unsigned int nfree;
-	uint16_t *chain_next;		/* next id in a chain, as we built it */
-	uint16_t *chain_len;		/* per head: descriptors, 0 = not in flight */
+	uint16_t *chain_next; /* next id in a chain, as we built it */
+	uint16_t *chain_len;  /* per head: descriptors, 0 = not in flight */
 	/* virtio-net: descriptor d owns buffer buf_gpa + d * buf_size */
 	uint64_t buf_gpa;
 	uint32_t buf_size;
@@ -374,11 +374,11 @@ vufront_connect(struct vufront *vu, const char *path, int timeout_ms, unsigned i
 			close(fd);
 			if (!vufront_connect_retryable(err))
 				return vufront_fail(vu, -err, "connect %s: %s", path,
-						strerror(err));
+						    strerror(err));
 		}
 		if (vufront_ms_left(deadline) == 0)
 			return vufront_fail(vu, -err, "connect %s: %s (gave up after %d ms)", path,
-					strerror(err), timeout_ms);
+					    strerror(err), timeout_ms);
 		vufront_sleep_ms(backoff);
 		if (backoff < 16)
 			backoff *= 2;
@@ -427,7 +427,7 @@ vufront_accept(struct vufront *vu, int timeout_ms)
 		ret = vufront_wait_fd(vu->listen_fd, POLLIN, deadline);
 		if (ret < 0)
 			return vufront_fail(vu, ret, "no back-end connected to %s within %d ms",
-					vu->listen_path, timeout_ms);
+					    vu->listen_path, timeout_ms);
 		fd = accept4(vu->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0) {
 			vu->sock = fd;
@@ -531,7 +531,7 @@ const char *
 vufront_req_name(uint32_t request)
 {
 	if (request < sizeof(vufront_req_names) / sizeof(vufront_req_names[0]) &&
-			vufront_req_names[request] != NULL)
+	    vufront_req_names[request] != NULL)
 		return vufront_req_names[request];
 	return "UNKNOWN";
 }
@@ -584,8 +584,8 @@ vufront_msg_close_fds(struct vufront_msg *msg)
 
 /* sendmsg() everything in @iov; the fds go with the first byte. */
 static int
-vufront_sendmsg(int sock, struct iovec *iov, unsigned int iovcnt, const int *fds,
-		unsigned int nfds, uint64_t deadline)
+vufront_sendmsg(int sock, struct iovec *iov, unsigned int iovcnt, const int *fds, unsigned int nfds,
+		uint64_t deadline)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VUFRONT_MAX_FDS)];
@@ -675,7 +675,7 @@ vufront_sock_send(int sock, const struct vufront_msg *msg)
 	if (msg->size > sizeof(msg->payload) || msg->nfds > VUFRONT_MAX_FDS)
 		return -EINVAL;
 	return vufront_sendmsg(sock, iov, 2, msg->fds, msg->nfds,
-			vufront_deadline(VUFRONT_DEFAULT_TIMEOUT_MS));
+			       vufront_deadline(VUFRONT_DEFAULT_TIMEOUT_MS));
 }
 
 int
@@ -767,13 +767,13 @@ vufront_send(struct vufront *vu, const struct vufront_msg *msg)
 	ret = vufront_sock_send(vu->sock, msg);
 	if (ret < 0)
 		return vufront_fail(vu, ret, "send %s: %s", vufront_req_name(msg->request),
-				ret == -EPIPE ? "back-end closed the connection" : strerror(-ret));
+				    ret == -EPIPE ? "back-end closed the connection" :
+						    strerror(-ret));
 	return 0;
 }
 
 int
-vufront_send_raw(struct vufront *vu, const void *buf, size_t len, const int *fds,
-		unsigned int nfds)
+vufront_send_raw(struct vufront *vu, const void *buf, size_t len, const int *fds, unsigned int nfds)
 {
 	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
 	int ret = vufront_need_sock(vu);
@@ -803,7 +803,7 @@ vufront_recv(struct vufront *vu, struct vufront_msg *msg, int timeout_ms)
 		return vufront_fail(vu, ret, "no message within %d ms", timeout_ms);
 	case -EMSGSIZE:
 		return vufront_fail(vu, ret, "message %s with payload size %u (max %u)",
-				vufront_req_name(msg->request), msg->size, VUFRONT_PAYLOAD_MAX);
+				    vufront_req_name(msg->request), msg->size, VUFRONT_PAYLOAD_MAX);
 	case -EPROTO:
 		return vufront_fail(vu, ret, "message with more than %u fds", VUFRONT_MAX_FDS);
 	default:
@@ -820,18 +820,18 @@ vufront_recv_reply(struct vufront *vu, uint32_t request, struct vufront_msg *rep
 	ret = vufront_recv(vu, reply, vu->timeout_ms);
 	if (ret < 0)
 		return vufront_fail(vu, ret, "reply to %s: %s", name,
-				ret == -ECONNRESET ? "back-end closed the connection" :
-				ret == -ETIMEDOUT ? "timed out" : strerror(-ret));
+				    ret == -ECONNRESET ? "back-end closed the connection" :
+				    ret == -ETIMEDOUT  ? "timed out" :
+							 strerror(-ret));
 	if (reply->request != request) {
 		vufront_msg_close_fds(reply);
 		return vufront_fail(vu, -EPROTO, "reply to %s carries request %u (%s)", name,
-				reply->request, vufront_req_name(reply->request));
+				    reply->request, vufront_req_name(reply->request));
 	}
 	if (!(reply->flags & VUFRONT_FLAG_REPLY) ||
-			(reply->flags & VUFRONT_FLAG_VERSION_MASK) != VUFRONT_FLAG_VERSION) {
+	    (reply->flags & VUFRONT_FLAG_VERSION_MASK) != VUFRONT_FLAG_VERSION) {
 		vufront_msg_close_fds(reply);
-		return vufront_fail(vu, -EPROTO, "reply to %s has flags 0x%x", name,
-				reply->flags);
+		return vufront_fail(vu, -EPROTO, "reply to %s has flags 0x%x", name, reply->flags);
 	}
 	return 0;
 }
@@ -855,12 +855,12 @@ vufront_call(struct vufront *vu, const struct vufront_msg *msg, struct vufront_m
 	if (ack.nfds > 0 || ack.size != sizeof(uint64_t)) {
 		vufront_msg_close_fds(&ack);
 		return vufront_fail(vu, -EPROTO, "ack to %s: size %u, %u fds",
-				vufront_req_name(msg->request), ack.size, ack.nfds);
+				    vufront_req_name(msg->request), ack.size, ack.nfds);
 	}
 	if (ack.payload.u64 != 0)
 		return vufront_fail(vu, -EIO, "back-end failed %s (ack 0x%llx)",
-				vufront_req_name(msg->request),
-				(unsigned long long)ack.payload.u64);
+				    vufront_req_name(msg->request),
+				    (unsigned long long)ack.payload.u64);
 	return 0;
 }
 
@@ -902,7 +902,7 @@ vufront_req_get_u64(struct vufront *vu, uint32_t request, uint64_t *val)
 	if (reply.nfds > 0 || reply.size != sizeof(uint64_t)) {
 		vufront_msg_close_fds(&reply);
 		return vufront_fail(vu, -EPROTO, "reply to %s: size %u, %u fds",
-				vufront_req_name(request), reply.size, reply.nfds);
+				    vufront_req_name(request), reply.size, reply.nfds);
 	}
 	*val = reply.payload.u64;
 	return 0;
@@ -1025,11 +1025,11 @@ vufront_get_vring_base(struct vufront *vu, unsigned int idx, uint32_t *base)
 	if (reply.nfds > 0 || reply.size != sizeof(struct vufront_vring_state)) {
 		vufront_msg_close_fds(&reply);
 		return vufront_fail(vu, -EPROTO, "reply to GET_VRING_BASE: size %u, %u fds",
-				reply.size, reply.nfds);
+				    reply.size, reply.nfds);
 	}
 	if (reply.payload.state.index != idx)
 		return vufront_fail(vu, -EPROTO, "GET_VRING_BASE %u answered for ring %u", idx,
-				reply.payload.state.index);
+				    reply.payload.state.index);
 	*base = reply.payload.state.num;
 	return 0;
 }
@@ -1088,7 +1088,7 @@ vufront_sync(struct vufront *vu)
 
 int
 vufront_set_device_state_fd(struct vufront *vu, uint32_t direction, uint32_t phase, int fd,
-		int *backend_fd, uint64_t *result)
+			    int *backend_fd, uint64_t *result)
 {
 	struct vufront_msg msg, reply;
 	uint64_t val;
@@ -1106,25 +1106,25 @@ vufront_set_device_state_fd(struct vufront *vu, uint32_t direction, uint32_t pha
 	if (reply.size != sizeof(uint64_t) || reply.nfds > 1) {
 		vufront_msg_close_fds(&reply);
 		return vufront_fail(vu, -EPROTO, "reply to SET_DEVICE_STATE_FD: size %u, %u fds",
-				reply.size, reply.nfds);
+				    reply.size, reply.nfds);
 	}
 	val = reply.payload.u64;
 	*result = val;
 	if ((val & VUFRONT_STATE_REPLY_NOFD) && reply.nfds != 0) {
 		vufront_msg_close_fds(&reply);
 		return vufront_fail(vu, -EPROTO,
-				"SET_DEVICE_STATE_FD reply 0x%llx says no fd but carries one",
-				(unsigned long long)val);
+				    "SET_DEVICE_STATE_FD reply 0x%llx says no fd but carries one",
+				    (unsigned long long)val);
 	}
 	if (val & 0xff) {
 		vufront_msg_close_fds(&reply);
 		return vufront_fail(vu, -EIO, "back-end failed SET_DEVICE_STATE_FD (0x%llx)",
-				(unsigned long long)val);
+				    (unsigned long long)val);
 	}
 	if (!(val & VUFRONT_STATE_REPLY_NOFD) && reply.nfds != 1)
 		return vufront_fail(vu, -EPROTO,
-				"SET_DEVICE_STATE_FD reply 0x%llx promises an fd but has none",
-				(unsigned long long)val);
+				    "SET_DEVICE_STATE_FD reply 0x%llx promises an fd but has none",
+				    (unsigned long long)val);
 	if (reply.nfds == 1)
 		*backend_fd = reply.fds[0];
 	return 0;
@@ -1139,13 +1139,13 @@ vufront_check_device_state(struct vufront *vu, uint64_t *result)
 		return ret;
 	if (*result != 0)
 		return vufront_fail(vu, -EIO, "CHECK_DEVICE_STATE answered 0x%llx",
-				(unsigned long long)*result);
+				    (unsigned long long)*result);
 	return 0;
 }
 
 int
-vufront_get_inflight_fd(struct vufront *vu, uint16_t num_queues, uint16_t queue_size,
-		int *fd, uint64_t *mmap_size, uint64_t *mmap_offset)
+vufront_get_inflight_fd(struct vufront *vu, uint16_t num_queues, uint16_t queue_size, int *fd,
+			uint64_t *mmap_size, uint64_t *mmap_offset)
 {
 	struct vufront_msg msg, reply;
 	int ret;
@@ -1161,18 +1161,20 @@ vufront_get_inflight_fd(struct vufront *vu, uint16_t num_queues, uint16_t queue_
 	if (ret < 0)
 		return ret;
 	if ((msg.flags & VUFRONT_FLAG_NEED_REPLY) && reply.size == sizeof(uint64_t) &&
-			reply.nfds == 0) {
+	    reply.nfds == 0) {
 		if (reply.payload.u64 != 0)
-			return vufront_fail(vu, -EIO, "back-end failed GET_INFLIGHT_FD "
-					"%u queues of %u (ack 0x%llx)", num_queues, queue_size,
-					(unsigned long long)reply.payload.u64);
+			return vufront_fail(vu, -EIO,
+					    "back-end failed GET_INFLIGHT_FD "
+					    "%u queues of %u (ack 0x%llx)",
+					    num_queues, queue_size,
+					    (unsigned long long)reply.payload.u64);
 		return vufront_fail(vu, -EPROTO,
-				"GET_INFLIGHT_FD answered with a zero ack and no region");
+				    "GET_INFLIGHT_FD answered with a zero ack and no region");
 	}
 	if (reply.size != sizeof(struct vufront_inflight) || reply.nfds != 1) {
 		vufront_msg_close_fds(&reply);
 		return vufront_fail(vu, -EPROTO, "reply to GET_INFLIGHT_FD: size %u, %u fds",
-				reply.size, reply.nfds);
+				    reply.size, reply.nfds);
 	}
 	*fd = reply.fds[0];
 	*mmap_size = reply.payload.inflight.mmap_size;
@@ -1208,7 +1210,7 @@ vufront_negotiate(struct vufront *vu, const struct vufront_negotiation *neg)
 	missing = neg->features_required & ~offered;
 	if (missing != 0)
 		return vufront_fail(vu, -ENOTSUP, "back-end lacks features 0x%llx (offers 0x%llx)",
-				(unsigned long long)missing, (unsigned long long)offered);
+				    (unsigned long long)missing, (unsigned long long)offered);
 	acked = offered & (neg->features | neg->features_required);
 
 	if (acked & VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES)) {
@@ -1217,9 +1219,10 @@ vufront_negotiate(struct vufront *vu, const struct vufront_negotiation *neg)
 			return ret;
 		missing = neg->protocol_required & ~opf;
 		if (missing != 0)
-			return vufront_fail(vu, -ENOTSUP,
-					"back-end lacks protocol features 0x%llx (offers 0x%llx)",
-					(unsigned long long)missing, (unsigned long long)opf);
+			return vufront_fail(
+				vu, -ENOTSUP,
+				"back-end lacks protocol features 0x%llx (offers 0x%llx)",
+				(unsigned long long)missing, (unsigned long long)opf);
 		pf = opf & (neg->protocol_features | neg->protocol_required);
 		ret = vufront_set_protocol_features(vu, pf);
 		if (ret < 0)
@@ -1230,8 +1233,9 @@ vufront_negotiate(struct vufront *vu, const struct vufront_negotiation *neg)
 				return ret;
 		}
 	} else if (neg->protocol_required != 0) {
-		return vufront_fail(vu, -ENOTSUP, "protocol features required but "
-				"VHOST_USER_F_PROTOCOL_FEATURES not acked");
+		return vufront_fail(vu, -ENOTSUP,
+				    "protocol features required but "
+				    "VHOST_USER_F_PROTOCOL_FEATURES not acked");
 	}
 
 	ret = vufront_set_owner(vu);
@@ -1261,7 +1265,7 @@ vufront_mem_create(struct vufront *vu, size_t size)
 
 		close(fd);
 		return vufront_fail(vu, -err, "ftruncate guest memory to %zu: %s", size,
-				strerror(err));
+				    strerror(err));
 	}
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED) {
@@ -1295,8 +1299,9 @@ vufront_set_mem_table(struct vufront *vu)
 
 	if (vu->mem == NULL)
 		return vufront_fail(vu, -ENOMEM, "no guest memory");
-	vufront_msg_init(&msg, VUFRONT_SET_MEM_TABLE, offsetof(struct vufront_mem_table, regions) +
-			sizeof(struct vufront_mem_region));
+	vufront_msg_init(&msg, VUFRONT_SET_MEM_TABLE,
+			 offsetof(struct vufront_mem_table, regions) +
+				 sizeof(struct vufront_mem_region));
 	msg.payload.mem.nregions = 1;
 	msg.payload.mem.regions[0].guest_phys_addr = 0;
 	msg.payload.mem.regions[0].memory_size = vu->mem_size;
@@ -1321,8 +1326,8 @@ vufront_mem_alloc(struct vufront *vu, size_t len, size_t align, uint64_t *gpa)
 	off = (vu->mem_brk + align - 1) & ~(align - 1);
 	if (off > vu->mem_size || len > vu->mem_size - off)
 		return vufront_fail(vu, -ENOMEM,
-				"guest memory exhausted (%zu of %zu used, %zu asked)",
-				vu->mem_brk, vu->mem_size, len);
+				    "guest memory exhausted (%zu of %zu used, %zu asked)",
+				    vu->mem_brk, vu->mem_size, len);
 	vu->mem_brk = off + len;
 	*gpa = off;
 	return 0;
@@ -1360,28 +1365,27 @@ size_t
 vufront_inflight_queue_bytes(unsigned int queue_size)
 {
 	size_t b = sizeof(struct vufront_inflight_queue) +
-		sizeof(struct vufront_inflight_desc) * (size_t)queue_size;
+		   sizeof(struct vufront_inflight_desc) * (size_t)queue_size;
 
 	return (b + VUFRONT_INFLIGHT_ALIGN - 1) & ~(size_t)(VUFRONT_INFLIGHT_ALIGN - 1);
 }
 
 static int
-vufront_inflight_check_args(struct vufront *vu, unsigned int num_queues,
-		unsigned int queue_size)
+vufront_inflight_check_args(struct vufront *vu, unsigned int num_queues, unsigned int queue_size)
 {
 	if (vu->inflight_map != NULL)
 		return vufront_fail(vu, -EBUSY, "an inflight region exists already");
 	if (num_queues == 0 || num_queues > VUFRONT_MAX_VQS || queue_size == 0 ||
-			queue_size > VUFRONT_MAX_RING || (queue_size & (queue_size - 1)))
-		return vufront_fail(vu, -EINVAL, "inflight region of %u queues of %u",
-				num_queues, queue_size);
+	    queue_size > VUFRONT_MAX_RING || (queue_size & (queue_size - 1)))
+		return vufront_fail(vu, -EINVAL, "inflight region of %u queues of %u", num_queues,
+				    queue_size);
 	return 0;
 }
 
 /* Map [0, offset + size) of @fd; the handle owns @fd from here on. */
 static int
 vufront_inflight_adopt(struct vufront *vu, int fd, uint64_t size, uint64_t offset,
-		unsigned int num_queues, unsigned int queue_size)
+		       unsigned int num_queues, unsigned int queue_size)
 {
 	uint64_t need = (uint64_t)num_queues * vufront_inflight_queue_bytes(queue_size);
 	struct stat st;
@@ -1390,10 +1394,11 @@ vufront_inflight_adopt(struct vufront *vu, int fd, uint64_t size, uint64_t offse
 
 	if (size < need || offset > SIZE_MAX - size) {
 		close(fd);
-		return vufront_fail(vu, -EPROTO, "inflight region of %llu bytes at %llu, "
-				"%llu needed for %u queues of %u",
-				(unsigned long long)size, (unsigned long long)offset,
-				(unsigned long long)need, num_queues, queue_size);
+		return vufront_fail(vu, -EPROTO,
+				    "inflight region of %llu bytes at %llu, "
+				    "%llu needed for %u queues of %u",
+				    (unsigned long long)size, (unsigned long long)offset,
+				    (unsigned long long)need, num_queues, queue_size);
 	}
 	if (fstat(fd, &st) != 0) {
 		err = errno;
@@ -1404,7 +1409,7 @@ vufront_inflight_adopt(struct vufront *vu, int fd, uint64_t size, uint64_t offse
 	if ((uint64_t)st.st_size < offset + size) {
 		close(fd);
 		return vufront_fail(vu, -EPROTO, "inflight fd holds %lld bytes, %llu needed",
-				(long long)st.st_size, (unsigned long long)(offset + size));
+				    (long long)st.st_size, (unsigned long long)(offset + size));
 	}
 	map = mmap(NULL, offset + size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
@@ -1432,7 +1437,7 @@ vufront_inflight_get(struct vufront *vu, unsigned int num_queues, unsigned int q
 	if (ret < 0)
 		return ret;
 	ret = vufront_get_inflight_fd(vu, (uint16_t)num_queues, (uint16_t)queue_size, &fd, &size,
-			&offset);
+				      &offset);
 	if (ret < 0)
 		return ret;
 	return vufront_inflight_adopt(vu, fd, size, offset, num_queues, queue_size);
@@ -1494,7 +1499,8 @@ vufront_inflight_vq(const struct vufront *vu, unsigned int idx)
 	if (vu->inflight_map == NULL || idx >= vu->inflight_nq)
 		return NULL;
 	return (struct vufront_inflight_queue *)(vu->inflight_map + vu->inflight_offset +
-			idx * vufront_inflight_queue_bytes(vu->inflight_qsize));
+						 idx * vufront_inflight_queue_bytes(
+							       vu->inflight_qsize));
 }
 
 unsigned int
@@ -1537,7 +1543,8 @@ vufront_inflight_count(const struct vufront *vu, unsigned int idx)
 		return 0;
 	/* the back-end writes these while we look: one byte each, no tearing */
 	for (i = 0; i < vu->inflight_qsize; i++)
-		n += atomic_load_explicit(VU_ATOMIC(&q->desc[i].inflight), memory_order_relaxed) == 1;
+		n += atomic_load_explicit(VU_ATOMIC(&q->desc[i].inflight), memory_order_relaxed) ==
+		     1;
 	return n;
 }
 
@@ -1553,7 +1560,7 @@ static size_t
 vufront_used_size(unsigned int num)
 {
 	return sizeof(struct vufront_used) + sizeof(struct vufront_used_elem) * num +
-		sizeof(uint16_t);
+	       sizeof(uint16_t);
 }
 
 int
@@ -1568,7 +1575,7 @@ vufront_vq_setup(struct vufront *vu, unsigned int idx, unsigned int num)
 		return vufront_fail(vu, -EBUSY, "ring %u is already set up", idx);
 	if (num == 0 || num > VUFRONT_MAX_RING || (num & (num - 1)))
 		return vufront_fail(vu, -EINVAL, "ring size %u is not a power of 2 <= %u", num,
-				VUFRONT_MAX_RING);
+				    VUFRONT_MAX_RING);
 	vq = calloc(1, sizeof(*vq));
 	if (vq == NULL)
 		return vufront_fail(vu, -ENOMEM, "out of memory");
@@ -1583,12 +1590,12 @@ vufront_vq_setup(struct vufront *vu, unsigned int idx, unsigned int num)
 		goto err;
 	}
 	ret = vufront_mem_alloc(vu, sizeof(struct vufront_desc) * num, VUFRONT_PAGE_SIZE,
-			&vq->desc_gpa);
+				&vq->desc_gpa);
 	if (ret == 0)
 		ret = vufront_mem_alloc(vu, vufront_avail_size(num), 64, &vq->avail_gpa);
 	if (ret == 0)
 		ret = vufront_mem_alloc(vu, vufront_used_size(num), VUFRONT_PAGE_SIZE,
-				&vq->used_gpa);
+					&vq->used_gpa);
 	if (ret < 0)
 		goto err;
 	vq->desc = vufront_gpa_ptr(vu, vq->desc_gpa, sizeof(struct vufront_desc) * num);
@@ -1761,7 +1768,7 @@ vufront_vq_take(struct vufront *vu, struct vufront_vq *vq, unsigned int idx, uns
 		return vufront_fail(vu, -EINVAL, "ring %u: chain of %u descriptors", idx, n);
 	if (n > vq->nfree)
 		return vufront_fail(vu, -ENOSPC, "ring %u: %u descriptors free, %u needed", idx,
-				vq->nfree, n);
+				    vq->nfree, n);
 	for (i = 0; i < n; i++)
 		ids[i] = vq->free_ids[--vq->nfree];
 	for (i = 0; i + 1 < n; i++)
@@ -1817,7 +1824,7 @@ vufront_vq_take_descs(struct vufront *vu, unsigned int idx, unsigned int n, uint
 
 int
 vufront_vq_add_chain(struct vufront *vu, unsigned int idx, const struct vufront_buf *bufs,
-		unsigned int n, uint16_t *head)
+		     unsigned int n, uint16_t *head)
 {
 	uint16_t ids[VUFRONT_MAX_CHAIN];
 	struct vufront_desc *d;
@@ -1958,12 +1965,13 @@ vufront_vq_reap(struct vufront *vu, unsigned int idx, struct vufront_used_elem *
 	used_idx = vufront_vq_used_idx(vq);
 	if ((uint16_t)(used_idx - vq->last_used) > vq->num)
 		return vufront_fail(vu, -EPROTO, "ring %u: used idx %u is %u ahead of %u", idx,
-				used_idx, (uint16_t)(used_idx - vq->last_used), vq->last_used);
+				    used_idx, (uint16_t)(used_idx - vq->last_used), vq->last_used);
 	while (vq->last_used != used_idx && n < max) {
 		e = vq->used->ring[vq->last_used & (vq->num - 1)];
 		if (!vufront_vq_put(vq, e.id)) {
 			ret = vufront_fail(vu, -EPROTO,
-					"ring %u: used id %u is not an in-flight head", idx, e.id);
+					   "ring %u: used id %u is not an in-flight head", idx,
+					   e.id);
 			break;
 		}
 		if (out != NULL)
@@ -2013,7 +2021,7 @@ vufront_vq_wait(struct vufront *vu, unsigned int idx, int timeout_ms)
 		left = vufront_ms_left(deadline);
 		if (left == 0)
 			return vufront_fail(vu, -ETIMEDOUT, "ring %u: nothing used within %d ms",
-					idx, timeout_ms);
+					    idx, timeout_ms);
 		/* Poll used->idx too: the device may suppress the call. */
 		if (left < 0 || left > 10)
 			left = 10;
@@ -2028,10 +2036,11 @@ void
 vufront_dev_conf_init(struct vufront_dev_conf *conf)
 {
 	memset(conf, 0, sizeof(*conf));
-	conf->neg.features = VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES) |
-		VUFRONT_BIT(VUFRONT_F_VERSION_1);
+	conf->neg.features =
+		VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES) | VUFRONT_BIT(VUFRONT_F_VERSION_1);
 	conf->neg.protocol_features = VUFRONT_BIT(VUFRONT_PF_MQ) |
-		VUFRONT_BIT(VUFRONT_PF_REPLY_ACK) | VUFRONT_BIT(VUFRONT_PF_STATUS);
+				      VUFRONT_BIT(VUFRONT_PF_REPLY_ACK) |
+				      VUFRONT_BIT(VUFRONT_PF_STATUS);
 	conf->num_rings = 2;
 	conf->ring_size = 256;
 	conf->mem_size = 64u << 20;
@@ -2040,7 +2049,7 @@ vufront_dev_conf_init(struct vufront_dev_conf *conf)
 
 static int
 vufront_dev_bringup(struct vufront *vu, const struct vufront_dev_conf *conf,
-		unsigned int queue_pairs)
+		    unsigned int queue_pairs)
 {
 	const uint8_t st = VUFRONT_STATUS_ACK | VUFRONT_STATUS_DRIVER | VUFRONT_STATUS_FEATURES_OK;
 	bool status;
@@ -2054,7 +2063,7 @@ vufront_dev_bringup(struct vufront *vu, const struct vufront_dev_conf *conf,
 		return ret;
 	if (queue_pairs > 1 && vu->queue_num < queue_pairs)
 		return vufront_fail(vu, -ENOTSUP, "back-end has %llu queue pairs, %u wanted",
-				(unsigned long long)vu->queue_num, queue_pairs);
+				    (unsigned long long)vu->queue_num, queue_pairs);
 	status = vu->protocol_features & VUFRONT_BIT(VUFRONT_PF_STATUS);
 	if (status) {
 		ret = vufront_set_status(vu, st);
@@ -2079,7 +2088,7 @@ vufront_dev_bringup(struct vufront *vu, const struct vufront_dev_conf *conf,
 	if (conf->inflight) {
 		if (!(vu->protocol_features & VUFRONT_BIT(VUFRONT_PF_INFLIGHT_SHMFD)))
 			return vufront_fail(vu, -ENOTSUP,
-					"an inflight region without INFLIGHT_SHMFD negotiated");
+					    "an inflight region without INFLIGHT_SHMFD negotiated");
 		if (vu->inflight_map == NULL) {
 			ret = vufront_inflight_get(vu, conf->num_rings, conf->ring_size);
 			if (ret < 0)
@@ -2178,8 +2187,8 @@ vufront_net_start(struct vufront *vu, const struct vufront_net_conf *conf)
 	/* split rings only */
 	dev.neg.features &= ~VUFRONT_BIT(VUFRONT_F_RING_PACKED);
 	if (conf->queue_pairs > 1) {
-		dev.neg.features_required |= VUFRONT_BIT(VUFRONT_F_NET_MQ) |
-			VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES);
+		dev.neg.features_required |=
+			VUFRONT_BIT(VUFRONT_F_NET_MQ) | VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES);
 		dev.neg.protocol_required |= VUFRONT_BIT(VUFRONT_PF_MQ);
 	}
 	if (conf->mrg_rxbuf)
@@ -2189,8 +2198,10 @@ vufront_net_start(struct vufront *vu, const struct vufront_net_conf *conf)
 		return ret;
 
 	vu->net_mrg = vu->features & VUFRONT_BIT(VUFRONT_F_NET_MRG_RXBUF);
-	hl = (vu->features & (VUFRONT_BIT(VUFRONT_F_VERSION_1) |
-			VUFRONT_BIT(VUFRONT_F_NET_MRG_RXBUF))) ? 12 : 10;
+	hl = (vu->features &
+	      (VUFRONT_BIT(VUFRONT_F_VERSION_1) | VUFRONT_BIT(VUFRONT_F_NET_MRG_RXBUF))) ?
+		     12 :
+		     10;
 	if (conf->buf_size <= hl)
 		return vufront_fail(vu, -EINVAL, "buffer size %u", conf->buf_size);
 	vu->net_hdr_len = hl;
@@ -2211,8 +2222,8 @@ size_t
 vufront_net_mem_size(unsigned int queue_pairs, unsigned int ring_size, uint32_t buf_size)
 {
 	size_t ring = VUFRONT_PAGE_SIZE * 3 + sizeof(struct vufront_desc) * ring_size +
-		vufront_avail_size(ring_size) + vufront_used_size(ring_size) +
-		(size_t)ring_size * buf_size + 64;
+		      vufront_avail_size(ring_size) + vufront_used_size(ring_size) +
+		      (size_t)ring_size * buf_size + 64;
 	size_t size = (1u << 20) + 2 * (size_t)queue_pairs * ring;
 
 	return (size + (1u << 20) - 1) & ~(size_t)((1u << 20) - 1);
@@ -2276,7 +2287,7 @@ vufront_net_tx_inflight(const struct vufront *vu, unsigned int q)
 
 int
 vufront_net_send(struct vufront *vu, unsigned int q, const struct vufront_frame *frames,
-		unsigned int n)
+		 unsigned int n)
 {
 	unsigned int hl = vu->net_hdr_len;
 	struct vufront_desc *d;
@@ -2292,7 +2303,7 @@ vufront_net_send(struct vufront *vu, unsigned int q, const struct vufront_frame 
 	for (i = 0; i < n; i++)
 		if (frames[i].len > vq->buf_size - hl)
 			return vufront_fail(vu, -EMSGSIZE, "frame of %u bytes, buffers hold %u",
-					frames[i].len, vq->buf_size - hl);
+					    frames[i].len, vq->buf_size - hl);
 	ret = vufront_net_tx_reap(vu, q);
 	if (ret < 0)
 		return ret;
@@ -2350,14 +2361,14 @@ vufront_net_post_rx(struct vufront *vu, unsigned int q, unsigned int n)
 /* Check a used RX entry before trusting it. */
 static int
 vufront_net_check_rx(struct vufront *vu, struct vufront_vq *vq, unsigned int ring,
-		const struct vufront_used_elem *e, uint32_t min_len)
+		     const struct vufront_used_elem *e, uint32_t min_len)
 {
 	if (e->id >= vq->num || vq->chain_len[e->id] == 0)
 		return vufront_fail(vu, -EPROTO, "ring %u: used id %u is not an in-flight head",
-				ring, e->id);
+				    ring, e->id);
 	if (e->len > vq->buf_size || e->len < min_len)
 		return vufront_fail(vu, -EPROTO, "ring %u: used len %u (buffer %u, minimum %u)",
-				ring, e->len, vq->buf_size, min_len);
+				    ring, e->len, vq->buf_size, min_len);
 	return 0;
 }
 
@@ -2385,7 +2396,7 @@ vufront_net_recv(struct vufront *vu, unsigned int q, struct vufront_pkt *pkts, u
 			break;
 		if (ready > vq->num)
 			return vufront_fail(vu, -EPROTO, "ring %u: used idx %u is %u ahead of %u",
-					ring, used_idx, ready, vq->last_used);
+					    ring, used_idx, ready, vq->last_used);
 		e = vq->used->ring[vq->last_used & (vq->num - 1)];
 		ret = vufront_net_check_rx(vu, vq, ring, &e, hl);
 		if (ret < 0)
@@ -2396,7 +2407,7 @@ vufront_net_recv(struct vufront *vu, unsigned int q, struct vufront_pkt *pkts, u
 		if (nb == 0 || nb > vq->num)
 			return vufront_fail(vu, -EPROTO, "ring %u: num_buffers %u", ring, nb);
 		if (nb > ready)
-			break;	/* the rest of this frame is not there yet */
+			break; /* the rest of this frame is not there yet */
 		for (k = 1; k < nb; k++) {
 			e = vq->used->ring[(uint16_t)(vq->last_used + k) & (vq->num - 1)];
 			ret = vufront_net_check_rx(vu, vq, ring, &e, 0);

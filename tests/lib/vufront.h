@@ -118,10 +118,10 @@ enum vufront_request {
 #define VUFRONT_F_NET_MRG_RXBUF 15
 #define VUFRONT_F_NET_CTRL_VQ 17
 #define VUFRONT_F_NET_MQ 22
-#define VUFRONT_F_LOG_ALL 26		/* VHOST_F_LOG_ALL */
+#define VUFRONT_F_LOG_ALL 26 /* VHOST_F_LOG_ALL */
 #define VUFRONT_F_INDIRECT_DESC 28
 #define VUFRONT_F_EVENT_IDX 29
-#define VUFRONT_F_PROTOCOL_FEATURES 30	/* VHOST_USER_F_PROTOCOL_FEATURES */
+#define VUFRONT_F_PROTOCOL_FEATURES 30 /* VHOST_USER_F_PROTOCOL_FEATURES */
 #define VUFRONT_F_VERSION_1 32
 #define VUFRONT_F_IOMMU_PLATFORM 33
 #define VUFRONT_F_RING_PACKED 34
@@ -143,13 +143,13 @@ enum vufront_request {
 #define VUFRONT_STATE_SAVE 0
 #define VUFRONT_STATE_LOAD 1
 #define VUFRONT_STATE_PHASE_STOPPED 0
-#define VUFRONT_STATE_REPLY_NOFD 0x100u	/* reply u64 bit 8: no back-end fd */
+#define VUFRONT_STATE_REPLY_NOFD 0x100u /* reply u64 bit 8: no back-end fd */
 
-#define VUFRONT_MAX_FDS 8		/* fds per message (both ways) */
-#define VUFRONT_MAX_REGIONS 8		/* SET_MEM_TABLE regions */
-#define VUFRONT_PAYLOAD_MAX 4096	/* largest payload vufront_recv accepts */
-#define VUFRONT_MAX_VQS 256		/* ring index is 8 bits in kick/call */
-#define VUFRONT_HDR_SIZE 12u		/* request + flags + size */
+#define VUFRONT_MAX_FDS 8	 /* fds per message (both ways) */
+#define VUFRONT_MAX_REGIONS 8	 /* SET_MEM_TABLE regions */
+#define VUFRONT_PAYLOAD_MAX 4096 /* largest payload vufront_recv accepts */
+#define VUFRONT_MAX_VQS 256	 /* ring index is 8 bits in kick/call */
+#define VUFRONT_HDR_SIZE 12u	 /* request + flags + size */
 
 /* ---- payloads (native byte order, natural alignment, as in the spec) ---- */
 
@@ -160,7 +160,7 @@ struct vufront_vring_state {
 
 struct vufront_vring_addr {
 	uint32_t index;
-	uint32_t flags;			/* bit 0: VHOST_VRING_F_LOG */
+	uint32_t flags; /* bit 0: VHOST_VRING_F_LOG */
 	uint64_t desc_user_addr;
 	uint64_t used_user_addr;
 	uint64_t avail_user_addr;
@@ -206,8 +206,8 @@ struct vufront_config {
 };
 
 struct vufront_device_state {
-	uint32_t transfer_direction;	/* VUFRONT_STATE_SAVE / _LOAD */
-	uint32_t migration_phase;	/* VUFRONT_STATE_PHASE_STOPPED */
+	uint32_t transfer_direction; /* VUFRONT_STATE_SAVE / _LOAD */
+	uint32_t migration_phase;    /* VUFRONT_STATE_PHASE_STOPPED */
 };
 
 union vufront_payload {
@@ -246,7 +246,7 @@ struct vufront_msg {
 #define VUFRONT_USED_F_NO_NOTIFY 1
 
 struct vufront_desc {
-	uint64_t addr;			/* guest physical address */
+	uint64_t addr; /* guest physical address */
 	uint32_t len;
 	uint16_t flags;
 	uint16_t next;
@@ -255,7 +255,7 @@ struct vufront_desc {
 struct vufront_avail {
 	uint16_t flags;
 	uint16_t idx;
-	uint16_t ring[];		/* num entries, then used_event */
+	uint16_t ring[]; /* num entries, then used_event */
 };
 
 struct vufront_used_elem {
@@ -266,19 +266,19 @@ struct vufront_used_elem {
 struct vufront_used {
 	uint16_t flags;
 	uint16_t idx;
-	struct vufront_used_elem ring[];	/* num entries, then avail_event */
+	struct vufront_used_elem ring[]; /* num entries, then avail_event */
 };
 
 /* A buffer of a descriptor chain; VUFRONT_DESC_F_NEXT/next are set for you. */
 struct vufront_buf {
-	uint64_t addr;			/* guest physical address */
+	uint64_t addr; /* guest physical address */
 	uint32_t len;
-	uint16_t flags;			/* VUFRONT_DESC_F_WRITE, _INDIRECT */
+	uint16_t flags; /* VUFRONT_DESC_F_WRITE, _INDIRECT */
 };
 
 struct vufront_vq_info {
 	unsigned int num;
-	struct vufront_desc *desc;	/* our mapping of the rings */
+	struct vufront_desc *desc; /* our mapping of the rings */
 	struct vufront_avail *avail;
 	struct vufront_used *used;
 	uint64_t desc_gpa;
@@ -286,12 +286,12 @@ struct vufront_vq_info {
 	uint64_t used_gpa;
 	int kickfd;
 	int callfd;
-	uint16_t avail_idx;		/* next avail index we publish */
-	uint16_t last_used;		/* next used entry we reap */
-	unsigned int nfree;		/* free descriptors */
-	bool started;			/* addresses/kick/call sent */
-	bool enabled;			/* SET_VRING_ENABLE 1 sent */
-	uint32_t base;			/* last GET_VRING_BASE answer */
+	uint16_t avail_idx; /* next avail index we publish */
+	uint16_t last_used; /* next used entry we reap */
+	unsigned int nfree; /* free descriptors */
+	bool started;	    /* addresses/kick/call sent */
+	bool enabled;	    /* SET_VRING_ENABLE 1 sent */
+	uint32_t base;	    /* last GET_VRING_BASE answer */
 };
 
 /*
@@ -329,7 +329,7 @@ struct vufront *vufront_create(void);
 void vufront_destroy(struct vufront *vu);
 
 /* Connect flags. */
-#define VUFRONT_CONNECT_PROBE 0x1	/* also round-trip GET_FEATURES; retry on EOF */
+#define VUFRONT_CONNECT_PROBE 0x1 /* also round-trip GET_FEATURES; retry on EOF */
 
 /*
  * Connect to a back-end listening on @path (back-end in server mode). Retries
@@ -372,7 +372,7 @@ int vufront_sock_recv(int sock, struct vufront_msg *msg, int timeout_ms);
 int vufront_send(struct vufront *vu, const struct vufront_msg *msg);
 /* Arbitrary bytes (a bad header, a short payload...) with optional fds. */
 int vufront_send_raw(struct vufront *vu, const void *buf, size_t len, const int *fds,
-		unsigned int nfds);
+		     unsigned int nfds);
 /* After -EMSGSIZE or -EPROTO the stream is out of step: disconnect. */
 int vufront_recv(struct vufront *vu, struct vufront_msg *msg, int timeout_ms);
 /*
@@ -411,7 +411,7 @@ int vufront_sync(struct vufront *vu);
  * -EIO if bits 0-7 of the reply are not 0, -EPROTO if fd and bit 8 disagree.
  */
 int vufront_set_device_state_fd(struct vufront *vu, uint32_t direction, uint32_t phase, int fd,
-		int *backend_fd, uint64_t *result);
+				int *backend_fd, uint64_t *result);
 /* CHECK_DEVICE_STATE: -EIO if the reply is not 0 (*result has it). */
 int vufront_check_device_state(struct vufront *vu, uint64_t *result);
 /*
@@ -421,17 +421,17 @@ int vufront_check_device_state(struct vufront *vu, uint64_t *result);
  * than as a closed connection. On success *fd is the back-end's region (the
  * caller's to close) and *mmap_size / *mmap_offset what the back-end answered.
  */
-int vufront_get_inflight_fd(struct vufront *vu, uint16_t num_queues, uint16_t queue_size,
-		int *fd, uint64_t *mmap_size, uint64_t *mmap_offset);
+int vufront_get_inflight_fd(struct vufront *vu, uint16_t num_queues, uint16_t queue_size, int *fd,
+			    uint64_t *mmap_size, uint64_t *mmap_offset);
 /* SET_INFLIGHT_FD with any payload; @fd < 0 sends no fd. */
 int vufront_set_inflight_fd(struct vufront *vu, const struct vufront_inflight *inf, int fd);
 
 /* ---- negotiation ---- */
 
 struct vufront_negotiation {
-	uint64_t features;		/* wanted; acked = offered & wanted */
-	uint64_t features_required;	/* -ENOTSUP unless all offered */
-	uint64_t protocol_features;	/* wanted (needs VUFRONT_F_PROTOCOL_FEATURES) */
+	uint64_t features;	    /* wanted; acked = offered & wanted */
+	uint64_t features_required; /* -ENOTSUP unless all offered */
+	uint64_t protocol_features; /* wanted (needs VUFRONT_F_PROTOCOL_FEATURES) */
 	uint64_t protocol_required;
 };
 
@@ -440,11 +440,11 @@ struct vufront_negotiation {
  * GET_QUEUE_NUM if MQ], SET_OWNER, SET_FEATURES.
  */
 int vufront_negotiate(struct vufront *vu, const struct vufront_negotiation *neg);
-uint64_t vufront_features(const struct vufront *vu);		/* acked */
+uint64_t vufront_features(const struct vufront *vu); /* acked */
 uint64_t vufront_offered_features(const struct vufront *vu);
-uint64_t vufront_protocol_features(const struct vufront *vu);	/* acked */
+uint64_t vufront_protocol_features(const struct vufront *vu); /* acked */
 uint64_t vufront_offered_protocol_features(const struct vufront *vu);
-uint64_t vufront_queue_num(const struct vufront *vu);		/* 0 unless MQ */
+uint64_t vufront_queue_num(const struct vufront *vu); /* 0 unless MQ */
 
 /* ---- guest memory ---- */
 
@@ -469,8 +469,7 @@ size_t vufront_inflight_queue_bytes(unsigned int queue_size);
 /* GET_INFLIGHT_FD and map the back-end's region (zeroed by it). */
 int vufront_inflight_get(struct vufront *vu, unsigned int num_queues, unsigned int queue_size);
 /* A zeroed region of our own (a memfd), as after a back-end we never asked. */
-int vufront_inflight_create(struct vufront *vu, unsigned int num_queues,
-		unsigned int queue_size);
+int vufront_inflight_create(struct vufront *vu, unsigned int num_queues, unsigned int queue_size);
 /* SET_INFLIGHT_FD with the region the handle holds. */
 int vufront_inflight_send(struct vufront *vu);
 /* Unmap and close the region (vufront_close() does it too; a disconnect
@@ -501,7 +500,7 @@ int vufront_vq_stop(struct vufront *vu, unsigned int idx, uint32_t *base);
 int vufront_vq_info(const struct vufront *vu, unsigned int idx, struct vufront_vq_info *info);
 /* Write a chain of @n descriptors and publish its head in avail (no kick). */
 int vufront_vq_add_chain(struct vufront *vu, unsigned int idx, const struct vufront_buf *bufs,
-		unsigned int n, uint16_t *head);
+			 unsigned int n, uint16_t *head);
 /*
  * For hand-built (possibly malformed) chains: take @n free descriptors,
  * remembered as one chain headed by ids[0] and freed together when ids[0]
@@ -520,7 +519,7 @@ int vufront_vq_notify(struct vufront *vu, unsigned int idx);
  * in-flight head: the entries before it are reaped, the bad one stays at
  * info.last_used for the caller to inspect. */
 int vufront_vq_reap(struct vufront *vu, unsigned int idx, struct vufront_used_elem *out,
-		unsigned int max);
+		    unsigned int max);
 /* Used entries not reaped yet (0 if none). */
 unsigned int vufront_vq_pending(const struct vufront *vu, unsigned int idx);
 /* Wait until a used entry is pending; 0, or -ETIMEDOUT. */
@@ -530,10 +529,10 @@ int vufront_vq_wait(struct vufront *vu, unsigned int idx, int timeout_ms);
 
 struct vufront_dev_conf {
 	struct vufront_negotiation neg;
-	unsigned int num_rings;		/* rings 0..num_rings-1 */
+	unsigned int num_rings; /* rings 0..num_rings-1 */
 	unsigned int ring_size;
-	size_t mem_size;		/* used when no memory exists yet */
-	bool enable;			/* SET_VRING_ENABLE 1 on every ring */
+	size_t mem_size; /* used when no memory exists yet */
+	bool enable;	 /* SET_VRING_ENABLE 1 on every ring */
 	/* INFLIGHT_SHMFD (must be negotiated): GET_INFLIGHT_FD for num_rings
 	 * queues of ring_size unless the handle holds a region already (one
 	 * kept across a reconnect, say), then SET_INFLIGHT_FD before the first
@@ -573,14 +572,14 @@ struct vufront_net_hdr {
 	uint16_t gso_size;
 	uint16_t csum_start;
 	uint16_t csum_offset;
-	uint16_t num_buffers;		/* only in the 12-byte (v1 / mrg) header */
+	uint16_t num_buffers; /* only in the 12-byte (v1 / mrg) header */
 };
 
 struct vufront_net_conf {
-	struct vufront_dev_conf dev;	/* num_rings is set from queue_pairs */
+	struct vufront_dev_conf dev; /* num_rings is set from queue_pairs */
 	unsigned int queue_pairs;
-	uint32_t buf_size;		/* bytes per RX/TX buffer, header included */
-	bool mrg_rxbuf;			/* want VIRTIO_NET_F_MRG_RXBUF */
+	uint32_t buf_size; /* bytes per RX/TX buffer, header included */
+	bool mrg_rxbuf;	   /* want VIRTIO_NET_F_MRG_RXBUF */
 };
 
 /* Defaults: 1 queue pair, 256 entries, 2048-byte buffers, 64 MiB memory,
@@ -603,7 +602,7 @@ struct vufront_frame {
 /* Queue frames (zeroed net header + frame, one descriptor each) on TX of
  * queue pair @q and notify; returns how many fitted (the rest: ring full). */
 int vufront_net_send(struct vufront *vu, unsigned int q, const struct vufront_frame *frames,
-		unsigned int n);
+		     unsigned int n);
 /* Reclaim TX buffers the device has used; returns how many. */
 int vufront_net_tx_reap(struct vufront *vu, unsigned int q);
 /* TX buffers still owned by the device. */
@@ -612,15 +611,15 @@ unsigned int vufront_net_tx_inflight(const struct vufront *vu, unsigned int q);
 int vufront_net_post_rx(struct vufront *vu, unsigned int q, unsigned int n);
 
 struct vufront_pkt {
-	void *buf;			/* caller's buffer */
-	uint32_t size;			/* its size */
-	uint32_t len;			/* frame length (may exceed size: truncated) */
+	void *buf;     /* caller's buffer */
+	uint32_t size; /* its size */
+	uint32_t len;  /* frame length (may exceed size: truncated) */
 	struct vufront_net_hdr hdr;
 };
 
 /* Reap received frames (header stripped, MRG_RXBUF buffers merged) into
  * @pkts; returns how many. Buffers are not reposted: vufront_net_post_rx(). */
 int vufront_net_recv(struct vufront *vu, unsigned int q, struct vufront_pkt *pkts,
-		unsigned int max);
+		     unsigned int max);
 
 #endif /* VUFRONT_H */

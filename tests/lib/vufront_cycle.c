@@ -79,9 +79,10 @@ cycle_usage(FILE *f)
 		"Prints \"cycles=N ok=N failed=M\"; exit status 0 only if all succeeded.\n",
 		CYCLE_FRAMES_PER_QP,
 		(unsigned long long)(VUFRONT_BIT(VUFRONT_PF_MQ) |
-			VUFRONT_BIT(VUFRONT_PF_REPLY_ACK) | VUFRONT_BIT(VUFRONT_PF_STATUS)),
+				     VUFRONT_BIT(VUFRONT_PF_REPLY_ACK) |
+				     VUFRONT_BIT(VUFRONT_PF_STATUS)),
 		(unsigned long long)(VUFRONT_BIT(VUFRONT_F_VERSION_1) |
-			VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES)));
+				     VUFRONT_BIT(VUFRONT_F_PROTOCOL_FEATURES)));
 }
 
 static int
@@ -150,7 +151,7 @@ cycle_parse_args(int argc, char **argv, struct cycle_opts *o)
 			break;
 		case 'M':
 			if (cycle_parse_ulong("mem-mb", optarg, 1ul << 20, &o->mem_mb) < 0 ||
-					o->mem_mb == 0)
+			    o->mem_mb == 0)
 				return -EINVAL;
 			break;
 		case 't':
@@ -280,7 +281,7 @@ cycle_rx_check(struct vufront *vu, unsigned int q, unsigned long cycle, char *er
 			cycle_frame(expect, cycle, p[18], p[19]);
 		if (pkts[i].len != CYCLE_FRAME_LEN || memcmp(p, expect, CYCLE_FRAME_LEN) != 0) {
 			snprintf(err, errlen, "queue %u: echoed frame differs (len %u)", q,
-					pkts[i].len);
+				 pkts[i].len);
 			return -EBADMSG;
 		}
 	}
@@ -290,7 +291,7 @@ cycle_rx_check(struct vufront *vu, unsigned int q, unsigned long cycle, char *er
 /* Send a few frames per queue pair; wait until TX is consumed (and echoed). */
 static int
 cycle_exchange(struct vufront *vu, const struct cycle_opts *o, unsigned long cycle, char *err,
-		size_t errlen)
+	       size_t errlen)
 {
 	uint8_t frames[CYCLE_FRAMES_PER_QP][CYCLE_FRAME_LEN];
 	struct vufront_frame fr[CYCLE_FRAMES_PER_QP];
@@ -337,9 +338,10 @@ cycle_exchange(struct vufront *vu, const struct cycle_opts *o, unsigned long cyc
 		if (inflight == 0 && got >= want)
 			return 0;
 		if (cycle_now() > deadline) {
-			snprintf(err, errlen, "after %d ms: %u TX buffers still in flight, "
-					"%u of %u frames echoed", o->timeout_ms, inflight, got,
-					want);
+			snprintf(err, errlen,
+				 "after %d ms: %u TX buffers still in flight, "
+				 "%u of %u frames echoed",
+				 o->timeout_ms, inflight, got, want);
 			return -ETIMEDOUT;
 		}
 		/* Short waits: the device may not signal us at all. */
@@ -355,7 +357,7 @@ fail:
 
 static int
 cycle_once(struct vufront *vu, const struct cycle_opts *o, unsigned long cycle, char *err,
-		size_t errlen)
+	   size_t errlen)
 {
 	struct vufront_net_conf conf;
 	int ret;
@@ -371,8 +373,9 @@ cycle_once(struct vufront *vu, const struct cycle_opts *o, unsigned long cycle, 
 	conf.queue_pairs = o->queues;
 	conf.dev.ring_size = o->ring_size;
 	conf.mrg_rxbuf = o->mrg_rxbuf;
-	conf.dev.mem_size = o->mem_mb != 0 ? (size_t)o->mem_mb << 20 :
-		vufront_net_mem_size(o->queues, o->ring_size, conf.buf_size);
+	conf.dev.mem_size = o->mem_mb != 0 ?
+				    (size_t)o->mem_mb << 20 :
+				    vufront_net_mem_size(o->queues, o->ring_size, conf.buf_size);
 	if (o->pf_set)
 		conf.dev.neg.protocol_features = o->protocol_features;
 	if (o->features_set)
@@ -445,11 +448,11 @@ main(int argc, char **argv)
 
 	fds_after = cycle_count_fds();
 	fprintf(stderr, "vufront-cycle: %lu cycles in %.3f s (%.1f cycles/s)\n", o.count, dt,
-			dt > 0 ? (double)o.count / dt : 0.0);
+		dt > 0 ? (double)o.count / dt : 0.0);
 	printf("cycles=%lu ok=%lu failed=%lu\n", o.count, ok, failed);
 	if (fds_before != fds_after) {
 		fprintf(stderr, "vufront-cycle: fd leak: %d open before, %d after\n", fds_before,
-				fds_after);
+			fds_after);
 		return 1;
 	}
 	return failed == 0 ? 0 : 1;

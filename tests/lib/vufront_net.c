@@ -118,8 +118,8 @@ net_parse_mac(const char *opt, const char *s, uint8_t *mac)
 	char tail;
 	int i;
 
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-			&tail) != 6) {
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) !=
+	    6) {
 		fprintf(stderr, "vufront-net: bad MAC for --%s: %s\n", opt, s);
 		return -EINVAL;
 	}
@@ -198,7 +198,7 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 		case 'z':
 			if (net_parse_u64("size", optarg, 65535, &v) < 0 || v < NET_MIN_SIZE) {
 				fprintf(stderr, "vufront-net: --size must be %u..65535\n",
-						NET_MIN_SIZE);
+					NET_MIN_SIZE);
 				return -EINVAL;
 			}
 			o->size = (unsigned int)v;
@@ -271,7 +271,7 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 			break;
 		case 'p':
 			if (net_parse_u64("protocol-features", optarg, UINT64_MAX,
-					&o->protocol_features) < 0)
+					  &o->protocol_features) < 0)
 				return -EINVAL;
 			o->pf_set = true;
 			break;
@@ -381,8 +381,8 @@ struct net_state {
 	unsigned long bad;
 	FILE *dump;
 	FILE *dump_sent;
-	uint8_t *txbufs;		/* burst frames of size bytes */
-	uint8_t *rxbufs;		/* burst buffers of NET_RX_BUF bytes */
+	uint8_t *txbufs; /* burst frames of size bytes */
+	uint8_t *rxbufs; /* burst buffers of NET_RX_BUF bytes */
 	uint8_t *expect;
 	uint64_t t0_us;
 };
@@ -478,8 +478,9 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 	conf.dev.ring_size = o->ring_size;
 	conf.buf_size = o->buf_size;
 	conf.mrg_rxbuf = o->mrg_rxbuf;
-	conf.dev.mem_size = o->mem_mb != 0 ? (size_t)o->mem_mb << 20 :
-		vufront_net_mem_size(o->queues, o->ring_size, o->buf_size);
+	conf.dev.mem_size = o->mem_mb != 0 ?
+				    (size_t)o->mem_mb << 20 :
+				    vufront_net_mem_size(o->queues, o->ring_size, o->buf_size);
 	if (o->pf_set)
 		conf.dev.neg.protocol_features = o->protocol_features;
 	if (o->features_set)
@@ -489,7 +490,7 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 		return ret;
 	if (o->send > 0 && o->size > o->buf_size - vufront_net_hdr_len(vu)) {
 		fprintf(stderr, "vufront-net: --size %u does not fit --buf-size %u\n", o->size,
-				o->buf_size);
+			o->buf_size);
 		return -EMSGSIZE;
 	}
 	for (q = 0; q < o->queues && o->recv > 0; q++) {
@@ -541,9 +542,10 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 			continue;
 		}
 		if (net_now_ms() - last_progress > (uint64_t)o->timeout_ms) {
-			fprintf(stderr, "vufront-net: no progress for %d ms "
-					"(sent %lu, %u in flight, received %lu of %lu)\n",
-					o->timeout_ms, st->sent, inflight, st->received, o->recv);
+			fprintf(stderr,
+				"vufront-net: no progress for %d ms "
+				"(sent %lu, %u in flight, received %lu of %lu)\n",
+				o->timeout_ms, st->sent, inflight, st->received, o->recv);
 			return -ETIMEDOUT;
 		}
 		net_wait(vu, o->queues);

@@ -118,7 +118,8 @@ expect_fail_raw(const char *json, const char *const *want)
 #define NET_A "{'name': 'a', 'type': 'net', 'socket': 'a.sock'}"
 #define NET_B "{'name': 'b', 'type': 'net', 'socket': 'b.sock'}"
 #define NET_C "{'name': 'c', 'type': 'net', 'socket': 'c.sock'}"
-#define FS_F "{'name': 'f', 'type': 'fs', 'socket': 'f.sock', " \
+#define FS_F \
+	"{'name': 'f', 'type': 'fs', 'socket': 'f.sock', " \
 	"'shared_dir': '/srv', 'tag': 't'}"
 #define ETH_E "{'name': 'e', 'type': 'ethdev', 'devargs': 'net_null0'}"
 #define DEVS(d) "{'devices': [" d "]}"
@@ -130,39 +131,47 @@ expect_fail_raw(const char *json, const char *const *want)
 struct bad_case {
 	const char *name;
 	const char *json;
-	const char *lines[MAX_LINES];	/* NULL-terminated */
+	const char *lines[MAX_LINES]; /* NULL-terminated */
 };
 
 static struct bad_case bad_cases[] = {
 	/* top level */
-	{ "top level array", "[]",
-	  { "cfg.json: expected a JSON object at the top level" } },
-	{ "top level string", "'x'",
-	  { "cfg.json: expected a JSON object at the top level" } },
-	{ "empty object", "{}",
-	  { "cfg.json: missing required key \"devices\"" } },
-	{ "unknown top-level key", "{'devices': [" NET_A "], 'device': 1}",
+	{ "top level array", "[]", { "cfg.json: expected a JSON object at the top level" } },
+	{ "top level string", "'x'", { "cfg.json: expected a JSON object at the top level" } },
+	{ "empty object", "{}", { "cfg.json: missing required key \"devices\"" } },
+	{ "unknown top-level key",
+	  "{'devices': [" NET_A "], 'device': 1}",
 	  { "cfg.json: unknown key \"device\"" } },
-	{ "duplicate top-level key", "{'devices': [], 'devices': []}",
+	{ "duplicate top-level key",
+	  "{'devices': [], 'devices': []}",
 	  { "cfg.json:1:25: invalid JSON: duplicate object key near "
 	    "'\"devices\"'" } },
-	{ "devices not an array", "{'devices': {}}",
+	{ "devices not an array",
+	  "{'devices': {}}",
 	  { "cfg.json: devices: expected an array, got object" } },
-	{ "devices null", "{'devices': null}",
+	{ "devices null",
+	  "{'devices': null}",
 	  { "cfg.json: devices: expected an array, got null" } },
-	{ "devices empty", "{'devices': []}",
+	{ "devices empty",
+	  "{'devices': []}",
 	  { "cfg.json: devices: expected 1..64 devices, got 0" } },
-	{ "device not an object", "{'devices': [42]}",
+	{ "device not an object",
+	  "{'devices': [42]}",
 	  { "cfg.json: devices[0]: expected an object, got integer" } },
-	{ "runtime_dir relative", "{'runtime_dir': 'run', 'devices': [" NET_A "]}",
+	{ "runtime_dir relative",
+	  "{'runtime_dir': 'run', 'devices': [" NET_A "]}",
 	  { "cfg.json: runtime_dir: expected an absolute path, got \"run\"" } },
-	{ "runtime_dir boolean", "{'runtime_dir': true, 'devices': [" NET_A "]}",
+	{ "runtime_dir boolean",
+	  "{'runtime_dir': true, 'devices': [" NET_A "]}",
 	  { "cfg.json: runtime_dir: expected a string, got boolean" } },
-	{ "mbufs negative", "{'mbufs': -1, 'devices': [" NET_A "]}",
+	{ "mbufs negative",
+	  "{'mbufs': -1, 'devices': [" NET_A "]}",
 	  { "cfg.json: mbufs: expected 0..4294967295, got -1" } },
-	{ "mbufs too large", "{'mbufs': 4294967296, 'devices': [" NET_A "]}",
+	{ "mbufs too large",
+	  "{'mbufs': 4294967296, 'devices': [" NET_A "]}",
 	  { "cfg.json: mbufs: expected 0..4294967295, got 4294967296" } },
-	{ "mbufs real", "{'mbufs': 1.5, 'devices': [" NET_A "]}",
+	{ "mbufs real",
+	  "{'mbufs': 1.5, 'devices': [" NET_A "]}",
 	  { "cfg.json: mbufs: expected an integer, got real" } },
 
 	/* protocol features a device does not offer */
@@ -184,34 +193,43 @@ static struct bad_case bad_cases[] = {
 	    "ethdev" } },
 
 	/* device names and types */
-	{ "name missing", DEVS("{'type': 'net', 'socket': 'a.sock'}"),
+	{ "name missing",
+	  DEVS("{'type': 'net', 'socket': 'a.sock'}"),
 	  { "cfg.json: devices[0]: missing required key \"name\"" } },
-	{ "name empty", DEVS("{'name': '', 'type': 'net', 'socket': 'a.sock'}"),
+	{ "name empty",
+	  DEVS("{'name': '', 'type': 'net', 'socket': 'a.sock'}"),
 	  { "cfg.json: devices[0].name: expected 1..31 characters, got 0" } },
 	{ "name too long",
 	  DEVS("{'name': 'abcdefghijklmnopqrstuvwxyz012345', 'type': 'net', "
 	       "'socket': 'a.sock'}"),
 	  { "cfg.json: devices[0].name: expected 1..31 characters, got 32" } },
-	{ "name with a slash", DEVS("{'name': 'vm/1', 'type': 'net', 'socket': 's'}"),
+	{ "name with a slash",
+	  DEVS("{'name': 'vm/1', 'type': 'net', 'socket': 's'}"),
 	  { "cfg.json: devices[0].name: invalid character '/' in \"vm/1\" "
 	    "(allowed: A-Z a-z 0-9 _ . -)" } },
-	{ "name with a newline", DEVS("{'name': 'a\\nb', 'type': 'net', 'socket': 's'}"),
+	{ "name with a newline",
+	  DEVS("{'name': 'a\\nb', 'type': 'net', 'socket': 's'}"),
 	  { "cfg.json: devices[0].name: invalid character '\\n' in \"a\\nb\" "
 	    "(allowed: A-Z a-z 0-9 _ . -)" } },
-	{ "name not a string", DEVS("{'name': 7, 'type': 'net', 'socket': 's'}"),
+	{ "name not a string",
+	  DEVS("{'name': 7, 'type': 'net', 'socket': 's'}"),
 	  { "cfg.json: devices[0].name: expected a string, got integer" } },
 	{ "duplicate name",
 	  DEVS(NET_A ", " NET_B ", {'name': 'a', 'type': 'net', 'socket': 'x.sock'}"),
 	  { "cfg.json: devices[2].name: duplicate device name \"a\" "
 	    "(first at devices[0])" } },
-	{ "type missing", DEVS("{'name': 'a', 'socket': 'a.sock'}"),
+	{ "type missing",
+	  DEVS("{'name': 'a', 'socket': 'a.sock'}"),
 	  { "cfg.json: devices[0]: missing required key \"type\"" } },
-	{ "type misspelled", DEVS("{'name': 'a', 'type': 'nett', 'socket': 'a.sock'}"),
+	{ "type misspelled",
+	  DEVS("{'name': 'a', 'type': 'nett', 'socket': 'a.sock'}"),
 	  { "cfg.json: devices[0].type: expected one of net, fs, ethdev, "
 	    "got \"nett\"" } },
-	{ "type not a string", DEVS("{'name': 'a', 'type': ['net'], 'socket': 'a.sock'}"),
+	{ "type not a string",
+	  DEVS("{'name': 'a', 'type': ['net'], 'socket': 'a.sock'}"),
 	  { "cfg.json: devices[0].type: expected a string, got array" } },
-	{ "unknown device key", DEVS("{'name': 'a', 'type': 'net', 'sokcet': 'a.sock'}"),
+	{ "unknown device key",
+	  DEVS("{'name': 'a', 'type': 'net', 'sokcet': 'a.sock'}"),
 	  { "cfg.json: devices[0]: unknown key \"sokcet\"",
 	    "cfg.json: devices[0]: missing required key \"socket\"" } },
 	{ "unknown key with a bad type",
@@ -220,11 +238,14 @@ static struct bad_case bad_cases[] = {
 	    "cfg.json: devices[0].type: expected one of net, fs, ethdev, got \"x\"" } },
 
 	/* net and fs */
-	{ "socket missing", DEVS("{'name': 'a', 'type': 'net'}"),
+	{ "socket missing",
+	  DEVS("{'name': 'a', 'type': 'net'}"),
 	  { "cfg.json: devices[0]: missing required key \"socket\"" } },
-	{ "socket empty", DEVS("{'name': 'a', 'type': 'net', 'socket': ''}"),
+	{ "socket empty",
+	  DEVS("{'name': 'a', 'type': 'net', 'socket': ''}"),
 	  { "cfg.json: devices[0].socket: expected a non-empty path" } },
-	{ "socket not a string", DEVS("{'name': 'a', 'type': 'net', 'socket': {}}"),
+	{ "socket not a string",
+	  DEVS("{'name': 'a', 'type': 'net', 'socket': {}}"),
 	  { "cfg.json: devices[0].socket: expected a string, got object" } },
 	{ "duplicate socket after resolution",
 	  DEVS(NET_A ", {'name': 'b', 'type': 'net', 'socket': '/run/vhostgw/a.sock'}"),
@@ -232,26 +253,31 @@ static struct bad_case bad_cases[] = {
 	    "already used by devices[0]" } },
 	{ "duplicate relative socket, net and fs",
 	  DEVS(NET_A ", {'name': 'f', 'type': 'fs', 'socket': 'a.sock', "
-	       "'shared_dir': '/srv', 'tag': 't'}"),
+		     "'shared_dir': '/srv', 'tag': 't'}"),
 	  { "cfg.json: devices[1].socket: socket \"/run/vhostgw/a.sock\" "
 	    "already used by devices[0]" } },
-	{ "mode invalid", DEVS("{'name': 'a', 'type': 'net', 'socket': 's', "
-			       "'mode': 'listen'}"),
+	{ "mode invalid",
+	  DEVS("{'name': 'a', 'type': 'net', 'socket': 's', "
+	       "'mode': 'listen'}"),
 	  { "cfg.json: devices[0].mode: expected one of server, client, "
 	    "got \"listen\"" } },
 	{ "queues a string",
 	  DEVS(NET_A ", {'name': 'b', 'type': 'net', 'socket': 'b', 'queues': '2'}"),
 	  { "cfg.json: devices[1].queues: expected an integer, got string" } },
-	{ "queues zero", DEVS("{'name': 'a', 'type': 'net', 'socket': 's', 'queues': 0}"),
+	{ "queues zero",
+	  DEVS("{'name': 'a', 'type': 'net', 'socket': 's', 'queues': 0}"),
 	  { "cfg.json: devices[0].queues: expected 1..16, got 0" } },
-	{ "queues 17", DEVS("{'name': 'a', 'type': 'net', 'socket': 's', 'queues': 17}"),
+	{ "queues 17",
+	  DEVS("{'name': 'a', 'type': 'net', 'socket': 's', 'queues': 17}"),
 	  { "cfg.json: devices[0].queues: expected 1..16, got 17" } },
-	{ "queues real", DEVS("{'name': 'a', 'type': 'net', 'socket': 's', 'queues': 1.0}"),
+	{ "queues real",
+	  DEVS("{'name': 'a', 'type': 'net', 'socket': 's', 'queues': 1.0}"),
 	  { "cfg.json: devices[0].queues: expected an integer, got real" } },
 	{ "net with devargs",
 	  DEVS("{'name': 'a', 'type': 'net', 'socket': 's', 'devargs': 'x'}"),
 	  { "cfg.json: devices[0]: unknown key \"devargs\" for type net" } },
-	{ "fs without shared_dir and tag", DEVS("{'name': 'f', 'type': 'fs', 'socket': 'f'}"),
+	{ "fs without shared_dir and tag",
+	  DEVS("{'name': 'f', 'type': 'fs', 'socket': 'f'}"),
 	  { "cfg.json: devices[0]: missing required key \"shared_dir\"",
 	    "cfg.json: devices[0]: missing required key \"tag\"" } },
 	{ "fs shared_dir relative",
@@ -274,9 +300,11 @@ static struct bad_case bad_cases[] = {
 	       "'socket': 'e.sock', 'mode': 'server'}"),
 	  { "cfg.json: devices[0]: unknown key \"socket\" for type ethdev",
 	    "cfg.json: devices[0]: unknown key \"mode\" for type ethdev" } },
-	{ "ethdev without devargs", DEVS("{'name': 'e', 'type': 'ethdev'}"),
+	{ "ethdev without devargs",
+	  DEVS("{'name': 'e', 'type': 'ethdev'}"),
 	  { "cfg.json: devices[0]: missing required key \"devargs\"" } },
-	{ "ethdev devargs empty", DEVS("{'name': 'e', 'type': 'ethdev', 'devargs': ''}"),
+	{ "ethdev devargs empty",
+	  DEVS("{'name': 'e', 'type': 'ethdev', 'devargs': ''}"),
 	  { "cfg.json: devices[0].devargs: expected 1..255 bytes, got 0" } },
 	{ "ethdev descriptors",
 	  DEVS("{'name': 'e', 'type': 'ethdev', 'devargs': 'x', 'rx_desc': 100, "
@@ -292,69 +320,84 @@ static struct bad_case bad_cases[] = {
 	    "cfg.json: devices[1].tx_desc: expected an integer, got string" } },
 
 	/* links */
-	{ "links not an array", "{'devices': [" NET_A "], 'links': {}}",
+	{ "links not an array",
+	  "{'devices': [" NET_A "], 'links': {}}",
 	  { "cfg.json: links: expected an array, got object" } },
-	{ "link not an object", LINKS(ABC, "'a'"),
+	{ "link not an object",
+	  LINKS(ABC, "'a'"),
 	  { "cfg.json: links[0]: expected an object, got string" } },
-	{ "link with neither kind", LINKS(ABC, "{'ports': ['a', 'b']}"),
+	{ "link with neither kind",
+	  LINKS(ABC, "{'ports': ['a', 'b']}"),
 	  { "cfg.json: links[0]: expected exactly one of \"xconnect\" or "
 	    "\"bridge\", got neither" } },
-	{ "link with both kinds", LINKS(ABC, "{'xconnect': ['a', 'b'], 'bridge': 'x'}"),
+	{ "link with both kinds",
+	  LINKS(ABC, "{'xconnect': ['a', 'b'], 'bridge': 'x'}"),
 	  { "cfg.json: links[0]: expected exactly one of \"xconnect\" or "
 	    "\"bridge\", got both" } },
-	{ "xconnect with one name", LINKS(ABC, "{'xconnect': ['a']}"),
+	{ "xconnect with one name",
+	  LINKS(ABC, "{'xconnect': ['a']}"),
 	  { "cfg.json: links[0].xconnect: expected 2 device names, got 1" } },
-	{ "xconnect with three names", LINKS(ABC, "{'xconnect': ['a', 'b', 'c']}"),
+	{ "xconnect with three names",
+	  LINKS(ABC, "{'xconnect': ['a', 'b', 'c']}"),
 	  { "cfg.json: links[0].xconnect: expected 2 device names, got 3" } },
-	{ "xconnect not an array", LINKS(ABC, "{'xconnect': 'a'}"),
+	{ "xconnect not an array",
+	  LINKS(ABC, "{'xconnect': 'a'}"),
 	  { "cfg.json: links[0].xconnect: expected an array, got string" } },
-	{ "xconnect to itself", LINKS(ABC, "{'xconnect': ['a', 'a']}"),
+	{ "xconnect to itself",
+	  LINKS(ABC, "{'xconnect': ['a', 'a']}"),
 	  { "cfg.json: links[0].xconnect[1]: device \"a\" is listed twice "
 	    "(first at links[0].xconnect[0])" } },
 	{ "xconnect to an unknown device",
 	  LINKS(NET_A ", {'name': 'vm1', 'type': 'net', 'socket': 'vm1.sock'}",
 		"{'xconnect': ['vm1', 'nope']}"),
 	  { "cfg.json: links[0].xconnect[1]: no device named \"nope\"" } },
-	{ "xconnect name not a string", LINKS(ABC, "{'xconnect': ['a', 1]}"),
+	{ "xconnect name not a string",
+	  LINKS(ABC, "{'xconnect': ['a', 1]}"),
 	  { "cfg.json: links[0].xconnect[1]: expected a string, got integer" } },
-	{ "xconnect to an fs device", LINKS(NET_A ", " FS_F, "{'xconnect': ['a', 'f']}"),
+	{ "xconnect to an fs device",
+	  LINKS(NET_A ", " FS_F, "{'xconnect': ['a', 'f']}"),
 	  { "cfg.json: links[0].xconnect[1]: device \"f\" has type fs, only net "
 	    "and ethdev devices can be linked" } },
-	{ "xconnect with a bridge key", LINKS(ABC, "{'xconnect': ['a', 'b'], 'ports': []}"),
+	{ "xconnect with a bridge key",
+	  LINKS(ABC, "{'xconnect': ['a', 'b'], 'ports': []}"),
 	  { "cfg.json: links[0]: unknown key \"ports\" for an xconnect" } },
 	{ "device in two links",
 	  LINKS("{'name': 'vm1', 'type': 'net', 'socket': 'vm1.sock'}, " ABC,
 		"{'xconnect': ['vm1', 'a']}, {'bridge': 'br0', 'ports': ['vm1', 'b']}"),
 	  { "cfg.json: links[1].ports[0]: device \"vm1\" is already in links[0]" } },
-	{ "bridge without ports", LINKS(ABC, "{'bridge': 'br0'}"),
+	{ "bridge without ports",
+	  LINKS(ABC, "{'bridge': 'br0'}"),
 	  { "cfg.json: links[0]: missing required key \"ports\"" } },
-	{ "bridge with one port", LINKS(ABC, "{'bridge': 'br0', 'ports': ['a']}"),
+	{ "bridge with one port",
+	  LINKS(ABC, "{'bridge': 'br0', 'ports': ['a']}"),
 	  { "cfg.json: links[0].ports: expected 2..64 device names, got 1" } },
 	{ "bridge with a repeated port",
 	  LINKS(ABC, "{'bridge': 'br0', 'ports': ['a', 'b', 'c', 'b']}"),
 	  { "cfg.json: links[0].ports[3]: device \"b\" is listed twice "
 	    "(first at links[0].ports[1])" } },
-	{ "bridge name invalid", LINKS(ABC, "{'bridge': 'br 0', 'ports': ['a', 'b']}"),
+	{ "bridge name invalid",
+	  LINKS(ABC, "{'bridge': 'br 0', 'ports': ['a', 'b']}"),
 	  { "cfg.json: links[0].bridge: invalid character ' ' in \"br 0\" "
 	    "(allowed: A-Z a-z 0-9 _ . -)" } },
-	{ "bridge name not a string", LINKS(ABC, "{'bridge': null, 'ports': ['a', 'b']}"),
+	{ "bridge name not a string",
+	  LINKS(ABC, "{'bridge': null, 'ports': ['a', 'b']}"),
 	  { "cfg.json: links[0].bridge: expected a string, got null" } },
 	{ "duplicate bridge name",
 	  LINKS(ABC ", " ETH_E, "{'bridge': 'br0', 'ports': ['a', 'b']}, "
-		"{'xconnect': ['c', 'e']}, {'bridge': 'br0', 'ports': []}"),
+				"{'xconnect': ['c', 'e']}, {'bridge': 'br0', 'ports': []}"),
 	  { "cfg.json: links[2].bridge: duplicate bridge name \"br0\" "
 	    "(first at links[0])",
 	    "cfg.json: links[2].ports: expected 2..64 device names, got 0" } },
 	{ "bridge aging_time out of range",
 	  LINKS(ABC, "{'bridge': 'x', 'ports': ['a', 'b'], 'aging_time': 0}, "
-		"{'bridge': 'y', 'ports': ['c'], 'aging_time': 86401}"),
+		     "{'bridge': 'y', 'ports': ['c'], 'aging_time': 86401}"),
 	  { "cfg.json: links[0].aging_time: expected 1..86400, got 0",
 	    "cfg.json: links[1].ports: expected 2..64 device names, got 1",
 	    "cfg.json: links[1].aging_time: expected 1..86400, got 86401" } },
 	{ "bridge mac_table_size out of range",
 	  LINKS(ABC ", " ETH_E, "{'bridge': 'x', 'ports': ['a', 'b'], "
-		"'mac_table_size': 15}, {'bridge': 'y', 'ports': ['c', 'e'], "
-		"'mac_table_size': 2097152}"),
+				"'mac_table_size': 15}, {'bridge': 'y', 'ports': ['c', 'e'], "
+				"'mac_table_size': 2097152}"),
 	  { "cfg.json: links[0].mac_table_size: expected 16..1048576, got 15",
 	    "cfg.json: links[1].mac_table_size: expected 16..1048576, "
 	    "got 2097152" } },
@@ -552,7 +595,8 @@ test_many_problems(void **state)
 		    "], 'links': ["
 		    "{'xconnect': ['a', 'nope']},"
 		    "{'bridge': 'br', 'ports': ['a', 'f', 'g']}"
-		    "]}", want);
+		    "]}",
+		    want);
 }
 
 /* ---- invalid JSON ---- */
@@ -585,16 +629,15 @@ test_invalid_json(void **state)
 		NULL,
 	};
 
-	expect_fail_raw("{\n  \"devices\": [\n    {\"name\": \"a\",}\n  ]\n}",
-			trailing_comma);
+	expect_fail_raw("{\n  \"devices\": [\n    {\"name\": \"a\",}\n  ]\n}", trailing_comma);
 	expect_fail_raw("{\n\t\"devices\": [\n"
 			"\t\t{\"name\": \"a\", \"type\": \"net\" \"socket\": \"a\"}\n"
-			"\t]\n}", missing_comma);
+			"\t]\n}",
+			missing_comma);
 	expect_fail_raw("{\"devices\": [", truncated);
 	expect_fail_raw("{} x", garbage);
 	expect_fail_raw("", empty);
-	expect_fail_raw("{\"devices\": [\n{\"name\": \"a\",\n \"name\": \"b\"}]}",
-			dup_key);
+	expect_fail_raw("{\"devices\": [\n{\"name\": \"a\",\n \"name\": \"b\"}]}", dup_key);
 }
 
 /* ---- files ---- */
@@ -677,14 +720,12 @@ test_files(void **state)
 	vgw_conf_free(conf);
 
 	/* messages name the file */
-	snprintf(want1, sizeof(want1),
-		 "%s: devices[0].queues: expected 1..16, got 0", f->bad);
+	snprintf(want1, sizeof(want1), "%s: devices[0].queues: expected 1..16, got 0", f->bad);
 	assert_null(vgw_conf_parse_file(f->bad, &e));
 	assert_lines(&e, w1);
 	vgw_errlist_free(&e);
 
-	snprintf(want2, sizeof(want2),
-		 "%s: cannot read: No such file or directory", f->missing);
+	snprintf(want2, sizeof(want2), "%s: cannot read: No such file or directory", f->missing);
 	errno = 0;
 	assert_null(vgw_conf_parse_file(f->missing, &e));
 	assert_int_equal(errno, ENOENT);
@@ -707,9 +748,11 @@ check_socket(const char *runtime_dir, const char *socket, const char *want)
 	char *json;
 	struct vgw_conf *conf;
 
-	assert_int_equal(asprintf(&json, "{'runtime_dir': '%s', 'devices': "
+	assert_int_equal(asprintf(&json,
+				  "{'runtime_dir': '%s', 'devices': "
 				  "[{'name': 'a', 'type': 'net', 'socket': '%s'}]}",
-				  runtime_dir, socket) > 0, 1);
+				  runtime_dir, socket) > 0,
+			 1);
 	conf = parse_ok(json);
 	free(json);
 	assert_string_equal(conf->devs[0].socket, want);
@@ -755,11 +798,15 @@ test_socket_resolution(void **state)
 	sock[55] = 's';
 	sock[56] = '\0';
 	snprintf(path, sizeof(path), "%s/%s", dir, sock);
-	snprintf(want, sizeof(want), "cfg.json: devices[0].socket: path \"%s\" is "
-		 "too long: 108 bytes, at most 107", path);
-	assert_int_equal(asprintf(&json, "{'runtime_dir': '%s', 'devices': "
+	snprintf(want, sizeof(want),
+		 "cfg.json: devices[0].socket: path \"%s\" is "
+		 "too long: 108 bytes, at most 107",
+		 path);
+	assert_int_equal(asprintf(&json,
+				  "{'runtime_dir': '%s', 'devices': "
 				  "[{'name': 'a', 'type': 'net', 'socket': '%s'}]}",
-				  dir, sock) > 0, 1);
+				  dir, sock) > 0,
+			 1);
 	vgw_errlist_init(&e);
 	assert_null(parse(json, &e));
 	assert_lines(&e, w);
@@ -780,10 +827,12 @@ test_long_string_quoted(void **state)
 	val[300] = '\0';
 	/* the opening quote and 154 characters fill 155 of the 160 bytes,
 	 * then "... and the NUL */
-	snprintf(want, sizeof(want), "cfg.json: runtime_dir: expected an absolute "
-		 "path, got \"%.154s\"...", val);
-	assert_int_equal(asprintf(&json, "{'runtime_dir': '%s', 'devices': [" NET_A "]}",
-				  val) > 0, 1);
+	snprintf(want, sizeof(want),
+		 "cfg.json: runtime_dir: expected an absolute "
+		 "path, got \"%.154s\"...",
+		 val);
+	assert_int_equal(asprintf(&json, "{'runtime_dir': '%s', 'devices': [" NET_A "]}", val) > 0,
+			 1);
 	vgw_errlist_init(&e);
 	assert_null(parse(json, &e));
 	assert_lines(&e, w);
@@ -803,13 +852,15 @@ check_utf8_cut(const char *prefix, unsigned int n_kept)
 	snprintf(val, sizeof(val), "%s", prefix);
 	snprintf(kept, sizeof(kept), "%s", prefix);
 	for (unsigned int i = 0; i < 100; i++)
-		strcat(val, "\u00e9");		/* U+00E9, 2 bytes in UTF-8 */
+		strcat(val, "\u00e9"); /* U+00E9, 2 bytes in UTF-8 */
 	for (unsigned int i = 0; i < n_kept; i++)
 		strcat(kept, "\xc3\xa9");
-	snprintf(want, sizeof(want), "cfg.json: runtime_dir: expected an absolute "
-		 "path, got \"%s\"...", kept);
-	assert_int_equal(asprintf(&json, "{'runtime_dir': '%s', 'devices': [" NET_A "]}",
-				  val) > 0, 1);
+	snprintf(want, sizeof(want),
+		 "cfg.json: runtime_dir: expected an absolute "
+		 "path, got \"%s\"...",
+		 kept);
+	assert_int_equal(asprintf(&json, "{'runtime_dir': '%s', 'devices': [" NET_A "]}", val) > 0,
+			 1);
 	vgw_errlist_init(&e);
 	assert_null(parse(json, &e));
 	assert_lines(&e, w);
@@ -832,12 +883,11 @@ static void
 test_mac_table_rounding(void **state)
 {
 	static const struct {
-		long long in;	/* -1: not given */
+		long long in; /* -1: not given */
 		uint32_t want;
 	} cases[] = {
-		{ -1, 4096 }, { 16, 16 }, { 17, 32 }, { 1000, 1024 },
-		{ 4096, 4096 }, { 4097, 8192 }, { 1048575, 1048576 },
-		{ 1048576, 1048576 },
+		{ -1, 4096 },	{ 16, 16 },	{ 17, 32 },	      { 1000, 1024 },
+		{ 4096, 4096 }, { 4097, 8192 }, { 1048575, 1048576 }, { 1048576, 1048576 },
 	};
 	const size_t n = VGW_ARRAY_SIZE(cases);
 	char json[8192];
@@ -847,16 +897,16 @@ test_mac_table_rounding(void **state)
 	o += snprintf(json + o, sizeof(json) - o, "{'devices': [");
 	for (size_t i = 0; i < 2 * n; i++)
 		o += snprintf(json + o, sizeof(json) - o,
-			      "%s{'name': 'd%zu', 'type': 'net', 'socket': 'd%zu'}",
-			      i ? ", " : "", i, i);
+			      "%s{'name': 'd%zu', 'type': 'net', 'socket': 'd%zu'}", i ? ", " : "",
+			      i, i);
 	o += snprintf(json + o, sizeof(json) - o, "], 'links': [");
 	for (size_t i = 0; i < n; i++) {
 		o += snprintf(json + o, sizeof(json) - o,
-			      "%s{'bridge': 'br%zu', 'ports': ['d%zu', 'd%zu']",
-			      i ? ", " : "", i, 2 * i, 2 * i + 1);
+			      "%s{'bridge': 'br%zu', 'ports': ['d%zu', 'd%zu']", i ? ", " : "", i,
+			      2 * i, 2 * i + 1);
 		if (cases[i].in >= 0)
-			o += snprintf(json + o, sizeof(json) - o,
-				      ", 'mac_table_size': %lld", cases[i].in);
+			o += snprintf(json + o, sizeof(json) - o, ", 'mac_table_size': %lld",
+				      cases[i].in);
 		o += snprintf(json + o, sizeof(json) - o, "}");
 	}
 	o += snprintf(json + o, sizeof(json) - o, "]}");
@@ -866,8 +916,7 @@ test_mac_table_rounding(void **state)
 	assert_int_equal(conf->n_links, n);
 	for (size_t i = 0; i < n; i++) {
 		assert_int_equal(conf->links[i].mac_table_size, cases[i].want);
-		assert_int_equal(conf->links[i].aging_sec,
-				 VGW_CONF_DEFAULT_AGING_SEC);
+		assert_int_equal(conf->links[i].aging_sec, VGW_CONF_DEFAULT_AGING_SEC);
 	}
 	vgw_conf_free(conf);
 }
@@ -875,9 +924,9 @@ test_mac_table_rounding(void **state)
 static void
 test_aging_bounds(void **state)
 {
-	struct vgw_conf *conf = parse_ok(LINKS(ABC ", " ETH_E,
-		"{'bridge': 'x', 'ports': ['a', 'b'], 'aging_time': 1}, "
-		"{'bridge': 'y', 'ports': ['c', 'e'], 'aging_time': 86400}"));
+	struct vgw_conf *conf = parse_ok(
+		LINKS(ABC ", " ETH_E, "{'bridge': 'x', 'ports': ['a', 'b'], 'aging_time': 1}, "
+				      "{'bridge': 'y', 'ports': ['c', 'e'], 'aging_time': 86400}"));
 
 	assert_int_equal(conf->links[0].aging_sec, 1);
 	assert_int_equal(conf->links[1].aging_sec, 86400);
@@ -897,8 +946,8 @@ many_devices(unsigned int n)
 	o += snprintf(json + o, cap - o, "{'devices': [");
 	for (unsigned int i = 0; i < n; i++)
 		o += snprintf(json + o, cap - o,
-			      "%s{'name': 'd%u', 'type': 'net', 'socket': 'd%u'}",
-			      i ? ", " : "", i, i);
+			      "%s{'name': 'd%u', 'type': 'net', 'socket': 'd%u'}", i ? ", " : "", i,
+			      i);
 	o += snprintf(json + o, cap - o, "]}");
 	assert_true(o < cap);
 	return json;
@@ -986,8 +1035,7 @@ main(void)
 		cmocka_unit_test(test_no_links),
 		cmocka_unit_test(test_many_problems),
 		cmocka_unit_test(test_invalid_json),
-		cmocka_unit_test_setup_teardown(test_files, files_setup,
-						files_teardown),
+		cmocka_unit_test_setup_teardown(test_files, files_setup, files_teardown),
 		cmocka_unit_test(test_socket_resolution),
 		cmocka_unit_test(test_long_string_quoted),
 		cmocka_unit_test(test_utf8_quoted),

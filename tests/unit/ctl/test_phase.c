@@ -29,10 +29,12 @@
 /* ------------------------------------------------------------------ */
 /* Names */
 
+/* clang-format off */
 static const char *const contract_phases[] = {
 	"idle", "connected", "running", "logging", "suspended", "saving", "saved",
 	"loading", "loaded", "resumed", "completed", "failed", "recovering",
 };
+/* clang-format on */
 
 static void
 test_phase_names(void **state)
@@ -44,7 +46,7 @@ test_phase_names(void **state)
 		assert_int_equal(vgw_phase_from_name(contract_phases[p]), p);
 	}
 	assert_string_equal(vgw_phase_name(VGW_PHASE_COUNT), "?");
-	assert_string_equal(vgw_phase_name((enum vgw_phase)-1), "?");
+	assert_string_equal(vgw_phase_name((enum vgw_phase)(-1)), "?");
 	assert_int_equal(vgw_phase_from_name("Running"), -EINVAL);
 	assert_int_equal(vgw_phase_from_name(""), -EINVAL);
 	assert_int_equal(vgw_phase_from_name("?"), -EINVAL);
@@ -122,6 +124,7 @@ struct cell {
 	enum vgw_phase to;
 };
 
+/* clang-format off */
 #define NC { .kind = K_NC }
 #define GO(p) { .kind = K_GO, .to = VGW_PHASE_##p }
 #define IMP { .kind = K_IMP, .to = VGW_PHASE_FAILED }
@@ -272,6 +275,7 @@ static const struct setup setup[VGW_PHASE_COUNT] = {
 	[PH(FAILED)] = SEQ(IN(FE_CONNECT), IN(DEV_READY), IN(ERROR)),
 	[PH(RECOVERING)] = SEQ(IN(RECOVERY_BEGIN)),
 };
+/* clang-format on */
 
 static bool
 has(const char *s, const char *sub)
@@ -291,7 +295,8 @@ check_cell(enum vgw_phase p, enum vgw_phase_input in, const char *detail)
 	char quoted_in[40], quoted_p[40];
 	int r, bad = 0;
 
-#define BAD(...) do { \
+#define BAD(...) \
+	do { \
 		fprintf(stderr, "cell (%s, %s%s): ", pn, inn, detail ? ", detail" : ""); \
 		fprintf(stderr, __VA_ARGS__); \
 		fputc('\n', stderr); \
@@ -340,8 +345,7 @@ check_cell(enum vgw_phase p, enum vgw_phase_input in, const char *detail)
 		if (memchr(ev.reason, '\0', sizeof(ev.reason)) == NULL || ev.reason[0] == '\0')
 			BAD("empty or unterminated reason");
 		else if (strcmp(ev.reason, m.reason) != 0)
-			BAD("event reason \"%s\" != machine reason \"%s\"", ev.reason,
-			    m.reason);
+			BAD("event reason \"%s\" != machine reason \"%s\"", ev.reason, m.reason);
 		if (detail != NULL && !has(ev.reason, detail))
 			BAD("reason \"%s\" lacks the detail", ev.reason);
 		if (detail == NULL && has(ev.reason, DETAIL))
@@ -361,8 +365,8 @@ check_cell(enum vgw_phase p, enum vgw_phase_input in, const char *detail)
 	}
 	/* the machine keeps working after any cell */
 	r = vgw_phase_feed(&m, IN(FE_DISCONNECT), NULL, &ev);
-	if (r < 0 || r > 1 || (m.phase != PH(IDLE) && m.phase != PH(COMPLETED) &&
-			       m.phase != PH(FAILED)))
+	if (r < 0 || r > 1 ||
+	    (m.phase != PH(IDLE) && m.phase != PH(COMPLETED) && m.phase != PH(FAILED)))
 		BAD("fe-disconnect afterwards left %s", vgw_phase_name(m.phase));
 #undef BAD
 	return bad;
@@ -425,11 +429,11 @@ test_bad_input_and_null_event(void **state)
 	assert_int_equal(ev.to, PH(FAILED));
 	assert_true(has(ev.reason, "unknown input 20"));
 	assert_true(has(ev.reason, "'connected'"));
-	assert_int_equal(vgw_phase_feed(&m, (enum vgw_phase_input)-3, NULL, &ev), 0);
+	assert_int_equal(vgw_phase_feed(&m, (enum vgw_phase_input)(-3), NULL, &ev), 0);
 	assert_int_equal(m.phase, PH(FAILED));
 	assert_int_equal(vgw_phase_feed(&m, IN(FE_DISCONNECT), NULL, NULL), 1);
 	assert_int_equal(m.phase, PH(IDLE));
-	assert_int_equal(vgw_phase_feed(&m, (enum vgw_phase_input)-3, NULL, &ev), 1);
+	assert_int_equal(vgw_phase_feed(&m, (enum vgw_phase_input)(-3), NULL, &ev), 1);
 	assert_true(has(ev.reason, "unknown input -3 in phase 'idle'"));
 }
 
@@ -463,12 +467,13 @@ test_long_detail(void **state)
 struct variant {
 	const char *name;
 	struct setup pre;
-	enum vgw_phase at;		/* phase after pre */
+	enum vgw_phase at; /* phase after pre */
 	enum vgw_phase_input in;
-	enum vgw_phase to;		/* == at: no change */
-	const char *reason_has;		/* when it changes */
+	enum vgw_phase to;	/* == at: no change */
+	const char *reason_has; /* when it changes */
 };
 
+/* clang-format off */
 static const struct variant variants[] = {
 	{ "switchover then disconnect: completed",
 	  SEQ(IN(FE_CONNECT), IN(DEV_READY), IN(LOG_START), IN(DEV_STOP), IN(RINGS_STOP)),
@@ -580,6 +585,7 @@ static const struct variant variants[] = {
 	  SEQ(IN(FE_CONNECT), IN(SAVE_BEGIN), IN(SAVE_END), IN(FE_DISCONNECT)),
 	  PH(COMPLETED), IN(FE_CONNECT), PH(CONNECTED), "front-end connected" },
 };
+/* clang-format on */
 
 static void
 test_guarded_variants(void **state)
@@ -596,8 +602,8 @@ test_guarded_variants(void **state)
 		vgw_phase_init(&m);
 		feed_all(&m, v->pre.seq, v->pre.n);
 		if (m.phase != v->at) {
-			fprintf(stderr, "variant \"%s\": setup reached %s, expected %s\n",
-				v->name, vgw_phase_name(m.phase), vgw_phase_name(v->at));
+			fprintf(stderr, "variant \"%s\": setup reached %s, expected %s\n", v->name,
+				vgw_phase_name(m.phase), vgw_phase_name(v->at));
 			bad++;
 			continue;
 		}
@@ -611,9 +617,11 @@ test_guarded_variants(void **state)
 		}
 		if (r == 1 && (ev.from != v->at || ev.to != v->to || ev.input != v->in ||
 			       v->reason_has == NULL || !has(ev.reason, v->reason_has))) {
-			fprintf(stderr, "variant \"%s\": event %s -> %s (%s) \"%s\", expected "
-				"reason with \"%s\"\n", v->name, vgw_phase_name(ev.from),
-				vgw_phase_name(ev.to), vgw_phase_input_name(ev.input), ev.reason,
+			fprintf(stderr,
+				"variant \"%s\": event %s -> %s (%s) \"%s\", expected "
+				"reason with \"%s\"\n",
+				v->name, vgw_phase_name(ev.from), vgw_phase_name(ev.to),
+				vgw_phase_input_name(ev.input), ev.reason,
 				v->reason_has ? v->reason_has : "(none)");
 			bad++;
 		}
@@ -648,13 +656,14 @@ struct scenario {
 	enum start start;
 	const struct step *steps;
 	size_t n_steps;
-	const struct trans *exp;	/* every event, in order */
+	const struct trans *exp; /* every event, in order */
 	size_t n_exp;
 	enum flag log_on;
 	enum flag op_suspended;
-	const char *reason;		/* the machine's reason at the end */
+	const char *reason; /* the machine's reason at the end */
 };
 
+/* clang-format off */
 #define S(x) { IN(x), NULL }
 #define SD(x, d) { IN(x), d }
 #define T(a, b, x) { PH(a), PH(b), IN(x), NULL }
@@ -663,12 +672,13 @@ struct scenario {
 	.n_steps = sizeof((const struct step[]){ __VA_ARGS__ }) / sizeof(struct step)
 #define EXP(...) .exp = (const struct trans[]){ __VA_ARGS__ }, \
 	.n_exp = sizeof((const struct trans[]){ __VA_ARGS__ }) / sizeof(struct trans)
+/* clang-format on */
 
 /* Feed a scenario's steps; print what is wrong and return false rather
  * than stop, so one run shows every wrong scenario. */
 static bool
-run_scenario(const char *name, struct vgw_phase_machine *m, const struct step *steps,
-	     size_t n, const struct trans *exp, size_t n_exp)
+run_scenario(const char *name, struct vgw_phase_machine *m, const struct step *steps, size_t n,
+	     const struct trans *exp, size_t n_exp)
 {
 	struct vgw_phase_event got[64];
 	size_t n_got = 0;
@@ -682,8 +692,10 @@ run_scenario(const char *name, struct vgw_phase_machine *m, const struct step *s
 		if (r == 0 && m->phase == before)
 			continue;
 		if (r != 1 || ev.from != before || ev.to != m->phase || n_got == ARRAY_SIZE(got)) {
-			fprintf(stderr, "scenario \"%s\", step %zu (%s): returned %d, %s -> %s, "
-				"event %s -> %s\n", name, i, vgw_phase_input_name(steps[i].in), r,
+			fprintf(stderr,
+				"scenario \"%s\", step %zu (%s): returned %d, %s -> %s, "
+				"event %s -> %s\n",
+				name, i, vgw_phase_input_name(steps[i].in), r,
 				vgw_phase_name(before), vgw_phase_name(m->phase),
 				vgw_phase_name(ev.from), vgw_phase_name(ev.to));
 			return false;
@@ -712,6 +724,7 @@ run_scenario(const char *name, struct vgw_phase_machine *m, const struct step *s
 }
 
 /* A QEMU 7.2 guest boots: SET_FEATURES (no LOG_ALL), rings, new_device. */
+/* clang-format off */
 static const struct step boot[] = {
 	S(FE_CONNECT), S(LOG_STOP), S(DEV_READY),
 };
@@ -918,6 +931,7 @@ static const struct scenario scenarios[] = {
 		 "impossible input 'fe-connect' in phase 'running'"),
 	      T(FAILED, CONNECTED, FE_CONNECT), T(CONNECTED, RUNNING, DEV_READY)) },
 };
+/* clang-format on */
 
 static bool
 flag_ok(enum flag want, bool got)
@@ -938,9 +952,8 @@ test_scenarios(void **state)
 
 		if (s->start != CONTINUE)
 			vgw_phase_init(&m);
-		if (s->start == FROM_BOOT &&
-		    !run_scenario("boot", &m, boot, ARRAY_SIZE(boot), boot_exp,
-				  ARRAY_SIZE(boot_exp))) {
+		if (s->start == FROM_BOOT && !run_scenario("boot", &m, boot, ARRAY_SIZE(boot),
+							   boot_exp, ARRAY_SIZE(boot_exp))) {
 			bad++;
 			continue;
 		}
@@ -950,8 +963,10 @@ test_scenarios(void **state)
 		}
 		if (!flag_ok(s->log_on, m.log_on) || !flag_ok(s->op_suspended, m.op_suspended) ||
 		    (s->reason != NULL && strcmp(m.reason, s->reason) != 0)) {
-			fprintf(stderr, "scenario \"%s\": ends with log_on %d, op_suspended %d, "
-				"reason \"%s\"\n", s->name, m.log_on, m.op_suspended, m.reason);
+			fprintf(stderr,
+				"scenario \"%s\": ends with log_on %d, op_suspended %d, "
+				"reason \"%s\"\n",
+				s->name, m.log_on, m.op_suspended, m.reason);
 			bad++;
 		}
 	}
@@ -987,18 +1002,22 @@ invariant_broken(const struct vgw_phase_machine *m)
 		return m->fe_connected ? "front-end in a no-front-end phase" : NULL;
 	case VGW_PHASE_CONNECTED:
 		return !m->fe_connected || m->fe_started || m->fe_stopped ?
-		       "connected with rings started" : NULL;
+			       "connected with rings started" :
+			       NULL;
 	case VGW_PHASE_RUNNING:
 	case VGW_PHASE_RESUMED:
 		return !m->fe_connected || !m->fe_started || m->op_suspended ?
-		       "running without running rings" : NULL;
+			       "running without running rings" :
+			       NULL;
 	case VGW_PHASE_LOGGING:
 		return !m->fe_started || m->op_suspended || !m->log_on ?
-		       "logging without rings and log" : NULL;
+			       "logging without rings and log" :
+			       NULL;
 	case VGW_PHASE_SUSPENDED:
 		return !m->fe_connected || (m->fe_started && !m->op_suspended) ||
-		       (!m->fe_started && !m->fe_stopped) ?
-		       "suspended without a reason to be" : NULL;
+				       (!m->fe_started && !m->fe_stopped) ?
+			       "suspended without a reason to be" :
+			       NULL;
 	case VGW_PHASE_SAVING:
 	case VGW_PHASE_SAVED:
 	case VGW_PHASE_LOADING:
@@ -1028,16 +1047,16 @@ test_random_walk(void **state)
 	for (int i = 0; i < 200000; i++) {
 		uint64_t r = xorshift(&s);
 		/* mostly legal-looking traffic: weight the front-end inputs */
-		int in = (int)(r % (VGW_PHASE_IN_COUNT + 2)) - 1;	/* -1 .. COUNT */
-		const char *detail = (r >> 20) % 50 == 0 ? long_detail :
-				     details[(r >> 8) % ARRAY_SIZE(details)];
+		int in = (int)(r % (VGW_PHASE_IN_COUNT + 2)) - 1; /* -1 .. COUNT */
+		const char *detail =
+			(r >> 20) % 50 == 0 ? long_detail : details[(r >> 8) % ARRAY_SIZE(details)];
 		enum vgw_phase before = m.phase;
 		struct vgw_phase_event ev;
 		const char *broken;
 		int ret;
 
 		if ((r >> 32) % 4 == 0 && m.phase == VGW_PHASE_FAILED)
-			in = IN(FE_DISCONNECT);	/* do not sit in failed */
+			in = IN(FE_DISCONNECT); /* do not sit in failed */
 		ret = vgw_phase_feed(&m, (enum vgw_phase_input)in, detail, &ev);
 		assert_true(ret == 0 || ret == 1);
 		if (ret == 0) {

@@ -26,9 +26,9 @@
 
 struct tstate {
 	atomic_int running;
-	atomic_bool gone;		/* removed and rebuilt: never polled again */
+	atomic_bool gone; /* removed and rebuilt: never polled again */
 	atomic_uint_fast64_t polls;
-	atomic_uint workers;		/* bit per worker that polled it */
+	atomic_uint workers; /* bit per worker that polled it */
 };
 
 static struct tstate ts[N_TASKS];
@@ -63,8 +63,9 @@ provider(struct vgw_dp_task *tasks, unsigned int max)
 
 		if (!present[i])
 			continue;
-		tasks[n++] = (struct vgw_dp_task){ .poll = poll_task, .arg = &ts[i],
-			.queue = i, .slot = i };
+		tasks[n++] = (struct vgw_dp_task){
+			.poll = poll_task, .arg = &ts[i], .queue = i, .slot = i
+		};
 	}
 	return n;
 }
@@ -131,9 +132,11 @@ main(int argc, char **argv)
 {
 	char prefix[64];
 	char *eal[] = {
-		argv[0], "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
-		"-m", "32", "--lcores", "0@0,1@0,2@1", "--log-level", "lib.eal:error",
-		"--file-prefix", prefix,
+		argv[0],       "--no-huge",	 "--no-pci",
+		"--no-shconf", "--no-telemetry", "-m",
+		"32",	       "--lcores",	 "0@0,1@0,2@1",
+		"--log-level", "lib.eal:error",	 "--file-prefix",
+		prefix,
 	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_publish_moves_and_removals),

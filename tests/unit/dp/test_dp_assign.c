@@ -14,8 +14,7 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static void
-check(const uint64_t *load, unsigned int n, unsigned int n_workers,
-      const unsigned int *expected)
+check(const uint64_t *load, unsigned int n, unsigned int n_workers, const unsigned int *expected)
 {
 	unsigned int got[64];
 

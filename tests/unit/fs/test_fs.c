@@ -15,15 +15,17 @@
 static void
 test_init(void **state)
 {
-	struct fuse_init_in in = { .major = 7, .minor = 31, .max_readahead = 131072,
-				   .flags = 0xffffffff };
+	struct fuse_init_in in = {
+		.major = 7, .minor = 31, .max_readahead = 131072, .flags = 0xffffffff
+	};
 	struct fuse_init_out *o;
 	struct t_req *t;
 
 	(void)state;
 	/* before INIT: EIO */
 	assert_int_equal(t_simple(FUSE_GETATTR, 1, &(struct fuse_getattr_in){ 0 },
-				  sizeof(struct fuse_getattr_in), NULL, NULL), -EIO);
+				  sizeof(struct fuse_getattr_in), NULL, NULL),
+			 -EIO);
 	/* a 7.31 kernel sends the 16-byte init_in */
 	t = t_new(FUSE_INIT, 0);
 	t_add(t, &in, 16);
@@ -39,8 +41,8 @@ test_init(void **state)
 	assert_true(o->flags & FUSE_READDIRPLUS_AUTO);
 	assert_true(o->flags & FUSE_PARALLEL_DIROPS);
 	assert_true(o->flags & FUSE_MAX_PAGES);
-	assert_true(o->flags & FUSE_POSIX_LOCKS);	/* configured on */
-	assert_false(o->flags & FUSE_WRITEBACK_CACHE);	/* off by default */
+	assert_true(o->flags & FUSE_POSIX_LOCKS);      /* configured on */
+	assert_false(o->flags & FUSE_WRITEBACK_CACHE); /* off by default */
 	assert_false(o->flags & FUSE_EXPORT_SUPPORT);
 	assert_false(o->flags & FUSE_SPLICE_READ);
 	/* queue_size 128: max_pages capped at 124 */
@@ -194,17 +196,21 @@ test_create_write_read(void **state)
 
 	/* FLUSH FSYNC FALLOCATE LSEEK */
 	assert_int_equal(t_simple(FUSE_FLUSH, e.nodeid, &(struct fuse_flush_in){ .fh = fh },
-				  sizeof(struct fuse_flush_in), NULL, NULL), 0);
+				  sizeof(struct fuse_flush_in), NULL, NULL),
+			 0);
 	assert_int_equal(t_simple(FUSE_FSYNC, e.nodeid, &(struct fuse_fsync_in){ .fh = fh },
-				  sizeof(struct fuse_fsync_in), NULL, NULL), 0);
-	assert_int_equal(t_simple(FUSE_FSYNC, e.nodeid,
-				  &(struct fuse_fsync_in){ .fh = fh,
-							   .fsync_flags = FUSE_FSYNC_FDATASYNC },
-				  sizeof(struct fuse_fsync_in), NULL, NULL), 0);
-	assert_int_equal(t_simple(FUSE_FALLOCATE, e.nodeid,
-				  &(struct fuse_fallocate_in){ .fh = fh, .offset = 0,
-							       .length = 8 << 20 },
-				  sizeof(struct fuse_fallocate_in), NULL, NULL), 0);
+				  sizeof(struct fuse_fsync_in), NULL, NULL),
+			 0);
+	assert_int_equal(
+		t_simple(FUSE_FSYNC, e.nodeid,
+			 &(struct fuse_fsync_in){ .fh = fh, .fsync_flags = FUSE_FSYNC_FDATASYNC },
+			 sizeof(struct fuse_fsync_in), NULL, NULL),
+		0);
+	assert_int_equal(
+		t_simple(FUSE_FALLOCATE, e.nodeid,
+			 &(struct fuse_fallocate_in){ .fh = fh, .offset = 0, .length = 8 << 20 },
+			 sizeof(struct fuse_fallocate_in), NULL, NULL),
+		0);
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_size, 8 << 20);
 	{
@@ -427,10 +433,11 @@ test_setattr(void **state)
 	/* ACCESS */
 	assert_int_equal(t_simple(FUSE_ACCESS, e.nodeid,
 				  &(struct fuse_access_in){ .mask = R_OK | W_OK },
-				  sizeof(struct fuse_access_in), NULL, NULL), 0);
-	assert_int_equal(t_simple(FUSE_ACCESS, e.nodeid,
-				  &(struct fuse_access_in){ .mask = 0x100 },
-				  sizeof(struct fuse_access_in), NULL, NULL), -EINVAL);
+				  sizeof(struct fuse_access_in), NULL, NULL),
+			 0);
+	assert_int_equal(t_simple(FUSE_ACCESS, e.nodeid, &(struct fuse_access_in){ .mask = 0x100 },
+				  sizeof(struct fuse_access_in), NULL, NULL),
+			 -EINVAL);
 }
 
 static void

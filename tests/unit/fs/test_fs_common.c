@@ -197,8 +197,7 @@ t_run(struct t_req *t)
 
 /* A request with an optional fixed-size argument and up to two strings. */
 static struct t_req *
-t_new_args(uint32_t op, uint64_t nodeid, const void *arg, size_t n, const char *s1,
-	   const char *s2)
+t_new_args(uint32_t op, uint64_t nodeid, const void *arg, size_t n, const char *s1, const char *s2)
 {
 	struct t_req *t = t_new(op, nodeid);
 
@@ -212,8 +211,7 @@ t_new_args(uint32_t op, uint64_t nodeid, const void *arg, size_t n, const char *
 }
 
 int
-t_simple(uint32_t op, uint64_t nodeid, const void *arg, size_t n, const char *s1,
-	 const char *s2)
+t_simple(uint32_t op, uint64_t nodeid, const void *arg, size_t n, const char *s1, const char *s2)
 {
 	struct t_req *t = t_new_args(op, nodeid, arg, n, s1, s2);
 	int rc;
@@ -224,8 +222,8 @@ t_simple(uint32_t op, uint64_t nodeid, const void *arg, size_t n, const char *s1
 }
 
 int
-t_entry_op(uint32_t op, uint64_t parent, const void *arg, size_t n, const char *s1,
-	   const char *s2, struct fuse_entry_out *e)
+t_entry_op(uint32_t op, uint64_t parent, const void *arg, size_t n, const char *s1, const char *s2,
+	   struct fuse_entry_out *e)
 {
 	struct t_req *t = t_new_args(op, parent, arg, n, s1, s2);
 	int rc;
@@ -271,8 +269,8 @@ t_getattr(uint64_t nodeid, struct fuse_attr *a)
 }
 
 int
-t_create(uint64_t parent, const char *name, uint32_t flags, uint32_t mode,
-	 struct fuse_entry_out *e, uint64_t *fh)
+t_create(uint64_t parent, const char *name, uint32_t flags, uint32_t mode, struct fuse_entry_out *e,
+	 uint64_t *fh)
 {
 	struct fuse_create_in in = { .flags = flags, .mode = mode };
 	struct t_req *t = t_new(FUSE_CREATE, parent);
@@ -521,7 +519,9 @@ void
 t_do_init(void)
 {
 	struct fuse_init_in in = {
-		.major = 7, .minor = 38, .max_readahead = 65536,
+		.major = 7,
+		.minor = 38,
+		.max_readahead = 65536,
 		.flags = FUSE_ASYNC_READ | FUSE_POSIX_LOCKS | FUSE_BIG_WRITES |
 			 FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS |
 			 FUSE_MAX_PAGES | FUSE_EXPORT_SUPPORT | FUSE_INIT_EXT,

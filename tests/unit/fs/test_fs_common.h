@@ -47,17 +47,17 @@ struct t_env {
 	struct stat canary_st;
 	struct vgw_fs *fs;
 	uint64_t unique;
-	uint32_t uid;		/* of the guest process in new requests */
+	uint32_t uid; /* of the guest process in new requests */
 	uint32_t gid;
 };
 
 struct t_req {
 	uint8_t *in;
 	uint32_t in_len;
-	uint32_t in_cap;	/* allocated at in */
+	uint32_t in_cap; /* allocated at in */
 	uint8_t *out;
-	uint32_t out_size;	/* offered to the engine, <= out_cap */
-	uint32_t out_cap;	/* allocated at out */
+	uint32_t out_size; /* offered to the engine, <= out_cap */
+	uint32_t out_cap;  /* allocated at out */
 	struct iovec iv_in[4];
 	struct iovec iv_out[4];
 	struct vgw_fs_req req;
@@ -115,7 +115,7 @@ int t_setup(void **state);
 int t_teardown(void **state);
 
 /* A test in one I/O mode (its initial state), with t_setup/t_teardown. */
-extern bool t_modes[2];		/* { io_uring, helper threads only } */
+extern bool t_modes[2]; /* { io_uring, helper threads only } */
 #define T_URING(f) cmocka_unit_test_prestate_setup_teardown(f, t_setup, t_teardown, &t_modes[0])
 #define T_HELPERS(f) cmocka_unit_test_prestate_setup_teardown(f, t_setup, t_teardown, &t_modes[1])
 
@@ -126,7 +126,9 @@ struct t_case {
 	const char *name;
 	CMUnitTestFunction fn;
 };
+/* clang-format off */
 #define T_CASE(f) { #f, f }
+/* clang-format on */
 int t_run_both(const char *name, const struct t_case *c, size_t n);
 
 #endif

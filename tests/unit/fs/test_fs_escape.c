@@ -61,8 +61,7 @@ test_escape_names(void **state)
 	/* rename into and out of the root's parent */
 	t_write_host("in", "x");
 	assert_int_equal(t_simple(FUSE_RENAME, 1, &rn, sizeof(rn), "in", "../escaped"), -EINVAL);
-	assert_int_equal(t_simple(FUSE_RENAME, 1, &rn, sizeof(rn), "../canary", "stolen"),
-			 -EINVAL);
+	assert_int_equal(t_simple(FUSE_RENAME, 1, &rn, sizeof(rn), "../canary", "stolen"), -EINVAL);
 	assert_int_equal(t_simple(FUSE_RENAME, 1, &rn, sizeof(rn), "..", "stolen"), -EINVAL);
 	rn.newdir = 0x123456789ULL;
 	assert_int_equal(t_simple(FUSE_RENAME, 1, &rn, sizeof(rn), "in", "x"), -ENOENT);
@@ -194,8 +193,9 @@ test_bogus_ids(void **state)
 	struct fuse_attr a;
 	uint64_t fh, dfh;
 	uint8_t buf[16];
-	const uint64_t bad[] = { 0, 2, 3, 0xffffffffULL, 0xffffffffffffffffULL,
-				 (7ULL << 32) | 1, 1ULL << 32 };
+	const uint64_t bad[] = {
+		0, 2, 3, 0xffffffffULL, 0xffffffffffffffffULL, (7ULL << 32) | 1, 1ULL << 32
+	};
 
 	(void)state;
 	t_do_init();

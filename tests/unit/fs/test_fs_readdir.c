@@ -7,7 +7,6 @@
 
 /* ---- OPENDIR READDIR READDIRPLUS RELEASEDIR FSYNCDIR ---- */
 
-
 /* List a directory with READDIR or READDIRPLUS; return the names sorted
  * (without . and ..). For READDIRPLUS, check each entry's attributes and
  * forget the lookup it took. */
@@ -21,8 +20,8 @@ t_list(uint64_t dir, bool plus, unsigned int *count, uint32_t bufsz)
 
 	assert_int_equal(t_open(FUSE_OPENDIR, dir, O_RDONLY, &fh), 0);
 	while (!eof) {
-		struct t_req *t = t_read_req(plus ? FUSE_READDIRPLUS : FUSE_READDIR, fh, off,
-					     bufsz);
+		struct t_req *t =
+			t_read_req(plus ? FUSE_READDIRPLUS : FUSE_READDIR, fh, off, bufsz);
 		uint32_t p = 0;
 
 		assert_int_equal(t_run(t), 0);
@@ -67,7 +66,8 @@ t_list(uint64_t dir, bool plus, unsigned int *count, uint32_t bufsz)
 	}
 	assert_int_equal(dots, 2);
 	assert_int_equal(t_simple(FUSE_FSYNCDIR, dir, &(struct fuse_fsync_in){ .fh = fh },
-				  sizeof(struct fuse_fsync_in), NULL, NULL), 0);
+				  sizeof(struct fuse_fsync_in), NULL, NULL),
+			 0);
 	assert_int_equal(t_release(FUSE_RELEASEDIR, fh), 0);
 	qsort(names, n, sizeof(char *), t_cmp_str);
 	*count = n;

@@ -11,8 +11,8 @@
 
 /* ---- session state: save on one engine, load into a fresh one ---- */
 
-static const uint16_t t_state_known[] = { VGW_FS_SEC_SESSION, VGW_FS_SEC_INODES,
-					  VGW_FS_SEC_HANDLES, VGW_FS_SEC_SLOTS };
+static const uint16_t t_state_known[] = { VGW_FS_SEC_SESSION, VGW_FS_SEC_INODES, VGW_FS_SEC_HANDLES,
+					  VGW_FS_SEC_SLOTS };
 
 static void
 t_state_save(void **buf, size_t *len)
@@ -158,8 +158,8 @@ test_state_roundtrip(void **state)
 	assert_true((uint32_t)f.nodeid < (uint32_t)d2.nodeid);
 	assert_int_equal(t_lookup(1, "d1", &d1b), 0);
 	assert_int_equal(d1b.nodeid, d1.nodeid);
-	assert_int_equal(t_create(d1.nodeid, "created", O_CREAT | O_EXCL | O_RDWR, 0644, &cr,
-				  &fh_c), 0);
+	assert_int_equal(
+		t_create(d1.nodeid, "created", O_CREAT | O_EXCL | O_RDWR, 0644, &cr, &fh_c), 0);
 	assert_int_equal(t_write(fh_c, 0, "created data", 12), 12);
 	assert_int_equal(t_lookup(1, "r.txt", &r), 0);
 	assert_int_equal(t_open(FUSE_OPEN, r.nodeid, O_RDONLY, &fh_r), 0);
@@ -172,7 +172,7 @@ test_state_roundtrip(void **state)
 	t_forget(tmp2.nodeid, 1);
 	ni = vgw_fs_inode_count(E->fs);
 	nh = vgw_fs_handle_count(E->fs);
-	assert_int_equal(ni, 7);	/* root d1 d2 f created r.txt ls */
+	assert_int_equal(ni, 7); /* root d1 d2 f created r.txt ls */
 	assert_int_equal(nh, 4);
 	t_state_save(&st, &len);
 
@@ -201,7 +201,7 @@ test_state_roundtrip(void **state)
 	t_assert_host("d1/d2/f", "NESTED file");
 	assert_int_equal(t_write(fh_c, 12, "+more", 5), 5);
 	t_assert_host("d1/created", "created data+more");
-	assert_int_equal(t_read(fh_f, 0, buf, sizeof(buf)), -EBADF);	/* O_WRONLY */
+	assert_int_equal(t_read(fh_f, 0, buf, sizeof(buf)), -EBADF); /* O_WRONLY */
 	/* the directory continues where A stopped: every entry once */
 	while (t_readdir_chunk(fh_d, off, 256, names, &n, &off) > 0)
 		;
@@ -463,8 +463,8 @@ t_state_session(struct vgw_state_writer *w, uint64_t flags, uint32_t ni, uint32_
 }
 
 static void
-t_state_craft(const struct t_sino *in, unsigned int ni, const struct t_sfh *fh,
-	      unsigned int nh, void **buf, size_t *len)
+t_state_craft(const struct t_sino *in, unsigned int ni, const struct t_sfh *fh, unsigned int nh,
+	      void **buf, size_t *len)
 {
 	struct vgw_state_writer w;
 	unsigned int i;
@@ -505,7 +505,8 @@ test_state_reject(void **state)
 #define T_REG (S_IFREG | 0644)
 	/* a valid start (d1, d1/f, a handle on f), then the bad record */
 	static const struct t_sino ok[] = {
-		{ 2, 1, 1, T_DIR, "d1" }, { 3, 1, 2, T_REG, "f" },
+		{ 2, 1, 1, T_DIR, "d1" },
+		{ 3, 1, 2, T_REG, "f" },
 	};
 	static const struct t_sfh ok_fh = { 1, 1, 3, 1, O_RDONLY, 0 };
 	static const struct {
@@ -796,8 +797,8 @@ test_state_many(void **state)
 	assert_int_equal(t_state_load(st, len, why, sizeof(why)), 0);
 	ms_load = t_ms_since(&t0);
 	free(st);
-	print_message("%u inodes: save %.1f ms (%zu bytes), load %.1f ms (%s)\n", total,
-		      ms_save, len, ms_load, E->no_uring ? "helpers" : "io_uring");
+	print_message("%u inodes: save %.1f ms (%zu bytes), load %.1f ms (%s)\n", total, ms_save,
+		      len, ms_load, E->no_uring ? "helpers" : "io_uring");
 	assert_int_equal(vgw_fs_inode_count(E->fs), total + 1);
 	assert_int_equal(vgw_fs_stats(E->fs)->state_stale_inodes, 0);
 	assert_int_equal(vgw_fs_stats(E->fs)->state_changed_inodes, 0);
@@ -819,11 +820,8 @@ test_state_many(void **state)
 }
 
 static const struct t_case t_cases[] = {
-	T_CASE(test_state_roundtrip),
-	T_CASE(test_state_dir_rewind),
-	T_CASE(test_state_stale),
-	T_CASE(test_state_moved),
-	T_CASE(test_state_reject),
+	T_CASE(test_state_roundtrip), T_CASE(test_state_dir_rewind), T_CASE(test_state_stale),
+	T_CASE(test_state_moved),     T_CASE(test_state_reject),
 };
 
 int

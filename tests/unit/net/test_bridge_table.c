@@ -139,14 +139,10 @@ static void
 test_key_packing(void **state)
 {
 	static const uint8_t macs[][6] = {
-		{ 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 },
-		{ 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 },
-		{ 0x02, 0x00, 0x00, 0x00, 0x01, 0x01 },
-		{ 0x12, 0x00, 0x00, 0x00, 0x00, 0x01 },
-		{ 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff },
-		{ 0x00, 0x00, 0x00, 0x00, 0x00, 0x80 },
-		{ 0x80, 0x00, 0x00, 0x00, 0x00, 0x00 },
-		{ 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 },
+		{ 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 }, { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 },
+		{ 0x02, 0x00, 0x00, 0x00, 0x01, 0x01 }, { 0x12, 0x00, 0x00, 0x00, 0x00, 0x01 },
+		{ 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff }, { 0x00, 0x00, 0x00, 0x00, 0x00, 0x80 },
+		{ 0x80, 0x00, 0x00, 0x00, 0x00, 0x00 }, { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 },
 	};
 	static const uint16_t ports[] = { 0, 65535, 32767, 32768, 1, 256, 4242, 65534 };
 	struct vgw_mac_table *t = vgw_mac_table_create(64, 10);
@@ -367,8 +363,7 @@ test_overfill(void **state)
 
 	(void)state;
 	for (s = 0; s < 8; s++) {
-		struct vgw_mac_table *t =
-			vgw_mac_table_create_seeded(CAP, 0, SEED * (s + 1));
+		struct vgw_mac_table *t = vgw_mac_table_create_seeded(CAP, 0, SEED * (s + 1));
 		struct vgw_mac_entry e[CAP + 1];
 		unsigned int n, i, found;
 		uint32_t id, back;
@@ -427,7 +422,7 @@ enum il_case {
 	IL_FREE_THEN_SAME,  /* free slots, then another lcore learns it */
 	IL_FILL_SAME_FREE,  /* fill slots, another learns it, free them */
 	IL_OTHER_PORT_SAME, /* another lcore learns it on another port */
-	IL_VICTIM_GONE,     /* the victim chosen in a full table is aged */
+	IL_VICTIM_GONE,	    /* the victim chosen in a full table is aged */
 };
 
 static enum il_case il_case;
@@ -694,7 +689,7 @@ enum {
 	ST_SHARED_BASE = 0x010000,
 	ST_OWN_BASE = 0x020000, /* + learner * 0x1000 */
 	ST_CHURN_BASE = 0x030000,
-	ST_CHURN_PORT = 100,    /* and 101, flushed by the ager */
+	ST_CHURN_PORT = 100, /* and 101, flushed by the ager */
 	ST_AGER_NOW = 1000000,
 	ST_MAX_AGE = 10,
 	ST_MAX_ENTRIES = ST_SHARED + 2 * ST_OWN + ST_CHURN,
@@ -707,9 +702,9 @@ struct stress_ctx {
 	struct vgw_mac_table *t;
 	pthread_barrier_t start;
 	atomic_bool stop;
-	atomic_uint ready;       /* learners done with their first pass */
-	atomic_uint errors;      /* wrong results seen by the control thread */
-	atomic_ulong passes[3];  /* learner 0, learner 1, control */
+	atomic_uint ready;	/* learners done with their first pass */
+	atomic_uint errors;	/* wrong results seen by the control thread */
+	atomic_ulong passes[3]; /* learner 0, learner 1, control */
 	atomic_ulong aged;
 };
 

@@ -62,8 +62,7 @@ put64(uint8_t *p, uint64_t v)
 static uint32_t
 get32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-		(uint32_t)p[3] << 24;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* Recompute every checksum of a stream whose layout is intact enough to
@@ -74,8 +73,7 @@ reseal_ext(uint8_t *b, size_t len, bool sections)
 	size_t end = len - VGW_STATE_TRAILER_SIZE;
 
 	put32(b + 36, vgw_crc32c(0, b, 36));
-	for (size_t pos = VGW_STATE_HDR_SIZE;
-	     sections && pos + VGW_STATE_SEC_HDR_SIZE <= end;) {
+	for (size_t pos = VGW_STATE_HDR_SIZE; sections && pos + VGW_STATE_SEC_HDR_SIZE <= end;) {
 		uint64_t plen = (get32(b + pos + 8) + 7ull) & ~7ull;
 		uint32_t crc;
 
@@ -97,10 +95,10 @@ reseal(uint8_t *b, size_t len)
 
 /* The sample stream: four sections, every put type, one critical one, one
  * empty one. Offsets of its sections, for the tests that damage them. */
-#define SEC0 40		/* T_SCALARS: 29 bytes of payload, 32 padded */
-#define SEC1 88		/* T_BLOB, critical: 13 bytes, 16 padded */
-#define SEC2 120	/* T_EMPTY */
-#define SEC3 136	/* T_TAIL: one u64 */
+#define SEC0 40	 /* T_SCALARS: 29 bytes of payload, 32 padded */
+#define SEC1 88	 /* T_BLOB, critical: 13 bytes, 16 padded */
+#define SEC2 120 /* T_EMPTY */
+#define SEC3 136 /* T_TAIL: one u64 */
 #define SAMPLE_LEN 168
 
 static uint8_t *
@@ -119,8 +117,7 @@ sample(size_t *len)
 	assert_int_equal(vgw_state_put_str(&w, ""), 0);
 	assert_int_equal(vgw_state_put_u8(&w, 0xff), 0);
 	assert_int_equal(vgw_state_section_end(&w), 0);
-	assert_int_equal(vgw_state_section_begin(&w, T_BLOB, 2,
-						 VGW_STATE_F_CRITICAL), 0);
+	assert_int_equal(vgw_state_section_begin(&w, T_BLOB, 2, VGW_STATE_F_CRITICAL), 0);
 	assert_int_equal(vgw_state_put_bytes(&w, blob, sizeof(blob)), 0);
 	assert_int_equal(vgw_state_section_end(&w), 0);
 	assert_int_equal(vgw_state_section_begin(&w, T_EMPTY, 1, 0), 0);
@@ -143,8 +140,8 @@ assert_one_line(const char *reason)
 
 /* Initialising a reader on b fails with err and exactly reason. */
 static void
-expect_reject(const uint8_t *b, size_t len, const struct vgw_state_expect *e,
-	      int err, const char *reason)
+expect_reject(const uint8_t *b, size_t len, const struct vgw_state_expect *e, int err,
+	      const char *reason)
 {
 	struct vgw_state_reader r;
 	struct vgw_state_section s;
@@ -172,6 +169,7 @@ static void
 test_crc_vectors(void **state)
 {
 	/* RFC 3720, appendix B.4, and the customary check value. */
+	/* clang-format off */
 	static const uint8_t read_pdu[48] = {
 		0x01, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
@@ -180,6 +178,7 @@ test_crc_vectors(void **state)
 		0x28, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 		0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	};
+	/* clang-format on */
 	uint8_t b[32];
 
 	memset(b, 0, sizeof(b));
@@ -192,13 +191,11 @@ test_crc_vectors(void **state)
 	for (int i = 0; i < 32; i++)
 		b[i] = 31 - i;
 	assert_int_equal(vgw_crc32c(0, b, sizeof(b)), 0x113fdb5c);
-	assert_int_equal(vgw_crc32c(0, read_pdu, sizeof(read_pdu)),
-			 0xd9963a56);
+	assert_int_equal(vgw_crc32c(0, read_pdu, sizeof(read_pdu)), 0xd9963a56);
 	assert_int_equal(vgw_crc32c(0, "123456789", 9), 0xe3069283);
 	assert_int_equal(vgw_crc32c(0, "", 0), 0);
 	/* Chaining equals one pass. */
-	assert_int_equal(vgw_crc32c(vgw_crc32c(0, "1234", 4), "56789", 5),
-			 0xe3069283);
+	assert_int_equal(vgw_crc32c(vgw_crc32c(0, "1234", 4), "56789", 5), 0xe3069283);
 }
 
 /* ---- format ---- */
@@ -214,8 +211,7 @@ test_golden(void **state)
 	size_t len;
 
 	assert_int_equal(vgw_state_writer_init(&w, "fs", 0), 0);
-	assert_int_equal(vgw_state_section_begin(&w, 0x0201, 3,
-						 VGW_STATE_F_CRITICAL), 0);
+	assert_int_equal(vgw_state_section_begin(&w, 0x0201, 3, VGW_STATE_F_CRITICAL), 0);
 	assert_int_equal(vgw_state_put_u16(&w, 0x1234), 0);
 	assert_int_equal(vgw_state_put_u8(&w, 0x56), 0);
 	assert_int_equal(vgw_state_section_end(&w), 0);
@@ -235,8 +231,7 @@ test_golden(void **state)
 	want[56] = 0x34;
 	want[57] = 0x12;
 	want[58] = 0x56;
-	put32(want + 52, vgw_crc32c(vgw_crc32c(0, want + 40, 12),
-				    want + 56, 8));
+	put32(want + 52, vgw_crc32c(vgw_crc32c(0, want + 40, 12), want + 56, 8));
 	memcpy(want + 64, "VGWE", 4);
 	put32(want + 68, vgw_crc32c(0, want, 68));
 
@@ -380,7 +375,9 @@ test_skip_unknown(void **state)
 	/* This reader was written before T_EMPTY and T_TAIL existed. */
 	static const uint16_t old[] = { T_SCALARS, T_BLOB };
 	const struct vgw_state_expect e = {
-		.dev_type = "net", .known = old, .n_known = ARRAY_SIZE(old),
+		.dev_type = "net",
+		.known = old,
+		.n_known = ARRAY_SIZE(old),
 	};
 	struct vgw_state_reader r;
 	struct vgw_state_section s;
@@ -401,7 +398,8 @@ test_skip_unknown(void **state)
 	{
 		static const uint16_t ends[] = { T_SCALARS, T_TAIL };
 		const struct vgw_state_expect e2 = {
-			.known = ends, .n_known = ARRAY_SIZE(ends),
+			.known = ends,
+			.n_known = ARRAY_SIZE(ends),
 		};
 
 		b = sample(&len);
@@ -426,17 +424,18 @@ test_unknown_critical(void **state)
 {
 	static const uint16_t no_blob[] = { T_SCALARS, T_EMPTY, T_TAIL };
 	const struct vgw_state_expect e = {
-		.known = no_blob, .n_known = ARRAY_SIZE(no_blob),
+		.known = no_blob,
+		.n_known = ARRAY_SIZE(no_blob),
 	};
 	const struct vgw_state_expect none = {
-		.known = no_blob, .n_known = 0,
+		.known = no_blob,
+		.n_known = 0,
 	};
 	uint8_t *b;
 	size_t len;
 
 	b = sample(&len);
-	expect_reject(b, len, &e, -EOPNOTSUPP,
-		      "section 1: unknown critical section type 0x0102");
+	expect_reject(b, len, &e, -EOPNOTSUPP, "section 1: unknown critical section type 0x0102");
 	/* An empty list knows nothing (NULL would know everything). */
 	expect_reject(b, len, &none, -EOPNOTSUPP,
 		      "section 1: unknown critical section type 0x0102");
@@ -458,7 +457,7 @@ test_section_grows(void **state)
 	assert_int_equal(vgw_state_writer_init(&w, "net", 0), 0);
 	assert_int_equal(vgw_state_section_begin(&w, 1, 2, 0), 0);
 	assert_int_equal(vgw_state_put_u32(&w, 11), 0);
-	assert_int_equal(vgw_state_put_u32(&w, 22), 0);	/* new in v2 */
+	assert_int_equal(vgw_state_put_u32(&w, 22), 0); /* new in v2 */
 	assert_int_equal(vgw_state_section_end(&w), 0);
 	assert_int_equal(vgw_state_section_begin(&w, 2, 1, 0), 0);
 	assert_int_equal(vgw_state_put_u32(&w, 33), 0);
@@ -497,23 +496,19 @@ test_truncated(void **state)
 		assert_one_line(vgw_state_reader_reason(&r));
 		if (n < VGW_STATE_HDR_SIZE)
 			snprintf(want, sizeof(want),
-				 "header: truncated: %zu bytes, need at least 40",
-				 n);
+				 "header: truncated: %zu bytes, need at least 40", n);
 		else
-			snprintf(want, sizeof(want),
-				 "header: total length %zu but %zu bytes given",
+			snprintf(want, sizeof(want), "header: total length %zu but %zu bytes given",
 				 len, n);
 		assert_string_equal(vgw_state_reader_reason(&r), want);
 		free(t);
 	}
-	expect_reject(NULL, 0, NULL, -EBADMSG,
-		      "header: truncated: 0 bytes, need at least 40");
+	expect_reject(NULL, 0, NULL, -EBADMSG, "header: truncated: 0 bytes, need at least 40");
 
 	/* Longer than it says is as wrong as shorter. */
 	b = realloc(b, len + 8);
 	memset(b + len, 0, 8);
-	expect_reject(b, len + 8, NULL, -EBADMSG,
-		      "header: total length 168 but 176 bytes given");
+	expect_reject(b, len + 8, NULL, -EBADMSG, "header: total length 168 but 176 bytes given");
 	free(b);
 }
 
@@ -533,8 +528,7 @@ test_bit_flips(void **state)
 			b[off] ^= 1u << bit;
 			rc = vgw_state_reader_init(&r, b, len, NULL);
 			if (rc == 0)
-				print_error("flip of bit %d at %zu accepted\n",
-					    bit, off);
+				print_error("flip of bit %d at %zu accepted\n", bit, off);
 			assert_int_not_equal(rc, 0);
 			assert_one_line(vgw_state_reader_reason(&r));
 			b[off] ^= 1u << bit;
@@ -544,8 +538,7 @@ test_bit_flips(void **state)
 			struct vgw_state_reader r;
 
 			b[off] ^= 0xff;
-			assert_int_not_equal(vgw_state_reader_init(&r, b, len,
-								   NULL), 0);
+			assert_int_not_equal(vgw_state_reader_init(&r, b, len, NULL), 0);
 			assert_one_line(vgw_state_reader_reason(&r));
 			b[off] ^= 0xff;
 		}
@@ -553,22 +546,18 @@ test_bit_flips(void **state)
 
 	/* Each region names itself. */
 	b[SEC0 + 16 + 5] ^= 0x10;
-	expect_reject(b, len, NULL, -EBADMSG,
-		      "section 0 (type 0x0101): crc mismatch");
+	expect_reject(b, len, NULL, -EBADMSG, "section 0 (type 0x0101): crc mismatch");
 	b[SEC0 + 16 + 5] ^= 0x10;
 	b[SEC3 + 20] ^= 1;
-	expect_reject(b, len, NULL, -EBADMSG,
-		      "section 3 (type 0x0104): crc mismatch");
+	expect_reject(b, len, NULL, -EBADMSG, "section 3 (type 0x0104): crc mismatch");
 	b[SEC3 + 20] ^= 1;
-	b[SEC1 + 2] ^= 1;	/* the version: covered by the section CRC */
-	expect_reject(b, len, NULL, -EBADMSG,
-		      "section 1 (type 0x0102): crc mismatch");
+	b[SEC1 + 2] ^= 1; /* the version: covered by the section CRC */
+	expect_reject(b, len, NULL, -EBADMSG, "section 1 (type 0x0102): crc mismatch");
 	b[SEC1 + 2] ^= 1;
-	b[SEC1 + 12] ^= 1;	/* the CRC itself */
-	expect_reject(b, len, NULL, -EBADMSG,
-		      "section 1 (type 0x0102): crc mismatch");
+	b[SEC1 + 12] ^= 1; /* the CRC itself */
+	expect_reject(b, len, NULL, -EBADMSG, "section 1 (type 0x0102): crc mismatch");
 	b[SEC1 + 12] ^= 1;
-	b[9] ^= 1;		/* the device type */
+	b[9] ^= 1; /* the device type */
 	expect_reject(b, len, NULL, -EBADMSG, "header: crc mismatch");
 	b[9] ^= 1;
 	b[len - 8] ^= 1;
@@ -577,8 +566,7 @@ test_bit_flips(void **state)
 	b[len - 1] ^= 1;
 	expect_reject(b, len, NULL, -EBADMSG, "trailer: crc mismatch");
 	b[len - 1] ^= 1;
-	assert_int_equal(vgw_state_reader_init(&(struct vgw_state_reader){ 0 },
-					       b, len, NULL), 0);
+	assert_int_equal(vgw_state_reader_init(&(struct vgw_state_reader){ 0 }, b, len, NULL), 0);
 	free(b);
 }
 
@@ -590,8 +578,7 @@ test_header(void **state)
 
 	b = sample(&len);
 	b[0] = 'X';
-	expect_reject(b, len, NULL, -EBADMSG,
-		      "header: bad magic (not a device-state stream)");
+	expect_reject(b, len, NULL, -EBADMSG, "header: bad magic (not a device-state stream)");
 	b[0] = 'V';
 
 	/* A newer major version: refused as such even though its CRC (which
@@ -607,8 +594,7 @@ test_header(void **state)
 		      "header: format version 65535 is newer than this reader's (1)");
 	put16(b + 4, 0);
 	reseal(b, len);
-	expect_reject(b, len, NULL, -EBADMSG,
-		      "header: format version 0 invalid");
+	expect_reject(b, len, NULL, -EBADMSG, "header: format version 0 invalid");
 	put16(b + 4, 1);
 
 	put16(b + 6, 0x0004);
@@ -628,13 +614,12 @@ test_header(void **state)
 	expect_reject(b, len, NULL, -EBADMSG, "header: device type malformed");
 	memcpy(b + 8, "net\0x", 5);
 	reseal(b, len);
-	expect_reject(b, len, NULL, -EBADMSG,
-		      "header: device type not zero-padded");
+	expect_reject(b, len, NULL, -EBADMSG, "header: device type not zero-padded");
 	memset(b + 8, 0, 16);
 	memcpy(b + 8, "net", 3);
 	reseal(b, len);
-	assert_int_equal(vgw_state_reader_init(&(struct vgw_state_reader){ 0 },
-					       b, len, &expect_net), 0);
+	assert_int_equal(
+		vgw_state_reader_init(&(struct vgw_state_reader){ 0 }, b, len, &expect_net), 0);
 	free(b);
 }
 
@@ -647,10 +632,8 @@ test_dev_type(void **state)
 	size_t len;
 
 	b = sample(&len);
-	expect_reject(b, len, &fs, -ENODEV,
-		      "header: device type 'net' but 'fs' expected");
-	expect_reject(b, len, &longer, -ENODEV,
-		      "header: device type 'net' but 'netx' expected");
+	expect_reject(b, len, &fs, -ENODEV, "header: device type 'net' but 'fs' expected");
+	expect_reject(b, len, &longer, -ENODEV, "header: device type 'net' but 'netx' expected");
 	free(b);
 }
 
@@ -683,8 +666,7 @@ test_lengths(void **state)
 	c = realloc(c, 57);
 	put64(c + 24, 57);
 	put32(c + 36, vgw_crc32c(0, c, 36));
-	expect_reject(c, 57, NULL, -EBADMSG,
-		      "header: total length 57 not a multiple of 8");
+	expect_reject(c, 57, NULL, -EBADMSG, "header: total length 57 not a multiple of 8");
 	free(c);
 
 	/* Section length: past the limit, past the end, one block too far. */
@@ -706,20 +688,17 @@ test_lengths(void **state)
 	 * not fit, or as a section whose CRC does not match. */
 	put32(b + SEC1 + 8, 0);
 	reseal_ext(b, len, false);
-	expect_reject(b, len, NULL, -EBADMSG,
-		      "section 1 (type 0x0102): crc mismatch");
+	expect_reject(b, len, NULL, -EBADMSG, "section 1 (type 0x0102): crc mismatch");
 	put32(b + SEC1 + 8, 13);
 	reseal(b, len);
 
 	/* Section count. */
 	put32(b + 32, 3);
 	reseal(b, len);
-	expect_reject(b, len, NULL, -EBADMSG,
-		      "header: section count 3 but 4 sections present");
+	expect_reject(b, len, NULL, -EBADMSG, "header: section count 3 but 4 sections present");
 	put32(b + 32, 5);
 	reseal(b, len);
-	expect_reject(b, len, NULL, -EBADMSG,
-		      "header: section count 5 but 4 sections present");
+	expect_reject(b, len, NULL, -EBADMSG, "header: section count 5 but 4 sections present");
 	put32(b + 32, UINT32_MAX);
 	reseal(b, len);
 	expect_reject(b, len, NULL, -EFBIG,
@@ -746,17 +725,15 @@ test_lengths(void **state)
 	put16(b + SEC2 + 6, 0);
 	put16(b + SEC2 + 4, 0x0003);
 	reseal(b, len);
-	expect_reject(b, len, NULL, -EBADMSG,
-		      "section 2 (type 0x0103): unknown flags 0x0003");
+	expect_reject(b, len, NULL, -EBADMSG, "section 2 (type 0x0103): unknown flags 0x0003");
 	put16(b + SEC2 + 4, 0);
 	b[SEC1 + 16 + 15] = 1;
 	reseal(b, len);
-	expect_reject(b, len, NULL, -EBADMSG,
-		      "section 1 (type 0x0102): padding not zero");
+	expect_reject(b, len, NULL, -EBADMSG, "section 1 (type 0x0102): padding not zero");
 	b[SEC1 + 16 + 15] = 0;
 	reseal(b, len);
-	assert_int_equal(vgw_state_reader_init(&(struct vgw_state_reader){ 0 },
-					       b, len, &expect_net), 0);
+	assert_int_equal(
+		vgw_state_reader_init(&(struct vgw_state_reader){ 0 }, b, len, &expect_net), 0);
 	free(b);
 }
 
@@ -770,21 +747,17 @@ test_reader_limits(void **state)
 
 	b = sample(&len);
 	e.max_bytes = len - 1;
-	expect_reject(b, len, &e, -EFBIG,
-		      "stream: 168 bytes exceed the limit of 167");
+	expect_reject(b, len, &e, -EFBIG, "stream: 168 bytes exceed the limit of 167");
 	e.max_bytes = len;
-	assert_int_equal(vgw_state_reader_init(&(struct vgw_state_reader){ 0 },
-					       b, len, &e), 0);
+	assert_int_equal(vgw_state_reader_init(&(struct vgw_state_reader){ 0 }, b, len, &e), 0);
 	e.max_sections = 3;
-	expect_reject(b, len, &e, -EFBIG,
-		      "header: section count 4 exceeds the limit of 3");
+	expect_reject(b, len, &e, -EFBIG, "header: section count 4 exceeds the limit of 3");
 	e.max_sections = 4;
 	e.max_section = 28;
 	expect_reject(b, len, &e, -EFBIG,
 		      "section 0 (type 0x0101): length 29 exceeds the limit of 28");
 	e.max_section = 29;
-	assert_int_equal(vgw_state_reader_init(&(struct vgw_state_reader){ 0 },
-					       b, len, &e), 0);
+	assert_int_equal(vgw_state_reader_init(&(struct vgw_state_reader){ 0 }, b, len, &e), 0);
 	free(b);
 }
 
@@ -808,8 +781,9 @@ test_get_past_end(void **state)
 	assert_int_equal(vgw_state_next_section(&r, &s), 1);
 	assert_int_equal(vgw_state_get_bytes(&s, tmp, 24), 0);
 	assert_int_equal(vgw_state_get_u64(&s, &u64), -EBADMSG);
-	assert_string_equal(vgw_state_reader_reason(&r),
-			    "section 0 (type 0x0101): u64 of 8 bytes at offset 24 runs past the end (length 29)");
+	assert_string_equal(
+		vgw_state_reader_reason(&r),
+		"section 0 (type 0x0101): u64 of 8 bytes at offset 24 runs past the end (length 29)");
 	/* Sticky, and nothing was consumed. */
 	assert_int_equal(s.pos, 24);
 	assert_int_equal(vgw_state_get_u8(&s, tmp), -EBADMSG);
@@ -821,11 +795,12 @@ test_get_past_end(void **state)
 	assert_int_equal(vgw_state_next_section(&r, &s), 1);
 	assert_int_equal(vgw_state_get_bytes(&s, tmp, 15), 0);
 	assert_int_equal(vgw_state_get_str(&s, str, 5), -ENAMETOOLONG);
-	assert_string_equal(vgw_state_reader_reason(&r),
-			    "section 0 (type 0x0101): string of 5 bytes at offset 15 does not fit in 5");
+	assert_string_equal(
+		vgw_state_reader_reason(&r),
+		"section 0 (type 0x0101): string of 5 bytes at offset 15 does not fit in 5");
 	assert_int_equal(s.pos, 15);
 
-	b[SEC0 + 16 + 15 + 4 + 2] = 0;	/* "he\0lo" */
+	b[SEC0 + 16 + 15 + 4 + 2] = 0; /* "he\0lo" */
 	reseal(b, len);
 	assert_int_equal(vgw_state_reader_init(&r, b, len, NULL), 0);
 	assert_int_equal(vgw_state_next_section(&r, &s), 1);
@@ -839,8 +814,9 @@ test_get_past_end(void **state)
 	assert_int_equal(vgw_state_next_section(&r, &s), 1);
 	assert_int_equal(vgw_state_get_bytes(&s, tmp, 15), 0);
 	assert_int_equal(vgw_state_get_str(&s, str, sizeof(str)), -EBADMSG);
-	assert_string_equal(vgw_state_reader_reason(&r),
-			    "section 0 (type 0x0101): string of 1000 bytes at offset 15 runs past the end (length 29)");
+	assert_string_equal(
+		vgw_state_reader_reason(&r),
+		"section 0 (type 0x0101): string of 1000 bytes at offset 15 runs past the end (length 29)");
 	free(b);
 
 	/* Every getter fails on an empty section, huge sizes included. */
@@ -861,8 +837,9 @@ test_get_past_end(void **state)
 	assert_int_equal(vgw_state_get_ref(&t, &ref, SIZE_MAX), -EBADMSG);
 	assert_int_equal(vgw_state_get_ref(&s, &ref, 0), 0);
 	/* The reason is the first failure's. */
-	assert_string_equal(vgw_state_reader_reason(&r),
-			    "section 2 (type 0x0103): u32 of 4 bytes at offset 0 runs past the end (length 0)");
+	assert_string_equal(
+		vgw_state_reader_reason(&r),
+		"section 2 (type 0x0103): u32 of 4 bytes at offset 0 runs past the end (length 0)");
 	free(b);
 }
 
@@ -878,9 +855,9 @@ test_section_fail(void **state)
 	assert_int_equal(vgw_state_reader_init(&r, b, len, NULL), 0);
 	assert_int_equal(vgw_state_next_section(&r, &s), 1);
 	assert_int_equal(vgw_state_next_section(&r, &s), 1);
-	assert_int_equal(vgw_state_section_fail(&s, -EPROTONOSUPPORT,
-						"version %u not supported",
-						s.version), -EPROTONOSUPPORT);
+	assert_int_equal(
+		vgw_state_section_fail(&s, -EPROTONOSUPPORT, "version %u not supported", s.version),
+		-EPROTONOSUPPORT);
 	assert_string_equal(vgw_state_reader_reason(&r),
 			    "section 1 (type 0x0102): version 2 not supported");
 	assert_int_equal(vgw_state_next_section(&r, &s), -EPROTONOSUPPORT);
@@ -902,8 +879,7 @@ test_write_errors(void **state)
 	assert_int_equal(vgw_state_section_begin(&w, 1, 1, 0), 0);
 	assert_int_equal(vgw_state_put_bytes(&w, junk, 64), 0);
 	assert_int_equal(vgw_state_put_bytes(&w, junk, 64), -EFBIG);
-	assert_string_equal(vgw_state_writer_reason(&w),
-			    "stream cap of 128 bytes exceeded");
+	assert_string_equal(vgw_state_writer_reason(&w), "stream cap of 128 bytes exceeded");
 	assert_int_equal(vgw_state_put_u8(&w, 1), -EFBIG);
 	assert_int_equal(vgw_state_section_end(&w), -EFBIG);
 	assert_int_equal(vgw_state_finish(&w, &buf, &len), -EFBIG);
@@ -916,7 +892,7 @@ test_write_errors(void **state)
 
 		vgw_state_writer_init(&w, "net", cap ? cap : 1);
 		vgw_state_section_begin(&w, 1, 1, 0);
-		vgw_state_put_bytes(&w, junk, 17);	/* 40+16+24+8 = 88 */
+		vgw_state_put_bytes(&w, junk, 17); /* 40+16+24+8 = 88 */
 		vgw_state_section_end(&w);
 		rc = vgw_state_finish(&w, &buf, &len);
 		if (cap >= 88) {
@@ -938,8 +914,7 @@ test_write_errors(void **state)
 
 	vgw_state_writer_init(&w, "net", 0);
 	assert_int_equal(vgw_state_put_u32(&w, 1), -EINVAL);
-	assert_string_equal(vgw_state_writer_reason(&w),
-			    "put outside a section");
+	assert_string_equal(vgw_state_writer_reason(&w), "put outside a section");
 	assert_int_equal(vgw_state_finish(&w, &buf, &len), -EINVAL);
 
 	vgw_state_writer_init(&w, "net", 0);
@@ -949,8 +924,7 @@ test_write_errors(void **state)
 	vgw_state_writer_init(&w, "net", 0);
 	vgw_state_section_begin(&w, 5, 1, 0);
 	assert_int_equal(vgw_state_finish(&w, &buf, &len), -EINVAL);
-	assert_string_equal(vgw_state_writer_reason(&w),
-			    "section 0 (type 0x0005) left open");
+	assert_string_equal(vgw_state_writer_reason(&w), "section 0 (type 0x0005) left open");
 
 	vgw_state_writer_init(&w, "net", 0);
 	assert_int_equal(vgw_state_section_begin(&w, 5, 1, 0x0002), -EINVAL);
@@ -961,8 +935,7 @@ test_write_errors(void **state)
 	/* Device types. */
 	assert_int_equal(vgw_state_writer_init(&w, "", 0), -EINVAL);
 	assert_int_equal(vgw_state_finish(&w, &buf, &len), -EINVAL);
-	assert_int_equal(vgw_state_writer_init(&w, "0123456789abcdef", 0),
-			 -EINVAL);
+	assert_int_equal(vgw_state_writer_init(&w, "0123456789abcdef", 0), -EINVAL);
 	assert_int_equal(vgw_state_writer_init(&w, "a b", 0), -EINVAL);
 	assert_int_equal(vgw_state_writer_init(&w, NULL, 0), -EINVAL);
 	assert_int_equal(vgw_state_writer_init(&w, "0123456789abcde", 0), 0);
@@ -975,8 +948,7 @@ test_write_errors(void **state)
 		assert_int_equal(vgw_state_section_end(&w), 0);
 	}
 	assert_int_equal(vgw_state_section_begin(&w, 0, 1, 0), -E2BIG);
-	assert_string_equal(vgw_state_writer_reason(&w),
-			    "more than 4096 sections");
+	assert_string_equal(vgw_state_writer_reason(&w), "more than 4096 sections");
 	assert_int_equal(vgw_state_finish(&w, &buf, &len), -E2BIG);
 
 	/* A section over its limit. */
@@ -1037,8 +1009,9 @@ test_fd_transfer(void **state)
 	for (size_t i = 0; i < n; i++)
 		src[i] = i ^ (i >> 9);
 	for (int mode = 0; mode < 4; mode++) {
-		struct feeder f = { .buf = src, .len = n, .timeout_ms = 10000,
-				    .close_after = true };
+		struct feeder f = {
+			.buf = src, .len = n, .timeout_ms = 10000, .close_after = true
+		};
 		pthread_t th;
 		void *got;
 		size_t len;
@@ -1051,8 +1024,7 @@ test_fd_transfer(void **state)
 			fcntl(p[1], F_SETFL, O_NONBLOCK);
 		f.fd = p[1];
 		assert_int_equal(pthread_create(&th, NULL, feeder_main, &f), 0);
-		assert_int_equal(vgw_state_read_fd(p[0], n, 10000, &got, &len),
-				 0);
+		assert_int_equal(vgw_state_read_fd(p[0], n, 10000, &got, &len), 0);
 		pthread_join(th, NULL);
 		assert_int_equal(f.rc, 0);
 		assert_int_equal(len, n);
@@ -1067,8 +1039,7 @@ static void
 test_fd_eof_and_limits(void **state)
 {
 	uint8_t src[1000];
-	struct feeder f = { .buf = src, .timeout_ms = 5000,
-			    .close_after = true };
+	struct feeder f = { .buf = src, .timeout_ms = 5000, .close_after = true };
 	pthread_t th;
 	void *got;
 	size_t len;
@@ -1116,8 +1087,7 @@ test_fd_timeout(void **state)
 	assert_int_equal(pipe(p), 0);
 	assert_int_equal(write(p[1], "abc", 3), 3);
 	t0 = mono_ms();
-	assert_int_equal(vgw_state_read_fd(p[0], 0, 100, &got, &len),
-			 -ETIMEDOUT);
+	assert_int_equal(vgw_state_read_fd(p[0], 0, 100, &got, &len), -ETIMEDOUT);
 	assert_true(mono_ms() - t0 >= 90);
 	assert_true(mono_ms() - t0 < 2000);
 	assert_null(got);
@@ -1125,8 +1095,7 @@ test_fd_timeout(void **state)
 	/* Writer: nobody reads, the pipe fills up; a blocking fd must not
 	 * block past the deadline. */
 	t0 = mono_ms();
-	assert_int_equal(vgw_state_write_fd(p[1], big, sizeof(big), 100),
-			 -ETIMEDOUT);
+	assert_int_equal(vgw_state_write_fd(p[1], big, sizeof(big), 100), -ETIMEDOUT);
 	assert_true(mono_ms() - t0 >= 90);
 	assert_true(mono_ms() - t0 < 2000);
 	close(p[0]);
@@ -1151,8 +1120,7 @@ test_fd_epipe(void **state)
 	assert_true(signal(SIGPIPE, SIG_DFL) != SIG_ERR);
 	assert_int_equal(pipe(p), 0);
 	close(p[0]);
-	assert_int_equal(vgw_state_write_fd(p[1], big, sizeof(big), 1000),
-			 -EPIPE);
+	assert_int_equal(vgw_state_write_fd(p[1], big, sizeof(big), 1000), -EPIPE);
 	sigpending(&pending);
 	assert_false(sigismember(&pending, SIGPIPE));
 	close(p[1]);
@@ -1164,10 +1132,8 @@ test_fd_epipe(void **state)
 		void *got;
 		size_t len;
 
-		assert_int_equal(vgw_state_read_fd(-1, 0, 100, &got, &len),
-				 -EBADF);
-		assert_int_equal(vgw_state_read_fd(p[0], 0, 100, &got, &len),
-				 -EBADF);
+		assert_int_equal(vgw_state_read_fd(-1, 0, 100, &got, &len), -EBADF);
+		assert_int_equal(vgw_state_read_fd(p[0], 0, 100, &got, &len), -EBADF);
 	}
 }
 
@@ -1202,26 +1168,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crc_vectors),
-		cmocka_unit_test(test_golden),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_round_trip_large),
-		cmocka_unit_test(test_skip_unknown),
-		cmocka_unit_test(test_unknown_critical),
-		cmocka_unit_test(test_section_grows),
-		cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_bit_flips),
-		cmocka_unit_test(test_header),
-		cmocka_unit_test(test_dev_type),
-		cmocka_unit_test(test_lengths),
-		cmocka_unit_test(test_reader_limits),
-		cmocka_unit_test(test_get_past_end),
-		cmocka_unit_test(test_section_fail),
-		cmocka_unit_test(test_write_errors),
-		cmocka_unit_test(test_fd_transfer),
-		cmocka_unit_test(test_fd_eof_and_limits),
-		cmocka_unit_test(test_fd_timeout),
-		cmocka_unit_test(test_fd_epipe),
+		cmocka_unit_test(test_crc_vectors),   cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_round_trip_large),
+		cmocka_unit_test(test_skip_unknown),  cmocka_unit_test(test_unknown_critical),
+		cmocka_unit_test(test_section_grows), cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_bit_flips),     cmocka_unit_test(test_header),
+		cmocka_unit_test(test_dev_type),      cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_reader_limits), cmocka_unit_test(test_get_past_end),
+		cmocka_unit_test(test_section_fail),  cmocka_unit_test(test_write_errors),
+		cmocka_unit_test(test_fd_transfer),   cmocka_unit_test(test_fd_eof_and_limits),
+		cmocka_unit_test(test_fd_timeout),    cmocka_unit_test(test_fd_epipe),
 		cmocka_unit_test(test_fd_round_trip),
 	};
 

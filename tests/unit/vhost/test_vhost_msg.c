@@ -55,8 +55,8 @@ remap_rows(void **state)
 		bool remap = vgw_vhost_msg_desc(id)->flags & VGW_VHOST_MSG_F_REMAP;
 
 		assert_int_equal(remap, id == VGW_VHOST_MSG_SET_MEM_TABLE ||
-				 id == VGW_VHOST_MSG_SET_LOG_BASE ||
-				 id == VGW_VHOST_MSG_SET_INFLIGHT_FD);
+						id == VGW_VHOST_MSG_SET_LOG_BASE ||
+						id == VGW_VHOST_MSG_SET_INFLIGHT_FD);
 	}
 }
 
@@ -112,10 +112,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(every_id_has_its_row),
-		cmocka_unit_test(unknown_ids),
-		cmocka_unit_test(names_of_the_specification),
-		cmocka_unit_test(remap_rows),
+		cmocka_unit_test(every_id_has_its_row),	      cmocka_unit_test(unknown_ids),
+		cmocka_unit_test(names_of_the_specification), cmocka_unit_test(remap_rows),
 		cmocka_unit_test(handlers_and_inputs),
 	};
 

@@ -18,9 +18,9 @@
 #include "vgw_vring.h"
 
 #define RING 512
-#define GPA0 0x10000ull		/* region 0: 64 KiB at buf0 */
-#define GPA1 0x20000ull		/* region 1: 64 KiB at buf1, right after 0 */
-#define GPA_BIG 0x10000000ull	/* region 2: 1 GiB, never touched */
+#define GPA0 0x10000ull	      /* region 0: 64 KiB at buf0 */
+#define GPA1 0x20000ull	      /* region 1: 64 KiB at buf1, right after 0 */
+#define GPA_BIG 0x10000000ull /* region 2: 1 GiB, never touched */
 #define REGION 0x10000ull
 
 static uint8_t buf0[REGION], buf1[REGION];
@@ -42,8 +42,7 @@ static unsigned int log_writes, log_used;
 static uint64_t log_gpa, log_len;
 
 void __wrap_rte_vhost_log_write(int vid, uint64_t addr, uint64_t len);
-void __wrap_rte_vhost_log_used_vring(int vid, uint16_t vring_idx, uint64_t offset,
-				     uint64_t len);
+void __wrap_rte_vhost_log_used_vring(int vid, uint16_t vring_idx, uint64_t offset, uint64_t len);
 
 void
 __wrap_rte_vhost_log_write(int vid, uint64_t addr, uint64_t len)
@@ -68,12 +67,15 @@ setup(void **state)
 	assert_non_null(mem);
 	mem->nregions = 3;
 	r = mem->regions;
-	r[0] = (struct rte_vhost_mem_region){ .guest_phys_addr = GPA0, .size = REGION,
-		.host_user_addr = (uintptr_t)buf0 };
-	r[1] = (struct rte_vhost_mem_region){ .guest_phys_addr = GPA1, .size = REGION,
-		.host_user_addr = (uintptr_t)buf1 };
-	r[2] = (struct rte_vhost_mem_region){ .guest_phys_addr = GPA_BIG, .size = 1ull << 30,
-		.host_user_addr = 0x100000000000ull };
+	r[0] = (struct rte_vhost_mem_region){ .guest_phys_addr = GPA0,
+					      .size = REGION,
+					      .host_user_addr = (uintptr_t)buf0 };
+	r[1] = (struct rte_vhost_mem_region){ .guest_phys_addr = GPA1,
+					      .size = REGION,
+					      .host_user_addr = (uintptr_t)buf1 };
+	r[2] = (struct rte_vhost_mem_region){ .guest_phys_addr = GPA_BIG,
+					      .size = 1ull << 30,
+					      .host_user_addr = 0x100000000000ull };
 	memset(desc, 0, sizeof(desc));
 	memset(&avail, 0, sizeof(avail));
 	memset(&used, 0, sizeof(used));
@@ -256,8 +258,9 @@ test_too_long(void **state)
 	vgw_vring_push(&vr, &chain, 0);
 
 	for (uint16_t i = 0; i < VGW_VRING_MAX_IOV + 1; i++)
-		set_desc(200 + i, GPA0 + i, 1, VRING_DESC_F_WRITE |
-			 (i < VGW_VRING_MAX_IOV ? VRING_DESC_F_NEXT : 0), 201 + i);
+		set_desc(200 + i, GPA0 + i, 1,
+			 VRING_DESC_F_WRITE | (i < VGW_VRING_MAX_IOV ? VRING_DESC_F_NEXT : 0),
+			 201 + i);
 	assert_refused(200);
 	desc[200 + VGW_VRING_MAX_IOV - 1].flags = VRING_DESC_F_WRITE;
 	offer(200);
