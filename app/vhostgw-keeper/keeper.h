@@ -20,8 +20,8 @@
  * gateway dies first). */
 struct kp_msg {
 	struct kp_msg *next;
-	bool nack;		/* refused by the keeper: answer 1 in its turn */
-	bool internal;		/* the keeper's own request: the reply is its */
+	bool nack;     /* refused by the keeper: answer 1 in its turn */
+	bool internal; /* the keeper's own request: the reply is its */
 	struct vk_msg m;
 };
 
@@ -32,21 +32,21 @@ struct kp_queue {
 
 struct kp_dev {
 	const struct vgw_conf_dev *conf;
-	char gw_path[VGW_SOCKET_MAX];	/* the gateway's socket for this device */
-	int listen_fd;		/* server mode: the front-end socket */
-	int fe_fd;		/* the front-end connection, -1 without one */
-	int gw_fd;		/* the connection to the gateway, -1 without one */
+	char gw_path[VGW_SOCKET_MAX]; /* the gateway's socket for this device */
+	int listen_fd;		      /* server mode: the front-end socket */
+	int fe_fd;		      /* the front-end connection, -1 without one */
+	int gw_fd;		      /* the connection to the gateway, -1 without one */
 	struct vk_rx fe_rx, gw_rx;
 	struct vk_journal *j;
-	struct kp_queue pending;	/* to send to the gateway */
-	struct kp_queue waiting;	/* sent, reply due */
-	unsigned int swallow;	/* replies to a replay still due */
-	bool reply_ack;		/* REPLY_ACK negotiated */
-	int gw_gen;		/* gateway generation gw_fd belongs to */
-	uint64_t gw_eof_ns;	/* the gateway closed gw_fd at (0: not) */
-	uint64_t next_try_ns;	/* client mode: next connect to the front-end */
+	struct kp_queue pending; /* to send to the gateway */
+	struct kp_queue waiting; /* sent, reply due */
+	unsigned int swallow;	 /* replies to a replay still due */
+	bool reply_ack;		 /* REPLY_ACK negotiated */
+	int gw_gen;		 /* gateway generation gw_fd belongs to */
+	uint64_t gw_eof_ns;	 /* the gateway closed gw_fd at (0: not) */
+	uint64_t next_try_ns;	 /* client mode: next connect to the front-end */
 	uint64_t fe_connects, refused, replays;
-	uint64_t last_recovery_ns;	/* crash to replay sent, last time */
+	uint64_t last_recovery_ns; /* crash to replay sent, last time */
 	/* what must outlive the gateway (fs: session tables, inflight
 	 * region), dups of the gateway's keep_fds; handed to the next one */
 	int keep[VK_MAX_FDS];
@@ -54,27 +54,27 @@ struct kp_dev {
 };
 
 struct kp_gw {
-	char **argv;		/* the gateway's command line, --keeper added */
+	char **argv; /* the gateway's command line, --keeper added */
 	/* with a standby, two command lines that differ in --file-prefix
 	 * (two DPDK primaries cannot share one): the running gateway's and
 	 * the standby's alternate */
 	char **argv_slot[2];
-	int slot;		/* of the running gateway */
-	bool standby;		/* keep one (--no-standby: not) */
-	pid_t sb_pid;		/* the standby, 0: none */
-	int sb_fd;		/* its pipe: "go ..." promotes it */
-	uint64_t sb_next_ns;	/* start the next standby after */
-	pid_t pid;		/* 0: not running */
-	int gen;		/* 1 for the first start, +1 per start */
-	uint64_t died_ns;	/* when the running one's predecessor died */
-	uint64_t died_real_ns;	/* the same on CLOCK_REALTIME (for the gateway) */
+	int slot;	       /* of the running gateway */
+	bool standby;	       /* keep one (--no-standby: not) */
+	pid_t sb_pid;	       /* the standby, 0: none */
+	int sb_fd;	       /* its pipe: "go ..." promotes it */
+	uint64_t sb_next_ns;   /* start the next standby after */
+	pid_t pid;	       /* 0: not running */
+	int gen;	       /* 1 for the first start, +1 per start */
+	uint64_t died_ns;      /* when the running one's predecessor died */
+	uint64_t died_real_ns; /* the same on CLOCK_REALTIME (for the gateway) */
 	uint64_t start_ns;
 	unsigned int restarts;
 	char last_exit[96];
 	/* crash loop: gateways that died within stable_ns of their start */
 	unsigned int loop_count, loop_max;
 	uint64_t loop_start_ns, window_ns, stable_ns, next_start_ns, backoff_ns;
-	bool failed;		/* gave up: front-ends kept, nothing relayed */
+	bool failed; /* gave up: front-ends kept, nothing relayed */
 };
 
 struct keeper {

@@ -225,8 +225,8 @@ slot_argv(char **argv, int slot)
 	if (at < 0) {
 		if (asprintf(&pfx, "--file-prefix=vhostgw-k%d", slot) < 0)
 			pfx = NULL;
-	} else if (asprintf(&pfx, "%s%s-k%d", eq ? "--file-prefix=" : "",
-			    argv[at] + (eq ? 14 : 0), slot) < 0) {
+	} else if (asprintf(&pfx, "%s%s-k%d", eq ? "--file-prefix=" : "", argv[at] + (eq ? 14 : 0),
+			    slot) < 0) {
 		pfx = NULL;
 	}
 	if (pfx == NULL) {
@@ -238,7 +238,7 @@ slot_argv(char **argv, int slot)
 		if (i == 0 && at < 0)
 			a[n++] = pfx;
 	}
-	a[argc + 2] = pfx;	/* after the NULL: to free */
+	a[argc + 2] = pfx; /* after the NULL: to free */
 	return a;
 }
 
@@ -257,7 +257,7 @@ load_config(struct keeper *k, const char *path)
 
 	vgw_errlist_init(&errs);
 	k->conf = path != NULL ? vgw_conf_parse_file(path, &errs) :
-		vgw_conf_parse_string(vgw_conf_default_json(), "<default>", &errs);
+				 vgw_conf_parse_string(vgw_conf_default_json(), "<default>", &errs);
 	for (unsigned int i = 0; i < errs.n; i++)
 		fprintf(stderr, "vhostgw-keeper: %s\n", errs.lines[i]);
 	vgw_errlist_free(&errs);
@@ -381,7 +381,7 @@ static void
 standby_stop(struct kp_gw *g)
 {
 	if (g->sb_pid > 0)
-		close(g->sb_fd);	/* it exits: "not needed" */
+		close(g->sb_fd); /* it exits: "not needed" */
 }
 
 static void
@@ -425,7 +425,8 @@ gw_died(struct keeper *k, int status)
 		g->failed = true;
 		kp_log("gateway died %u times in a row within %.1f s of its start: not restarted; "
 		       "front-end connections kept open, waiting for an operator (SIGHUP to the "
-		       "keeper tries again)", g->loop_count, g->stable_ns / 1e9);
+		       "keeper tries again)",
+		       g->loop_count, g->stable_ns / 1e9);
 		return;
 	}
 	/* the first restart at once, then 100 ms, 200 ms, ... up to 5 s */
@@ -508,15 +509,18 @@ static int
 run(struct keeper *k)
 {
 	struct pollfd pfd[1 + 3 * VGW_MAX_DEVICES];
-	struct { struct kp_dev *d; enum kp_slot s; } who[1 + 3 * VGW_MAX_DEVICES];
+	struct {
+		struct kp_dev *d;
+		enum kp_slot s;
+	} who[1 + 3 * VGW_MAX_DEVICES];
 
 	while (!k->stopping || k->gw.pid > 0 || k->gw.sb_pid > 0) {
 		uint64_t now = kp_now_ns();
 		unsigned int n = 0;
 		int timeout = 1000;
 
-		if (k->gw.pid == 0 && !k->stopping && !k->gw.failed &&
-		    now >= k->gw.next_start_ns && !standby_promote(k))
+		if (k->gw.pid == 0 && !k->stopping && !k->gw.failed && now >= k->gw.next_start_ns &&
+		    !standby_promote(k))
 			gw_start(k);
 		if (k->gw.standby && k->gw.pid > 0 && k->gw.sb_pid == 0 && !k->stopping &&
 		    now >= k->gw.sb_next_ns)
@@ -527,7 +531,7 @@ run(struct keeper *k)
 
 			tick_dev(k, d, now);
 			if (d->fe_fd >= 0 && d->gw_fd < 0)
-				timeout = 5;	/* waiting for the gateway's socket */
+				timeout = 5; /* waiting for the gateway's socket */
 			if (d->gw_eof_ns != 0 || (k->gw.pid == 0 && !k->gw.failed))
 				timeout = 5;
 			if (d->listen_fd >= 0) {
@@ -624,7 +628,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	if (first >= argc) {
 		fprintf(stderr, "vhostgw-keeper: no gateway command line after \"--\" "
-			"(try --help)\n");
+				"(try --help)\n");
 		return EXIT_USAGE;
 	}
 	if (load_config(&k, gw_config(argc - first, argv + first)) < 0) {
@@ -645,8 +649,8 @@ main(int argc, char **argv)
 	ret = run(&k);
 	for (unsigned int i = 0; i < k.n_devs; i++)
 		kp_dev_fini(&k.devs[i]);
-	kp_log("stopped (gateway: %s; %u restart(s))",
-	       k.gw.last_exit[0] ? k.gw.last_exit : "-", k.gw.restarts);
+	kp_log("stopped (gateway: %s; %u restart(s))", k.gw.last_exit[0] ? k.gw.last_exit : "-",
+	       k.gw.restarts);
 	vgw_conf_free(k.conf);
 	if (k.gw.standby) {
 		int n = 0;

@@ -335,8 +335,10 @@ kp_fe_readable(struct keeper *k, struct kp_dev *d)
 	if (ret == 0)
 		return;
 	if (ret < 0) {
-		kp_fe_close(k, d, ret == -EPIPE ? "front-end went away" :
-			    ret == -EPROTO ? "message over the size or fd limits" : strerror(-ret));
+		kp_fe_close(k, d,
+			    ret == -EPIPE  ? "front-end went away" :
+			    ret == -EPROTO ? "message over the size or fd limits" :
+					     strerror(-ret));
 		return;
 	}
 	nack = vk_msg_check(&d->fe_rx.msg, d->j->max_rings, err, sizeof(err)) < 0;
@@ -385,8 +387,8 @@ static void
 replay_reply(struct kp_dev *d, const struct vk_msg *r)
 {
 	d->swallow--;
-	if (!(r->flags & VK_FLAG_REPLY) || (r->size == 8 && vk_msg_u64(r) != 0 &&
-					    r->request != VGW_VHOST_MSG_SET_LOG_BASE))
+	if (!(r->flags & VK_FLAG_REPLY) ||
+	    (r->size == 8 && vk_msg_u64(r) != 0 && r->request != VGW_VHOST_MSG_SET_LOG_BASE))
 		kp_log("device %s: replay: the gateway refused %s", d->conf->name,
 		       vgw_vhost_msg_name(r->request));
 }
@@ -497,7 +499,9 @@ static int
 send_keeper_msg(struct keeper *k, struct kp_dev *d, uint32_t id)
 {
 	struct vgw_keeper_replay r = {
-		.died_ns = k->gw.died_real_ns, .generation = k->gw.gen, .restarts = k->gw.restarts,
+		.died_ns = k->gw.died_real_ns,
+		.generation = k->gw.gen,
+		.restarts = k->gw.restarts,
 	};
 	struct vk_msg m = { .request = id, .flags = VK_FLAG_VERSION, .size = sizeof(r) };
 

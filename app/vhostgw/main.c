@@ -38,7 +38,7 @@ static volatile sig_atomic_t quit_signal;
 
 struct app_opts {
 	const char *config;
-	const char *keeper_dir;	/* run under vhostgw-keeper: sockets there */
+	const char *keeper_dir; /* run under vhostgw-keeper: sockets there */
 	const char *control_socket;
 	uint32_t idle_sleep_us;
 	bool check_only;
@@ -245,7 +245,8 @@ keeper_sockets(struct vgw_conf *conf, const char *dir)
 		if (d->type == VGW_DEV_ETHDEV)
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s.sock", dir, d->name) >= (int)sizeof(path)) {
-			fprintf(stderr, "vhostgw: --keeper: %s/%s.sock is too long\n", dir, d->name);
+			fprintf(stderr, "vhostgw: --keeper: %s/%s.sock is too long\n", dir,
+				d->name);
 			return -ENAMETOOLONG;
 		}
 		strcpy(d->socket, path);
@@ -487,7 +488,8 @@ main(int argc, char **argv)
 		goto out_net;
 	}
 	if (vgw_vhost_wake_events(conf->runtime_dir) < 0)
-		VGW_LOG(app, WARNING, "could not wake rte_vhost's event thread: sockets are "
+		VGW_LOG(app, WARNING,
+			"could not wake rte_vhost's event thread: sockets are "
 			"watched within 1 s");
 	report_start(conf, ctl_path);
 	/* Files a guest creates in a shared directory get the modes it asks

@@ -176,9 +176,11 @@ cmd_stats(json_t *req)
 				      "size", m.mbuf_size));
 	json_object_set_new(r, "tsc_hz", json_integer((json_int_t)rte_get_tsc_hz()));
 	json_object_set_new(r, "inputs_lost", json_integer((json_int_t)vgw_ctl_inputs_lost()));
-	json_object_set_new(r, "restarts", json_integer((json_int_t)strtoll(
-		getenv("VHOSTGW_KEEPER_RESTARTS") ? getenv("VHOSTGW_KEEPER_RESTARTS") : "0",
-		NULL, 10)));
+	json_object_set_new(
+		r, "restarts",
+		json_integer((json_int_t)strtoll(
+			getenv("VHOSTGW_KEEPER_RESTARTS") ? getenv("VHOSTGW_KEEPER_RESTARTS") : "0",
+			NULL, 10)));
 	return r;
 }
 
@@ -193,9 +195,9 @@ keeper_json(void)
 
 	if (pid == NULL)
 		return json_null();
-	return json_pack("{s:I, s:I, s:s}", "pid", (json_int_t)strtoll(pid, NULL, 10),
-			 "restarts", (json_int_t)strtoll(restarts ? restarts : "0", NULL, 10),
-			 "last_exit", last ? last : "");
+	return json_pack("{s:I, s:I, s:s}", "pid", (json_int_t)strtoll(pid, NULL, 10), "restarts",
+			 (json_int_t)strtoll(restarts ? restarts : "0", NULL, 10), "last_exit",
+			 last ? last : "");
 }
 
 static json_t *
@@ -353,7 +355,8 @@ static const struct ctl_cmd cmds[] = {
 	  "connected and has not started it {device, path}" },
 	{ "subscribe", cmd_subscribe, "stream events on this connection" },
 	{ "log-level", cmd_log_level, "set a log level {level, type (default vgw.*)}" },
-	{ "keeper", cmd_keeper, "the keeper this gateway runs under: pid, restarts, "
+	{ "keeper", cmd_keeper,
+	  "the keeper this gateway runs under: pid, restarts, "
 	  "last exit (null without one)" },
 	{ "help", cmd_help, "this list" },
 };

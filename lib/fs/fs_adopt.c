@@ -21,10 +21,9 @@
 
 #include "fs_priv.h"
 
-#define FS_ADOPT_MAX_ENTRIES (1u << 30)		/* as fs_tables_init() */
+#define FS_ADOPT_MAX_ENTRIES (1u << 30) /* as fs_tables_init() */
 
-static int
-fs_adopt_fail(char *why, size_t why_len, int err, const char *fmt, ...)
+static int fs_adopt_fail(char *why, size_t why_len, int err, const char *fmt, ...)
 	__attribute__((format(__printf__, 4, 5)));
 
 static int
@@ -49,8 +48,7 @@ fs_adopt_fail(char *why, size_t why_len, int err, const char *fmt, ...)
 static bool
 fs_adopt_table_ok(uint64_t off, uint32_t count, uint32_t ent, uint64_t size, uint32_t hdr)
 {
-	return off >= hdr && off % 8 == 0 && off <= size &&
-	       (uint64_t)count * ent <= size - off;
+	return off >= hdr && off % 8 == 0 && off <= size && (uint64_t)count * ent <= size - off;
 }
 
 /* The header, against the memfd's size and what this engine reads. */
@@ -58,45 +56,54 @@ static int
 fs_adopt_check_hdr(const struct fs_region_hdr *h, uint64_t fsize, char *why, size_t why_len)
 {
 	if (h->magic != FS_REGION_MAGIC)
-		return fs_adopt_fail(why, why_len, -EBADMSG, "magic 0x%016llx, not an fs "
-				     "table region", (unsigned long long)h->magic);
+		return fs_adopt_fail(why, why_len, -EBADMSG,
+				     "magic 0x%016llx, not an fs "
+				     "table region",
+				     (unsigned long long)h->magic);
 	if (h->version != FS_REGION_VERSION || h->hdr_size != sizeof(*h))
-		return fs_adopt_fail(why, why_len, -EBADMSG, "version %u with a header of %u "
+		return fs_adopt_fail(why, why_len, -EBADMSG,
+				     "version %u with a header of %u "
 				     "bytes, this engine reads version %u (%zu bytes)",
 				     h->version, h->hdr_size, FS_REGION_VERSION, sizeof(*h));
 	if (h->size > fsize)
-		return fs_adopt_fail(why, why_len, -EBADMSG, "the header says %llu bytes, the "
-				     "memfd holds %llu", (unsigned long long)h->size,
-				     (unsigned long long)fsize);
+		return fs_adopt_fail(why, why_len, -EBADMSG,
+				     "the header says %llu bytes, the "
+				     "memfd holds %llu",
+				     (unsigned long long)h->size, (unsigned long long)fsize);
 	if (h->inode_ent_size != sizeof(struct fs_inode) ||
 	    h->handle_ent_size != sizeof(struct fs_handle))
-		return fs_adopt_fail(why, why_len, -EBADMSG, "entries of %u and %u bytes, this "
-				     "engine's are %zu and %zu", h->inode_ent_size,
-				     h->handle_ent_size, sizeof(struct fs_inode),
+		return fs_adopt_fail(why, why_len, -EBADMSG,
+				     "entries of %u and %u bytes, this "
+				     "engine's are %zu and %zu",
+				     h->inode_ent_size, h->handle_ent_size, sizeof(struct fs_inode),
 				     sizeof(struct fs_handle));
 	if (h->max_inodes < FS_ROOT_IDX + 1 || h->max_inodes > FS_ADOPT_MAX_ENTRIES ||
 	    h->max_handles < 2 || h->max_handles > FS_ADOPT_MAX_ENTRIES)
-		return fs_adopt_fail(why, why_len, -EBADMSG, "tables of %u inodes and %u "
-				     "handles, out of range 2..%u", h->max_inodes,
-				     h->max_handles, FS_ADOPT_MAX_ENTRIES);
+		return fs_adopt_fail(why, why_len, -EBADMSG,
+				     "tables of %u inodes and %u "
+				     "handles, out of range 2..%u",
+				     h->max_inodes, h->max_handles, FS_ADOPT_MAX_ENTRIES);
 	if (!fs_adopt_table_ok(h->off_inodes, h->max_inodes, h->inode_ent_size, h->size,
 			       h->hdr_size) ||
 	    !fs_adopt_table_ok(h->off_handles, h->max_handles, h->handle_ent_size, h->size,
 			       h->hdr_size))
-		return fs_adopt_fail(why, why_len, -EBADMSG, "inode table at %llu, handle "
+		return fs_adopt_fail(why, why_len, -EBADMSG,
+				     "inode table at %llu, handle "
 				     "table at %llu: not inside the region's %llu bytes",
 				     (unsigned long long)h->off_inodes,
 				     (unsigned long long)h->off_handles,
 				     (unsigned long long)h->size);
 	if (h->inode_bump < FS_ROOT_IDX + 1 || h->inode_bump > h->max_inodes ||
 	    h->handle_bump < 1 || h->handle_bump > h->max_handles)
-		return fs_adopt_fail(why, why_len, -EBADMSG, "slots used: %u of %u inodes, %u "
-				     "of %u handles", h->inode_bump, h->max_inodes,
-				     h->handle_bump, h->max_handles);
+		return fs_adopt_fail(why, why_len, -EBADMSG,
+				     "slots used: %u of %u inodes, %u "
+				     "of %u handles",
+				     h->inode_bump, h->max_inodes, h->handle_bump, h->max_handles);
 	if (h->n_inodes > h->inode_bump || h->n_handles > h->handle_bump)
-		return fs_adopt_fail(why, why_len, -EBADMSG, "%u inodes and %u handles in use, "
-				     "more than the %u and %u slots used", h->n_inodes,
-				     h->n_handles, h->inode_bump, h->handle_bump);
+		return fs_adopt_fail(why, why_len, -EBADMSG,
+				     "%u inodes and %u handles in use, "
+				     "more than the %u and %u slots used",
+				     h->n_inodes, h->n_handles, h->inode_bump, h->handle_bump);
 	return 0;
 }
 
@@ -111,18 +118,23 @@ fs_adopt_check_entries(const struct fs_region_hdr *h, const struct fs_inode *in,
 	uint32_t i;
 
 	if (in[FS_ROOT_IDX].state != FS_ENT_USED || !S_ISDIR(in[FS_ROOT_IDX].mode))
-		return fs_adopt_fail(why, why_len, -EBADMSG, "the root (inode 1) is not a "
+		return fs_adopt_fail(why, why_len, -EBADMSG,
+				     "the root (inode 1) is not a "
 				     "directory in use");
 	for (i = FS_ROOT_IDX + 1; i < h->inode_bump; i++)
 		if (in[i].state == FS_ENT_USED && in[i].nlookup != 0 &&
 		    memchr(in[i].name, '\0', sizeof(in[i].name)) == NULL)
-			return fs_adopt_fail(why, why_len, -EBADMSG, "inode %u: name without "
-					     "a terminating NUL", i);
+			return fs_adopt_fail(why, why_len, -EBADMSG,
+					     "inode %u: name without "
+					     "a terminating NUL",
+					     i);
 	for (i = 1; i < h->handle_bump; i++)
 		if (hd[i].state == FS_ENT_USED && hd[i].inode != 0 &&
 		    (hd[i].inode >= h->inode_bump || in[hd[i].inode].state != FS_ENT_USED))
-			return fs_adopt_fail(why, why_len, -EBADMSG, "handle %u: on inode %u, "
-					     "which is not in use", i, hd[i].inode);
+			return fs_adopt_fail(why, why_len, -EBADMSG,
+					     "handle %u: on inode %u, "
+					     "which is not in use",
+					     i, hd[i].inode);
 	return 0;
 }
 
@@ -157,9 +169,10 @@ fs_adopt_load(struct vgw_fs *fs, const void *region, char *why, size_t why_len)
 		return 0;
 	/* the loader checks indices against this engine's tables */
 	if (h->max_inodes != mine->max_inodes || h->max_handles != mine->max_handles)
-		snprintf(note, sizeof(note), " (tables of %u inodes and %u handles there, %u "
-			 "and %u here)", h->max_inodes, h->max_handles, mine->max_inodes,
-			 mine->max_handles);
+		snprintf(note, sizeof(note),
+			 " (tables of %u inodes and %u handles there, %u "
+			 "and %u here)",
+			 h->max_inodes, h->max_handles, mine->max_inodes, mine->max_handles);
 	return fs_adopt_fail(why, why_len, rc, "%s%s", line, note);
 }
 
@@ -180,16 +193,18 @@ vgw_fs_adopt(struct vgw_fs *fs, int memfd, char *why, size_t why_len)
 	}
 	if (!fs_state_fresh(fs)) {
 		if (why != NULL && why_len != 0)
-			snprintf(why, why_len, "the engine is not fresh (initialized, or "
+			snprintf(why, why_len,
+				 "the engine is not fresh (initialized, or "
 				 "inodes, handles or requests already there)");
 		return -EBUSY;
 	}
 	if (fstat(memfd, &st) < 0)
 		return fs_adopt_fail(why, why_len, -errno, "fstat: %s", strerror(errno));
 	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(struct fs_region_hdr))
-		return fs_adopt_fail(why, why_len, -EBADMSG, "%lld bytes, smaller than its "
-				     "header (%zu)", (long long)st.st_size,
-				     sizeof(struct fs_region_hdr));
+		return fs_adopt_fail(why, why_len, -EBADMSG,
+				     "%lld bytes, smaller than its "
+				     "header (%zu)",
+				     (long long)st.st_size, sizeof(struct fs_region_hdr));
 	size = (size_t)st.st_size;
 	/* a private mapping: what the memfd's other holders do later is not
 	 * seen here, and nothing here reaches them */

@@ -354,11 +354,11 @@ struct fs_view {
 	const struct fs_handle *handles;
 	const int *ino_fd;
 	const uint8_t *fh_dead;
-	uint32_t features;		/* the SESSION section's */
+	uint32_t features; /* the SESSION section's */
 	uint32_t cache;
 	uint32_t slot_inodes;
 	uint32_t slot_handles;
-	size_t max_bytes;		/* the stream's cap, 0: the codec's */
+	size_t max_bytes; /* the stream's cap, 0: the codec's */
 	bool strict;
 	char why[160];
 };
@@ -366,8 +366,7 @@ struct fs_view {
 void fs_state_view_of(struct fs_view *v, const struct vgw_fs *fs);
 /* The view's session as a whole stream of type VGW_FS_STATE_DEV_TYPE
  * (*buf the caller's to free()); or < 0 with one line in why. */
-int fs_state_save_view_buf(struct fs_view *v, void **buf, size_t *len, char *why,
-			   size_t why_len);
+int fs_state_save_view_buf(struct fs_view *v, void **buf, size_t *len, char *why, size_t why_len);
 /* Created, no INIT served, only the root, nothing in flight. */
 bool fs_state_fresh(const struct vgw_fs *fs);
 

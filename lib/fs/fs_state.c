@@ -140,8 +140,7 @@ fs_state_live(const struct fs_view *v, uint32_t i)
 static int
 fs_state_verify(const struct fs_view *v, uint32_t idx)
 {
-	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
-				.resolve = FS_RESOLVE };
+	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC, .resolve = FS_RESOLVE };
 	const struct fs_inode *in = &v->inodes[idx];
 	struct statx st;
 	long fd;
@@ -168,13 +167,17 @@ fs_state_order_strict(struct fs_view *v, uint32_t idx, uint32_t p, const uint8_t
 	if (!v->strict)
 		return 0;
 	if (p != 0 && p >= v->hdr->inode_bump) {
-		snprintf(v->why, sizeof(v->why), "inode %u: parent %u beyond the %u slots "
-			 "ever used", idx, p, v->hdr->inode_bump);
+		snprintf(v->why, sizeof(v->why),
+			 "inode %u: parent %u beyond the %u slots "
+			 "ever used",
+			 idx, p, v->hdr->inode_bump);
 		return -EBADMSG;
 	}
 	if (p != 0 && mark[p] == 1) {
-		snprintf(v->why, sizeof(v->why), "inode %u: parent chain through %u is a "
-			 "cycle", idx, p);
+		snprintf(v->why, sizeof(v->why),
+			 "inode %u: parent chain through %u is a "
+			 "cycle",
+			 idx, p);
 		return -EBADMSG;
 	}
 	return 0;
@@ -188,8 +191,7 @@ fs_state_order_strict(struct fs_view *v, uint32_t idx, uint32_t p, const uint8_t
  * without a parent, stale on the destination. O(inodes), two system calls
  * each (none without ino_fd). Returns the count, or a resource error. */
 static int
-fs_state_order(struct fs_view *v, uint8_t *mark, uint32_t *stack, uint32_t *order,
-	       uint32_t *count)
+fs_state_order(struct fs_view *v, uint8_t *mark, uint32_t *stack, uint32_t *order, uint32_t *count)
 {
 	const struct fs_region_hdr *h = v->hdr;
 	uint32_t i, cur, p, sp, n = 0;
@@ -211,8 +213,8 @@ fs_state_order(struct fs_view *v, uint8_t *mark, uint32_t *stack, uint32_t *orde
 			rc = fs_state_order_strict(v, cur, p, mark);
 			if (rc < 0)
 				return rc;
-			if (p == 0 || p >= h->inode_bump || mark[p] == 1 ||
-			    !fs_state_live(v, p) || !S_ISDIR(v->inodes[p].mode)) {
+			if (p == 0 || p >= h->inode_bump || mark[p] == 1 || !fs_state_live(v, p) ||
+			    !S_ISDIR(v->inodes[p].mode)) {
 				orphan = true;
 				break;
 			}
@@ -271,8 +273,7 @@ fs_state_put_handle(struct vgw_state_writer *w, const struct fs_view *v, uint32_
 	/* the inode the handle was opened on must still be the one in the
 	 * slot (the kernel does not forget an inode with open files, so
 	 * this is for a misbehaving guest) */
-	if (ino >= v->hdr->inode_bump || !fs_state_live(v, ino) ||
-	    v->inodes[ino].gen != gen) {
+	if (ino >= v->hdr->inode_bump || !fs_state_live(v, ino) || v->inodes[ino].gen != gen) {
 		ino = 0;
 		gen = 0;
 	}
@@ -398,8 +399,7 @@ vgw_fs_state_save(struct vgw_fs *fs, struct vgw_state_writer *w)
 }
 
 int
-fs_state_save_view_buf(struct fs_view *v, void **buf, size_t *len, char *why,
-		       size_t why_len)
+fs_state_save_view_buf(struct fs_view *v, void **buf, size_t *len, char *why, size_t why_len)
 {
 	struct vgw_state_writer w;
 	int rc;
@@ -423,8 +423,8 @@ fs_state_save_view_buf(struct fs_view *v, void **buf, size_t *len, char *why,
 }
 
 int
-vgw_fs_state_save_buf(struct vgw_fs *fs, size_t max_bytes, void **buf, size_t *len,
-		      char *why, size_t why_len)
+vgw_fs_state_save_buf(struct vgw_fs *fs, size_t max_bytes, void **buf, size_t *len, char *why,
+		      size_t why_len)
 {
 	struct fs_view v;
 

@@ -80,8 +80,8 @@ struct fs_dev {
 	int infl_fd;
 	uint8_t *infl;
 	size_t infl_size;
-	size_t outcomes_off;		/* struct fs_outcome per ring and head */
-	uint64_t replayed;		/* requests answered from their outcome */
+	size_t outcomes_off; /* struct fs_outcome per ring and head */
+	uint64_t replayed;   /* requests answered from their outcome */
 	/* VHOSTGW_TEST_FAULT=fs-crash-every=N (tests only): die after every
 	 * Nth outcome recorded, before its used entry */
 	uint32_t fault_every, fault_count;
@@ -102,29 +102,27 @@ static unsigned int n_devs;
  * operation and the record still does it again (doc/keeper.rst). */
 
 #define FS_OUTCOME_REPLY 240
-#define FS_OUTCOMES_PER_RING 32768u	/* one per head of the largest ring */
+#define FS_OUTCOMES_PER_RING 32768u /* one per head of the largest ring */
 
 struct fs_outcome {
 	uint64_t unique;
 	uint32_t opcode;
-	uint32_t len;			/* of the reply; 0: none recorded */
+	uint32_t len; /* of the reply; 0: none recorded */
 	uint8_t reply[FS_OUTCOME_REPLY];
 };
 
 /* LOOKUP, SETATTR, SYMLINK, MKNOD, MKDIR, UNLINK, RMDIR, RENAME, LINK, OPEN,
  * WRITE, SETXATTR, REMOVEXATTR, OPENDIR, CREATE, FALLOCATE, RENAME2: what
  * changes the host or the session's tables when done again. */
-#define FS_OUTCOME_OPS ((1ull << 1) | (1ull << 4) | (1ull << 6) | (1ull << 8) | \
-			(1ull << 9) | (1ull << 10) | (1ull << 11) | (1ull << 12) | \
-			(1ull << 13) | (1ull << 14) | (1ull << 16) | (1ull << 21) | \
-			(1ull << 24) | (1ull << 27) | (1ull << 35) | (1ull << 43) | \
-			(1ull << 45))
+#define FS_OUTCOME_OPS \
+	((1ull << 1) | (1ull << 4) | (1ull << 6) | (1ull << 8) | (1ull << 9) | (1ull << 10) | \
+	 (1ull << 11) | (1ull << 12) | (1ull << 13) | (1ull << 14) | (1ull << 16) | (1ull << 21) | \
+	 (1ull << 24) | (1ull << 27) | (1ull << 35) | (1ull << 43) | (1ull << 45))
 
 /* Copy len bytes at off of a chain's buffers into buf, or buf into them
  * (to_iov); false if they do not hold that many. */
 static bool
-iov_copy(const struct iovec *iov, unsigned int cnt, size_t off, void *buf, size_t len,
-	 bool to_iov)
+iov_copy(const struct iovec *iov, unsigned int cnt, size_t off, void *buf, size_t len, bool to_iov)
 {
 	uint8_t *b = buf;
 
@@ -163,8 +161,8 @@ req_id(const struct fs_slot *s, uint32_t *opcode, uint64_t *unique)
 static struct fs_outcome *
 outcome_of(struct fs_dev *d, uint16_t q, uint16_t head)
 {
-	return (struct fs_outcome *)(d->infl + d->outcomes_off) +
-	       (size_t)q * FS_OUTCOMES_PER_RING + head;
+	return (struct fs_outcome *)(d->infl + d->outcomes_off) + (size_t)q * FS_OUTCOMES_PER_RING +
+	       head;
 }
 
 static void
@@ -180,8 +178,8 @@ outcome_record(struct fs_dev *d, const struct fs_slot *s, const struct vgw_fs_re
 	o = outcome_of(d, s->vq, s->chain.head);
 	o->len = 0;
 	rte_smp_wmb();
-	if (!iov_copy(s->chain.iov + s->chain.in_cnt, s->chain.out_cnt, 0, o->reply,
-		      r->out_len, false))
+	if (!iov_copy(s->chain.iov + s->chain.in_cnt, s->chain.out_cnt, 0, o->reply, r->out_len,
+		      false))
 		return;
 	o->unique = unique;
 	o->opcode = op;
@@ -189,7 +187,7 @@ outcome_record(struct fs_dev *d, const struct fs_slot *s, const struct vgw_fs_re
 	o->len = r->out_len;
 	rte_smp_wmb();
 	if (unlikely(d->fault_every != 0) && ++d->fault_count % d->fault_every == 0)
-		kill(getpid(), SIGKILL);	/* VHOSTGW_TEST_FAULT: between record and used */
+		kill(getpid(), SIGKILL); /* VHOSTGW_TEST_FAULT: between record and used */
 }
 
 /* A request taken again after a crash whose reply was recorded: answer it
@@ -203,8 +201,8 @@ outcome_replay(struct fs_dev *d, struct fs_slot *s)
 
 	if (o->len == 0 || o->len > FS_OUTCOME_REPLY || !req_id(s, &op, &unique) ||
 	    o->unique != unique || o->opcode != op ||
-	    !iov_copy(s->chain.iov + s->chain.in_cnt, s->chain.out_cnt, 0, (void *)o->reply,
-		      o->len, true))
+	    !iov_copy(s->chain.iov + s->chain.in_cnt, s->chain.out_cnt, 0, (void *)o->reply, o->len,
+		      true))
 		return false;
 	vgw_vring_push(&d->vq[s->vq], &s->chain, o->len);
 	d->replayed++;
@@ -227,8 +225,10 @@ test_fault_init(struct fs_dev *d)
 		return;
 	}
 	d->fault_every = (uint32_t)n;
-	VGW_LOG(fs, WARNING, "VHOSTGW_TEST_FAULT=%s: the gateway kills itself after every "
-		"%lu-th recorded outcome (for tests only)", v, n);
+	VGW_LOG(fs, WARNING,
+		"VHOSTGW_TEST_FAULT=%s: the gateway kills itself after every "
+		"%lu-th recorded outcome (for tests only)",
+		v, n);
 }
 
 /* --- fast path ------------------------------------------------------- */
@@ -501,8 +501,8 @@ fs_connect(struct vgw_device *dev, int vid)
 	int ret = d->fs == NULL ? engine_create(d) : 0;
 
 	if (ret == 0 && vgw_vhost_keeper_mode() && own_inflight_map(d, -1, why, sizeof(why)) < 0)
-		VGW_LOG(fs, ERR, "%s: %s: requests in flight at a crash will be lost",
-			d->dev.name, why);
+		VGW_LOG(fs, ERR, "%s: %s: requests in flight at a crash will be lost", d->dev.name,
+			why);
 	return ret;
 }
 
@@ -709,8 +709,7 @@ fs_info(struct vgw_device *dev, struct vgw_device_info *in, json_t *o)
 		return;
 	for (uint16_t q = 0; q < d->nvq; q++) {
 		resubmitted += d->vq[q].resubmitted;
-		inflight |= d->vq[q].inflight != NULL &&
-			    d->vq[q].inflight != d->vq[q].own_inflight;
+		inflight |= d->vq[q].inflight != NULL && d->vq[q].inflight != d->vq[q].own_inflight;
 	}
 	json_object_set_new(o, "shared_dir", json_string(dev->conf->shared_dir));
 	json_object_set_new(o, "tag", json_string(dev->conf->tag));

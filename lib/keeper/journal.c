@@ -191,8 +191,7 @@ vk_journal_apply(struct vk_journal *j, const struct vk_msg *m)
 }
 
 int
-vk_journal_apply_reply(struct vk_journal *j, const struct vk_msg *req,
-		       const struct vk_msg *reply)
+vk_journal_apply_reply(struct vk_journal *j, const struct vk_msg *req, const struct vk_msg *reply)
 {
 	struct vk_ring *r;
 	uint32_t num;
@@ -209,7 +208,7 @@ vk_journal_apply_reply(struct vk_journal *j, const struct vk_msg *req,
 		return 0;
 	case VGW_VHOST_MSG_GET_INFLIGHT_FD:
 		if (reply->size != sizeof(j->inflight) || reply->n_fds != 1)
-			return 0;	/* refused */
+			return 0; /* refused */
 		memcpy(j->inflight, reply->payload, sizeof(j->inflight));
 		j->inflight_set = true;
 		return keep_fd(&j->inflight_fd, reply->fds[0]);
@@ -235,8 +234,8 @@ read_u16(int fd, uint64_t off, uint16_t *v)
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (S_ISREG(st.st_mode) && ((uint64_t)st.st_size < sizeof(*v) ||
-				    off > (uint64_t)st.st_size - sizeof(*v)))
+	if (S_ISREG(st.st_mode) &&
+	    ((uint64_t)st.st_size < sizeof(*v) || off > (uint64_t)st.st_size - sizeof(*v)))
 		return -EFAULT;
 	blk = st.st_blksize > 0 ? (uint64_t)st.st_blksize : 4096;
 	in_blk = off & (blk - 1);
@@ -284,8 +283,8 @@ struct replay {
 
 /* Emit one message with a copy of the payload and dups of the fds. */
 static int
-emit(struct replay *rp, uint32_t request, const void *payload, uint32_t size,
-     const int *fds, unsigned int n_fds)
+emit(struct replay *rp, uint32_t request, const void *payload, uint32_t size, const int *fds,
+     unsigned int n_fds)
 {
 	struct vk_msg m;
 	int ret;
@@ -293,7 +292,7 @@ emit(struct replay *rp, uint32_t request, const void *payload, uint32_t size,
 	m.request = request;
 	m.flags = VK_FLAG_VERSION | (rp->reply_ack ? VK_FLAG_NEED_REPLY : 0);
 	m.size = size;
-	if (size > 0)	/* SET_OWNER has no payload: NULL */
+	if (size > 0) /* SET_OWNER has no payload: NULL */
 		memcpy(m.payload, payload, size);
 	m.n_fds = 0;
 	for (unsigned int i = 0; i < n_fds; i++) {
@@ -402,7 +401,8 @@ int
 vk_journal_replay(const struct vk_journal *j, vk_emit_fn fn, void *arg, unsigned int *n_replies)
 {
 	struct replay rp = {
-		.emit = fn, .arg = arg,
+		.emit = fn,
+		.arg = arg,
 		.reply_ack = j->pf_set && (j->pf & (1ull << VK_PF_REPLY_ACK)),
 	};
 	int ret = replay_device(&rp, j);

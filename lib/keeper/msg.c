@@ -13,16 +13,16 @@
 
 /* Payload sizes: exact, up to 8 for messages without one, or by shape. */
 enum vk_size {
-	VK_SZ_REFUSED,		/* not relayed: a feature the keeper hides */
-	VK_SZ_NONE,		/* 0 (8 tolerated) */
-	VK_SZ_U64,		/* 8 */
-	VK_SZ_STATE,		/* 8: ring index, number */
-	VK_SZ_RING_FD,		/* 8: ring index word, fd unless NOFD */
-	VK_SZ_ADDR,		/* 40: struct vhost_vring_addr */
-	VK_SZ_MEM,		/* 8 + 32 per region */
-	VK_SZ_LOG,		/* 16 */
-	VK_SZ_INFLIGHT,		/* 24 */
-	VK_SZ_CONFIG,		/* 12 + its size, at most 256 */
+	VK_SZ_REFUSED,	/* not relayed: a feature the keeper hides */
+	VK_SZ_NONE,	/* 0 (8 tolerated) */
+	VK_SZ_U64,	/* 8 */
+	VK_SZ_STATE,	/* 8: ring index, number */
+	VK_SZ_RING_FD,	/* 8: ring index word, fd unless NOFD */
+	VK_SZ_ADDR,	/* 40: struct vhost_vring_addr */
+	VK_SZ_MEM,	/* 8 + 32 per region */
+	VK_SZ_LOG,	/* 16 */
+	VK_SZ_INFLIGHT, /* 24 */
+	VK_SZ_CONFIG,	/* 12 + its size, at most 256 */
 };
 
 static const uint8_t sizes[VGW_VHOST_MSG_COUNT] = {
@@ -91,8 +91,7 @@ vk_msg_ring(const struct vk_msg *m)
 
 	memcpy(&v, m->payload, sizeof(v));
 	if (m->request == VGW_VHOST_MSG_SET_VRING_KICK ||
-	    m->request == VGW_VHOST_MSG_SET_VRING_CALL ||
-	    m->request == VGW_VHOST_MSG_SET_VRING_ERR)
+	    m->request == VGW_VHOST_MSG_SET_VRING_CALL || m->request == VGW_VHOST_MSG_SET_VRING_ERR)
 		return v & VK_RING_INDEX_MASK;
 	return v;
 }
@@ -191,13 +190,13 @@ vk_msg_check(const struct vk_msg *m, uint32_t max_rings, char *err, size_t errle
 		return -EINVAL;
 	}
 	if (s == VK_SZ_REFUSED) {
-		snprintf(err, errlen, "%s (%u) is not relayed: its feature is not offered",
-			 name, m->request);
+		snprintf(err, errlen, "%s (%u) is not relayed: its feature is not offered", name,
+			 m->request);
 		return -EINVAL;
 	}
 	if ((m->flags & VK_FLAG_VERSION_MASK) != VK_FLAG_VERSION || (m->flags & VK_FLAG_REPLY)) {
-		snprintf(err, errlen, "%s: flags 0x%x (version 1 and no reply flag expected)",
-			 name, m->flags);
+		snprintf(err, errlen, "%s: flags 0x%x (version 1 and no reply flag expected)", name,
+			 m->flags);
 		return -EINVAL;
 	}
 	if (!size_ok(m, s)) {
@@ -209,7 +208,8 @@ vk_msg_check(const struct vk_msg *m, uint32_t max_rings, char *err, size_t errle
 			 vk_msg_ring(m), max_rings);
 		return -EINVAL;
 	}
-	if (s == VK_SZ_RING_FD && (vk_msg_u64(m) & ~(uint64_t)(VK_RING_INDEX_MASK | VK_RING_NOFD))) {
+	if (s == VK_SZ_RING_FD &&
+	    (vk_msg_u64(m) & ~(uint64_t)(VK_RING_INDEX_MASK | VK_RING_NOFD))) {
 		snprintf(err, errlen, "%s: unknown bits in 0x%llx", name,
 			 (unsigned long long)vk_msg_u64(m));
 		return -EINVAL;
@@ -223,8 +223,7 @@ vk_msg_check(const struct vk_msg *m, uint32_t max_rings, char *err, size_t errle
 }
 
 int
-vk_msg_check_reply(const struct vk_msg *req, const struct vk_msg *reply, char *err,
-		   size_t errlen)
+vk_msg_check_reply(const struct vk_msg *req, const struct vk_msg *reply, char *err, size_t errlen)
 {
 	unsigned int want = req->request == VGW_VHOST_MSG_GET_INFLIGHT_FD ? 1 : 0;
 
@@ -243,8 +242,8 @@ vk_msg_check_reply(const struct vk_msg *req, const struct vk_msg *reply, char *e
 		return -EINVAL;
 	}
 	if ((req->request == VGW_VHOST_MSG_GET_VRING_BASE && reply->size != 8) ||
-	    (req->request == VGW_VHOST_MSG_GET_INFLIGHT_FD && (reply->size != 24 ||
-							       reply->n_fds != 1))) {
+	    (req->request == VGW_VHOST_MSG_GET_INFLIGHT_FD &&
+	     (reply->size != 24 || reply->n_fds != 1))) {
 		snprintf(err, errlen, "reply to %s: %u bytes, %u fd(s)",
 			 vgw_vhost_msg_name(req->request), reply->size, reply->n_fds);
 		return -EINVAL;
@@ -296,12 +295,14 @@ vk_rx_read(int sock, struct vk_rx *rx)
 		struct cmsghdr align;
 	} cbuf;
 	uint8_t *base = rx->have < VK_HDR_SIZE ? (uint8_t *)&rx->msg.request + rx->have :
-		rx->msg.payload + (rx->have - VK_HDR_SIZE);
+						 rx->msg.payload + (rx->have - VK_HDR_SIZE);
 	size_t want = rx->have < VK_HDR_SIZE ? VK_HDR_SIZE - rx->have :
-		VK_HDR_SIZE + rx->msg.size - rx->have;
+					       VK_HDR_SIZE + rx->msg.size - rx->have;
 	struct iovec iov = { .iov_base = base, .iov_len = want };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf.buf,
+			     .msg_controllen = sizeof(cbuf.buf) };
 	ssize_t n;
 	int ret;
 
@@ -318,7 +319,7 @@ vk_rx_read(int sock, struct vk_rx *rx)
 	if (ret == 0 && rx->have == VK_HDR_SIZE && rx->msg.size > VK_MAX_PAYLOAD)
 		ret = -EPROTO;
 	if (ret < 0) {
-		vk_msg_close_fds(&rx->msg);	/* a refused message keeps none */
+		vk_msg_close_fds(&rx->msg); /* a refused message keeps none */
 		return ret;
 	}
 	if (rx->have >= VK_HDR_SIZE && rx->have == VK_HDR_SIZE + rx->msg.size)

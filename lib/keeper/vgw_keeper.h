@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #define VK_HDR_SIZE 12
-#define VK_MAX_PAYLOAD 4096	/* far above the largest message (GET_CONFIG, 268) */
-#define VK_MAX_FDS 8		/* VHOST_MEMORY_MAX_NREGIONS */
+#define VK_MAX_PAYLOAD 4096 /* far above the largest message (GET_CONFIG, 268) */
+#define VK_MAX_FDS 8	    /* VHOST_MEMORY_MAX_NREGIONS */
 #define VK_MAX_RINGS 256
 
 #define VK_FLAG_VERSION 0x1u
@@ -37,10 +37,10 @@
  * state the journal keeps or that carry none. Left out: in-band kicks and
  * host notifiers (data would pass the keeper), memory slots (ADD/REM_MEM_REG
  * instead of a table), postcopy, crypto, Xen, shared objects. */
-#define VK_PF_ALLOWED ((1ull << 0) | (1ull << 1) | (1ull << 2) | (1ull << 3) | \
-		       (1ull << 4) | (1ull << 5) | (1ull << 6) | (1ull << 9) | \
-		       (1ull << 10) | (1ull << 12) | (1ull << 13) | (1ull << 16) | \
-		       (1ull << 19))
+#define VK_PF_ALLOWED \
+	((1ull << 0) | (1ull << 1) | (1ull << 2) | (1ull << 3) | (1ull << 4) | (1ull << 5) | \
+	 (1ull << 6) | (1ull << 9) | (1ull << 10) | (1ull << 12) | (1ull << 13) | (1ull << 16) | \
+	 (1ull << 19))
 /* Device features the keeper takes away: ring positions of a packed ring
  * and IOVA ring addresses cannot be read back from guest memory. */
 #define VK_F_HIDDEN ((1ull << VK_F_IOMMU_PLATFORM) | (1ull << VK_F_RING_PACKED))
@@ -60,7 +60,7 @@ void vk_msg_close_fds(struct vk_msg *m);
 /* Payload accessors (the caller checked the size with vk_msg_check). */
 uint64_t vk_msg_u64(const struct vk_msg *m);
 void vk_msg_set_u64(struct vk_msg *m, uint64_t v);
-uint32_t vk_msg_ring(const struct vk_msg *m);	/* ring index of a ring message */
+uint32_t vk_msg_ring(const struct vk_msg *m); /* ring index of a ring message */
 
 /* Whether the back-end answers this front-end message: GET_* messages,
  * SET_LOG_BASE, the DEVICE_STATE pair, and any message with NEED_REPLY
@@ -86,7 +86,7 @@ int vk_msg_check_reply(const struct vk_msg *req, const struct vk_msg *reply, cha
  * closed), -errno otherwise. */
 struct vk_rx {
 	struct vk_msg msg;
-	size_t have;		/* bytes of header + payload read */
+	size_t have; /* bytes of header + payload read */
 };
 void vk_rx_reset(struct vk_rx *rx);
 int vk_rx_read(int sock, struct vk_rx *rx);
@@ -98,10 +98,10 @@ int vk_msg_send(int sock, const struct vk_msg *m);
 struct vk_ring {
 	bool num_set, addr_set, base_set, enable_set;
 	bool kick_set, call_set, err_set;
-	bool started;		/* kick given and no GET_VRING_BASE since */
+	bool started; /* kick given and no GET_VRING_BASE since */
 	uint32_t num, base, enable;
-	uint8_t addr[40];	/* struct vhost_vring_addr as sent */
-	int kick_fd, call_fd, err_fd;	/* -1: none or NOFD */
+	uint8_t addr[40];	      /* struct vhost_vring_addr as sent */
+	int kick_fd, call_fd, err_fd; /* -1: none or NOFD */
 };
 
 /* The state a front-end has set up on one device, from the messages the
@@ -112,14 +112,14 @@ struct vk_journal {
 	bool features_set, pf_set, mtu_set, status_set, mem_set, log_set, inflight_set;
 	uint64_t features, pf, mtu, status;
 	uint32_t mem_size;
-	uint8_t mem[8 + VK_MAX_FDS * 32];	/* VhostUserMemory as sent */
+	uint8_t mem[8 + VK_MAX_FDS * 32]; /* VhostUserMemory as sent */
 	int mem_fds[VK_MAX_FDS];
 	unsigned int n_mem_fds;
-	uint8_t log[16];	/* VhostUserLog */
+	uint8_t log[16]; /* VhostUserLog */
 	int log_fd;
-	uint8_t inflight[24];	/* VhostUserInflight */
+	uint8_t inflight[24]; /* VhostUserInflight */
 	int inflight_fd;
-	int backend_fd;		/* SET_BACKEND_REQ_FD */
+	int backend_fd; /* SET_BACKEND_REQ_FD */
 	struct vk_ring rings[VK_MAX_RINGS];
 };
 

@@ -79,9 +79,9 @@ enum vgw_vhost_msg_id {
 #define VGW_VHOST_MSG_KEEPER_END 0x4b500002u
 
 struct vgw_keeper_replay {
-	uint64_t died_ns;	/* CLOCK_REALTIME when the last gateway died */
-	uint32_t generation;	/* the gateway's, 1 for the first */
-	uint32_t restarts;	/* gateways restarted so far */
+	uint64_t died_ns;    /* CLOCK_REALTIME when the last gateway died */
+	uint32_t generation; /* the gateway's, 1 for the first */
+	uint32_t restarts;   /* gateways restarted so far */
 };
 
 /* Accept the keeper's messages (main.c, with --keeper). */
@@ -144,22 +144,22 @@ const char *vgw_vhost_msg_name(uint32_t request);
  * inputs of the migration phase machine. Reported to the observer on
  * rte_vhost's event thread, in order, for every registered socket. */
 enum vgw_vhost_event {
-	VGW_VHOST_EV_CONNECTED,		/* a front-end connected */
-	VGW_VHOST_EV_DISCONNECTED,	/* it went away */
-	VGW_VHOST_EV_READY,		/* rings set up: processing may start */
-	VGW_VHOST_EV_STOPPED,		/* processing stopped (destroy_device) */
-	VGW_VHOST_EV_LOG_START,		/* dirty logging on (LOG_ALL, SET_LOG_BASE) */
-	VGW_VHOST_EV_LOG_STOP,		/* SET_FEATURES without LOG_ALL */
-	VGW_VHOST_EV_RING_STOP,		/* GET_VRING_BASE; arg: ring index */
-	VGW_VHOST_EV_RINGS_STOPPED,	/* every started ring stopped */
-	VGW_VHOST_EV_STATUS_RESET,	/* SET_STATUS(0) */
-	VGW_VHOST_EV_RARP,		/* SEND_RARP */
-	VGW_VHOST_EV_STATE_FD,		/* SET_DEVICE_STATE_FD; arg: direction */
-	VGW_VHOST_EV_STATE_CHECK,	/* CHECK_DEVICE_STATE; arg: 0 passed, 1 failed */
-	VGW_VHOST_EV_STATE_DONE,	/* the device type's transfer ended well; arg: direction */
-	VGW_VHOST_EV_STATE_REFUSED,	/* the device type refused SET_DEVICE_STATE_FD */
-	VGW_VHOST_EV_RECOVERY_BEGIN,	/* the keeper replays a session; arg: gateway generation */
-	VGW_VHOST_EV_RECOVERY_END,	/* it finished; arg: ms since the last gateway died */
+	VGW_VHOST_EV_CONNECTED,	     /* a front-end connected */
+	VGW_VHOST_EV_DISCONNECTED,   /* it went away */
+	VGW_VHOST_EV_READY,	     /* rings set up: processing may start */
+	VGW_VHOST_EV_STOPPED,	     /* processing stopped (destroy_device) */
+	VGW_VHOST_EV_LOG_START,	     /* dirty logging on (LOG_ALL, SET_LOG_BASE) */
+	VGW_VHOST_EV_LOG_STOP,	     /* SET_FEATURES without LOG_ALL */
+	VGW_VHOST_EV_RING_STOP,	     /* GET_VRING_BASE; arg: ring index */
+	VGW_VHOST_EV_RINGS_STOPPED,  /* every started ring stopped */
+	VGW_VHOST_EV_STATUS_RESET,   /* SET_STATUS(0) */
+	VGW_VHOST_EV_RARP,	     /* SEND_RARP */
+	VGW_VHOST_EV_STATE_FD,	     /* SET_DEVICE_STATE_FD; arg: direction */
+	VGW_VHOST_EV_STATE_CHECK,    /* CHECK_DEVICE_STATE; arg: 0 passed, 1 failed */
+	VGW_VHOST_EV_STATE_DONE,     /* the device type's transfer ended well; arg: direction */
+	VGW_VHOST_EV_STATE_REFUSED,  /* the device type refused SET_DEVICE_STATE_FD */
+	VGW_VHOST_EV_RECOVERY_BEGIN, /* the keeper replays a session; arg: gateway generation */
+	VGW_VHOST_EV_RECOVERY_END,   /* it finished; arg: ms since the last gateway died */
 	VGW_VHOST_EV_COUNT,
 };
 

@@ -39,8 +39,8 @@ struct vgw_vring {
 	/* the device's own region for this ring (under the keeper, used when
 	 * the front-end gives none), NULL without one */
 	struct rte_vhost_inflight_info_split *own_inflight;
-	uint64_t inflight_counter;	/* next counter: taking order */
-	uint16_t *resubmit;		/* heads left in flight, counter order */
+	uint64_t inflight_counter; /* next counter: taking order */
+	uint16_t *resubmit;	   /* heads left in flight, counter order */
 	uint16_t n_resubmit;
 	uint16_t resubmit_pos;
 	uint64_t resubmitted; /* heads taken again from the region */
@@ -50,7 +50,7 @@ struct vgw_vring {
  * buffers; out_gpa[] their guest addresses, for dirty logging. */
 struct vgw_vring_chain {
 	uint16_t head;
-	bool resubmitted;		/* taken again from the inflight region */
+	bool resubmitted; /* taken again from the inflight region */
 	uint16_t in_cnt;
 	uint16_t out_cnt;
 	uint32_t in_len;

@@ -403,13 +403,15 @@ keeper_adopt(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *c)
 	if (c->fd_num <= 0 || c->fd_num > VGW_VHU_MAX_FDS)
 		return;
 	memcpy(fds, c->fds, c->fd_num * sizeof(int));
-	ret = dev->ops->adopt != NULL ?
-	      dev->ops->adopt(dev, fds, c->fd_num, why, sizeof(why)) : -ENOTSUP;
+	ret = dev->ops->adopt != NULL ? dev->ops->adopt(dev, fds, c->fd_num, why, sizeof(why)) :
+					-ENOTSUP;
 	if (ret == -ENOTSUP)
 		snprintf(why, sizeof(why), "the device keeps nothing");
 	if (ret < 0)
-		VGW_LOG(vhost, ERR, "%s: vid %d: the dead gateway's session not taken over: %s; "
-			"the session starts afresh", dev->name, vid, why);
+		VGW_LOG(vhost, ERR,
+			"%s: vid %d: the dead gateway's session not taken over: %s; "
+			"the session starts afresh",
+			dev->name, vid, why);
 	else
 		VGW_LOG(vhost, NOTICE, "%s: vid %d: the dead gateway's session taken over",
 			dev->name, vid);
@@ -461,9 +463,10 @@ hook_common(int vid, void *msg, bool post)
 	struct vgw_device *dev = device_of(vid);
 	enum rte_vhost_msg_result r;
 
-	if (dev != NULL && !post && (c->msg.request == VGW_VHOST_MSG_KEEPER_BEGIN ||
-				     c->msg.request == VGW_VHOST_MSG_KEEPER_END ||
-				     c->msg.request == VGW_VHOST_MSG_KEEPER_TABLES))
+	if (dev != NULL && !post &&
+	    (c->msg.request == VGW_VHOST_MSG_KEEPER_BEGIN ||
+	     c->msg.request == VGW_VHOST_MSG_KEEPER_END ||
+	     c->msg.request == VGW_VHOST_MSG_KEEPER_TABLES))
 		return keeper_msg(dev, vid, c);
 	if (dev == NULL || d == NULL)
 		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;

@@ -138,7 +138,7 @@ fz_setup(void)
 	fz_open(fs, f, false);
 	fz_open(fs, d2, true);
 	fz_open(fs, g, false);
-	fz_run(fs, FUSE_FORGET, g, &fg, sizeof(fg));	/* a handle left on it */
+	fz_run(fs, FUSE_FORGET, g, &fg, sizeof(fg)); /* a handle left on it */
 	fd = vgw_fs_table_fd(fs, &sz);
 	m = mmap(NULL, sz, PROT_READ, MAP_SHARED, fd, 0);
 	fz_tpl = malloc(sz);

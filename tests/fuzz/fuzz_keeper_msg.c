@@ -26,7 +26,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FZ_MEM_SIZE 0x3000u	/* the memfd: three pages, the middle one zeroed */
+#define FZ_MEM_SIZE 0x3000u /* the memfd: three pages, the middle one zeroed */
 #define FZ_FLAG_EXTRA_FD 0x80u
 
 static const uint32_t fz_rings[] = { 1, 2, 3, 17, VK_MAX_RINGS };

@@ -162,58 +162,76 @@ t_damage(enum t_bad k, int fd, void *map, size_t size, const struct t_sess *s, c
 	switch (k) {
 	case T_BAD_MAGIC:
 		h->magic ^= 1;
-		snprintf(want, want_len, "table region: magic 0x%016llx, not an fs table "
-			 "region", (unsigned long long)h->magic);
+		snprintf(want, want_len,
+			 "table region: magic 0x%016llx, not an fs table "
+			 "region",
+			 (unsigned long long)h->magic);
 		break;
 	case T_BAD_VERSION:
 		h->version = 2;
-		snprintf(want, want_len, "table region: version 2 with a header of %zu bytes, "
-			 "this engine reads version 1 (%zu bytes)", sizeof(*h), sizeof(*h));
+		snprintf(want, want_len,
+			 "table region: version 2 with a header of %zu bytes, "
+			 "this engine reads version 1 (%zu bytes)",
+			 sizeof(*h), sizeof(*h));
 		break;
 	case T_BAD_SIZE:
 		h->size = size + 4096;
-		snprintf(want, want_len, "table region: the header says %zu bytes, the memfd "
-			 "holds %zu", size + 4096, size);
+		snprintf(want, want_len,
+			 "table region: the header says %zu bytes, the memfd "
+			 "holds %zu",
+			 size + 4096, size);
 		break;
 	case T_BAD_ENT_SIZE:
 		h->inode_ent_size += 8;
-		snprintf(want, want_len, "table region: entries of %zu and %zu bytes, this "
-			 "engine's are %zu and %zu", sizeof(*in) + 8, sizeof(struct fs_handle),
-			 sizeof(*in), sizeof(struct fs_handle));
+		snprintf(want, want_len,
+			 "table region: entries of %zu and %zu bytes, this "
+			 "engine's are %zu and %zu",
+			 sizeof(*in) + 8, sizeof(struct fs_handle), sizeof(*in),
+			 sizeof(struct fs_handle));
 		break;
 	case T_BAD_BUMP:
 		h->inode_bump = h->max_inodes + 1;
-		snprintf(want, want_len, "table region: slots used: %u of %u inodes, %u of %u "
-			 "handles", h->inode_bump, h->max_inodes, h->handle_bump,
-			 h->max_handles);
+		snprintf(want, want_len,
+			 "table region: slots used: %u of %u inodes, %u of %u "
+			 "handles",
+			 h->inode_bump, h->max_inodes, h->handle_bump, h->max_handles);
 		break;
 	case T_BAD_NAME:
 		memset(in[f].name, 'n', sizeof(in[f].name));
-		snprintf(want, want_len, "table region: inode %u: name without a terminating "
-			 "NUL", f);
+		snprintf(want, want_len,
+			 "table region: inode %u: name without a terminating "
+			 "NUL",
+			 f);
 		break;
 	case T_BAD_CYCLE:
 		/* d1 below d2 below d1: the walk climbs from d1 */
 		in[d1].parent = d2;
-		snprintf(want, want_len, "table region: inode %u: parent chain through %u is "
-			 "a cycle", d2, d1);
+		snprintf(want, want_len,
+			 "table region: inode %u: parent chain through %u is "
+			 "a cycle",
+			 d2, d1);
 		break;
 	case T_BAD_HANDLE:
 		in[f].state = FS_ENT_FREE;
-		snprintf(want, want_len, "table region: handle %u: on inode %u, which is not "
-			 "in use", (uint32_t)s->fh_f, f);
+		snprintf(want, want_len,
+			 "table region: handle %u: on inode %u, which is not "
+			 "in use",
+			 (uint32_t)s->fh_f, f);
 		break;
 	case T_BAD_TRUNCATED:
 		assert_int_equal(ftruncate(fd, (off_t)(size / 2)), 0);
-		snprintf(want, want_len, "table region: the header says %zu bytes, the memfd "
-			 "holds %zu", size, size / 2);
+		snprintf(want, want_len,
+			 "table region: the header says %zu bytes, the memfd "
+			 "holds %zu",
+			 size, size / 2);
 		break;
 	case T_BAD_GEN:
 		/* past the region checks: the loader's */
 		in[d2].gen = 0;
-		snprintf(want, want_len, "table region: section 1 (type 0x0101): inode record "
-			 "2 (index %u): generation 0, nlookup 1, mode 0%o", d2,
-			 in[d2].mode);
+		snprintf(want, want_len,
+			 "table region: section 1 (type 0x0101): inode record "
+			 "2 (index %u): generation 0, nlookup 1, mode 0%o",
+			 d2, in[d2].mode);
 		break;
 	case T_BAD_COUNT:
 		break;
@@ -223,9 +241,9 @@ t_damage(enum t_bad k, int fd, void *map, size_t size, const struct t_sess *s, c
 static void
 test_adopt_reject(void **state)
 {
-	static const char *const what[] = { "magic", "version", "size", "entry size",
-					     "inode_bump", "name", "cycle", "handle",
-					     "truncated", "generation" };
+	static const char *const what[] = { "magic",	  "version",   "size",	"entry size",
+					    "inode_bump", "name",      "cycle", "handle",
+					    "truncated",  "generation" };
 	unsigned int fds, k;
 	struct vgw_fs *a = E->fs, *b;
 	char why[256], want[256];
@@ -236,7 +254,7 @@ test_adopt_reject(void **state)
 
 	(void)state;
 	t_adopt_session(&s);
-	fds = t_fd_count();		/* A's own fds included */
+	fds = t_fd_count(); /* A's own fds included */
 	for (k = 0; k < T_BAD_COUNT; k++) {
 		E->fs = a;
 		fd = t_region_copy(&map, &size);
@@ -245,8 +263,7 @@ test_adopt_reject(void **state)
 		b = t_engine();
 		assert_non_null(b);
 		memset(why, 'x', sizeof(why));
-		if (vgw_fs_adopt(b, fd, why, sizeof(why)) != -EBADMSG ||
-		    strcmp(why, want) != 0)
+		if (vgw_fs_adopt(b, fd, why, sizeof(why)) != -EBADMSG || strcmp(why, want) != 0)
 			fail_msg("%s: got \"%s\", want \"%s\"", what[k], why, want);
 		close(fd);
 		/* still fresh: a guest may mount it */
@@ -282,7 +299,7 @@ test_adopt_busy_small(void **state)
 	t_do_init();
 	assert_int_equal(vgw_fs_adopt(b, memfd, why, sizeof(why)), -EBUSY);
 	assert_string_equal(why, "the engine is not fresh (initialized, or inodes, handles "
-			    "or requests already there)");
+				 "or requests already there)");
 	vgw_fs_destroy(b);
 	E->fs = a;
 
@@ -296,10 +313,11 @@ test_adopt_busy_small(void **state)
 	b = vgw_fs_create(&c);
 	assert_non_null(b);
 	assert_int_equal(vgw_fs_adopt(b, memfd, why, sizeof(why)), -EBADMSG);
-	snprintf(want, sizeof(want), "table region: section 0 (type 0x0100): 5 inodes, "
+	snprintf(want, sizeof(want),
+		 "table region: section 0 (type 0x0100): 5 inodes, "
 		 "2 handles: more than the tables hold (2, 1023) (tables of %u "
-		 "inodes and %u handles there, 4 and 1024 here)", a->hdr->max_inodes,
-		 a->hdr->max_handles);
+		 "inodes and %u handles there, 4 and 1024 here)",
+		 a->hdr->max_inodes, a->hdr->max_handles);
 	assert_string_equal(why, want);
 	E->fs = b;
 	t_do_init();

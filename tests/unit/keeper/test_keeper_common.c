@@ -71,6 +71,6 @@ tk_event_works(int a, int b)
 {
 	uint64_t v = 42, got = 0;
 
-	return write(a, &v, sizeof(v)) == sizeof(v) &&
-		read(b, &got, sizeof(got)) == sizeof(got) && got == 42;
+	return write(a, &v, sizeof(v)) == sizeof(v) && read(b, &got, sizeof(got)) == sizeof(got) &&
+	       got == 42;
 }

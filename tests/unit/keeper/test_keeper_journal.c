@@ -14,11 +14,11 @@
 
 #define X(id) VGW_VHOST_MSG_##id
 #define RINGS 2
-#define UADDR 0x7f0000000000ull		/* the region's front-end address */
+#define UADDR 0x7f0000000000ull /* the region's front-end address */
 #define GPA 0x100000ull
 #define REG_SIZE 0x10000ull
-#define MOFF 0x1000ull			/* mmap_offset: the region in the memfd */
-#define USED_IDX 1000u			/* ring i's used->idx: USED_IDX + i */
+#define MOFF 0x1000ull /* mmap_offset: the region in the memfd */
+#define USED_IDX 1000u /* ring i's used->idx: USED_IDX + i */
 #define FEATURES ((1ull << 32) | (1ull << VK_F_PROTOCOL_FEATURES))
 #define PF_ACK ((1ull << 0) | (1ull << VK_PF_REPLY_ACK))
 #define PF_NOACK (1ull << 0)
@@ -38,10 +38,10 @@ struct vring_addr {
 
 struct fe {
 	struct vk_journal j;
-	int mem;			/* memfd: guest memory */
+	int mem; /* memfd: guest memory */
 	int call[RINGS], kick[RINGS];
-	int own_fds;			/* fd entries before the journal held any */
-	struct vk_msg rec[64];		/* what replay emitted */
+	int own_fds;	       /* fd entries before the journal held any */
+	struct vk_msg rec[64]; /* what replay emitted */
 	unsigned int n_rec, n_replies;
 };
 
@@ -169,7 +169,9 @@ static void
 put_addr(struct fe *f, uint32_t ring, uint64_t used)
 {
 	struct vring_addr a = {
-		.index = ring, .desc = ring_desc(ring), .used = used,
+		.index = ring,
+		.desc = ring_desc(ring),
+		.used = used,
 		.avail = ring_desc(ring) + 0x1000,
 	};
 
@@ -251,7 +253,8 @@ static const struct vk_msg *
 find(const struct fe *f, uint32_t req, uint32_t ring)
 {
 	for (unsigned int i = 0; i < f->n_rec; i++)
-		if (f->rec[i].request == req && (ring == NO_RING || vk_msg_ring(&f->rec[i]) == ring))
+		if (f->rec[i].request == req &&
+		    (ring == NO_RING || vk_msg_ring(&f->rec[i]) == ring))
 			return &f->rec[i];
 	return NULL;
 }
@@ -261,13 +264,23 @@ struct step {
 };
 
 static const struct step start_order[] = {
-	{ X(SET_OWNER), NO_RING }, { X(SET_FEATURES), NO_RING },
-	{ X(SET_PROTOCOL_FEATURES), NO_RING }, { X(SET_MEM_TABLE), NO_RING },
-	{ X(SET_VRING_NUM), 0 }, { X(SET_VRING_BASE), 0 }, { X(SET_VRING_ADDR), 0 },
-	{ X(SET_VRING_CALL), 0 }, { X(SET_VRING_KICK), 0 },
-	{ X(SET_VRING_NUM), 1 }, { X(SET_VRING_BASE), 1 }, { X(SET_VRING_ADDR), 1 },
-	{ X(SET_VRING_CALL), 1 }, { X(SET_VRING_KICK), 1 },
-	{ X(SET_VRING_ENABLE), 0 }, { X(SET_VRING_ENABLE), 1 }, { X(SET_STATUS), NO_RING },
+	{ X(SET_OWNER), NO_RING },
+	{ X(SET_FEATURES), NO_RING },
+	{ X(SET_PROTOCOL_FEATURES), NO_RING },
+	{ X(SET_MEM_TABLE), NO_RING },
+	{ X(SET_VRING_NUM), 0 },
+	{ X(SET_VRING_BASE), 0 },
+	{ X(SET_VRING_ADDR), 0 },
+	{ X(SET_VRING_CALL), 0 },
+	{ X(SET_VRING_KICK), 0 },
+	{ X(SET_VRING_NUM), 1 },
+	{ X(SET_VRING_BASE), 1 },
+	{ X(SET_VRING_ADDR), 1 },
+	{ X(SET_VRING_CALL), 1 },
+	{ X(SET_VRING_KICK), 1 },
+	{ X(SET_VRING_ENABLE), 0 },
+	{ X(SET_VRING_ENABLE), 1 },
+	{ X(SET_STATUS), NO_RING },
 };
 #define N_START (int)(sizeof(start_order) / sizeof(start_order[0]))
 
@@ -380,10 +393,10 @@ stopped_ring_replayed_at_its_answered_base(void **state)
 	reply.flags |= VK_FLAG_REPLY;
 	put(f, &req);
 	assert_int_equal(vk_journal_apply_reply(&f->j, &req, &reply), 0);
-	assert_int_equal(tk_fd_count(), held - 1);	/* the kick fd let go */
+	assert_int_equal(tk_fd_count(), held - 1); /* the kick fd let go */
 	assert_false(f->j.rings[0].started);
 	replay(f, N_START - 1);
-	expect_order(f, start_order, N_START, 8);	/* no kick for ring 0 */
+	expect_order(f, start_order, N_START, 8); /* no kick for ring 0 */
 	assert_int_equal(num_of(find(f, X(SET_VRING_BASE), 0)), 555);
 	assert_int_equal(num_of(find(f, X(SET_VRING_BASE), 1)), USED_IDX + 1);
 	assert_null(find(f, X(SET_VRING_KICK), 0));
@@ -407,7 +420,7 @@ inflight_reply_replayed_as_set(void **state)
 	reply.fds[reply.n_fds++] = region;
 	assert_int_equal(vk_journal_apply_reply(&f->j, &req, &reply), 0);
 	replay(f, N_START + 1);
-	m = &f->rec[3];	/* after the protocol features, before the memory table */
+	m = &f->rec[3]; /* after the protocol features, before the memory table */
 	assert_int_equal(m->request, X(SET_INFLIGHT_FD));
 	assert_int_equal(m->size, sizeof(a));
 	assert_memory_equal(m->payload, a, sizeof(a));
@@ -447,7 +460,7 @@ second_mem_table_replaces_the_first(void **state)
 	put_mem(f, &f->mem, 1);
 	assert_int_equal(tk_fd_count(), own + 1);
 	put_mem(f, other, 2);
-	assert_int_equal(tk_fd_count(), own + 2);	/* the first one closed */
+	assert_int_equal(tk_fd_count(), own + 2); /* the first one closed */
 	replay(f, 1);
 	m = &f->rec[0];
 	assert_int_equal(m->request, X(SET_MEM_TABLE));
@@ -516,7 +529,7 @@ used_idx_outside_every_region(void **state)
 	uint16_t idx = 0;
 
 	put_addr(f, 0, ring_used(0));
-	assert_int_equal(vk_journal_used_idx(&f->j, 0, &idx), -ENOENT);	/* no table */
+	assert_int_equal(vk_journal_used_idx(&f->j, 0, &idx), -ENOENT); /* no table */
 	put_mem(f, &f->mem, 1);
 	write_used_idx(f, ring_used(0), 321);
 	assert_int_equal(vk_journal_used_idx(&f->j, 0, &idx), 0);
@@ -525,7 +538,7 @@ used_idx_outside_every_region(void **state)
 		put_addr(f, 0, outside[i]);
 		assert_int_equal(vk_journal_used_idx(&f->j, 0, &idx), -ENOENT);
 	}
-	assert_int_equal(vk_journal_used_idx(&f->j, 1, &idx), -ENOENT);	/* no address */
+	assert_int_equal(vk_journal_used_idx(&f->j, 1, &idx), -ENOENT); /* no address */
 }
 
 /* A one-region table as the front-end describes it, on the fixture's
@@ -563,7 +576,7 @@ used_idx_beyond_the_fd(void **state)
 		assert_int_equal(vk_journal_used_idx(&f->j, 0, &idx), -EFAULT);
 	}
 	put_region(f, 0, REG_SIZE, 0);
-	put_addr(f, 0, UINT64_MAX - 1);	/* used - uaddr + 4 wraps to 2 */
+	put_addr(f, 0, UINT64_MAX - 1); /* used - uaddr + 4 wraps to 2 */
 	assert_int_equal(vk_journal_used_idx(&f->j, 0, &idx), -ENOENT);
 }
 
@@ -573,7 +586,7 @@ static void
 used_idx_across_a_page(void **state)
 {
 	struct fe *f = *state;
-	uint64_t used = UADDR + 0x1000 - 3;	/* idx at file offset MOFF + 0xfff */
+	uint64_t used = UADDR + 0x1000 - 3; /* idx at file offset MOFF + 0xfff */
 	uint16_t idx = 0;
 
 	put_region(f, UADDR, REG_SIZE, MOFF);

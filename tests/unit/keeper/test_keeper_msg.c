@@ -8,7 +8,7 @@
 #include "test_keeper_common.h"
 #include "vgw_vhost.h"
 
-#define MR 2	/* rings of the device the tables are checked against */
+#define MR 2 /* rings of the device the tables are checked against */
 #define NOFD VK_RING_NOFD
 #define X(id) VGW_VHOST_MSG_##id
 
@@ -94,8 +94,7 @@ static const struct bad_row bad[] = {
 	  "GET_FEATURES: flags 0x5 (version 1 and no reply flag expected)" },
 	{ { X(SET_FEATURES), TK_V, 4, 0, 0, 0 },
 	  "SET_FEATURES: payload of 4 bytes is wrong for it" },
-	{ { X(SET_OWNER), TK_V, 16, 0, 0, 0 },
-	  "SET_OWNER: payload of 16 bytes is wrong for it" },
+	{ { X(SET_OWNER), TK_V, 16, 0, 0, 0 }, "SET_OWNER: payload of 16 bytes is wrong for it" },
 	{ { X(SET_VRING_NUM), TK_V, 4, 0, 0, 0 },
 	  "SET_VRING_NUM: payload of 4 bytes is wrong for it" },
 	{ { X(SET_VRING_ADDR), TK_V, 32, 0, 0, 0 },
@@ -114,8 +113,7 @@ static const struct bad_row bad[] = {
 	  "SET_MEM_TABLE: payload of 296 bytes is wrong for it" },
 	{ { X(SET_MEM_TABLE), TK_V, 8 + 32, 2, 0, 2 },
 	  "SET_MEM_TABLE: payload of 40 bytes is wrong for it" },
-	{ { X(GET_CONFIG), TK_V, 11, 0, 0, 0 },
-	  "GET_CONFIG: payload of 11 bytes is wrong for it" },
+	{ { X(GET_CONFIG), TK_V, 11, 0, 0, 0 }, "GET_CONFIG: payload of 11 bytes is wrong for it" },
 	{ { X(GET_CONFIG), TK_V, 12 + 257, 0, 257, 0 },
 	  "GET_CONFIG: payload of 269 bytes is wrong for it" },
 	{ { X(SET_CONFIG), TK_V, 12 + 4, 0, 8, 0 },
@@ -130,22 +128,17 @@ static const struct bad_row bad[] = {
 	  "SET_VRING_ENABLE: ring 2 out of range (the device has 2)" },
 	{ { X(SET_VRING_KICK), TK_V, 8, 5 | NOFD, 0, 0 },
 	  "SET_VRING_KICK: ring 5 out of range (the device has 2)" },
-	{ { X(SET_VRING_CALL), TK_V, 8, 0x201, 0, 1 },
-	  "SET_VRING_CALL: unknown bits in 0x201" },
-	{ { X(SET_VRING_ERR), TK_V, 8, 1, 1, 1 },
-	  "SET_VRING_ERR: unknown bits in 0x100000001" },
+	{ { X(SET_VRING_CALL), TK_V, 8, 0x201, 0, 1 }, "SET_VRING_CALL: unknown bits in 0x201" },
+	{ { X(SET_VRING_ERR), TK_V, 8, 1, 1, 1 }, "SET_VRING_ERR: unknown bits in 0x100000001" },
 	{ { X(SET_MEM_TABLE), TK_V, 8 + 64, 2, 0, 1 },
 	  "SET_MEM_TABLE: 1 fd(s) where it carries 2" },
 	{ { X(SET_MEM_TABLE), TK_V, 8 + 32, 1, 0, 0 },
 	  "SET_MEM_TABLE: 0 fd(s) where it carries 1" },
-	{ { X(SET_VRING_KICK), TK_V, 8, 1, 0, 0 },
-	  "SET_VRING_KICK: 0 fd(s) where it carries 1" },
+	{ { X(SET_VRING_KICK), TK_V, 8, 1, 0, 0 }, "SET_VRING_KICK: 0 fd(s) where it carries 1" },
 	{ { X(SET_VRING_KICK), TK_V, 8, 1 | NOFD, 0, 1 },
 	  "SET_VRING_KICK: 1 fd(s) where it carries 0" },
-	{ { X(SET_FEATURES), TK_V, 8, 0, 0, 1 },
-	  "SET_FEATURES: 1 fd(s) where it carries 0" },
-	{ { X(SET_LOG_BASE), TK_V, 16, 0, 0, 0 },
-	  "SET_LOG_BASE: 0 fd(s) where it carries 1" },
+	{ { X(SET_FEATURES), TK_V, 8, 0, 0, 1 }, "SET_FEATURES: 1 fd(s) where it carries 0" },
+	{ { X(SET_LOG_BASE), TK_V, 16, 0, 0, 0 }, "SET_LOG_BASE: 0 fd(s) where it carries 1" },
 	{ { X(SET_INFLIGHT_FD), TK_V, 24, 0, 0, 2 },
 	  "SET_INFLIGHT_FD: 2 fd(s) where it carries 1" },
 	{ { X(SET_DEVICE_STATE_FD), TK_V, 8, 0, 0, 0 },
@@ -186,7 +179,7 @@ bad_messages_refused(void **state)
 		tk_msg(&m, &bad[i].m);
 		assert_int_equal(vk_msg_check(&m, MR, err, sizeof(err)), -EINVAL);
 		assert_string_equal(err, bad[i].err);
-		assert_int_equal(m.n_fds, bad[i].m.n_fds);	/* the caller's to close */
+		assert_int_equal(m.n_fds, bad[i].m.n_fds); /* the caller's to close */
 		vk_msg_close_fds(&m);
 		assert_int_equal(m.n_fds, 0);
 	}
@@ -227,7 +220,7 @@ relayed_ids_are_the_table(void **state)
 struct check_reply_row {
 	uint32_t req, request, flags, size;
 	unsigned int n_fds;
-	const char *err;	/* NULL: accepted */
+	const char *err; /* NULL: accepted */
 };
 
 static const struct check_reply_row reply_checks[] = {

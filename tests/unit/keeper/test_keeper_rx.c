@@ -125,7 +125,11 @@ round_trips(void **state)
 		uint32_t size;
 		unsigned int n_fds;
 	} rows[] = {
-		{ 0, 0 }, { 8, 0 }, { 8 + 32, 1 }, { 8 + 8 * 32, 8 }, { VK_MAX_PAYLOAD, 0 },
+		{ 0, 0 },
+		{ 8, 0 },
+		{ 8 + 32, 1 },
+		{ 8 + 8 * 32, 8 },
+		{ VK_MAX_PAYLOAD, 0 },
 		{ VK_MAX_PAYLOAD, 8 },
 	};
 
@@ -236,7 +240,7 @@ send_to_a_closed_peer(void **state)
 	msg_with_events(&m, 8, 0);
 	close(p->rx);
 	assert_int_equal(vk_msg_send(p->tx, &m), -EPIPE);
-	p->rx = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);	/* for the teardown */
+	p->rx = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0); /* for the teardown */
 }
 
 #define PAIR_TEST(f) cmocka_unit_test_setup_teardown(f, pair_setup, pair_teardown)
@@ -245,12 +249,9 @@ int
 tk_rx_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		PAIR_TEST(round_trips),
-		PAIR_TEST(assembled_from_pieces),
-		PAIR_TEST(size_over_the_limit),
-		PAIR_TEST(over_the_limits_closes_the_fds),
-		PAIR_TEST(end_of_stream),
-		PAIR_TEST(send_to_a_closed_peer),
+		PAIR_TEST(round_trips),		PAIR_TEST(assembled_from_pieces),
+		PAIR_TEST(size_over_the_limit), PAIR_TEST(over_the_limits_closes_the_fds),
+		PAIR_TEST(end_of_stream),	PAIR_TEST(send_to_a_closed_peer),
 	};
 
 	return cmocka_run_group_tests_name("keeper_rx", tests, NULL, NULL);
