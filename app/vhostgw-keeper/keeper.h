@@ -59,15 +59,21 @@ struct kp_gw {
 	 * (two DPDK primaries cannot share one): the running gateway's and
 	 * the standby's alternate */
 	char **argv_slot[2];
-	int slot;	       /* of the running gateway */
-	bool standby;	       /* keep one (--no-standby: not) */
-	pid_t sb_pid;	       /* the standby, 0: none */
-	int sb_fd;	       /* its pipe: "go ..." promotes it */
-	uint64_t sb_next_ns;   /* start the next standby after */
-	pid_t pid;	       /* 0: not running */
-	int gen;	       /* 1 for the first start, +1 per start */
-	uint64_t died_ns;      /* when the running one's predecessor died */
-	uint64_t died_real_ns; /* the same on CLOCK_REALTIME (for the gateway) */
+	int slot;		/* of the running gateway */
+	bool standby;		/* keep one (--no-standby: not) */
+	pid_t sb_pid;		/* the standby, 0: none */
+	int sb_fd;		/* its socket: "ready" from it, "go ..." to it */
+	bool sb_ready;		/* its EAL is up */
+	/* hitless upgrade: a standby of the new binary, then the running
+	 * gateway stopped cleanly, then the standby takes over */
+	bool upgrade_pending;	/* waiting for a ready standby of the new binary */
+	bool upgrading;		/* the running gateway was told to stop */
+	unsigned int upgrades;
+	uint64_t sb_next_ns;	/* start the next standby after */
+	pid_t pid;		/* 0: not running */
+	int gen;		/* 1 for the first start, +1 per start */
+	uint64_t died_ns;	/* when the running one's predecessor died */
+	uint64_t died_real_ns;	/* the same on CLOCK_REALTIME (for the gateway) */
 	uint64_t start_ns;
 	unsigned int restarts;
 	char last_exit[96];
@@ -80,6 +86,8 @@ struct kp_gw {
 struct keeper {
 	struct vgw_conf *conf;
 	char dir[VGW_SOCKET_MAX];
+	char ctl_path[VGW_SOCKET_MAX];	/* the keeper's control socket */
+	int ctl_fd;
 	unsigned int n_devs;
 	struct kp_dev devs[VGW_MAX_DEVICES];
 	struct kp_gw gw;
@@ -90,6 +98,15 @@ struct keeper {
 uint64_t kp_now_ns(void);
 uint64_t kp_real_ns(void);
 void kp_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ctl.c: the keeper's control socket, <dir>/keeper.sock, one JSON
+ * request per connection: {"cmd": "status"} and {"cmd": "upgrade",
+ * "binary": PATH}. */
+int kp_ctl_open(struct keeper *k);
+void kp_ctl_accept(struct keeper *k);
+void kp_ctl_close(struct keeper *k);
+/* main.c */
+int kp_upgrade(struct keeper *k, const char *binary, char *why, size_t len);
 
 /* relay.c */
 void kp_dev_init(struct keeper *k, struct kp_dev *d, const struct vgw_conf_dev *c);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,14 +47,22 @@ void
 kp_log(const char *fmt, ...)
 {
 	struct timespec ts;
+	char line[1024];
 	va_list ap;
+	int n;
 
+	/* one write per line: the gateways share the output */
 	clock_gettime(CLOCK_REALTIME, &ts);
-	fprintf(stderr, "vhostgw-keeper[%ld.%03ld]: ", (long)ts.tv_sec, ts.tv_nsec / 1000000);
+	n = snprintf(line, sizeof(line), "vhostgw-keeper[%ld.%03ld]: ", (long)ts.tv_sec,
+		     ts.tv_nsec / 1000000);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n += vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
 }
 
 static void
@@ -273,6 +282,8 @@ setenv_u64(const char *name, uint64_t v)
 	setenv(name, buf, 1);
 }
 
+static const char *k_ctl_path = "";
+
 /* Run argv as a child; a standby gets standby_fd (its end of the pipe). */
 static pid_t
 spawn(char **argv, int standby_fd)
@@ -280,6 +291,7 @@ spawn(char **argv, int standby_fd)
 	pid_t pid;
 
 	setenv_u64("VHOSTGW_KEEPER_PID", getpid());
+	setenv("VHOSTGW_KEEPER_SOCKET", k_ctl_path, 1);
 	pid = fork();
 	if (pid < 0)
 		return -1;
@@ -338,7 +350,7 @@ standby_start(struct keeper *k)
 	int p[2];
 
 	g->sb_next_ns = kp_now_ns() + 1000000000ull;
-	if (pipe2(p, O_CLOEXEC) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
 		return;
 	g->sb_pid = spawn(g->argv_slot[1 - g->slot], p[0]);
 	close(p[0]);
@@ -348,7 +360,8 @@ standby_start(struct keeper *k)
 		return;
 	}
 	g->sb_fd = p[1];
-	kp_log("standby gateway started: pid %d", (int)g->sb_pid);
+	g->sb_ready = false;
+	kp_log("standby gateway started: pid %d (%s)", (int)g->sb_pid, g->argv[0]);
 }
 
 /* The standby takes over; false if there is none or it cannot be told. */
@@ -360,19 +373,22 @@ standby_promote(struct keeper *k)
 	int n;
 	pid_t pid = g->sb_pid;
 
-	if (pid <= 0)
-		return false;
+	if (pid <= 0 || g->sb_fd < 0)
+		return false;	/* none, or one told to go away */
 	n = snprintf(line, sizeof(line), "go %u %s\n", g->restarts, g->last_exit);
 	if (n >= (int)sizeof(line))
 		n = sizeof(line) - 1, line[n - 1] = '\n';
 	g->sb_pid = 0;
 	if (write(g->sb_fd, line, n) != n) {
 		close(g->sb_fd);
+		g->sb_fd = -1;
 		kill(pid, SIGTERM);
 		return false;
 	}
 	close(g->sb_fd);
-	gw_started(g, pid, 1 - g->slot, " (the standby took over)");
+	g->sb_fd = -1;
+	gw_started(g, pid, 1 - g->slot, g->sb_ready ? " (the standby took over)" :
+		   " (the standby, still starting, took over)");
 	g->sb_next_ns = 0;
 	return true;
 }
@@ -380,8 +396,86 @@ standby_promote(struct keeper *k)
 static void
 standby_stop(struct kp_gw *g)
 {
-	if (g->sb_pid > 0)
-		close(g->sb_fd); /* it exits: "not needed" */
+	if (g->sb_pid > 0 && g->sb_fd >= 0) {
+		close(g->sb_fd);	/* it exits: "not needed" */
+		g->sb_fd = -1;
+	}
+	g->sb_ready = false;
+}
+
+/* What the standby says: "ready" once its EAL is up. */
+static void
+standby_readable(struct keeper *k)
+{
+	struct kp_gw *g = &k->gw;
+	char buf[16];
+	ssize_t n = read(g->sb_fd, buf, sizeof(buf));
+
+	if (n > 0 && memchr(buf, '\n', n) != NULL && !g->sb_ready) {
+		g->sb_ready = true;
+		kp_log("standby gateway ready: pid %d", (int)g->sb_pid);
+	} else if (n == 0) {
+		close(g->sb_fd);	/* it is going; reaped by SIGCHLD */
+		g->sb_fd = -1;
+	}
+}
+
+static char *binary_owned;	/* argv[0] given by an upgrade */
+
+static void
+set_binary(struct kp_gw *g, char *path)
+{
+	g->argv[0] = path;
+	g->argv_slot[0][0] = path;
+	g->argv_slot[1][0] = path;
+}
+
+/* Start an upgrade to binary (NULL: the same path, rebuilt): a standby of
+ * it first; the running gateway is stopped once that is ready. */
+int
+kp_upgrade(struct keeper *k, const char *binary, char *why, size_t len)
+{
+	struct kp_gw *g = &k->gw;
+	char *path;
+
+	if (g->upgrade_pending || g->upgrading) {
+		snprintf(why, len, "an upgrade is under way");
+		return -EBUSY;
+	}
+	if (g->pid <= 0 || g->failed) {
+		snprintf(why, len, "no gateway is running");
+		return -ESRCH;
+	}
+	path = realpath(binary != NULL ? binary : g->argv[0], NULL);
+	if (path == NULL || access(path, X_OK) < 0) {
+		snprintf(why, len, "%s: %s", binary != NULL ? binary : g->argv[0],
+			 strerror(errno));
+		free(path);
+		return -ENOENT;
+	}
+	set_binary(g, path);
+	free(binary_owned);
+	binary_owned = path;
+	g->upgrade_pending = true;
+	standby_stop(g);		/* the old binary's */
+	g->sb_next_ns = 0;
+	kp_log("upgrade to %s: starting a standby of it", path);
+	return 0;
+}
+
+/* The new binary's standby is ready: stop the running gateway cleanly;
+ * it takes over when that one has exited (gw_died). */
+static void
+upgrade_step(struct keeper *k)
+{
+	struct kp_gw *g = &k->gw;
+
+	if (!g->upgrade_pending || !g->sb_ready || g->pid <= 0)
+		return;
+	g->upgrade_pending = false;
+	g->upgrading = true;
+	kp_log("upgrade: stopping gateway %d (pid %d)", g->gen, (int)g->pid);
+	kill(g->pid, SIGTERM);
 }
 
 static void
@@ -414,6 +508,14 @@ gw_died(struct keeper *k, int status)
 			kp_gw_lost(k, &k->devs[i]);
 	if (k->stopping)
 		return;
+	if (g->upgrading) {
+		/* the standby of the new binary takes over at once */
+		g->upgrading = false;
+		g->upgrades++;
+		snprintf(g->last_exit, sizeof(g->last_exit), "upgraded");
+		g->next_start_ns = 0;
+		return;
+	}
 	g->restarts++;
 	/* a gateway that ran for a while ends a crash loop */
 	if (now - g->start_ns >= g->stable_ns || now - g->loop_start_ns > g->window_ns) {
@@ -450,8 +552,14 @@ reap(struct keeper *k)
 
 			describe_exit(why, sizeof(why), status);
 			kp_log("standby gateway (pid %d) %s", (int)pid, why);
-			close(k->gw.sb_fd);
+			if (k->gw.sb_fd >= 0)
+				close(k->gw.sb_fd);
+			k->gw.sb_fd = -1;
 			k->gw.sb_pid = 0;
+			if (k->gw.upgrade_pending && !k->stopping && k->gw.sb_next_ns > 0) {
+				k->gw.upgrade_pending = false;
+				kp_log("upgrade abandoned: the new binary's gateway %s", why);
+			}
 		}
 	}
 }
@@ -494,7 +602,7 @@ tick_dev(struct keeper *k, struct kp_dev *d, uint64_t now)
 	if (d->fe_fd < 0 && d->conf->mode == VGW_MODE_CLIENT && !k->stopping &&
 	    now >= d->next_try_ns)
 		kp_fe_connect(k, d);
-	if (d->gw_eof_ns != 0 && d->gw_gen == k->gw.gen && k->gw.pid > 0 &&
+	if (d->gw_eof_ns != 0 && d->gw_gen == k->gw.gen && k->gw.pid > 0 && !k->gw.upgrading &&
 	    now - d->gw_eof_ns > KP_EOF_GRACE_NS) {
 		kp_log("device %s: the gateway closed the connection", d->conf->name);
 		kp_fe_close(k, d, "closed by the gateway");
@@ -508,11 +616,8 @@ enum kp_slot { KP_FE_LISTEN, KP_FE, KP_GW };
 static int
 run(struct keeper *k)
 {
-	struct pollfd pfd[1 + 3 * VGW_MAX_DEVICES];
-	struct {
-		struct kp_dev *d;
-		enum kp_slot s;
-	} who[1 + 3 * VGW_MAX_DEVICES];
+	struct pollfd pfd[3 + 3 * VGW_MAX_DEVICES];
+	struct { struct kp_dev *d; enum kp_slot s; } who[3 + 3 * VGW_MAX_DEVICES];
 
 	while (!k->stopping || k->gw.pid > 0 || k->gw.sb_pid > 0) {
 		uint64_t now = kp_now_ns();
@@ -522,10 +627,13 @@ run(struct keeper *k)
 		if (k->gw.pid == 0 && !k->stopping && !k->gw.failed && now >= k->gw.next_start_ns &&
 		    !standby_promote(k))
 			gw_start(k);
-		if (k->gw.standby && k->gw.pid > 0 && k->gw.sb_pid == 0 && !k->stopping &&
-		    now >= k->gw.sb_next_ns)
+		if ((k->gw.standby || k->gw.upgrade_pending) && k->gw.pid > 0 &&
+		    k->gw.sb_pid == 0 && !k->stopping && now >= k->gw.sb_next_ns)
 			standby_start(k);
+		upgrade_step(k);
 		pfd[n++] = (struct pollfd){ .fd = k->sig_fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = k->ctl_fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = k->gw.sb_fd, .events = POLLIN };
 		for (unsigned int i = 0; i < k->n_devs; i++) {
 			struct kp_dev *d = &k->devs[i];
 
@@ -556,7 +664,11 @@ run(struct keeper *k)
 		}
 		if (pfd[0].revents)
 			on_signal(k);
-		for (unsigned int i = 1; i < n; i++) {
+		if (pfd[1].revents)
+			kp_ctl_accept(k);
+		if (pfd[2].revents && k->gw.sb_fd >= 0)
+			standby_readable(k);
+		for (unsigned int i = 3; i < n; i++) {
 			struct kp_dev *d = who[i].d;
 
 			if (pfd[i].revents == 0)
@@ -576,6 +688,7 @@ static int
 setup(struct keeper *k)
 {
 	sigset_t set;
+	int ret;
 
 	if (k->dir[0] == '\0' &&
 	    snprintf(k->dir, sizeof(k->dir), "%s/keeper", k->conf->runtime_dir) >=
@@ -606,6 +719,12 @@ setup(struct keeper *k)
 			return ret;
 		}
 	}
+	ret = kp_ctl_open(k);
+	if (ret < 0) {
+		fprintf(stderr, "vhostgw-keeper: control socket in %s: %s\n", k->dir, strerror(-ret));
+		return ret;
+	}
+	k_ctl_path = k->ctl_path;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGINT);
@@ -620,7 +739,7 @@ setup(struct keeper *k)
 int
 main(int argc, char **argv)
 {
-	static struct keeper k;
+	static struct keeper k = { .ctl_fd = -1, .gw = { .sb_fd = -1 } };
 	int first, ret;
 
 	first = parse_opts(&k, argc, argv);
@@ -649,8 +768,9 @@ main(int argc, char **argv)
 	ret = run(&k);
 	for (unsigned int i = 0; i < k.n_devs; i++)
 		kp_dev_fini(&k.devs[i]);
-	kp_log("stopped (gateway: %s; %u restart(s))", k.gw.last_exit[0] ? k.gw.last_exit : "-",
-	       k.gw.restarts);
+	kp_ctl_close(&k);
+	kp_log("stopped (gateway: %s; %u restart(s), %u upgrade(s))",
+	       k.gw.last_exit[0] ? k.gw.last_exit : "-", k.gw.restarts, k.gw.upgrades);
 	vgw_conf_free(k.conf);
 	if (k.gw.standby) {
 		int n = 0;
@@ -661,5 +781,6 @@ main(int argc, char **argv)
 			slot_argv_free(k.gw.argv_slot[i], n);
 	}
 	free(k.gw.argv);
+	free(binary_owned);
 	return ret;
 }

@@ -277,6 +277,9 @@ standby_wait(void)
 		return 0;
 	fd = atoi(v);
 	VGW_LOG(app, INFO, "standby: EAL up, waiting for the keeper");
+	/* the keeper may have said "go" and closed its end already */
+	if (write(fd, "ready\n", 6) != 6)
+		VGW_LOG(app, DEBUG, "standby: ready not sent: %s", strerror(errno));
 	while (quit_signal == 0 && n < sizeof(line) - 1) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t r;

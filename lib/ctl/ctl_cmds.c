@@ -192,12 +192,13 @@ keeper_json(void)
 	const char *pid = getenv("VHOSTGW_KEEPER_PID");
 	const char *restarts = getenv("VHOSTGW_KEEPER_RESTARTS");
 	const char *last = getenv("VHOSTGW_KEEPER_LAST_EXIT");
+	const char *sock = getenv("VHOSTGW_KEEPER_SOCKET");
 
 	if (pid == NULL)
 		return json_null();
-	return json_pack("{s:I, s:I, s:s}", "pid", (json_int_t)strtoll(pid, NULL, 10), "restarts",
-			 (json_int_t)strtoll(restarts ? restarts : "0", NULL, 10), "last_exit",
-			 last ? last : "");
+	return json_pack("{s:I, s:I, s:s, s:s}", "pid", (json_int_t)strtoll(pid, NULL, 10),
+			 "restarts", (json_int_t)strtoll(restarts ? restarts : "0", NULL, 10),
+			 "last_exit", last ? last : "", "socket", sock ? sock : "");
 }
 
 static json_t *

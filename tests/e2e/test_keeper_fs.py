@@ -9,9 +9,13 @@ mount would hang for good. Passes when no guest step fails, no step waits
 more than 2 s across a kill, the directory passes go on, the host file holds
 every line once and in order, the device is resumed in every new gateway
 (it took the dead one's session over: node ids, file handles, requests in
-flight), and the guest was not reset."""
+flight), and the guest was not reset. Then the gateway is upgraded to a
+copy of its binary (vhostgw-ctl upgrade) mid-workload, with no error."""
 
 import os
+import shutil
+import subprocess
+import sys
 import time
 
 import vgw_e2e as e2e
@@ -37,6 +41,25 @@ def kill_once(gw, g, i):
     return t_kill
 
 
+def upgrade(run, gw, g):
+    """vhostgw-ctl upgrade to a copy of the binary mid-workload."""
+    copy = os.path.join(run.workdir, 'vhostgw-new')
+    shutil.copy(run.args.vhostgw, copy)
+    n = len(gw.replays('fs1'))
+    ctl = os.path.join(fsmig.HERE, '..', '..', 'usertools', 'vhostgw-ctl')
+    r = subprocess.run([sys.executable, ctl, '-s', gw.control_socket, 'upgrade', '--binary',
+                        copy], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    e2e.expect(r.returncode == 0, 'vhostgw-ctl upgrade: %s' % r.stdout.decode(errors='replace'))
+    t0 = time.monotonic()
+    while len(gw.replays('fs1')) <= n:
+        e2e.expect(time.monotonic() < t0 + 60, 'the upgraded gateway was not replayed')
+        time.sleep(0.05)
+    fsmig.wait_steps(g, 10, time.monotonic(), 30, 'after the upgrade')
+    k = gw.ctl('keeper')['keeper']
+    e2e.expect(k['last_exit'] == 'upgraded', 'after the upgrade: %s' % k)
+    e2e.log('upgrade to %s: replayed %.1f s after the request' % (copy, time.monotonic() - t0))
+
+
 def scenario(run):
     run.add_guest_program('vgw-fsmig', os.path.join(fsmig.HERE, 'vgw-fsmig.c'))
     shared = os.path.join(run.workdir, 'shared')
@@ -52,6 +75,7 @@ def scenario(run):
     for i in range(KILLS):
         kills.append(kill_once(gw, g, i))
         time.sleep(1.0)
+    upgrade(run, gw, g)
     end = time.monotonic() + 30
     while len(fsmig.passes(g, 'a')) < 2 or len(fsmig.passes(g, 'b')) < 2:
         e2e.expect(time.monotonic() < end, 'directory passes stopped')

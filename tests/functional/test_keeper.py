@@ -13,6 +13,7 @@ a null sink. Devices a and b are in server mode: the keeper listens.
 """
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -61,6 +62,33 @@ def kill_and_recover(kp, tp, i):
     time.sleep(0.2)
     t.check(tp.proc.alive(), f"kill {i}: the front-end died")
     return time.time() - t0
+
+
+def upgrade(kp, ctl, wd):
+    """vhostgw-ctl upgrade --binary COPY under traffic: a standby of the copy
+    starts, the running gateway stops cleanly, the copy takes over and is
+    replayed; the front-ends keep their connections, frames flow again."""
+    copy = os.path.join(wd, "vhostgw-new")
+    shutil.copy(kp.binary, copy)
+    n_a, n_b = len(kp.replays("a")), len(kp.replays("b"))
+    r = subprocess.run([sys.executable, ctl, "-s", kp.ctl_path, "upgrade", "--binary", copy],
+                       capture_output=True, text=True, timeout=20)
+    t.check(r.returncode == 0 and "upgrade to " + copy in r.stdout,
+            f"vhostgw-ctl upgrade: {r.returncode} {r.stdout!r} {r.stderr!r}")
+    t0 = time.time()
+    wait_for("the upgraded gateway replayed",
+             lambda: len(kp.replays("a")) > n_a and len(kp.replays("b")) > n_b, 60)
+    kp.wait_counter("b", "tx_packets", 10000)
+    k = kp.ctl("keeper")["keeper"]
+    t.check(k["last_exit"] == "upgraded" and k["restarts"] == KILLS, f"after the upgrade: {k}")
+    out = kp.proc.output()
+    t.check(re.search(r"standby gateway started: pid \d+ \(" + re.escape(copy) + r"\)", out)
+            and "upgrade: stopping gateway" in out, "no standby of the new binary")
+    t.check(out.count("device a: front-end connected") == 1 and
+            not re.search(r"device [ab]: front-end connection closed", out),
+            "a front-end connection was not kept")
+    t.log(f"upgrade to {copy}: frames through the new binary {time.time() - t0:.2f} s "
+          f"after the request; replay {kp.replays('a')[-1]:.0f} ms after the old one exited")
 
 
 def main():
@@ -135,6 +163,8 @@ def main():
             "last exit: killed by signal 9 (Killed)\n")
     t.check(r.returncode == 0 and r.stdout == want,
             f"vhostgw-ctl keeper: {r.returncode} {r.stdout!r} {r.stderr!r}, want {want!r}")
+
+    upgrade(kp, ctl, wd)
 
     tp.quit()
     kp.stop()
