@@ -55,12 +55,12 @@ status(struct keeper *k)
 {
 	const struct kp_gw *g = &k->gw;
 
-	return json_pack("{s:b, s:I, s:{s:I, s:i, s:s}, s:o, s:I, s:I, s:s, s:b}", "ok", 1,
-			 "pid", (json_int_t)getpid(), "gateway", "pid", (json_int_t)g->pid,
-			 "generation", g->gen, "binary", g->argv[0], "standby",
+	return json_pack("{s:b, s:I, s:{s:I, s:i, s:s}, s:o, s:I, s:I, s:s, s:b}", "ok", 1, "pid",
+			 (json_int_t)getpid(), "gateway", "pid", (json_int_t)g->pid, "generation",
+			 g->gen, "binary", g->argv[0], "standby",
 			 g->sb_pid > 0 ? json_integer(g->sb_pid) : json_null(), "restarts",
-			 (json_int_t)g->restarts, "upgrades", (json_int_t)g->upgrades,
-			 "last_exit", g->last_exit, "failed", g->failed);
+			 (json_int_t)g->restarts, "upgrades", (json_int_t)g->upgrades, "last_exit",
+			 g->last_exit, "failed", g->failed);
 }
 
 static json_t *

@@ -59,21 +59,21 @@ struct kp_gw {
 	 * (two DPDK primaries cannot share one): the running gateway's and
 	 * the standby's alternate */
 	char **argv_slot[2];
-	int slot;		/* of the running gateway */
-	bool standby;		/* keep one (--no-standby: not) */
-	pid_t sb_pid;		/* the standby, 0: none */
-	int sb_fd;		/* its socket: "ready" from it, "go ..." to it */
-	bool sb_ready;		/* its EAL is up */
+	int slot;      /* of the running gateway */
+	bool standby;  /* keep one (--no-standby: not) */
+	pid_t sb_pid;  /* the standby, 0: none */
+	int sb_fd;     /* its socket: "ready" from it, "go ..." to it */
+	bool sb_ready; /* its EAL is up */
 	/* hitless upgrade: a standby of the new binary, then the running
 	 * gateway stopped cleanly, then the standby takes over */
-	bool upgrade_pending;	/* waiting for a ready standby of the new binary */
-	bool upgrading;		/* the running gateway was told to stop */
+	bool upgrade_pending; /* waiting for a ready standby of the new binary */
+	bool upgrading;	      /* the running gateway was told to stop */
 	unsigned int upgrades;
-	uint64_t sb_next_ns;	/* start the next standby after */
-	pid_t pid;		/* 0: not running */
-	int gen;		/* 1 for the first start, +1 per start */
-	uint64_t died_ns;	/* when the running one's predecessor died */
-	uint64_t died_real_ns;	/* the same on CLOCK_REALTIME (for the gateway) */
+	uint64_t sb_next_ns;   /* start the next standby after */
+	pid_t pid;	       /* 0: not running */
+	int gen;	       /* 1 for the first start, +1 per start */
+	uint64_t died_ns;      /* when the running one's predecessor died */
+	uint64_t died_real_ns; /* the same on CLOCK_REALTIME (for the gateway) */
 	uint64_t start_ns;
 	unsigned int restarts;
 	char last_exit[96];
@@ -86,7 +86,7 @@ struct kp_gw {
 struct keeper {
 	struct vgw_conf *conf;
 	char dir[VGW_SOCKET_MAX];
-	char ctl_path[VGW_SOCKET_MAX];	/* the keeper's control socket */
+	char ctl_path[VGW_SOCKET_MAX]; /* the keeper's control socket */
 	int ctl_fd;
 	unsigned int n_devs;
 	struct kp_dev devs[VGW_MAX_DEVICES];

@@ -374,7 +374,7 @@ standby_promote(struct keeper *k)
 	pid_t pid = g->sb_pid;
 
 	if (pid <= 0 || g->sb_fd < 0)
-		return false;	/* none, or one told to go away */
+		return false; /* none, or one told to go away */
 	n = snprintf(line, sizeof(line), "go %u %s\n", g->restarts, g->last_exit);
 	if (n >= (int)sizeof(line))
 		n = sizeof(line) - 1, line[n - 1] = '\n';
@@ -387,8 +387,9 @@ standby_promote(struct keeper *k)
 	}
 	close(g->sb_fd);
 	g->sb_fd = -1;
-	gw_started(g, pid, 1 - g->slot, g->sb_ready ? " (the standby took over)" :
-		   " (the standby, still starting, took over)");
+	gw_started(g, pid, 1 - g->slot,
+		   g->sb_ready ? " (the standby took over)" :
+				 " (the standby, still starting, took over)");
 	g->sb_next_ns = 0;
 	return true;
 }
@@ -397,7 +398,7 @@ static void
 standby_stop(struct kp_gw *g)
 {
 	if (g->sb_pid > 0 && g->sb_fd >= 0) {
-		close(g->sb_fd);	/* it exits: "not needed" */
+		close(g->sb_fd); /* it exits: "not needed" */
 		g->sb_fd = -1;
 	}
 	g->sb_ready = false;
@@ -415,12 +416,12 @@ standby_readable(struct keeper *k)
 		g->sb_ready = true;
 		kp_log("standby gateway ready: pid %d", (int)g->sb_pid);
 	} else if (n == 0) {
-		close(g->sb_fd);	/* it is going; reaped by SIGCHLD */
+		close(g->sb_fd); /* it is going; reaped by SIGCHLD */
 		g->sb_fd = -1;
 	}
 }
 
-static char *binary_owned;	/* argv[0] given by an upgrade */
+static char *binary_owned; /* argv[0] given by an upgrade */
 
 static void
 set_binary(struct kp_gw *g, char *path)
@@ -448,8 +449,7 @@ kp_upgrade(struct keeper *k, const char *binary, char *why, size_t len)
 	}
 	path = realpath(binary != NULL ? binary : g->argv[0], NULL);
 	if (path == NULL || access(path, X_OK) < 0) {
-		snprintf(why, len, "%s: %s", binary != NULL ? binary : g->argv[0],
-			 strerror(errno));
+		snprintf(why, len, "%s: %s", binary != NULL ? binary : g->argv[0], strerror(errno));
 		free(path);
 		return -ENOENT;
 	}
@@ -457,7 +457,7 @@ kp_upgrade(struct keeper *k, const char *binary, char *why, size_t len)
 	free(binary_owned);
 	binary_owned = path;
 	g->upgrade_pending = true;
-	standby_stop(g);		/* the old binary's */
+	standby_stop(g); /* the old binary's */
 	g->sb_next_ns = 0;
 	kp_log("upgrade to %s: starting a standby of it", path);
 	return 0;
@@ -617,7 +617,10 @@ static int
 run(struct keeper *k)
 {
 	struct pollfd pfd[3 + 3 * VGW_MAX_DEVICES];
-	struct { struct kp_dev *d; enum kp_slot s; } who[3 + 3 * VGW_MAX_DEVICES];
+	struct {
+		struct kp_dev *d;
+		enum kp_slot s;
+	} who[3 + 3 * VGW_MAX_DEVICES];
 
 	while (!k->stopping || k->gw.pid > 0 || k->gw.sb_pid > 0) {
 		uint64_t now = kp_now_ns();
@@ -721,7 +724,8 @@ setup(struct keeper *k)
 	}
 	ret = kp_ctl_open(k);
 	if (ret < 0) {
-		fprintf(stderr, "vhostgw-keeper: control socket in %s: %s\n", k->dir, strerror(-ret));
+		fprintf(stderr, "vhostgw-keeper: control socket in %s: %s\n", k->dir,
+			strerror(-ret));
 		return ret;
 	}
 	k_ctl_path = k->ctl_path;
