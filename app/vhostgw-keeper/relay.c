@@ -203,23 +203,32 @@ kp_fe_accept(struct keeper *k, struct kp_dev *d)
 	fe_up(k, d, fd);
 }
 
-void
-kp_fe_connect(struct keeper *k, struct kp_dev *d)
+/* A connected stream socket to path, or -1. */
+static int
+unix_connect(const char *path)
 {
 	struct sockaddr_un sa;
 	int fd;
 
-	d->next_try_ns = kp_now_ns() + 1000000000ull;
-	if (unix_addr(&sa, d->conf->socket) < 0)
-		return;
+	if (unix_addr(&sa, path) < 0)
+		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		close(fd);
-		return;
+		fd = -1;
 	}
-	fe_up(k, d, fd);
+	return fd;
+}
+
+void
+kp_fe_connect(struct keeper *k, struct kp_dev *d)
+{
+	int fd;
+
+	d->next_try_ns = kp_now_ns() + 1000000000ull;
+	fd = unix_connect(d->conf->socket);
+	if (fd >= 0)
+		fe_up(k, d, fd);
 }
 
 static void
@@ -526,19 +535,11 @@ void
 kp_gw_connect(struct keeper *k, struct kp_dev *d)
 {
 	struct replay_ctx c = { .d = d };
-	struct sockaddr_un sa;
 	unsigned int n_replies = 0;
-	int fd, n;
+	int fd = unix_connect(d->gw_path), n;
 
-	if (unix_addr(&sa, d->gw_path) < 0)
-		return;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return;
-	}
 	set_send_timeout(fd);
 	d->gw_fd = fd;
 	d->gw_gen = k->gw.gen;
