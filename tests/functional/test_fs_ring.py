@@ -567,7 +567,9 @@ def main():
     cfg = {"runtime_dir": wd,
            "devices": [{"name": "fs1", "type": "fs", "socket": sock, "shared_dir": share,
                         "tag": "myfs", "queues": 1}]}
-    gw = (t.Keeper(keeper, binary, wd, cfg) if keeper else t.Gateway(binary, wd, cfg)).start()
+    # no standby: one gateway, its --file-prefix (dpdk-telemetry.py) as given
+    gw = (t.Keeper(keeper, binary, wd, cfg, keeper_args=["--no-standby"]) if keeper
+          else t.Gateway(binary, wd, cfg)).start()
     d = gw.device("fs1")
     t.check(d["type"] == "fs" and d["tag"] == "myfs" and not d["connected"], f"fs1: {d}")
     scenarios = [("basic", lambda: run_basic(gw, tool, sock, wd, share)),
