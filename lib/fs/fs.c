@@ -604,6 +604,8 @@ vgw_fs_submit(struct vgw_fs *fs, struct vgw_fs_req *req)
 	c->req = req;
 	c->fd = -1;
 	c->fd2 = -1;
+	c->redo_ns = req->redo_since_ns;
+	c->note = req->redo_note;
 	req->priv = c;
 	req->out_len = 0;
 	req->error = 0;

@@ -110,7 +110,9 @@ fs_adopt_check_hdr(const struct fs_region_hdr *h, uint64_t fsize, char *why, siz
 /* The entries the save reads as they are: the root, the names of the
  * live inodes (an engine always leaves a NUL at name[NAME_MAX]), the
  * inodes the open handles point at (an engine frees an inode, never an
- * index out of the table). */
+ * index out of the table). A handle on an inode no longer in use is kept,
+ * stale, as a live save keeps it: a guest may FORGET before it RELEASEs,
+ * and an OPEN redone after a crash leaves the first try's handle behind. */
 static int
 fs_adopt_check_entries(const struct fs_region_hdr *h, const struct fs_inode *in,
 		       const struct fs_handle *hd, char *why, size_t why_len)
@@ -129,11 +131,10 @@ fs_adopt_check_entries(const struct fs_region_hdr *h, const struct fs_inode *in,
 					     "a terminating NUL",
 					     i);
 	for (i = 1; i < h->handle_bump; i++)
-		if (hd[i].state == FS_ENT_USED && hd[i].inode != 0 &&
-		    (hd[i].inode >= h->inode_bump || in[hd[i].inode].state != FS_ENT_USED))
+		if (hd[i].state == FS_ENT_USED && hd[i].inode >= h->inode_bump)
 			return fs_adopt_fail(why, why_len, -EBADMSG,
 					     "handle %u: on inode %u, "
-					     "which is not in use",
+					     "beyond the table",
 					     i, hd[i].inode);
 	return 0;
 }

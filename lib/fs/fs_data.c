@@ -203,6 +203,77 @@ fs_write_done(struct vgw_fs *fs, struct fs_ctx *c, int res)
 	fs_reply(fs, c, &o, sizeof(o));
 }
 
+static void
+fs_write_issue(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	memset(&c->aop, 0, sizeof(c->aop));
+	c->aop.kind = FS_AOP_WRITEV;
+	c->aop.fd = fs->fh_fd[c->fh];
+	c->aop.iov = c->iov;
+	c->aop.iovcnt = c->iovcnt;
+	c->aop.off = c->u64;
+	fs_issue(fs, c, fs_write_done);
+}
+
+/* ---- an append that may be redone: a write through an O_APPEND handle
+ * does not say where it went, so with a redo note (the keeper's region)
+ * the file's size is noted before it. Taken again after a crash, it was
+ * done when the file holds its data at the noted size: answered without
+ * writing it twice. ---- */
+
+/* 1: the file holds the request's data at c->before; 0: it does not. */
+static int
+fs_append_done_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
+{
+	uint64_t off = c->before;
+
+	(void)fs;
+	for (unsigned int i = 0; i < c->iovcnt; i++) {
+		const uint8_t *p = c->iov[i].iov_base;
+		size_t left = c->iov[i].iov_len;
+
+		while (left != 0) {
+			size_t n = left < FS_HELPER_BUF ? left : FS_HELPER_BUF;
+			ssize_t got = pread(c->jfd, buf, n, (off_t)off);
+
+			if (got != (ssize_t)n || memcmp(buf, p, n) != 0)
+				return 0;
+			p += n;
+			left -= n;
+			off += n;
+		}
+	}
+	return 1;
+}
+
+static void
+fs_append_checked(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	if (res == 1) {
+		fs_write_done(fs, c, (int)c->count);
+		return;
+	}
+	*c->note = c->stx.stx_size + 1;
+	fs_write_issue(fs, c);
+}
+
+static void
+fs_append_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	if (res < 0) {
+		fs_reply_err(fs, c, res);
+		return;
+	}
+	if (c->redo_ns != 0 && c->before != 0 &&
+	    c->stx.stx_size >= c->before - 1 + (uint64_t)c->count) {
+		c->before--;
+		c->jfd = fs->fh_fd[c->fh];
+		fs_issue_job(fs, c, fs_append_done_job, fs_append_checked);
+		return;
+	}
+	fs_append_checked(fs, c, 0);
+}
+
 void
 fs_op_write(struct vgw_fs *fs, struct fs_ctx *c)
 {
@@ -218,13 +289,15 @@ fs_op_write(struct vgw_fs *fs, struct fs_ctx *c)
 		return;
 	}
 	fs_iov_range(c, false, data_off, in->size);
-	memset(&c->aop, 0, sizeof(c->aop));
-	c->aop.kind = FS_AOP_WRITEV;
-	c->aop.fd = fs->fh_fd[c->fh];
-	c->aop.iov = c->iov;
-	c->aop.iovcnt = c->iovcnt;
-	c->aop.off = in->offset;
-	fs_issue(fs, c, fs_write_done);
+	c->u64 = in->offset;
+	c->count = in->size;
+	if (c->note != NULL && (fs->handles[c->fh].flags & O_APPEND) && in->size != 0) {
+		c->before = *c->note; /* the first try's, on a redo */
+		fs_aop_statx(&c->aop, fs->fh_fd[c->fh], "", AT_EMPTY_PATH, &c->stx);
+		fs_issue(fs, c, fs_append_statted);
+		return;
+	}
+	fs_write_issue(fs, c);
 }
 
 /* ---- FLUSH RELEASE RELEASEDIR ---- */

@@ -89,7 +89,7 @@ fs_aop_statx(struct fs_aop *a, int dirfd, const char *path, int flags, struct st
 	a->fd = dirfd;
 	a->path = path;
 	a->flags = flags;
-	a->mode = STATX_BASIC_STATS | STATX_MNT_ID;
+	a->mode = STATX_BASIC_STATS | STATX_MNT_ID | STATX_BTIME;
 	a->stx = stx;
 }
 

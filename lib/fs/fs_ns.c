@@ -24,6 +24,26 @@
 
 #define FS_ENTRY_SZ ((uint32_t)sizeof(struct fuse_entry_out))
 
+/* ---- a request taken again after a crash ----
+ * It may have been done already, between the host operation and the record
+ * of its reply (doc/keeper.rst). An entry it finds in its way (EEXIST) is
+ * its own when it was born (or, where the file system keeps no birth time,
+ * last changed) since the request was first started; a hard link's when it
+ * is the source's inode, changed (linked) since then. */
+static bool
+fs_redo_own(const struct fs_ctx *c)
+{
+	const struct statx_timestamp *t =
+		(c->stx.stx_mask & STATX_BTIME) ? &c->stx.stx_btime : &c->stx.stx_ctime;
+
+	if (c->opcode == FUSE_LINK) {
+		if (c->stx.stx_ino != c->u64)
+			return false;
+		t = &c->stx.stx_ctime;
+	}
+	return (uint64_t)t->tv_sec * 1000000000u + t->tv_nsec >= c->redo_ns;
+}
+
 /* ---- the lookup chain: openat2(O_PATH) -> statx -> table ---- */
 
 static void
@@ -35,6 +55,11 @@ fs_lookup_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 
 	if (res < 0) {
 		fs_reply_err(fs, c, res);
+		return;
+	}
+	if (c->redo_check &&
+	    (!fs_redo_own(c) || (c->flags & S_IFMT) != (c->stx.stx_mode & S_IFMT))) {
+		fs_reply_err(fs, c, -EEXIST); /* not ours: the first try's answer */
 		return;
 	}
 	c->fd = -1;
@@ -116,6 +141,11 @@ fs_chown_new_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
 static void
 fs_created(struct vgw_fs *fs, struct fs_ctx *c, int res)
 {
+	if (res == -EEXIST && c->redo_ns != 0) {
+		c->redo_check = true; /* made by the try that crashed? */
+		fs_lookup_start(fs, c);
+		return;
+	}
 	if (res < 0) {
 		fs_reply_err(fs, c, res);
 		return;
@@ -381,14 +411,20 @@ fs_op_link(struct vgw_fs *fs, struct fs_ctx *c)
 	c->aop.fd2 = fs->ino_fd[c->ino];
 	c->aop.path2 = c->name;
 	c->aop.flags = AT_SYMLINK_FOLLOW; /* follows our /proc/self/fd link only */
+	c->flags = fs_ino(fs, old)->mode & S_IFMT;
+	c->u64 = fs_ino(fs, old)->ino;
 	fs_issue(fs, c, fs_created);
 }
 
 /* ---- UNLINK RMDIR ---- */
 
+/* A name that is gone when the request is taken again after a crash was
+ * removed by the try that crashed. */
 static void
-fs_done_empty(struct vgw_fs *fs, struct fs_ctx *c, int res)
+fs_unlinked(struct vgw_fs *fs, struct fs_ctx *c, int res)
 {
+	if (res == -ENOENT && c->redo_ns != 0)
+		res = 0;
 	fs_reply_err(fs, c, res < 0 ? res : 0);
 }
 
@@ -410,7 +446,7 @@ fs_unlink_common(struct vgw_fs *fs, struct fs_ctx *c, int flags)
 	c->aop.fd = fs->ino_fd[c->ino];
 	c->aop.path = c->name;
 	c->aop.flags = flags;
-	fs_issue(fs, c, fs_done_empty);
+	fs_issue(fs, c, fs_unlinked);
 }
 
 void
@@ -431,7 +467,7 @@ fs_op_rmdir(struct vgw_fs *fs, struct fs_ctx *c)
 static void
 fs_renamed(struct vgw_fs *fs, struct fs_ctx *c, int res)
 {
-	uint32_t idx;
+	uint32_t idx, other = 0;
 
 	if (res < 0) {
 		fs_reply_err(fs, c, res);
@@ -439,14 +475,28 @@ fs_renamed(struct vgw_fs *fs, struct fs_ctx *c, int res)
 	}
 	idx = fs_inode_find(fs, makedev(c->stx.stx_dev_major, c->stx.stx_dev_minor), c->stx.stx_ino,
 			    c->stx.stx_mnt_id);
-	if (idx != 0 && idx != FS_ROOT_IDX && !(c->flags & RENAME_EXCHANGE))
+	/* An exchange moved whatever the new name's hint points at to the old
+	 * name (rare: found by a scan of the table). */
+	if (c->flags & RENAME_EXCHANGE)
+		other = fs_inode_hinted(fs, c->ino2, c->name2);
+	/* The hint moves only with the name it records: renaming another
+	 * hard link of the inode leaves it where it is. */
+	if (idx != 0 && idx != FS_ROOT_IDX && fs_inode_hint_is(fs, idx, c->ino, c->name))
 		fs_inode_rename(fs, idx, c->ino2, c->name2);
+	if (other != 0 && other != idx)
+		fs_inode_rename(fs, other, c->ino, c->name);
 	fs_reply_err(fs, c, 0);
 }
 
 static void
 fs_rename_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 {
+	/* the source gone when taken again after a crash: moved by the try
+	 * that crashed (an exchange cannot tell) */
+	if (res == -ENOENT && c->redo_ns != 0 && !(c->flags & RENAME_EXCHANGE)) {
+		fs_reply_err(fs, c, 0);
+		return;
+	}
 	if (res < 0) {
 		fs_reply_err(fs, c, res);
 		return;
@@ -563,6 +613,10 @@ fs_create_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 		fs_reply_err(fs, c, -ENFILE);
 		return;
 	}
+	if (c->redo_check && (!fs_redo_own(c) || !S_ISREG(c->stx.stx_mode))) {
+		fs_reply_err(fs, c, -EEXIST); /* not ours: the first try's answer */
+		return;
+	}
 	c->fd = -1;
 	rc = fs_entry_take(fs, fd, &c->stx, c->ino2, c->name, &e);
 	if (rc < 0) {
@@ -603,6 +657,16 @@ fs_create_owned(struct vgw_fs *fs, struct fs_ctx *c, int res)
 static void
 fs_create_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
 {
+	/* the guest's O_EXCL, taken again after a crash: the file may be the
+	 * one the try that crashed made; open it and look (without O_TRUNC:
+	 * a file that is not ours is left as it is) */
+	if (res == -EEXIST && c->u64 == 0 && c->redo_ns != 0 && !c->redo_check) {
+		c->redo_check = true;
+		c->flags &= ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC);
+		fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, (int)c->flags, 0, FS_RESOLVE);
+		fs_issue(fs, c, fs_create_opened);
+		return;
+	}
 	if (res == -EEXIST && c->u64 != 0) {
 		c->u64 = 0;
 		c->flags &= ~(uint32_t)(O_CREAT | O_EXCL);

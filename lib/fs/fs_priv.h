@@ -183,6 +183,11 @@ struct fs_ctx {
 	int jfd;	   /* fds a helper job works on (pinned) */
 	int jfd2;
 
+	uint64_t redo_ns; /* vgw_fs_req.redo_since_ns */
+	uint64_t *note;	  /* vgw_fs_req.redo_note */
+	uint64_t before;  /* a redone append: the size its first try noted */
+	bool redo_check;  /* the entry found must be new since redo_ns */
+
 	fs_step_fn step;
 	struct fs_aop aop;
 	int res;
@@ -315,6 +320,10 @@ void fs_inode_forget(struct vgw_fs *fs, uint32_t idx, uint64_t n);
 void fs_inode_pin(struct vgw_fs *fs, struct fs_ctx *c, uint32_t idx);
 void fs_unpin_all(struct vgw_fs *fs, struct fs_ctx *c);
 void fs_inode_rename(struct vgw_fs *fs, uint32_t idx, uint32_t parent, const char *name);
+/* Whether inode idx's reopen hint is (parent, name); the used inode whose
+ * hint it is (a scan: for the rare RENAME_EXCHANGE), or 0. */
+bool fs_inode_hint_is(const struct vgw_fs *fs, uint32_t idx, uint32_t parent, const char *name);
+uint32_t fs_inode_hinted(const struct vgw_fs *fs, uint32_t parent, const char *name);
 uint64_t fs_fh(const struct vgw_fs *fs, uint32_t idx);
 uint32_t fs_handle_get(const struct vgw_fs *fs, uint64_t fh, bool is_dir);
 uint32_t fs_handle_alloc(struct vgw_fs *fs, uint32_t inode, int fd, int flags, bool is_dir);

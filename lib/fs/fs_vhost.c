@@ -14,6 +14,7 @@
  * The device base (vgw_device.h) drives these steps and holds dev->lock
  * while it calls the operations below. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -82,9 +83,12 @@ struct fs_dev {
 	size_t infl_size;
 	size_t outcomes_off; /* struct fs_outcome per ring and head */
 	uint64_t replayed;   /* requests answered from their outcome */
+	uint64_t redone;     /* taken again when only started: maybe done */
 	/* VHOSTGW_TEST_FAULT=fs-crash-every=N (tests only): die after every
-	 * Nth outcome recorded, before its used entry */
+	 * Nth outcome recorded, before its used entry; fault_unrecorded: before
+	 * the record (fs-crash-unrecorded-every=N) */
 	uint32_t fault_every, fault_count;
+	bool fault_unrecorded;
 };
 
 static struct fs_dev *devs;
@@ -98,16 +102,22 @@ static unsigned int n_devs;
  * pushed. A request the next gateway takes again from the inflight region
  * whose record matches (same FUSE unique and opcode) gets the recorded
  * reply instead of being done again: a MKDIR done before the crash is not
- * answered EEXIST, an append not written twice. A crash between the host
- * operation and the record still does it again (doc/keeper.rst). */
+ * answered EEXIST, an append not written twice. Before such a request goes
+ * to the engine its record says "started" (unique, opcode, the time): one
+ * taken again in that state may have been done between the host operation
+ * and the record, and the engine is told so (vgw_fs_req.redo_since_ns),
+ * which answers as the first try would have (doc/keeper.rst). */
 
 #define FS_OUTCOME_REPLY 240
-#define FS_OUTCOMES_PER_RING 32768u /* one per head of the largest ring */
+#define FS_OUTCOME_STARTED 0xffffffffu /* len: started, no reply recorded */
+#define FS_OUTCOMES_PER_RING 32768u    /* one per head of the largest ring */
 
 struct fs_outcome {
 	uint64_t unique;
 	uint32_t opcode;
-	uint32_t len; /* of the reply; 0: none recorded */
+	uint32_t len; /* of the reply; 0: none recorded; FS_OUTCOME_STARTED:
+		       * started at the time in reply[0, 8), the engine's redo
+		       * note in reply[8, 16) */
 	uint8_t reply[FS_OUTCOME_REPLY];
 };
 
@@ -165,6 +175,45 @@ outcome_of(struct fs_dev *d, uint16_t q, uint16_t head)
 	       head;
 }
 
+static bool
+outcome_op(uint32_t opcode)
+{
+	return opcode < 64 && ((FS_OUTCOME_OPS >> opcode) & 1);
+}
+
+static uint64_t
+coarse_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts); /* vDSO: no system call */
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Before the engine gets a request whose outcome is recorded: "started". */
+static void
+outcome_start(struct fs_dev *d, struct fs_slot *s)
+{
+	struct fs_outcome *o;
+	uint64_t unique, now;
+	uint32_t op;
+
+	if (!req_id(s, &op, &unique) || !outcome_op(op))
+		return;
+	o = outcome_of(d, s->vq, s->chain.head);
+	o->len = 0;
+	rte_smp_wmb();
+	o->unique = unique;
+	o->opcode = op;
+	now = coarse_now_ns();
+	memcpy(o->reply, &now, sizeof(now));
+	memset(o->reply + 8, 0, 8);
+	rte_smp_wmb();
+	o->len = FS_OUTCOME_STARTED;
+	rte_smp_wmb();
+	s->req.redo_note = (uint64_t *)(void *)(o->reply + 8);
+}
+
 static void
 outcome_record(struct fs_dev *d, const struct fs_slot *s, const struct vgw_fs_req *r)
 {
@@ -172,9 +221,10 @@ outcome_record(struct fs_dev *d, const struct fs_slot *s, const struct vgw_fs_re
 	uint64_t unique;
 	uint32_t op;
 
-	if (r->opcode >= 64 || !((FS_OUTCOME_OPS >> r->opcode) & 1) ||
-	    r->out_len > FS_OUTCOME_REPLY || !req_id(s, &op, &unique))
+	if (!outcome_op(r->opcode) || r->out_len > FS_OUTCOME_REPLY || !req_id(s, &op, &unique))
 		return;
+	if (unlikely(d->fault_unrecorded) && ++d->fault_count % d->fault_every == 0)
+		kill(getpid(), SIGKILL); /* VHOSTGW_TEST_FAULT: done, not recorded */
 	o = outcome_of(d, s->vq, s->chain.head);
 	o->len = 0;
 	rte_smp_wmb();
@@ -186,23 +236,36 @@ outcome_record(struct fs_dev *d, const struct fs_slot *s, const struct vgw_fs_re
 	rte_smp_wmb();
 	o->len = r->out_len;
 	rte_smp_wmb();
-	if (unlikely(d->fault_every != 0) && ++d->fault_count % d->fault_every == 0)
+	if (unlikely(d->fault_every != 0) && !d->fault_unrecorded &&
+	    ++d->fault_count % d->fault_every == 0)
 		kill(getpid(), SIGKILL); /* VHOSTGW_TEST_FAULT: between record and used */
 }
 
 /* A request taken again after a crash whose reply was recorded: answer it
- * with that. true if it was. */
+ * with that. true if it was. One that was only started goes to the engine
+ * marked as possibly done. */
 static bool
 outcome_replay(struct fs_dev *d, struct fs_slot *s)
 {
-	const struct fs_outcome *o = outcome_of(d, s->vq, s->chain.head);
+	struct fs_outcome *o = outcome_of(d, s->vq, s->chain.head);
 	uint64_t unique;
 	uint32_t op;
 
-	if (o->len == 0 || o->len > FS_OUTCOME_REPLY || !req_id(s, &op, &unique) ||
-	    o->unique != unique || o->opcode != op ||
-	    !iov_copy(s->chain.iov + s->chain.in_cnt, s->chain.out_cnt, 0, (void *)o->reply, o->len,
-		      true))
+	if (o->len == 0 || !req_id(s, &op, &unique) || o->unique != unique || o->opcode != op)
+		return false;
+	if (o->len == FS_OUTCOME_STARTED) {
+		memcpy(&s->req.redo_since_ns, o->reply, sizeof(s->req.redo_since_ns));
+		s->req.redo_note = (uint64_t *)(void *)(o->reply + 8);
+		s->req.redo_since_ns += s->req.redo_since_ns == 0; /* 0: a first try */
+		d->redone++;
+		VGW_LOG(fs, INFO,
+			"%s: ring %u: request %" PRIu64 " (opcode %u) taken again, started "
+			"and not recorded: redone as possibly done",
+			d->dev.name, s->vq, unique, op);
+		return false;
+	}
+	if (o->len > FS_OUTCOME_REPLY || !iov_copy(s->chain.iov + s->chain.in_cnt, s->chain.out_cnt,
+						   0, (void *)o->reply, o->len, true))
 		return false;
 	vgw_vring_push(&d->vq[s->vq], &s->chain, o->len);
 	d->replayed++;
@@ -213,22 +276,32 @@ outcome_replay(struct fs_dev *d, struct fs_slot *s)
 static void
 test_fault_init(struct fs_dev *d)
 {
-	const char *v = getenv("VHOSTGW_TEST_FAULT");
+	const char *v = getenv("VHOSTGW_TEST_FAULT"), *num;
+	bool unrecorded = false;
 	unsigned long n;
 	char *end;
 
-	if (v == NULL || strncmp(v, "fs-crash-every=", 15) != 0)
+	if (v == NULL)
 		return;
-	n = strtoul(v + 15, &end, 10);
+	if (strncmp(v, "fs-crash-every=", 15) == 0) {
+		num = v + 15;
+	} else if (strncmp(v, "fs-crash-unrecorded-every=", 26) == 0) {
+		num = v + 26;
+		unrecorded = true;
+	} else {
+		return;
+	}
+	n = strtoul(num, &end, 10);
 	if (*end != '\0' || n == 0 || n > 1000000) {
 		VGW_LOG(fs, WARNING, "VHOSTGW_TEST_FAULT=%s not understood: ignored", v);
 		return;
 	}
 	d->fault_every = (uint32_t)n;
+	d->fault_unrecorded = unrecorded;
 	VGW_LOG(fs, WARNING,
-		"VHOSTGW_TEST_FAULT=%s: the gateway kills itself after every "
+		"VHOSTGW_TEST_FAULT=%s: the gateway kills itself %s every "
 		"%lu-th recorded outcome (for tests only)",
-		v, n);
+		v, d->fault_unrecorded ? "before" : "after", n);
 }
 
 /* --- fast path ------------------------------------------------------- */
@@ -326,6 +399,8 @@ take(struct fs_dev *d, uint16_t q, struct vgw_dp_lcore *lc, unsigned int *taken,
 		s->req.out = s->chain.iov + s->chain.in_cnt;
 		s->req.out_cnt = s->chain.out_cnt;
 		s->req.user = s;
+		s->req.redo_since_ns = 0;
+		s->req.redo_note = NULL;
 		st->rx_pkts++;
 		st->rx_bytes += s->chain.in_len;
 		if (unlikely(s->chain.resubmitted) && d->infl != NULL && outcome_replay(d, s)) {
@@ -333,6 +408,8 @@ take(struct fs_dev *d, uint16_t q, struct vgw_dp_lcore *lc, unsigned int *taken,
 			slot_put(d, s);
 			continue;
 		}
+		if (d->infl != NULL && s->req.redo_since_ns == 0)
+			outcome_start(d, s); /* a redo keeps its first start */
 		if (vgw_fs_submit(d->fs, &s->req) < 0) {
 			vgw_vring_push(&d->vq[q], &s->chain, 0);
 			*notify |= 1u << q;
@@ -718,6 +795,7 @@ fs_info(struct vgw_device *dev, struct vgw_device_info *in, json_t *o)
 	json_object_set_new(o, "inflight", json_boolean(inflight));
 	json_object_set_new(o, "own_inflight", json_boolean(d->infl != NULL));
 	json_object_set_new(o, "outcomes_replayed", json_integer((json_int_t)d->replayed));
+	json_object_set_new(o, "outcomes_redone", json_integer((json_int_t)d->redone));
 	json_object_set_new(o, "inflight_resubmitted", json_integer((json_int_t)resubmitted));
 }
 

@@ -87,6 +87,20 @@ struct vgw_fs_req {
 	const struct iovec *out;
 	unsigned int out_cnt;
 	void *user; /* the caller's cookie */
+	/* Set by the caller: 0, or the request was taken again after a crash
+	 * of the back-end that had started it (CLOCK_REALTIME_COARSE, ns, when
+	 * it was first started) and may have been done on the host already.
+	 * An operation that then finds its own work done answers as the first
+	 * try would have: an UNLINK finding no name, a MKDIR finding the
+	 * directory made since (birth time, else change time, not before
+	 * this) succeed (doc/keeper.rst). */
+	uint64_t redo_since_ns;
+	/* Set by the caller: 8 bytes that outlive a crash of the back-end
+	 * (NULL: none), the same for the request's first try and its redo.
+	 * The engine notes there, before the host operation, what a redo must
+	 * know to tell whether the first try was done: for a WRITE through an
+	 * O_APPEND handle, the file's size before it (+ 1; 0: nothing). */
+	uint64_t *redo_note;
 
 	/* filled on completion */
 	uint32_t out_len;	/* bytes written into out (0: no reply,

@@ -73,6 +73,12 @@
  *              with the control sockets' state-save (SYNC stopped) and
  *              state-load (SYNC connected, before the rings start).
  *
+ *   churn      rounds of MKDIR, CREATE, WRITE, SETATTR, LINK, SYMLINK,
+ *              RENAME, UNLINK, RMDIR and appends to a log, each checked,
+ *              until "stop" on stdin or --rounds N (--pace-ms M between
+ *              rounds): for a back-end killed under load (see
+ *              vufront_fs_churn.c).
+ *
  * Coordination with the caller: "SYNC <tag>" on stdout, then wait for a
  * line on stdin (any text; "GO" by convention). Every scenario ends with
  * "SYNC done" (the caller reads the gateway's counters while we are still
@@ -102,9 +108,10 @@ fs_usage(FILE *out)
 		     "                  [--read-file NAME --read-size N --read-seed S]\n"
 		     "                  [--write-file NAME --write-size N --write-seed S]\n"
 		     "                  [--expect NAME]... [--timeout-ms T] [--verbose]\n"
+		     "                  [--rounds N] [--pace-ms M]\n"
 		     "SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
 		     "resubmit-used, resubmit-late, inflight-bad, migrate, migrate-ctl (with\n"
-		     "--socket2 PATH: the destination gateway's socket) (see the source).\n"
+		     "--socket2 PATH: the destination gateway's socket), churn (see the source).\n"
 		     "Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
 		     "Prints one line per check, \"SYNC <tag>\" where it waits for a line on\n"
 		     "stdin, and \"RESULT ok\" (exit 0) or \"RESULT fail N\" (exit 1).\n");
@@ -151,6 +158,12 @@ fs_parse_opt(int c, struct fs_opts *o)
 	case 't':
 		o->timeout_ms = atoi(optarg);
 		break;
+	case 'n':
+		o->rounds = (unsigned int)strtoul(optarg, NULL, 0);
+		break;
+	case 'p':
+		o->pace_ms = (unsigned int)strtoul(optarg, NULL, 0);
+		break;
 	case 'v':
 		o->verbose = true;
 		break;
@@ -179,6 +192,8 @@ fs_parse(int argc, char **argv, struct fs_opts *o)
 		{ "write-seed", required_argument, NULL, 'y' },
 		{ "expect", required_argument, NULL, 'e' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "rounds", required_argument, NULL, 'n' },
+		{ "pace-ms", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -193,6 +208,7 @@ fs_parse(int argc, char **argv, struct fs_opts *o)
 	o->write_size = 150000;
 	o->write_seed = 2;
 	o->timeout_ms = FS_TIMEOUT_MS;
+	o->rounds = 1000000;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
 		if (fs_parse_opt(c, o) < 0)
 			return -EINVAL;
@@ -248,6 +264,7 @@ static const struct fs_scenario fs_scenarios[] = {
 	  .inflight = true },
 	{ .name = "migrate", .run = scenario_migrate, .device_state = true },
 	{ .name = "migrate-ctl", .run = scenario_migrate, .state_via_ctl = true },
+	{ .name = "churn", .run = scenario_churn },
 };
 
 static const struct fs_scenario *

@@ -14,6 +14,7 @@
  *   vufront_fs_inflight.c   inflight, inflight-bad
  *   vufront_fs_resubmit.c   resubmit, resubmit-used, resubmit-late
  *   vufront_fs_migrate.c    migrate, migrate-ctl
+ *   vufront_fs_churn.c      churn
  *
  * vufront_fs.c has the options, the scenario table and main().
  */
@@ -61,6 +62,8 @@ struct fs_opts {
 	const char *expect[16];
 	unsigned int n_expect;
 	int timeout_ms;
+	unsigned int rounds;  /* churn: at most this many rounds */
+	unsigned int pace_ms; /* churn: sleep between rounds */
 	bool verbose;
 };
 
@@ -207,5 +210,6 @@ void scenario_inflight(struct fs_front *f);
 void scenario_inflight_bad(struct fs_front *f);
 void scenario_resubmit(struct fs_front *f);
 void scenario_migrate(struct fs_front *f);
+void scenario_churn(struct fs_front *f);
 
 #endif /* VUFRONT_FS_H */

@@ -212,11 +212,11 @@ t_damage(enum t_bad k, int fd, void *map, size_t size, const struct t_sess *s, c
 			 d2, d1);
 		break;
 	case T_BAD_HANDLE:
-		in[f].state = FS_ENT_FREE;
-		snprintf(want, want_len,
-			 "table region: handle %u: on inode %u, which is not "
-			 "in use",
-			 (uint32_t)s->fh_f, f);
+		/* (a handle on a freed inode is kept, stale) */
+		((struct fs_handle *)(void *)((uint8_t *)map + h->off_handles))[(uint32_t)s->fh_f]
+			.inode = h->inode_bump + 5;
+		snprintf(want, want_len, "table region: handle %u: on inode %u, beyond the table",
+			 (uint32_t)s->fh_f, h->inode_bump + 5);
 		break;
 	case T_BAD_TRUNCATED:
 		assert_int_equal(ftruncate(fd, (off_t)(size / 2)), 0);

@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2025 The vhostgw authors
+ */
+
+/*
+ * vufront-fs, scenario churn: rounds of operations that change the host,
+ * each checked, for as long as the caller lets it run (a line "stop" on
+ * stdin, or --rounds). Round r (dir "c<r>", file seed 1000 + r):
+ *
+ *   MKDIR c<r>; CREATE c<r>/f (O_EXCL); WRITE its pattern in two pieces;
+ *   SETATTR mode 0600; LINK f -> g; SYMLINK s -> "f"; RENAME g -> h;
+ *   UNLINK h; one WRITE of "round=NNNNNN\n" through the O_APPEND handle of
+ *   churn.log (created with O_EXCL before round 0); RELEASE f; OPEN f
+ *   read-only, READ it whole and compare, RELEASE; odd rounds then UNLINK f
+ *   and s and RMDIR c<r>; FORGET of the node ids the round was handed.
+ *
+ * Every one of them must succeed with the reply a single execution gives:
+ * a MKDIR done twice would be EEXIST, a CREATE O_EXCL EEXIST, an UNLINK
+ * ENOENT, an append twice a line twice in the log. "info churn round=R
+ * done" follows each round, so the caller can check the host tree of the
+ * rounds done while the back-end is killed under us; it ends with
+ * "info churn rounds=N failed=F".
+ */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vufront_fs.h"
+
+#define CHURN_LOG "churn.log"
+#define CHURN_LINE 14 /* "round=NNNNNN\n" + NUL */
+
+static uint32_t
+churn_len(unsigned int r)
+{
+	return 1024 + (r * 131u) % 3072;
+}
+
+/* A request that creates a node: its entry (lookup counted), or false. */
+static bool
+churn_entry(struct fs_front *f, const struct fs_req *r, const char *name, struct fuse_entry_out *e,
+	    uint64_t *fh)
+{
+	struct fs_slot *s = fs_call(f, FS_REQQ, r, name, 0, r->out_body);
+
+	if (s == NULL)
+		return false;
+	*e = *(const struct fuse_entry_out *)fs_body(s);
+	if (fh != NULL)
+		*fh = ((const struct fuse_open_out *)((const uint8_t *)fs_body(s) + sizeof(*e)))
+			      ->fh;
+	fs_slot_put(s);
+	return e->nodeid != 0 || fs_check(f, false, name, "node id 0");
+}
+
+/* A request answered by a bare header (RENAME, UNLINK, RMDIR, RELEASE). */
+static bool
+churn_plain(struct fs_front *f, const struct fs_req *r, const char *name)
+{
+	struct fs_slot *s = fs_call(f, FS_REQQ, r, name, 0, 0);
+
+	if (s == NULL)
+		return false;
+	fs_slot_put(s);
+	return true;
+}
+
+static bool
+churn_mkdir(struct fs_front *f, const char *dname, struct fuse_entry_out *e)
+{
+	struct fuse_mkdir_in in = { .mode = 0755, .umask = 022 };
+	struct fs_req r = { .opcode = FUSE_MKDIR,
+			    .nodeid = FUSE_ROOT_ID,
+			    .arg = &in,
+			    .arg_len = sizeof(in),
+			    .arg2 = dname,
+			    .arg2_len = (uint32_t)strlen(dname) + 1,
+			    .out_body = sizeof(struct fuse_entry_out) };
+
+	return churn_entry(f, &r, "churn mkdir", e, NULL) &&
+	       (S_ISDIR(e->attr.mode) || fs_check(f, false, "churn mkdir", "mode 0%o", e->attr.mode));
+}
+
+static bool
+churn_create(struct fs_front *f, uint64_t parent, const char *fname, uint32_t flags,
+	     struct fuse_entry_out *e, uint64_t *fh)
+{
+	struct fuse_create_in in = { .flags = flags, .mode = 0100644, .umask = 022 };
+	struct fs_req r = { .opcode = FUSE_CREATE,
+			    .nodeid = parent,
+			    .arg = &in,
+			    .arg_len = sizeof(in),
+			    .arg2 = fname,
+			    .arg2_len = (uint32_t)strlen(fname) + 1,
+			    .out_body = sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out) };
+
+	return churn_entry(f, &r, "churn create", e, fh) &&
+	       (e->attr.size == 0 || fs_check(f, false, "churn create", "size %" PRIu64,
+					      (uint64_t)e->attr.size));
+}
+
+/* One WRITE of len bytes of the data area at doff, to off. */
+static bool
+churn_write(struct fs_front *f, uint64_t nodeid, uint64_t fh, uint64_t off, uint64_t doff,
+	    uint32_t len, const char *name)
+{
+	struct fuse_write_in in = { .fh = fh, .offset = off, .size = len };
+	struct vufront_buf data = { .addr = f->data_gpa + doff, .len = len };
+	struct fs_req r = { .opcode = FUSE_WRITE,
+			    .nodeid = nodeid,
+			    .arg = &in,
+			    .arg_len = sizeof(in),
+			    .data = &data,
+			    .n_data = 1,
+			    .out_body = sizeof(struct fuse_write_out) };
+	struct fs_slot *s = fs_call(f, FS_REQQ, &r, name, 0, sizeof(struct fuse_write_out));
+	uint32_t got;
+
+	if (s == NULL)
+		return false;
+	got = ((const struct fuse_write_out *)fs_body(s))->size;
+	fs_slot_put(s);
+	return got == len || fs_check(f, false, name, "wrote %u of %u", got, len);
+}
+
+static bool
+churn_chmod(struct fs_front *f, uint64_t nodeid, uint32_t mode)
+{
+	struct fuse_setattr_in in = { .valid = FATTR_MODE, .mode = mode };
+	struct fs_req r = { .opcode = FUSE_SETATTR,
+			    .nodeid = nodeid,
+			    .arg = &in,
+			    .arg_len = sizeof(in),
+			    .out_body = sizeof(struct fuse_attr_out) };
+	struct fs_slot *s = fs_call(f, FS_REQQ, &r, "churn setattr", 0, r.out_body);
+	uint32_t got;
+
+	if (s == NULL)
+		return false;
+	got = ((const struct fuse_attr_out *)fs_body(s))->attr.mode;
+	fs_slot_put(s);
+	return (got & 07777) == mode || fs_check(f, false, "churn setattr", "mode 0%o", got);
+}
+
+static bool
+churn_link(struct fs_front *f, uint64_t dir, uint64_t node, const char *newname)
+{
+	struct fuse_link_in in = { .oldnodeid = node };
+	struct fs_req r = { .opcode = FUSE_LINK,
+			    .nodeid = dir,
+			    .arg = &in,
+			    .arg_len = sizeof(in),
+			    .arg2 = newname,
+			    .arg2_len = (uint32_t)strlen(newname) + 1,
+			    .out_body = sizeof(struct fuse_entry_out) };
+	struct fuse_entry_out e;
+
+	return churn_entry(f, &r, "churn link", &e, NULL) &&
+	       ((e.nodeid == node && e.attr.nlink == 2) ||
+		fs_check(f, false, "churn link", "node %" PRIu64 " (want %" PRIu64 "), %u links",
+			 e.nodeid, node, e.attr.nlink));
+}
+
+static bool
+churn_symlink(struct fs_front *f, uint64_t dir, const char *lname, const char *target,
+	      struct fuse_entry_out *e)
+{
+	char names[64];
+	size_t a = strlen(lname) + 1, b = strlen(target) + 1;
+	struct fs_req r = { .opcode = FUSE_SYMLINK,
+			    .nodeid = dir,
+			    .arg = names,
+			    .arg_len = (uint32_t)(a + b),
+			    .out_body = sizeof(struct fuse_entry_out) };
+
+	memcpy(names, lname, a);
+	memcpy(names + a, target, b);
+	return churn_entry(f, &r, "churn symlink", e, NULL) &&
+	       (S_ISLNK(e->attr.mode) ||
+		fs_check(f, false, "churn symlink", "mode 0%o", e->attr.mode));
+}
+
+static bool
+churn_rename(struct fs_front *f, uint64_t dir, const char *from, const char *to)
+{
+	char names[64];
+	size_t a = strlen(from) + 1, b = strlen(to) + 1;
+	struct fuse_rename_in in = { .newdir = dir };
+	struct fs_req r = { .opcode = FUSE_RENAME,
+			    .nodeid = dir,
+			    .arg = &in,
+			    .arg_len = sizeof(in),
+			    .arg2 = names,
+			    .arg2_len = (uint32_t)(a + b) };
+
+	memcpy(names, from, a);
+	memcpy(names + a, to, b);
+	return churn_plain(f, &r, "churn rename");
+}
+
+static bool
+churn_remove(struct fs_front *f, uint32_t opcode, uint64_t dir, const char *name, const char *what)
+{
+	struct fs_req r = { .opcode = opcode,
+			    .nodeid = dir,
+			    .arg = name,
+			    .arg_len = (uint32_t)strlen(name) + 1 };
+
+	return churn_plain(f, &r, what);
+}
+
+/* OPEN read-only, READ whole, compare with seed's pattern, RELEASE. */
+static bool
+churn_verify(struct fs_front *f, uint64_t nodeid, unsigned int seed, uint32_t len)
+{
+	struct fs_slot *s;
+	uint64_t fh;
+	bool ok = true;
+
+	if (!fs_open(f, FUSE_OPEN, nodeid, O_RDONLY, "churn open", &fh))
+		return false;
+	s = fs_post_read(f, nodeid, fh, 0, len + 100);
+	if (s == NULL)
+		return fs_check(f, false, "churn read", "could not post");
+	fs_wait(f, s, f->o->timeout_ms);
+	if (!fs_reply_ok(f, "churn read", s, 0, len)) {
+		ok = false;
+	} else if (fs_oh(s)->len - FS_OUT_HDR != len) {
+		ok = fs_check(f, false, "churn read", "%u bytes, want %u", fs_oh(s)->len - FS_OUT_HDR,
+			      len);
+	} else {
+		const uint8_t *b = fs_body(s);
+
+		for (uint32_t i = 0; i < len && ok; i++)
+			if (b[i] != fs_pattern(seed, i))
+				ok = fs_check(f, false, "churn read", "byte %u differs", i);
+	}
+	if (s->done)
+		fs_slot_put(s);
+	return fs_release(f, FUSE_RELEASE, nodeid, fh, "churn release read") && ok;
+}
+
+/* The log line of round r, appended through the O_APPEND handle. */
+static bool
+churn_log(struct fs_front *f, uint64_t node, uint64_t fh, unsigned int r)
+{
+	uint64_t doff = FS_DATA - 64;
+
+	snprintf((char *)f->data + doff, CHURN_LINE, "round=%06u\n", r % 1000000);
+	/* the offset is ignored on an O_APPEND file */
+	return churn_write(f, node, fh, 0, doff, CHURN_LINE - 1, "churn append");
+}
+
+static bool
+churn_round(struct fs_front *f, unsigned int r, uint64_t log_node, uint64_t log_fh)
+{
+	struct fuse_entry_out d, e, sl;
+	uint32_t len = churn_len(r);
+	char dname[32];
+	uint64_t fh;
+	bool ok;
+
+	snprintf(dname, sizeof(dname), "c%u", r);
+	for (uint32_t i = 0; i < len; i++)
+		f->data[i] = fs_pattern(1000 + r, i);
+	if (!churn_mkdir(f, dname, &d))
+		return false;
+	ok = churn_create(f, d.nodeid, "f", O_WRONLY | O_CREAT | O_EXCL, &e, &fh) &&
+	     churn_write(f, e.nodeid, fh, 0, 0, len / 2, "churn write") &&
+	     churn_write(f, e.nodeid, fh, len / 2, len / 2, len - len / 2, "churn write") &&
+	     churn_chmod(f, e.nodeid, 0600) && churn_link(f, d.nodeid, e.nodeid, "g") &&
+	     churn_symlink(f, d.nodeid, "s", "f", &sl) && churn_rename(f, d.nodeid, "g", "h") &&
+	     churn_remove(f, FUSE_UNLINK, d.nodeid, "h", "churn unlink") &&
+	     churn_log(f, log_node, log_fh, r) &&
+	     fs_release(f, FUSE_RELEASE, e.nodeid, fh, "churn release") &&
+	     churn_verify(f, e.nodeid, 1000 + r, len);
+	if (ok && r % 2 == 1)
+		ok = churn_remove(f, FUSE_UNLINK, d.nodeid, "f", "churn unlink f") &&
+		     churn_remove(f, FUSE_UNLINK, d.nodeid, "s", "churn unlink s") &&
+		     churn_remove(f, FUSE_RMDIR, FUSE_ROOT_ID, dname, "churn rmdir");
+	if (!ok)
+		return false;
+	/* CREATE and LINK each counted a lookup of f */
+	fs_forget_hiprio(f, e.nodeid);
+	fs_forget_hiprio(f, e.nodeid);
+	fs_forget_hiprio(f, sl.nodeid);
+	fs_forget_hiprio(f, d.nodeid);
+	return true;
+}
+
+/* A line "stop" waiting on stdin. */
+static bool
+churn_stop_asked(void)
+{
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+	char line[64];
+
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		return true;
+	return strncmp(line, "stop", 4) == 0;
+}
+
+void
+scenario_churn(struct fs_front *f)
+{
+	struct fuse_entry_out le;
+	unsigned int r = 0;
+	uint64_t lfh;
+	bool ok;
+
+	if (!fs_init(f))
+		return;
+	if (!churn_create(f, FUSE_ROOT_ID, CHURN_LOG, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, &le,
+			  &lfh))
+		return;
+	printf("info churn started\n");
+	for (ok = true; ok && r < f->o->rounds && !churn_stop_asked(); r++) {
+		ok = churn_round(f, r, le.nodeid, lfh);
+		if (ok)
+			printf("info churn round=%u done\n", r);
+		if (f->o->pace_ms > 0)
+			usleep((useconds_t)f->o->pace_ms * 1000);
+	}
+	fs_check(f, ok, "churn rounds", "round %u failed", r - 1);
+	if (fs_release(f, FUSE_RELEASE, le.nodeid, lfh, "churn release log"))
+		fs_check(f, true, "churn release log", NULL);
+	printf("info churn rounds=%u failed=%u\n", ok ? r : r - 1, f->failed);
+}
