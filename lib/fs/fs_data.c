@@ -221,29 +221,35 @@ fs_write_issue(struct vgw_fs *fs, struct fs_ctx *c)
  * done when the file holds its data at the noted size: answered without
  * writing it twice. ---- */
 
-/* 1: the file holds the request's data at c->before; 0: it does not. */
+/* 1: the file holds the request's data at c->before; 0: it does not. The
+ * handle may be write-only: read through a read-only reopen of it. */
 static int
 fs_append_done_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
 {
 	uint64_t off = c->before;
+	char pname[16];
+	int rfd, same = 1;
 
-	(void)fs;
-	for (unsigned int i = 0; i < c->iovcnt; i++) {
+	fs_pname(pname, c->jfd);
+	rfd = openat(fs->proc_fd, pname, O_RDONLY | O_CLOEXEC);
+	if (rfd < 0)
+		return 0;
+	for (unsigned int i = 0; i < c->iovcnt && same; i++) {
 		const uint8_t *p = c->iov[i].iov_base;
 		size_t left = c->iov[i].iov_len;
 
-		while (left != 0) {
+		while (left != 0 && same) {
 			size_t n = left < FS_HELPER_BUF ? left : FS_HELPER_BUF;
-			ssize_t got = pread(c->jfd, buf, n, (off_t)off);
+			ssize_t got = pread(rfd, buf, n, (off_t)off);
 
-			if (got != (ssize_t)n || memcmp(buf, p, n) != 0)
-				return 0;
+			same = got == (ssize_t)n && memcmp(buf, p, n) == 0;
 			p += n;
 			left -= n;
 			off += n;
 		}
 	}
-	return 1;
+	close(rfd);
+	return same;
 }
 
 static void

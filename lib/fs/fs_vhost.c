@@ -108,16 +108,17 @@ static unsigned int n_devs;
  * and the record, and the engine is told so (vgw_fs_req.redo_since_ns),
  * which answers as the first try would have (doc/keeper.rst). */
 
-#define FS_OUTCOME_REPLY 240
+#define FS_OUTCOME_REPLY 224
 #define FS_OUTCOME_STARTED 0xffffffffu /* len: started, no reply recorded */
 #define FS_OUTCOMES_PER_RING 32768u    /* one per head of the largest ring */
 
 struct fs_outcome {
 	uint64_t unique;
 	uint32_t opcode;
-	uint32_t len; /* of the reply; 0: none recorded; FS_OUTCOME_STARTED:
-		       * started at the time in reply[0, 8), the engine's redo
-		       * note in reply[8, 16) */
+	uint32_t len;	     /* of the reply; 0: none recorded;
+			      * FS_OUTCOME_STARTED: started, not recorded */
+	uint64_t started_ns; /* CLOCK_REALTIME_COARSE at the first start */
+	uint64_t note;	     /* the engine's redo note */
 	uint8_t reply[FS_OUTCOME_REPLY];
 };
 
@@ -206,12 +207,12 @@ outcome_start(struct fs_dev *d, struct fs_slot *s)
 	o->unique = unique;
 	o->opcode = op;
 	now = coarse_now_ns();
-	memcpy(o->reply, &now, sizeof(now));
-	memset(o->reply + 8, 0, 8);
+	o->started_ns = now;
+	o->note = 0;
 	rte_smp_wmb();
 	o->len = FS_OUTCOME_STARTED;
 	rte_smp_wmb();
-	s->req.redo_note = (uint64_t *)(void *)(o->reply + 8);
+	s->req.redo_note = &o->note;
 }
 
 static void
@@ -226,13 +227,17 @@ outcome_record(struct fs_dev *d, const struct fs_slot *s, const struct vgw_fs_re
 	if (unlikely(d->fault_unrecorded) && ++d->fault_count % d->fault_every == 0)
 		kill(getpid(), SIGKILL); /* VHOSTGW_TEST_FAULT: done, not recorded */
 	o = outcome_of(d, s->vq, s->chain.head);
-	o->len = 0;
-	rte_smp_wmb();
+	/* started (outcome_start) with this unique: it stays so until the one
+	 * store of len below, whatever happens to the reply's bytes before */
+	if (o->len != FS_OUTCOME_STARTED || o->unique != unique || o->opcode != op) {
+		o->len = 0;
+		rte_smp_wmb();
+		o->unique = unique;
+		o->opcode = op;
+	}
 	if (!iov_copy(s->chain.iov + s->chain.in_cnt, s->chain.out_cnt, 0, o->reply, r->out_len,
 		      false))
 		return;
-	o->unique = unique;
-	o->opcode = op;
 	rte_smp_wmb();
 	o->len = r->out_len;
 	rte_smp_wmb();
@@ -254,8 +259,8 @@ outcome_replay(struct fs_dev *d, struct fs_slot *s)
 	if (o->len == 0 || !req_id(s, &op, &unique) || o->unique != unique || o->opcode != op)
 		return false;
 	if (o->len == FS_OUTCOME_STARTED) {
-		memcpy(&s->req.redo_since_ns, o->reply, sizeof(s->req.redo_since_ns));
-		s->req.redo_note = (uint64_t *)(void *)(o->reply + 8);
+		s->req.redo_since_ns = o->started_ns;
+		s->req.redo_note = &o->note;
 		s->req.redo_since_ns += s->req.redo_since_ns == 0; /* 0: a first try */
 		d->redone++;
 		VGW_LOG(fs, INFO,
