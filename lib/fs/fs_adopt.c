@@ -12,6 +12,7 @@
  * rebuilds its own. */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,8 +167,15 @@ fs_adopt_load(struct vgw_fs *fs, const void *region, char *why, size_t why_len)
 		return fs_adopt_fail(why, why_len, rc, "%s", line);
 	rc = vgw_fs_state_load_buf(fs, buf, len, line, sizeof(line));
 	free(buf);
-	if (rc == 0)
+	if (rc == 0) {
+		if (why != NULL && why_len != 0)
+			snprintf(why, why_len,
+				 "%u inode(s), %u handle(s); %" PRIu64 " inode(s) and %" PRIu64
+				 " handle(s) stale",
+				 vgw_fs_inode_count(fs), vgw_fs_handle_count(fs),
+				 fs->stats.state_stale_inodes, fs->stats.state_stale_handles);
 		return 0;
+	}
 	/* the loader checks indices against this engine's tables */
 	if (h->max_inodes != mine->max_inodes || h->max_handles != mine->max_handles)
 		snprintf(note, sizeof(note),

@@ -403,6 +403,7 @@ keeper_adopt(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *c)
 	if (c->fd_num <= 0 || c->fd_num > VGW_VHU_MAX_FDS)
 		return;
 	memcpy(fds, c->fds, c->fd_num * sizeof(int));
+	why[0] = '\0';
 	ret = dev->ops->adopt != NULL ? dev->ops->adopt(dev, fds, c->fd_num, why, sizeof(why)) :
 					-ENOTSUP;
 	if (ret == -ENOTSUP)
@@ -413,8 +414,8 @@ keeper_adopt(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *c)
 			"the session starts afresh",
 			dev->name, vid, why);
 	else
-		VGW_LOG(vhost, NOTICE, "%s: vid %d: the dead gateway's session taken over",
-			dev->name, vid);
+		VGW_LOG(vhost, NOTICE, "%s: vid %d: the dead gateway's session taken over%s%s%s",
+			dev->name, vid, why[0] != '\0' ? " (" : "", why, why[0] != '\0' ? ")" : "");
 }
 
 /* The keeper's BEGIN/END around a replayed session: phase inputs, with
