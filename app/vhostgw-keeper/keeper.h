@@ -115,6 +115,7 @@ void kp_fe_accept(struct keeper *k, struct kp_dev *d);
 void kp_fe_connect(struct keeper *k, struct kp_dev *d);
 void kp_fe_readable(struct keeper *k, struct kp_dev *d);
 void kp_gw_readable(struct keeper *k, struct kp_dev *d);
+void kp_gw_drain(struct keeper *k, struct kp_dev *d);
 void kp_gw_connect(struct keeper *k, struct kp_dev *d);
 void kp_gw_lost(struct keeper *k, struct kp_dev *d);
 void kp_fe_close(struct keeper *k, struct kp_dev *d, const char *why);

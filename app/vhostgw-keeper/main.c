@@ -503,9 +503,12 @@ gw_died(struct keeper *k, int status)
 	g->pid = 0;
 	g->died_ns = now;
 	g->died_real_ns = kp_real_ns();
-	for (unsigned int i = 0; i < k->n_devs; i++)
-		if (k->devs[i].gw_fd >= 0)
-			kp_gw_lost(k, &k->devs[i]);
+	for (unsigned int i = 0; i < k->n_devs; i++) {
+		if (k->devs[i].gw_fd < 0)
+			continue;
+		kp_gw_drain(k, &k->devs[i]);
+		kp_gw_lost(k, &k->devs[i]);
+	}
 	if (k->stopping)
 		return;
 	if (g->upgrading) {

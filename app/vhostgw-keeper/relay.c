@@ -6,6 +6,7 @@
  * When the gateway goes, the front-end's messages wait; when the next one
  * is up, the journal is replayed to it and they go on. */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,10 +393,16 @@ mask_reply(struct vk_msg *r)
 		vk_msg_set_u64(r, vk_msg_u64(r) & VK_PF_ALLOWED);
 }
 
+static bool keep_take(struct kp_dev *d, struct vk_msg *r, uint32_t request);
+
 static void
-replay_reply(struct kp_dev *d, const struct vk_msg *r)
+replay_reply(struct kp_dev *d, struct vk_msg *r)
 {
 	d->swallow--;
+	if (r->request == VGW_VHOST_MSG_KEEPER_TABLES) {
+		keep_take(d, r, VGW_VHOST_MSG_KEEPER_TABLES);
+		return;
+	}
 	if (!(r->flags & VK_FLAG_REPLY) ||
 	    (r->size == 8 && vk_msg_u64(r) != 0 && r->request != VGW_VHOST_MSG_SET_LOG_BASE))
 		kp_log("device %s: replay: the gateway refused %s", d->conf->name,
@@ -403,21 +410,40 @@ replay_reply(struct kp_dev *d, const struct vk_msg *r)
 }
 
 /* The reply to KEEPER_TABLES: the gateway's keep_fds replace ours. */
-static void
-keep_reply(struct kp_dev *d, struct kp_msg *e, struct vk_msg *r)
+static bool
+keep_take(struct kp_dev *d, struct vk_msg *r, uint32_t request)
 {
-	if (!(r->flags & VK_FLAG_REPLY) || r->request != e->m.request || r->size != 8 ||
+	if (!(r->flags & VK_FLAG_REPLY) || r->request != request || r->size != 8 ||
 	    vk_msg_u64(r) != r->n_fds) {
 		kp_log("device %s: bad reply to the keeper's request", d->conf->name);
 		vk_msg_close_fds(r);
-	} else {
-		keep_close(d);
-		memcpy(d->keep, r->fds, r->n_fds * sizeof(int));
-		d->n_keep = r->n_fds;
-		r->n_fds = 0;
+		return false;
 	}
+	keep_close(d);
+	memcpy(d->keep, r->fds, r->n_fds * sizeof(int));
+	d->n_keep = r->n_fds;
+	r->n_fds = 0;
+	return true;
+}
+
+static void
+keep_reply(struct kp_dev *d, struct kp_msg *e, struct vk_msg *r)
+{
+	keep_take(d, r, e->m.request);
 	vk_rx_reset(&d->gw_rx);
 	free(e);
+}
+
+/* KEEPER_TABLES inside a replay, right after BEGIN: the gateway hands
+ * over the session it took over before the journal starts its rings, so
+ * a gateway that dies serving them leaves what it did, not the session
+ * before it (its reply is read as the replay's). */
+static int
+send_tables(struct kp_dev *d)
+{
+	struct vk_msg m = { .request = VGW_VHOST_MSG_KEEPER_TABLES, .flags = VK_FLAG_VERSION };
+
+	return vk_msg_send(d->gw_fd, &m);
 }
 
 /* Ask the gateway for what must outlive it (fs devices). */
@@ -536,6 +562,7 @@ kp_gw_connect(struct keeper *k, struct kp_dev *d)
 {
 	struct replay_ctx c = { .d = d };
 	unsigned int n_replies = 0;
+	bool tables = false;
 	int fd = unix_connect(d->gw_path), n;
 
 	if (fd < 0)
@@ -546,6 +573,10 @@ kp_gw_connect(struct keeper *k, struct kp_dev *d)
 	d->gw_eof_ns = 0;
 	vk_rx_reset(&d->gw_rx);
 	n = journal_used(d->j) ? send_keeper_msg(k, d, VGW_VHOST_MSG_KEEPER_BEGIN) : 0;
+	if (n == 0 && journal_used(d->j) && d->conf->type == VGW_DEV_FS) {
+		n = send_tables(d) < 0 ? -EIO : 0;
+		tables = true;
+	}
 	if (n == 0)
 		n = vk_journal_replay(d->j, replay_emit, &c, &n_replies);
 	if (n > 0)
@@ -556,7 +587,7 @@ kp_gw_connect(struct keeper *k, struct kp_dev *d)
 		kp_gw_lost(k, d);
 		return;
 	}
-	d->swallow = n_replies;
+	d->swallow = n_replies + (tables ? 1 : 0);
 	if (n > 0) {
 		d->replays++;
 		d->last_recovery_ns = kp_now_ns() - k->gw.died_ns;
@@ -568,8 +599,24 @@ kp_gw_connect(struct keeper *k, struct kp_dev *d)
 	/* the (new) session's tables and regions, then the requests the dead
 	 * gateway never answered, first */
 	q_prepend(&d->pending, &d->waiting);
-	ask_keep(k, d);
+	if (!tables)
+		ask_keep(k, d);
 	flush_pending(k, d);
+}
+
+/* The gateway died: what it wrote before is still in the socket, its
+ * last KEEPER_TABLES reply among it (the session it served until then);
+ * read it all before the connection goes. */
+void
+kp_gw_drain(struct keeper *k, struct kp_dev *d)
+{
+	for (unsigned int i = 0; i < 4096 && d->gw_fd >= 0 && d->gw_eof_ns == 0; i++) {
+		struct pollfd p = { .fd = d->gw_fd, .events = POLLIN };
+
+		if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP)))
+			break;
+		kp_gw_readable(k, d);
+	}
 }
 
 /* The gateway connection is gone with the gateway: the front-end stays,

@@ -165,15 +165,17 @@ fs_adopt_load(struct vgw_fs *fs, const void *region, char *why, size_t why_len)
 	rc = fs_state_save_view_buf(&v, &buf, &len, line, sizeof(line));
 	if (rc < 0)
 		return fs_adopt_fail(why, why_len, rc, "%s", line);
-	rc = vgw_fs_state_load_buf(fs, buf, len, line, sizeof(line));
+	rc = fs_state_load_buf(fs, buf, len, line, sizeof(line), true);
 	free(buf);
 	if (rc == 0) {
 		if (why != NULL && why_len != 0)
 			snprintf(why, why_len,
 				 "%u inode(s), %u handle(s); %" PRIu64 " inode(s) and %" PRIu64
-				 " handle(s) stale",
+				 " handle(s) stale%s%s%s",
 				 vgw_fs_inode_count(fs), vgw_fs_handle_count(fs),
-				 fs->stats.state_stale_inodes, fs->stats.state_stale_handles);
+				 fs->stats.state_stale_inodes, fs->stats.state_stale_handles,
+				 fs->stale_first[0] ? " (first: " : "", fs->stale_first,
+				 fs->stale_first[0] ? ")" : "");
 		return 0;
 	}
 	/* the loader checks indices against this engine's tables */

@@ -77,9 +77,40 @@ fs_need_handle(struct vgw_fs *fs, struct fs_ctx *c, uint64_t fh, bool is_dir)
 /* ---- OPEN OPENDIR ---- */
 
 static void
-fs_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
+fs_open_reply(struct vgw_fs *fs, struct fs_ctx *c, uint32_t h)
 {
 	struct fuse_open_out o;
+
+	memset(&o, 0, sizeof(o));
+	o.fh = fs_fh(fs, h);
+	if (c->opcode == FUSE_OPEN)
+		o.open_flags = fs_fopen_flags(fs);
+	else if (fs->cache == VGW_FS_CACHE_ALWAYS)
+		o.open_flags = FOPEN_CACHE_DIR;
+	fs_reply(fs, c, &o, sizeof(o));
+}
+
+/* The note of an OPEN holds the handle it made, once made: taken again
+ * after a crash, that handle is the answer (the first try's open, its
+ * O_TRUNC included, is not done a second time, and no handle is left
+ * behind that the guest never releases). */
+static uint32_t
+fs_open_first(const struct vgw_fs *fs, const struct fs_ctx *c, bool dir)
+{
+	uint32_t h;
+
+	if (c->note == NULL || c->redo_ns == 0)
+		return 0;
+	h = fs_handle_get(fs, *c->note, dir);
+	if (h == 0 || fs->handles[h].inode != c->ino ||
+	    fs->handles[h].inode_gen != fs->inodes[c->ino].gen || fs->fh_fd[h] < 0)
+		return 0;
+	return h;
+}
+
+static void
+fs_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
 	uint32_t h;
 
 	if (res < 0) {
@@ -92,20 +123,16 @@ fs_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
 		fs_reply_err(fs, c, -ENFILE);
 		return;
 	}
-	memset(&o, 0, sizeof(o));
-	o.fh = fs_fh(fs, h);
-	if (c->opcode == FUSE_OPEN)
-		o.open_flags = fs_fopen_flags(fs);
-	else if (fs->cache == VGW_FS_CACHE_ALWAYS)
-		o.open_flags = FOPEN_CACHE_DIR;
-	fs_reply(fs, c, &o, sizeof(o));
+	if (c->note != NULL)
+		*c->note = fs_fh(fs, h);
+	fs_open_reply(fs, c, h);
 }
 
 static void
 fs_open_common(struct vgw_fs *fs, struct fs_ctx *c, bool dir)
 {
 	const struct fuse_open_in *in;
-	uint32_t mode;
+	uint32_t mode, h;
 	int flags;
 
 	if (!fs_out_room(fs, c, sizeof(struct fuse_open_out)) ||
@@ -120,6 +147,11 @@ fs_open_common(struct vgw_fs *fs, struct fs_ctx *c, bool dir)
 		/* devices, FIFOs and sockets are handled by the guest
 		 * kernel; symlinks are never opened */
 		fs_reply_err(fs, c, S_ISDIR(mode) ? -EISDIR : -EPERM);
+		return;
+	}
+	h = fs_open_first(fs, c, dir);
+	if (h != 0) {
+		fs_open_reply(fs, c, h);
 		return;
 	}
 	if (!fs_handle_available(fs)) {
@@ -597,7 +629,7 @@ fs_readdirplus_done(struct vgw_fs *fs, struct fs_ctx *c, int res)
 			/* on a full table the entry goes out without attributes
 			 * (nodeid 0: the kernel then looks it up itself) */
 			if (fs_entry_take_attr(fs, r->fd, r->dev, r->mnt, &r->attr, c->ino, r->name,
-					       &dp->entry_out) < 0)
+					       &dp->entry_out, NULL) < 0)
 				memset(&dp->entry_out, 0, sizeof(dp->entry_out));
 		}
 		dp->dirent.ino = r->attr.ino;

@@ -205,6 +205,7 @@ fs_inode_insert(struct vgw_fs *fs, const struct statx *st, int fd, uint32_t pare
 	in->mnt_id = st->stx_mnt_id;
 	in->mode = st->stx_mode;
 	in->parent = parent;
+	in->parent_gen = parent != 0 ? fs->inodes[parent].gen : 0;
 	memset(in->name, 0, sizeof(in->name));
 	if (name)
 		strncpy(in->name, name, NAME_MAX);
@@ -308,7 +309,10 @@ fs_inode_rename(struct vgw_fs *fs, uint32_t idx, uint32_t parent, const char *na
 {
 	struct fs_inode *in = &fs->inodes[idx];
 
+	/* killed half-way, the hint is a mix of old and new: the save finds
+	 * an empty or wrong name, a take-over checks what the name leads to */
 	in->parent = parent;
+	in->parent_gen = fs->inodes[parent].gen;
 	memset(in->name, 0, sizeof(in->name));
 	strncpy(in->name, name, NAME_MAX);
 }
@@ -411,9 +415,28 @@ fs_handle_available(const struct vgw_fs *fs)
 	return fs->hdr->handle_free != 0 || fs->hdr->handle_bump < fs->hdr->max_handles;
 }
 
+/* The lookup count goes up once per request: with counted (a request's
+ * redo note, kept across a crash), a request taken again whose first try
+ * counted this node already (the note holds its node id) does not count
+ * it twice. The note is written after the count: killed between the two,
+ * the node keeps one lookup too many (a table entry the guest never
+ * forgets), never one too few (a node id gone while the guest uses it). */
+void
+fs_lookup_count(struct vgw_fs *fs, uint32_t idx, uint64_t *counted)
+{
+	uint64_t node = fs_nodeid(fs, idx);
+
+	if (idx == FS_ROOT_IDX || (counted != NULL && *counted == node))
+		return;
+	fs->inodes[idx].nlookup++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* counted, then noted */
+	if (counted != NULL)
+		*counted = node;
+}
+
 int
 fs_entry_take_attr(struct vgw_fs *fs, int fd, uint64_t dev, uint64_t mnt, const struct fuse_attr *a,
-		   uint32_t parent, const char *name, struct fuse_entry_out *e)
+		   uint32_t parent, const char *name, struct fuse_entry_out *e, uint64_t *counted)
 {
 	uint32_t idx = fs_inode_find(fs, dev, a->ino, mnt);
 	struct statx st;
@@ -434,8 +457,7 @@ fs_entry_take_attr(struct vgw_fs *fs, int fd, uint64_t dev, uint64_t mnt, const 
 			return -ENFILE;
 		}
 	}
-	if (idx != FS_ROOT_IDX)
-		fs->inodes[idx].nlookup++;
+	fs_lookup_count(fs, idx, counted);
 	memset(e, 0, sizeof(*e));
 	e->nodeid = fs_nodeid(fs, idx);
 	e->generation = e->nodeid >> 32;
@@ -449,11 +471,11 @@ fs_entry_take_attr(struct vgw_fs *fs, int fd, uint64_t dev, uint64_t mnt, const 
 
 int
 fs_entry_take(struct vgw_fs *fs, int fd, const struct statx *st, uint32_t parent, const char *name,
-	      struct fuse_entry_out *e)
+	      struct fuse_entry_out *e, uint64_t *counted)
 {
 	struct fuse_attr a;
 
 	fs_fill_attr(fs, &a, st);
 	return fs_entry_take_attr(fs, fd, makedev(st->stx_dev_major, st->stx_dev_minor),
-				  st->stx_mnt_id, &a, parent, name, e);
+				  st->stx_mnt_id, &a, parent, name, e, counted);
 }

@@ -63,7 +63,7 @@ fs_lookup_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 		return;
 	}
 	c->fd = -1;
-	rc = fs_entry_take(fs, fd, &c->stx, c->ino2, c->name, &e);
+	rc = fs_entry_take(fs, fd, &c->stx, c->ino2, c->name, &e, c->note);
 	if (rc < 0) {
 		fs_reply_err(fs, c, rc);
 		return;
@@ -176,8 +176,7 @@ fs_self_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 		fs_reply_err(fs, c, res);
 		return;
 	}
-	if (c->ino != FS_ROOT_IDX)
-		fs_ino(fs, c->ino)->nlookup++;
+	fs_lookup_count(fs, c->ino, c->note);
 	fs_fill_entry(fs, &e, fs_nodeid(fs, c->ino), &c->stx);
 	fs_reply(fs, c, &e, FS_ENTRY_SZ);
 }
@@ -224,13 +223,29 @@ fs_op_lookup(struct vgw_fs *fs, struct fs_ctx *c)
 
 /* ---- FORGET, BATCH_FORGET: no reply ---- */
 
+/* A FORGET is done once: its redo note says "done" before it is applied,
+ * so one taken again after a crash is not applied twice (killed between
+ * the two, the lookups stay: a table entry the guest has forgotten, never
+ * a node id gone while it still uses it). */
+static bool
+fs_forget_once(struct fs_ctx *c)
+{
+	if (c->note == NULL)
+		return true;
+	if (c->redo_ns != 0 && *c->note == 1)
+		return false;
+	*c->note = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* stored before the tables change */
+	return true;
+}
+
 void
 fs_op_forget(struct vgw_fs *fs, struct fs_ctx *c)
 {
 	const struct fuse_forget_in *in;
 	uint32_t idx;
 
-	if (c->arg_len >= sizeof(*in)) {
+	if (fs_forget_once(c) && c->arg_len >= sizeof(*in)) {
 		in = (const void *)c->arg;
 		idx = fs_inode_get(fs, c->nodeid);
 		if (idx != 0)
@@ -247,7 +262,7 @@ fs_op_batch_forget(struct vgw_fs *fs, struct fs_ctx *c)
 	uint64_t off, end;
 	uint32_t i, n, k, idx;
 
-	if (c->arg_len < sizeof(*in)) {
+	if (!fs_forget_once(c) || c->arg_len < sizeof(*in)) {
 		fs_complete(fs, c, 0, 0);
 		return;
 	}
@@ -602,6 +617,7 @@ fs_create_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 {
 	struct fuse_entry_out e;
 	struct fuse_open_out o;
+	uint64_t first, counted;
 	uint32_t h;
 	int rc, fd = c->fd;
 
@@ -618,12 +634,27 @@ fs_create_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 		return;
 	}
 	c->fd = -1;
-	rc = fs_entry_take(fs, fd, &c->stx, c->ino2, c->name, &e);
+	/* the note of a CREATE holds the handle its first try made (on
+	 * that handle's inode the lookup was counted): taken again, the
+	 * same handle and lookup, not a second of each */
+	h = c->note != NULL && c->redo_ns != 0 ? fs_handle_get(fs, *c->note, false) : 0;
+	first = h != 0 && fs->handles[h].inode_gen == fs->inodes[fs->handles[h].inode].gen &&
+				fs->fh_fd[h] >= 0 ?
+			fs_nodeid(fs, fs->handles[h].inode) :
+			0;
+	counted = first;
+	rc = fs_entry_take(fs, fd, &c->stx, c->ino2, c->name, &e, &counted);
 	if (rc < 0) {
 		fs_reply_err(fs, c, rc);
 		return;
 	}
-	h = fs_handle_alloc(fs, fs_inode_get(fs, e.nodeid), c->fd2, (int)c->flags, false);
+	if (first == 0 || first != e.nodeid) {
+		h = fs_handle_alloc(fs, fs_inode_get(fs, e.nodeid), c->fd2, (int)c->flags, false);
+		if (c->note != NULL)
+			*c->note = fs_fh(fs, h);
+	} else {
+		fs_close_async(fs, c->fd2);
+	}
 	c->fd2 = -1;
 	memset(&o, 0, sizeof(o));
 	o.fh = fs_fh(fs, h);

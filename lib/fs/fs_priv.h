@@ -93,7 +93,8 @@ struct fs_inode {
 	uint64_t ino;
 	uint64_t mnt_id;
 	uint32_t mode;
-	uint32_t pad;
+	uint32_t parent_gen; /* the parent's generation when the hint was set;
+			      * 0: not known (a region of an older engine) */
 	char name[NAME_MAX + 1];
 };
 
@@ -273,6 +274,8 @@ struct vgw_fs {
 	atomic_bool stop;
 
 	struct vgw_fs_stats stats;
+	/* the last session load's first stale inode and why, for its log line */
+	char stale_first[112];
 };
 
 /* fs.c: replies and completion */
@@ -330,14 +333,18 @@ uint32_t fs_handle_alloc(struct vgw_fs *fs, uint32_t inode, int fd, int flags, b
 void fs_handle_pin(struct vgw_fs *fs, struct fs_ctx *c, uint32_t idx);
 void fs_handle_release(struct vgw_fs *fs, uint32_t idx);
 void fs_tables_reset(struct vgw_fs *fs);
+/* Take a lookup reference on the inode at idx (not the root) once per
+ * request: counted, when not NULL, is the request's redo note (the node
+ * id its first try counted; fs_inode.c). */
+void fs_lookup_count(struct vgw_fs *fs, uint32_t idx, uint64_t *counted);
 /* Register a looked-up (fd, statx) as an entry reply: find or insert, take
- * a lookup reference, fill e. Consumes fd. 0 or -ENFILE. */
+ * a lookup reference (fs_lookup_count), fill e. Consumes fd. 0 or -ENFILE. */
 int fs_entry_take(struct vgw_fs *fs, int fd, const struct statx *st, uint32_t parent,
-		  const char *name, struct fuse_entry_out *e);
+		  const char *name, struct fuse_entry_out *e, uint64_t *counted);
 /* Same from an already converted attr (READDIRPLUS records). */
 int fs_entry_take_attr(struct vgw_fs *fs, int fd, uint64_t dev, uint64_t mnt,
 		       const struct fuse_attr *a, uint32_t parent, const char *name,
-		       struct fuse_entry_out *e);
+		       struct fuse_entry_out *e, uint64_t *counted);
 bool fs_handle_available(const struct vgw_fs *fs);
 int fs_open_flags(const struct vgw_fs *fs, uint32_t flags);
 void fs_reply_hdr(struct vgw_fs *fs, struct fs_ctx *c, int err, uint32_t body);
@@ -376,6 +383,10 @@ void fs_state_view_of(struct fs_view *v, const struct vgw_fs *fs);
 /* The view's session as a whole stream of type VGW_FS_STATE_DEV_TYPE
  * (*buf the caller's to free()); or < 0 with one line in why. */
 int fs_state_save_view_buf(struct fs_view *v, void **buf, size_t *len, char *why, size_t why_len);
+/* vgw_fs_state_load_buf(); same_host: a take-over on the host that wrote
+ * the stream, where a name leading to another (dev, ino) is another file */
+int fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why, size_t why_len,
+		      bool same_host);
 /* Created, no INIT served, only the root, nothing in flight. */
 bool fs_state_fresh(const struct vgw_fs *fs);
 

@@ -183,6 +183,21 @@ fs_state_order_strict(struct fs_view *v, uint32_t idx, uint32_t p, const uint8_t
 	return 0;
 }
 
+/* Whether the hint of the inode at idx can still lead to it: a name of
+ * one component (an engine killed while renaming leaves it empty or
+ * half-written) under the directory it was set in (a parent forgotten
+ * since, its slot taken by another inode, is another directory). */
+static bool
+fs_state_hint_ok(const struct fs_view *v, uint32_t idx, uint32_t p)
+{
+	const struct fs_inode *in = &v->inodes[idx];
+
+	if (fs_check_name(in->name, strnlen(in->name, NAME_MAX), false) < 0)
+		return false;
+	return p == 0 || p >= v->hdr->inode_bump || in->parent_gen == 0 ||
+	       v->inodes[p].gen == in->parent_gen;
+}
+
 /* Every live inode but the root, parents first: from each inode not placed
  * yet, climb to the root or to a placed ancestor, then place the path top
  * down. A parent hint that does not lead there (its inode forgotten, or
@@ -208,6 +223,10 @@ fs_state_order(struct fs_view *v, uint8_t *mark, uint32_t *stack, uint32_t *orde
 			mark[cur] = 1; /* on the path */
 			stack[sp++] = cur;
 			p = v->inodes[cur].parent;
+			if (!fs_state_hint_ok(v, cur, p)) {
+				orphan = true;
+				break;
+			}
 			if (p == FS_ROOT_IDX)
 				break;
 			rc = fs_state_order_strict(v, cur, p, mark);
@@ -261,6 +280,9 @@ fs_state_put_inode(struct vgw_state_writer *w, const struct fs_view *v, uint32_t
 	vgw_state_put_u64(w, in->nlookup);
 	vgw_state_put_u64(w, in->dev);
 	vgw_state_put_u64(w, in->ino);
+	/* an orphan is loaded stale: its name is kept only when it is one */
+	if (fs_check_name(in->name, strnlen(in->name, NAME_MAX), false) < 0)
+		return vgw_state_put_str(w, "?");
 	return vgw_state_put_str(w, in->name);
 }
 
@@ -466,6 +488,8 @@ struct fs_load {
 	uint64_t stale;
 	uint64_t stale_handles;
 	uint64_t changed;
+	char stale_first[112]; /* the first stale inode and why */
+	bool same_host;	       /* a take-over: a name must lead to the same file */
 };
 
 bool
@@ -702,29 +726,40 @@ fs_state_session(struct fs_load *L, struct vgw_state_section *s)
  * 0 and *fd, *st (fd -1: stale), or a resource error. */
 static int
 fs_state_reopen(struct fs_load *L, uint32_t parent, const char *name, uint32_t mode, int *fd,
-		struct statx *st)
+		struct statx *st, const char **why)
 {
 	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC, .resolve = FS_RESOLVE };
 	struct vgw_fs *fs = L->fs;
 	long r;
+	int err;
 
 	*fd = -1;
-	if (parent == 0 || fs->ino_fd[parent] < 0)
+	if (parent == 0) {
+		*why = "no path to it was kept";
 		return 0;
+	}
+	if (fs->ino_fd[parent] < 0) {
+		*why = "its parent is stale";
+		return 0;
+	}
 	r = syscall(SYS_openat2, fs->ino_fd[parent], name, &how, sizeof(how));
-	if (r < 0)
-		return fs_state_resource_err(-errno) ? -errno : 0;
+	if (r < 0) {
+		err = -errno;
+		*why = strerror(-err);
+		return fs_state_resource_err(err) ? err : 0;
+	}
 	if (statx((int)r, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_MNT_ID,
 		  st) < 0) {
-		int err = -errno;
-
+		err = -errno;
 		close((int)r);
+		*why = strerror(-err);
 		return fs_state_resource_err(err) ? err : 0;
 	}
 	/* the guest knows this node as a file of its type: another type
 	 * under the same name is another file */
 	if ((st->stx_mode & S_IFMT) != (mode & S_IFMT)) {
 		close((int)r);
+		*why = "the name leads to a file of another type";
 		return 0;
 	}
 	*fd = (int)r;
@@ -739,6 +774,7 @@ fs_state_inode(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 	uint32_t idx, gen, parent, mode, got;
 	uint64_t nlookup, dev, ino;
 	char name[NAME_MAX + 1];
+	const char *why = "";
 	struct statx st;
 	struct fs_inode *in;
 	int fd, rc;
@@ -798,10 +834,18 @@ fs_state_inode(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 					      "%u is not a directory",
 					      rec, idx, parent);
 
-	rc = fs_state_reopen(L, parent, name, mode, &fd, &st);
+	rc = fs_state_reopen(L, parent, name, mode, &fd, &st, &why);
 	if (rc < 0)
 		return vgw_state_section_fail(s, rc, "inode record %u (index %u): reopen: %s", rec,
 					      idx, strerror(-rc));
+	/* on the host that made the record, another (dev, ino) under the
+	 * name is another file: a hint left half-updated by a killed engine */
+	if (fd >= 0 && L->same_host &&
+	    (makedev(st.stx_dev_major, st.stx_dev_minor) != dev || st.stx_ino != ino)) {
+		close(fd);
+		fd = -1;
+		why = "the name leads to another file";
+	}
 	if (fd < 0) {
 		memset(&st, 0, sizeof(st));
 		st.stx_dev_major = major(dev);
@@ -809,7 +853,9 @@ fs_state_inode(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 		st.stx_ino = ino;
 		st.stx_mnt_id = FS_STATE_NO_MNT;
 		st.stx_mode = (uint16_t)mode;
-		L->stale++;
+		if (L->stale++ == 0)
+			snprintf(L->stale_first, sizeof(L->stale_first),
+				 "inode %u ('%.40s' in %u): %s", idx, name, parent, why);
 	} else if (makedev(st.stx_dev_major, st.stx_dev_minor) != dev || st.stx_ino != ino) {
 		L->changed++;
 	}
@@ -1046,8 +1092,18 @@ fs_state_why(char *why, size_t why_len, const char *fmt, ...)
 	va_end(ap);
 }
 
+static int fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size_t why_len,
+			 bool same_host);
+
 int
 vgw_fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size_t why_len)
+{
+	return fs_state_load(fs, r, why, why_len, false);
+}
+
+static int
+fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size_t why_len,
+	      bool same_host)
 {
 	struct vgw_state_section s;
 	struct fs_load L;
@@ -1067,6 +1123,7 @@ vgw_fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size
 	memset(&L, 0, sizeof(L));
 	L.fs = fs;
 	L.start = *r;
+	L.same_host = same_host;
 	while ((rc = vgw_state_next_section(r, &s)) == 1) {
 		switch (s.type) {
 		case VGW_FS_SEC_SESSION:
@@ -1121,11 +1178,19 @@ vgw_fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size
 	fs->stats.state_stale_inodes = L.stale;
 	fs->stats.state_stale_handles = L.stale_handles;
 	fs->stats.state_changed_inodes = L.changed;
+	memcpy(fs->stale_first, L.stale_first, sizeof(fs->stale_first));
 	return 0;
 }
 
 int
 vgw_fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why, size_t why_len)
+{
+	return fs_state_load_buf(fs, buf, len, why, why_len, false);
+}
+
+int
+fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why, size_t why_len,
+		  bool same_host)
 {
 	static const uint16_t known[] = { VGW_FS_SEC_SESSION, VGW_FS_SEC_INODES, VGW_FS_SEC_HANDLES,
 					  VGW_FS_SEC_SLOTS };
@@ -1154,5 +1219,5 @@ vgw_fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why,
 		fs_state_why(why, why_len, "%s", vgw_state_reader_reason(&r));
 		return rc;
 	}
-	return vgw_fs_state_load(fs, &r, why, why_len);
+	return fs_state_load(fs, &r, why, why_len, same_host);
 }

@@ -122,13 +122,16 @@ struct fs_outcome {
 	uint8_t reply[FS_OUTCOME_REPLY];
 };
 
-/* LOOKUP, SETATTR, SYMLINK, MKNOD, MKDIR, UNLINK, RMDIR, RENAME, LINK, OPEN,
- * WRITE, SETXATTR, REMOVEXATTR, OPENDIR, CREATE, FALLOCATE, RENAME2: what
- * changes the host or the session's tables when done again. */
+/* LOOKUP, FORGET, SETATTR, SYMLINK, MKNOD, MKDIR, UNLINK, RMDIR, RENAME,
+ * LINK, OPEN, WRITE, SETXATTR, REMOVEXATTR, OPENDIR, CREATE, BATCH_FORGET,
+ * FALLOCATE, RENAME2: what changes the host or the session's tables when
+ * done again. FORGET and BATCH_FORGET have no reply: their record stays
+ * "started" and the engine's redo note says whether they were done. */
 #define FS_OUTCOME_OPS \
-	((1ull << 1) | (1ull << 4) | (1ull << 6) | (1ull << 8) | (1ull << 9) | (1ull << 10) | \
-	 (1ull << 11) | (1ull << 12) | (1ull << 13) | (1ull << 14) | (1ull << 16) | (1ull << 21) | \
-	 (1ull << 24) | (1ull << 27) | (1ull << 35) | (1ull << 43) | (1ull << 45))
+	((1ull << 1) | (1ull << 2) | (1ull << 4) | (1ull << 6) | (1ull << 8) | (1ull << 9) | \
+	 (1ull << 10) | (1ull << 11) | (1ull << 12) | (1ull << 13) | (1ull << 14) | (1ull << 16) | \
+	 (1ull << 21) | (1ull << 24) | (1ull << 27) | (1ull << 35) | (1ull << 42) | (1ull << 43) | \
+	 (1ull << 45))
 
 /* Copy len bytes at off of a chain's buffers into buf, or buf into them
  * (to_iov); false if they do not hold that many. */
@@ -226,6 +229,8 @@ outcome_record(struct fs_dev *d, const struct fs_slot *s, const struct vgw_fs_re
 		return;
 	if (unlikely(d->fault_unrecorded) && ++d->fault_count % d->fault_every == 0)
 		kill(getpid(), SIGKILL); /* VHOSTGW_TEST_FAULT: done, not recorded */
+	if (r->out_len == 0)
+		goto pushed; /* no reply: "started", the note says done */
 	o = outcome_of(d, s->vq, s->chain.head);
 	/* started (outcome_start) with this unique: it stays so until the one
 	 * store of len below, whatever happens to the reply's bytes before */
@@ -241,6 +246,7 @@ outcome_record(struct fs_dev *d, const struct fs_slot *s, const struct vgw_fs_re
 	rte_smp_wmb();
 	o->len = r->out_len;
 	rte_smp_wmb();
+pushed:
 	if (unlikely(d->fault_every != 0) && !d->fault_unrecorded &&
 	    ++d->fault_count % d->fault_every == 0)
 		kill(getpid(), SIGKILL); /* VHOSTGW_TEST_FAULT: between record and used */

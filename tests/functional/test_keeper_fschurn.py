@@ -13,12 +13,13 @@ directory holds its file (content, mode 0600, one link) and symlink, each
 odd round's is gone, and the log holds each round's line once, in order.
 One front-end connection, no failed operation, the tree exact.
 
-By hand (not in the suite: they fail 1 run in 6 and more often, a handle
-or node id lost in a take-over; doc/keeper.rst "Not yet"), with a fourth
-argument the gateway kills itself after every 7th recorded outcome, after
-the host operation and before the used entry (fs-crash-every), or before
-the record (fs-crash-unrecorded-every): every request taken again must be
-answered once.
+Parts 2 and 3: the gateway kills itself after every 7th recorded outcome,
+after the host operation and before the used entry (fs-crash-every), or
+before the record (fs-crash-unrecorded-every), 30 rounds each: every
+request taken again is answered once, the tree is exact, and the tables
+taken over do not grow (a lookup or handle counted twice stays).
+A fourth argument runs one part: kills, fs-crash-every or
+fs-crash-unrecorded-every.
 """
 import os
 import random
@@ -35,6 +36,8 @@ from test_fs_ring import pattern
 KILLS = 20
 FAULT_EVERY = 7
 FAULT_ROUNDS = 30
+MAX_INODES = 6
+MAX_HANDLES = 4
 LOG = "churn.log"
 
 
@@ -244,22 +247,36 @@ def part_fault(binary, tool, keeper, wd, fault):
             f"only {crashes} crashes in {FAULT_ROUNDS} rounds: the fault did not fire")
     t.check(again >= crashes - 1, f"requests taken again: {again} for {crashes} crashes")
     Tree(share).check_all(FAULT_ROUNDS)
+    # a round holds at most root, log, c<r>, f, s and the handles of the
+    # log, f and its read-back: a lookup or handle counted again by a
+    # request taken again would stay, one more per crash
+    sizes = [(int(a), int(b)) for a, b in
+             re.findall(r"session taken over \((\d+) inode\(s\), (\d+) handle\(s\)", out)]
+    t.check(len(sizes) >= crashes - 1,
+            f"{len(sizes)} sessions taken over for {crashes} crashes")
+    t.check(max(a for a, _ in sizes) <= MAX_INODES and max(b for _, b in sizes) <= MAX_HANDLES,
+            f"the tables grew across take-overs (inodes, handles): {sizes}")
     where = "its record" if "unrecorded" in fault else "its used entry"
     t.log(f"{fault}={FAULT_EVERY}: {crashes} crashes between a host operation and {where}, "
-          f"{again} request(s) taken again, each answered once: {FAULT_ROUNDS} rounds exact")
+          f"{again} request(s) taken again, each answered once: {FAULT_ROUNDS} rounds exact; "
+          f"at most {max(a for a, _ in sizes)} inodes and {max(b for _, b in sizes)} handles "
+          f"taken over")
     kp.stop()
 
 
 def main():
-    """The kills; with a fourth argument, FAULT (fs-crash-every or
-    fs-crash-unrecorded-every), the faulted part instead: a reproduction,
-    not in the suite (it fails, doc/keeper.rst "Not yet")."""
+    """The kills, then both faults; with a fourth argument (kills,
+    fs-crash-every or fs-crash-unrecorded-every) that part only."""
     binary, tool, keeper = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3]
     wd = t.workdir("keeper-fschurn")
-    if len(sys.argv) > 4:
-        part_fault(binary, tool, keeper, wd, sys.argv[4])
-        return
-    part_kills(binary, tool, keeper, wd)
+    parts = sys.argv[4:] or ["kills", "fs-crash-every", "fs-crash-unrecorded-every"]
+    for part in parts:
+        if part == "kills":
+            part_kills(binary, tool, keeper, wd)
+        else:
+            t.check(part in ("fs-crash-every", "fs-crash-unrecorded-every"),
+                    f"unknown part {part!r}")
+            part_fault(binary, tool, keeper, wd, part)
 
 
 if __name__ == "__main__":
