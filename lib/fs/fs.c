@@ -122,6 +122,8 @@ vgw_fs_create(const struct vgw_fs_conf *conf)
 		return NULL;
 	fs->memfd = -1;
 	fs->proc_fd = -1;
+	fs->vault[0] = -1;
+	fs->vault[1] = -1;
 	fs->shared_dir = strdup(c.shared_dir);
 	if (c.tag)
 		strcpy(fs->tag, c.tag);
@@ -213,6 +215,7 @@ vgw_fs_destroy(struct vgw_fs *fs)
 	}
 	fs_io_fini(fs);
 	fs_tables_fini(fs);
+	fs_vault_close(fs);
 	if (fs->proc_fd >= 0)
 		close(fs->proc_fd);
 	free(fs->ctxs);

@@ -142,7 +142,8 @@ fs_adopt_check_entries(const struct fs_region_hdr *h, const struct fs_inode *in,
 
 /* Save the mapped region as a session stream and load that into fs. */
 static int
-fs_adopt_load(struct vgw_fs *fs, const void *region, char *why, size_t why_len)
+fs_adopt_load(struct vgw_fs *fs, const void *region, struct fs_load_opts *o, char *why,
+	      size_t why_len)
 {
 	const struct fs_region_hdr *h = region;
 	const struct fs_region_hdr *mine = fs->hdr;
@@ -165,7 +166,7 @@ fs_adopt_load(struct vgw_fs *fs, const void *region, char *why, size_t why_len)
 	rc = fs_state_save_view_buf(&v, &buf, &len, line, sizeof(line));
 	if (rc < 0)
 		return fs_adopt_fail(why, why_len, rc, "%s", line);
-	rc = fs_state_load_buf(fs, buf, len, line, sizeof(line), true);
+	rc = fs_state_load_buf(fs, buf, len, line, sizeof(line), o);
 	free(buf);
 	if (rc == 0) {
 		if (why != NULL && why_len != 0)
@@ -176,6 +177,13 @@ fs_adopt_load(struct vgw_fs *fs, const void *region, char *why, size_t why_len)
 				 fs->stats.state_stale_inodes, fs->stats.state_stale_handles,
 				 fs->stale_first[0] ? " (first: " : "", fs->stale_first,
 				 fs->stale_first[0] ? ")" : "");
+		if (o->n_vault != 0 && why != NULL && why_len != 0) {
+			size_t l = strlen(why);
+
+			snprintf(why + l, why_len - l,
+				 "; %" PRIu64 " unlinked file(s) of %u parked given back",
+				 fs->stats.vault_taken, o->n_vault);
+		}
 		return 0;
 	}
 	/* the loader checks indices against this engine's tables */
@@ -190,6 +198,14 @@ fs_adopt_load(struct vgw_fs *fs, const void *region, char *why, size_t why_len)
 int
 vgw_fs_adopt(struct vgw_fs *fs, int memfd, char *why, size_t why_len)
 {
+	return vgw_fs_adopt_vault(fs, memfd, -1, -1, why, why_len);
+}
+
+int
+vgw_fs_adopt_vault(struct vgw_fs *fs, int memfd, int vault_rx, int vault_tx, char *why,
+		   size_t why_len)
+{
+	struct fs_load_opts o = { .same_host = true };
 	struct stat st;
 	void *region;
 	size_t size;
@@ -224,8 +240,15 @@ vgw_fs_adopt(struct vgw_fs *fs, int memfd, char *why, size_t why_len)
 		return fs_adopt_fail(why, why_len, -errno, "mmap of %zu bytes: %s", size,
 				     strerror(errno));
 	rc = fs_adopt_check_hdr(region, size, why, why_len);
-	if (rc == 0)
-		rc = fs_adopt_load(fs, region, why, why_len);
+	if (rc == 0) {
+		rc = fs_vault_take(fs, vault_rx, vault_tx, &o.vault, &o.n_vault);
+		if (rc < 0)
+			fs_adopt_fail(why, why_len, rc, "vault: %s", strerror(-rc));
+	}
+	if (rc == 0) {
+		rc = fs_adopt_load(fs, region, &o, why, why_len);
+		fs_vault_settle(fs, o.vault, o.n_vault, rc == 0);
+	}
 	munmap(region, size);
 	return rc;
 }

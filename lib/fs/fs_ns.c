@@ -444,6 +444,35 @@ fs_unlinked(struct vgw_fs *fs, struct fs_ctx *c, int res)
 }
 
 static void
+fs_unlink_issue(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	memset(&c->aop, 0, sizeof(c->aop));
+	c->aop.kind = FS_AOP_UNLINKAT;
+	c->aop.fd = fs->ino_fd[c->ino];
+	c->aop.path = c->name;
+	c->aop.flags = (int)c->flags;
+	fs_issue(fs, c, fs_unlinked);
+}
+
+/* With a vault: a file about to lose its last name that the session holds
+ * (a regular file of one link, in the table) lives on in the vault. It is
+ * parked before the unlink: a crash between the two leaves it parked (an
+ * fd more, closed at the take-over), never gone without its fd. */
+static void
+fs_unlink_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	uint32_t idx;
+
+	if (res == 0 && S_ISREG(c->stx.stx_mode) && c->stx.stx_nlink == 1) {
+		idx = fs_inode_find(fs, makedev(c->stx.stx_dev_major, c->stx.stx_dev_minor),
+				    c->stx.stx_ino, c->stx.stx_mnt_id);
+		if (idx != 0 && fs->inodes[idx].nlookup != 0)
+			fs_vault_keep(fs, idx);
+	}
+	fs_unlink_issue(fs, c);
+}
+
+static void
 fs_unlink_common(struct vgw_fs *fs, struct fs_ctx *c, int flags)
 {
 	uint32_t off = 0;
@@ -456,12 +485,13 @@ fs_unlink_common(struct vgw_fs *fs, struct fs_ctx *c, int flags)
 		fs_reply_err(fs, c, rc);
 		return;
 	}
-	memset(&c->aop, 0, sizeof(c->aop));
-	c->aop.kind = FS_AOP_UNLINKAT;
-	c->aop.fd = fs->ino_fd[c->ino];
-	c->aop.path = c->name;
-	c->aop.flags = flags;
-	fs_issue(fs, c, fs_unlinked);
+	c->flags = (uint32_t)flags;
+	if (fs->vault[1] >= 0 && flags == 0) {
+		fs_aop_statx(&c->aop, fs->ino_fd[c->ino], c->name, AT_SYMLINK_NOFOLLOW, &c->stx);
+		fs_issue(fs, c, fs_unlink_statted);
+		return;
+	}
+	fs_unlink_issue(fs, c);
 }
 
 void

@@ -276,6 +276,7 @@ struct vgw_fs {
 	struct vgw_fs_stats stats;
 	/* the last session load's first stale inode and why, for its log line */
 	char stale_first[112];
+	int vault[2]; /* fs_vault.c: receive and send ends, or -1 */
 };
 
 /* fs.c: replies and completion */
@@ -383,10 +384,33 @@ void fs_state_view_of(struct fs_view *v, const struct vgw_fs *fs);
 /* The view's session as a whole stream of type VGW_FS_STATE_DEV_TYPE
  * (*buf the caller's to free()); or < 0 with one line in why. */
 int fs_state_save_view_buf(struct fs_view *v, void **buf, size_t *len, char *why, size_t why_len);
-/* vgw_fs_state_load_buf(); same_host: a take-over on the host that wrote
- * the stream, where a name leading to another (dev, ino) is another file */
+/* A parked fd read back from a vault (fs_vault.c). */
+struct fs_vault_ent {
+	int fd;
+	bool used; /* taken by an inode: its fd now */
+	uint64_t dev;
+	uint64_t ino;
+};
+void fs_vault_close(struct vgw_fs *fs);
+/* Park the fd of the inode at idx (a file just unlinked, still held). */
+void fs_vault_keep(struct vgw_fs *fs, uint32_t idx);
+/* Take a dead session's vault ends (dups) as ours and read every parked fd
+ * out into *ents (malloc'd, *n of them). 0 or -errno. */
+int fs_vault_take(struct vgw_fs *fs, int rx, int tx, struct fs_vault_ent **ents, uint32_t *n);
+/* An unused parked fd of (dev, ino), now marked used, or -1. */
+int fs_vault_find(struct fs_vault_ent *e, uint32_t n, uint64_t dev, uint64_t ino);
+void fs_vault_settle(struct vgw_fs *fs, struct fs_vault_ent *e, uint32_t n, bool loaded);
+
+/* How a session stream is loaded: same_host, a take-over on the host that
+ * wrote the stream, where a name leading to another (dev, ino) is another
+ * file; vault, the parked fds of its unlinked files. */
+struct fs_load_opts {
+	bool same_host;
+	struct fs_vault_ent *vault;
+	uint32_t n_vault;
+};
 int fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why, size_t why_len,
-		      bool same_host);
+		      const struct fs_load_opts *opts);
 /* Created, no INIT served, only the root, nothing in flight. */
 bool fs_state_fresh(const struct vgw_fs *fs);
 

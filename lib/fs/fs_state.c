@@ -488,8 +488,11 @@ struct fs_load {
 	uint64_t stale;
 	uint64_t stale_handles;
 	uint64_t changed;
-	char stale_first[112]; /* the first stale inode and why */
-	bool same_host;	       /* a take-over: a name must lead to the same file */
+	char stale_first[112];	    /* the first stale inode and why */
+	bool same_host;		    /* a take-over: a name must lead to the same file */
+	struct fs_vault_ent *vault; /* parked fds of unlinked files */
+	uint32_t n_vault;
+	uint64_t vaulted; /* inodes given a parked fd */
 };
 
 bool
@@ -766,6 +769,28 @@ fs_state_reopen(struct fs_load *L, uint32_t parent, const char *name, uint32_t m
 	return 0;
 }
 
+/* A file unlinked while held has no name to be found by: its fd parked
+ * in the vault (fs_vault.c), or -1. */
+static int
+fs_state_from_vault(struct fs_load *L, uint64_t dev, uint64_t ino, uint32_t mode, struct statx *st)
+{
+	int fd = fs_vault_find(L->vault, L->n_vault, dev, ino);
+
+	if (fd < 0)
+		return -1;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_MNT_ID,
+		  st) < 0 ||
+	    (st->stx_mode & S_IFMT) != (mode & S_IFMT)) {
+		/* not ours after all: back to the vault's list, unused */
+		for (uint32_t i = 0; i < L->n_vault; i++)
+			if (L->vault[i].fd == fd)
+				L->vault[i].used = false;
+		return -1;
+	}
+	L->vaulted++;
+	return fd;
+}
+
 static int
 fs_state_inode(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 {
@@ -846,6 +871,8 @@ fs_state_inode(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 		fd = -1;
 		why = "the name leads to another file";
 	}
+	if (fd < 0)
+		fd = fs_state_from_vault(L, dev, ino, mode, &st);
 	if (fd < 0) {
 		memset(&st, 0, sizeof(st));
 		st.stx_dev_major = major(dev);
@@ -1093,17 +1120,17 @@ fs_state_why(char *why, size_t why_len, const char *fmt, ...)
 }
 
 static int fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size_t why_len,
-			 bool same_host);
+			 const struct fs_load_opts *opts);
 
 int
 vgw_fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size_t why_len)
 {
-	return fs_state_load(fs, r, why, why_len, false);
+	return fs_state_load(fs, r, why, why_len, NULL);
 }
 
 static int
 fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size_t why_len,
-	      bool same_host)
+	      const struct fs_load_opts *opts)
 {
 	struct vgw_state_section s;
 	struct fs_load L;
@@ -1123,7 +1150,11 @@ fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size_t w
 	memset(&L, 0, sizeof(L));
 	L.fs = fs;
 	L.start = *r;
-	L.same_host = same_host;
+	if (opts != NULL) {
+		L.same_host = opts->same_host;
+		L.vault = opts->vault;
+		L.n_vault = opts->n_vault;
+	}
 	while ((rc = vgw_state_next_section(r, &s)) == 1) {
 		switch (s.type) {
 		case VGW_FS_SEC_SESSION:
@@ -1179,18 +1210,19 @@ fs_state_load(struct vgw_fs *fs, struct vgw_state_reader *r, char *why, size_t w
 	fs->stats.state_stale_handles = L.stale_handles;
 	fs->stats.state_changed_inodes = L.changed;
 	memcpy(fs->stale_first, L.stale_first, sizeof(fs->stale_first));
+	fs->stats.vault_taken = L.vaulted;
 	return 0;
 }
 
 int
 vgw_fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why, size_t why_len)
 {
-	return fs_state_load_buf(fs, buf, len, why, why_len, false);
+	return fs_state_load_buf(fs, buf, len, why, why_len, NULL);
 }
 
 int
 fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why, size_t why_len,
-		  bool same_host)
+		  const struct fs_load_opts *opts)
 {
 	static const uint16_t known[] = { VGW_FS_SEC_SESSION, VGW_FS_SEC_INODES, VGW_FS_SEC_HANDLES,
 					  VGW_FS_SEC_SLOTS };
@@ -1219,5 +1251,5 @@ fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *why, siz
 		fs_state_why(why, why_len, "%s", vgw_state_reader_reason(&r));
 		return rc;
 	}
-	return fs_state_load(fs, &r, why, why_len, same_host);
+	return fs_state_load(fs, &r, why, why_len, opts);
 }

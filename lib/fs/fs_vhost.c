@@ -591,6 +591,9 @@ fs_connect(struct vgw_device *dev, int vid)
 	if (ret == 0 && vgw_vhost_keeper_mode() && own_inflight_map(d, -1, why, sizeof(why)) < 0)
 		VGW_LOG(fs, ERR, "%s: %s: requests in flight at a crash will be lost", d->dev.name,
 			why);
+	if (ret == 0 && vgw_vhost_keeper_mode() && vgw_fs_vault_open(d->fs) < 0)
+		VGW_LOG(fs, ERR, "%s: no vault (%s): files unlinked while open are lost at a crash",
+			d->dev.name, strerror(errno));
 	return ret;
 }
 
@@ -617,6 +620,9 @@ fs_keep_fds(struct vgw_device *dev, int *fds, unsigned int max)
 		fds[n++] = vgw_fs_table_fd(d->fs, NULL);
 	if (d->infl_fd >= 0 && n < max)
 		fds[n++] = d->infl_fd;
+	/* the vault's two ends, last (fs_vault.c) */
+	if (d->fs != NULL && n + 2 <= max)
+		n += vgw_fs_vault_fds(d->fs, fds + n);
 	return (int)n;
 }
 
@@ -632,7 +638,9 @@ fs_adopt(struct vgw_device *dev, const int *fds, unsigned int n, char *why, size
 		snprintf(why, why_len, "no session");
 		return -ENOTCONN;
 	}
-	ret = n > 0 ? vgw_fs_adopt(d->fs, fds[0], why, why_len) : 0;
+	ret = n > 0 ? vgw_fs_adopt_vault(d->fs, fds[0], n >= 4 ? fds[2] : -1, n >= 4 ? fds[3] : -1,
+					 why, why_len) :
+		      0;
 	if (ret < 0 || n < 2)
 		return ret;
 	fd = fcntl(fds[1], F_DUPFD_CLOEXEC, 3);

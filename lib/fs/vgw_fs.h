@@ -133,6 +133,9 @@ struct vgw_fs_stats {
 	uint64_t state_stale_inodes;   /* could not be reopened: ESTALE */
 	uint64_t state_stale_handles;  /* could not be reopened: ESTALE */
 	uint64_t state_changed_inodes; /* reopened, another dev/ino */
+	uint64_t vault_kept;	       /* fds of unlinked files parked */
+	uint64_t vault_full;	       /* could not be parked: ESTALE after a crash */
+	uint64_t vault_taken;	       /* given back to a taken-over inode */
 };
 
 struct vgw_fs;
@@ -267,5 +270,15 @@ int vgw_fs_state_load_buf(struct vgw_fs *fs, const void *buf, size_t len, char *
  * INIT session against this engine's configuration. Counted as a load in
  * vgw_fs_stats() (state_*). Runs on a control thread, may block. */
 int vgw_fs_adopt(struct vgw_fs *fs, int memfd, char *why, size_t why_len);
+/* As vgw_fs_adopt(), with the dead session's vault (both ends of its
+ * socket pair; -1: none): its parked fds go back to the inodes that are
+ * gone from their names, and the vault becomes ours. */
+int vgw_fs_adopt_vault(struct vgw_fs *fs, int memfd, int vault_rx, int vault_tx, char *why,
+		       size_t why_len);
+/* Under a keeper: a vault for the fds of files unlinked while held
+ * (fs_vault.c). 0 or -errno. */
+int vgw_fs_vault_open(struct vgw_fs *fs);
+/* Its two ends into fds[0..1], the session keeps owning them; 0 without. */
+unsigned int vgw_fs_vault_fds(const struct vgw_fs *fs, int *fds);
 
 #endif /* VGW_FS_H */

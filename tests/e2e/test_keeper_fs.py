@@ -21,7 +21,7 @@ import time
 import vgw_e2e as e2e
 import fsmig
 
-KILLS = 5
+KILLS = int(os.environ.get('VGW_KEEPER_KILLS', '5'))  # usertools/vhostgw-keeper-soak: 100
 MAX_STALL_S = 2.0
 
 

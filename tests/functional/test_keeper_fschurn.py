@@ -48,8 +48,8 @@ def file_len(r):
 class Churn:
     """One vufront-fs churn run; its stdout read by a thread."""
 
-    def __init__(self, tool, sock, wd, name, rounds=None, pace_ms=1):
-        argv = [tool, "--socket", sock, "--scenario", "churn", "--pace-ms", str(pace_ms)]
+    def __init__(self, tool, sock, wd, name, rounds=None, pace_ms=1, scenario="churn"):
+        argv = [tool, "--socket", sock, "--scenario", scenario, "--pace-ms", str(pace_ms)]
         if rounds is not None:
             argv += ["--rounds", str(rounds)]
         self.outpath = os.path.join(wd, f"{name}.out")
@@ -264,15 +264,60 @@ def part_fault(binary, tool, keeper, wd, fault):
     kp.stop()
 
 
+def wait_line(ch, line, what, timeout=30):
+    deadline = time.time() + timeout
+    while line not in ch.lines:
+        t.check(not ch.failures(), f"{what}: the workload failed:\n{ch.tail()}")
+        t.check(ch.p.poll() is None, f"{what}: the workload ended:\n{ch.tail()}")
+        t.check(time.time() < deadline, f"{what}: no {line!r} in {timeout} s:\n{ch.tail()}")
+        time.sleep(0.005)
+
+
+def part_orphan(binary, tool, keeper, wd):
+    """A file unlinked while open (vufront-fs --scenario orphan): the
+    gateway killed twice while the front-end holds it; it reads back
+    whole through its handle and a new OPEN, the second write included."""
+    share = os.path.join(wd, "orphan")
+    os.makedirs(share)
+    sock = os.path.join(wd, "orphan.sock")
+    kp = t.Keeper(keeper, binary, wd, config(wd, share, sock), name="orphan",
+                  keeper_args=["--stable-ms", "0"]).start()
+    ch = Churn(tool, sock, wd, "orphan", scenario="orphan")
+    for tag in ("orphan1", "orphan2"):
+        wait_line(ch, f"SYNC {tag}", f"before the kill at {tag}")
+        t.check(os.listdir(share) == [], f"{tag}: the share holds {os.listdir(share)}")
+        n = len(kp.replays("fs1"))
+        kp.kill_gateway()
+        wait_replayed(kp, n, f"kill at {tag}")
+        deadline = time.time() + 10
+        while kp.proc.output().count("session taken over") < n + 1:
+            t.check(time.time() < deadline, f"{tag}: no take-over line:\n"
+                    f"{kp.proc.output()[-1500:]}")
+            time.sleep(0.01)
+        last = kp.proc.output().split("session taken over")[-1].split("\n")[0]
+        t.check("1 unlinked file(s) of 1 parked given back" in last,
+                f"{tag}: the take-over did not give the unlinked file back: {last}")
+        ch.p.stdin.write(b"GO\n")
+        ch.p.stdin.flush()
+    rc = ch.finish(kp, stop=False)
+    t.check(rc == 0 and ch.lines[-1] == "RESULT ok",
+            f"the workload failed (exit {rc}):\n{ch.tail()}")
+    t.log("a file unlinked while open: read, written and read again through its handle "
+          "across 2 kills, its fd given back at each take-over")
+    kp.stop()
+
+
 def main():
     """The kills, then both faults; with a fourth argument (kills,
     fs-crash-every or fs-crash-unrecorded-every) that part only."""
     binary, tool, keeper = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3]
     wd = t.workdir("keeper-fschurn")
-    parts = sys.argv[4:] or ["kills", "fs-crash-every", "fs-crash-unrecorded-every"]
+    parts = sys.argv[4:] or ["kills", "orphan", "fs-crash-every", "fs-crash-unrecorded-every"]
     for part in parts:
         if part == "kills":
             part_kills(binary, tool, keeper, wd)
+        elif part == "orphan":
+            part_orphan(binary, tool, keeper, wd)
         else:
             t.check(part in ("fs-crash-every", "fs-crash-unrecorded-every"),
                     f"unknown part {part!r}")

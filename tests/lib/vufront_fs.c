@@ -79,6 +79,10 @@
  *              rounds): for a back-end killed under load (see
  *              vufront_fs_churn.c).
  *
+ *   orphan     a file unlinked while open, read and written through its
+ *              handle across two back-end crashes (SYNC orphan1, orphan2:
+ *              the caller kills the gateway under a keeper there).
+ *
  * Coordination with the caller: "SYNC <tag>" on stdout, then wait for a
  * line on stdin (any text; "GO" by convention). Every scenario ends with
  * "SYNC done" (the caller reads the gateway's counters while we are still
@@ -265,6 +269,7 @@ static const struct fs_scenario fs_scenarios[] = {
 	{ .name = "migrate", .run = scenario_migrate, .device_state = true },
 	{ .name = "migrate-ctl", .run = scenario_migrate, .state_via_ctl = true },
 	{ .name = "churn", .run = scenario_churn },
+	{ .name = "orphan", .run = scenario_orphan },
 };
 
 static const struct fs_scenario *

@@ -211,5 +211,6 @@ void scenario_inflight_bad(struct fs_front *f);
 void scenario_resubmit(struct fs_front *f);
 void scenario_migrate(struct fs_front *f);
 void scenario_churn(struct fs_front *f);
+void scenario_orphan(struct fs_front *f);
 
 #endif /* VUFRONT_FS_H */

@@ -360,3 +360,83 @@ scenario_churn(struct fs_front *f)
 		fs_check(f, true, "churn release log", NULL);
 	printf("info churn rounds=%u failed=%u\n", ok ? r : r - 1, f->failed);
 }
+
+/* READ len bytes at 0 through fh and compare with seed's pattern. */
+static bool
+orphan_read(struct fs_front *f, uint64_t nodeid, uint64_t fh, unsigned int seed, uint32_t len,
+	    const char *name)
+{
+	struct fs_slot *s = fs_post_read(f, nodeid, fh, 0, len + 100);
+	bool ok = true;
+
+	if (s == NULL)
+		return fs_check(f, false, name, "could not post");
+	fs_wait(f, s, f->o->timeout_ms);
+	if (!fs_reply_ok(f, name, s, 0, len)) {
+		ok = false;
+	} else if (fs_oh(s)->len - FS_OUT_HDR != len) {
+		ok = fs_check(f, false, name, "%u bytes, want %u", fs_oh(s)->len - FS_OUT_HDR, len);
+	} else {
+		const uint8_t *b = fs_body(s);
+
+		for (uint32_t i = 0; i < len && ok; i++)
+			if (b[i] != fs_pattern(seed, i))
+				ok = fs_check(f, false, name, "byte %u differs", i);
+	}
+	if (s->done)
+		fs_slot_put(s);
+	return ok && fs_check(f, true, name, NULL);
+}
+
+/* The attributes of an unlinked file: no link, len bytes. */
+static bool
+orphan_attr(struct fs_front *f, uint64_t nodeid, uint32_t len, const char *name)
+{
+	struct fuse_attr a;
+
+	if (!fs_getattr(f, nodeid, name, &a))
+		return false;
+	return fs_check(f, a.nlink == 0 && a.size == len, name, "nlink %u, size %" PRIu64, a.nlink,
+			(uint64_t)a.size);
+}
+
+/*
+ * Scenario orphan: a file unlinked while open lives on across back-end
+ * crashes (the caller kills the gateway at each SYNC). CREATE "orphan"
+ * read-write, WRITE 8 KiB of seed 77's pattern, UNLINK it; SYNC orphan1;
+ * GETATTR (nlink 0, 8 KiB), READ back through the handle, WRITE 4 KiB
+ * more; SYNC orphan2; GETATTR and READ all 12 KiB again, OPEN it anew by
+ * node id and READ through that, RELEASE both, FORGET.
+ */
+void
+scenario_orphan(struct fs_front *f)
+{
+	const unsigned int seed = 77;
+	const uint32_t a = 8192, b = 4096;
+	struct fuse_entry_out e;
+	uint64_t fh, fh2;
+
+	for (uint32_t i = 0; i < a + b; i++)
+		f->data[i] = fs_pattern(seed, i);
+	if (!fs_init(f) ||
+	    !churn_create(f, FUSE_ROOT_ID, "orphan", O_RDWR | O_CREAT | O_EXCL, &e, &fh) ||
+	    !churn_write(f, e.nodeid, fh, 0, 0, a, "orphan write") ||
+	    !churn_remove(f, FUSE_UNLINK, FUSE_ROOT_ID, "orphan", "orphan unlink") ||
+	    !orphan_attr(f, e.nodeid, a, "orphan getattr before"))
+		return;
+	fs_sync("orphan1");
+	if (!orphan_attr(f, e.nodeid, a, "orphan getattr after crash 1") ||
+	    !orphan_read(f, e.nodeid, fh, seed, a, "orphan read after crash 1") ||
+	    !churn_write(f, e.nodeid, fh, a, a, b, "orphan write after crash 1"))
+		return;
+	fs_sync("orphan2");
+	if (!orphan_attr(f, e.nodeid, a + b, "orphan getattr after crash 2") ||
+	    !orphan_read(f, e.nodeid, fh, seed, a + b, "orphan read after crash 2") ||
+	    !fs_open(f, FUSE_OPEN, e.nodeid, O_RDONLY, "orphan open after crash 2", &fh2) ||
+	    !orphan_read(f, e.nodeid, fh2, seed, a + b, "orphan read through a new open"))
+		return;
+	if (churn_release(f, e.nodeid, fh2, "orphan release new") &&
+	    churn_release(f, e.nodeid, fh, "orphan release"))
+		fs_check(f, true, "orphan release", NULL);
+	fs_forget_hiprio(f, e.nodeid);
+}

@@ -386,11 +386,77 @@ test_adopt_hints(void **state)
 	assert_non_null(E->fs);
 }
 
+/* A file unlinked while open: its fd parked in the session's vault at the
+ * UNLINK comes back to the adopted inode, the handle reads it, and the
+ * vault (the same socket pair) holds it again for the next take-over.
+ * Without the vault the same take-over leaves it stale. */
+static void
+test_adopt_vault(void **state)
+{
+	unsigned int fds = t_fd_count();
+	struct fuse_entry_out e;
+	struct vgw_fs *a = E->fs, *b;
+	char why[256], buf[32] = { 0 };
+	int memfd, v[2];
+	uint64_t fh;
+
+	(void)state;
+	assert_int_equal(vgw_fs_vault_open(a), 0);
+	assert_int_equal(vgw_fs_vault_fds(a, v), 2);
+	t_do_init();
+	assert_int_equal(t_create(1, "held", O_RDWR, 0600, &e, &fh), 0);
+	assert_int_equal(t_write(fh, 0, "still here", 10), 10);
+	assert_int_equal(t_simple(FUSE_UNLINK, 1, NULL, 0, "held", NULL), 0);
+	assert_int_equal(vgw_fs_stats(a)->vault_kept, 1);
+	assert_false(t_host_exists("held"));
+
+	memfd = dup(vgw_fs_table_fd(a, NULL));
+	v[0] = dup(v[0]);
+	v[1] = dup(v[1]);
+	assert_true(memfd >= 0 && v[0] >= 0 && v[1] >= 0);
+	vgw_fs_destroy(a); /* the keeper's dups keep the queue */
+	b = t_engine();
+	assert_non_null(b);
+	assert_int_equal(vgw_fs_adopt_vault(b, memfd, v[0], v[1], why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "1 unlinked file(s) of 1 parked given back"));
+	E->fs = b;
+	assert_int_equal(t_read(fh, 0, buf, sizeof(buf) - 1), 10);
+	assert_string_equal(buf, "still here");
+	assert_int_equal(vgw_fs_stats(b)->vault_taken, 1);
+
+	/* parked again: a second take-over, from b, finds it too */
+	memfd = (close(memfd), dup(vgw_fs_table_fd(b, NULL)));
+	a = t_engine();
+	assert_non_null(a);
+	assert_int_equal(vgw_fs_adopt_vault(a, memfd, v[0], v[1], why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "1 unlinked file(s) of 1 parked given back"));
+	vgw_fs_destroy(b);
+	E->fs = a;
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(t_read(fh, 0, buf, sizeof(buf) - 1), 10);
+	assert_string_equal(buf, "still here");
+	assert_int_equal(t_release(FUSE_RELEASE, fh), 0);
+
+	/* without the vault: stale */
+	b = t_engine();
+	assert_non_null(b);
+	close(memfd);
+	memfd = dup(vgw_fs_table_fd(a, NULL));
+	assert_int_equal(vgw_fs_adopt(b, memfd, why, sizeof(why)), 0);
+	assert_int_equal(vgw_fs_stats(b)->state_stale_inodes, 1);
+	vgw_fs_destroy(a);
+	vgw_fs_destroy(b);
+	close(memfd);
+	close(v[0]);
+	close(v[1]);
+	E->fs = t_engine();
+	assert_non_null(E->fs);
+	assert_int_equal(t_fd_count(), fds);
+}
+
 static const struct t_case t_cases[] = {
-	T_CASE(test_adopt_takeover),
-	T_CASE(test_adopt_hints),
-	T_CASE(test_adopt_reject),
-	T_CASE(test_adopt_busy_small),
+	T_CASE(test_adopt_takeover), T_CASE(test_adopt_hints),	    T_CASE(test_adopt_vault),
+	T_CASE(test_adopt_reject),   T_CASE(test_adopt_busy_small),
 };
 
 int
