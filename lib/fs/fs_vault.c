@@ -130,9 +130,8 @@ fs_vault_recv(int rx, struct fs_vault_ent *e, uint32_t *n, uint32_t max)
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (*n >= max ||
-			    statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-				  STATX_BASIC_STATS | STATX_MNT_ID, &st) < 0) {
+			if (*n >= max || statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+					       STATX_BASIC_STATS | STATX_MNT_ID, &st) < 0) {
 				close(fd);
 				continue;
 			}
