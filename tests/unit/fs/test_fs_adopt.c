@@ -34,12 +34,8 @@ t_fd_count(void)
 static void
 t_adopt_session(struct t_sess *s)
 {
-	char p[PATH_MAX];
-
-	t_path(p, "d1");
-	assert_int_equal(mkdir(p, 0755), 0);
-	t_path(p, "d1/d2");
-	assert_int_equal(mkdir(p, 0755), 0);
+	t_mkdir_host("d1");
+	t_mkdir_host("d1/d2");
 	t_write_host("f.txt", "the file's bytes");
 	t_write_host("d1/d2/g", "g");
 	t_write_host("d1/e1", "");
@@ -343,10 +339,8 @@ test_adopt_hints(void **state)
 	int memfd;
 
 	(void)state;
-	t_path(p, "d1");
-	assert_int_equal(mkdir(p, 0755), 0);
-	t_path(p, "d3");
-	assert_int_equal(mkdir(p, 0755), 0);
+	t_mkdir_host("d1");
+	t_mkdir_host("d3");
 	t_write_host("d1/x", "one");
 	t_write_host("d3/x", "three");
 	t_write_host("h", "old");

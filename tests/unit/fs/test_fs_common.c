@@ -16,6 +16,15 @@ t_path(char *dst, const char *rel)
 }
 
 void
+t_mkdir_host(const char *rel)
+{
+	char p[PATH_MAX];
+
+	t_path(p, rel);
+	assert_int_equal(mkdir(p, 0755), 0);
+}
+
+void
 t_write_host(const char *rel, const char *data)
 {
 	char p[PATH_MAX];

@@ -73,6 +73,8 @@ extern struct t_env *E;
 /* ---- host side ---- */
 void t_path(char *dst, const char *rel);
 void t_write_host(const char *rel, const char *data);
+/* mkdir of a path under the share, mode 0755, asserted */
+void t_mkdir_host(const char *rel);
 bool t_host_exists(const char *rel);
 void t_assert_attr_matches(const struct fuse_attr *a, const char *rel);
 int t_cmp_str(const void *a, const void *b);

@@ -28,10 +28,9 @@ t_state_save(void **buf, size_t *len)
 static void
 t_make_ls(void)
 {
-	char p[PATH_MAX], nm[32];
+	char nm[32];
 
-	t_path(p, "ls");
-	assert_int_equal(mkdir(p, 0755), 0);
+	t_mkdir_host("ls");
 	for (unsigned int i = 0; i < 40; i++) {
 		snprintf(nm, sizeof(nm), "ls/entry-%02u", i);
 		t_write_host(nm, "");
@@ -127,7 +126,7 @@ test_state_roundtrip(void **state)
 {
 	struct fuse_entry_out d1, d1b, d2, f, r, ls, cr, nw, again, tmp, tmp2;
 	uint64_t fh_r, fh_f, fh_d, fh_c, fh_new, off = 0;
-	char p[PATH_MAX], nm[32], buf[64], why[VGW_STATE_REASON_MAX];
+	char nm[32], buf[64], why[VGW_STATE_REASON_MAX];
 	unsigned int n = 0, ni, nh, i;
 	char *names[64];
 	struct fuse_attr a;
@@ -136,10 +135,8 @@ test_state_roundtrip(void **state)
 
 	(void)state;
 	t_do_init();
-	t_path(p, "d1");
-	assert_int_equal(mkdir(p, 0755), 0);
-	t_path(p, "d1/d2");
-	assert_int_equal(mkdir(p, 0755), 0);
+	t_mkdir_host("d1");
+	t_mkdir_host("d1/d2");
 	t_write_host("d1/d2/f", "nested file");
 	t_write_host("r.txt", "read me");
 	t_write_host("tmp", "");
@@ -317,10 +314,8 @@ test_state_stale(void **state)
 
 	(void)state;
 	t_do_init();
-	t_path(p, "d");
-	assert_int_equal(mkdir(p, 0755), 0);
-	t_path(p, "d/sub");
-	assert_int_equal(mkdir(p, 0755), 0);
+	t_mkdir_host("d");
+	t_mkdir_host("d/sub");
 	t_write_host("d/gone", "gone");
 	t_write_host("d/keep", "keep");
 	t_write_host("d/sub/s", "s");
@@ -404,8 +399,7 @@ test_state_moved(void **state)
 	t_do_init();
 	t_write_host("a", "old");
 	t_write_host("keep", "keep");
-	t_path(p, "od");
-	assert_int_equal(mkdir(p, 0755), 0);
+	t_mkdir_host("od");
 	t_write_host("od/x", "x");
 	assert_int_equal(t_lookup(1, "a", &a), 0);
 	assert_int_equal(t_open(FUSE_OPEN, a.nodeid, O_RDWR, &fh), 0);
@@ -538,7 +532,7 @@ test_state_reject(void **state)
 	};
 	struct t_sino in[4];
 	struct t_sfh fh[2];
-	char p[PATH_MAX], why[VGW_STATE_REASON_MAX];
+	char why[VGW_STATE_REASON_MAX];
 	struct fuse_entry_out e, f;
 	unsigned int i, ni, nh;
 	uint8_t *b;
@@ -546,8 +540,7 @@ test_state_reject(void **state)
 	void *st;
 
 	(void)state;
-	t_path(p, "d1");
-	assert_int_equal(mkdir(p, 0755), 0);
+	t_mkdir_host("d1");
 	t_write_host("d1/f", "f");
 	for (i = 0; i < FS_ARRAY_LEN(bad); i++) {
 		memcpy(in, ok, sizeof(ok));
