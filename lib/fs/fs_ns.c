@@ -454,21 +454,28 @@ fs_unlink_issue(struct vgw_fs *fs, struct fs_ctx *c)
 	fs_issue(fs, c, fs_unlinked);
 }
 
-/* With a vault: a file about to lose its last name that the session holds
- * (a regular file of one link, in the table) lives on in the vault. It is
- * parked before the unlink: a crash between the two leaves it parked (an
- * fd more, closed at the take-over), never gone without its fd. */
+/* With a vault: a file about to lose its last name (c->stx, statted by an
+ * UNLINK or a RENAME that replaces it) that the session holds (a regular
+ * file of one link, in the table) lives on in the vault. It is parked
+ * before the name goes: a crash between the two leaves it parked (an fd
+ * more, closed at the take-over), never gone without its fd. */
 static void
-fs_unlink_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
+fs_vault_if_last(struct vgw_fs *fs, const struct fs_ctx *c, int res)
 {
 	uint32_t idx;
 
-	if (res == 0 && S_ISREG(c->stx.stx_mode) && c->stx.stx_nlink == 1) {
-		idx = fs_inode_find(fs, makedev(c->stx.stx_dev_major, c->stx.stx_dev_minor),
-				    c->stx.stx_ino, c->stx.stx_mnt_id);
-		if (idx != 0 && fs->inodes[idx].nlookup != 0)
-			fs_vault_keep(fs, idx);
-	}
+	if (res != 0 || !S_ISREG(c->stx.stx_mode) || c->stx.stx_nlink != 1)
+		return;
+	idx = fs_inode_find(fs, makedev(c->stx.stx_dev_major, c->stx.stx_dev_minor), c->stx.stx_ino,
+			    c->stx.stx_mnt_id);
+	if (idx != 0 && fs->inodes[idx].nlookup != 0)
+		fs_vault_keep(fs, idx);
+}
+
+static void
+fs_unlink_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	fs_vault_if_last(fs, c, res);
 	fs_unlink_issue(fs, c);
 }
 
@@ -557,6 +564,20 @@ fs_rename_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 }
 
 static void
+fs_rename_source_stat(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	fs_aop_statx(&c->aop, fs->ino_fd[c->ino], c->name, AT_SYMLINK_NOFOLLOW, &c->stx);
+	fs_issue(fs, c, fs_rename_statted);
+}
+
+static void
+fs_rename_target_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	fs_vault_if_last(fs, c, res);
+	fs_rename_source_stat(fs, c);
+}
+
+static void
 fs_rename_common(struct vgw_fs *fs, struct fs_ctx *c, uint64_t newdir, uint32_t flags, uint32_t off)
 {
 	uint32_t nd;
@@ -587,8 +608,13 @@ fs_rename_common(struct vgw_fs *fs, struct fs_ctx *c, uint64_t newdir, uint32_t 
 	fs_inode_pin(fs, c, nd);
 	c->ino2 = nd;
 	c->flags = flags;
-	fs_aop_statx(&c->aop, fs->ino_fd[c->ino], c->name, AT_SYMLINK_NOFOLLOW, &c->stx);
-	fs_issue(fs, c, fs_rename_statted);
+	/* with a vault, first the file the new name may replace */
+	if (fs->vault[1] >= 0 && !(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE))) {
+		fs_aop_statx(&c->aop, fs->ino_fd[c->ino2], c->name2, AT_SYMLINK_NOFOLLOW, &c->stx);
+		fs_issue(fs, c, fs_rename_target_statted);
+		return;
+	}
+	fs_rename_source_stat(fs, c);
 }
 
 void

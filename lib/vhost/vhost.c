@@ -397,7 +397,7 @@ static void
 keeper_adopt(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *c)
 {
 	int fds[VGW_VHU_MAX_FDS];
-	char why[160];
+	char why[320];
 	int ret;
 
 	if (c->fd_num <= 0 || c->fd_num > VGW_VHU_MAX_FDS)

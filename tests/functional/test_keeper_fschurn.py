@@ -274,9 +274,12 @@ def wait_line(ch, line, what, timeout=30):
 
 
 def part_orphan(binary, tool, keeper, wd):
-    """A file unlinked while open (vufront-fs --scenario orphan): the
-    gateway killed twice while the front-end holds it; it reads back
-    whole through its handle and a new OPEN, the second write included."""
+    """A file unlinked while open and one a RENAME replaced (vufront-fs
+    --scenario orphan): the gateway killed twice while the front-end holds
+    them; they read back whole through their handles (and a new OPEN), the
+    write between the kills included. The replaced file is released and
+    forgotten after the first kill: the second take-over gives back one of
+    the two fds parked (the other is closed)."""
     share = os.path.join(wd, "orphan")
     os.makedirs(share)
     sock = os.path.join(wd, "orphan.sock")
@@ -285,7 +288,8 @@ def part_orphan(binary, tool, keeper, wd):
     ch = Churn(tool, sock, wd, "orphan", scenario="orphan")
     for tag in ("orphan1", "orphan2"):
         wait_line(ch, f"SYNC {tag}", f"before the kill at {tag}")
-        t.check(os.listdir(share) == [], f"{tag}: the share holds {os.listdir(share)}")
+        # the replacing file keeps the name "victim"
+        t.check(os.listdir(share) == ["victim"], f"{tag}: the share holds {os.listdir(share)}")
         n = len(kp.replays("fs1"))
         kp.kill_gateway()
         wait_replayed(kp, n, f"kill at {tag}")
@@ -295,7 +299,8 @@ def part_orphan(binary, tool, keeper, wd):
                     f"{kp.proc.output()[-1500:]}")
             time.sleep(0.01)
         last = kp.proc.output().split("session taken over")[-1].split("\n")[0]
-        t.check("1 unlinked file(s) of 1 parked given back" in last,
+        want = "2 unlinked file(s) of 2" if tag == "orphan1" else "1 unlinked file(s) of 2"
+        t.check(f"{want} parked given back" in last,
                 f"{tag}: the take-over did not give the unlinked file back: {last}")
         ch.p.stdin.write(b"GO\n")
         ch.p.stdin.flush()

@@ -400,21 +400,39 @@ orphan_attr(struct fs_front *f, uint64_t nodeid, uint32_t len, const char *name)
 			(uint64_t)a.size);
 }
 
+/* A second held file, "victim" (4 KiB of seed 77's pattern too), loses
+ * its name to a RENAME of another file over it. */
+static bool
+orphan_replaced(struct fs_front *f, struct fuse_entry_out *v, uint64_t *vfh)
+{
+	struct fuse_entry_out n;
+	uint64_t nfh;
+
+	return churn_create(f, FUSE_ROOT_ID, "victim", O_RDWR | O_CREAT | O_EXCL, v, vfh) &&
+	       churn_write(f, v->nodeid, *vfh, 0, 0, 4096, "victim write") &&
+	       churn_create(f, FUSE_ROOT_ID, "newer", O_WRONLY | O_CREAT | O_EXCL, &n, &nfh) &&
+	       churn_release(f, n.nodeid, nfh, "newer release") &&
+	       churn_rename(f, FUSE_ROOT_ID, "newer", "victim") &&
+	       orphan_attr(f, v->nodeid, 4096, "victim getattr before");
+}
+
 /*
  * Scenario orphan: a file unlinked while open lives on across back-end
  * crashes (the caller kills the gateway at each SYNC). CREATE "orphan"
- * read-write, WRITE 8 KiB of seed 77's pattern, UNLINK it; SYNC orphan1;
- * GETATTR (nlink 0, 8 KiB), READ back through the handle, WRITE 4 KiB
- * more; SYNC orphan2; GETATTR and READ all 12 KiB again, OPEN it anew by
- * node id and READ through that, RELEASE both, FORGET.
+ * read-write, WRITE 8 KiB of seed 77's pattern, UNLINK it; CREATE
+ * "victim" the same way with 4 KiB and RENAME another file over it; SYNC
+ * orphan1; GETATTR (nlink 0, 8 KiB), READ back through the handle, WRITE
+ * 4 KiB more, READ victim through its handle; SYNC orphan2; GETATTR and
+ * READ all 12 KiB again, OPEN it anew by node id and READ through that,
+ * RELEASE them, FORGET.
  */
 void
 scenario_orphan(struct fs_front *f)
 {
 	const unsigned int seed = 77;
 	const uint32_t a = 8192, b = 4096;
-	struct fuse_entry_out e;
-	uint64_t fh, fh2;
+	struct fuse_entry_out e, v;
+	uint64_t fh, fh2, vfh;
 
 	for (uint32_t i = 0; i < a + b; i++)
 		f->data[i] = fs_pattern(seed, i);
@@ -422,13 +440,16 @@ scenario_orphan(struct fs_front *f)
 	    !churn_create(f, FUSE_ROOT_ID, "orphan", O_RDWR | O_CREAT | O_EXCL, &e, &fh) ||
 	    !churn_write(f, e.nodeid, fh, 0, 0, a, "orphan write") ||
 	    !churn_remove(f, FUSE_UNLINK, FUSE_ROOT_ID, "orphan", "orphan unlink") ||
-	    !orphan_attr(f, e.nodeid, a, "orphan getattr before"))
+	    !orphan_attr(f, e.nodeid, a, "orphan getattr before") || !orphan_replaced(f, &v, &vfh))
 		return;
 	fs_sync("orphan1");
 	if (!orphan_attr(f, e.nodeid, a, "orphan getattr after crash 1") ||
 	    !orphan_read(f, e.nodeid, fh, seed, a, "orphan read after crash 1") ||
-	    !churn_write(f, e.nodeid, fh, a, a, b, "orphan write after crash 1"))
+	    !churn_write(f, e.nodeid, fh, a, a, b, "orphan write after crash 1") ||
+	    !orphan_read(f, v.nodeid, vfh, seed, 4096, "victim read after crash 1") ||
+	    !churn_release(f, v.nodeid, vfh, "victim release"))
 		return;
+	fs_forget_hiprio(f, v.nodeid);
 	fs_sync("orphan2");
 	if (!orphan_attr(f, e.nodeid, a + b, "orphan getattr after crash 2") ||
 	    !orphan_read(f, e.nodeid, fh, seed, a + b, "orphan read after crash 2") ||
