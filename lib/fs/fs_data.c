@@ -90,24 +90,6 @@ fs_open_reply(struct vgw_fs *fs, struct fs_ctx *c, uint32_t h)
 	fs_reply(fs, c, &o, sizeof(o));
 }
 
-/* The note of an OPEN holds the handle it made, once made: taken again
- * after a crash, that handle is the answer (the first try's open, its
- * O_TRUNC included, is not done a second time, and no handle is left
- * behind that the guest never releases). */
-static uint32_t
-fs_open_first(const struct vgw_fs *fs, const struct fs_ctx *c, bool dir)
-{
-	uint32_t h;
-
-	if (c->note == NULL || c->redo_ns == 0)
-		return 0;
-	h = fs_handle_get(fs, *c->note, dir);
-	if (h == 0 || fs->handles[h].inode != c->ino ||
-	    fs->handles[h].inode_gen != fs->inodes[c->ino].gen || fs->fh_fd[h] < 0)
-		return 0;
-	return h;
-}
-
 static void
 fs_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
 {
@@ -149,8 +131,10 @@ fs_open_common(struct vgw_fs *fs, struct fs_ctx *c, bool dir)
 		fs_reply_err(fs, c, S_ISDIR(mode) ? -EISDIR : -EPERM);
 		return;
 	}
-	h = fs_open_first(fs, c, dir);
-	if (h != 0) {
+	/* taken again after a crash: the first try's handle is the answer
+	 * (its open, O_TRUNC included, is not done a second time) */
+	h = fs_redo_handle(fs, c, dir);
+	if (h != 0 && fs->handles[h].inode == c->ino) {
 		fs_open_reply(fs, c, h);
 		return;
 	}

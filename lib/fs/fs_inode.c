@@ -434,6 +434,20 @@ fs_lookup_count(struct vgw_fs *fs, uint32_t idx, uint64_t *counted)
 		*counted = node;
 }
 
+uint32_t
+fs_redo_handle(const struct vgw_fs *fs, const struct fs_ctx *c, bool is_dir)
+{
+	uint32_t h;
+
+	if (c->note == NULL || c->redo_ns == 0)
+		return 0;
+	h = fs_handle_get(fs, *c->note, is_dir);
+	if (h == 0 || fs->fh_fd[h] < 0 ||
+	    fs->handles[h].inode_gen != fs->inodes[fs->handles[h].inode].gen)
+		return 0;
+	return h;
+}
+
 int
 fs_entry_take_attr(struct vgw_fs *fs, int fd, uint64_t dev, uint64_t mnt, const struct fuse_attr *a,
 		   uint32_t parent, const char *name, struct fuse_entry_out *e, uint64_t *counted)

@@ -693,11 +693,8 @@ fs_create_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 	/* the note of a CREATE holds the handle its first try made (on
 	 * that handle's inode the lookup was counted): taken again, the
 	 * same handle and lookup, not a second of each */
-	h = c->note != NULL && c->redo_ns != 0 ? fs_handle_get(fs, *c->note, false) : 0;
-	first = h != 0 && fs->handles[h].inode_gen == fs->inodes[fs->handles[h].inode].gen &&
-				fs->fh_fd[h] >= 0 ?
-			fs_nodeid(fs, fs->handles[h].inode) :
-			0;
+	h = fs_redo_handle(fs, c, false);
+	first = h != 0 ? fs_nodeid(fs, fs->handles[h].inode) : 0;
 	counted = first;
 	rc = fs_entry_take(fs, fd, &c->stx, c->ino2, c->name, &e, &counted);
 	if (rc < 0) {

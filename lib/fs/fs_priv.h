@@ -338,6 +338,10 @@ void fs_tables_reset(struct vgw_fs *fs);
  * request: counted, when not NULL, is the request's redo note (the node
  * id its first try counted; fs_inode.c). */
 void fs_lookup_count(struct vgw_fs *fs, uint32_t idx, uint64_t *counted);
+/* The handle an OPEN, OPENDIR or CREATE made before a crash, from its
+ * redo note, when the request is taken again and that handle is still
+ * usable (open, on its inode as it was); else 0. */
+uint32_t fs_redo_handle(const struct vgw_fs *fs, const struct fs_ctx *c, bool is_dir);
 /* Register a looked-up (fd, statx) as an entry reply: find or insert, take
  * a lookup reference (fs_lookup_count), fill e. Consumes fd. 0 or -ENFILE. */
 int fs_entry_take(struct vgw_fs *fs, int fd, const struct statx *st, uint32_t parent,
