@@ -268,7 +268,9 @@ send_nack(struct keeper *k, struct kp_dev *d, const struct kp_msg *e)
 {
 	struct vk_msg r = { .request = e->m.request, .flags = VK_FLAG_VERSION | VK_FLAG_REPLY };
 
-	vk_msg_set_u64(&r, 1);
+	/* SET_DEVICE_STATE_FD: a failure status and the invalid-fd flag (no
+	 * pipe of ours comes with the reply) */
+	vk_msg_set_u64(&r, e->m.request == VGW_VHOST_MSG_SET_DEVICE_STATE_FD ? 0x101 : 1);
 	if (d->fe_fd >= 0 && vk_msg_send(d->fe_fd, &r) < 0)
 		kp_fe_close(k, d, "front-end does not take replies");
 }
@@ -626,5 +628,19 @@ kp_gw_lost(struct keeper *k, struct kp_dev *d)
 {
 	(void)k;
 	gw_close(d);
+	/* A device state transfer the dead gateway had begun may have put part
+	 * of a stream into the pipe (or taken part of one out): another
+	 * gateway going on with the same pipe would make a cut stream look
+	 * whole. The front-end gets a failure and the migration fails; the
+	 * guest goes on where it is. */
+	for (struct kp_msg *e = d->waiting.head; e != NULL; e = e->next) {
+		if (e->internal || e->nack || e->m.request != VGW_VHOST_MSG_SET_DEVICE_STATE_FD)
+			continue;
+		kp_log("device %s: SET_DEVICE_STATE_FD was unanswered when gateway %d died: "
+		       "answered as failed, not sent again (the transfer may have begun)",
+		       d->conf->name, d->gw_gen);
+		vk_msg_close_fds(&e->m);
+		e->nack = true;
+	}
 	q_prepend(&d->pending, &d->waiting);
 }

@@ -128,7 +128,7 @@ static const unsigned char table[VGW_PHASE_COUNT][VGW_PHASE_IN_COUNT] = {
 	[VGW_PHASE_CONNECTED] =
 	{ X, P(IDLE), R, N, N, N, N,
 	  N, N, P(SAVING), X, P(LOADING), X, X,
-	  X, N, N, P(RECOVERING), X, P(FAILED) },
+	  P(FAILED), N, N, P(RECOVERING), X, P(FAILED) },
 	[VGW_PHASE_RUNNING] = ROW_RUNNING,
 	[VGW_PHASE_LOGGING] =
 	{ X, P(IDLE), X, P(SUSPENDED), P(SUSPENDED), N, P(RUNNING),
@@ -137,7 +137,7 @@ static const unsigned char table[VGW_PHASE_COUNT][VGW_PHASE_IN_COUNT] = {
 	[VGW_PHASE_SUSPENDED] =
 	{ X, D, R, N, N, N, N,
 	  N, N, P(SAVING), X, P(LOADING), X, X,
-	  X, N, U, X, X, P(FAILED) },
+	  P(FAILED), N, U, X, X, P(FAILED) },
 	[VGW_PHASE_SAVING] =
 	{ X, P(IDLE), R, N, N, N, N,
 	  N, N, X, P(SAVED), X, X, X,

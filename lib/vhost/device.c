@@ -96,6 +96,8 @@ vgw_device_add(struct vgw_device *dev, const struct vgw_conf_dev *conf, uint16_t
 	atomic_init(&dev->vid, -1);
 	dev->xfer.fd = -1;
 	dev->xfer.result = -EIO;
+	snprintf(dev->xfer.why, sizeof(dev->xfer.why),
+		 "no device state transfer on this connection");
 	if (dev->vhost && vgw_device_by_path(conf->socket) != NULL)
 		return -EEXIST;
 	if (!provider_added) {
@@ -194,6 +196,8 @@ vgw_device_on_disconnect(struct vgw_device *dev, int vid)
 	 * it from the workers; a transfer into its session ends first */
 	vgw_device_xfer_join(dev);
 	dev->xfer.result = -EIO;
+	snprintf(dev->xfer.why, sizeof(dev->xfer.why),
+		 "no device state transfer on this connection");
 	if (dev->ops->disconnect != NULL)
 		dev->ops->disconnect(dev, vid);
 	atomic_store(&dev->conn_vid, -1);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +51,39 @@ dir_name(uint32_t dir)
  *   state-truncate      drop the last 16 bytes of each incoming stream
  *   load-delay-ms=N     wait N ms (at most 60000) before reading each
  *                       incoming stream, so that a test can kill the
- *                       process while a load is under way */
-enum test_fault { TEST_FAULT_NONE, TEST_FAULT_CORRUPT, TEST_FAULT_TRUNCATE };
+ *                       process while a load is under way
+ *   save-crash=DIR      the first save dies (SIGKILL) before its
+ *                       SET_DEVICE_STATE_FD is answered, the second after
+ *                       its reply and half its stream; later saves go
+ *                       through. Once each though the keeper starts every
+ *                       gateway with the same environment: the files
+ *                       DIR/unanswered and DIR/cut, created O_EXCL, say
+ *                       which happened */
+enum test_fault {
+	TEST_FAULT_NONE,
+	TEST_FAULT_CORRUPT,
+	TEST_FAULT_TRUNCATE,
+	TEST_FAULT_SAVE_CRASH,
+};
 static enum test_fault test_fault;
 static unsigned int test_load_delay_ms;
+static const char *test_crash_dir;
+
+/* save-crash: true the first time for this name (DIR/name created). */
+static bool
+test_crash_first(const char *name)
+{
+	char path[4096];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", test_crash_dir, name) >= (int)sizeof(path))
+		return false;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
 static pthread_once_t test_fault_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -74,13 +104,16 @@ test_fault_init(void)
 
 		if (*end == '\0' && ms <= 60000)
 			test_load_delay_ms = (unsigned int)ms;
+	} else if (strncmp(v, "save-crash=", 11) == 0 && v[11] != '\0') {
+		test_fault = TEST_FAULT_SAVE_CRASH;
+		test_crash_dir = v + 11;
 	}
 	if (test_fault == TEST_FAULT_NONE && test_load_delay_ms == 0)
 		VGW_LOG(vhost, WARNING, "VHOSTGW_TEST_FAULT=%s not understood: ignored", v);
 	else
 		VGW_LOG(vhost, WARNING,
-			"VHOSTGW_TEST_FAULT=%s: device state loads are "
-			"damaged or delayed on purpose (for tests only)",
+			"VHOSTGW_TEST_FAULT=%s: device state transfers are "
+			"damaged, delayed or cut on purpose (for tests only)",
 			v);
 }
 
@@ -108,6 +141,14 @@ xfer_main(void *arg)
 	struct vgw_device_xfer *x = &dev->xfer;
 	int ret;
 
+	if (x->dir == 0 && test_fault == TEST_FAULT_SAVE_CRASH && test_crash_first("cut")) {
+		usleep(200 * 1000); /* the reply to SET_DEVICE_STATE_FD is out */
+		vgw_state_write_fd(x->fd, x->buf, x->len / 2, STATE_TIMEOUT_MS);
+		DEV_LOG(dev, WARNING,
+			"test fault: dying after %zu of %zu byte(s) of the outgoing state",
+			x->len / 2, x->len);
+		kill(getpid(), SIGKILL);
+	}
 	if (x->dir == 0) {
 		ret = vgw_state_write_fd(x->fd, x->buf, x->len, STATE_TIMEOUT_MS);
 		if (ret < 0)
@@ -172,6 +213,13 @@ vgw_device_state_fd(struct vgw_device *dev, int vid, uint32_t dir, int fd)
 		DEV_LOG(dev, ERR, "device state %s refused: the device is running", dir_name(dir));
 		ret = -EBUSY;
 	} else if (dir == 0) {
+		pthread_once(&test_fault_once, test_fault_init);
+		if (test_fault == TEST_FAULT_SAVE_CRASH && test_crash_first("unanswered")) {
+			DEV_LOG(dev, WARNING,
+				"test fault: dying before SET_DEVICE_STATE_FD "
+				"is answered");
+			kill(getpid(), SIGKILL);
+		}
 		ret = dev->ops->state_save(dev, STATE_MAX, &x->buf, &x->len, x->why,
 					   sizeof(x->why));
 		if (ret < 0)
@@ -204,8 +252,12 @@ vgw_device_state_check(struct vgw_device *dev, int vid)
 
 	pthread_mutex_lock(&dev->lock);
 	ret = atomic_load(&dev->conn_vid) == vid ? vgw_device_xfer_join(dev) : -ENODEV;
+	if (ret == 0)
+		DEV_LOG(dev, INFO, "device state check: ok");
+	else
+		DEV_LOG(dev, ERR, "device state check: failed (%s): %s", strerror(-ret),
+			ret == -ENODEV ? "not this device's front-end" : dev->xfer.why);
 	pthread_mutex_unlock(&dev->lock);
-	DEV_LOG(dev, INFO, "device state check: %s", ret == 0 ? "ok" : strerror(-ret));
 	return ret;
 }
 

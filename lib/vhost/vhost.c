@@ -418,6 +418,32 @@ keeper_adopt(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *c)
 			dev->name, vid, why[0] != '\0' ? " (" : "", why, why[0] != '\0' ? ")" : "");
 }
 
+/* A session taken over while a migration logs dirty pages: the dead
+ * gateway may have written guest memory (a used entry, data of a reply) and
+ * died before it set the page's bit in the log. Every page of guest memory
+ * is marked dirty, so the front-end sends all of it again in its next pass
+ * (one extra pass over the guest's memory, against a destination with a
+ * stale page). */
+static void
+keeper_log_all(struct vgw_device *dev, int vid)
+{
+	struct rte_vhost_memory *mem = NULL;
+	uint64_t features = 0, bytes = 0;
+
+	if (rte_vhost_get_negotiated_features(vid, &features) < 0 ||
+	    !(features & (1ULL << VHOST_F_LOG_ALL_BIT)) || rte_vhost_get_mem_table(vid, &mem) < 0)
+		return;
+	for (uint32_t i = 0; i < mem->nregions; i++) {
+		rte_vhost_log_write(vid, mem->regions[i].guest_phys_addr, mem->regions[i].size);
+		bytes += mem->regions[i].size;
+	}
+	free(mem);
+	VGW_LOG(vhost, NOTICE,
+		"%s: vid %d: taken over with dirty logging on: all %" PRIu64 " MiB of guest "
+		"memory marked dirty",
+		dev->name, vid, bytes >> 20);
+}
+
 /* The keeper's BEGIN/END around a replayed session: phase inputs, with
  * the time since the last gateway died. From anyone else: refused. */
 static enum rte_vhost_msg_result
@@ -443,6 +469,7 @@ keeper_msg(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *c)
 		close_msg_fds(c);
 		return RTE_VHOST_MSG_RESULT_OK;
 	}
+	keeper_log_all(dev, vid);
 	clock_gettime(CLOCK_REALTIME, &now);
 	ms = ((uint64_t)now.tv_sec * 1000000000ull + now.tv_nsec - r.died_ns) / 1000000;
 	vgw_vhost_report(dev->name, VGW_VHOST_EV_RECOVERY_END, ms);

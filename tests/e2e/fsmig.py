@@ -129,7 +129,9 @@ class Setup:
     """Two gateways (gwsrc, gwdst) serving one directory as fs1, each
     watched from its start; the source guest running vgw-fsmig."""
 
-    def __init__(self, run, tag, dst_env=None, src_env=None):
+    def __init__(self, run, tag, dst_env=None, src_env=None, src_keeper=None):
+        """src_keeper: vhostgw-keeper options to run the source gateway
+        under the keeper (Gateway's keeper)."""
         e2e.expect(run.qemu_version >= (8, 2), 'QEMU %s cannot migrate vhost-user-fs '
                    '(DEVICE_STATE arrived in 8.2): run with --qemu 10.0' % run.qemu_full)
         self.run = run
@@ -139,7 +141,7 @@ class Setup:
         self.ns = run.netns(tag)
         # both workers on core 1, the control threads and QEMU on core 0
         self.src_gw = run.gateway('gwsrc', self.ns, [e2e.fs('fs1', self.shared, TAG)], [],
-                                  lcores='0@0,1@1', env=src_env)
+                                  lcores='0@0,1@1', env=src_env, keeper=src_keeper)
         self.dst_gw = run.gateway('gwdst', self.ns, [e2e.fs('fs1', self.shared, TAG)], [],
                                   lcores='0@0,1@1', env=dst_env)
         self.src_w, self.dst_w = e2e.Watch(self.src_gw), e2e.Watch(self.dst_gw)
