@@ -91,11 +91,11 @@ static const char *const *const dev_type_keys[] = {
 	[VGW_DEV_FS] = dev_keys_fs,
 	[VGW_DEV_ETHDEV] = dev_keys_ethdev,
 };
-static const char *const link_keys_xconnect[] = { "xconnect", NULL };
+static const char *const link_keys_xconnect[] = { "xconnect", "one_copy", NULL };
 static const char *const link_keys_bridge[] = { "bridge", "ports", "aging_time", "mac_table_size",
 						NULL };
-static const char *const link_keys_all[] = { "xconnect",   "bridge",	     "ports",
-					     "aging_time", "mac_table_size", NULL };
+static const char *const link_keys_all[] = { "xconnect",       "bridge",   "ports", "aging_time",
+					     "mac_table_size", "one_copy", NULL };
 
 static const char default_json[] =
 	"{\n"
@@ -919,6 +919,8 @@ conf_link_xconnect(struct conf_ctx *c, json_t *obj, unsigned int idx)
 	link->type = VGW_LINK_XCONNECT;
 	snprintf(link->name, sizeof(link->name), "xconnect%u", idx);
 	conf_link_ports(c, obj, "xconnect", 2, 2, idx);
+	link->one_copy = true;
+	conf_get_bool(c, obj, "one_copy", &link->one_copy);
 }
 
 static void

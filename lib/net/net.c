@@ -11,6 +11,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_vhost.h>
 
 #include <jansson.h>
 
@@ -69,12 +70,17 @@ net_tasks(struct vgw_device *dev, struct vgw_dp_task *tasks, unsigned int max)
 	for (uint16_t q = 0; q < nq && n < max; q++) {
 		struct vgw_dp_task *t = &tasks[n++];
 
-		if (dev->type == VGW_DEV_NET && vid >= 0) {
+		/* (one-copy rings: the walker asks that itself, and this may
+		 * run inside a message rte_vhost handles with the ring locks
+		 * held, which rte_vhost_enable_guest_notification takes) */
+		if (dev->type == VGW_DEV_NET && vid >= 0 && p->oc == NULL) {
 			/* we poll: the front-end need not kick */
 			vgw_vhost_no_kicks(vid, 2 * q);
 			vgw_vhost_no_kicks(vid, 2 * q + 1);
 		}
-		t->poll = dev->type == VGW_DEV_NET ? vgw_net_poll_vhost : vgw_net_poll_eth;
+		t->poll = p->oc != NULL		   ? vgw_net_poll_oc :
+			  dev->type == VGW_DEV_NET ? vgw_net_poll_vhost :
+						     vgw_net_poll_eth;
 		t->arg = p;
 		t->queue = q;
 		t->slot = vgw_net_slot(p, q);
@@ -121,17 +127,49 @@ net_disconnect(struct vgw_device *dev, int vid)
 static int
 net_start(struct vgw_device *dev, int vid)
 {
+	struct vgw_net_port *p = port_of(dev);
+	int ret;
+
+	if (p->oc != NULL) {
+		ret = vgw_net_oc_start(p, vid);
+		if (ret < 0) {
+			VGW_LOG(net, ERR, "%s: vid %d: the rings cannot be taken for one copy: %s",
+				dev->name, vid, strerror(-ret));
+			return ret;
+		}
+	}
 	/* up before published: peers hold their frames for it meanwhile */
-	atomic_store(&port_of(dev)->up, true);
+	atomic_store(&p->up, true);
 	return 0;
 }
 
 static void
 net_stop(struct vgw_device *dev, int vid)
 {
+	struct vgw_net_port *p = port_of(dev);
+
 	/* Its MAC entries stay, as on a switch port whose link went down:
 	 * frames for it are dropped until it returns or the entries age. */
-	atomic_store(&port_of(dev)->up, false);
+	atomic_store(&p->up, false);
+	/* no worker touches its rings since the grace period: their indices
+	 * go back to rte_vhost (GET_VRING_BASE answers with them) */
+	if (p->oc != NULL)
+		vgw_net_oc_stop(p);
+}
+
+/* One-copy ports walk their own rings: taken from the workers (and the
+ * peer's task) while rte_vhost remaps guest memory, then given back. */
+static bool
+net_remap_needed(struct vgw_device *dev, const struct vgw_vhost_msg *m)
+{
+	(void)m;
+	return port_of(dev)->oc != NULL;
+}
+
+static int
+net_remap_done(struct vgw_device *dev, int vid)
+{
+	return vgw_net_oc_remap(port_of(dev), vid);
 }
 
 /* Count the leading queue pairs whose receive ring (even vring) is ready. */
@@ -196,8 +234,10 @@ net_info(struct vgw_device *dev, struct vgw_device_info *in, json_t *o)
 	if (p->peer != NULL || p->bridge != NULL)
 		json_object_set_new(o, "link",
 				    json_string(p->peer != NULL ? "xconnect" : "bridge"));
-	if (p->peer != NULL)
+	if (p->peer != NULL) {
 		json_object_set_new(o, "peer", json_string(p->peer->dev.name));
+		json_object_set_new(o, "copy", json_string(p->oc != NULL ? "one" : "mbuf"));
+	}
 	if (p->bridge != NULL)
 		json_object_set_new(o, "bridge", json_string(p->bridge->name));
 }
@@ -240,6 +280,9 @@ net_stats(struct vgw_device *dev, json_t *o)
 	json_object_set_new(o, "tx_packets", json_integer((json_int_t)tot.tx_pkts));
 	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)tot.tx_bytes));
 	json_object_set_new(o, "drops", json_integer((json_int_t)tot.drops));
+	if (p->oc != NULL)
+		json_object_set_new(o, "malformed",
+				    json_integer((json_int_t)vgw_net_oc_malformed(p)));
 	json_object_set_new(o, "queues", qs);
 	if (p->bridge != NULL)
 		json_object_set_new(o, "bridge_macs",
@@ -254,6 +297,8 @@ static const struct vgw_device_ops net_ops = {
 	.start = net_start,
 	.stop = net_stop,
 	.vring_state = net_vring_state,
+	.remap_needed = net_remap_needed,
+	.remap_done = net_remap_done,
 	.describe = net_describe,
 	.info = net_info,
 	.stats = net_stats,
@@ -332,6 +377,18 @@ eth_setup(struct vgw_net_port *p)
 	return 0;
 }
 
+/* An xconnect whose frames go guest to guest in one copy: one_copy on,
+ * two vhost-user net devices of one queue pair each. */
+static bool
+one_copy_link(const struct vgw_conf *conf, const struct vgw_conf_link *cl)
+{
+	const struct vgw_conf_dev *a = &conf->devs[cl->ports[0]];
+	const struct vgw_conf_dev *b = &conf->devs[cl->ports[1]];
+
+	return cl->one_copy && a->type == VGW_DEV_NET && b->type == VGW_DEV_NET && a->queues == 1 &&
+	       b->queues == 1;
+}
+
 static void
 link_ports(const struct vgw_conf *conf)
 {
@@ -345,6 +402,7 @@ link_ports(const struct vgw_conf *conf)
 
 			a->peer = b;
 			b->peer = a;
+			a->xc_one_copy = b->xc_one_copy = one_copy_link(conf, cl);
 			continue;
 		}
 		struct vgw_net_bridge *br = &bridges[n_bridges++];
@@ -392,6 +450,14 @@ vgw_net_init(const struct vgw_conf *conf)
 		if (port_of_dev[i] < 0)
 			continue;
 		p = &ports[port_of_dev[i]];
+		if (p->xc_one_copy) {
+			/* our walker: split rings, guest addresses */
+			p->dev.features_off =
+				(1ULL << VIRTIO_F_RING_PACKED) | (1ULL << VIRTIO_F_IOMMU_PLATFORM);
+			ret = vgw_net_oc_init(p);
+			if (ret < 0)
+				return ret;
+		}
 		ret = vgw_device_add(&p->dev, &conf->devs[i], i, &net_ops);
 		if (ret == 0 && p->dev.type == VGW_DEV_ETHDEV)
 			ret = eth_setup(p);

@@ -42,6 +42,8 @@ struct vgw_net_port {
 	atomic_bool up;
 	uint16_t eth_port;	   /* ethdev */
 	struct vgw_net_port *peer; /* xconnect */
+	bool xc_one_copy;	   /* the xconnect's one_copy key */
+	struct vgw_net_oc *oc;	   /* rings of our own: a one-copy xconnect */
 	struct vgw_net_bridge *bridge;
 	bool eth_started; /* control thread */
 	/* held frames freed by the control plane when the front-end left */
@@ -56,6 +58,15 @@ struct vgw_net_bridge {
 	uint16_t n_ports;
 	struct vgw_net_port *ports[VGW_BRIDGE_MAX_PORTS];
 };
+
+/* net_oc.c: one copy between the guests of a vhost-to-vhost xconnect */
+struct vgw_net_oc;
+int vgw_net_oc_init(struct vgw_net_port *p);
+int vgw_net_oc_start(struct vgw_net_port *p, int vid);
+void vgw_net_oc_stop(struct vgw_net_port *p);
+int vgw_net_oc_remap(struct vgw_net_port *p, int vid);
+uint64_t vgw_net_oc_malformed(const struct vgw_net_port *p);
+uint16_t vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc);
 
 /* net_fwd.c: the poll functions of the workers */
 uint16_t vgw_net_poll_vhost(struct vgw_dp_task *t, struct vgw_dp_lcore *lc);

@@ -3,7 +3,8 @@
 #define VGW_VRING_H
 
 /* Our own split-ring walker, for devices whose rings rte_vhost does not
- * process (virtio-fs). Every descriptor is bounds-checked and translated
+ * process (virtio-fs, and net devices on a one-copy xconnect). Every
+ * descriptor is bounds-checked and translated
  * through the device's memory table; chains are validated (length, loops,
  * direction: device-readable buffers first, then device-writable ones).
  * Guest writes are logged for live migration. One lcore owns a ring. */
@@ -14,6 +15,7 @@
 
 #define VGW_VRING_MAX_IOV 260 /* FUSE max_pages 256 + headers */
 #define VGW_VRING_MAX_CHAIN_BYTES (64u << 20)
+#define VGW_VRING_MAX_INDIRECT 1024 /* entries of an indirect table */
 
 struct rte_vhost_memory;
 struct rte_vhost_inflight_info_split;
@@ -31,6 +33,8 @@ struct vgw_vring {
 	uint16_t used_idx;   /* our shadow of used->idx */
 	uint16_t vring_idx;
 	int vid;
+	bool indirect_ok;   /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	bool event_idx;	    /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	uint64_t malformed; /* chains refused */
 	/* inflight I/O tracking (INFLIGHT_SHMFD), when the front-end gave a
 	 * region: which heads the device has taken and not returned, so that
@@ -92,6 +96,16 @@ bool vgw_vring_mem_same(const struct rte_vhost_memory *mem, const void *payload,
  * malformed: it was returned to the guest unused (length 0) and counted. */
 int vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
 		  struct vgw_vring_chain *c);
+/* Without an inflight region: write a chain's used element (and log what
+ * was written) without making it visible; vgw_vring_publish() makes every
+ * element written so far visible at once (a frame in several mergeable
+ * buffers, a burst). */
+void vgw_vring_put(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written);
+void vgw_vring_publish(struct vgw_vring *vr);
+/* Give back the last n chains popped and not pushed (a device without an
+ * inflight region that found no room for them elsewhere): the guest's
+ * descriptors stay in its ring, taken again by the next pop. */
+void vgw_vring_unpop(struct vgw_vring *vr, uint16_t n);
 /* Return a chain with `written` bytes in its device-writable buffers; the
  * written guest memory and the used entry are logged. */
 void vgw_vring_push(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written);

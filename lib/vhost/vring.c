@@ -256,13 +256,39 @@ map_buf(const struct rte_vhost_memory *mem, uint64_t gpa, uint32_t len, struct v
 	return 0;
 }
 
+/* A chain's descriptors: the ring's table, or an indirect one. */
+struct desc_table {
+	const struct vring_desc *d;
+	uint32_t n;
+};
+
+/* The indirect table desc points to, whole in one mapping and of whole
+ * entries; NULL if not. */
+static const struct vring_desc *
+indirect_table(const struct rte_vhost_memory *mem, uint64_t addr, uint32_t len, uint32_t *n)
+{
+	uint64_t chunk = len;
+	uint64_t va;
+
+	if (len == 0 || len % sizeof(struct vring_desc) != 0 ||
+	    len / sizeof(struct vring_desc) > VGW_VRING_MAX_INDIRECT)
+		return NULL;
+	va = rte_vhost_va_from_guest_pa((struct rte_vhost_memory *)mem, addr, &chunk);
+	if (va == 0 || chunk != len || (va & (_Alignof(struct vring_desc) - 1)) != 0)
+		return NULL;
+	*n = len / sizeof(struct vring_desc);
+	return (const struct vring_desc *)(uintptr_t)va;
+}
+
 static int
 walk(struct vgw_vring *vr, const struct rte_vhost_memory *mem, uint16_t head,
      struct vgw_vring_chain *c)
 {
-	uint16_t id = head;
-	unsigned int n = 0, hops = 0;
+	struct desc_table t = { .d = vr->desc, .n = vr->size };
+	uint32_t id = head, hops = 0;
+	unsigned int n = 0;
 	uint64_t in_len = 0, out_len = 0;
+	bool indirect = false;
 
 	c->head = head;
 	c->in_cnt = 0;
@@ -273,14 +299,25 @@ walk(struct vgw_vring *vr, const struct rte_vhost_memory *mem, uint16_t head,
 		uint32_t len;
 		uint64_t addr;
 
-		if (id >= vr->size || ++hops > vr->size)
+		if (id >= t.n || ++hops > t.n)
 			return -EINVAL; /* out of the table, or a loop */
-		d = &vr->desc[id];
+		d = &t.d[id];
 		addr = d->addr;
 		len = d->len;
 		flags = d->flags;
-		if (flags & VRING_DESC_F_INDIRECT)
-			return -EINVAL; /* not offered */
+		if (flags & VRING_DESC_F_INDIRECT) {
+			/* not offered (fs), inside an indirect table, or with
+			 * NEXT: the specification forbids the last two */
+			if (!vr->indirect_ok || indirect || (flags & VRING_DESC_F_NEXT))
+				return -EINVAL;
+			t.d = indirect_table(mem, addr, len, &t.n);
+			if (t.d == NULL)
+				return -EINVAL;
+			indirect = true;
+			id = 0;
+			hops = 0;
+			continue;
+		}
 		if (flags & VRING_DESC_F_WRITE) {
 			if (map_buf(mem, addr, len, c, &n, true) < 0)
 				return -EINVAL;
@@ -375,6 +412,43 @@ vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem, struct v
 }
 
 void
+vgw_vring_put(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written)
+{
+	uint16_t slot = vr->used_idx % vr->size;
+	struct vring_used_elem *e = &vr->used->ring[slot];
+	uint32_t left = written;
+
+	for (unsigned int i = c->in_cnt; left != 0 && i < c->in_cnt + c->out_cnt; i++) {
+		uint32_t n = RTE_MIN(left, (uint32_t)c->iov[i].iov_len);
+
+		rte_vhost_log_write(vr->vid, c->out_gpa[i], n);
+		left -= n;
+	}
+	e->id = c->head;
+	e->len = written;
+	rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, ring[slot]),
+				 sizeof(*e));
+	vr->used_idx++;
+}
+
+void
+vgw_vring_publish(struct vgw_vring *vr)
+{
+	if (atomic_load_explicit(ring_word(&vr->used->idx), memory_order_relaxed) == vr->used_idx)
+		return;
+	/* the elements before the index that publishes them */
+	atomic_store_explicit(ring_word(&vr->used->idx), vr->used_idx, memory_order_release);
+	rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, idx),
+				 sizeof(vr->used->idx));
+}
+
+void
+vgw_vring_unpop(struct vgw_vring *vr, uint16_t n)
+{
+	vr->last_avail -= n;
+}
+
+void
 vgw_vring_push(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written)
 {
 	uint32_t left = written;
@@ -392,9 +466,15 @@ int
 vgw_vring_notify(struct vgw_vring *vr)
 {
 	rte_smp_mb();
-	if (!(atomic_load_explicit(ring_word(&vr->avail->flags), memory_order_acquire) &
-	      VRING_AVAIL_F_NO_INTERRUPT) &&
-	    rte_vhost_vring_call_nonblock(vr->vid, vr->vring_idx) == -EAGAIN)
+	if (vr->event_idx) {
+		/* rte_vhost compares the used event with the used index it
+		 * knows, and remembers what it signalled */
+		rte_vhost_set_vring_base(vr->vid, vr->vring_idx, vr->last_avail, vr->used_idx);
+	} else if (atomic_load_explicit(ring_word(&vr->avail->flags), memory_order_acquire) &
+		   VRING_AVAIL_F_NO_INTERRUPT) {
+		return 0;
+	}
+	if (rte_vhost_vring_call_nonblock(vr->vid, vr->vring_idx) == -EAGAIN)
 		return -EAGAIN;
 	return 0;
 }

@@ -203,6 +203,97 @@ test_indirect(void **state)
 	assert_serves();
 }
 
+/* With INDIRECT_DESC negotiated (net): a table whole in one region, of
+ * readable then writable entries, is taken; every way to break one is
+ * refused and the ring goes on serving. */
+static void
+test_indirect_offered(void **state)
+{
+	struct vring_desc *t = (struct vring_desc *)(buf0 + 0x2000);
+
+	vr.indirect_ok = true;
+	t[0] = (struct vring_desc){
+		.addr = GPA1, .len = 12, .flags = VRING_DESC_F_NEXT, .next = 2
+	};
+	t[2] = (struct vring_desc){
+		.addr = GPA1 + 64, .len = 1500, .flags = VRING_DESC_F_NEXT, .next = 1
+	};
+	t[1] = (struct vring_desc){ .addr = GPA0 + 0x100, .len = 64, .flags = VRING_DESC_F_WRITE };
+	set_desc(9, GPA0 + 0x2000, 3 * sizeof(struct vring_desc), VRING_DESC_F_INDIRECT, 0);
+	offer(9);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 1);
+	assert_int_equal(chain.head, 9);
+	assert_int_equal(chain.in_cnt, 2);
+	assert_int_equal(chain.out_cnt, 1);
+	assert_int_equal(chain.in_len, 1512);
+	assert_ptr_equal(chain.iov[1].iov_base, buf1 + 64);
+	assert_ptr_equal(chain.iov[2].iov_base, buf0 + 0x100);
+	vgw_vring_push(&vr, &chain, 0);
+	/* after direct descriptors, as the last one */
+	set_desc(10, GPA1 + 0x400, 12, VRING_DESC_F_NEXT, 9);
+	offer(10);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 1);
+	assert_int_equal(chain.in_cnt, 3);
+	vgw_vring_push(&vr, &chain, 0);
+
+	/* INDIRECT with NEXT */
+	set_desc(11, GPA0 + 0x2000, 48, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 9);
+	assert_refused(11);
+	/* a table of no whole entries, empty, or too large */
+	set_desc(12, GPA0 + 0x2000, 40, VRING_DESC_F_INDIRECT, 0);
+	assert_refused(12);
+	set_desc(12, GPA0 + 0x2000, 0, VRING_DESC_F_INDIRECT, 0);
+	assert_refused(12);
+	set_desc(12, GPA0, (VGW_VRING_MAX_INDIRECT + 1) * sizeof(struct vring_desc),
+		 VRING_DESC_F_INDIRECT, 0);
+	assert_refused(12);
+	/* across two regions, or outside every one */
+	set_desc(12, GPA1 - 16, 48, VRING_DESC_F_INDIRECT, 0);
+	assert_refused(12);
+	set_desc(12, 0x5000000ull, 48, VRING_DESC_F_INDIRECT, 0);
+	assert_refused(12);
+	/* an indirect entry inside the table */
+	t[1] = (struct vring_desc){ .addr = GPA0 + 0x2000,
+				    .len = 48,
+				    .flags = VRING_DESC_F_INDIRECT };
+	assert_refused(9);
+	/* a loop inside the table, and a next out of it */
+	t[1] = (struct vring_desc){ .addr = GPA0, .len = 8, .flags = VRING_DESC_F_NEXT, .next = 0 };
+	assert_refused(9);
+	t[1] = (struct vring_desc){ .addr = GPA0, .len = 8, .flags = VRING_DESC_F_NEXT, .next = 3 };
+	assert_refused(9);
+	assert_serves();
+}
+
+/* put writes used elements without publishing them; publish shows them
+ * all at once; unpop gives back chains not pushed. */
+static void
+test_put_publish_unpop(void **state)
+{
+	set_desc(20, GPA0 + 0x100, 64, VRING_DESC_F_WRITE, 0);
+	set_desc(21, GPA0 + 0x200, 64, VRING_DESC_F_WRITE, 0);
+	set_desc(22, GPA0 + 0x300, 64, VRING_DESC_F_WRITE, 0);
+	offer(20);
+	offer(21);
+	offer(22);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 1);
+	vgw_vring_put(&vr, &chain, 10);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 1);
+	vgw_vring_put(&vr, &chain, 20);
+	assert_int_equal(used.idx, 0);
+	assert_int_equal(log_writes, 2);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 1);
+	assert_int_equal(chain.head, 22);
+	vgw_vring_unpop(&vr, 1);
+	vgw_vring_publish(&vr);
+	assert_int_equal(used.idx, 2);
+	assert_int_equal(used.ring[0].id, 20);
+	assert_int_equal(used.ring[1].len, 20);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 1);
+	assert_int_equal(chain.head, 22);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 0);
+}
+
 /* Loops, of one descriptor and of several, and next or head out of the
  * table. */
 static void
@@ -285,6 +376,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_normal_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indirect_offered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_publish_unpop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loops_and_indices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_addresses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_long, setup, teardown),
