@@ -919,7 +919,7 @@ conf_link_xconnect(struct conf_ctx *c, json_t *obj, unsigned int idx)
 	link->type = VGW_LINK_XCONNECT;
 	snprintf(link->name, sizeof(link->name), "xconnect%u", idx);
 	conf_link_ports(c, obj, "xconnect", 2, 2, idx);
-	link->one_copy = true;
+	link->one_copy = false;
 	conf_get_bool(c, obj, "one_copy", &link->one_copy);
 }
 

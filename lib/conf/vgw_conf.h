@@ -74,7 +74,8 @@ struct vgw_conf_link {
 	uint32_t aging_sec;		      /* bridge: MAC aging time */
 	uint32_t mac_table_size;	      /* bridge: entries, power of two */
 	/* xconnect of two vhost-user net devices of one queue pair: each
-	 * frame copied once, guest to guest (lib/net/net_oc.c); default true */
+	 * frame copied once, guest to guest (lib/net/net_oc.c); default false
+	 * until it beats the mbuf path on small frames (doc/one-copy.rst) */
 	bool one_copy;
 };
 

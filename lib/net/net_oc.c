@@ -23,6 +23,7 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include <rte_memcpy.h>
+#include <rte_prefetch.h>
 #include <rte_vhost.h>
 
 #include "vgw_log.h"
@@ -32,7 +33,7 @@
 /* receive buffers one frame may take (mergeable buffers of 2 KiB hold
  * 64 KiB and a header) */
 #define OC_MAX_RX_CHAINS 34
-#define OC_MIN_FRAME 14	     /* an Ethernet header */
+#define OC_MIN_FRAME 14	    /* an Ethernet header */
 #define OC_MAX_FRAME 65550u /* 64 KiB and an Ethernet header */
 
 struct vgw_net_oc {
@@ -41,11 +42,14 @@ struct vgw_net_oc {
 	struct rte_vhost_memory *mem;
 	uint16_t hdr_len; /* 12 with VERSION_1 or MRG_RXBUF, else 10 */
 	bool mrg;	  /* VIRTIO_NET_F_MRG_RXBUF */
-	bool guest_csum;  /* VIRTIO_NET_F_GUEST_CSUM */
-	/* owned by this port's task */
-	bool call_tx;		    /* an interrupt for tx still due */
-	bool call_peer_rx;	    /* for the peer's rx */
-	struct vgw_vring_chain txc; /* the frame being moved */
+	/* owned by this port's task: frames taken from the transmit ring and
+	 * not moved yet (the peer had no room), txc[tx_off..tx_n), moved
+	 * first on the next pass; the guest gets them back once moved, or
+	 * dropped when the device stops */
+	bool call_tx;	   /* an interrupt for tx still due */
+	bool call_peer_rx; /* for the peer's rx */
+	uint16_t tx_n, tx_off;
+	struct vgw_vring_chain txc[VGW_DP_BURST];
 	struct vgw_vring_chain rxc[OC_MAX_RX_CHAINS];
 };
 
@@ -80,7 +84,6 @@ vgw_net_oc_start(struct vgw_net_port *p, int vid)
 	oc->tx.indirect_ok = oc->rx.indirect_ok = (f >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
 	oc->tx.event_idx = oc->rx.event_idx = (f >> VIRTIO_RING_F_EVENT_IDX) & 1;
 	oc->mrg = (f >> VIRTIO_NET_F_MRG_RXBUF) & 1;
-	oc->guest_csum = (f >> VIRTIO_NET_F_GUEST_CSUM) & 1;
 	oc->hdr_len = oc->mrg || ((f >> VIRTIO_F_VERSION_1) & 1) ?
 			      sizeof(struct virtio_net_hdr_mrg_rxbuf) :
 			      sizeof(struct virtio_net_hdr);
@@ -95,6 +98,14 @@ vgw_net_oc_stop(struct vgw_net_port *p)
 
 	if (oc->mem == NULL)
 		return;
+	/* frames taken and never moved: back to the guest, dropped */
+	if (oc->tx_off < oc->tx_n) {
+		for (uint16_t i = oc->tx_off; i < oc->tx_n; i++)
+			vgw_vring_put(&oc->tx, &oc->txc[i], 0);
+		vgw_vring_publish(&oc->tx);
+		atomic_fetch_add(&p->held_drops[0], oc->tx_n - oc->tx_off);
+	}
+	oc->tx_n = oc->tx_off = 0;
 	vgw_vring_detach(&oc->tx);
 	vgw_vring_detach(&oc->rx);
 	vgw_vring_mem_free(oc->mem);
@@ -118,6 +129,12 @@ vgw_net_oc_remap(struct vgw_net_port *p, int vid)
 		return -ENODEV;
 	oc->tx.inflight = NULL;
 	oc->rx.inflight = NULL;
+	/* frames taken before: their buffers through the new table */
+	for (uint16_t i = oc->tx_off; i < oc->tx_n; i++)
+		if (vgw_vring_rewalk(&oc->tx, oc->mem, &oc->txc[i]) < 0) {
+			oc->txc[i].in_cnt = 0; /* moved as malformed: returned */
+			oc->txc[i].in_len = 0;
+		}
 	return 0;
 }
 
@@ -160,9 +177,10 @@ cursor_copy(struct cursor *dst, struct cursor *src, size_t len)
 		size_t d = dst->iov[dst->i].iov_len - dst->off;
 		size_t s = src->iov[src->i].iov_len - src->off;
 		size_t k = RTE_MIN(len, RTE_MIN(d, s));
+		char *to = (char *)dst->iov[dst->i].iov_base + dst->off;
+		const char *from = (const char *)src->iov[src->i].iov_base + src->off;
 
-		rte_memcpy((char *)dst->iov[dst->i].iov_base + dst->off,
-			   (const char *)src->iov[src->i].iov_base + src->off, k);
+		rte_memcpy(to, from, k);
 		dst->off += k;
 		src->off += k;
 		len -= k;
@@ -173,6 +191,22 @@ cursor_copy(struct cursor *dst, struct cursor *src, size_t len)
 		if (src->off == src->iov[src->i].iov_len) {
 			src->i++;
 			src->off = 0;
+		}
+	}
+}
+
+/* Move src len bytes on (it holds them). */
+static inline void
+cursor_skip(struct cursor *c, size_t len)
+{
+	while (len != 0) {
+		size_t k = RTE_MIN(len, c->iov[c->i].iov_len - c->off);
+
+		c->off += k;
+		len -= k;
+		if (c->off == c->iov[c->i].iov_len) {
+			c->i++;
+			c->off = 0;
 		}
 	}
 }
@@ -236,37 +270,57 @@ rx_take(struct vgw_net_oc *to, struct vgw_net_oc *scratch, uint32_t need)
 
 enum { OC_MOVED, OC_NO_ROOM, OC_BAD, OC_DROP };
 
-/* Move the frame in from->txc into to's receive ring. */
-static inline int
-move_frame(struct vgw_net_oc *from, struct vgw_net_oc *to, uint32_t *bytes)
+/* The receiver's header: all zero but num_buffers. Written from values,
+ * not copied from the stack: a load from the header just built would wait
+ * for every store before it (the previous frames' receive buffers, whose
+ * lines the receiver's core holds) to reach the cache. */
+static inline void
+hdr_put(struct cursor *dst, const struct virtio_net_hdr_mrg_rxbuf *h, uint16_t hdr_len)
 {
-	struct vgw_vring_chain *tc = &from->txc;
+	char *p = dst->iov[0].iov_base;
+	uint64_t lo = 0;
+	uint32_t hi = (uint32_t)h->num_buffers << 16;
+
+	if (likely(dst->iov[0].iov_len >= hdr_len)) {
+		memcpy(p, &lo, sizeof(lo));
+		if (hdr_len == sizeof(*h))
+			memcpy(p + 8, &hi, sizeof(hi));
+		else
+			memcpy(p + 8, &lo, 2);
+		dst->off = hdr_len;
+		if (dst->off == dst->iov[0].iov_len) {
+			dst->i++;
+			dst->off = 0;
+		}
+		return;
+	}
+	cursor_put(dst, h, hdr_len);
+}
+
+/* Move the frame in tc into to's receive ring. */
+static inline int
+move_frame(struct vgw_net_oc *from, struct vgw_vring_chain *tc, struct vgw_net_oc *to,
+	   uint32_t *bytes)
+{
 	struct virtio_net_hdr_mrg_rxbuf h = { 0 };
-	struct iovec hv = { .iov_base = &h, .iov_len = from->hdr_len };
-	struct cursor src, dst, hc;
+	struct cursor src, dst;
 	uint32_t len, left;
 	int n;
 
 	if (tc->out_cnt != 0 || tc->in_len < (uint32_t)from->hdr_len + OC_MIN_FRAME ||
 	    tc->in_len - from->hdr_len > OC_MAX_FRAME)
 		return OC_BAD;
+	/* The sender's header is not read: no offload was offered to it, so
+	 * it can ask for nothing (and its cache line, which the sender's core
+	 * just wrote, stays there). The receiver gets a plain one. */
 	cursor_init(&src, tc->iov, tc->in_cnt);
-	cursor_init(&hc, &hv, 1);
-	cursor_copy(&hc, &src, from->hdr_len);
-	/* no offload was offered to the sender */
-	if (h.hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
-	    ((h.hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !to->guest_csum))
-		return OC_BAD;
+	cursor_skip(&src, from->hdr_len);
 	len = tc->in_len - from->hdr_len;
 	n = rx_take(to, from, to->hdr_len + len);
 	if (n == 0)
 		return OC_NO_ROOM;
 	if (n < 0)
 		return OC_DROP;
-	h.hdr.flags &= to->guest_csum ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0;
-	h.hdr.hdr_len = h.hdr.gso_size = 0;
-	if (!(h.hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
-		h.hdr.csum_start = h.hdr.csum_offset = 0;
 	h.num_buffers = (uint16_t)n;
 	left = len;
 	for (int i = 0; i < n; i++) {
@@ -275,7 +329,7 @@ move_frame(struct vgw_net_oc *from, struct vgw_net_oc *to, uint32_t *bytes)
 
 		cursor_init(&dst, c->iov + c->in_cnt, c->out_cnt);
 		if (i == 0) {
-			cursor_put(&dst, &h, to->hdr_len);
+			hdr_put(&dst, &h, to->hdr_len);
 			room -= to->hdr_len;
 			put = to->hdr_len;
 		}
@@ -298,6 +352,34 @@ ring_call(struct vgw_vring *vr)
 	return vgw_vring_notify(vr) == -EAGAIN;
 }
 
+/* Take a burst of frames from the transmit ring, their first bytes
+ * fetched meanwhile (the guest's core wrote them). */
+static inline void
+tx_take(struct vgw_net_oc *from, struct vgw_dp_qstats *rs)
+{
+	uint16_t n = 0;
+
+	if (vgw_vring_prefetch(&from->tx, from->mem, VGW_DP_BURST, false) == 0)
+		return;
+	while (n < VGW_DP_BURST) {
+		struct vgw_vring_chain *c = &from->txc[n];
+		int ret = vgw_vring_pop(&from->tx, from->mem, c);
+
+		if (ret == 0)
+			break;
+		if (ret < 0) {
+			rs->drops++; /* malformed: returned and counted */
+			continue;
+		}
+		/* the frame after the header (the header itself is not read) */
+		if (c->in_cnt != 0 && c->iov[0].iov_len > from->hdr_len)
+			rte_prefetch0((char *)c->iov[0].iov_base + from->hdr_len);
+		n++;
+	}
+	from->tx_n = n;
+	from->tx_off = 0;
+}
+
 uint16_t
 vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 {
@@ -309,7 +391,7 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	bool down = !atomic_load_explicit(&out->up, memory_order_relaxed);
 	bool open = out_vid >= 0 &&
 		    (atomic_load_explicit(&out->ready_rings, memory_order_relaxed) & 1) != 0;
-	uint16_t moved = 0, i;
+	uint16_t moved = 0, done = 0;
 
 	if (from->call_tx)
 		from->call_tx = ring_call(&from->tx);
@@ -318,23 +400,25 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	if (!(atomic_load_explicit(&in->ready_rings, memory_order_relaxed) & 2))
 		return 0; /* the guest disabled its transmit ring */
 	if (!down && !open)
-		return 0; /* the peer comes back: the frames wait in the ring */
-	for (i = 0; i < VGW_DP_BURST; i++) {
+		return 0; /* the peer comes back: the frames wait */
+	/* dirty logging: asked once per pass */
+	vgw_vring_log_check(&from->tx);
+	if (!down)
+		vgw_vring_log_check(&to->rx);
+	if (from->tx_off == from->tx_n)
+		tx_take(from, rs);
+	if (!down && from->tx_off < from->tx_n)
+		vgw_vring_prefetch(&to->rx, to->mem, from->tx_n - from->tx_off, false);
+	while (from->tx_off < from->tx_n) {
+		struct vgw_vring_chain *tc = &from->txc[from->tx_off];
 		uint32_t bytes = 0;
-		int ret = vgw_vring_pop(&from->tx, from->mem, &from->txc);
+		int ret = down ? OC_DROP : move_frame(from, tc, to, &bytes);
 
-		if (ret == 0)
+		if (ret == OC_NO_ROOM)
 			break;
-		if (ret < 0) {
-			rs->drops++; /* malformed: returned and counted */
-			continue;
-		}
-		ret = down ? OC_DROP : move_frame(from, to, &bytes);
-		if (ret == OC_NO_ROOM) {
-			vgw_vring_unpop(&from->tx, 1);
-			break;
-		}
-		vgw_vring_put(&from->tx, &from->txc, 0);
+		from->tx_off++;
+		done++;
+		vgw_vring_put(&from->tx, tc, 0);
 		if (ret == OC_MOVED) {
 			rs->rx_pkts++;
 			rs->rx_bytes += bytes;
@@ -348,7 +432,7 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 			ts->drops++;
 		}
 	}
-	if (i == 0)
+	if (done == 0)
 		return 0;
 	vgw_vring_publish(&from->tx);
 	from->call_tx = ring_call(&from->tx);
@@ -358,5 +442,5 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 		if (moved != 0)
 			from->call_peer_rx = ring_call(&to->rx);
 	}
-	return i;
+	return done;
 }

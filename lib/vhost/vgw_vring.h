@@ -30,11 +30,15 @@ struct vgw_vring {
 	uint64_t log_guest_addr;
 	uint16_t size;
 	uint16_t last_avail; /* next avail entry to take */
+	uint16_t avail_seen; /* the guest's avail index when last read */
 	uint16_t used_idx;   /* our shadow of used->idx */
 	uint16_t vring_idx;
 	int vid;
-	bool indirect_ok;   /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
-	bool event_idx;	    /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect_ok; /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	bool event_idx;	  /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	/* put and publish log only while log_on, once vgw_vring_log_check()
+	 * gated them (else every write goes to rte_vhost, which checks) */
+	bool log_gated, log_on;
 	uint64_t malformed; /* chains refused */
 	/* inflight I/O tracking (INFLIGHT_SHMFD), when the front-end gave a
 	 * region: which heads the device has taken and not returned, so that
@@ -102,6 +106,19 @@ int vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
  * buffers, a burst). */
 void vgw_vring_put(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written);
 void vgw_vring_publish(struct vgw_vring *vr);
+/* Fetch into the cache what the next n pops (at most 64) will read: the
+ * avail entries' descriptors and, with bufs, the first buffer of each
+ * (for a direct descriptor), to be written. Takes nothing; returns how many entries the
+ * guest made available (up to n). */
+uint16_t vgw_vring_prefetch(struct vgw_vring *vr, const struct rte_vhost_memory *mem, uint16_t n,
+			    bool bufs);
+/* Translate a chain taken and not returned again, through a new memory
+ * table (after a remap); -EINVAL if it no longer maps. */
+int vgw_vring_rewalk(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
+		     struct vgw_vring_chain *c);
+/* Is dirty logging on (VHOST_F_LOG_ALL)? Read once per burst; put and
+ * publish log only then. */
+void vgw_vring_log_check(struct vgw_vring *vr);
 /* Give back the last n chains popped and not pushed (a device without an
  * inflight region that found no room for them elsewhere): the guest's
  * descriptors stay in its ring, taken again by the next pop. */

@@ -7,6 +7,8 @@
 #include <linux/virtio_ring.h>
 #include <rte_atomic.h>
 #include <rte_branch_prediction.h>
+#include <rte_common.h>
+#include <rte_prefetch.h>
 #include <rte_vhost.h>
 
 #include "vgw_vring.h"
@@ -136,6 +138,7 @@ vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx,
 	vr->log_guest_addr = r.log_guest_addr;
 	vr->size = r.size;
 	vr->last_avail = last_avail;
+	vr->avail_seen = last_avail;
 	vr->used_idx = last_used;
 	vr->vring_idx = idx;
 	vr->vid = vid;
@@ -385,14 +388,23 @@ vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem, struct v
 		head = vr->resubmit[vr->resubmit_pos++];
 		vr->resubmitted++;
 	} else {
-		avail_idx = atomic_load_explicit(ring_word(&vr->avail->idx), memory_order_acquire);
-		if (avail_idx == vr->last_avail)
-			return 0;
-		if ((uint16_t)(avail_idx - vr->last_avail) > vr->size) {
-			/* the guest claims more entries than the ring has */
-			vr->malformed++;
-			vr->last_avail = avail_idx;
-			return -EINVAL;
+		/* the guest's index, read again only once we caught up with
+		 * what we saw of it: its cache line is the guest's */
+		uint16_t have = vr->avail_seen - vr->last_avail;
+
+		if (have == 0 || have > vr->size) {
+			avail_idx = atomic_load_explicit(ring_word(&vr->avail->idx),
+							 memory_order_acquire);
+			if (avail_idx == vr->last_avail)
+				return 0;
+			if ((uint16_t)(avail_idx - vr->last_avail) > vr->size) {
+				/* the guest claims more entries than the ring has */
+				vr->malformed++;
+				vr->last_avail = avail_idx;
+				vr->avail_seen = avail_idx;
+				return -EINVAL;
+			}
+			vr->avail_seen = avail_idx;
 		}
 		head = vr->avail->ring[vr->last_avail % vr->size];
 		vr->last_avail++;
@@ -418,17 +430,19 @@ vgw_vring_put(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t wr
 	struct vring_used_elem *e = &vr->used->ring[slot];
 	uint32_t left = written;
 
+	e->id = c->head;
+	e->len = written;
+	vr->used_idx++;
+	if (vr->log_gated && !vr->log_on)
+		return;
 	for (unsigned int i = c->in_cnt; left != 0 && i < c->in_cnt + c->out_cnt; i++) {
 		uint32_t n = RTE_MIN(left, (uint32_t)c->iov[i].iov_len);
 
 		rte_vhost_log_write(vr->vid, c->out_gpa[i], n);
 		left -= n;
 	}
-	e->id = c->head;
-	e->len = written;
 	rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, ring[slot]),
 				 sizeof(*e));
-	vr->used_idx++;
 }
 
 void
@@ -438,8 +452,67 @@ vgw_vring_publish(struct vgw_vring *vr)
 		return;
 	/* the elements before the index that publishes them */
 	atomic_store_explicit(ring_word(&vr->used->idx), vr->used_idx, memory_order_release);
-	rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, idx),
-				 sizeof(vr->used->idx));
+	if (!vr->log_gated || vr->log_on)
+		rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, idx),
+					 sizeof(vr->used->idx));
+}
+
+void
+vgw_vring_log_check(struct vgw_vring *vr)
+{
+	uint64_t f = 0;
+
+	vr->log_gated = true;
+	vr->log_on = rte_vhost_get_negotiated_features(vr->vid, &f) < 0 ||
+		     (f & (1ULL << VHOST_F_LOG_ALL)) != 0;
+}
+
+uint16_t
+vgw_vring_prefetch(struct vgw_vring *vr, const struct rte_vhost_memory *mem, uint16_t n, bool bufs)
+{
+	uint16_t have = vr->avail_seen - vr->last_avail;
+	uint16_t heads[64];
+
+	if (have == 0 || have > vr->size) {
+		uint16_t idx =
+			atomic_load_explicit(ring_word(&vr->avail->idx), memory_order_acquire);
+
+		have = idx - vr->last_avail;
+		if (have > vr->size)
+			return 0; /* pop refuses it */
+		vr->avail_seen = idx;
+	}
+	n = RTE_MIN(RTE_MIN(n, have), (uint16_t)RTE_DIM(heads));
+	/* the descriptors first, then (once they had time to come) the
+	 * buffers they point to */
+	for (uint16_t i = 0; i < n; i++) {
+		heads[i] = vr->avail->ring[(uint16_t)(vr->last_avail + i) % vr->size];
+		if (heads[i] < vr->size)
+			rte_prefetch0(&vr->desc[heads[i]]);
+	}
+	for (uint16_t i = 0; bufs && i < n; i++) {
+		uint64_t len, va;
+
+		if (heads[i] >= vr->size)
+			continue;
+		len = vr->desc[heads[i]].len;
+		va = rte_vhost_va_from_guest_pa((struct rte_vhost_memory *)mem,
+						vr->desc[heads[i]].addr, &len);
+		/* for writing (fetched shared, the store would miss
+		 * again): the start, and the line after a net header */
+		if (va != 0) {
+			__builtin_prefetch((void *)(uintptr_t)va, 1, 3);
+			__builtin_prefetch((void *)(uintptr_t)(va + 12), 1, 3);
+		}
+	}
+	return n;
+}
+
+int
+vgw_vring_rewalk(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
+		 struct vgw_vring_chain *c)
+{
+	return walk(vr, mem, c->head, c) < 0 ? -EINVAL : 0;
 }
 
 void

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """The gateway runs under vhostgw-keeper; two guests ping each other through
-it (xconnect) while the gateway is killed with SIGKILL 5 times. QEMU never
+it (a one-copy xconnect: the gateway's own ring walker on all four rings)
+while the gateway is killed with SIGKILL 5 times. QEMU never
 sees its back-end go (no reconnect option on the NICs: a disconnect would
 leave the NIC dead): after every kill pings go on, at most one ping per guest
 is lost, both devices are resumed in the new gateway, the guests are not
@@ -40,7 +41,8 @@ def kill_once(gw, guests, i):
 def scenario(run):
     ns = run.netns('k')
     gw = run.gateway('gw', ns, [e2e.net('vm1'), e2e.net('vm2')],
-                     [e2e.xconnect('vm1', 'vm2')], keeper=['--stable-ms', '500'])
+                     [e2e.xconnect('vm1', 'vm2', one_copy=True)],
+                     keeper=['--stable-ms', '500'])
     guests = [run.guest('g%d' % (i + 1), [gw.nic('vm%d' % (i + 1), e2e.mac(0x50 + i))],
                         scenario='pingloop', ip=IPS[i] + '/24', peer=IPS[1 - i])
               for i in range(2)]

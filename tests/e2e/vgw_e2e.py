@@ -111,8 +111,11 @@ def fs(name, shared_dir, tag, mode='server', queues=1, socket_path=None):
     return d
 
 
-def xconnect(a, b):
-    return {'xconnect': [a, b]}
+def xconnect(a, b, one_copy=None):
+    x = {'xconnect': [a, b]}
+    if one_copy is not None:
+        x['one_copy'] = one_copy
+    return x
 
 
 def bridge(name, ports):
