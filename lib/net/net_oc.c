@@ -363,8 +363,10 @@ tx_take(struct vgw_net_oc *from, struct vgw_dp_qstats *rs)
 {
 	uint16_t n = 0;
 
-	if (vgw_vring_prefetch(&from->tx, from->mem, VGW_DP_BURST, false) == 0)
-		return;
+	/* nothing to prefetch is no reason not to pop: an avail index that
+	 * claims more than the ring holds prefetches nothing, and only pop
+	 * refuses (and counts) it and goes on from there */
+	vgw_vring_prefetch(&from->tx, from->mem, VGW_DP_BURST, false);
 	while (n < VGW_DP_BURST) {
 		struct vgw_vring_chain *c = &from->txc[n];
 		int ret = vgw_vring_pop(&from->tx, from->mem, c);

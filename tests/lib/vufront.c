@@ -68,6 +68,9 @@ struct vufront_vq {
 	/* virtio-net: descriptor d owns buffer buf_gpa + d * buf_size */
 	uint64_t buf_gpa;
 	uint32_t buf_size;
+	/* told of every used element vufront_vq_reap() takes */
+	vufront_reap_fn reap_fn;
+	void *reap_arg;
 };
 
 struct vufront {
@@ -1859,6 +1862,34 @@ vufront_vq_add_chain(struct vufront *vu, unsigned int idx, const struct vufront_
 }
 
 int
+vufront_vq_set_reap_fn(struct vufront *vu, unsigned int idx, vufront_reap_fn fn, void *arg)
+{
+	struct vufront_vq *vq;
+	int ret;
+
+	ret = vufront_vq_lookup(vu, idx, &vq);
+	if (ret < 0)
+		return ret;
+	vq->reap_fn = fn;
+	vq->reap_arg = arg;
+	return 0;
+}
+
+int
+vufront_vq_skip_avail(struct vufront *vu, unsigned int idx, uint16_t n)
+{
+	struct vufront_vq *vq;
+	int ret;
+
+	ret = vufront_vq_lookup(vu, idx, &vq);
+	if (ret < 0)
+		return ret;
+	vq->avail_idx = (uint16_t)(vq->avail_idx + n);
+	vufront_vq_flush(vq);
+	return 0;
+}
+
+int
 vufront_vq_publish(struct vufront *vu, unsigned int idx, uint16_t head)
 {
 	struct vufront_vq *vq;
@@ -1976,6 +2007,8 @@ vufront_vq_reap(struct vufront *vu, unsigned int idx, struct vufront_used_elem *
 		}
 		if (out != NULL)
 			out[n] = e;
+		if (vq->reap_fn != NULL)
+			vq->reap_fn(vq->reap_arg, idx, &e);
 		n++;
 		vq->last_used++;
 	}

@@ -510,10 +510,23 @@ int vufront_vq_add_chain(struct vufront *vu, unsigned int idx, const struct vufr
 int vufront_vq_take_descs(struct vufront *vu, unsigned int idx, unsigned int n, uint16_t *ids);
 /* Put any head id (even an invalid one) in the next avail slot and bump idx. */
 int vufront_vq_publish(struct vufront *vu, unsigned int idx, uint16_t head);
+/*
+ * Move avail->idx @n entries on without writing them (a front-end that
+ * claims more than it made available, more than the ring holds even). The
+ * entries that follow go after the gap: the device must have caught up
+ * with the gap (taken or refused it) before they are published, or it
+ * sees them as part of it.
+ */
+int vufront_vq_skip_avail(struct vufront *vu, unsigned int idx, uint16_t n);
 /* Write the kick eventfd. */
 int vufront_vq_kick(struct vufront *vu, unsigned int idx);
 /* Kick unless the device suppresses it (NO_NOTIFY / avail_event); 1 = kicked. */
 int vufront_vq_notify(struct vufront *vu, unsigned int idx);
+/* Called with each used element vufront_vq_reap() takes on ring @idx (its
+ * chain already freed), whoever reaps: vufront_net_send(), say. */
+typedef void (*vufront_reap_fn)(void *arg, unsigned int idx, const struct vufront_used_elem *e);
+/* @fn NULL: none (the default). */
+int vufront_vq_set_reap_fn(struct vufront *vu, unsigned int idx, vufront_reap_fn fn, void *arg);
 /* Reap up to @max used entries (@out may be NULL), freeing their chains;
  * returns the count. -EPROTO if the device returns an id that is not an
  * in-flight head: the entries before it are reaped, the bad one stays at

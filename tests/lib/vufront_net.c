@@ -9,11 +9,32 @@
  *   bytes 0-5 dst MAC, 6-11 src MAC, 12-13 ethertype 0x88b5,
  *   14-17 i (big-endian), 18.. payload: successive splitmix64 outputs
  *   (little-endian) of the state seed * 0x9e3779b97f4a7c15 + i.
+ * With --size MIN-MAX its length is MIN + r % (MAX - MIN + 1), r the first
+ * splitmix64 output of the state (seed ^ 0x6a09e667f3bcc909) *
+ * 0x9e3779b97f4a7c15 + i: a receiver with the same options knows it.
  * Dumps hold one frame per line: lowercase hex, no separators.
  *
- * Output on stdout: "ready" once the device is up (RX buffers posted), then
- * "sent=N received=M" (plus " bad=K" with --verify). Exit status 0 only if
- * every frame was sent and consumed, --recv frames arrived and none was bad.
+ * --hostile N (a sender, one queue pair): N hand-built bad chains on the
+ * transmit ring, each published just ahead of a good frame (one ahead of
+ * every good frame when N equals --send, else spread evenly), so that each
+ * is taken while the receiver is still there for the frame behind it. Kinds
+ * in turn: next index out of the table, a two-descriptor loop, an address
+ * outside guest memory, a device-writable descriptor, an indirect table of
+ * 24 bytes, an indirect descriptor with NEXT, 8 bytes after the header.
+ * Each must come back used with length 0. Once every frame is back, the
+ * avail index jumps by the ring size + 1 (no used entry can answer that)
+ * and, after a pause for the device to take it in, one more bad chain (a
+ * next index out of the table) shows that the ring still works after it.
+ * VIRTIO_RING_F_INDIRECT_DESC is asked for (unless --features says
+ * otherwise), so the indirect chains are refused for what they are.
+ *
+ * Output on stdout: "ready" once the device is up (RX buffers posted) (with
+ * --hostile, then "features=0x..": those negotiated), then "sent=N
+ * received=M" (plus " bad=K" with --verify), and with --hostile
+ * "hostile=N returned=M" (bad chains published, returned with length 0) and
+ * "avail_jumps=J". Exit status 0 only if every frame was sent and consumed,
+ * --recv frames arrived, none was bad, and every bad chain came back with
+ * length 0.
  */
 
 #include <errno.h>
@@ -33,12 +54,45 @@
 #define NET_MAX_BURST 256u
 #define NET_RX_BUF (64u * 1024)
 
+/* Bad chains of --hostile, in turn. */
+enum {
+	H_NEXT_OUT, /* next index out of the descriptor table */
+	H_LOOP,	    /* a -> b -> a */
+	H_OUTSIDE,  /* an address outside every memory region */
+	H_WRITABLE, /* a device-writable descriptor on a transmit chain */
+	H_IND_LEN,  /* an indirect table of 24 bytes */
+	H_IND_NEXT, /* an indirect descriptor with NEXT */
+	H_SHORT,    /* 8 bytes after the net header */
+	H_KINDS,
+};
+
+static const struct {
+	const char *name;
+	unsigned int ndesc;
+} net_hostile_kinds[H_KINDS] = {
+	[H_NEXT_OUT] = { "next index out of the table", 1 },
+	[H_LOOP] = { "two-descriptor loop", 2 },
+	[H_OUTSIDE] = { "address outside guest memory", 1 },
+	[H_WRITABLE] = { "device-writable descriptor", 2 },
+	[H_IND_LEN] = { "indirect table of 24 bytes", 1 },
+	[H_IND_NEXT] = { "indirect descriptor with NEXT", 2 },
+	[H_SHORT] = { "8 bytes after the header", 1 },
+};
+
+#define H_FRAME_LEN 60u	 /* the bad chains' frame, after the header */
+#define H_TABLE_OFF 256u /* their indirect table, in the scratch area */
+#define H_SINK_OFF 512u	 /* the device-writable buffer */
+#define H_SCRATCH 1024u
+#define H_JUMP_PAUSE_MS 200u /* for the device to take in the jump */
+
 struct net_opts {
 	const char *socket;
 	bool listen;
 	unsigned int queues;
 	unsigned long send;
-	unsigned int size;
+	unsigned int size; /* the largest frame */
+	unsigned int size_min;
+	unsigned long hostile;
 	unsigned long recv;
 	int timeout_ms;
 	const char *dump;
@@ -70,9 +124,10 @@ net_usage(FILE *f)
 		"                   [--recv N] [--timeout-ms T] [--dump FILE] [--dump-sent FILE]\n"
 		"                   [--verify] [--graceful] [--ring-size N] [--buf-size B]\n"
 		"                   [--burst B] [--mem-mb M] [--mrg-rxbuf]\n"
-		"                   [--features MASK] [--protocol-features MASK]\n"
+		"                   [--features MASK] [--protocol-features MASK] [--hostile N]\n"
 		"  --send N        send N frames (round robin over the queue pairs)\n"
-		"  --size S        frame length in bytes, %u or more (default 64)\n"
+		"  --size S        frame length in bytes, %u or more (default 64);\n"
+		"                  MIN-MAX: each frame's length drawn from the range\n"
 		"  --dst/--src MAC addresses (default 02:00:00:00:00:02 / 02:00:00:00:00:01)\n"
 		"  --seed X        payload seed (default 1)\n"
 		"  --rate PPS      send at most PPS frames per second (default: no limit;\n"
@@ -91,7 +146,11 @@ net_usage(FILE *f)
 		"  --features MASK virtio features wanted (default 0x140000000: VERSION_1 |\n"
 		"                  PROTOCOL_FEATURES; --mrg-rxbuf and --queues add theirs)\n"
 		"  --protocol-features MASK  protocol features wanted (default 0x10009:\n"
-		"                  MQ | REPLY_ACK | STATUS)\n",
+		"                  MQ | REPLY_ACK | STATUS)\n"
+		"  --hostile N     N bad chains among the frames sent (N <= --send, one\n"
+		"                  queue pair), each ahead of a good frame; each must come\n"
+		"                  back with length 0; then an avail index jump and one\n"
+		"                  more bad chain; adds INDIRECT_DESC to the features\n",
 		NET_MIN_SIZE);
 }
 
@@ -159,12 +218,14 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 		{ "mem-mb", required_argument, NULL, 'M' },
 		{ "protocol-features", required_argument, NULL, 'p' },
 		{ "features", required_argument, NULL, 'F' },
+		{ "hostile", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const uint8_t dst[6] = { 0x02, 0, 0, 0, 0, 0x02 };
 	static const uint8_t src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
-	uint64_t v;
+	uint64_t v, lo;
+	char *dash;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -196,11 +257,22 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 			o->send = (unsigned long)v;
 			break;
 		case 'z':
-			if (net_parse_u64("size", optarg, 65535, &v) < 0 || v < NET_MIN_SIZE) {
-				fprintf(stderr, "vufront-net: --size must be %u..65535\n",
+			/* S, or MIN-MAX */
+			dash = strchr(optarg, '-');
+			if (dash != NULL)
+				*dash = '\0';
+			if (net_parse_u64("size", optarg, 65535, &lo) < 0 ||
+			    (dash != NULL && net_parse_u64("size", dash + 1, 65535, &v) < 0))
+				return -EINVAL;
+			if (dash == NULL)
+				v = lo;
+			if (lo < NET_MIN_SIZE || v < lo) {
+				fprintf(stderr,
+					"vufront-net: --size must be %u..65535 or MIN-MAX\n",
 					NET_MIN_SIZE);
 				return -EINVAL;
 			}
+			o->size_min = (unsigned int)lo;
 			o->size = (unsigned int)v;
 			break;
 		case 'd':
@@ -275,6 +347,11 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 				return -EINVAL;
 			o->pf_set = true;
 			break;
+		case 'H':
+			if (net_parse_u64("hostile", optarg, ULONG_MAX, &v) < 0)
+				return -EINVAL;
+			o->hostile = (unsigned long)v;
+			break;
 		case 'h':
 			net_usage(stdout);
 			exit(0);
@@ -285,6 +362,12 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 	}
 	if (optind != argc || o->socket == NULL) {
 		net_usage(stderr);
+		return -EINVAL;
+	}
+	if (o->size_min == 0)
+		o->size_min = o->size;
+	if (o->hostile > o->send || (o->hostile != 0 && o->queues != 1)) {
+		fprintf(stderr, "vufront-net: --hostile needs one queue pair and N <= --send\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -300,12 +383,24 @@ net_splitmix64(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-static void
+/* Frame seq's length. */
+static unsigned int
+net_frame_len(const struct net_opts *o, uint32_t seq)
+{
+	uint64_t state = (o->seed ^ 0x6a09e667f3bcc909ULL) * 0x9e3779b97f4a7c15ULL + seq;
+
+	if (o->size_min == o->size)
+		return o->size;
+	return o->size_min + (unsigned int)(net_splitmix64(&state) % (o->size - o->size_min + 1));
+}
+
+/* Write frame seq into f (o->size bytes); its length. */
+static unsigned int
 net_gen_frame(const struct net_opts *o, uint32_t seq, uint8_t *f)
 {
 	uint64_t state = o->seed * 0x9e3779b97f4a7c15ULL + seq;
+	unsigned int i, len = net_frame_len(o, seq);
 	uint64_t r = 0;
-	unsigned int i;
 
 	memcpy(f, o->dst, 6);
 	memcpy(f + 6, o->src, 6);
@@ -315,12 +410,13 @@ net_gen_frame(const struct net_opts *o, uint32_t seq, uint8_t *f)
 	f[15] = (uint8_t)(seq >> 16);
 	f[16] = (uint8_t)(seq >> 8);
 	f[17] = (uint8_t)seq;
-	for (i = NET_MIN_SIZE; i < o->size; i++) {
+	for (i = NET_MIN_SIZE; i < len; i++) {
 		if ((i - NET_MIN_SIZE) % 8 == 0)
 			r = net_splitmix64(&state);
 		f[i] = (uint8_t)r;
 		r >>= 8;
 	}
+	return len;
 }
 
 static void
@@ -385,7 +481,186 @@ struct net_state {
 	uint8_t *rxbufs; /* burst buffers of NET_RX_BUF bytes */
 	uint8_t *expect;
 	uint64_t t0_us;
+	/* --hostile */
+	unsigned long h_sent;	  /* bad chains published */
+	unsigned long h_returned; /* came back with length 0 */
+	unsigned long h_bad;	  /* came back with another length */
+	unsigned long h_acc;	  /* spreads them over the frames */
+	unsigned long h_jumps;	  /* avail index jumps taken in */
+	uint8_t *h_kind;	  /* per descriptor id: 1 + kind of the bad chain it heads */
+	unsigned int h_num;	  /* transmit ring size */
+	uint64_t h_gpa;		  /* scratch area: frame, indirect table, sink */
 };
+
+/* Reap hook of the transmit ring: the bad chains must come back unused. */
+static void
+net_hostile_reaped(void *arg, unsigned int idx, const struct vufront_used_elem *e)
+{
+	struct net_state *st = arg;
+	unsigned int kind;
+
+	(void)idx;
+	if (e->id >= st->h_num || st->h_kind[e->id] == 0)
+		return; /* a good frame */
+	kind = st->h_kind[e->id] - 1u;
+	st->h_kind[e->id] = 0;
+	if (e->len == 0) {
+		st->h_returned++;
+		return;
+	}
+	if (st->h_bad++ < 10)
+		fprintf(stderr, "vufront-net: bad chain (%s, head %u) came back with length %u\n",
+			net_hostile_kinds[kind].name, e->id, e->len);
+}
+
+/* Scratch memory for the bad chains, and the reap hook. */
+static int
+net_hostile_setup(struct vufront *vu, struct net_state *st)
+{
+	struct vufront_vq_info info;
+	struct vufront_desc *t;
+	unsigned int hl = vufront_net_hdr_len(vu);
+	uint8_t *p;
+	int ret;
+
+	ret = vufront_vq_info(vu, 1, &info);
+	if (ret < 0)
+		return ret;
+	st->h_num = info.num;
+	st->h_kind = calloc(info.num, 1);
+	if (st->h_kind == NULL)
+		return -ENOMEM;
+	ret = vufront_mem_alloc(vu, H_SCRATCH, 64, &st->h_gpa);
+	if (ret < 0)
+		return ret;
+	p = vufront_gpa_ptr(vu, st->h_gpa, H_SCRATCH);
+	/* a zero header and a plausible frame: only the chain is wrong */
+	memset(p + hl, 0xff, 6);
+	memset(p + hl + 6, 0x02, 6);
+	p[hl + 12] = 0x88;
+	p[hl + 13] = 0xb5;
+	for (unsigned int i = 14; i < H_FRAME_LEN; i++)
+		p[hl + i] = (uint8_t)i;
+	/* a well-formed indirect table of two entries, the frame twice */
+	t = (struct vufront_desc *)(p + H_TABLE_OFF);
+	for (unsigned int i = 0; i < 2; i++) {
+		t[i].addr = st->h_gpa;
+		t[i].len = hl + H_FRAME_LEN;
+		t[i].flags = 0;
+		t[i].next = 0;
+	}
+	return vufront_vq_set_reap_fn(vu, 1, net_hostile_reaped, st);
+}
+
+static void
+net_desc(struct vufront_desc *d, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	d->addr = addr;
+	d->len = len;
+	d->flags = flags;
+	d->next = next;
+}
+
+/* Publish one bad chain of this kind on ring 1 (its descriptors are free). */
+static int
+net_hostile_publish(struct vufront *vu, struct net_state *st, unsigned int kind)
+{
+	struct vufront_vq_info info;
+	unsigned int hl = vufront_net_hdr_len(vu);
+	uint64_t frame = st->h_gpa, table = st->h_gpa + H_TABLE_OFF;
+	struct vufront_desc *d;
+	uint16_t ids[2];
+	int ret;
+
+	ret = vufront_vq_info(vu, 1, &info);
+	if (ret == 0)
+		ret = vufront_vq_take_descs(vu, 1, net_hostile_kinds[kind].ndesc, ids);
+	if (ret < 0)
+		return ret;
+	d = info.desc;
+	switch (kind) {
+	case H_NEXT_OUT:
+		net_desc(&d[ids[0]], frame, hl + H_FRAME_LEN, VUFRONT_DESC_F_NEXT,
+			 (uint16_t)(info.num + 7));
+		break;
+	case H_LOOP:
+		net_desc(&d[ids[0]], frame, hl, VUFRONT_DESC_F_NEXT, ids[1]);
+		net_desc(&d[ids[1]], frame + hl, H_FRAME_LEN, VUFRONT_DESC_F_NEXT, ids[0]);
+		break;
+	case H_OUTSIDE:
+		net_desc(&d[ids[0]], vufront_mem_size(vu) + (1u << 20), hl + H_FRAME_LEN, 0, 0);
+		break;
+	case H_WRITABLE:
+		/* readable then writable: a valid chain, but not for transmit */
+		net_desc(&d[ids[0]], frame, hl + H_FRAME_LEN, VUFRONT_DESC_F_NEXT, ids[1]);
+		net_desc(&d[ids[1]], st->h_gpa + H_SINK_OFF, 64, VUFRONT_DESC_F_WRITE, 0);
+		break;
+	case H_IND_LEN:
+		net_desc(&d[ids[0]], table, 24, VUFRONT_DESC_F_INDIRECT, 0);
+		break;
+	case H_IND_NEXT:
+		net_desc(&d[ids[0]], table, 16, VUFRONT_DESC_F_INDIRECT | VUFRONT_DESC_F_NEXT,
+			 ids[1]);
+		net_desc(&d[ids[1]], frame, hl + H_FRAME_LEN, 0, 0);
+		break;
+	default: /* H_SHORT */
+		net_desc(&d[ids[0]], frame, hl + 8, 0, 0);
+		break;
+	}
+	st->h_kind[ids[0]] = (uint8_t)(kind + 1);
+	ret = vufront_vq_publish(vu, 1, ids[0]);
+	if (ret == 0)
+		ret = vufront_vq_notify(vu, 1);
+	if (ret < 0)
+		return ret;
+	st->h_sent++;
+	return 0;
+}
+
+/* Up to n frames, one at a time, each behind a bad chain when one is due. */
+static int
+net_tx_hostile(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsigned int n)
+{
+	struct vufront_vq_info info;
+	struct vufront_frame fr;
+	unsigned int i, kind, need;
+	bool due;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		/* N chains over --send frames: due when the sum passes --send */
+		due = st->h_acc + o->hostile >= o->send;
+		kind = (unsigned int)(st->h_sent % H_KINDS);
+		need = 1 + (due ? net_hostile_kinds[kind].ndesc : 0);
+		ret = vufront_net_tx_reap(vu, 0);
+		if (ret < 0)
+			return ret;
+		ret = vufront_vq_info(vu, 1, &info);
+		if (ret < 0)
+			return ret;
+		if (info.nfree < need)
+			break;
+		if (due) {
+			ret = net_hostile_publish(vu, st, kind);
+			if (ret < 0)
+				return ret;
+			st->h_acc = st->h_acc + o->hostile - o->send;
+		} else {
+			st->h_acc += o->hostile;
+		}
+		fr.data = st->txbufs;
+		fr.len = net_gen_frame(o, (uint32_t)st->sent, st->txbufs);
+		ret = vufront_net_send(vu, 0, &fr, 1);
+		if (ret < 0)
+			return ret;
+		if (ret != 1)
+			return -EPROTO; /* cannot be: the descriptor was free */
+		if (st->dump_sent != NULL)
+			net_dump(st->dump_sent, fr.data, fr.len);
+		st->sent++;
+	}
+	return (int)i;
+}
 
 static int
 net_tx(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsigned int q)
@@ -405,10 +680,12 @@ net_tx(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsig
 			n = (unsigned int)(allowed - st->sent);
 	}
 
+	if (o->hostile != 0)
+		return net_tx_hostile(vu, o, st, n);
 	for (i = 0; i < n; i++) {
-		net_gen_frame(o, (uint32_t)(st->sent + i), st->txbufs + (size_t)i * o->size);
 		fr[i].data = st->txbufs + (size_t)i * o->size;
-		fr[i].len = o->size;
+		fr[i].len = net_gen_frame(o, (uint32_t)(st->sent + i),
+					  st->txbufs + (size_t)i * o->size);
 	}
 	ret = vufront_net_send(vu, q, fr, n);
 	if (ret < 0)
@@ -426,7 +703,7 @@ net_rx(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsig
 	unsigned long left = o->recv - st->received;
 	unsigned int i, n = left < o->burst ? (unsigned int)left : o->burst;
 	const uint8_t *p;
-	uint32_t seq;
+	uint32_t seq, want;
 	int ret;
 
 	for (i = 0; i < n; i++) {
@@ -442,13 +719,13 @@ net_rx(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsig
 			net_dump(st->dump, p, pkts[i].len < NET_RX_BUF ? pkts[i].len : NET_RX_BUF);
 		if (!o->verify)
 			continue;
-		if (pkts[i].len != o->size) {
+		if (pkts[i].len < o->size_min || pkts[i].len > o->size) {
 			st->bad++;
 			continue;
 		}
 		seq = (uint32_t)p[14] << 24 | (uint32_t)p[15] << 16 | (uint32_t)p[16] << 8 | p[17];
-		net_gen_frame(o, seq, st->expect);
-		if (memcmp(p, st->expect, o->size) != 0)
+		want = net_gen_frame(o, seq, st->expect);
+		if (pkts[i].len != want || memcmp(p, st->expect, want) != 0)
 			st->bad++;
 	}
 	st->received += (unsigned long)ret;
@@ -456,6 +733,50 @@ net_rx(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsig
 	if (vufront_net_post_rx(vu, q, UINT_MAX) < 0)
 		return -EIO;
 	return ret;
+}
+
+/*
+ * Every chain is back: the avail index jumps by more than the ring holds.
+ * No used entry can answer it; the device takes it in (and counts it) when
+ * it next looks at the ring. After a pause for that, one more bad chain
+ * goes after the gap: it comes back only if the device went on from there.
+ */
+static int
+net_hostile_jump(struct vufront *vu, const struct net_opts *o, struct net_state *st)
+{
+	struct vufront_vq_info info;
+	uint64_t t0;
+	int ret;
+
+	ret = vufront_vq_info(vu, 1, &info);
+	if (ret == 0)
+		ret = vufront_vq_skip_avail(vu, 1, (uint16_t)(info.num + 1));
+	if (ret == 0)
+		ret = vufront_vq_notify(vu, 1);
+	if (ret < 0)
+		return ret;
+	usleep(H_JUMP_PAUSE_MS * 1000u);
+	ret = net_hostile_publish(vu, st, H_NEXT_OUT);
+	if (ret < 0)
+		return ret;
+	t0 = net_now_ms();
+	for (;;) {
+		ret = vufront_net_tx_reap(vu, 0);
+		if (ret < 0)
+			return ret;
+		if (vufront_net_tx_inflight(vu, 0) == 0)
+			break;
+		if (net_now_ms() - t0 > (uint64_t)o->timeout_ms) {
+			fprintf(stderr,
+				"vufront-net: the bad chain after the avail index jump was "
+				"not returned in %d ms\n",
+				o->timeout_ms);
+			return -ETIMEDOUT;
+		}
+		net_wait(vu, 1);
+	}
+	st->h_jumps++;
+	return 0;
 }
 
 static int
@@ -485,9 +806,16 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 		conf.dev.neg.protocol_features = o->protocol_features;
 	if (o->features_set)
 		conf.dev.neg.features = o->features;
+	else if (o->hostile != 0)
+		conf.dev.neg.features |= VUFRONT_BIT(VUFRONT_F_INDIRECT_DESC);
 	ret = vufront_net_start(vu, &conf);
 	if (ret < 0)
 		return ret;
+	if (o->hostile != 0) {
+		ret = net_hostile_setup(vu, st);
+		if (ret < 0)
+			return ret;
+	}
 	if (o->send > 0 && o->size > o->buf_size - vufront_net_hdr_len(vu)) {
 		fprintf(stderr, "vufront-net: --size %u does not fit --buf-size %u\n", o->size,
 			o->buf_size);
@@ -503,6 +831,8 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 	if (ret < 0)
 		return ret;
 	printf("ready\n");
+	if (o->hostile != 0)
+		printf("features=0x%llx\n", (unsigned long long)vufront_features(vu));
 	fflush(stdout);
 
 	last_progress = net_now_ms();
@@ -549,6 +879,11 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 			return -ETIMEDOUT;
 		}
 		net_wait(vu, o->queues);
+	}
+	if (o->hostile != 0) {
+		ret = net_hostile_jump(vu, o, st);
+		if (ret < 0)
+			return ret;
 	}
 	if (o->graceful)
 		return vufront_dev_stop(vu);
@@ -600,6 +935,12 @@ main(int argc, char **argv)
 		printf("sent=%lu received=%lu bad=%lu\n", st.sent, st.received, st.bad);
 	else
 		printf("sent=%lu received=%lu\n", st.sent, st.received);
+	if (o.hostile != 0) {
+		printf("hostile=%lu returned=%lu\n", st.h_sent, st.h_returned);
+		printf("avail_jumps=%lu\n", st.h_jumps);
+		if (st.h_returned != st.h_sent || st.h_bad != 0 || st.h_jumps != 1)
+			status = 1;
+	}
 	if (st.dump != NULL && fclose(st.dump) != 0)
 		status = 1;
 	if (st.dump_sent != NULL && fclose(st.dump_sent) != 0)
@@ -609,5 +950,6 @@ main(int argc, char **argv)
 	free(st.txbufs);
 	free(st.rxbufs);
 	free(st.expect);
+	free(st.h_kind);
 	return status;
 }

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""onecopy_hostile: a guest that publishes malformed chains on its transmit
+ring, on the one-copy path (lib/net/net_oc.c, lib/vhost/vring.c), is refused
+chain by chain and the gateway goes on serving it and everyone else.
+
+Two one-copy xconnects, a<->b and c<->d, each end a vufront-net (the
+project's virtio-net front-end). a's sends 2,000 good frames of 60-1,514
+bytes into a, each behind a hand-built bad chain (--hostile 2000: next index
+out of the table, a two-descriptor loop, an address outside guest memory, a
+device-writable descriptor, an indirect table of 24 bytes, an indirect
+descriptor with NEXT, 8 bytes after the header, in turn), then makes its
+avail index jump by more than the ring holds and publishes one more bad
+chain after the gap. b's front-end checks every frame byte for byte.
+Meanwhile c's sends 2,000 frames to d's. Then a new front-end on a sends
+500 clean frames to b.
+
+What each bad chain moves, from the code: the walker refuses the next index
+out of the table, the loop, the address outside memory and both indirect
+ones (vgw_vring_pop: malformed + 1, returned with length 0, then a drop on
+a in tx_take); the device-writable descriptor and the short frame pass the
+walker and are refused by move_frame (OC_BAD: malformed + 1 and a drop on
+a, returned with length 0); the jump is counted by vgw_vring_pop (malformed
++ 1, a drop on a, no used entry: nothing to return). So a's malformed and
+drops counters rise by exactly 2,000 + 1 + 1, b's, c's and d's by nothing.
+Every bad chain is published ahead of a good frame, so each is taken while
+b's front-end is still there for the frame behind it (with b gone a short
+frame would count as a drop on b instead); the chain after the jump is a
+walker refusal, counted whoever is on the other side.
+"""
+import os
+import re
+import sys
+import time
+
+import vgwtest as t
+
+N = 2000
+N_CLEAN = 500
+SIZE_MIN, SIZE_MAX = 60, 1514
+SEED_AB, SEED_CD, SEED_CLEAN = 11, 23, 37
+KINDS = ["next index out of the table", "two-descriptor loop", "address outside guest memory",
+         "device-writable descriptor", "indirect table of 24 bytes",
+         "indirect descriptor with NEXT", "8 bytes after the header"]
+INDIRECT_DESC = 28
+MASK = (1 << 64) - 1
+
+
+def splitmix64(state):
+    state = (state + 0x9E3779B97F4A7C15) & MASK
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def frame_len(seed, i):
+    """vufront-net's length of frame i with --size SIZE_MIN-SIZE_MAX."""
+    state = (((seed ^ 0x6A09E667F3BCC909) * 0x9E3779B97F4A7C15) + i) & MASK
+    return SIZE_MIN + splitmix64(state) % (SIZE_MAX - SIZE_MIN + 1)
+
+
+class Front:
+    """One vufront-net, stopped by PID."""
+
+    def __init__(self, tool, wd, name, sock, *args):
+        self.name = name
+        self.proc = t.Proc(name, [tool, "--socket", sock, "--timeout-ms", "30000",
+                                  "--size", f"{SIZE_MIN}-{SIZE_MAX}"] + list(args), wd)
+
+    def wait_ready(self):
+        if not self.proc.wait_output(r"(?m)^ready$", 30):
+            raise t.TestFailure(f"{self.name} not ready:\n{self.proc.output()[-2000:]}")
+
+    def finish(self, timeout=120):
+        """Wait for the exit; the output, checked to be a clean exit."""
+        rc = self.proc.wait(timeout)
+        out = self.proc.output()
+        t.check(rc is not None, f"{self.name} still running after {timeout} s:\n{out[-2000:]}")
+        self.proc.stop()
+        self.proc.check_sanitizer()
+        t.check(rc == 0, f"{self.name} exited with {rc}:\n{out[-2000:]}")
+        return out
+
+    def field(self, out, key):
+        m = re.search(rf"\b{key}=(\w+)", out)
+        t.check(m is not None, f"{self.name}: no {key}= in its output:\n{out[-2000:]}")
+        return int(m.group(1), 0)
+
+
+def counters(gw):
+    return {d: gw.stats(d) for d in "abcd"}
+
+
+def settle(gw, fds0, mbufs0, timeout=10):
+    """The gateway's fd count and mbufs in use, once back where they were
+    (the front-ends' disconnects are handled asynchronously) or at the
+    timeout."""
+    deadline = time.time() + timeout
+    while True:
+        fds, mbufs = t.fd_count(gw.proc.pid), gw.mbufs_in_use()
+        if (fds, mbufs) == (fds0, mbufs0) or time.time() > deadline:
+            return fds, mbufs
+        time.sleep(0.2)
+
+
+def main():
+    binary, tool = sys.argv[1], os.path.abspath(sys.argv[2])
+    wd = t.workdir("onecopy_hostile")
+    sock = {d: os.path.join(wd, f"{d}.sock") for d in "abcd"}
+    cfg = {"runtime_dir": wd,
+           "devices": [{"name": d, "type": "net", "socket": sock[d]} for d in "abcd"],
+           "links": [{"xconnect": ["a", "b"], "one_copy": True},
+                     {"xconnect": ["c", "d"], "one_copy": True}]}
+    gw = t.Gateway(binary, wd, cfg).start()
+    pid = gw.proc.pid
+    for d in "abcd":
+        got = gw.device(d).get("copy")
+        t.check(got == "one", f"device {d}: copy {got!r}, expected 'one'")
+    time.sleep(0.5)
+    fds0, mbufs0 = t.fd_count(pid), gw.mbufs_in_use()
+    before = counters(gw)
+    t.log(f"start: {fds0} fds, {mbufs0} mbufs in use")
+
+    # receivers first: a frame for a peer that is not there is dropped
+    rb = Front(tool, wd, "recv-b", sock["b"], "--recv", str(N), "--verify",
+               "--seed", str(SEED_AB))
+    rd = Front(tool, wd, "recv-d", sock["d"], "--recv", str(N), "--verify",
+               "--seed", str(SEED_CD))
+    rb.wait_ready()
+    rd.wait_ready()
+    gw.wait_ready(["b", "d"])
+    t0 = time.time()
+    sa = Front(tool, wd, "send-a", sock["a"], "--send", str(N), "--seed", str(SEED_AB),
+               "--hostile", str(N))
+    sc = Front(tool, wd, "send-c", sock["c"], "--send", str(N), "--seed", str(SEED_CD))
+    out = {f.name: f.finish() for f in (sa, sc, rb, rd)}
+    t.log(f"traffic done in {time.time() - t0:.1f} s")
+    for name, o in out.items():
+        t.log(f"{name}: {' '.join(o.split()[1:])}")
+
+    # the front-ends' own account
+    feats = sa.field(out["send-a"], "features")
+    t.check(feats & (1 << INDIRECT_DESC),
+            f"send-a negotiated {feats:#x}: no INDIRECT_DESC, the indirect chains would be "
+            f"refused for that alone")
+    t.check(sa.field(out["send-a"], "sent") == N and sc.field(out["send-c"], "sent") == N,
+            "a sender did not send every frame")
+    hostile, returned = sa.field(out["send-a"], "hostile"), sa.field(out["send-a"], "returned")
+    jumps = sa.field(out["send-a"], "avail_jumps")
+    t.check(hostile == N + 1, f"send-a published {hostile} bad chains, expected {N + 1}")
+    t.check(returned == hostile, f"{returned} of {hostile} bad chains came back with length 0")
+    t.check(jumps == 1, f"avail index jumps taken in: {jumps}, expected 1")
+    for f in (rb, rd):
+        o = out[f.name]
+        t.check(f.field(o, "received") == N and f.field(o, "bad") == 0,
+                f"{f.name}: {o.strip().splitlines()[-1]}")
+
+    # the gateway's account
+    after = counters(gw)
+
+    def delta(d, key):
+        return after[d][key] - before[d][key]
+
+    per_kind = [sum(1 for i in range(N) if i % len(KINDS) == k) for k in range(len(KINDS))]
+    t.log("bad chains: " + ", ".join(f"{n} {k}" for k, n in zip(KINDS, per_kind)) +
+          ", 1 after the jump (next index out of the table), 1 jump")
+    refused = N + 1 + 1
+    t.check(delta("a", "malformed") == refused,
+            f"a: malformed rose by {delta('a', 'malformed')}, expected {refused}")
+    t.check(delta("a", "drops") == refused,
+            f"a: drops rose by {delta('a', 'drops')}, expected {refused}")
+    for d in "bcd":
+        t.check(delta(d, "malformed") == 0 and delta(d, "drops") == 0,
+                f"{d}: malformed +{delta(d, 'malformed')}, drops +{delta(d, 'drops')}")
+    ab_bytes = sum(frame_len(SEED_AB, i) for i in range(N))
+    cd_bytes = sum(frame_len(SEED_CD, i) for i in range(N))
+    for src, dst, nbytes in (("a", "b", ab_bytes), ("c", "d", cd_bytes)):
+        t.check(delta(src, "rx_packets") == N and delta(dst, "tx_packets") == N,
+                f"{src}->{dst}: {src} took {delta(src, 'rx_packets')}, {dst} got "
+                f"{delta(dst, 'tx_packets')}, expected {N}")
+        t.check(delta(src, "rx_bytes") == nbytes and delta(dst, "tx_bytes") == nbytes,
+                f"{src}->{dst}: {delta(src, 'rx_bytes')} / {delta(dst, 'tx_bytes')} bytes, "
+                f"expected {nbytes}")
+    t.check(gw.proc.alive() and gw.proc.pid == pid, "the gateway did not keep running")
+    t.log(f"a: {refused} chains refused (malformed and drops), {N} frames "
+          f"({ab_bytes} bytes) to b byte-identical; c->d {N} frames ({cd_bytes} bytes)")
+
+    # a new front-end on a is served as before
+    rb = Front(tool, wd, "recv-b2", sock["b"], "--recv", str(N_CLEAN), "--verify",
+               "--seed", str(SEED_CLEAN))
+    rb.wait_ready()
+    gw.wait_ready(["b"])
+    sa = Front(tool, wd, "send-a2", sock["a"], "--send", str(N_CLEAN), "--seed", str(SEED_CLEAN))
+    out = {f.name: f.finish() for f in (sa, rb)}
+    t.check(rb.field(out["recv-b2"], "received") == N_CLEAN and
+            rb.field(out["recv-b2"], "bad") == 0, f"recv-b2: {out['recv-b2'].strip()}")
+    last = counters(gw)
+    t.check(last["a"]["rx_packets"] - after["a"]["rx_packets"] == N_CLEAN and
+            last["b"]["tx_packets"] - after["b"]["tx_packets"] == N_CLEAN,
+            "the clean front-end's frames were not all counted")
+    for d in "abcd":
+        t.check(last[d]["drops"] == after[d]["drops"],
+                f"{d}: drops {after[d]['drops']} -> {last[d]['drops']} in a clean run")
+    t.check(gw.device("a")["connects"] == 2 and gw.device("a")["disconnects"] == 2,
+            f"device a: {gw.device('a')}")
+    t.log(f"a new front-end on a: {N_CLEAN} frames to b byte-identical")
+
+    fds, mbufs = settle(gw, fds0, mbufs0)
+    t.check(fds == fds0, f"gateway fds: {fds0} at the start, {fds} at the end")
+    t.check(mbufs == mbufs0, f"mbufs in use: {mbufs0} at the start, {mbufs} at the end")
+    t.check(gw.proc.alive() and gw.proc.pid == pid, "the gateway did not keep running")
+    t.log(f"end: {fds} fds, {mbufs} mbufs in use, gateway pid {pid} alive")
+    gw.stop()
+
+
+if __name__ == "__main__":
+    t.run(main)
