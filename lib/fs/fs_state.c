@@ -791,6 +791,18 @@ fs_state_from_vault(struct fs_load *L, uint64_t dev, uint64_t ino, uint32_t mode
 	return fd;
 }
 
+/* A name from the tables (the guest chose it: any byte but '/' and NUL)
+ * for a log line: at most len - 1 bytes, control characters as '?', so
+ * that the line stays one line. */
+static void
+fs_state_printable(char *out, size_t len, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && name[i] != '\0'; i++)
+		out[i] = (unsigned char)name[i] < 0x20 || name[i] == 0x7f ? '?' : name[i];
+	out[i] = '\0';
+}
 static int
 fs_state_inode(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 {
@@ -880,9 +892,13 @@ fs_state_inode(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 		st.stx_ino = ino;
 		st.stx_mnt_id = FS_STATE_NO_MNT;
 		st.stx_mode = (uint16_t)mode;
-		if (L->stale++ == 0)
+		if (L->stale++ == 0) {
+			char shown[41];
+
+			fs_state_printable(shown, sizeof(shown), name);
 			snprintf(L->stale_first, sizeof(L->stale_first),
-				 "inode %u ('%.40s' in %u): %s", idx, name, parent, why);
+				 "inode %u ('%s' in %u): %s", idx, shown, parent, why);
+		}
 	} else if (makedev(st.stx_dev_major, st.stx_dev_minor) != dev || st.stx_ino != ino) {
 		L->changed++;
 	}
