@@ -681,6 +681,13 @@ fs_create_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 		fs_reply_err(fs, c, res);
 		return;
 	}
+	if (!S_ISREG(c->stx.stx_mode)) {
+		/* an existing FIFO or socket of that name (the guest kernel
+		 * handles those itself): never a handle. The open was
+		 * O_NONBLOCK, so a FIFO with no writer did not hang it. */
+		fs_reply_err(fs, c, -EPERM);
+		return;
+	}
 	if (!fs_handle_available(fs)) {
 		fs_reply_err(fs, c, -ENFILE);
 		return;
@@ -747,14 +754,16 @@ fs_create_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
 	if (res == -EEXIST && c->u64 == 0 && c->redo_ns != 0 && !c->redo_check) {
 		c->redo_check = true;
 		c->flags &= ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC);
-		fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, (int)c->flags, 0, FS_RESOLVE);
+		fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, (int)c->flags | O_NONBLOCK, 0,
+			       FS_RESOLVE);
 		fs_issue(fs, c, fs_create_opened);
 		return;
 	}
 	if (res == -EEXIST && c->u64 != 0) {
 		c->u64 = 0;
 		c->flags &= ~(uint32_t)(O_CREAT | O_EXCL);
-		fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, (int)c->flags, 0, FS_RESOLVE);
+		fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, (int)c->flags | O_NONBLOCK, 0,
+			       FS_RESOLVE);
 		fs_issue(fs, c, fs_create_opened);
 		return;
 	}
@@ -798,6 +807,10 @@ fs_op_create(struct vgw_fs *fs, struct fs_ctx *c)
 		c->u64 = 1;
 	}
 	c->flags = (uint32_t)flags;
-	fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, flags, in->mode & 07777, FS_RESOLVE);
+	/* O_NONBLOCK for the open only (not kept in the handle): a name that
+	 * is a FIFO must not hang the open until a writer comes; it is
+	 * refused once statted. On a regular file it changes nothing. */
+	fs_aop_openat2(&c->aop, fs->ino_fd[c->ino], c->name, flags | O_NONBLOCK, in->mode & 07777,
+		       FS_RESOLVE);
 	fs_issue(fs, c, fs_create_opened);
 }

@@ -321,6 +321,20 @@ test_namespace(void **state)
 	t_path(p, "fifo");
 	assert_int_equal(lstat(p, &st), 0);
 	assert_true(S_ISFIFO(st.st_mode));
+	/* CREATE of that name (a guest does LOOKUP first and opens a FIFO
+	 * itself; a hostile one may not): refused at once, no handle. Before
+	 * the open was O_NONBLOCK it hung until a writer came, the request
+	 * and a helper with it (found by fuzz_fs_request). */
+	{
+		uint32_t handles = vgw_fs_handle_count(E->fs);
+		uint64_t fh = 0;
+		int rc;
+
+		assert_int_equal(t_create(1, "fifo", O_RDONLY, 0600, &l, &fh), -EPERM);
+		rc = t_create(1, "fifo", O_WRONLY, 0600, &l, &fh);
+		assert_true(rc == -ENXIO || rc == -EPERM);
+		assert_int_equal(vgw_fs_handle_count(E->fs), handles);
+	}
 	mk.mode = S_IFBLK | 0600;
 	mk.rdev = makedev(8, 0);
 	assert_int_equal(t_entry_op(FUSE_MKNOD, 1, &mk, sizeof(mk), "blk", NULL, &l), -EPERM);
