@@ -1046,8 +1046,22 @@ conf_parse_buf(const char *buf, size_t len, const char *origin, struct vgw_errli
 
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (root == NULL) {
+		/* jansson quotes the source near the error: its control
+		 * characters escaped, so that the message stays one line */
+		char text[4 * sizeof(jerr.text)];
+		size_t o = 0;
+
+		for (const char *p = jerr.text; *p != '\0' && o + 8 < sizeof(text); p++) {
+			unsigned char ch = (unsigned char)*p;
+
+			if (ch < 0x20 || ch == 0x7f)
+				o += conf_escape_byte(ch, false, text + o);
+			else
+				text[o++] = (char)ch;
+		}
+		text[o] = '\0';
 		conf_add(errs, "%s:%d:%d: invalid JSON: %s", c.origin, jerr.line, jerr.column,
-			 jerr.text);
+			 text);
 		errno = EINVAL;
 		return NULL;
 	}

@@ -637,7 +637,14 @@ test_invalid_json(void **state)
 	expect_fail_raw("{\"devices\": [", truncated);
 	expect_fail_raw("{} x", garbage);
 	expect_fail_raw("", empty);
+	/* jansson quotes the source near the error, a newline in it too:
+	 * escaped, the message one line (found by fuzz_conf) */
+	static const char *const bad_escape_newline[] = {
+		"cfg.json:2:0: invalid JSON: invalid escape near '\"a\\\\n'",
+		NULL,
+	};
 	expect_fail_raw("{\"devices\": [\n{\"name\": \"a\",\n \"name\": \"b\"}]}", dup_key);
+	expect_fail_raw("{\"a\\\n\": 1}", bad_escape_newline);
 }
 
 /* ---- files ---- */
