@@ -681,19 +681,19 @@ fs_create_statted(struct vgw_fs *fs, struct fs_ctx *c, int res)
 		fs_reply_err(fs, c, res);
 		return;
 	}
-	if (!S_ISREG(c->stx.stx_mode)) {
-		/* an existing FIFO or socket of that name (the guest kernel
-		 * handles those itself): never a handle. The open was
-		 * O_NONBLOCK, so a FIFO with no writer did not hang it. */
-		fs_reply_err(fs, c, -EPERM);
-		return;
-	}
 	if (!fs_handle_available(fs)) {
 		fs_reply_err(fs, c, -ENFILE);
 		return;
 	}
 	if (c->redo_check && (!fs_redo_own(c) || !S_ISREG(c->stx.stx_mode))) {
 		fs_reply_err(fs, c, -EEXIST); /* not ours: the first try's answer */
+		return;
+	}
+	if (!S_ISREG(c->stx.stx_mode)) {
+		/* an existing FIFO or socket of that name (the guest kernel
+		 * handles those itself): never a handle. The open was
+		 * O_NONBLOCK, so a FIFO with no writer did not hang it. */
+		fs_reply_err(fs, c, -EPERM);
 		return;
 	}
 	c->fd = -1;

@@ -279,15 +279,15 @@ enum { OC_MOVED, OC_NO_ROOM, OC_BAD, OC_DROP };
  * for every store before it (the previous frames' receive buffers, whose
  * lines the receiver's core holds) to reach the cache. */
 static inline void
-hdr_put(struct cursor *dst, const struct virtio_net_hdr_mrg_rxbuf *h, uint16_t hdr_len)
+hdr_put(struct cursor *dst, uint16_t num_buffers, uint16_t hdr_len)
 {
 	char *p = dst->iov[0].iov_base;
 	uint64_t lo = 0;
-	uint32_t hi = (uint32_t)h->num_buffers << 16;
+	uint32_t hi = (uint32_t)num_buffers << 16;
 
 	if (likely(dst->iov[0].iov_len >= hdr_len)) {
 		memcpy(p, &lo, sizeof(lo));
-		if (hdr_len == sizeof(*h))
+		if (hdr_len == sizeof(struct virtio_net_hdr_mrg_rxbuf))
 			memcpy(p + 8, &hi, sizeof(hi));
 		else
 			memcpy(p + 8, &lo, 2);
@@ -298,7 +298,12 @@ hdr_put(struct cursor *dst, const struct virtio_net_hdr_mrg_rxbuf *h, uint16_t h
 		}
 		return;
 	}
-	cursor_put(dst, h, hdr_len);
+	/* a header across buffers: built whole, then copied */
+	{
+		struct virtio_net_hdr_mrg_rxbuf h = { .num_buffers = num_buffers };
+
+		cursor_put(dst, &h, hdr_len);
+	}
 }
 
 /* Move the frame in tc into to's receive ring. */
@@ -306,7 +311,6 @@ static inline int
 move_frame(struct vgw_net_oc *from, struct vgw_vring_chain *tc, struct vgw_net_oc *to,
 	   uint32_t *bytes)
 {
-	struct virtio_net_hdr_mrg_rxbuf h = { 0 };
 	struct cursor src, dst;
 	uint32_t len, left;
 	int n;
@@ -325,7 +329,6 @@ move_frame(struct vgw_net_oc *from, struct vgw_vring_chain *tc, struct vgw_net_o
 		return OC_NO_ROOM;
 	if (n < 0)
 		return OC_DROP;
-	h.num_buffers = (uint16_t)n;
 	left = len;
 	for (int i = 0; i < n; i++) {
 		struct vgw_vring_chain *c = &from->rxc[i];
@@ -333,7 +336,7 @@ move_frame(struct vgw_net_oc *from, struct vgw_vring_chain *tc, struct vgw_net_o
 
 		cursor_init(&dst, c->iov + c->in_cnt, c->out_cnt);
 		if (i == 0) {
-			hdr_put(&dst, &h, to->hdr_len);
+			hdr_put(&dst, (uint16_t)n, to->hdr_len);
 			room -= to->hdr_len;
 			put = to->hdr_len;
 		}
@@ -363,10 +366,12 @@ tx_take(struct vgw_net_oc *from, struct vgw_dp_qstats *rs)
 {
 	uint16_t n = 0;
 
-	/* nothing to prefetch is no reason not to pop: an avail index that
-	 * claims more than the ring holds prefetches nothing, and only pop
-	 * refuses (and counts) it and goes on from there */
-	vgw_vring_prefetch(&from->tx, from->mem, VGW_DP_BURST, false);
+	/* nothing there (one read of the guest's index on an idle pass);
+	 * an index that claims more than the ring holds prefetches nothing
+	 * either, and only pop refuses (and counts) it */
+	if (vgw_vring_prefetch(&from->tx, VGW_DP_BURST) == 0 &&
+	    from->tx.avail_seen == from->tx.last_avail)
+		return;
 	while (n < VGW_DP_BURST) {
 		struct vgw_vring_chain *c = &from->txc[n];
 		int ret = vgw_vring_pop(&from->tx, from->mem, c);
@@ -414,7 +419,7 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	if (from->tx_off == from->tx_n)
 		tx_take(from, rs);
 	if (!down && from->tx_off < from->tx_n)
-		vgw_vring_prefetch(&to->rx, to->mem, from->tx_n - from->tx_off, false);
+		vgw_vring_prefetch(&to->rx, from->tx_n - from->tx_off);
 	while (from->tx_off < from->tx_n) {
 		struct vgw_vring_chain *tc = &from->txc[from->tx_off];
 		uint32_t bytes = 0;

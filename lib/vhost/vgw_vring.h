@@ -106,12 +106,11 @@ int vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
  * buffers, a burst). */
 void vgw_vring_put(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written);
 void vgw_vring_publish(struct vgw_vring *vr);
-/* Fetch into the cache what the next n pops (at most 64) will read: the
- * avail entries' descriptors and, with bufs, the first buffer of each
- * (for a direct descriptor), to be written. Takes nothing; returns how many entries the
- * guest made available (up to n). */
-uint16_t vgw_vring_prefetch(struct vgw_vring *vr, const struct rte_vhost_memory *mem, uint16_t n,
-			    bool bufs);
+/* Fetch into the cache the descriptors of the next n chains (at most 64)
+ * the guest made available. Takes nothing; returns how many there are (up
+ * to n), 0 also for an index that claims more than the ring holds (the
+ * next pop refuses it). */
+uint16_t vgw_vring_prefetch(struct vgw_vring *vr, uint16_t n);
 /* Translate a chain taken and not returned again, through a new memory
  * table (after a remap); -EINVAL if it no longer maps. */
 int vgw_vring_rewalk(struct vgw_vring *vr, const struct rte_vhost_memory *mem,

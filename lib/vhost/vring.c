@@ -345,6 +345,21 @@ walk(struct vgw_vring *vr, const struct rte_vhost_memory *mem, uint16_t head,
 	return 0;
 }
 
+/* Log the guest memory a chain's first `written` device-writable bytes
+ * are in. */
+static void
+log_written(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written)
+{
+	uint32_t left = written;
+
+	for (unsigned int i = c->in_cnt; left != 0 && i < c->in_cnt + c->out_cnt; i++) {
+		uint32_t n = RTE_MIN(left, (uint32_t)c->iov[i].iov_len);
+
+		rte_vhost_log_write(vr->vid, c->out_gpa[i], n);
+		left -= n;
+	}
+}
+
 /* Publish a used element. With an inflight region, in the order the
  * vhost-user specification gives, so that a back-end replacing us after a
  * crash at any point knows what was returned: the head as the last one
@@ -428,19 +443,13 @@ vgw_vring_put(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t wr
 {
 	uint16_t slot = vr->used_idx % vr->size;
 	struct vring_used_elem *e = &vr->used->ring[slot];
-	uint32_t left = written;
 
 	e->id = c->head;
 	e->len = written;
 	vr->used_idx++;
 	if (vr->log_gated && !vr->log_on)
 		return;
-	for (unsigned int i = c->in_cnt; left != 0 && i < c->in_cnt + c->out_cnt; i++) {
-		uint32_t n = RTE_MIN(left, (uint32_t)c->iov[i].iov_len);
-
-		rte_vhost_log_write(vr->vid, c->out_gpa[i], n);
-		left -= n;
-	}
+	log_written(vr, c, written);
 	rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, ring[slot]),
 				 sizeof(*e));
 }
@@ -468,42 +477,27 @@ vgw_vring_log_check(struct vgw_vring *vr)
 }
 
 uint16_t
-vgw_vring_prefetch(struct vgw_vring *vr, const struct rte_vhost_memory *mem, uint16_t n, bool bufs)
+vgw_vring_prefetch(struct vgw_vring *vr, uint16_t n)
 {
 	uint16_t have = vr->avail_seen - vr->last_avail;
-	uint16_t heads[64];
 
 	if (have == 0 || have > vr->size) {
 		uint16_t idx =
 			atomic_load_explicit(ring_word(&vr->avail->idx), memory_order_acquire);
 
+		/* a jump past the ring is seen too: the next pop reads the
+		 * index again and refuses it */
+		vr->avail_seen = idx;
 		have = idx - vr->last_avail;
 		if (have > vr->size)
-			return 0; /* pop refuses it */
-		vr->avail_seen = idx;
+			return 0;
 	}
-	n = RTE_MIN(RTE_MIN(n, have), (uint16_t)RTE_DIM(heads));
-	/* the descriptors first, then (once they had time to come) the
-	 * buffers they point to */
+	n = RTE_MIN(RTE_MIN(n, have), (uint16_t)64);
 	for (uint16_t i = 0; i < n; i++) {
-		heads[i] = vr->avail->ring[(uint16_t)(vr->last_avail + i) % vr->size];
-		if (heads[i] < vr->size)
-			rte_prefetch0(&vr->desc[heads[i]]);
-	}
-	for (uint16_t i = 0; bufs && i < n; i++) {
-		uint64_t len, va;
+		uint16_t head = vr->avail->ring[(uint16_t)(vr->last_avail + i) % vr->size];
 
-		if (heads[i] >= vr->size)
-			continue;
-		len = vr->desc[heads[i]].len;
-		va = rte_vhost_va_from_guest_pa((struct rte_vhost_memory *)mem,
-						vr->desc[heads[i]].addr, &len);
-		/* for writing (fetched shared, the store would miss
-		 * again): the start, and the line after a net header */
-		if (va != 0) {
-			__builtin_prefetch((void *)(uintptr_t)va, 1, 3);
-			__builtin_prefetch((void *)(uintptr_t)(va + 12), 1, 3);
-		}
+		if (head < vr->size)
+			rte_prefetch0(&vr->desc[head]);
 	}
 	return n;
 }
@@ -524,14 +518,7 @@ vgw_vring_unpop(struct vgw_vring *vr, uint16_t n)
 void
 vgw_vring_push(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written)
 {
-	uint32_t left = written;
-
-	for (unsigned int i = c->in_cnt; left != 0 && i < c->in_cnt + c->out_cnt; i++) {
-		uint32_t n = RTE_MIN(left, (uint32_t)c->iov[i].iov_len);
-
-		rte_vhost_log_write(vr->vid, c->out_gpa[i], n);
-		left -= n;
-	}
+	log_written(vr, c, written);
 	used_write(vr, c->head, written);
 }
 

@@ -79,9 +79,9 @@ def transfers(*guests):
     return [out[k] for k in sorted(out)]
 
 
-def served_md5(g, timeout):
+def served_md5(g, timeout, size_mib=SIZE_MIB):
     m = g.wait(r'VGW-SERVE md5=(\S+) bytes=(\d+)', timeout, what='%s: SERVE' % g.name)
-    e2e.expect(int(m.group(2)) == SIZE_MIB << 20, '%s serves %s bytes' % (g.name, m.group(2)))
+    e2e.expect(int(m.group(2)) == size_mib << 20, '%s serves %s bytes' % (g.name, m.group(2)))
     return m.group(1)
 
 

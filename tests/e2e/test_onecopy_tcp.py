@@ -20,7 +20,6 @@ COUNT = 3
 
 
 def scenario(run):
-    ml.SIZE_MIB = SIZE_MIB
     ns = run.netns('oc')
     gw = run.gateway('gw', ns, [e2e.net('vm1'), e2e.net('vm2')],
                      [e2e.xconnect('vm1', 'vm2', one_copy=True)], lcores='0@0,1@1')
@@ -29,7 +28,7 @@ def scenario(run):
                         kernel_args='loglevel=5', scenario='httpload',
                         ip=ips[i] + '/24', peer=ips[1 - i], size=SIZE_MIB, get=1, count=COUNT)
               for i in range(2)]
-    md5 = [ml.served_md5(g, 150) for g in guests]
+    md5 = [ml.served_md5(g, 150, SIZE_MIB) for g in guests]
     for d in ('vm1', 'vm2'):
         dev = gw.ctl('device', device=d)['device']
         e2e.expect(dev.get('copy') == 'one', '%s: copy %r, not one' % (d, dev.get('copy')))

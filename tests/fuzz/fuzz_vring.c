@@ -726,16 +726,16 @@ fz_prefetch(uint8_t arg)
 	uint16_t want, got;
 
 	if (have == 0 || have > fz_size) {
+		/* a jump past the ring is recorded too (pop then refuses it) */
+		seen = fz_avail->idx;
 		have = fz_avail->idx - vr.last_avail;
 		if (have > fz_size)
 			have = 0;
-		else
-			seen = fz_avail->idx;
 	}
 	want = n < have ? n : have;
 	if (want > 64)
 		want = 64;
-	got = vgw_vring_prefetch(&vr, fz_mem, n, arg & 0x80);
+	got = vgw_vring_prefetch(&vr, n);
 	if (got != want || vr.avail_seen != seen)
 		abort();
 }
