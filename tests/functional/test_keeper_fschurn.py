@@ -131,18 +131,22 @@ class Tree:
             t.check(os.readlink(os.path.join(d, "s")) == "f", f"round {r}: symlink s")
         self.checked = max(self.checked, upto + 1)
 
-    def check_log(self, lo, hi):
-        """The log holds rounds 0..k-1, once each, in order, lo <= k <= hi()
-        (read after the log: the workload goes on meanwhile)."""
+    def check_log(self, lo, hi=None):
+        """The log holds rounds 0..k-1, once each, in order, lo <= k (and
+        k <= hi when the workload has ended). While it runs there is no
+        upper bound to check: the rounds it reported done lag behind what
+        it did (its output passes a pipe and a reader thread: 4 rounds
+        behind were seen on a busy machine), and a line doubled shows in
+        the order anyway."""
         with open(os.path.join(self.share, LOG)) as f:
             lines = f.read().split("\n")
-        hi = hi()
         t.check(lines[-1] == "", f"the log ends in a partial line: {lines[-1]!r}")
         lines = lines[:-1]
         want = [f"round={i:06d}" for i in range(len(lines))]
         bad = [(i, a) for i, (a, b) in enumerate(zip(lines, want)) if a != b]
         t.check(not bad, f"the log differs at line {bad[:1]}: a line lost or doubled")
-        t.check(lo <= len(lines) <= hi, f"the log holds {len(lines)} lines, {lo}..{hi} expected")
+        t.check(lo <= len(lines) and (hi is None or len(lines) <= hi),
+                f"the log holds {len(lines)} lines, {lo}..{hi or ''} expected")
         return len(lines)
 
     def check_all(self, rounds):
@@ -150,7 +154,7 @@ class Tree:
         extra = sorted(set(os.listdir(self.share)) - {LOG} -
                        {f"c{r}" for r in range(0, rounds, 2)})
         t.check(not extra, f"the share holds what no round made: {extra[:10]}")
-        self.check_log(rounds, lambda: rounds)
+        self.check_log(rounds, rounds)
 
 
 def wait_replayed(kp, n, what):
@@ -201,7 +205,7 @@ def part_kills(binary, tool, keeper, wd):
         before = ch.done
         ch.wait_round(before + 2, what=f"after kill {i}")
         tree.check_rounds(before)
-        tree.check_log(before + 1, lambda: ch.done + 2)
+        tree.check_log(before + 1)
         # (every reply is checked by the front-end; the gateway's error
         # counter moves for a RELEASE redone, answered EBADF)
         t.check(kp.device("fs1")["phase"] in ("resumed", "recovering"),
