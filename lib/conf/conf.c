@@ -58,7 +58,7 @@ static const char *const root_keys[] = {
 };
 static const char *const dev_keys_net[] = {
 	"name", "type", "socket", "mode", "queues", "disable_protocol_features",
-	NULL
+	"offloads", NULL
 };
 static const char *const dev_keys_fs[] = {
 	"name", "type", "socket", "mode", "queues", "disable_protocol_features",
@@ -83,7 +83,7 @@ static const char *const dev_keys_ethdev[] = {
 static const char *const dev_keys_all[] = {
 	"name", "type", "socket", "mode", "queues", "disable_protocol_features",
 	"shared_dir", "tag", "cache", "timeout", "xattr", "writeback",
-	"devargs", "rx_desc", "tx_desc", NULL
+	"devargs", "rx_desc", "tx_desc", "offloads", NULL
 };
 /* clang-format on */
 static const char *const *const dev_type_keys[] = {
@@ -788,6 +788,8 @@ conf_parse_dev(struct conf_ctx *c, json_t *obj, unsigned int i)
 	switch (d->type) {
 	case VGW_DEV_NET:
 		conf_dev_vhost(c, obj, i);
+		d->offloads = true;
+		conf_get_bool(c, obj, "offloads", &d->offloads);
 		break;
 	case VGW_DEV_FS:
 		conf_dev_vhost(c, obj, i);

@@ -46,6 +46,10 @@ struct vgw_conf_dev {
 	 * bits never offered to the front-end (a workaround for front-ends
 	 * that mishandle one) */
 	uint64_t pf_off;
+	/* net: "offloads", checksum and TCP segmentation offered to the guest
+	 * (default true); only on a one-copy link (doc/one-copy.rst), where
+	 * the peer is a guest too: elsewhere never offered */
+	bool offloads;
 	/* fs */
 	char shared_dir[4096];
 	char tag[VGW_TAG_MAX];

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <linux/virtio_net.h>
 #include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
@@ -237,6 +238,7 @@ net_info(struct vgw_device *dev, struct vgw_device_info *in, json_t *o)
 	if (p->peer != NULL) {
 		json_object_set_new(o, "peer", json_string(p->peer->dev.name));
 		json_object_set_new(o, "copy", json_string(p->oc != NULL ? "one" : "mbuf"));
+		json_object_set_new(o, "offloads", json_boolean(dev->offloads));
 	}
 	if (p->bridge != NULL)
 		json_object_set_new(o, "bridge", json_string(p->bridge->name));
@@ -280,9 +282,18 @@ net_stats(struct vgw_device *dev, json_t *o)
 	json_object_set_new(o, "tx_packets", json_integer((json_int_t)tot.tx_pkts));
 	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)tot.tx_bytes));
 	json_object_set_new(o, "drops", json_integer((json_int_t)tot.drops));
-	if (p->oc != NULL)
+	if (p->oc != NULL) {
+		uint64_t ol[4];
+
 		json_object_set_new(o, "malformed",
 				    json_integer((json_int_t)vgw_net_oc_malformed(p)));
+		vgw_net_oc_offload_stats(p, ol);
+		json_object_set_new(o, "offload",
+				    json_pack("{s:I, s:I, s:I, s:I}", "gso_passed",
+					      (json_int_t)ol[0], "gso_segmented", (json_int_t)ol[1],
+					      "segments", (json_int_t)ol[2], "csum_done",
+					      (json_int_t)ol[3]));
+	}
 	json_object_set_new(o, "queues", qs);
 	if (p->bridge != NULL)
 		json_object_set_new(o, "bridge_macs",
@@ -454,6 +465,15 @@ vgw_net_init(const struct vgw_conf *conf)
 			/* our walker: split rings, guest addresses */
 			p->dev.features_off =
 				(1ULL << VIRTIO_F_RING_PACKED) | (1ULL << VIRTIO_F_IOMMU_PLATFORM);
+			/* checksum and TCP segmentation, passed guest to guest
+			 * (or done in software for a peer without them); not
+			 * UDP fragmentation, nor the legacy "any GSO" bit */
+			p->dev.offloads = conf->devs[i].offloads;
+			p->dev.features_off |= (1ULL << VIRTIO_NET_F_HOST_UFO) |
+					       (1ULL << VIRTIO_NET_F_GUEST_UFO) |
+					       (1ULL << VIRTIO_NET_F_GSO);
+			if (!p->dev.offloads)
+				p->dev.features_off |= 1ULL << VIRTIO_NET_F_GUEST_CSUM;
 			ret = vgw_net_oc_init(p);
 			if (ret < 0)
 				return ret;

@@ -17,13 +17,17 @@
  * the mbuf path. The fast path takes no lock, makes no syscall but the
  * guest's interrupt (eventfd), logs nothing and allocates nothing. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_memcpy.h>
+#include <rte_tcp.h>
 #include <rte_prefetch.h>
 #include <rte_vhost.h>
 
@@ -43,6 +47,15 @@ struct vgw_net_oc {
 	struct rte_vhost_memory *mem;
 	uint16_t hdr_len; /* 12 with VERSION_1 or MRG_RXBUF, else 10 */
 	bool mrg;	  /* VIRTIO_NET_F_MRG_RXBUF */
+	uint64_t feat;	  /* negotiated */
+	/* offloads of the frames this port's guest sent (this port's task
+	 * writes them, the control thread reads): a segmentation passed
+	 * whole to the peer, done here (segments made), a checksum done
+	 * here */
+	uint64_t gso_whole, gso_sw, gso_segments, csum_sw;
+	/* owned by this port's task: payload bytes of txc[tx_off] already
+	 * moved as segments (the peer ran out of room part-way) */
+	uint32_t tx_seg_off;
 	/* owned by this port's task: frames taken from the transmit ring and
 	 * not moved yet (the peer had no room), txc[tx_off..tx_n), moved
 	 * first on the next pass; the guest gets them back once moved, or
@@ -85,6 +98,7 @@ vgw_net_oc_start(struct vgw_net_port *p, int vid)
 	oc->tx.indirect_ok = oc->rx.indirect_ok = (f >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
 	oc->tx.event_idx = oc->rx.event_idx = (f >> VIRTIO_RING_F_EVENT_IDX) & 1;
 	oc->mrg = (f >> VIRTIO_NET_F_MRG_RXBUF) & 1;
+	oc->feat = f;
 	oc->hdr_len = oc->mrg || ((f >> VIRTIO_F_VERSION_1) & 1) ?
 			      sizeof(struct virtio_net_hdr_mrg_rxbuf) :
 			      sizeof(struct virtio_net_hdr);
@@ -107,6 +121,7 @@ vgw_net_oc_stop(struct vgw_net_port *p)
 		atomic_fetch_add(&p->held_drops[0], oc->tx_n - oc->tx_off);
 	}
 	oc->tx_n = oc->tx_off = 0;
+	oc->tx_seg_off = 0;
 	vgw_vring_detach(&oc->tx);
 	vgw_vring_detach(&oc->rx);
 	vgw_vring_mem_free(oc->mem);
@@ -143,6 +158,17 @@ uint64_t
 vgw_net_oc_malformed(const struct vgw_net_port *p)
 {
 	return p->oc != NULL ? p->oc->tx.malformed + p->oc->rx.malformed : 0;
+}
+
+void
+vgw_net_oc_offload_stats(const struct vgw_net_port *p, uint64_t out[4])
+{
+	const struct vgw_net_oc *oc = p->oc;
+
+	out[0] = oc->gso_whole;
+	out[1] = oc->gso_sw;
+	out[2] = oc->gso_segments;
+	out[3] = oc->csum_sw;
 }
 
 int
@@ -306,10 +332,390 @@ hdr_put(struct cursor *dst, uint16_t num_buffers, uint16_t hdr_len)
 	}
 }
 
-/* Move the frame in tc into to's receive ring. */
+/* --- offloads (doc/one-copy.rst): the sender's virtio-net header ------ */
+
+#define F(bit) (1ULL << (bit))
+#define OC_NO_PATCH UINT32_MAX
+#define OC_MAX_HDRS 192u /* Ethernet, VLAN, IPv4 with options or IPv6, TCP */
+
+/* What goes into the receiver's buffers besides the sender's bytes: its
+ * header, bytes before the sender's (a segment's headers) and two bytes
+ * of the sender's replaced (a checksum done here), at a frame offset. */
+struct oc_out {
+	struct virtio_net_hdr vh;
+	const uint8_t *pre;
+	uint32_t pre_len;
+	uint32_t patch_pos;
+	uint8_t patch[2];
+};
+
+/* The ones-complement sum of len bytes at c (not moved), as
+ * __rte_raw_cksum adds them: 16-bit words in host order, aligned on the
+ * first byte. */
+static uint32_t
+cursor_sum(const struct cursor *c0, uint32_t len)
+{
+	struct cursor c = *c0;
+	uint32_t sum = 0;
+	bool odd = false;
+
+	while (len != 0) {
+		size_t k = RTE_MIN((size_t)len, c.iov[c.i].iov_len - c.off);
+		uint16_t part = __rte_raw_cksum_reduce(
+			__rte_raw_cksum((const char *)c.iov[c.i].iov_base + c.off, k, 0));
+
+		/* a piece that starts at an odd offset adds its words swapped */
+		sum += odd ? (uint16_t)((part << 8) | (part >> 8)) : part;
+		odd ^= k & 1;
+		len -= (uint32_t)k;
+		c.off += k;
+		if (c.off == c.iov[c.i].iov_len) {
+			c.i++;
+			c.off = 0;
+		}
+	}
+	return sum;
+}
+
+/* The checksum field's value from a sum: complemented, never 0 (0 says
+ * "none" in UDP; TCP takes 0xffff as well). */
+static inline uint16_t
+csum_final(uint32_t sum)
+{
+	uint16_t v = (uint16_t)~__rte_raw_cksum_reduce(sum);
+
+	return v == 0 ? 0xffff : v;
+}
+
+/* Copy len bytes from src into dst, *off the frame offset of the first,
+ * with o's two patched bytes in place of the sender's. */
+static void
+copy_patched(struct cursor *dst, struct cursor *src, uint32_t len, uint32_t *off,
+	     const struct oc_out *o)
+{
+	while (len != 0) {
+		uint32_t k = len;
+
+		if (*off >= o->patch_pos && *off < o->patch_pos + 2) {
+			cursor_put(dst, &o->patch[*off - o->patch_pos], 1);
+			cursor_skip(src, 1);
+			k = 1;
+		} else {
+			if (*off < o->patch_pos)
+				k = RTE_MIN(k, o->patch_pos - *off);
+			cursor_copy(dst, src, k);
+		}
+		*off += k;
+		len -= k;
+	}
+}
+
+/* Write one frame into the n receive chains taken (from->rxc): o's
+ * header and bytes, then len bytes of src; the chains returned to the
+ * receiver's ring (not published). */
+static void
+rx_fill(struct vgw_net_oc *from, struct vgw_net_oc *to, int n, struct oc_out *o, struct cursor *src,
+	uint32_t len)
+{
+	struct virtio_net_hdr_mrg_rxbuf h = { .hdr = o->vh, .num_buffers = (uint16_t)n };
+	struct iovec pre_iov = { .iov_base = (void *)(uintptr_t)o->pre, .iov_len = o->pre_len };
+	struct cursor pre;
+	uint32_t pre_left = o->pre_len, left = len, off = 0;
+
+	cursor_init(&pre, &pre_iov, 1);
+	for (int i = 0; i < n; i++) {
+		struct vgw_vring_chain *c = &from->rxc[i];
+		uint32_t room = c->out_len, put = 0, k;
+		struct cursor dst;
+
+		cursor_init(&dst, c->iov + c->in_cnt, c->out_cnt);
+		if (i == 0) {
+			cursor_put(&dst, &h, to->hdr_len);
+			room -= to->hdr_len;
+			put = to->hdr_len;
+		}
+		k = RTE_MIN(room, pre_left);
+		if (k != 0) {
+			cursor_copy(&dst, &pre, k);
+			pre_left -= k;
+			room -= k;
+			put += k;
+		}
+		k = RTE_MIN(room, left);
+		copy_patched(&dst, src, k, &off, o);
+		left -= k;
+		vgw_vring_put(&to->rx, c, put + k);
+	}
+}
+
+/* The sender's header, checked against what it negotiated: 0, or
+ * OC_BAD. */
+static int
+tx_hdr(const struct vgw_net_oc *from, const struct vgw_vring_chain *tc, uint32_t len,
+       struct virtio_net_hdr *vh)
+{
+	uint8_t gso;
+
+	if (likely(tc->iov[0].iov_len >= sizeof(*vh))) {
+		memcpy(vh, tc->iov[0].iov_base, sizeof(*vh));
+	} else {
+		struct cursor c;
+		struct iovec one = { .iov_base = vh, .iov_len = sizeof(*vh) };
+		struct cursor d;
+
+		cursor_init(&c, tc->iov, tc->in_cnt);
+		cursor_init(&d, &one, 1);
+		cursor_copy(&d, &c, sizeof(*vh));
+	}
+	if (vh->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		return OC_BAD;
+	if ((vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	    (!(from->feat & F(VIRTIO_NET_F_CSUM)) ||
+	     (uint32_t)vh->csum_start + vh->csum_offset + 2 > len))
+		return OC_BAD;
+	gso = vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+	if (gso == VIRTIO_NET_HDR_GSO_NONE)
+		return vh->gso_type == gso ? 0 : OC_BAD;
+	/* a segmentation asks for the checksum as well (virtio 1.2, 5.1.6.2) */
+	if (!(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || vh->gso_size == 0)
+		return OC_BAD;
+	if ((vh->gso_type & VIRTIO_NET_HDR_GSO_ECN) && !(from->feat & F(VIRTIO_NET_F_HOST_ECN)))
+		return OC_BAD;
+	if (gso == VIRTIO_NET_HDR_GSO_TCPV4)
+		return from->feat & F(VIRTIO_NET_F_HOST_TSO4) ? 0 : OC_BAD;
+	if (gso == VIRTIO_NET_HDR_GSO_TCPV6)
+		return from->feat & F(VIRTIO_NET_F_HOST_TSO6) ? 0 : OC_BAD;
+	return OC_BAD; /* UDP fragmentation is not offered */
+}
+
+/* Can the receiver take the sender's header as it is? */
+static inline bool
+rx_takes_hdr(const struct vgw_net_oc *to, const struct virtio_net_hdr *vh)
+{
+	uint8_t gso = vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+
+	if (!(to->feat & F(VIRTIO_NET_F_GUEST_CSUM)))
+		return false;
+	if ((vh->gso_type & VIRTIO_NET_HDR_GSO_ECN) && !(to->feat & F(VIRTIO_NET_F_GUEST_ECN)))
+		return false;
+	return gso == VIRTIO_NET_HDR_GSO_NONE ||
+	       (gso == VIRTIO_NET_HDR_GSO_TCPV4 && (to->feat & F(VIRTIO_NET_F_GUEST_TSO4))) ||
+	       (gso == VIRTIO_NET_HDR_GSO_TCPV6 && (to->feat & F(VIRTIO_NET_F_GUEST_TSO6)));
+}
+
+/* A frame whose checksum the receiver cannot take: done here, the
+ * receiver's header plain. */
+static int
+move_csum(struct vgw_net_oc *from, struct cursor *src, uint32_t len,
+	  const struct virtio_net_hdr *vh, struct vgw_net_oc *to, uint32_t *bytes, uint32_t *segs)
+{
+	struct oc_out o = { .patch_pos = (uint32_t)vh->csum_start + vh->csum_offset };
+	struct cursor at = *src;
+	uint16_t v;
+	int n;
+
+	n = rx_take(to, from, to->hdr_len + len);
+	if (n <= 0)
+		return n == 0 ? OC_NO_ROOM : OC_DROP;
+	/* the field holds the pseudo-header's sum: summed with the rest */
+	cursor_skip(&at, vh->csum_start);
+	v = csum_final(cursor_sum(&at, len - vh->csum_start));
+	memcpy(o.patch, &v, 2);
+	rx_fill(from, to, n, &o, src, len);
+	from->csum_sw++;
+	*bytes = len;
+	*segs = 1;
+	return OC_MOVED;
+}
+
+/* The headers of a TCP segmentation, parsed. */
+struct oc_tcp {
+	uint8_t h[OC_MAX_HDRS];
+	uint32_t l3, l4, hlen; /* offsets of IP and TCP, and the headers' length */
+	bool v6;
+};
+
+static bool
+tcp_parse(struct oc_tcp *t, const struct cursor *src, uint32_t len, uint8_t gso)
+{
+	struct iovec one = { .iov_base = t->h, .iov_len = sizeof(t->h) };
+	struct cursor c = *src, d;
+	uint16_t type;
+
+	cursor_init(&d, &one, 1);
+	cursor_copy(&d, &c, RTE_MIN(len, (uint32_t)sizeof(t->h)));
+	t->l3 = 14;
+	type = (uint16_t)(t->h[12] << 8 | t->h[13]);
+	if (type == RTE_ETHER_TYPE_VLAN) {
+		t->l3 = 18;
+		type = (uint16_t)(t->h[16] << 8 | t->h[17]);
+	}
+	t->v6 = gso == VIRTIO_NET_HDR_GSO_TCPV6;
+	if (!t->v6) {
+		if (type != RTE_ETHER_TYPE_IPV4 || t->l3 + 20 > len || (t->h[t->l3] >> 4) != 4 ||
+		    (t->h[t->l3] & 15) < 5 || t->h[t->l3 + 9] != IPPROTO_TCP)
+			return false;
+		t->l4 = t->l3 + (t->h[t->l3] & 15) * 4u;
+	} else {
+		if (type != RTE_ETHER_TYPE_IPV6 || t->l3 + 40 > len || (t->h[t->l3] >> 4) != 6 ||
+		    t->h[t->l3 + 6] != IPPROTO_TCP)
+			return false; /* extension headers: not taken */
+		t->l4 = t->l3 + 40;
+	}
+	if (t->l4 + 20 > RTE_MIN(len, (uint32_t)sizeof(t->h)))
+		return false;
+	t->hlen = t->l4 + (t->h[t->l4 + 12] >> 4) * 4u;
+	return (t->h[t->l4 + 12] >> 4) >= 5 && t->hlen <= RTE_MIN(len, (uint32_t)sizeof(t->h));
+}
+
+static inline void
+put_be16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline uint32_t
+get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A TCP segmentation the receiver cannot take: done here, segment by
+ * segment of gso_size payload bytes, each with its own headers (IP
+ * length, IPv4 identification and checksum, TCP sequence and flags) and
+ * its TCP checksum (left to the receiver if it takes checksums). The
+ * segments moved are remembered in from->tx_seg_off: when the receiver
+ * runs out of room part-way, the next pass goes on from there. */
+static int
+move_tso(struct vgw_net_oc *from, struct cursor *src, uint32_t len, const struct virtio_net_hdr *vh,
+	 struct vgw_net_oc *to, uint32_t *bytes, uint32_t *segs)
+{
+	struct oc_tcp t;
+	uint8_t seg_h[OC_MAX_HDRS];
+	uint32_t payload, mss = vh->gso_size;
+	bool rx_csum = (to->feat & F(VIRTIO_NET_F_GUEST_CSUM)) != 0;
+
+	/* a segment of less than 64 bytes is no real stack's (Linux's least
+	 * is 88): each would take a receive buffer of the peer */
+	if (mss < 64 || !tcp_parse(&t, src, len, vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN))
+		return OC_BAD;
+	payload = len - t.hlen;
+	cursor_skip(src, t.hlen + from->tx_seg_off);
+	while (from->tx_seg_off < payload || (payload == 0 && *segs == 0)) {
+		uint32_t off = from->tx_seg_off, seg = RTE_MIN(mss, payload - off);
+		uint32_t tcp_len = t.hlen - t.l4 + seg, sum;
+		uint8_t *ip = seg_h + t.l3, *th = seg_h + t.l4;
+		struct oc_out o = { .pre = seg_h, .pre_len = t.hlen, .patch_pos = OC_NO_PATCH };
+		uint8_t ph[40];
+		int n;
+
+		n = rx_take(to, from, to->hdr_len + t.hlen + seg);
+		if (n == 0)
+			return OC_NO_ROOM;
+		if (n < 0)
+			return OC_DROP; /* the rest of the frame with it */
+		memcpy(seg_h, t.h, t.hlen);
+		if (!t.v6) {
+			uint16_t id = (uint16_t)(t.h[t.l3 + 4] << 8 | t.h[t.l3 + 5]);
+
+			put_be16(ip + 2, t.hlen - t.l3 + seg);
+			put_be16(ip + 4, (uint16_t)(id + off / mss));
+			ip[10] = ip[11] = 0;
+			{
+				uint16_t c = (uint16_t)~rte_raw_cksum(ip, t.l4 - t.l3);
+
+				memcpy(ip + 10, &c, 2);
+			}
+			memcpy(ph, ip + 12, 8);
+			ph[8] = 0;
+			ph[9] = IPPROTO_TCP;
+			put_be16(ph + 10, tcp_len);
+			sum = __rte_raw_cksum(ph, 12, 0);
+		} else {
+			put_be16(ip + 4, tcp_len);
+			memcpy(ph, ip + 8, 32);
+			ph[32] = ph[33] = 0;
+			put_be16(ph + 34, tcp_len);
+			ph[36] = ph[37] = ph[38] = 0;
+			ph[39] = IPPROTO_TCP;
+			sum = __rte_raw_cksum(ph, 40, 0);
+		}
+		{
+			uint32_t seq = get_be32(t.h + t.l4 + 4) + off;
+
+			th[4] = (uint8_t)(seq >> 24);
+			th[5] = (uint8_t)(seq >> 16);
+			th[6] = (uint8_t)(seq >> 8);
+			th[7] = (uint8_t)seq;
+		}
+		if (off + seg < payload)
+			th[13] &= (uint8_t) ~(RTE_TCP_FIN_FLAG | RTE_TCP_PSH_FLAG);
+		if (off != 0)
+			th[13] &= (uint8_t)~RTE_TCP_CWR_FLAG;
+		if (rx_csum) {
+			/* the pseudo header's sum, the rest to the receiver */
+			uint16_t c = __rte_raw_cksum_reduce(sum);
+
+			memcpy(th + 16, &c, 2);
+			o.vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+			o.vh.csum_start = (uint16_t)t.l4;
+			o.vh.csum_offset = 16;
+		} else {
+			uint16_t c;
+
+			th[16] = th[17] = 0;
+			sum += __rte_raw_cksum(th, t.hlen - t.l4, 0);
+			/* the payload starts at an even offset of the segment
+			 * (TCP's header is 4-byte words) */
+			sum += cursor_sum(src, seg);
+			c = csum_final(sum);
+			memcpy(th + 16, &c, 2);
+		}
+		rx_fill(from, to, n, &o, src, seg);
+		from->tx_seg_off = off + seg;
+		from->gso_segments++;
+		*bytes += t.hlen + seg;
+		(*segs)++;
+		if (payload == 0)
+			break;
+	}
+	from->gso_sw++;
+	return OC_MOVED;
+}
+
+/* A frame whose header asks for something: passed to the receiver if it
+ * takes it, else done here. */
+static int
+move_offload(struct vgw_net_oc *from, struct cursor *src, uint32_t len,
+	     const struct virtio_net_hdr *vh, struct vgw_net_oc *to, uint32_t *bytes,
+	     uint32_t *segs)
+{
+	struct oc_out o = { .vh = *vh, .patch_pos = OC_NO_PATCH };
+	int n;
+
+	if (!rx_takes_hdr(to, vh)) {
+		if (vh->gso_type != VIRTIO_NET_HDR_GSO_NONE)
+			return move_tso(from, src, len, vh, to, bytes, segs);
+		return move_csum(from, src, len, vh, to, bytes, segs);
+	}
+	n = rx_take(to, from, to->hdr_len + len);
+	if (n <= 0)
+		return n == 0 ? OC_NO_ROOM : OC_DROP;
+	rx_fill(from, to, n, &o, src, len);
+	if (vh->gso_type != VIRTIO_NET_HDR_GSO_NONE)
+		from->gso_whole++;
+	*bytes = len;
+	*segs = 1;
+	return OC_MOVED;
+}
+
+/* Move the frame in tc into to's receive ring: *bytes and *segs, the
+ * frames the receiver got (more than one when a segmentation was done
+ * here). */
 static inline int
 move_frame(struct vgw_net_oc *from, struct vgw_vring_chain *tc, struct vgw_net_oc *to,
-	   uint32_t *bytes)
+	   uint32_t *bytes, uint32_t *segs)
 {
 	struct cursor src, dst;
 	uint32_t len, left;
@@ -318,12 +724,23 @@ move_frame(struct vgw_net_oc *from, struct vgw_vring_chain *tc, struct vgw_net_o
 	if (tc->out_cnt != 0 || tc->in_len < (uint32_t)from->hdr_len + OC_MIN_FRAME ||
 	    tc->in_len - from->hdr_len > OC_MAX_FRAME)
 		return OC_BAD;
-	/* The sender's header is not read: no offload was offered to it, so
-	 * it can ask for nothing (and its cache line, which the sender's core
-	 * just wrote, stays there). The receiver gets a plain one. */
 	cursor_init(&src, tc->iov, tc->in_cnt);
-	cursor_skip(&src, from->hdr_len);
 	len = tc->in_len - from->hdr_len;
+	/* The sender's header is read only if it was offered offloads:
+	 * without, it can ask for nothing (and its cache line, which the
+	 * sender's core just wrote, stays there). */
+	if (from->feat & F(VIRTIO_NET_F_CSUM)) {
+		struct virtio_net_hdr vh;
+
+		if (tx_hdr(from, tc, len, &vh) != 0)
+			return OC_BAD;
+		if (vh.flags != 0) {
+			cursor_skip(&src, from->hdr_len);
+			return move_offload(from, &src, len, &vh, to, bytes, segs);
+		}
+	}
+	/* The receiver gets a plain header. */
+	cursor_skip(&src, from->hdr_len);
 	n = rx_take(to, from, to->hdr_len + len);
 	if (n == 0)
 		return OC_NO_ROOM;
@@ -346,6 +763,7 @@ move_frame(struct vgw_net_oc *from, struct vgw_vring_chain *tc, struct vgw_net_o
 		vgw_vring_put(&to->rx, c, put + k);
 	}
 	*bytes = len;
+	*segs = 1;
 	return OC_MOVED;
 }
 
@@ -422,18 +840,24 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 		vgw_vring_prefetch(&to->rx, from->tx_n - from->tx_off);
 	while (from->tx_off < from->tx_n) {
 		struct vgw_vring_chain *tc = &from->txc[from->tx_off];
-		uint32_t bytes = 0;
-		int ret = down ? OC_DROP : move_frame(from, tc, to, &bytes);
+		uint32_t bytes = 0, segs = 0;
+		int ret = down ? OC_DROP : move_frame(from, tc, to, &bytes, &segs);
 
-		if (ret == OC_NO_ROOM)
+		if (ret == OC_NO_ROOM) {
+			if (segs != 0) /* segments moved before the room ran out */
+				moved++;
+			ts->tx_pkts += segs;
+			ts->tx_bytes += bytes;
 			break;
+		}
 		from->tx_off++;
+		from->tx_seg_off = 0;
 		done++;
 		vgw_vring_put(&from->tx, tc, 0);
 		if (ret == OC_MOVED) {
 			rs->rx_pkts++;
-			rs->rx_bytes += bytes;
-			ts->tx_pkts++;
+			rs->rx_bytes += tc->in_len - from->hdr_len;
+			ts->tx_pkts += segs;
 			ts->tx_bytes += bytes;
 			moved++;
 		} else if (ret == OC_BAD) {
@@ -443,15 +867,17 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 			ts->drops++;
 		}
 	}
-	if (done == 0)
+	if (done == 0 && moved == 0)
 		return 0;
-	vgw_vring_publish(&from->tx);
-	from->call_tx = ring_call(&from->tx);
+	if (done != 0) {
+		vgw_vring_publish(&from->tx);
+		from->call_tx = ring_call(&from->tx);
+	}
 	if (!down) {
 		/* chains returned unused count as well as frames */
 		vgw_vring_publish(&to->rx);
 		if (moved != 0)
 			from->call_peer_rx = ring_call(&to->rx);
 	}
-	return done;
+	return done != 0 ? done : moved;
 }

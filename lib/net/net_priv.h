@@ -66,6 +66,9 @@ int vgw_net_oc_start(struct vgw_net_port *p, int vid);
 void vgw_net_oc_stop(struct vgw_net_port *p);
 int vgw_net_oc_remap(struct vgw_net_port *p, int vid);
 uint64_t vgw_net_oc_malformed(const struct vgw_net_port *p);
+/* frames sent with a segmentation passed whole, segmented here, segments
+ * made, checksums done here */
+void vgw_net_oc_offload_stats(const struct vgw_net_port *p, uint64_t out[4]);
 uint16_t vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc);
 
 /* net_fwd.c: the poll functions of the workers */

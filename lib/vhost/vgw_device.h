@@ -164,6 +164,7 @@ struct vgw_device {
 	const struct vgw_conf_dev *conf; /* socket, mode, pf_off, ... */
 	const struct vgw_device_ops *ops;
 	uint64_t features_off; /* virtio features not offered (set before add) */
+	bool offloads;	       /* net: checksum and TSO offered (set before add) */
 	pthread_mutex_t lock;
 	/* under lock */
 	_Atomic int conn_vid;  /* connected front-end, -1 if none */

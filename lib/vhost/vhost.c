@@ -622,8 +622,8 @@ vgw_vhost_register(struct vgw_device *dev)
 	if (rte_vhost_driver_register(path, vflags) < 0)
 		return -EINVAL;
 	if (net) {
-		ret = rte_vhost_driver_disable_features(path,
-							VGW_VHOST_OFFLOADS | dev->features_off);
+		ret = rte_vhost_driver_disable_features(
+			path, (dev->offloads ? 0 : VGW_VHOST_OFFLOADS) | dev->features_off);
 	} else {
 		/* a device of our own: rte_vhost only handles the protocol */
 		ret = rte_vhost_driver_set_features(path, VGW_VHOST_DEVICE_FEATURES);

@@ -8,7 +8,11 @@ ways over TCP: every download's md5 equals what the peer served, no
 transfer fails, the guests' kernels log no virtio error, both devices show
 copy "one", their counters moved at least the bytes downloaded and no
 descriptor chain was refused. Linux's virtio-net driver brings what
-testpmd's does not: indirect descriptors and the event index."""
+testpmd's does not: indirect descriptors, the event index, and the
+offloads (on by default on a one-copy link): both guests negotiate
+checksum and TSO both ways, and TCP segments of more than one MTU go guest
+to guest whole (the gso_passed counter moved, the mean frame is larger
+than an MTU), with no checksum or segmentation done in the gateway."""
 
 import time
 
@@ -17,6 +21,9 @@ import test_migrate_load as ml
 
 SIZE_MIB = 16
 COUNT = 3
+# virtio-net feature bits both guests must have negotiated
+OFFLOADS = [('CSUM', 0), ('GUEST_CSUM', 1), ('GUEST_TSO4', 7), ('GUEST_TSO6', 8),
+            ('HOST_TSO4', 11), ('HOST_TSO6', 12)]
 
 
 def scenario(run):
@@ -32,6 +39,9 @@ def scenario(run):
     for d in ('vm1', 'vm2'):
         dev = gw.ctl('device', device=d)['device']
         e2e.expect(dev.get('copy') == 'one', '%s: copy %r, not one' % (d, dev.get('copy')))
+        e2e.expect(dev.get('offloads') is True, '%s: offloads %r' % (d, dev.get('offloads')))
+        missing = [n for n, b in OFFLOADS if not (dev['features'] >> b) & 1]
+        e2e.expect(not missing, '%s: features 0x%x lack %s' % (d, dev['features'], missing))
     t0 = time.monotonic()
     end = t0 + 240
     while True:
@@ -59,8 +69,18 @@ def scenario(run):
                    % (d, st[d]['rx_bytes'], st[d]['tx_bytes'], want))
         e2e.expect(st[d].get('malformed') == 0, '%s: %s chains refused' %
                    (d, st[d].get('malformed')))
+        ol = st[d]['offload']
+        e2e.expect(ol['gso_passed'] > 0 and ol['gso_segmented'] == 0 and
+                   ol['csum_done'] == 0, '%s: offload counters %r: TSO frames not passed '
+                   'whole, or work done in the gateway' % (d, ol))
+        mean = st[d]['rx_bytes'] / max(st[d]['rx_packets'], 1)
+        e2e.expect(mean > 1514, '%s sent %d frames of %.0f bytes on average: no TSO'
+                   % (d, st[d]['rx_packets'], mean))
     run.result(transfers=2 * COUNT, mib_each=SIZE_MIB, secs_median=sorted(secs)[len(secs) // 2],
-               drops=st['vm1']['drops'] + st['vm2']['drops'])
+               drops=st['vm1']['drops'] + st['vm2']['drops'],
+               gso_passed=st['vm1']['offload']['gso_passed'] + st['vm2']['offload']['gso_passed'],
+               mean_frame=round((st['vm1']['rx_bytes'] + st['vm2']['rx_bytes']) /
+                                max(st['vm1']['rx_packets'] + st['vm2']['rx_packets'], 1)))
 
 
 if __name__ == '__main__':
