@@ -164,6 +164,13 @@ static struct bad_case bad_cases[] = {
 	{ "runtime_dir boolean",
 	  "{'runtime_dir': true, 'devices': [" NET_A "]}",
 	  { "cfg.json: runtime_dir: expected a string, got boolean" } },
+	{ "offloads not a boolean",
+	  DEVS("{'name': 'a', 'type': 'net', 'socket': 'a.sock', 'offloads': 1}"),
+	  { "cfg.json: devices[0].offloads: expected a boolean, got integer" } },
+	{ "offloads on fs",
+	  DEVS("{'name': 'f', 'type': 'fs', 'socket': 'f.sock', 'shared_dir': '/srv', "
+	       "'tag': 't', 'offloads': true}"),
+	  { "cfg.json: devices[0]: unknown key \"offloads\" for type fs" } },
 	{ "mbufs negative",
 	  "{'mbufs': -1, 'devices': [" NET_A "]}",
 	  { "cfg.json: mbufs: expected 0..4294967295, got -1" } },
@@ -1027,6 +1034,9 @@ test_protocol_features_off(void **state)
 	assert_int_equal(conf->devs[0].pf_off, (1ULL << 16) | (1ULL << 0));
 	assert_int_equal(conf->devs[1].pf_off, 1ULL << 19);
 	assert_int_equal(conf->devs[2].pf_off, 0);
+	/* offloads: default true on net devices */
+	assert_true(conf->devs[0].offloads);
+	assert_true(conf->devs[2].offloads);
 	assert_string_equal(vgw_conf_protocol_feature_name(16), "status");
 	assert_string_equal(vgw_conf_protocol_feature_name(12), "inflight_shmfd");
 	assert_null(vgw_conf_protocol_feature_name(20));
