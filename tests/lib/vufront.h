@@ -115,6 +115,8 @@ enum vufront_request {
 /* Virtio / vhost feature bit numbers (GET/SET_FEATURES). */
 #define VUFRONT_F_NET_CSUM 0
 #define VUFRONT_F_NET_MAC 5
+#define VUFRONT_F_NET_HOST_TSO4 11
+#define VUFRONT_F_NET_HOST_TSO6 12
 #define VUFRONT_F_NET_MRG_RXBUF 15
 #define VUFRONT_F_NET_CTRL_VQ 17
 #define VUFRONT_F_NET_MQ 22

@@ -12,7 +12,37 @@
  * With --size MIN-MAX its length is MIN + r % (MAX - MIN + 1), r the first
  * splitmix64 output of the state (seed ^ 0x6a09e667f3bcc909) *
  * 0x9e3779b97f4a7c15 + i: a receiver with the same options knows it.
- * Dumps hold one frame per line: lowercase hex, no separators.
+ * Dumps hold one frame per line: lowercase hex, no separators; with
+ * --dump-hdr the virtio-net header first (its length in use: 12 with
+ * VERSION_1 or MRG_RXBUF, else 10; as sent, or as the back-end wrote it,
+ * num_buffers included), one space, then the frame.
+ *
+ * --offload MODE (csum, tso4, tso6): frame i is a TCP segment instead,
+ * same length, bytes past the headers those of the test frame:
+ *   0-13 dst MAC, src MAC, ethertype 0x0800 (csum, tso4) or 0x86dd (tso6);
+ *   IPv4, 20 bytes: version 4, IHL 5, TOS 0, total length = length - 14,
+ *   id = i & 0xffff, DF, TTL 64, protocol 6, checksum, 10.0.0.1 > 10.0.0.2;
+ *   IPv6, 40 bytes: version 6, class 0, flow 0, payload length = length -
+ *   54, next header 6, hop limit 64, fd00::1 > fd00::2;
+ *   TCP, 20 bytes: 40000 > 5001, seq 1000 + the payload bytes of frames
+ *   0..i-1 (one stream), ack 1, data offset 5, ACK|PSH, window 65535,
+ *   urgent 0, checksum field the pseudo-header sum (folded, not
+ *   complemented: CHECKSUM_PARTIAL as Linux leaves it);
+ *   payload: 1 byte or more.
+ * Lengths: 55..65549 (IPv4), 75..65589 (IPv6). Its virtio-net header:
+ * NEEDS_CSUM, csum_start 14 + IP header, csum_offset 16; with tso4/tso6 and
+ * a payload over --mss, also gso_type TCPV4/TCPV6, gso_size --mss, hdr_len
+ * 14 + IP header + 20 (else GSO_NONE, 0, 0). Features CSUM (and HOST_TSO4 /
+ * HOST_TSO6) must be in --features and negotiated: else exit 2. The header
+ * and frame go on a chain of descriptors of --buf-size bytes each (the last
+ * one shorter), as many as they fill, in a transmit area of the tool's own
+ * (ring size * --buf-size per queue pair).
+ *
+ * --recv-bytes N: receive until frames of N bytes or more in all (Ethernet
+ * header on, virtio-net header off) have arrived, however many: a TSO frame
+ * may arrive as segments. A received frame is up to 65535 + 54 bytes: give
+ * --buf-size 70000 without MRG_RXBUF (a frame fills one buffer); with it a
+ * frame spans num_buffers buffers.
  *
  * --hostile N (a sender, one queue pair): N hand-built bad chains on the
  * transmit ring, each published just ahead of a good frame (one ahead of
@@ -30,11 +60,13 @@
  *
  * Output on stdout: "ready" once the device is up (RX buffers posted) (with
  * --hostile, then "features=0x..": those negotiated), then "sent=N
- * received=M" (plus " bad=K" with --verify), and with --hostile
+ * received=M" (plus " bytes=B" with --recv-bytes, then " bad=K" with
+ * --verify), and with --hostile
  * "hostile=N returned=M" (bad chains published, returned with length 0) and
  * "avail_jumps=J". Exit status 0 only if every frame was sent and consumed,
- * --recv frames arrived, none was bad, and every bad chain came back with
- * length 0.
+ * --recv frames (--recv-bytes bytes) arrived, none was bad, and every bad
+ * chain came back with length 0; 2 for bad options or an offload feature
+ * not negotiated.
  */
 
 #include <errno.h>
@@ -48,11 +80,35 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/virtio_net.h>
+
 #include "vufront.h"
 
 #define NET_MIN_SIZE 18u
+#define NET_MAX_SIZE 65535u
 #define NET_MAX_BURST 256u
-#define NET_RX_BUF (64u * 1024)
+#define NET_HDR_MAX 12u		     /* virtio-net header, the longest */
+#define NET_MAX_FRAME (65535u + 54u) /* IPv6 payload length 65535 */
+#define NET_RX_BUF (68u * 1024)	     /* holds NET_MAX_FRAME */
+
+/* --offload */
+enum {
+	OFF_NONE,
+	OFF_CSUM, /* IPv4, NEEDS_CSUM */
+	OFF_TSO4, /* IPv4, NEEDS_CSUM, GSO TCPV4 */
+	OFF_TSO6, /* IPv6, NEEDS_CSUM, GSO TCPV6 */
+};
+
+static const char *const net_offload_names[] = {
+	[OFF_CSUM] = "csum",
+	[OFF_TSO4] = "tso4",
+	[OFF_TSO6] = "tso6",
+};
+
+#define NET_TCP_SPORT 40000u
+#define NET_TCP_DPORT 5001u
+#define NET_TCP_SEQ0 1000u
+#define NET_TCP_HDR 20u
 
 /* Bad chains of --hostile, in turn. */
 enum {
@@ -94,10 +150,14 @@ struct net_opts {
 	unsigned int size_min;
 	unsigned long hostile;
 	unsigned long recv;
+	uint64_t recv_bytes;
 	int timeout_ms;
 	const char *dump;
 	const char *dump_sent;
+	bool dump_hdr;
 	bool verify;
+	unsigned int offload; /* OFF_* */
+	unsigned int mss;
 	bool graceful;
 	bool mrg_rxbuf;
 	unsigned int ring_size;
@@ -120,28 +180,43 @@ net_usage(FILE *f)
 	fprintf(f,
 		"usage: vufront-net --socket PATH [--listen] [--queues Q]\n"
 		"                   [--send N [--size S] [--dst MAC] [--src MAC] [--seed X]\n"
-		"                    [--rate PPS]]\n"
-		"                   [--recv N] [--timeout-ms T] [--dump FILE] [--dump-sent FILE]\n"
+		"                    [--rate PPS] [--offload MODE [--mss M]]]\n"
+		"                   [--recv N | --recv-bytes N] [--timeout-ms T] [--dump FILE]\n"
+		"                   [--dump-sent FILE] [--dump-hdr]\n"
 		"                   [--verify] [--graceful] [--ring-size N] [--buf-size B]\n"
 		"                   [--burst B] [--mem-mb M] [--mrg-rxbuf]\n"
 		"                   [--features MASK] [--protocol-features MASK] [--hostile N]\n"
 		"  --send N        send N frames (round robin over the queue pairs)\n"
-		"  --size S        frame length in bytes, %u or more (default 64);\n"
+		"  --size S        frame length in bytes, %u..%u (default 64); with --offload\n"
+		"                  55..65549 (csum, tso4) or 75..65589 (tso6);\n"
 		"                  MIN-MAX: each frame's length drawn from the range\n"
 		"  --dst/--src MAC addresses (default 02:00:00:00:00:02 / 02:00:00:00:00:01)\n"
 		"  --seed X        payload seed (default 1)\n"
 		"  --rate PPS      send at most PPS frames per second (default: no limit;\n"
 		"                  a forwarding back-end drops what the receiver's ring\n"
 		"                  cannot hold, so pace senders in tests that count frames)\n"
+		"  --offload MODE  send TCP segments for the back-end to finish: csum\n"
+		"                  (IPv4, NEEDS_CSUM), tso4 / tso6 (IPv4 / IPv6, NEEDS_CSUM\n"
+		"                  and GSO when the payload exceeds --mss); --features must\n"
+		"                  hold CSUM 0x1 (tso4: and HOST_TSO4 0x800, tso6: HOST_TSO6\n"
+		"                  0x1000); exit 2 if the back-end does not take them\n"
+		"  --mss M         gso_size of tso4/tso6 (default 1448)\n"
 		"  --recv N        receive N frames\n"
+		"  --recv-bytes N  receive until N bytes of frames arrived (headers from\n"
+		"                  Ethernet on, however many frames: TSO arrives segmented)\n"
 		"  --timeout-ms T  give up after T ms without progress (default 5000)\n"
 		"  --dump FILE     write received frames as hex lines\n"
 		"  --dump-sent FILE  write sent frames as hex lines\n"
+		"  --dump-hdr      start each dump line with the virtio-net header's hex\n"
+		"                  (10 or 12 bytes, as sent / as received) and a space\n"
 		"  --verify        check each received frame against the generator\n"
-		"                  (same --size/--seed/--dst/--src as the sender)\n"
+		"                  (same --size/--seed/--dst/--src as the sender; not with\n"
+		"                  --offload)\n"
 		"  --graceful      stop the rings (GET_VRING_BASE) before disconnecting\n"
 		"  --listen        listen on PATH and accept the back-end (its client mode)\n"
-		"  --buf-size B    bytes per ring buffer, net header included (default 2048)\n"
+		"  --buf-size B    bytes per ring buffer, net header included (default 2048);\n"
+		"                  an offloaded frame takes as many as it fills, a received\n"
+		"                  one (without --mrg-rxbuf) must fit one\n"
 		"  --mem-mb M      guest memory (default: what the rings need)\n"
 		"  --features MASK virtio features wanted (default 0x140000000: VERSION_1 |\n"
 		"                  PROTOCOL_FEATURES; --mrg-rxbuf and --queues add theirs)\n"
@@ -151,7 +226,7 @@ net_usage(FILE *f)
 		"                  queue pair), each ahead of a good frame; each must come\n"
 		"                  back with length 0; then an avail index jump and one\n"
 		"                  more bad chain; adds INDIRECT_DESC to the features\n",
-		NET_MIN_SIZE);
+		NET_MIN_SIZE, NET_MAX_SIZE);
 }
 
 static int
@@ -192,6 +267,13 @@ net_parse_mac(const char *opt, const char *s, uint8_t *mac)
 	return 0;
 }
 
+/* --offload: the IP header's length. */
+static unsigned int
+net_l3_len(const struct net_opts *o)
+{
+	return o->offload == OFF_TSO6 ? 40u : 20u;
+}
+
 static int
 net_parse_args(int argc, char **argv, struct net_opts *o)
 {
@@ -206,6 +288,10 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 		{ "seed", required_argument, NULL, 'x' },
 		{ "rate", required_argument, NULL, 'P' },
 		{ "recv", required_argument, NULL, 'R' },
+		{ "recv-bytes", required_argument, NULL, 'y' },
+		{ "offload", required_argument, NULL, 'o' },
+		{ "mss", required_argument, NULL, 'u' },
+		{ "dump-hdr", no_argument, NULL, 'e' },
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "dump", required_argument, NULL, 'D' },
 		{ "dump-sent", required_argument, NULL, 'E' },
@@ -224,6 +310,7 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 	};
 	static const uint8_t dst[6] = { 0x02, 0, 0, 0, 0, 0x02 };
 	static const uint8_t src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	unsigned int min, max;
 	uint64_t v, lo;
 	char *dash;
 	int c;
@@ -236,6 +323,7 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 	o->buf_size = 2048;
 	o->burst = 32;
 	o->seed = 1;
+	o->mss = 1448;
 	memcpy(o->dst, dst, 6);
 	memcpy(o->src, src, 6);
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -261,15 +349,16 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 			dash = strchr(optarg, '-');
 			if (dash != NULL)
 				*dash = '\0';
-			if (net_parse_u64("size", optarg, 65535, &lo) < 0 ||
-			    (dash != NULL && net_parse_u64("size", dash + 1, 65535, &v) < 0))
+			/* the upper bound depends on --offload: checked below */
+			if (net_parse_u64("size", optarg, NET_MAX_FRAME, &lo) < 0 ||
+			    (dash != NULL &&
+			     net_parse_u64("size", dash + 1, NET_MAX_FRAME, &v) < 0))
 				return -EINVAL;
 			if (dash == NULL)
 				v = lo;
 			if (lo < NET_MIN_SIZE || v < lo) {
-				fprintf(stderr,
-					"vufront-net: --size must be %u..65535 or MIN-MAX\n",
-					NET_MIN_SIZE);
+				fprintf(stderr, "vufront-net: --size must be %u..%u or MIN-MAX\n",
+					NET_MIN_SIZE, NET_MAX_SIZE);
 				return -EINVAL;
 			}
 			o->size_min = (unsigned int)lo;
@@ -295,6 +384,34 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 			if (net_parse_u64("recv", optarg, ULONG_MAX, &v) < 0)
 				return -EINVAL;
 			o->recv = (unsigned long)v;
+			break;
+		case 'y':
+			if (net_parse_u64("recv-bytes", optarg, UINT64_MAX, &o->recv_bytes) < 0)
+				return -EINVAL;
+			break;
+		case 'o':
+			for (v = OFF_CSUM; v <= OFF_TSO6; v++)
+				if (strcmp(optarg, net_offload_names[v]) == 0)
+					break;
+			if (v > OFF_TSO6) {
+				fprintf(stderr,
+					"vufront-net: --offload must be csum, tso4 or tso6: %s\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->offload = (unsigned int)v;
+			break;
+		case 'u':
+			if (net_parse_u64("mss", optarg, 65535, &v) < 0)
+				return -EINVAL;
+			if (v == 0) {
+				fprintf(stderr, "vufront-net: --mss must be 1..65535\n");
+				return -EINVAL;
+			}
+			o->mss = (unsigned int)v;
+			break;
+		case 'e':
+			o->dump_hdr = true;
 			break;
 		case 't':
 			if (net_parse_u64("timeout-ms", optarg, 3600000, &v) < 0)
@@ -366,6 +483,35 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 	}
 	if (o->size_min == 0)
 		o->size_min = o->size;
+	if (o->offload == OFF_NONE && o->size > NET_MAX_SIZE) {
+		fprintf(stderr, "vufront-net: --size must be %u..%u or MIN-MAX\n", NET_MIN_SIZE,
+			NET_MAX_SIZE);
+		return -EINVAL;
+	}
+	if (o->offload != OFF_NONE) {
+		/* headers and a byte of payload; the IP length field is 16 bits */
+		min = 14 + net_l3_len(o) + NET_TCP_HDR + 1;
+		max = 65535 + 14 + (o->offload == OFF_TSO6 ? 40 : 0);
+		if (o->size_min < min || o->size > max) {
+			fprintf(stderr,
+				"vufront-net: --offload %s: --size must be %u..%u or MIN-MAX\n",
+				net_offload_names[o->offload], min, max);
+			return -EINVAL;
+		}
+		if (o->verify) {
+			fprintf(stderr, "vufront-net: --verify does not go with --offload (the "
+					"receiver may get segments)\n");
+			return -EINVAL;
+		}
+		if (o->hostile != 0) {
+			fprintf(stderr, "vufront-net: --hostile does not go with --offload\n");
+			return -EINVAL;
+		}
+	}
+	if (o->recv != 0 && o->recv_bytes != 0) {
+		fprintf(stderr, "vufront-net: --recv and --recv-bytes do not go together\n");
+		return -EINVAL;
+	}
 	if (o->hostile > o->send || (o->hostile != 0 && o->queues != 1)) {
 		fprintf(stderr, "vufront-net: --hostile needs one queue pair and N <= --send\n");
 		return -EINVAL;
@@ -420,11 +566,116 @@ net_gen_frame(const struct net_opts *o, uint32_t seq, uint8_t *f)
 }
 
 static void
-net_dump(FILE *f, const uint8_t *p, uint32_t len)
+net_put16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void
+net_put32(uint8_t *p, uint32_t v)
+{
+	net_put16(p, v >> 16);
+	net_put16(p + 2, v);
+}
+
+/* Ones-complement sum of len (even) bytes as big-endian 16-bit words, on sum. */
+static uint32_t
+net_csum_add(uint32_t sum, const uint8_t *p, unsigned int len)
+{
+	unsigned int i;
+
+	for (i = 0; i < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	return sum;
+}
+
+static uint16_t
+net_csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/*
+ * Write frame seq as a TCP segment of the stream (--offload) into f, its
+ * TCP sequence number tcp_seq, and its virtio-net header into h; its length.
+ */
+static unsigned int
+net_gen_offload(const struct net_opts *o, uint32_t seq, uint32_t tcp_seq, uint8_t *f,
+		struct vufront_net_hdr *h)
+{
+	static const uint8_t ip4[2][4] = { { 10, 0, 0, 1 }, { 10, 0, 0, 2 } };
+	bool v6 = o->offload == OFF_TSO6;
+	unsigned int len = net_gen_frame(o, seq, f); /* the payload bytes */
+	unsigned int l3 = net_l3_len(o), l4 = 14 + l3;
+	unsigned int tcp_len = len - l4, pay = tcp_len - NET_TCP_HDR;
+	uint8_t *ip = f + 14, *th = f + l4;
+	uint32_t sum;
+
+	net_put16(f + 12, v6 ? 0x86dd : 0x0800);
+	memset(ip, 0, l3 + NET_TCP_HDR);
+	if (v6) {
+		ip[0] = 0x60; /* version 6, class 0, flow 0 */
+		net_put16(ip + 4, tcp_len);
+		ip[6] = 6;  /* next header TCP */
+		ip[7] = 64; /* hop limit */
+		ip[8] = 0xfd;
+		ip[23] = 1; /* fd00::1 */
+		ip[24] = 0xfd;
+		ip[39] = 2; /* fd00::2 */
+		sum = net_csum_add(0, ip + 8, 32);
+	} else {
+		ip[0] = 0x45; /* version 4, IHL 5, TOS 0 */
+		net_put16(ip + 2, len - 14);
+		net_put16(ip + 4, seq & 0xffff);
+		net_put16(ip + 6, 0x4000); /* DF */
+		ip[8] = 64;		   /* TTL */
+		ip[9] = 6;		   /* TCP */
+		memcpy(ip + 12, ip4[0], 4);
+		memcpy(ip + 16, ip4[1], 4);
+		net_put16(ip + 10, (uint16_t)~net_csum_fold(net_csum_add(0, ip, 20)));
+		sum = net_csum_add(0, ip + 12, 8);
+	}
+	net_put16(th, NET_TCP_SPORT);
+	net_put16(th + 2, NET_TCP_DPORT);
+	net_put32(th + 4, tcp_seq);
+	net_put32(th + 8, 1);
+	th[12] = 5 << 4; /* data offset */
+	th[13] = 0x18;	 /* ACK | PSH */
+	net_put16(th + 14, 65535);
+	/* CHECKSUM_PARTIAL: the pseudo header's sum, the device completes it */
+	net_put16(th + 16, net_csum_fold(sum + 6 + tcp_len));
+
+	memset(h, 0, sizeof(*h));
+	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h->csum_start = (uint16_t)l4;
+	h->csum_offset = 16;
+	if (o->offload != OFF_CSUM && pay > o->mss) {
+		h->gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+		h->gso_size = (uint16_t)o->mss;
+		h->hdr_len = (uint16_t)(l4 + NET_TCP_HDR);
+	}
+	return len;
+}
+
+/* One dump line: with --dump-hdr, hl bytes of header hdr and a space first. */
+static void
+net_dump(FILE *f, const struct net_opts *o, const void *hdr, unsigned int hl, const uint8_t *p,
+	 uint32_t len)
 {
 	static const char hex[] = "0123456789abcdef";
+	const uint8_t *b = hdr;
 	uint32_t i;
 
+	if (o->dump_hdr) {
+		for (i = 0; i < hl; i++) {
+			putc(hex[b[i] >> 4], f);
+			putc(hex[b[i] & 0xf], f);
+		}
+		putc(' ', f);
+	}
 	for (i = 0; i < len; i++) {
 		putc(hex[p[i] >> 4], f);
 		putc(hex[p[i] & 0xf], f);
@@ -474,13 +725,20 @@ net_wait(struct vufront *vu, unsigned int queues)
 struct net_state {
 	unsigned long sent;
 	unsigned long received;
+	uint64_t bytes; /* of the frames received */
 	unsigned long bad;
 	FILE *dump;
 	FILE *dump_sent;
-	uint8_t *txbufs; /* burst frames of size bytes */
+	uint8_t *txbufs; /* burst frames of size bytes (--offload: a header, then one) */
 	uint8_t *rxbufs; /* burst buffers of NET_RX_BUF bytes */
 	uint8_t *expect;
 	uint64_t t0_us;
+	bool feat_missing; /* an --offload feature was not negotiated */
+	/* --offload */
+	uint32_t tcp_seq;     /* of the next frame */
+	uint16_t *tx_ids;     /* a chain's descriptors */
+	uint8_t *tx_mem[128]; /* per queue pair: descriptor d owns buf_size bytes at d */
+	uint64_t tx_gpa[128];
 	/* --hostile */
 	unsigned long h_sent;	  /* bad chains published */
 	unsigned long h_returned; /* came back with length 0 */
@@ -617,6 +875,9 @@ net_hostile_publish(struct vufront *vu, struct net_state *st, unsigned int kind)
 	return 0;
 }
 
+/* vufront_net_send()'s header. */
+static const uint8_t net_zero_hdr[NET_HDR_MAX];
+
 /* Up to n frames, one at a time, each behind a bad chain when one is due. */
 static int
 net_tx_hostile(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsigned int n)
@@ -656,8 +917,97 @@ net_tx_hostile(struct vufront *vu, const struct net_opts *o, struct net_state *s
 		if (ret != 1)
 			return -EPROTO; /* cannot be: the descriptor was free */
 		if (st->dump_sent != NULL)
-			net_dump(st->dump_sent, fr.data, fr.len);
+			net_dump(st->dump_sent, o, net_zero_hdr, vufront_net_hdr_len(vu), fr.data,
+				 fr.len);
 		st->sent++;
+	}
+	return (int)i;
+}
+
+/* --offload: the transmit area, per queue pair a buffer per descriptor. */
+static int
+net_offload_setup(struct vufront *vu, const struct net_opts *o, struct net_state *st)
+{
+	struct vufront_vq_info info;
+	unsigned int q;
+	size_t len;
+	int ret;
+
+	for (q = 0; q < o->queues; q++) {
+		ret = vufront_vq_info(vu, 2 * q + 1, &info);
+		if (ret < 0)
+			return ret;
+		len = (size_t)info.num * o->buf_size;
+		ret = vufront_mem_alloc(vu, len, 64, &st->tx_gpa[q]);
+		if (ret < 0)
+			return ret;
+		st->tx_mem[q] = vufront_gpa_ptr(vu, st->tx_gpa[q], len);
+	}
+	st->tx_ids = calloc(info.num, sizeof(*st->tx_ids));
+	if (st->tx_ids == NULL)
+		return -ENOMEM;
+	st->tcp_seq = NET_TCP_SEQ0;
+	return 0;
+}
+
+/*
+ * --offload: up to n frames on queue pair q, each with its header on a
+ * chain of --buf-size buffers (as many as header and frame fill).
+ */
+static int
+net_tx_offload(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsigned int q,
+	       unsigned int n)
+{
+	unsigned int hl = vufront_net_hdr_len(vu), ring = 2 * q + 1;
+	uint8_t *frame = st->txbufs + NET_HDR_MAX, *src;
+	struct vufront_vq_info info;
+	struct vufront_net_hdr h;
+	unsigned int i, k, nd, len, left, chunk;
+	uint16_t *ids = st->tx_ids;
+	uint64_t gpa;
+	int ret;
+
+	ret = vufront_net_tx_reap(vu, q);
+	if (ret < 0)
+		return ret;
+	ret = vufront_vq_info(vu, ring, &info);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < n; i++) {
+		len = net_frame_len(o, (uint32_t)st->sent);
+		nd = (hl + len + o->buf_size - 1) / o->buf_size;
+		if (info.nfree < nd)
+			break;
+		len = net_gen_offload(o, (uint32_t)st->sent, st->tcp_seq, frame, &h);
+		/* the header just ahead of the frame: one run of bytes */
+		src = frame - hl;
+		memcpy(src, &h, hl);
+		ret = vufront_vq_take_descs(vu, ring, nd, ids);
+		if (ret < 0)
+			return ret;
+		info.nfree -= nd;
+		left = hl + len;
+		for (k = 0; k < nd; k++) {
+			chunk = left < o->buf_size ? left : o->buf_size;
+			gpa = st->tx_gpa[q] + (uint64_t)ids[k] * o->buf_size;
+			memcpy(st->tx_mem[q] + (size_t)ids[k] * o->buf_size, src, chunk);
+			net_desc(&info.desc[ids[k]], gpa, chunk,
+				 k + 1 < nd ? VUFRONT_DESC_F_NEXT : 0, k + 1 < nd ? ids[k + 1] : 0);
+			src += chunk;
+			left -= chunk;
+		}
+		ret = vufront_vq_publish(vu, ring, ids[0]);
+		if (ret < 0)
+			return ret;
+		if (st->dump_sent != NULL)
+			net_dump(st->dump_sent, o, &h, hl, frame, len);
+		st->sent++;
+		st->tcp_seq += len - 14 - net_l3_len(o) - NET_TCP_HDR;
+	}
+	if (i > 0) {
+		ret = vufront_vq_notify(vu, ring);
+		if (ret < 0)
+			return ret;
 	}
 	return (int)i;
 }
@@ -682,6 +1032,8 @@ net_tx(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsig
 
 	if (o->hostile != 0)
 		return net_tx_hostile(vu, o, st, n);
+	if (o->offload != OFF_NONE)
+		return net_tx_offload(vu, o, st, q, n);
 	for (i = 0; i < n; i++) {
 		fr[i].data = st->txbufs + (size_t)i * o->size;
 		fr[i].len = net_gen_frame(o, (uint32_t)(st->sent + i),
@@ -691,9 +1043,19 @@ net_tx(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsig
 	if (ret < 0)
 		return ret;
 	for (i = 0; st->dump_sent != NULL && i < (unsigned int)ret; i++)
-		net_dump(st->dump_sent, fr[i].data, fr[i].len);
+		net_dump(st->dump_sent, o, net_zero_hdr, vufront_net_hdr_len(vu), fr[i].data,
+			 fr[i].len);
 	st->sent += (unsigned long)ret;
 	return ret;
+}
+
+/* Everything --recv / --recv-bytes asks for has arrived. */
+static bool
+net_rx_done(const struct net_opts *o, const struct net_state *st)
+{
+	if (o->recv_bytes != 0)
+		return st->bytes >= o->recv_bytes;
+	return st->received == o->recv;
 }
 
 static int
@@ -702,10 +1064,13 @@ net_rx(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsig
 	struct vufront_pkt pkts[NET_MAX_BURST];
 	unsigned long left = o->recv - st->received;
 	unsigned int i, n = left < o->burst ? (unsigned int)left : o->burst;
+	unsigned int hl = vufront_net_hdr_len(vu);
 	const uint8_t *p;
 	uint32_t seq, want;
 	int ret;
 
+	if (o->recv_bytes != 0)
+		n = o->burst; /* however many frames the bytes take */
 	for (i = 0; i < n; i++) {
 		pkts[i].buf = st->rxbufs + (size_t)i * NET_RX_BUF;
 		pkts[i].size = NET_RX_BUF;
@@ -715,8 +1080,10 @@ net_rx(struct vufront *vu, const struct net_opts *o, struct net_state *st, unsig
 		return ret;
 	for (i = 0; i < (unsigned int)ret; i++) {
 		p = pkts[i].buf;
+		st->bytes += pkts[i].len;
 		if (st->dump != NULL)
-			net_dump(st->dump, p, pkts[i].len < NET_RX_BUF ? pkts[i].len : NET_RX_BUF);
+			net_dump(st->dump, o, &pkts[i].hdr, hl, p,
+				 pkts[i].len < NET_RX_BUF ? pkts[i].len : NET_RX_BUF);
 		if (!o->verify)
 			continue;
 		if (pkts[i].len < o->size_min || pkts[i].len > o->size) {
@@ -779,12 +1146,37 @@ net_hostile_jump(struct vufront *vu, const struct net_opts *o, struct net_state 
 	return 0;
 }
 
+/* --offload: the features it needs must have been negotiated. */
+static int
+net_offload_check(struct vufront *vu, const struct net_opts *o, struct net_state *st)
+{
+	uint64_t f = vufront_features(vu);
+	unsigned int bit = VUFRONT_F_NET_CSUM;
+	const char *name = "CSUM";
+
+	if (f & VUFRONT_BIT(VUFRONT_F_NET_CSUM)) {
+		if (o->offload == OFF_TSO4) {
+			bit = VUFRONT_F_NET_HOST_TSO4;
+			name = "HOST_TSO4";
+		} else if (o->offload == OFF_TSO6) {
+			bit = VUFRONT_F_NET_HOST_TSO6;
+			name = "HOST_TSO6";
+		}
+	}
+	if (f & VUFRONT_BIT(bit))
+		return 0;
+	fprintf(stderr, "vufront-net: --offload %s: feature %s not negotiated (features 0x%llx)\n",
+		net_offload_names[o->offload], name, (unsigned long long)f);
+	st->feat_missing = true;
+	return -ENOTSUP;
+}
+
 static int
 net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 {
 	struct vufront_net_conf conf;
 	uint64_t last_progress;
-	unsigned int q, inflight, txq = 0;
+	unsigned int q, nd, inflight, txq = 0;
 	bool progress;
 	int ret;
 
@@ -802,6 +1194,8 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 	conf.dev.mem_size = o->mem_mb != 0 ?
 				    (size_t)o->mem_mb << 20 :
 				    vufront_net_mem_size(o->queues, o->ring_size, o->buf_size);
+	if (o->mem_mb == 0 && o->offload != OFF_NONE) /* the transmit area */
+		conf.dev.mem_size += (size_t)o->queues * ((size_t)o->ring_size * o->buf_size + 64);
 	if (o->pf_set)
 		conf.dev.neg.protocol_features = o->protocol_features;
 	if (o->features_set)
@@ -811,17 +1205,33 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 	ret = vufront_net_start(vu, &conf);
 	if (ret < 0)
 		return ret;
+	if (o->offload != OFF_NONE) {
+		ret = net_offload_check(vu, o, st);
+		if (ret == 0)
+			ret = net_offload_setup(vu, o, st);
+		if (ret < 0)
+			return ret;
+	}
 	if (o->hostile != 0) {
 		ret = net_hostile_setup(vu, st);
 		if (ret < 0)
 			return ret;
 	}
-	if (o->send > 0 && o->size > o->buf_size - vufront_net_hdr_len(vu)) {
+	if (o->send > 0 && o->offload == OFF_NONE &&
+	    o->size > o->buf_size - vufront_net_hdr_len(vu)) {
 		fprintf(stderr, "vufront-net: --size %u does not fit --buf-size %u\n", o->size,
 			o->buf_size);
 		return -EMSGSIZE;
 	}
-	for (q = 0; q < o->queues && o->recv > 0; q++) {
+	nd = (vufront_net_hdr_len(vu) + o->size + o->buf_size - 1) / o->buf_size;
+	if (o->send > 0 && o->offload != OFF_NONE && nd > o->ring_size) {
+		fprintf(stderr,
+			"vufront-net: --size %u takes %u buffers of --buf-size %u, "
+			"the ring has %u\n",
+			o->size, nd, o->buf_size, o->ring_size);
+		return -EMSGSIZE;
+	}
+	for (q = 0; q < o->queues && (o->recv > 0 || o->recv_bytes > 0); q++) {
 		ret = vufront_net_post_rx(vu, q, o->ring_size);
 		if (ret < 0)
 			return ret;
@@ -857,7 +1267,7 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 					progress = true;
 				inflight += vufront_net_tx_inflight(vu, q);
 			}
-			if (st->received < o->recv) {
+			if (!net_rx_done(o, st)) {
 				ret = net_rx(vu, o, st, q);
 				if (ret < 0)
 					return ret;
@@ -865,17 +1275,25 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 					progress = true;
 			}
 		}
-		if (st->sent == o->send && inflight == 0 && st->received == o->recv)
+		if (st->sent == o->send && inflight == 0 && net_rx_done(o, st))
 			break;
 		if (progress) {
 			last_progress = net_now_ms();
 			continue;
 		}
 		if (net_now_ms() - last_progress > (uint64_t)o->timeout_ms) {
-			fprintf(stderr,
-				"vufront-net: no progress for %d ms "
-				"(sent %lu, %u in flight, received %lu of %lu)\n",
-				o->timeout_ms, st->sent, inflight, st->received, o->recv);
+			if (o->recv_bytes != 0)
+				fprintf(stderr,
+					"vufront-net: no progress for %d ms (sent %lu, %u in "
+					"flight, received %lu, %llu of %llu bytes)\n",
+					o->timeout_ms, st->sent, inflight, st->received,
+					(unsigned long long)st->bytes,
+					(unsigned long long)o->recv_bytes);
+			else
+				fprintf(stderr,
+					"vufront-net: no progress for %d ms "
+					"(sent %lu, %u in flight, received %lu of %lu)\n",
+					o->timeout_ms, st->sent, inflight, st->received, o->recv);
 			return -ETIMEDOUT;
 		}
 		net_wait(vu, o->queues);
@@ -901,7 +1319,7 @@ main(int argc, char **argv)
 	if (net_parse_args(argc, argv, &o) < 0)
 		return 2;
 	memset(&st, 0, sizeof(st));
-	st.txbufs = malloc((size_t)o.burst * o.size);
+	st.txbufs = malloc(NET_HDR_MAX + (size_t)o.burst * o.size);
 	st.rxbufs = malloc((size_t)o.burst * NET_RX_BUF);
 	st.expect = malloc(o.size);
 	vu = vufront_create();
@@ -925,16 +1343,18 @@ main(int argc, char **argv)
 
 	ret = net_run(vu, &o, &st);
 	if (ret < 0) {
-		if (ret != -ETIMEDOUT && ret != -EMSGSIZE)
+		if (ret != -ETIMEDOUT && ret != -EMSGSIZE && !st.feat_missing)
 			fprintf(stderr, "vufront-net: %s\n", vufront_errmsg(vu));
-		status = 1;
+		status = st.feat_missing ? 2 : 1;
 	}
 	vufront_destroy(vu);
 
+	printf("sent=%lu received=%lu", st.sent, st.received);
+	if (o.recv_bytes != 0)
+		printf(" bytes=%llu", (unsigned long long)st.bytes);
 	if (o.verify)
-		printf("sent=%lu received=%lu bad=%lu\n", st.sent, st.received, st.bad);
-	else
-		printf("sent=%lu received=%lu\n", st.sent, st.received);
+		printf(" bad=%lu", st.bad);
+	printf("\n");
 	if (o.hostile != 0) {
 		printf("hostile=%lu returned=%lu\n", st.h_sent, st.h_returned);
 		printf("avail_jumps=%lu\n", st.h_jumps);
@@ -945,11 +1365,12 @@ main(int argc, char **argv)
 		status = 1;
 	if (st.dump_sent != NULL && fclose(st.dump_sent) != 0)
 		status = 1;
-	if (st.sent != o.send || st.received != o.recv || st.bad != 0)
+	if (status == 0 && (st.sent != o.send || !net_rx_done(&o, &st) || st.bad != 0))
 		status = 1;
 	free(st.txbufs);
 	free(st.rxbufs);
 	free(st.expect);
 	free(st.h_kind);
+	free(st.tx_ids);
 	return status;
 }

@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""onecopy_offload: checksum and TCP segmentation offloads on a one-copy
+xconnect (lib/net/net_oc.c, doc/one-copy.rst), between two vufront-net
+front-ends: the sender builds real TCP/IP frames with a virtio-net header
+that asks for them (--offload csum|tso4|tso6: NEEDS_CSUM, the pseudo
+header's sum in the TCP checksum field as Linux leaves it, TSO frames of up
+to 64 KiB with gso_size 1448), the receiver dumps what arrives, header
+included.
+
+1. pass: the receiver takes TSO and checksums: every frame arrives whole and
+   byte-identical, with the sender's header (flags, gso_type, gso_size,
+   hdr_len, csum_start, csum_offset); gso_passed counts the TSO frames.
+2. tso4 to a receiver with checksums but no TSO: each frame arrives as its
+   segments, in order: Ethernet and IP headers as sent but for the length,
+   the IPv4 identification (+1 a segment) and header checksum (valid), the
+   TCP sequence (continuous), FIN/PSH only on the last segment, payloads that
+   concatenate to the frame's, at most gso_size each; NEEDS_CSUM with the
+   segment's own pseudo-header sum in the field.
+3. tso4 and 4. tso6 to a receiver with neither: the same, with full TCP
+   checksums that verify and a plain header.
+5. csum to a receiver without checksums: each frame arrives whole, its TCP
+   checksum done (verifies), every other byte as sent.
+6. A device with "offloads": false is not offered them: a sender that asks
+   for CSUM is refused by vufront-net (exit 2, feature not negotiated).
+The sender's counters: segmented frames, segments and checksums done match
+what arrived exactly; nothing malformed, nothing dropped.
+"""
+import os
+import re
+import struct
+import sys
+
+import vgwtest as t
+
+SEED = 5
+MSS = 1448
+F_VERSION_1 = 1 << 32
+F_PROTOCOL = 1 << 30
+F_CSUM, F_GUEST_CSUM, F_GUEST_TSO4, F_GUEST_TSO6 = 1 << 0, 1 << 1, 1 << 7, 1 << 8
+F_HOST_TSO4, F_HOST_TSO6, F_MRG = 1 << 11, 1 << 12, 1 << 15
+BASE = F_VERSION_1 | F_PROTOCOL
+NEEDS_CSUM = 1
+GSO_TCPV4, GSO_TCPV6 = 1, 4
+MASK = (1 << 64) - 1
+
+
+def splitmix64(state):
+    state = (state + 0x9E3779B97F4A7C15) & MASK
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def frame_len(lo, hi, i):
+    """vufront-net's length of frame i with --size lo-hi."""
+    state = (((SEED ^ 0x6A09E667F3BCC909) * 0x9E3779B97F4A7C15) + i) & MASK
+    return lo + splitmix64(state) % (hi - lo + 1)
+
+
+def csum16(data):
+    """The Internet checksum's ones-complement sum, folded (not
+    complemented)."""
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def pseudo(ip, v6, tcp_len):
+    if v6:
+        return ip[8:40] + struct.pack("!IxxxB", tcp_len, 6)
+    return ip[12:20] + struct.pack("!xBH", 6, tcp_len)
+
+
+def read_dump(path):
+    """[(header bytes, frame bytes)] of a --dump-hdr file."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            h, fr = line.split()
+            out.append((bytes.fromhex(h), bytes.fromhex(fr)))
+    return out
+
+
+def vhdr(h):
+    """flags, gso_type, hdr_len, gso_size, csum_start, csum_offset"""
+    return struct.unpack("<BBHHHH", h[:10])
+
+
+class Split:
+    """A TCP/IP frame's parts."""
+
+    def __init__(self, fr):
+        self.v6 = struct.unpack("!H", fr[12:14])[0] == 0x86DD
+        self.l4 = 14 + (40 if self.v6 else (fr[14] & 15) * 4)
+        self.hlen = self.l4 + (fr[self.l4 + 12] >> 4) * 4
+        self.ip = fr[14:self.l4]
+        self.tcp = fr[self.l4:self.hlen]
+        self.payload = fr[self.hlen:]
+        self.seq = struct.unpack("!I", self.tcp[4:8])[0]
+        self.flags = self.tcp[13]
+
+
+def check_segments(what, sent, got, rx_csum):
+    """Each sent frame arrived as its segments (got, in order)."""
+    k = 0
+    n_segs = 0
+    for i, (sh, sf) in enumerate(sent):
+        s = Split(sf)
+        flags, gso, _, gso_size, _, _ = vhdr(sh)
+        off = 0
+        while True:
+            t.check(k < len(got), f"{what}: frame {i}: segment at payload {off} missing "
+                    f"({len(got)} frames arrived)")
+            gh, gf = got[k]
+            k += 1
+            n_segs += 1
+            g = Split(gf)
+            where = f"{what}: frame {i} ({len(sf)} bytes), segment at payload {off}"
+            t.check(gf[:14] == sf[:14], f"{where}: Ethernet header differs")
+            seg = len(g.payload)
+            t.check(0 < seg <= (gso_size if gso else len(s.payload)),
+                    f"{where}: {seg} payload bytes, gso_size {gso_size}")
+            t.check(g.payload == s.payload[off:off + seg], f"{where}: payload differs")
+            t.check(g.seq == (s.seq + off) & 0xFFFFFFFF,
+                    f"{where}: sequence {g.seq}, not {s.seq + off}")
+            last = off + seg == len(s.payload)
+            want_flags = s.flags if last else s.flags & ~0x09
+            t.check(g.flags == want_flags, f"{where}: TCP flags {g.flags:#x}, not {want_flags:#x}")
+            t.check(g.tcp[:4] == s.tcp[:4] and g.tcp[8:13] == s.tcp[8:13] and
+                    g.tcp[14:16] == s.tcp[14:16] and g.tcp[18:] == s.tcp[18:],
+                    f"{where}: TCP header fields changed")
+            tcp_len = len(g.tcp) + seg
+            if s.v6:
+                t.check(g.ip[:4] == s.ip[:4] and g.ip[6:] == s.ip[6:] and
+                        struct.unpack("!H", g.ip[4:6])[0] == tcp_len,
+                        f"{where}: IPv6 header wrong")
+            else:
+                t.check(struct.unpack("!H", g.ip[2:4])[0] == len(g.ip) + tcp_len,
+                        f"{where}: IPv4 total length wrong")
+                nseg_before = off // gso_size if gso else 0
+                t.check(struct.unpack("!H", g.ip[4:6])[0] ==
+                        (struct.unpack("!H", s.ip[4:6])[0] + nseg_before) & 0xFFFF,
+                        f"{where}: IPv4 identification wrong")
+                t.check(csum16(g.ip) == 0xFFFF, f"{where}: IPv4 header checksum wrong")
+                t.check(g.ip[:2] == s.ip[:2] and g.ip[6:10] == s.ip[6:10] and
+                        g.ip[12:] == s.ip[12:], f"{where}: IPv4 header fields changed")
+            gflags, ggso, _, _, cstart, coff = vhdr(gh)
+            t.check(ggso == 0, f"{where}: gso_type {ggso} in a segment")
+            ph = csum16(pseudo(g.ip, g.v6, tcp_len))
+            field = struct.unpack("!H", g.tcp[16:18])[0]
+            if rx_csum:
+                t.check(gflags == NEEDS_CSUM and cstart == g.l4 and coff == 16,
+                        f"{where}: header {vhdr(gh)}, not NEEDS_CSUM at {g.l4}+16")
+                t.check(field == ph, f"{where}: checksum field {field:#x}, "
+                        f"not the pseudo header's sum {ph:#x}")
+            else:
+                t.check(gflags == 0, f"{where}: header flags {gflags}, not 0")
+                total = csum16(pseudo(g.ip, g.v6, tcp_len) + g.tcp + g.payload)
+                t.check(total == 0xFFFF, f"{where}: TCP checksum {field:#x} does not verify")
+            off += seg
+            if off >= len(s.payload):
+                break
+    t.check(k == len(got), f"{what}: {len(got) - k} frames more than the segments")
+    return n_segs
+
+
+class Pair:
+    def __init__(self, gw, tool, wd, a, b):
+        self.gw, self.tool, self.wd, self.a, self.b = gw, tool, wd, a, b
+        self.sock = {d: os.path.join(wd, f"{d}.sock") for d in (a, b)}
+
+    def run(self, name, mode, n, lo, hi, tx_feat, rx_feat, expect_bytes, expect_frames=None):
+        """A receiver on b, then a sender of n frames on a; the dumps."""
+        rx_dump = os.path.join(self.wd, f"{name}.rx")
+        tx_dump = os.path.join(self.wd, f"{name}.tx")
+        rx_args = ["--socket", self.sock[self.b], "--features", hex(rx_feat),
+                   "--recv-bytes", str(expect_bytes), "--dump", rx_dump, "--dump-hdr",
+                   "--buf-size", "2048" if rx_feat & F_MRG else "70000",
+                   "--timeout-ms", "20000"]
+        rx = t.Proc(f"{name}-rx", [self.tool] + rx_args, self.wd)
+        t.check(rx.wait_output(r"(?m)^ready$", 30), f"{name}: receiver not ready:\n"
+                f"{rx.output()[-2000:]}")
+        tx = t.Proc(f"{name}-tx", [self.tool, "--socket", self.sock[self.a], "--features",
+                                   hex(tx_feat), "--offload", mode, "--mss", str(MSS),
+                                   "--send", str(n), "--size", f"{lo}-{hi}", "--seed",
+                                   str(SEED), "--buf-size", "70000", "--dump-sent", tx_dump,
+                                   "--dump-hdr", "--timeout-ms", "20000"], self.wd)
+        for p, what in ((tx, "sender"), (rx, "receiver")):
+            rc = p.wait(60)
+            out = p.output()
+            p.stop()
+            p.check_sanitizer()
+            t.check(rc == 0, f"{name}: the {what} exited with {rc}:\n{out[-2000:]}")
+        sent, got = read_dump(tx_dump), read_dump(rx_dump)
+        t.check(len(sent) == n, f"{name}: {len(sent)} frames sent, not {n}")
+        t.check([len(f) for _, f in sent] == [frame_len(lo, hi, i) for i in range(n)],
+                f"{name}: the sender's lengths are not the generator's")
+        if expect_frames is not None:
+            t.check(len(got) == expect_frames, f"{name}: {len(got)} frames arrived, "
+                    f"not {expect_frames}")
+        return sent, got
+
+
+def seg_bytes(lens, hlen, gso):
+    """Bytes and frames a receiver gets when frames of these lengths are
+    segmented (gso: those with more payload than MSS)."""
+    b = f = 0
+    for n in lens:
+        p = n - hlen
+        k = (p + MSS - 1) // MSS if gso and p > MSS else 1
+        b += p + k * hlen
+        f += k
+    return b, f
+
+
+def main():
+    binary, tool = sys.argv[1], os.path.abspath(sys.argv[2])
+    wd = t.workdir("onecopy_offload")
+    devs = ["a", "b", "c", "d"]
+    cfg = {"runtime_dir": wd,
+           "devices": [dict({"name": d, "type": "net", "socket": os.path.join(wd, f"{d}.sock")},
+                            **({"offloads": False} if d == "c" else {})) for d in devs],
+           "links": [{"xconnect": ["a", "b"], "one_copy": True},
+                     {"xconnect": ["c", "d"], "one_copy": True}]}
+    gw = t.Gateway(binary, wd, cfg).start()
+    ab = Pair(gw, tool, wd, "a", "b")
+    tx4 = BASE | F_CSUM | F_HOST_TSO4
+    tx6 = BASE | F_CSUM | F_HOST_TSO6
+    hl4, hl6 = 14 + 20 + 20, 14 + 40 + 20
+
+    def counters():
+        return gw.stats("a")["offload"], gw.stats("a"), gw.stats("b")
+
+    # 1. passed whole
+    n, lo, hi = 300, 60, 65000
+    lens = [frame_len(lo, hi, i) for i in range(n)]
+    ol0, a0, b0 = counters()
+    sent, got = ab.run("pass", "tso4", n, lo, hi, tx4,
+                       BASE | F_GUEST_CSUM | F_GUEST_TSO4 | F_MRG, sum(lens), n)
+    for i, ((sh, sf), (gh, gf)) in enumerate(zip(sent, got)):
+        t.check(gf == sf, f"pass: frame {i} ({len(sf)} bytes) differs")
+        t.check(vhdr(gh) == vhdr(sh), f"pass: frame {i}: header {vhdr(gh)}, sent {vhdr(sh)}")
+    n_gso = sum(1 for h, _ in sent if vhdr(h)[1] != 0)
+    ol1, a1, b1 = counters()
+    t.check(n_gso > n // 2, f"pass: only {n_gso} of {n} frames were TSO frames")
+    t.check(ol1["gso_passed"] - ol0["gso_passed"] == n_gso and
+            ol1["gso_segmented"] == ol0["gso_segmented"] and ol1["csum_done"] == ol0["csum_done"],
+            f"pass: offload counters {ol0} -> {ol1}, {n_gso} TSO frames passed")
+    t.log(f"passed whole: {n} frames of {lo}-{hi} bytes ({n_gso} TSO) byte-identical, "
+          f"headers as sent")
+
+    # 2-4. segmented here
+    cases = [("seg4-csum", "tso4", tx4, BASE | F_GUEST_CSUM | F_MRG, hl4, True),
+             ("seg4", "tso4", tx4, BASE | F_MRG, hl4, False),
+             ("seg6", "tso6", tx6, BASE, hl6, False)]
+    for name, mode, txf, rxf, hl, rx_csum in cases:
+        n, lo, hi = 120, hl + 1, 65000
+        lens = [frame_len(lo, hi, i) for i in range(n)]
+        want_bytes, want_frames = seg_bytes(lens, hl, True)
+        ol0, a0, b0 = counters()
+        sent, got = ab.run(name, mode, n, lo, hi, txf, rxf, want_bytes, want_frames)
+        segs = check_segments(name, sent, got, rx_csum)
+        n_gso = sum(1 for h, _ in sent if vhdr(h)[1] != 0)
+        ol1, a1, b1 = counters()
+        d = {k: ol1[k] - ol0[k] for k in ol1}
+        t.check(d["gso_segmented"] == n_gso and d["gso_passed"] == 0 and
+                d["segments"] == segs - (n - n_gso) and
+                d["csum_done"] == (0 if rx_csum else n - n_gso),
+                f"{name}: offload counters moved {d}: {n_gso} TSO frames, "
+                f"{segs} frames arrived")
+        t.check(b1["tx_packets"] - b0["tx_packets"] == want_frames and
+                a1["rx_packets"] - a0["rx_packets"] == n,
+                f"{name}: a counted {a1['rx_packets'] - a0['rx_packets']} frames in, b "
+                f"{b1['tx_packets'] - b0['tx_packets']} out; {n} and {want_frames} expected")
+        t.log(f"{name}: {n} frames ({n_gso} TSO) of {lo}-{hi} bytes arrived as {segs} "
+              f"segments, headers, sequence, payload and checksums exact")
+
+    # 5. the checksum done here
+    n, lo, hi = 300, hl4 + 1, 9000
+    lens = [frame_len(lo, hi, i) for i in range(n)]
+    ol0, a0, b0 = counters()
+    sent, got = ab.run("csum", "csum", n, lo, hi, BASE | F_CSUM, BASE | F_MRG, sum(lens), n)
+    check_segments("csum", sent, got, False)
+    ol1, _, _ = counters()
+    t.check(ol1["csum_done"] - ol0["csum_done"] == n,
+            f"csum: csum_done moved {ol1['csum_done'] - ol0['csum_done']}, not {n}")
+    for i, ((_, sf), (_, gf)) in enumerate(zip(sent, got)):
+        t.check(gf[:50] == sf[:50] and gf[52:] == sf[52:],
+                f"csum: frame {i} differs beyond its checksum")
+    t.log(f"csum: {n} frames whole, their TCP checksums done in the gateway")
+
+    # 6. not offered where offloads is false
+    dev = gw.device("c")
+    t.check(dev.get("offloads") is False, f"c: offloads {dev.get('offloads')!r}")
+    p = t.Proc("refused", [tool, "--socket", os.path.join(wd, "c.sock"), "--features",
+                           hex(tx4), "--offload", "tso4", "--send", "1", "--size", "100",
+                           "--timeout-ms", "5000"], wd)
+    rc = p.wait(30)
+    out = p.output()
+    p.stop()
+    t.check(rc == 2 and re.search(r"feature (CSUM|HOST_TSO4) not negotiated", out),
+            f"a sender asking for TSO on c: exit {rc}:\n{out[-1500:]}")
+    for d in ("a", "b"):
+        st = gw.stats(d)
+        t.check(st["malformed"] == 0 and st["drops"] == 0,
+                f"{d}: malformed {st['malformed']}, drops {st['drops']}")
+    t.log("offloads false: not offered (CSUM and HOST_TSO4 not negotiated)")
+    gw.stop()
+
+
+if __name__ == "__main__":
+    t.run(main)
