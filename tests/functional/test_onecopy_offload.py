@@ -24,6 +24,13 @@ included.
    for CSUM is refused by vufront-net (exit 2, feature not negotiated).
 The sender's counters: segmented frames, segments and checksums done match
 what arrived exactly; nothing malformed, nothing dropped.
+7. Hostile headers (vufront-net --offload-bad 4): every 4th frame of 200
+   asks for what the gateway must refuse (an unknown flag, a checksum past
+   the frame, GSO without NEEDS_CSUM or with gso_size 0, UDP, ECN not
+   negotiated, gso_size 8, IP version 5, TCP data offset 2, an ARP
+   ethertype), to a receiver that takes no offload: each is refused
+   (malformed and drops up by exactly 50 on the sender), the 150 others
+   arrive segmented and exact, and the gateway goes on.
 """
 import os
 import re
@@ -173,7 +180,8 @@ class Pair:
         self.gw, self.tool, self.wd, self.a, self.b = gw, tool, wd, a, b
         self.sock = {d: os.path.join(wd, f"{d}.sock") for d in (a, b)}
 
-    def run(self, name, mode, n, lo, hi, tx_feat, rx_feat, expect_bytes, expect_frames=None):
+    def run(self, name, mode, n, lo, hi, tx_feat, rx_feat, expect_bytes, expect_frames=None,
+            extra=()):
         """A receiver on b, then a sender of n frames on a; the dumps."""
         rx_dump = os.path.join(self.wd, f"{name}.rx")
         tx_dump = os.path.join(self.wd, f"{name}.tx")
@@ -188,7 +196,7 @@ class Pair:
                                    hex(tx_feat), "--offload", mode, "--mss", str(MSS),
                                    "--send", str(n), "--size", f"{lo}-{hi}", "--seed",
                                    str(SEED), "--buf-size", "70000", "--dump-sent", tx_dump,
-                                   "--dump-hdr", "--timeout-ms", "20000"], self.wd)
+                                   "--dump-hdr", "--timeout-ms", "20000"] + list(extra), self.wd)
         for p, what in ((tx, "sender"), (rx, "receiver")):
             rc = p.wait(60)
             out = p.output()
@@ -309,6 +317,28 @@ def main():
         t.check(st["malformed"] == 0 and st["drops"] == 0,
                 f"{d}: malformed {st['malformed']}, drops {st['drops']}")
     t.log("offloads false: not offered (CSUM and HOST_TSO4 not negotiated)")
+
+    # 7. hostile headers, refused one by one
+    n, lo, hi, bad_every = 200, 3000, 30000, 4
+    bad = {i for i in range(n) if i % bad_every == bad_every - 1}
+    lens = [frame_len(lo, hi, i) for i in range(n) if i not in bad]
+    want_bytes, want_frames = seg_bytes(lens, hl4, True)
+    ol0, a0, b0 = counters()
+    sent, got = ab.run("hostile", "tso4", n, lo, hi, tx4, BASE | F_MRG, want_bytes, want_frames,
+                       extra=["--offload-bad", str(bad_every)])
+    good = [x for i, x in enumerate(sent) if i not in bad]
+    segs = check_segments("hostile", good, got, False)
+    ol1, a1, b1 = counters()
+    t.check(a1["malformed"] - a0["malformed"] == len(bad) and
+            a1["drops"] - a0["drops"] == len(bad) and b1["drops"] == b0["drops"],
+            f"hostile: a's malformed {a0['malformed']} -> {a1['malformed']}, drops "
+            f"{a0['drops']} -> {a1['drops']}, b's drops {b0['drops']} -> {b1['drops']}; "
+            f"{len(bad)} bad frames")
+    t.check(ol1["gso_segmented"] - ol0["gso_segmented"] == len(good),
+            f"hostile: {ol1['gso_segmented'] - ol0['gso_segmented']} frames segmented, "
+            f"{len(good)} good ones sent")
+    t.log(f"hostile: {len(bad)} frames with headers to refuse (10 kinds) refused one by "
+          f"one; {len(good)} good ones arrived as {segs} exact segments")
     gw.stop()
 
 

@@ -37,6 +37,14 @@
  * and frame go on a chain of descriptors of --buf-size bytes each (the last
  * one shorter), as many as they fill, in a transmit area of the tool's own
  * (ring size * --buf-size per queue pair).
+ * --offload-bad N: frame i with i % N == N - 1 is spoiled, kinds in turn
+ * (k = i / N % 10): 0 an unknown header flag (DATA_VALID, the device's),
+ * 1 a checksum position past the frame, 2 GSO without NEEDS_CSUM, 3 GSO
+ * with gso_size 0, 4 gso_type UDP, 5 the ECN bit without HOST_ECN,
+ * 6 gso_size 8, 7 IP version 5 (GSO), 8 TCP data offset 2 (GSO),
+ * 9 ethertype ARP (GSO); GSO kinds set gso_type, gso_size --mss and hdr_len
+ * whatever the payload. Each is a frame a device must refuse (or, for 6-9,
+ * cannot segment).
  *
  * --recv-bytes N: receive until frames of N bytes or more in all (Ethernet
  * header on, virtio-net header off) have arrived, however many: a TSO frame
@@ -156,7 +164,8 @@ struct net_opts {
 	const char *dump_sent;
 	bool dump_hdr;
 	bool verify;
-	unsigned int offload; /* OFF_* */
+	unsigned int offload;	  /* OFF_* */
+	unsigned int offload_bad; /* --offload-bad N, 0: none */
 	unsigned int mss;
 	bool graceful;
 	bool mrg_rxbuf;
@@ -201,6 +210,8 @@ net_usage(FILE *f)
 		"                  hold CSUM 0x1 (tso4: and HOST_TSO4 0x800, tso6: HOST_TSO6\n"
 		"                  0x1000); exit 2 if the back-end does not take them\n"
 		"  --mss M         gso_size of tso4/tso6 (default 1448)\n"
+		"  --offload-bad N every Nth --offload frame with a header or headers a\n"
+		"                  device must refuse (kinds in turn: see the source)\n"
 		"  --recv N        receive N frames\n"
 		"  --recv-bytes N  receive until N bytes of frames arrived (headers from\n"
 		"                  Ethernet on, however many frames: TSO arrives segmented)\n"
@@ -291,6 +302,7 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 		{ "recv-bytes", required_argument, NULL, 'y' },
 		{ "offload", required_argument, NULL, 'o' },
 		{ "mss", required_argument, NULL, 'u' },
+		{ "offload-bad", required_argument, NULL, 'X' },
 		{ "dump-hdr", no_argument, NULL, 'e' },
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "dump", required_argument, NULL, 'D' },
@@ -412,6 +424,11 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 			break;
 		case 'e':
 			o->dump_hdr = true;
+			break;
+		case 'X':
+			if (net_parse_u64("offload-bad", optarg, 1000000, &v) < 0)
+				return -EINVAL;
+			o->offload_bad = (unsigned int)v;
 			break;
 		case 't':
 			if (net_parse_u64("timeout-ms", optarg, 3600000, &v) < 0)
@@ -658,6 +675,53 @@ net_gen_offload(const struct net_opts *o, uint32_t seq, uint32_t tcp_seq, uint8_
 		h->hdr_len = (uint16_t)(l4 + NET_TCP_HDR);
 	}
 	return len;
+}
+
+/* --offload-bad: spoil frame f (len bytes) and its header, kind k. */
+static void
+net_spoil(const struct net_opts *o, unsigned int k, uint8_t *f, unsigned int len,
+	  struct vufront_net_hdr *h)
+{
+	unsigned int l4 = 14 + net_l3_len(o);
+	bool v6 = o->offload == OFF_TSO6;
+
+	if (k >= 2) {
+		h->gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+		h->gso_size = (uint16_t)o->mss;
+		h->hdr_len = (uint16_t)(l4 + NET_TCP_HDR);
+	}
+	switch (k) {
+	case 0:
+		h->flags |= VIRTIO_NET_HDR_F_DATA_VALID;
+		break;
+	case 1:
+		h->csum_start = (uint16_t)(len - 1);
+		break;
+	case 2:
+		h->flags = 0;
+		break;
+	case 3:
+		h->gso_size = 0;
+		break;
+	case 4:
+		h->gso_type = VIRTIO_NET_HDR_GSO_UDP;
+		break;
+	case 5:
+		h->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+		break;
+	case 6:
+		h->gso_size = 8;
+		break;
+	case 7:
+		f[14] = (uint8_t)((f[14] & 0x0f) | 0x50);
+		break;
+	case 8:
+		f[l4 + 12] = 2 << 4;
+		break;
+	default:
+		net_put16(f + 12, 0x0806);
+		break;
+	}
 }
 
 /* One dump line: with --dump-hdr, hl bytes of header hdr and a space first. */
@@ -979,6 +1043,9 @@ net_tx_offload(struct vufront *vu, const struct net_opts *o, struct net_state *s
 		if (info.nfree < nd)
 			break;
 		len = net_gen_offload(o, (uint32_t)st->sent, st->tcp_seq, frame, &h);
+		if (o->offload_bad != 0 && st->sent % o->offload_bad == o->offload_bad - 1)
+			net_spoil(o, (unsigned int)(st->sent / o->offload_bad % 10), frame, len,
+				  &h);
 		/* the header just ahead of the frame: one run of bytes */
 		src = frame - hl;
 		memcpy(src, &h, hl);
