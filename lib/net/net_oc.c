@@ -275,14 +275,17 @@ rx_take(struct vgw_net_oc *to, struct vgw_net_oc *scratch, uint32_t need)
 			vgw_vring_unpop(&to->rx, (uint16_t)n);
 			return 0;
 		}
-		if (ret > 0 && c->in_cnt == 0) {
+		/* each buffer holds at least the header (virtio 1.2, 5.1.6.3.1):
+		 * a smaller one is refused, not written past */
+		if (ret > 0 && c->in_cnt == 0 && c->out_len >= to->hdr_len) {
 			room += c->out_len;
 			n++;
 			continue;
 		}
 		/* malformed (already returned and counted), or a receive
-		 * buffer the device may only read: the chains taken before
-		 * it cannot go back to the ring */
+		 * buffer the device may only read or too small for the
+		 * header: the chains taken before it cannot go back to the
+		 * ring */
 		if (ret > 0) {
 			to->rx.malformed++;
 			vgw_vring_put(&to->rx, c, 0);

@@ -36,6 +36,7 @@ import vgwtest as t
 
 N = 2000
 N_CLEAN = 500
+N_TINY = 20
 SIZE_MIN, SIZE_MAX = 60, 1514
 SEED_AB, SEED_CD, SEED_CLEAN = 11, 23, 37
 KINDS = ["next index out of the table", "two-descriptor loop", "address outside guest memory",
@@ -184,6 +185,29 @@ def main():
     t.check(gw.proc.alive() and gw.proc.pid == pid, "the gateway did not keep running")
     t.log(f"a: {refused} chains refused (malformed and drops), {N} frames "
           f"({ab_bytes} bytes) to b byte-identical; c->d {N} frames ({cd_bytes} bytes)")
+
+    # a receiver whose buffers cannot hold the virtio-net header (8 bytes
+    # each, mergeable): every frame for it is dropped, each buffer refused
+    # and returned, nothing written past one
+    rd = t.Proc("recv-d-tiny", [tool, "--socket", sock["d"], "--mrg-rxbuf", "--buf-size", "8",
+                                "--recv", "1", "--timeout-ms", "60000"], wd)
+    t.check(rd.wait_output(r"(?m)^ready$", 30), f"recv-d-tiny not ready:\n{rd.output()[-2000:]}")
+    gw.wait_ready(["d"])
+    sc = Front(tool, wd, "send-c-tiny", sock["c"], "--send", str(N_TINY), "--seed", "3",
+               "--size", "60")  # 9 buffers of 8 bytes would hold one
+    sc.finish()
+    tiny = counters(gw)
+    rd.stop()
+    rd.check_sanitizer()
+    t.check(tiny["d"]["malformed"] - after["d"]["malformed"] == N_TINY and
+            tiny["d"]["drops"] - after["d"]["drops"] == N_TINY and
+            tiny["d"]["tx_packets"] == after["d"]["tx_packets"],
+            f"d with 8-byte buffers: malformed {after['d']['malformed']} -> "
+            f"{tiny['d']['malformed']}, drops {after['d']['drops']} -> {tiny['d']['drops']}, "
+            f"tx {after['d']['tx_packets']} -> {tiny['d']['tx_packets']}; {N_TINY} frames sent")
+    t.check(gw.proc.alive() and gw.proc.pid == pid, "the gateway did not keep running")
+    t.log(f"d with 8-byte receive buffers: {N_TINY} frames dropped, their buffers refused")
+    after = tiny
 
     # a new front-end on a is served as before
     rb = Front(tool, wd, "recv-b2", sock["b"], "--recv", str(N_CLEAN), "--verify",

@@ -2235,7 +2235,7 @@ vufront_net_start(struct vufront *vu, const struct vufront_net_conf *conf)
 	      (VUFRONT_BIT(VUFRONT_F_VERSION_1) | VUFRONT_BIT(VUFRONT_F_NET_MRG_RXBUF))) ?
 		     12 :
 		     10;
-	if (conf->buf_size <= hl)
+	if (conf->buf_size == 0 || (conf->buf_size <= hl && !conf->tiny_bufs_ok))
 		return vufront_fail(vu, -EINVAL, "buffer size %u", conf->buf_size);
 	vu->net_hdr_len = hl;
 	vu->net_qp = conf->queue_pairs;

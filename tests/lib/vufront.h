@@ -595,6 +595,9 @@ struct vufront_net_conf {
 	unsigned int queue_pairs;
 	uint32_t buf_size; /* bytes per RX/TX buffer, header included */
 	bool mrg_rxbuf;	   /* want VIRTIO_NET_F_MRG_RXBUF */
+	/* a hostile guest's buffers: smaller than the net header (a test of
+	 * the back-end; such a front-end can only post them, not send) */
+	bool tiny_bufs_ok;
 };
 
 /* Defaults: 1 queue pair, 256 entries, 2048-byte buffers, 64 MiB memory,

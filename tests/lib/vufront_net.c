@@ -227,7 +227,8 @@ net_usage(FILE *f)
 		"  --listen        listen on PATH and accept the back-end (its client mode)\n"
 		"  --buf-size B    bytes per ring buffer, net header included (default 2048);\n"
 		"                  an offloaded frame takes as many as it fills, a received\n"
-		"                  one (without --mrg-rxbuf) must fit one\n"
+		"                  one (without --mrg-rxbuf) must fit one; a receiver may\n"
+		"                  post buffers smaller than the header (a hostile guest)\n"
 		"  --mem-mb M      guest memory (default: what the rings need)\n"
 		"  --features MASK virtio features wanted (default 0x140000000: VERSION_1 |\n"
 		"                  PROTOCOL_FEATURES; --mrg-rxbuf and --queues add theirs)\n"
@@ -1258,6 +1259,9 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 	conf.dev.ring_size = o->ring_size;
 	conf.buf_size = o->buf_size;
 	conf.mrg_rxbuf = o->mrg_rxbuf;
+	/* a receiver only: buffers that cannot hold the header are for
+	 * testing a back-end's refusal */
+	conf.tiny_bufs_ok = o->send == 0;
 	conf.dev.mem_size = o->mem_mb != 0 ?
 				    (size_t)o->mem_mb << 20 :
 				    vufront_net_mem_size(o->queues, o->ring_size, o->buf_size);
