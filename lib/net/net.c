@@ -423,9 +423,11 @@ link_ports(const struct vgw_conf *conf)
 		br->macs = vgw_mac_table_create(cl->mac_table_size,
 						rte_get_tsc_hz() / 1000 * MAC_REFRESH_MS);
 		br->n_ports = cl->n_ports;
+		memset(br->slot_of, UINT8_MAX, sizeof(br->slot_of));
 		for (uint16_t i = 0; i < cl->n_ports; i++) {
 			br->ports[i] = &ports[port_of_dev[cl->ports[i]]];
 			br->ports[i]->bridge = br;
+			br->slot_of[cl->ports[i]] = (uint8_t)i;
 		}
 	}
 }

@@ -2,6 +2,8 @@
 /* The fast path: bursts between vhost queues and ethdev queues, xconnect and
  * learning bridge. No locks, no syscalls, no logs, no allocation beyond
  * mbufs. */
+#include <string.h>
+
 #include <rte_cycles.h>
 #include <rte_ether.h>
 #include <rte_ethdev.h>
@@ -77,58 +79,51 @@ send_shared(struct vgw_net_port *out, uint16_t q, struct rte_mbuf **pkts, uint16
 	eth_send(out, pkts, n, bytes, lc);
 }
 
-#define DST_FLOOD UINT16_MAX
-#define DST_DROP (UINT16_MAX - 1)
-
+/* One pass over the burst sorts it by output port (a frame to flood goes
+ * to every port but its own), in order; then one send per port. */
 static void
 bridge_forward(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts, uint16_t n,
 	       struct vgw_dp_lcore *lc)
 {
 	struct vgw_net_bridge *br = in->bridge;
-	struct rte_mbuf *batch[VGW_DP_BURST];
-	uint16_t dst[VGW_DP_BURST];
+	struct rte_mbuf *out[VGW_BRIDGE_MAX_PORTS][VGW_DP_BURST];
+	uint16_t cnt[VGW_BRIDGE_MAX_PORTS];
+	uint16_t np = br->n_ports, self = br->slot_of[in->dev.index];
 	uint64_t now = rte_rdtsc();
 	uint16_t dropped = 0;
 
+	memset(cnt, 0, np * sizeof(cnt[0]));
 	for (uint16_t i = 0; i < n; i++) {
 		const struct rte_ether_hdr *eh;
 		int port;
+		uint16_t s;
 
 		if (unlikely(rte_pktmbuf_data_len(pkts[i]) < RTE_ETHER_HDR_LEN)) {
-			dst[i] = DST_DROP;
 			dropped++;
 			continue;
 		}
 		eh = rte_pktmbuf_mtod(pkts[i], const struct rte_ether_hdr *);
 		vgw_mac_table_learn(br->macs, eh->src_addr.addr_bytes, in->dev.index, now);
-		if (rte_is_multicast_ether_addr(&eh->dst_addr)) {
-			dst[i] = DST_FLOOD;
+		port = rte_is_multicast_ether_addr(&eh->dst_addr) ?
+			       -1 :
+			       vgw_mac_table_lookup(br->macs, eh->dst_addr.addr_bytes);
+		if (port < 0) {
+			for (s = 0; s < np; s++)
+				if (s != self)
+					out[s][cnt[s]++] = pkts[i];
 			continue;
 		}
-		port = vgw_mac_table_lookup(br->macs, eh->dst_addr.addr_bytes);
-		if (port < 0) {
-			dst[i] = DST_FLOOD;
-		} else if (port == in->dev.index) {
-			dst[i] = DST_DROP; /* stays on its own segment */
-			dropped++;
-		} else {
-			dst[i] = port;
+		s = port < VGW_MAX_DEVICES ? br->slot_of[port] : UINT8_MAX;
+		if (s == self || s >= np) {
+			dropped++; /* stays on its own segment */
+			continue;
 		}
+		out[s][cnt[s]++] = pkts[i];
 	}
 	lc->stats[vgw_net_slot(in, q)].drops += dropped;
-
-	for (uint16_t p = 0; p < br->n_ports; p++) {
-		struct vgw_net_port *out = br->ports[p];
-		uint16_t m = 0;
-
-		if (out == in)
-			continue;
-		for (uint16_t i = 0; i < n; i++)
-			if (dst[i] == out->dev.index || dst[i] == DST_FLOOD)
-				batch[m++] = pkts[i];
-		if (m != 0)
-			send_shared(out, q, batch, m, lc);
-	}
+	for (uint16_t s = 0; s < np; s++)
+		if (cnt[s] != 0)
+			send_shared(br->ports[s], q, out[s], cnt[s], lc);
 	rte_pktmbuf_free_bulk(pkts, n);
 }
 

@@ -57,6 +57,8 @@ struct vgw_net_bridge {
 	uint64_t aging_tsc;
 	uint16_t n_ports;
 	struct vgw_net_port *ports[VGW_BRIDGE_MAX_PORTS];
+	/* a device index's position in ports[] (UINT8_MAX: not a port) */
+	uint8_t slot_of[VGW_MAX_DEVICES];
 };
 
 /* net_oc.c: one copy between the guests of a vhost-to-vhost xconnect */
