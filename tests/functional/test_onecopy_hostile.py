@@ -43,21 +43,11 @@ KINDS = ["next index out of the table", "two-descriptor loop", "address outside 
          "device-writable descriptor", "indirect table of 24 bytes",
          "indirect descriptor with NEXT", "8 bytes after the header"]
 INDIRECT_DESC = 28
-MASK = (1 << 64) - 1
-
-
-def splitmix64(state):
-    state = (state + 0x9E3779B97F4A7C15) & MASK
-    z = state
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-    return z ^ (z >> 31)
 
 
 def frame_len(seed, i):
     """vufront-net's length of frame i with --size SIZE_MIN-SIZE_MAX."""
-    state = (((seed ^ 0x6A09E667F3BCC909) * 0x9E3779B97F4A7C15) + i) & MASK
-    return SIZE_MIN + splitmix64(state) % (SIZE_MAX - SIZE_MIN + 1)
+    return t.vufront_frame_len(seed, SIZE_MIN, SIZE_MAX, i)
 
 
 class Front:

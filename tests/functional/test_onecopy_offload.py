@@ -48,21 +48,11 @@ F_HOST_TSO4, F_HOST_TSO6, F_MRG = 1 << 11, 1 << 12, 1 << 15
 BASE = F_VERSION_1 | F_PROTOCOL
 NEEDS_CSUM = 1
 GSO_TCPV4, GSO_TCPV6 = 1, 4
-MASK = (1 << 64) - 1
-
-
-def splitmix64(state):
-    state = (state + 0x9E3779B97F4A7C15) & MASK
-    z = state
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-    return z ^ (z >> 31)
 
 
 def frame_len(lo, hi, i):
     """vufront-net's length of frame i with --size lo-hi."""
-    state = (((SEED ^ 0x6A09E667F3BCC909) * 0x9E3779B97F4A7C15) + i) & MASK
-    return lo + splitmix64(state) % (hi - lo + 1)
+    return t.vufront_frame_len(SEED, lo, hi, i)
 
 
 def csum16(data):

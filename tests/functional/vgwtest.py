@@ -212,6 +212,23 @@ atexit.register(_cleanup)
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
 
 
+
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(state):
+    state = (state + 0x9E3779B97F4A7C15) & _MASK64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def vufront_frame_len(seed, lo, hi, i):
+    """vufront-net's length of frame i with --seed seed --size lo-hi."""
+    state = (((seed ^ 0x6A09E667F3BCC909) * 0x9E3779B97F4A7C15) + i) & _MASK64
+    return lo + _splitmix64(state) % (hi - lo + 1)
+
 def workdir(name):
     base = os.environ.get("VGW_TEST_TMP", "/tmp")
     d = tempfile.mkdtemp(prefix=f"vgw-{name}-", dir=base)
