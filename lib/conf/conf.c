@@ -92,8 +92,8 @@ static const char *const *const dev_type_keys[] = {
 	[VGW_DEV_ETHDEV] = dev_keys_ethdev,
 };
 static const char *const link_keys_xconnect[] = { "xconnect", "one_copy", NULL };
-static const char *const link_keys_bridge[] = { "bridge", "ports", "aging_time", "mac_table_size",
-						NULL };
+static const char *const link_keys_bridge[] = { "bridge",	  "ports",    "aging_time",
+						"mac_table_size", "one_copy", NULL };
 static const char *const link_keys_all[] = { "xconnect",       "bridge",   "ports", "aging_time",
 					     "mac_table_size", "one_copy", NULL };
 
@@ -962,6 +962,8 @@ conf_link_bridge(struct conf_ctx *c, json_t *obj, unsigned int idx)
 	if (conf_get_int(c, obj, "mac_table_size", false, CONF_MAC_TABLE_MIN, CONF_MAC_TABLE_MAX,
 			 &v))
 		link->mac_table_size = round_up_pow2((uint32_t)v);
+	link->one_copy = false;
+	conf_get_bool(c, obj, "one_copy", &link->one_copy);
 }
 
 /* links[idx], at the current path */

@@ -68,6 +68,18 @@ net_tasks(struct vgw_device *dev, struct vgw_dp_task *tasks, unsigned int max)
 	unsigned int n = 0;
 
 	atomic_store(&p->active_queues, nq);
+	/* a one-copy bridge: one task polls every port (one writer per
+	 * receive ring), carried by its first port whether or not that one
+	 * has a front-end */
+	if (p->oc != NULL && p->bridge != NULL) {
+		if (p->bridge->ports[0] != p || max == 0)
+			return 0;
+		tasks[0].poll = vgw_net_poll_oc_bridge;
+		tasks[0].arg = p->bridge;
+		tasks[0].queue = 0;
+		tasks[0].slot = vgw_net_slot(p, 0);
+		return 1;
+	}
 	for (uint16_t q = 0; q < nq && n < max; q++) {
 		struct vgw_dp_task *t = &tasks[n++];
 
@@ -235,8 +247,9 @@ net_info(struct vgw_device *dev, struct vgw_device_info *in, json_t *o)
 	if (p->peer != NULL || p->bridge != NULL)
 		json_object_set_new(o, "link",
 				    json_string(p->peer != NULL ? "xconnect" : "bridge"));
-	if (p->peer != NULL) {
+	if (p->peer != NULL)
 		json_object_set_new(o, "peer", json_string(p->peer->dev.name));
+	if (p->peer != NULL || p->bridge != NULL) {
 		json_object_set_new(o, "copy", json_string(p->oc != NULL ? "one" : "mbuf"));
 		json_object_set_new(o, "offloads", json_boolean(dev->offloads));
 	}
@@ -388,16 +401,25 @@ eth_setup(struct vgw_net_port *p)
 	return 0;
 }
 
-/* An xconnect whose frames go guest to guest in one copy: one_copy on,
- * two vhost-user net devices of one queue pair each. */
+/* A link whose frames go guest to guest in one copy: one_copy on, every
+ * port a vhost-user net device of one queue pair. */
 static bool
 one_copy_link(const struct vgw_conf *conf, const struct vgw_conf_link *cl)
 {
-	const struct vgw_conf_dev *a = &conf->devs[cl->ports[0]];
-	const struct vgw_conf_dev *b = &conf->devs[cl->ports[1]];
+	if (!cl->one_copy)
+		return false;
+	for (uint16_t i = 0; i < cl->n_ports; i++) {
+		const struct vgw_conf_dev *d = &conf->devs[cl->ports[i]];
 
-	return cl->one_copy && a->type == VGW_DEV_NET && b->type == VGW_DEV_NET && a->queues == 1 &&
-	       b->queues == 1;
+		if (d->type != VGW_DEV_NET || d->queues != 1) {
+			VGW_LOG(net, WARNING,
+				"%s: one_copy needs vhost-user net devices of one queue pair; %s "
+				"is not: the link copies through mbufs",
+				cl->name, d->name);
+			return false;
+		}
+	}
+	return true;
 }
 
 static void
@@ -413,9 +435,11 @@ link_ports(const struct vgw_conf *conf)
 
 			a->peer = b;
 			b->peer = a;
-			a->xc_one_copy = b->xc_one_copy = one_copy_link(conf, cl);
+			a->one_copy = b->one_copy = one_copy_link(conf, cl);
 			continue;
 		}
+		bool oc = one_copy_link(conf, cl);
+
 		struct vgw_net_bridge *br = &bridges[n_bridges++];
 
 		snprintf(br->name, sizeof(br->name), "%s", cl->name);
@@ -427,6 +451,7 @@ link_ports(const struct vgw_conf *conf)
 		for (uint16_t i = 0; i < cl->n_ports; i++) {
 			br->ports[i] = &ports[port_of_dev[cl->ports[i]]];
 			br->ports[i]->bridge = br;
+			br->ports[i]->one_copy = oc;
 			br->slot_of[cl->ports[i]] = (uint8_t)i;
 		}
 	}
@@ -463,7 +488,7 @@ vgw_net_init(const struct vgw_conf *conf)
 		if (port_of_dev[i] < 0)
 			continue;
 		p = &ports[port_of_dev[i]];
-		if (p->xc_one_copy) {
+		if (p->one_copy) {
 			/* our walker: split rings, guest addresses */
 			p->dev.features_off =
 				(1ULL << VIRTIO_F_RING_PACKED) | (1ULL << VIRTIO_F_IOMMU_PLATFORM);

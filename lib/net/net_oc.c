@@ -61,7 +61,7 @@ struct vgw_net_oc {
 	 * first on the next pass; the guest gets them back once moved, or
 	 * dropped when the device stops */
 	bool call_tx;	   /* an interrupt for tx still due */
-	bool call_peer_rx; /* for the peer's rx */
+	bool call_peer_rx; /* for the peer's rx (a bridge: for this port's own) */
 	uint16_t tx_n, tx_off;
 	struct vgw_vring_chain txc[VGW_DP_BURST];
 	struct vgw_vring_chain rxc[OC_MAX_RX_CHAINS];
@@ -883,4 +883,171 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 			from->call_peer_rx = ring_call(&to->rx);
 	}
 	return done != 0 ? done : moved;
+}
+
+/* --- one-copy bridge ----------------------------------------------------
+ *
+ * Every port of the bridge is a one-copy vhost-user net device, and one
+ * task polls them all (vgw_net_oc_bridge_leader() names the port that
+ * carries it), so each receive ring has one writer. A frame goes into
+ * the receive buffers of its destination (learned from its source
+ * address), or of every other port when the destination is unknown or a
+ * multicast: one copy per receiver. A receiver with no room, or not
+ * published to the workers, drops the frame (counted on it), as a switch
+ * port does; the sender's buffers go back to it at once. */
+
+/* The frame's Ethernet destination and source (the first 12 bytes after
+ * the sender's header: checked to be there). */
+static inline void
+frame_macs(const struct vgw_net_oc *from, const struct vgw_vring_chain *tc, uint8_t macs[12])
+{
+	const struct iovec *v = &tc->iov[0];
+
+	if (likely(v->iov_len >= (size_t)from->hdr_len + 12)) {
+		memcpy(macs, (const char *)v->iov_base + from->hdr_len, 12);
+	} else {
+		struct iovec one = { .iov_base = macs, .iov_len = 12 };
+		struct cursor src, dst;
+
+		cursor_init(&src, tc->iov, tc->in_cnt);
+		cursor_skip(&src, from->hdr_len);
+		cursor_init(&dst, &one, 1);
+		cursor_copy(&dst, &src, 12);
+	}
+}
+
+struct obr_pass {
+	struct vgw_dp_lcore *lc;
+	uint64_t now;
+	bool open[VGW_BRIDGE_MAX_PORTS];    /* its receive ring may be written */
+	bool touched[VGW_BRIDGE_MAX_PORTS]; /* its receive ring was written */
+};
+
+/* Give the frame in tc to the port in slot s: 0, or OC_BAD (the frame
+ * itself is broken, whoever receives it). */
+static inline int
+obr_deliver(struct vgw_net_bridge *br, struct vgw_net_oc *from, struct vgw_vring_chain *tc,
+	    uint16_t s, struct obr_pass *ps)
+{
+	struct vgw_net_port *out = br->ports[s];
+	struct vgw_dp_qstats *ts = &ps->lc->stats[vgw_net_slot(out, 0)];
+	uint32_t bytes = 0, segs = 0;
+	int ret;
+
+	if (!ps->open[s]) {
+		ts->drops++;
+		return 0;
+	}
+	from->tx_seg_off = 0;
+	ret = move_frame(from, tc, out->oc, &bytes, &segs);
+	if (ret == OC_BAD)
+		return OC_BAD;
+	/* chains returned unused are published as well */
+	ps->touched[s] = true;
+	ts->tx_pkts += segs;
+	ts->tx_bytes += bytes;
+	if (ret != OC_MOVED)
+		ts->drops++; /* no room (or none left part-way), or cannot fit */
+	return 0;
+}
+
+/* One burst from the transmit ring of the port in slot self. */
+static inline uint16_t
+obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
+{
+	struct vgw_net_port *in = br->ports[self];
+	struct vgw_net_oc *from = in->oc;
+	struct vgw_dp_qstats *rs = &ps->lc->stats[vgw_net_slot(in, 0)];
+	uint16_t np = br->n_ports;
+
+	vgw_vring_log_check(&from->tx);
+	from->tx_n = from->tx_off = 0; /* (nothing is held across passes) */
+	tx_take(from, rs);
+	for (uint16_t i = 0; i < from->tx_n; i++) {
+		struct vgw_vring_chain *tc = &from->txc[i];
+		uint8_t macs[12];
+		int port, bad = 0;
+
+		if (tc->out_cnt != 0 || tc->in_len < (uint32_t)from->hdr_len + OC_MIN_FRAME ||
+		    tc->in_len - from->hdr_len > OC_MAX_FRAME) {
+			bad = OC_BAD;
+			goto put;
+		}
+		rs->rx_pkts++;
+		rs->rx_bytes += tc->in_len - from->hdr_len;
+		frame_macs(from, tc, macs);
+		vgw_mac_table_learn(br->macs, macs + 6, in->dev.index, ps->now);
+		port = (macs[0] & 1) != 0 ? -1 : vgw_mac_table_lookup(br->macs, macs);
+		if (port >= 0) {
+			uint16_t s = port < VGW_MAX_DEVICES ? br->slot_of[port] : UINT8_MAX;
+
+			if (s == self || s >= np)
+				rs->drops++; /* stays on its own segment */
+			else
+				bad = obr_deliver(br, from, tc, s, ps);
+			goto put;
+		}
+		for (uint16_t s = 0; s < np && bad == 0; s++)
+			if (s != self)
+				bad = obr_deliver(br, from, tc, s, ps);
+put:
+		if (bad != 0) {
+			from->tx.malformed++;
+			rs->drops++;
+		}
+		vgw_vring_put(&from->tx, tc, 0);
+	}
+	if (from->tx_n == 0)
+		return 0;
+	from->tx_off = from->tx_n;
+	vgw_vring_publish(&from->tx);
+	from->call_tx = ring_call(&from->tx);
+	return from->tx_n;
+}
+
+uint16_t
+vgw_net_poll_oc_bridge(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
+{
+	struct vgw_net_bridge *br = t->arg;
+	struct obr_pass ps;
+	bool live[VGW_BRIDGE_MAX_PORTS];
+	uint16_t np = br->n_ports, work = 0;
+
+	ps.lc = lc;
+	ps.now = rte_rdtsc();
+	/* who is there: a port's rings are touched only while it is
+	 * published (its stop, suspend and remap wait for a grace period
+	 * of every worker after unpublishing it) */
+	for (uint16_t s = 0; s < np; s++) {
+		struct vgw_net_port *p = br->ports[s];
+		struct vgw_net_oc *oc = p->oc;
+		uint32_t rings;
+
+		live[s] = atomic_load_explicit(&p->dev.vid, memory_order_acquire) >= 0;
+		ps.open[s] = false;
+		ps.touched[s] = false;
+		if (!live[s])
+			continue;
+		if (oc->call_tx)
+			oc->call_tx = ring_call(&oc->tx);
+		if (oc->call_peer_rx)
+			oc->call_peer_rx = ring_call(&oc->rx);
+		rings = atomic_load_explicit(&p->ready_rings, memory_order_relaxed);
+		ps.open[s] = (rings & 1) != 0;
+		live[s] = (rings & 2) != 0; /* its transmit ring enabled */
+		if (ps.open[s])
+			vgw_vring_log_check(&oc->rx);
+	}
+	for (uint16_t s = 0; s < np; s++)
+		if (live[s])
+			work += obr_port(br, s, &ps);
+	for (uint16_t s = 0; s < np; s++) {
+		struct vgw_net_oc *oc = br->ports[s]->oc;
+
+		if (!ps.touched[s])
+			continue;
+		vgw_vring_publish(&oc->rx);
+		oc->call_peer_rx = ring_call(&oc->rx);
+	}
+	return work;
 }

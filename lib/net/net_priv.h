@@ -42,7 +42,7 @@ struct vgw_net_port {
 	atomic_bool up;
 	uint16_t eth_port;	   /* ethdev */
 	struct vgw_net_port *peer; /* xconnect */
-	bool xc_one_copy;	   /* the xconnect's one_copy key */
+	bool one_copy;		   /* on a one-copy link (xconnect or bridge) */
 	struct vgw_net_oc *oc;	   /* rings of our own: a one-copy xconnect */
 	struct vgw_net_bridge *bridge;
 	bool eth_started; /* control thread */
@@ -72,6 +72,8 @@ uint64_t vgw_net_oc_malformed(const struct vgw_net_port *p);
  * made, checksums done here */
 void vgw_net_oc_offload_stats(const struct vgw_net_port *p, uint64_t out[4]);
 uint16_t vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc);
+/* a one-copy bridge: one task, every port (t->arg: the bridge) */
+uint16_t vgw_net_poll_oc_bridge(struct vgw_dp_task *t, struct vgw_dp_lcore *lc);
 
 /* net_fwd.c: the poll functions of the workers */
 uint16_t vgw_net_poll_vhost(struct vgw_dp_task *t, struct vgw_dp_lcore *lc);

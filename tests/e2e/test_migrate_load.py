@@ -27,6 +27,12 @@ panic, WARNING), and the destination's own count of such lines in dmesg did
 not grow; the destination did not boot; the phases of vmB on both gateways
 are those of test_migrate.py.
 
+test_onecopy_migrate.py runs it on one gateway whose bridge [vmA, vmB,
+vmB2] has one_copy on: B migrates from vmB to vmB2 of the same gateway, and
+every frame between A and B goes guest to guest in one copy, so the bytes B
+receives are written into its memory by the gateway's own ring walker while
+QEMU migrates it: a write missing from the dirty log corrupts a download.
+
 Two knobs for usertools/vhostgw-migrate-soak, whose arms tell faults apart
 (the CI test uses neither): VGW_MIGLOAD_TOPOLOGY=per-guest gives each guest
 NIC a back-end of its own, its vhost-user port cross-connected to a net_tap
@@ -131,11 +137,11 @@ def vnet(name):
     return d
 
 
-def scenario(run):
+def scenario(run, topology=None):
     ns = run.netns('l')
     ns.bridge('br0', '10.77.5.1/24')
-    topology = os.environ.get('VGW_MIGLOAD_TOPOLOGY', 'bridge')
-    e2e.expect(topology in ('bridge', 'per-guest'),
+    topology = topology or os.environ.get('VGW_MIGLOAD_TOPOLOGY', 'bridge')
+    e2e.expect(topology in ('bridge', 'per-guest', 'onecopy'),
                'VGW_MIGLOAD_TOPOLOGY=%s: bridge or per-guest' % topology)
     e2e.expect(topology == 'per-guest' or run.args.backend == 'vhostgw',
                'the %s stand-in needs VGW_MIGLOAD_TOPOLOGY=per-guest' % run.args.backend)
@@ -143,7 +149,20 @@ def scenario(run):
         topology, 'not offered' if os.environ.get('VGW_MIGLOAD_NO_STATUS') == '1'
         else 'offered'))
     # every worker on core 1, every control thread on core 0
-    if topology == 'bridge':
+    dst_dev = 'vmB'
+    if topology == 'onecopy':
+        # one gateway: B moves from its port vmB to vmB2 of the same
+        # one-copy bridge; the bridge learns B's address there from its
+        # first frame (its announce, or an ACK)
+        gw1 = run.gateway('gw1', ns, [vnet('vmA'), vnet('vmB'), vnet('vmB2')],
+                          [e2e.bridge('br1', ['vmA', 'vmB', 'vmB2'], one_copy=True)],
+                          lcores='0@0,1@1')
+        gwa = gw2 = gw1
+        dst_dev = 'vmB2'
+        for d in ('vmA', 'vmB', 'vmB2'):
+            c = gw1.ctl('device', device=d)['device'].get('copy')
+            e2e.expect(c == 'one', 'gw1 %s: copy %r, expected one' % (d, c))
+    elif topology == 'bridge':
         gw1 = run.gateway('gw1', ns, [vnet('vmA'), vnet('vmB'), e2e.tap('up0', 'vgwtap0')],
                           [e2e.bridge('br1', ['vmA', 'vmB', 'up0'])], lcores='0@0,1@1')
         ns.enslave('vgwtap0', 'br0')
@@ -158,7 +177,8 @@ def scenario(run):
                                    [e2e.xconnect(dev, 'up0')], lcores='0@0,1@1'))
             ns.enslave('vgwtap%d' % i, 'br0')
         gwa, gw1, gw2 = gws
-    w1, w2 = e2e.Watch(gw1), e2e.Watch(gw2)     # before any QEMU
+    w1 = e2e.Watch(gw1)                         # before any QEMU
+    w2 = w1 if gw2 is gw1 else e2e.Watch(gw2)
 
     # kernel warnings and worse on the console (virtio_net's "not a head"
     # is an error, level 3)
@@ -206,7 +226,8 @@ def scenario(run):
                mbit_s=SIZE_MIB * 8.388608 / max(x.secs for x in done))
 
     uri = os.path.join(run.workdir, 'migrate.sock')
-    dst = run.guest('dst', [gw2.nic('vmB', e2e.mac(0x51))], incoming=uri, kernel_args=ka, **pb)
+    dst = run.guest('dst', [gw2.nic(dst_dev, e2e.mac(0x51))], incoming=uri, kernel_args=ka,
+                    **pb)
     t_mig = time.monotonic()
     r = e2e.migrate(src, dst, uri)
     t_done = time.monotonic()
@@ -271,17 +292,30 @@ def scenario(run):
     src.quit()
     w1.expect_sequence('vmB', ['running->logging', 'logging->suspended', 'suspended->completed'],
                        since=t_mig, timeout=10, what='source, migration and quit')
-    w2.expect_sequence('vmB', ['idle->connected', 'connected->running'],
+    w2.expect_sequence(dst_dev, ['idle->connected', 'connected->running'],
                        timeout=10, what='destination, whole life')
     e2e.log('gw1 vmB: ' + w1.fmt(w1.events('vmB', since=t_mig), t_mig) +
-            '; gw2 vmB: ' + w2.fmt(w2.events('vmB'), t_mig) +
+            '; %s %s: ' % (gw2.name, dst_dev) + w2.fmt(w2.events(dst_dev), t_mig) +
             ' (relative to migrate; source quit at %+.2f s)' % (t_quit - t_mig))
     for g in (dst, a, src):
         err = klog_bad(g)
         if err:
             raise err
+    if topology == 'onecopy':
+        # B's frames went through the one-copy bridge on both sides of the
+        # switch-over, and not one chain was refused
+        st = {d: gw1.ctl('stats', device=d)['devices'][0] for d in ('vmA', 'vmB', 'vmB2')}
+        for d in ('vmB', 'vmB2'):
+            e2e.expect(st[d]['tx_packets'] > 0 and st[d]['rx_packets'] > 0,
+                       'gw1 %s: tx_packets %d rx_packets %d, expected both to move'
+                       % (d, st[d]['tx_packets'], st[d]['rx_packets']))
+        bad = {d: s['malformed'] for d, s in st.items() if s['malformed']}
+        e2e.expect(not bad, 'chains refused as malformed: %s' % bad)
+        run.result(vmB_rx=st['vmB']['tx_packets'], vmB2_rx=st['vmB2']['tx_packets'],
+                   drops_vmB=st['vmB']['drops'])
     w1.stop()
-    w2.stop()
+    if w2 is not w1:
+        w2.stop()
 
 
 if __name__ == '__main__':

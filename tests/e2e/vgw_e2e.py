@@ -118,8 +118,11 @@ def xconnect(a, b, one_copy=None):
     return x
 
 
-def bridge(name, ports):
-    return {'bridge': name, 'ports': list(ports)}
+def bridge(name, ports, one_copy=None):
+    b = {'bridge': name, 'ports': list(ports)}
+    if one_copy is not None:
+        b['one_copy'] = one_copy
+    return b
 
 
 # ---------------------------------------------------------------------------

@@ -6,7 +6,9 @@ Three net devices A, B, C on bridge br0. Phase 1: B sends a broadcast, a
 multicast and an unknown-unicast frame: A and C each get all three, and the
 bridge has learned B. Phase 2: A sends frames to B (known) interleaved with
 frames to an unknown MAC: B gets all of them in order, C only the unknown
-ones.
+ones. Both paths: the mbuf path (the default) and the one-copy bridge
+(one_copy on: each frame from the sender's buffers straight into every
+receiver's, lib/net/net_oc.c), each on a gateway of its own.
 """
 import os
 import sys
@@ -43,13 +45,24 @@ def frontend(wd, gw, name, src_dev, src_frames, sinks):
 
 
 def main():
-    binary = sys.argv[1]
-    wd = t.workdir("bridge")
+    for copy in ("mbuf", "one"):
+        one_path(sys.argv[1], copy)
+
+
+def one_path(binary, copy):
+    wd = t.workdir("bridge-" + copy)
+    link = {"bridge": "br0", "ports": ["A", "B", "C"]}
+    if copy == "one":
+        link["one_copy"] = True
     cfg = {"runtime_dir": wd,
            "devices": [{"name": n, "type": "net", "socket": os.path.join(wd, f"{n}.sock")}
                        for n in ("A", "B", "C")],
-           "links": [{"bridge": "br0", "ports": ["A", "B", "C"]}]}
+           "links": [link]}
     gw = t.Gateway(binary, wd, cfg).start()
+    t.log(f"--- {copy} copy ---")
+    for dev in ("A", "B", "C"):
+        got = gw.device(dev).get("copy")
+        t.check(got == copy, f"device {dev}: copy {got!r}, expected {copy!r}")
 
     learn = [t.frame("ff:ff:ff:ff:ff:ff", MB, 60, 1),
              t.frame("01:00:5e:00:00:01", MB, 60, 2),
@@ -75,6 +88,15 @@ def main():
     sc = gw.stats("C")
     t.check(sc["tx_packets"] == len(learn) + len(unknown),
             f"C tx_packets {sc['tx_packets']}, expected {len(learn) + len(unknown)}")
+    sb = gw.stats("B")
+    t.check(sb["tx_packets"] == len(send) and sb["drops"] == 0,
+            f"B tx_packets {sb['tx_packets']} drops {sb['drops']}, expected {len(send)} and 0")
+    sa = gw.stats("A")
+    t.check(sa["rx_packets"] == len(send) and sa["drops"] == 0,
+            f"A rx_packets {sa['rx_packets']} drops {sa['drops']}, expected {len(send)} and 0")
+    if copy == "one":
+        bad = sum(gw.stats(d)["malformed"] for d in ("A", "B", "C"))
+        t.check(bad == 0, f"{bad} chains refused as malformed, expected 0")
     t.log(f"phase 2: {len(send) - len(unknown)} known-unicast frames went to B only, "
           f"{len(unknown)} unknown ones flooded to B and C")
     t.check(gw.mbufs_in_use() == 0, f"mbufs in use: {gw.mbufs_in_use()}")

@@ -401,6 +401,11 @@ static struct bad_case bad_cases[] = {
 	  { "cfg.json: links[0].aging_time: expected 1..86400, got 0",
 	    "cfg.json: links[1].ports: expected 2..64 device names, got 1",
 	    "cfg.json: links[1].aging_time: expected 1..86400, got 86401" } },
+	{ "bridge one_copy not a boolean",
+	  LINKS(ABC ", " ETH_E, "{'bridge': 'x', 'ports': ['a', 'b'], 'one_copy': 'yes'}, "
+				"{'xconnect': ['c', 'e'], 'one_copy': 0}"),
+	  { "cfg.json: links[0].one_copy: expected a boolean, got string",
+	    "cfg.json: links[1].one_copy: expected a boolean, got integer" } },
 	{ "bridge mac_table_size out of range",
 	  LINKS(ABC ", " ETH_E, "{'bridge': 'x', 'ports': ['a', 'b'], "
 				"'mac_table_size': 15}, {'bridge': 'y', 'ports': ['c', 'e'], "
@@ -541,6 +546,7 @@ test_full(void **state)
 	assert_int_equal(l[0].ports[2], 5);
 	assert_int_equal(l[0].aging_sec, 60);
 	assert_int_equal(l[0].mac_table_size, 1024);
+	assert_false(l[0].one_copy); /* default */
 	assert_int_equal(l[1].type, VGW_LINK_XCONNECT);
 	assert_string_equal(l[1].name, "xconnect1");
 	assert_int_equal(l[1].n_ports, 2);
