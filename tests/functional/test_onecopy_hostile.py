@@ -28,7 +28,6 @@ frame would count as a drop on b instead); the chain after the jump is a
 walker refusal, counted whoever is on the other side.
 """
 import os
-import re
 import sys
 import time
 
@@ -50,32 +49,12 @@ def frame_len(seed, i):
     return t.vufront_frame_len(seed, SIZE_MIN, SIZE_MAX, i)
 
 
-class Front:
-    """One vufront-net, stopped by PID."""
+class Front(t.VufrontNet):
+    """vufront-net with this test's frame sizes and patience."""
 
     def __init__(self, tool, wd, name, sock, *args):
-        self.name = name
-        self.proc = t.Proc(name, [tool, "--socket", sock, "--timeout-ms", "30000",
-                                  "--size", f"{SIZE_MIN}-{SIZE_MAX}"] + list(args), wd)
-
-    def wait_ready(self):
-        if not self.proc.wait_output(r"(?m)^ready$", 30):
-            raise t.TestFailure(f"{self.name} not ready:\n{self.proc.output()[-2000:]}")
-
-    def finish(self, timeout=120):
-        """Wait for the exit; the output, checked to be a clean exit."""
-        rc = self.proc.wait(timeout)
-        out = self.proc.output()
-        t.check(rc is not None, f"{self.name} still running after {timeout} s:\n{out[-2000:]}")
-        self.proc.stop()
-        self.proc.check_sanitizer()
-        t.check(rc == 0, f"{self.name} exited with {rc}:\n{out[-2000:]}")
-        return out
-
-    def field(self, out, key):
-        m = re.search(rf"\b{key}=(\w+)", out)
-        t.check(m is not None, f"{self.name}: no {key}= in its output:\n{out[-2000:]}")
-        return int(m.group(1), 0)
+        super().__init__(tool, wd, name, ["--socket", sock, "--timeout-ms", "30000",
+                                          "--size", f"{SIZE_MIN}-{SIZE_MAX}"] + list(args))
 
 
 def counters(gw):

@@ -185,6 +185,33 @@ class Proc:
         return self.p.returncode
 
 
+class VufrontNet:
+    """One vufront-net (tests/lib/vufront_net.c), stopped by PID."""
+
+    def __init__(self, tool, wd, name, args):
+        self.name = name
+        self.proc = Proc(name, [tool] + list(args), wd)
+
+    def wait_ready(self, timeout=30):
+        if not self.proc.wait_output(r"(?m)^ready$", timeout):
+            raise TestFailure(f"{self.name} not ready:\n{self.proc.output()[-2000:]}")
+
+    def finish(self, timeout=120):
+        """Wait for the exit; the output, checked to be a clean exit."""
+        rc = self.proc.wait(timeout)
+        out = self.proc.output()
+        check(rc is not None, f"{self.name} still running after {timeout} s:\n{out[-2000:]}")
+        self.proc.stop()
+        self.proc.check_sanitizer()
+        check(rc == 0, f"{self.name} exited with {rc}:\n{out[-2000:]}")
+        return out
+
+    def field(self, out, key):
+        m = re.search(rf"\b{key}=(\w+)", out)
+        check(m is not None, f"{self.name}: no {key}= in its output:\n{out[-2000:]}")
+        return int(m.group(1), 0)
+
+
 def _cleanup():
     for p in list(_procs):
         try:

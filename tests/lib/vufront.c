@@ -102,6 +102,8 @@ struct vufront {
 	unsigned int net_qp;
 	unsigned int net_hdr_len;
 	bool net_mrg;
+	vufront_rx_trace_fn rx_trace;
+	void *rx_trace_arg;
 	char err[256];
 };
 
@@ -2063,6 +2065,124 @@ vufront_vq_wait(struct vufront *vu, unsigned int idx, int timeout_ms)
 	}
 }
 
+/* ---- dirty log ---- */
+
+int
+vufront_log_create(struct vufront_dirty_log *l, size_t size)
+{
+	int err;
+
+	l->map = NULL;
+	l->size = size;
+	l->fd = memfd_create("vufront-log", MFD_CLOEXEC);
+	if (l->fd < 0 || ftruncate(l->fd, (off_t)size) < 0)
+		goto fail;
+	l->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, l->fd, 0);
+	if (l->map != MAP_FAILED)
+		return 0;
+	l->map = NULL;
+fail:
+	err = errno;
+	vufront_log_destroy(l);
+	return -err;
+}
+
+void
+vufront_log_destroy(struct vufront_dirty_log *l)
+{
+	if (l->map != NULL)
+		munmap(l->map, l->size);
+	if (l->fd >= 0)
+		close(l->fd);
+	l->map = NULL;
+	l->fd = -1;
+}
+
+int
+vufront_set_log_base(struct vufront *vu, const struct vufront_dirty_log *l)
+{
+	struct vufront_msg msg, reply;
+	int ret;
+
+	vufront_msg_init(&msg, VUFRONT_SET_LOG_BASE, sizeof(struct vufront_log));
+	msg.payload.log.mmap_size = l->size;
+	msg.payload.log.mmap_offset = 0;
+	msg.fds[0] = l->fd;
+	msg.nfds = 1;
+	ret = vufront_call(vu, &msg, &reply);
+	if (ret == 0)
+		vufront_msg_close_fds(&reply);
+	return ret;
+}
+
+int
+vufront_vq_log(struct vufront *vu, unsigned int idx, bool on)
+{
+	const struct vufront_vq *vq = vufront_vq_get(vu, idx);
+	struct vufront_vring_addr a;
+
+	if (vq == NULL)
+		return vufront_fail(vu, -ENOENT, "ring %u is not set up", idx);
+	memset(&a, 0, sizeof(a));
+	a.index = idx;
+	a.flags = on ? VUFRONT_VRING_F_LOG : 0;
+	a.desc_user_addr = (uint64_t)(uintptr_t)vq->desc;
+	a.avail_user_addr = (uint64_t)(uintptr_t)vq->avail;
+	a.used_user_addr = (uint64_t)(uintptr_t)vq->used;
+	a.log_guest_addr = vq->used_gpa;
+	return vufront_set_vring_addr(vu, &a);
+}
+
+int
+vufront_log_start(struct vufront *vu, const struct vufront_dirty_log *l, unsigned int nrings)
+{
+	int ret = vufront_set_log_base(vu, l);
+
+	if (ret == 0)
+		ret = vufront_set_features(vu, vu->features | VUFRONT_BIT(VUFRONT_F_LOG_ALL));
+	for (unsigned int q = 0; ret == 0 && q < nrings; q++)
+		ret = vufront_vq_log(vu, q, true);
+	return ret;
+}
+
+int
+vufront_log_stop(struct vufront *vu, unsigned int nrings)
+{
+	int ret = 0;
+
+	for (unsigned int q = 0; ret == 0 && q < nrings; q++)
+		ret = vufront_vq_log(vu, q, false);
+	if (ret == 0)
+		ret = vufront_set_features(vu, vu->features & ~VUFRONT_BIT(VUFRONT_F_LOG_ALL));
+	return ret;
+}
+
+bool
+vufront_log_dirty(const struct vufront_dirty_log *l, uint64_t gpa, uint64_t len)
+{
+	uint64_t pg;
+
+	if (len == 0)
+		return true;
+	for (pg = gpa / VUFRONT_LOG_PAGE; pg <= (gpa + len - 1) / VUFRONT_LOG_PAGE; pg++)
+		if (pg / 8 >= l->size || !(atomic_load_explicit((_Atomic uint8_t *)&l->map[pg / 8],
+								memory_order_acquire) &
+					   (1u << (pg % 8))))
+			return false;
+	return true;
+}
+
+unsigned int
+vufront_log_count(const struct vufront_dirty_log *l)
+{
+	unsigned int n = 0;
+
+	for (size_t i = 0; i < l->size; i++)
+		n += (unsigned int)__builtin_popcount(
+			atomic_load_explicit((_Atomic uint8_t *)&l->map[i], memory_order_relaxed));
+	return n;
+}
+
 /* ---- generic device bring-up ---- */
 
 void
@@ -2405,6 +2525,13 @@ vufront_net_check_rx(struct vufront *vu, struct vufront_vq *vq, unsigned int rin
 	return 0;
 }
 
+void
+vufront_net_set_rx_trace(struct vufront *vu, vufront_rx_trace_fn fn, void *arg)
+{
+	vu->rx_trace = fn;
+	vu->rx_trace_arg = arg;
+}
+
 int
 vufront_net_recv(struct vufront *vu, unsigned int q, struct vufront_pkt *pkts, unsigned int max)
 {
@@ -2454,6 +2581,9 @@ vufront_net_recv(struct vufront *vu, unsigned int q, struct vufront_pkt *pkts, u
 			off = k == 0 ? hl : 0;
 			len = e.len - off;
 			buf = vufront_net_buf(vu, vq, (uint16_t)e.id) + off;
+			if (vu->rx_trace != NULL)
+				vu->rx_trace(vu->rx_trace_arg,
+					     vq->buf_gpa + (uint64_t)e.id * vq->buf_size, e.len);
 			if (total < pkt->size) {
 				copy = pkt->size - total < len ? pkt->size - total : len;
 				memcpy((uint8_t *)pkt->buf + total, buf, copy);

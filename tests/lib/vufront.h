@@ -463,6 +463,35 @@ void *vufront_mem_base(const struct vufront *vu);
 size_t vufront_mem_size(const struct vufront *vu);
 int vufront_mem_fd(const struct vufront *vu);
 
+/* ---- dirty log (SET_LOG_BASE, LOG_ALL, the rings' log flag) ---- */
+
+/* A log: one bit per 4 KiB page of guest memory, in a memfd of @size
+ * bytes mapped shared. */
+struct vufront_dirty_log {
+	int fd;
+	uint8_t *map;
+	size_t size;
+};
+
+#define VUFRONT_LOG_PAGE 4096u
+#define VUFRONT_VRING_F_LOG 1u /* vufront_vring_addr.flags */
+
+int vufront_log_create(struct vufront_dirty_log *l, size_t size);
+void vufront_log_destroy(struct vufront_dirty_log *l);
+/* SET_LOG_BASE with @l (needs VUFRONT_PF_LOG_SHMFD). */
+int vufront_set_log_base(struct vufront *vu, const struct vufront_dirty_log *l);
+/* Ring addresses again with the log flag on or off (QEMU's way of starting
+ * and stopping the logging of a used ring). */
+int vufront_vq_log(struct vufront *vu, unsigned int idx, bool on);
+/* QEMU's order: SET_LOG_BASE, SET_FEATURES with LOG_ALL, then the log
+ * flag on rings 0..nrings-1; and back: log flags off, LOG_ALL off. */
+int vufront_log_start(struct vufront *vu, const struct vufront_dirty_log *l, unsigned int nrings);
+int vufront_log_stop(struct vufront *vu, unsigned int nrings);
+/* Are all pages of [gpa, gpa + len) dirty in @l? (len 0: true) */
+bool vufront_log_dirty(const struct vufront_dirty_log *l, uint64_t gpa, uint64_t len);
+/* Bits set in @l. */
+unsigned int vufront_log_count(const struct vufront_dirty_log *l);
+
 /* ---- inflight region (one per handle, mapped shared) ---- */
 
 /* Bytes of one queue's area: a 16-byte header and 16 bytes per entry,
@@ -636,8 +665,12 @@ struct vufront_pkt {
 };
 
 /* Reap received frames (header stripped, MRG_RXBUF buffers merged) into
- * @pkts; returns how many. Buffers are not reposted: vufront_net_post_rx(). */
+ * @pkts; returns how many. Buffers are not reposted: vufront_net_post_rx().
+ * With a trace function set, it is called for every used buffer reaped:
+ * its guest address and the length the device wrote into it. */
 int vufront_net_recv(struct vufront *vu, unsigned int q, struct vufront_pkt *pkts,
 		     unsigned int max);
+typedef void (*vufront_rx_trace_fn)(void *arg, uint64_t gpa, uint32_t len);
+void vufront_net_set_rx_trace(struct vufront *vu, vufront_rx_trace_fn fn, void *arg);
 
 #endif /* VUFRONT_H */

@@ -72,99 +72,10 @@ fs_set_mem_table2(struct fs_front *f)
 #define FS_REMAP_READS 80u /* 3 descriptors each, a ring of 256 */
 
 #define FS_LOG_SIZE 8192u /* one bit per 4 KiB page: 256 MiB of guest memory */
-#define FS_VRING_F_LOG 1u
-
-struct fs_log {
-	int fd;
-	uint8_t *map;
-};
-
-static int
-fs_log_create(struct fs_log *l)
-{
-	l->fd = memfd_create("vufront-fs-log", MFD_CLOEXEC);
-	if (l->fd < 0 || ftruncate(l->fd, FS_LOG_SIZE) < 0)
-		return -errno;
-	l->map = mmap(NULL, FS_LOG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, l->fd, 0);
-	if (l->map == MAP_FAILED) {
-		l->map = NULL;
-		return -errno;
-	}
-	return 0;
-}
-
-static void
-fs_log_destroy(struct fs_log *l)
-{
-	if (l->map != NULL)
-		munmap(l->map, FS_LOG_SIZE);
-	if (l->fd >= 0)
-		close(l->fd);
-	l->map = NULL;
-	l->fd = -1;
-}
-
-static int
-fs_set_log_base(struct fs_front *f, const struct fs_log *l)
-{
-	struct vufront_msg msg, reply;
-	int ret;
-
-	vufront_msg_init(&msg, VUFRONT_SET_LOG_BASE, sizeof(struct vufront_log));
-	msg.payload.log.mmap_size = FS_LOG_SIZE;
-	msg.payload.log.mmap_offset = 0;
-	msg.fds[0] = l->fd;
-	msg.nfds = 1;
-	ret = vufront_call(f->vu, &msg, &reply);
-	if (ret == 0)
-		vufront_msg_close_fds(&reply);
-	return ret;
-}
-
-/* Are all pages of [gpa, gpa + len) dirty in the log? */
-static bool
-fs_log_dirty(const struct fs_log *l, uint64_t gpa, uint64_t len)
-{
-	for (uint64_t pg = gpa / 4096; pg <= (gpa + len - 1) / 4096; pg++)
-		if (pg / 8 >= FS_LOG_SIZE ||
-		    !(atomic_load_explicit(VU_ATOMIC(&l->map[pg / 8]), memory_order_acquire) &
-		      (1u << (pg % 8))))
-			return false;
-	return true;
-}
-
-static unsigned int
-fs_log_count(const struct fs_log *l)
-{
-	unsigned int n = 0;
-
-	for (unsigned int i = 0; i < FS_LOG_SIZE; i++)
-		n += (unsigned int)__builtin_popcount(l->map[i]);
-	return n;
-}
-
-/* Ring addresses again, with or without the log flag (QEMU's way of
- * starting and stopping the logging of the used rings). */
-static int
-fs_ring_log(struct fs_front *f, unsigned int vq, bool on)
-{
-	struct vufront_vring_addr a;
-	struct vufront_vq_info info;
-
-	vufront_vq_info(f->vu, vq, &info);
-	memset(&a, 0, sizeof(a));
-	a.index = vq;
-	a.flags = on ? FS_VRING_F_LOG : 0;
-	a.desc_user_addr = (uint64_t)(uintptr_t)info.desc;
-	a.avail_user_addr = (uint64_t)(uintptr_t)info.avail;
-	a.used_user_addr = (uint64_t)(uintptr_t)info.used;
-	a.log_guest_addr = info.used_gpa;
-	return vufront_set_vring_addr(f->vu, &a);
-}
 
 /* READs whose pages must show up in log l; fh is open on nodeid. */
 static void
-fs_log_reads(struct fs_front *f, const struct fs_log *l, uint64_t nodeid, uint64_t fh,
+fs_log_reads(struct fs_front *f, const struct vufront_dirty_log *l, uint64_t nodeid, uint64_t fh,
 	     const char *name)
 {
 	struct fs_slot *s[8];
@@ -185,7 +96,7 @@ fs_log_reads(struct fs_front *f, const struct fs_log *l, uint64_t nodeid, uint64
 			ok = false;
 		} else if (!fs_read_matches(f, s[i], i * 5000, 20000, why, sizeof(why))) {
 			ok = fs_check(f, false, name, "read %u: %s", i, why);
-		} else if (!fs_log_dirty(l, s[i]->out_gpa, FS_OUT_HDR + 20000)) {
+		} else if (!vufront_log_dirty(l, s[i]->out_gpa, FS_OUT_HDR + 20000)) {
 			ok = fs_check(f, false, name,
 				      "the reply buffer of read %u (gpa 0x%" PRIx64
 				      ") is not logged dirty",
@@ -194,9 +105,9 @@ fs_log_reads(struct fs_front *f, const struct fs_log *l, uint64_t nodeid, uint64
 		if (s[i]->done)
 			fs_slot_put(s[i]);
 	}
-	if (ok && !fs_log_dirty(l, info.used_gpa, 4 + 8 * FS_RING))
+	if (ok && !vufront_log_dirty(l, info.used_gpa, 4 + 8 * FS_RING))
 		ok = fs_check(f, false, name, "the used ring is not logged dirty");
-	if (ok && fs_log_dirty(l, f->data_gpa, 4096))
+	if (ok && vufront_log_dirty(l, f->data_gpa, 4096))
 		ok = fs_check(f, false, name, "a page the device never wrote is logged dirty");
 	if (ok)
 		fs_check(f, true, name, NULL);
@@ -204,22 +115,17 @@ fs_log_reads(struct fs_front *f, const struct fs_log *l, uint64_t nodeid, uint64
 
 /* QEMU's order: the log, LOG_ALL, then the rings' log flag. */
 static bool
-fs_log_start(struct fs_front *f, const struct fs_log *l, uint64_t feat)
+fs_log_start(struct fs_front *f, const struct vufront_dirty_log *l)
 {
-	int ret;
+	int ret = vufront_log_start(f->vu, l, FS_NVQ);
 
-	ret = fs_set_log_base(f, l);
-	if (ret == 0)
-		ret = vufront_set_features(f->vu, feat | VUFRONT_BIT(VUFRONT_F_LOG_ALL));
-	for (unsigned int q = 0; ret == 0 && q < FS_NVQ; q++)
-		ret = fs_ring_log(f, q, true);
 	return fs_check(f, ret == 0, "dirty log: SET_LOG_BASE, LOG_ALL, ring log flag", "%s",
 			ret ? vufront_errmsg(f->vu) : "");
 }
 
 /* A new log while requests are in flight (QEMU resizes the log so). */
 static void
-fs_log_switch(struct fs_front *f, const struct fs_log *l, uint64_t nodeid, uint64_t fh)
+fs_log_switch(struct fs_front *f, const struct vufront_dirty_log *l, uint64_t nodeid, uint64_t fh)
 {
 	struct fs_slot *busy[FS_REMAP_READS];
 	uint64_t off[FS_REMAP_READS];
@@ -234,7 +140,7 @@ fs_log_switch(struct fs_front *f, const struct fs_log *l, uint64_t nodeid, uint6
 		if (busy[nb] == NULL)
 			break;
 	}
-	ret = fs_set_log_base(f, l);
+	ret = vufront_set_log_base(f->vu, l);
 	fs_check(f, ret == 0, "dirty log: second SET_LOG_BASE while running", "%s",
 		 ret ? vufront_errmsg(f->vu) : "");
 	fs_reads_verify(f, busy, nb, off, len, "dirty log: reads in flight across SET_LOG_BASE");
@@ -242,36 +148,31 @@ fs_log_switch(struct fs_front *f, const struct fs_log *l, uint64_t nodeid, uint6
 
 /* Logging off: nothing logged afterwards. */
 static void
-fs_log_stop(struct fs_front *f, const struct fs_log *l, uint64_t feat)
+fs_log_stop(struct fs_front *f, const struct vufront_dirty_log *l)
 {
-	int ret = 0;
+	int ret = vufront_log_stop(f->vu, FS_NVQ);
 
-	for (unsigned int q = 0; ret == 0 && q < FS_NVQ; q++)
-		ret = fs_ring_log(f, q, false);
-	if (ret == 0)
-		ret = vufront_set_features(f->vu, feat);
 	fs_check(f, ret == 0, "dirty log: LOG_ALL off", "%s", ret ? vufront_errmsg(f->vu) : "");
 	memset(l->map, 0, FS_LOG_SIZE);
 	if (fs_root_alive(f, "dirty log off"))
-		fs_check(f, fs_log_count(l) == 0, "dirty log: nothing logged once off",
-			 "%u bits set", fs_log_count(l));
+		fs_check(f, vufront_log_count(l) == 0, "dirty log: nothing logged once off",
+			 "%u bits set", vufront_log_count(l));
 }
 
 static void
 fs_dirty_log(struct fs_front *f, uint64_t nodeid, uint64_t fh)
 {
-	struct fs_log l1 = { .fd = -1 }, l2 = { .fd = -1 };
-	uint64_t feat = vufront_features(f->vu);
+	struct vufront_dirty_log l1 = { .fd = -1 }, l2 = { .fd = -1 };
 
 	if (!(vufront_offered_features(f->vu) & VUFRONT_BIT(VUFRONT_F_LOG_ALL))) {
 		fs_check(f, false, "dirty log: LOG_ALL offered", NULL);
 		return;
 	}
-	if (fs_log_create(&l1) < 0 || fs_log_create(&l2) < 0) {
+	if (vufront_log_create(&l1, FS_LOG_SIZE) < 0 || vufront_log_create(&l2, FS_LOG_SIZE) < 0) {
 		fs_check(f, false, "dirty log: memfds", "%s", strerror(errno));
 		goto out;
 	}
-	if (!fs_log_start(f, &l1, feat))
+	if (!fs_log_start(f, &l1))
 		goto out;
 	memset(l1.map, 0, FS_LOG_SIZE);
 	fs_log_reads(f, &l1, nodeid, fh, "dirty log: replies and used ring logged");
@@ -281,12 +182,12 @@ fs_dirty_log(struct fs_front *f, uint64_t nodeid, uint64_t fh)
 	memset(l1.map, 0, FS_LOG_SIZE);
 	memset(l2.map, 0, FS_LOG_SIZE);
 	fs_log_reads(f, &l2, nodeid, fh, "dirty log: the new log is used");
-	fs_check(f, fs_log_count(&l1) == 0, "dirty log: the old log is no longer written",
-		 "%u bits set", fs_log_count(&l1));
-	fs_log_stop(f, &l2, feat);
+	fs_check(f, vufront_log_count(&l1) == 0, "dirty log: the old log is no longer written",
+		 "%u bits set", vufront_log_count(&l1));
+	fs_log_stop(f, &l2);
 out:
-	fs_log_destroy(&l1);
-	fs_log_destroy(&l2);
+	vufront_log_destroy(&l1);
+	vufront_log_destroy(&l2);
 }
 
 /* ---- scenario remap ---- */

@@ -66,6 +66,16 @@
  * VIRTIO_RING_F_INDIRECT_DESC is asked for (unless --features says
  * otherwise), so the indirect chains are refused for what they are.
  *
+ * --log-check (one queue pair): dirty logging as QEMU starts it for a
+ * migration (SET_LOG_BASE, SET_FEATURES with LOG_ALL, the rings' log flag)
+ * before "ready", so every frame moves while the device logs. Each used
+ * receive buffer's pages (the bytes the device says it wrote), and the used
+ * ring entries of every ring that carried frames, must be dirty in the log
+ * once the rings are stopped (GET_VRING_BASE, as QEMU stops a device before
+ * its last log sync): "log_pages=N log_missing=M log_stray=S" (pages that
+ * must be dirty, those of them that are not, dirty pages outside them);
+ * exit 1 if M > 0.
+ *
  * Output on stdout: "ready" once the device is up (RX buffers posted) (with
  * --hostile, then "features=0x..": those negotiated), then "sent=N
  * received=M" (plus " bytes=B" with --recv-bytes, then " bad=K" with
@@ -81,6 +91,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +192,7 @@ struct net_opts {
 	uint64_t protocol_features;
 	bool features_set;
 	uint64_t features;
+	bool log_check;
 };
 
 static void
@@ -195,6 +207,7 @@ net_usage(FILE *f)
 		"                   [--verify] [--graceful] [--ring-size N] [--buf-size B]\n"
 		"                   [--burst B] [--mem-mb M] [--mrg-rxbuf]\n"
 		"                   [--features MASK] [--protocol-features MASK] [--hostile N]\n"
+		"                   [--log-check]\n"
 		"  --send N        send N frames (round robin over the queue pairs)\n"
 		"  --size S        frame length in bytes, %u..%u (default 64); with --offload\n"
 		"                  55..65549 (csum, tso4) or 75..65589 (tso6);\n"
@@ -237,7 +250,10 @@ net_usage(FILE *f)
 		"  --hostile N     N bad chains among the frames sent (N <= --send, one\n"
 		"                  queue pair), each ahead of a good frame; each must come\n"
 		"                  back with length 0; then an avail index jump and one\n"
-		"                  more bad chain; adds INDIRECT_DESC to the features\n",
+		"                  more bad chain; adds INDIRECT_DESC to the features\n"
+		"  --log-check     dirty logging on from the start (adds LOG_SHMFD to the\n"
+		"                  protocol features); every buffer and used entry the\n"
+		"                  device wrote must be logged (one queue pair)\n",
 		NET_MIN_SIZE, NET_MAX_SIZE);
 }
 
@@ -318,6 +334,7 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 		{ "protocol-features", required_argument, NULL, 'p' },
 		{ "features", required_argument, NULL, 'F' },
 		{ "hostile", required_argument, NULL, 'H' },
+		{ "log-check", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -487,6 +504,9 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 				return -EINVAL;
 			o->hostile = (unsigned long)v;
 			break;
+		case 'L':
+			o->log_check = true;
+			break;
 		case 'h':
 			net_usage(stdout);
 			exit(0);
@@ -528,6 +548,10 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 	}
 	if (o->recv != 0 && o->recv_bytes != 0) {
 		fprintf(stderr, "vufront-net: --recv and --recv-bytes do not go together\n");
+		return -EINVAL;
+	}
+	if (o->log_check && o->queues != 1) {
+		fprintf(stderr, "vufront-net: --log-check needs one queue pair\n");
 		return -EINVAL;
 	}
 	if (o->hostile > o->send || (o->hostile != 0 && o->queues != 1)) {
@@ -813,6 +837,13 @@ struct net_state {
 	uint8_t *h_kind;	  /* per descriptor id: 1 + kind of the bad chain it heads */
 	unsigned int h_num;	  /* transmit ring size */
 	uint64_t h_gpa;		  /* scratch area: frame, indirect table, sink */
+	/* --log-check */
+	struct vufront_dirty_log log;
+	uint8_t *log_want;	  /* pages the device must have logged */
+	unsigned long rx_used;	  /* used receive buffers reaped */
+	unsigned int log_pages;	  /* bits in log_want */
+	unsigned int log_missing; /* of them not in the log */
+	unsigned int log_stray;	  /* in the log, not in log_want */
 };
 
 /* Reap hook of the transmit ring: the bad chains must come back unused. */
@@ -1239,6 +1270,91 @@ net_offload_check(struct vufront *vu, const struct net_opts *o, struct net_state
 	return -ENOTSUP;
 }
 
+/* ---- --log-check ---- */
+
+static void
+net_log_mark(struct net_state *st, uint64_t gpa, uint64_t len)
+{
+	uint64_t pg;
+
+	if (len == 0)
+		return;
+	for (pg = gpa / VUFRONT_LOG_PAGE; pg <= (gpa + len - 1) / VUFRONT_LOG_PAGE; pg++)
+		if (pg / 8 < st->log.size)
+			st->log_want[pg / 8] |= (uint8_t)(1u << (pg % 8));
+}
+
+/* Trace of vufront_net_recv: a used receive buffer. */
+static void
+net_log_rx(void *arg, uint64_t gpa, uint32_t len)
+{
+	struct net_state *st = arg;
+
+	net_log_mark(st, gpa, len);
+	st->rx_used++;
+}
+
+/* Logging on before any frame moves. */
+static int
+net_log_start(struct vufront *vu, struct net_state *st)
+{
+	size_t size = (vufront_mem_size(vu) + 8 * VUFRONT_LOG_PAGE - 1) / (8 * VUFRONT_LOG_PAGE);
+	int ret;
+
+	if (!(vufront_offered_features(vu) & VUFRONT_BIT(VUFRONT_F_LOG_ALL)) ||
+	    !(vufront_protocol_features(vu) & VUFRONT_BIT(VUFRONT_PF_LOG_SHMFD))) {
+		fprintf(stderr, "vufront-net: --log-check: the back-end offers no LOG_ALL or "
+				"LOG_SHMFD\n");
+		return -ENOTSUP;
+	}
+	st->log_want = calloc(1, size);
+	if (st->log_want == NULL)
+		return -ENOMEM;
+	ret = vufront_log_create(&st->log, size);
+	if (ret < 0) {
+		fprintf(stderr, "vufront-net: log memfd: %s\n", strerror(-ret));
+		return ret;
+	}
+	vufront_net_set_rx_trace(vu, net_log_rx, st);
+	return vufront_log_start(vu, &st->log, 2);
+}
+
+/* The used entries of a ring that @n chains came back on. */
+static void
+net_log_used(struct vufront *vu, struct net_state *st, unsigned int ring, unsigned long n)
+{
+	struct vufront_vq_info info;
+
+	if (n == 0 || vufront_vq_info(vu, ring, &info) < 0)
+		return;
+	if (n > info.num)
+		n = info.num;
+	net_log_mark(st, info.used_gpa, 4 + 8 * (uint64_t)n);
+}
+
+/* The rings stopped: what had to be logged against what was. */
+static int
+net_log_finish(struct vufront *vu, struct net_state *st)
+{
+	uint8_t want, got;
+	int ret;
+
+	ret = vufront_dev_stop(vu);
+	if (ret < 0)
+		return ret;
+	net_log_used(vu, st, 0, st->rx_used);
+	net_log_used(vu, st, 1, st->sent + st->h_sent);
+	for (size_t i = 0; i < st->log.size; i++) {
+		want = st->log_want[i];
+		got = atomic_load_explicit((_Atomic uint8_t *)&st->log.map[i],
+					   memory_order_acquire);
+		st->log_pages += (unsigned int)__builtin_popcount(want);
+		st->log_missing += (unsigned int)__builtin_popcount(want & (uint8_t)~got);
+		st->log_stray += (unsigned int)__builtin_popcount(got & (uint8_t)~want);
+	}
+	return 0;
+}
+
 static int
 net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 {
@@ -1273,6 +1389,8 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 		conf.dev.neg.features = o->features;
 	else if (o->hostile != 0)
 		conf.dev.neg.features |= VUFRONT_BIT(VUFRONT_F_INDIRECT_DESC);
+	if (o->log_check)
+		conf.dev.neg.protocol_features |= VUFRONT_BIT(VUFRONT_PF_LOG_SHMFD);
 	ret = vufront_net_start(vu, &conf);
 	if (ret < 0)
 		return ret;
@@ -1304,6 +1422,11 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 	}
 	for (q = 0; q < o->queues && (o->recv > 0 || o->recv_bytes > 0); q++) {
 		ret = vufront_net_post_rx(vu, q, o->ring_size);
+		if (ret < 0)
+			return ret;
+	}
+	if (o->log_check) {
+		ret = net_log_start(vu, st);
 		if (ret < 0)
 			return ret;
 	}
@@ -1374,6 +1497,8 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 		if (ret < 0)
 			return ret;
 	}
+	if (o->log_check)
+		return net_log_finish(vu, st);
 	if (o->graceful)
 		return vufront_dev_stop(vu);
 	return 0;
@@ -1390,6 +1515,7 @@ main(int argc, char **argv)
 	if (net_parse_args(argc, argv, &o) < 0)
 		return 2;
 	memset(&st, 0, sizeof(st));
+	st.log.fd = -1;
 	st.txbufs = malloc(NET_HDR_MAX + (size_t)o.burst * o.size);
 	st.rxbufs = malloc((size_t)o.burst * NET_RX_BUF);
 	st.expect = malloc(o.size);
@@ -1432,6 +1558,12 @@ main(int argc, char **argv)
 		if (st.h_returned != st.h_sent || st.h_bad != 0 || st.h_jumps != 1)
 			status = 1;
 	}
+	if (o.log_check) {
+		printf("log_pages=%u log_missing=%u log_stray=%u\n", st.log_pages, st.log_missing,
+		       st.log_stray);
+		if (st.log_missing != 0 || st.log_pages == 0)
+			status = 1;
+	}
 	if (st.dump != NULL && fclose(st.dump) != 0)
 		status = 1;
 	if (st.dump_sent != NULL && fclose(st.dump_sent) != 0)
@@ -1443,5 +1575,7 @@ main(int argc, char **argv)
 	free(st.expect);
 	free(st.h_kind);
 	free(st.tx_ids);
+	free(st.log_want);
+	vufront_log_destroy(&st.log);
 	return status;
 }
