@@ -12,6 +12,8 @@
 #   vgw.mount=TAG      mount virtio-fs TAG on /mnt before the scenario
 #   vgw.size=N         MiB served (httpload)   vgw.get=1  download in a loop
 #   vgw.log=NAME vgw.dir=NAME vgw.entries=N vgw.interval_ms=MS  (fsmig)
+#   vgw.mac=M vgw.mac2=M vgw.ip2=A/L vgw.peer2=A vgw.md5=S  (netfs: two NICs
+#                      found by MAC, a share file to check)
 #
 # Every line meant for the test starts with "VGW-" and is written to the
 # serial console, where the harness reads it (with host timestamps):
@@ -41,6 +43,11 @@
 #                                 lines matching virtio|not a head|lockup|
 #                                 BUG|Oops|general protection|Kernel panic|
 #                                 WARNING so far)
+#   VGW-FSREAD ok=0|1 md5=S       /mnt/host-file read whole (scenario netfs)
+#   VGW-NETFS seq=N p1=0|1 p2=0|1 fs=0|1 lines=L up=U  one step: a ping on
+#                                 each NIC, an append to /mnt/guest-log
+#                                 through a held fd and the line count read
+#                                 back (scenario netfs)
 #   VGW-DONE rc=N up=U            the scenario function returned
 #
 # A new scenario is one more scenario_NAME function.
@@ -153,6 +160,53 @@ scenario_pingloop() {
 			ok=0
 		fi
 		say "PING seq=$s ok=$ok up=$(uptime_s)"
+		sleep "${VGW_interval:-0.2}"
+	done
+}
+
+# The interface with MAC $1 (lowercase), configured with address $2: $NIC.
+nic_by_mac() {
+	i=0
+	while :; do
+		for d in /sys/class/net/eth*; do
+			[ "$(cat "$d/address" 2>/dev/null)" = "$1" ] || continue
+			n=${d##*/}
+			ip addr add "$2" dev "$n" || fail "ip addr $2 dev $n"
+			ip link set "$n" up || fail "link $n"
+			NIC=$n
+			return 0
+		done
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "no interface with MAC $1"
+		sleep 0.1
+	done
+}
+
+# Scenario netfs: two NICs (vgw.mac/vgw.ip/vgw.peer, vgw.mac2/vgw.ip2/
+# vgw.peer2) and a virtio-fs mount (vgw.mount). /mnt/host-file must have
+# md5 vgw.md5; then, forever, one step each vgw.interval seconds: a ping on
+# each NIC, a line appended to /mnt/guest-log through one descriptor held
+# open, the line count read back through the mount.
+scenario_netfs() {
+	ip link set lo up
+	nic_by_mac "$VGW_mac" "$VGW_ip"
+	n1=$NIC
+	nic_by_mac "$VGW_mac2" "$VGW_ip2"
+	n2=$NIC
+	say "READY ip=$VGW_ip nic=$n1 ip2=$VGW_ip2 nic2=$n2 up=$(uptime_s)"
+	peer_wait
+	m=$(md5sum /mnt/host-file 2>/dev/null)
+	m=${m%% *}
+	[ "$m" = "$VGW_md5" ] && ok=1 || ok=0
+	say "FSREAD ok=$ok md5=${m:-none}"
+	exec 3>>/mnt/guest-log || fail "open /mnt/guest-log"
+	s=0
+	while :; do
+		s=$((s + 1))
+		ping -c 1 -W 1 "$VGW_peer" >/dev/null 2>&1 && p1=1 || p1=0
+		ping -c 1 -W 1 "$VGW_peer2" >/dev/null 2>&1 && p2=1 || p2=0
+		echo "seq=$s" >&3 && n=$(wc -l </mnt/guest-log) && [ "$n" -eq "$s" ] && f=1 || f=0
+		say "NETFS seq=$s p1=$p1 p2=$p2 fs=$f lines=${n:-0} up=$(uptime_s)"
 		sleep "${VGW_interval:-0.2}"
 	done
 }
