@@ -29,6 +29,8 @@
 #include "vgw_net.h"
 #include "vgw_vhost.h"
 
+#include "msgguard.h"
+
 RTE_LOG_REGISTER_SUFFIX(vgw_logtype_app, app, INFO);
 
 #define EXIT_CONFIG 2
@@ -446,6 +448,8 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	if (opts.keeper_dir == NULL) /* the keeper checks what front-ends send */
+		vgw_msgguard_enable();
 	if (getenv("VHOSTGW_STANDBY_FD") != NULL) {
 		if (standby_wait() < 0) {
 			VGW_LOG(app, INFO, "standby: not needed; stopping");

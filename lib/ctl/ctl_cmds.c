@@ -72,12 +72,13 @@ vgw_ctl_device_json(struct vgw_device *dev)
 	json_object_update_new(
 		d,
 		json_pack("{s:b, s:b, s:b, s:i, s:i, s:i, s:I, s:I, s:I, s:I,"
-			  " s:s}",
+			  " s:I, s:s}",
 			  "connected", in.connected, "ready", in.ready, "suspended", in.suspended,
 			  "vid", in.vid, "queues", in.queues, "active_queues", in.active_queues,
 			  "features", (json_int_t)in.features, "protocol_features",
 			  (json_int_t)in.protocol_features, "connects", (json_int_t)in.connects,
-			  "disconnects", (json_int_t)in.disconnects, "phase", phase_of(dev->name)));
+			  "disconnects", (json_int_t)in.disconnects, "msgs_refused",
+			  (json_int_t)in.msgs_refused, "phase", phase_of(dev->name)));
 	if (cd != NULL && cd->pm.phase == VGW_PHASE_FAILED)
 		json_object_set_new(d, "failed_reason", json_string(cd->pm.reason));
 	return d;

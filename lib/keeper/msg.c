@@ -223,6 +223,20 @@ vk_msg_check(const struct vk_msg *m, uint32_t max_rings, char *err, size_t errle
 }
 
 int
+vk_msg_guard(const struct vk_msg *m, uint32_t max_rings, char *err, size_t errlen)
+{
+	if (m->request < VGW_VHOST_MSG_COUNT && sizes[m->request] != VK_SZ_REFUSED)
+		return vk_msg_check(m, max_rings, err, errlen);
+	/* not relayed: rte_vhost answers or refuses it; only fds could stay */
+	if (m->n_fds != 0) {
+		snprintf(err, errlen, "%s (%u) with %u fd(s), which it does not carry",
+			 vgw_vhost_msg_name(m->request), m->request, m->n_fds);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
 vk_msg_check_reply(const struct vk_msg *req, const struct vk_msg *reply, char *err, size_t errlen)
 {
 	unsigned int want = req->request == VGW_VHOST_MSG_GET_INFLIGHT_FD ? 1 : 0;

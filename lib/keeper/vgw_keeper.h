@@ -73,6 +73,11 @@ bool vk_msg_wants_reply(const struct vk_msg *m, bool reply_ack);
  * in err saying what is wrong. */
 int vk_msg_check(const struct vk_msg *m, uint32_t max_rings, char *err, size_t errlen);
 
+/* The gateway's own guard (without the keeper, app/vhostgw/msgguard.c):
+ * vk_msg_check for the messages the keeper relays; any other id (one
+ * rte_vhost may still serve, or refuse) may pass only without fds. */
+int vk_msg_guard(const struct vk_msg *m, uint32_t max_rings, char *err, size_t errlen);
+
 /* Check a back-end reply to req: a reply to that id, a payload size it
  * may have, the fds it may carry (GET_INFLIGHT_FD: one). */
 int vk_msg_check_reply(const struct vk_msg *req, const struct vk_msg *reply, char *err,

@@ -322,6 +322,7 @@ vgw_device_info(struct vgw_device *dev, struct vgw_device_info *in, struct json_
 	in->connects = dev->connects;
 	in->disconnects = dev->disconnects;
 	in->refused = dev->refused;
+	in->msgs_refused = atomic_load_explicit(&dev->msgs_refused, memory_order_relaxed);
 	if (in->vid >= 0)
 		vgw_vhost_features(in->vid, &in->features, &in->protocol_features);
 	if (dev->ops->info != NULL)

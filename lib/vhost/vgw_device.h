@@ -75,7 +75,8 @@ struct vgw_device_info {
 	uint64_t protocol_features;
 	uint64_t connects;
 	uint64_t disconnects;
-	uint64_t refused; /* second front-ends refused */
+	uint64_t refused;      /* second front-ends refused */
+	uint64_t msgs_refused; /* front-end messages refused (app/vhostgw/msgguard.c) */
 };
 
 /* A type's operations. Unless noted, called with dev->lock held on the
@@ -174,6 +175,8 @@ struct vgw_device {
 	uint64_t connects;
 	uint64_t disconnects;
 	uint64_t refused;
+	/* messages the guard refused (its own atomic: no lock there) */
+	_Atomic uint64_t msgs_refused;
 	/* the workers' view: -1 while not published */
 	_Atomic int vid;
 	/* rte_vhost's event thread: rings started (SET_VRING_KICK) and

@@ -217,6 +217,52 @@ relayed_ids_are_the_table(void **state)
 	}
 }
 
+/* vk_msg_guard, the gateway's check without the keeper: what the keeper
+ * relays as vk_msg_check has it; any other id passes only without fds. */
+static void
+guard_checks(void **state)
+{
+	static const struct {
+		struct tk_row m;
+		const char *err; /* NULL: passes */
+	} rows[] = {
+		{ { X(SET_MEM_TABLE), TK_V, 8 + 32, 1, 0, 1 }, NULL },
+		{ { X(SET_VRING_NUM), TK_V, 8, 300, 256, 0 },
+		  "SET_VRING_NUM: ring 300 out of range (the device has 2)" },
+		{ { X(GET_FEATURES), TK_V, 0, 0, 0, 2 },
+		  "GET_FEATURES: 2 fd(s) where it carries 0" },
+		{ { X(POSTCOPY_ADVISE), TK_V, 0, 0, 0, 0 }, NULL },
+		{ { X(POSTCOPY_ADVISE), TK_V, 0, 0, 0, 1 },
+		  "POSTCOPY_ADVISE (28) with 1 fd(s), which it does not carry" },
+		{ { 99, TK_V, 8, 0, 0, 0 }, NULL },
+		{ { 99, TK_V, 8, 0, 0, 2 }, NULL /* prefix checked below */ },
+	};
+	int before = tk_fd_count();
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct vk_msg m;
+		char err[160] = "";
+		int ret;
+
+		tk_msg(&m, &rows[i].m);
+		ret = vk_msg_guard(&m, MR, err, sizeof(err));
+		if (rows[i].m.request == 99 && rows[i].m.n_fds > 0) {
+			assert_int_equal(ret, -EINVAL);
+			assert_true(strstr(err, "(99) with 2 fd(s), which it does not carry") !=
+				    NULL);
+		} else if (rows[i].err == NULL) {
+			if (ret != 0)
+				print_error("row %zu: %s\n", i, err);
+			assert_int_equal(ret, 0);
+		} else {
+			assert_int_equal(ret, -EINVAL);
+			assert_string_equal(err, rows[i].err);
+		}
+		vk_msg_close_fds(&m);
+	}
+	assert_int_equal(tk_fd_count(), before);
+}
+
 struct check_reply_row {
 	uint32_t req, request, flags, size;
 	unsigned int n_fds;
@@ -311,11 +357,9 @@ int
 tk_msg_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(good_messages_pass),
-		cmocka_unit_test(bad_messages_refused),
-		cmocka_unit_test(relayed_ids_are_the_table),
-		cmocka_unit_test(replies_checked),
-		cmocka_unit_test(wants_reply),
+		cmocka_unit_test(good_messages_pass),	     cmocka_unit_test(bad_messages_refused),
+		cmocka_unit_test(relayed_ids_are_the_table), cmocka_unit_test(guard_checks),
+		cmocka_unit_test(replies_checked),	     cmocka_unit_test(wants_reply),
 	};
 
 	return cmocka_run_group_tests_name("keeper_msg", tests, NULL, NULL);
