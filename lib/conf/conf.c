@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -54,15 +56,17 @@ static const char *const dev_mode_names[] = {
 /* Allowed keys, NULL-terminated. */
 /* clang-format off */
 static const char *const root_keys[] = {
-	"runtime_dir", "mbufs", "devices", "links", NULL
+	"runtime_dir", "mbufs", "socket_owner", "socket_group", "socket_mode",
+	"devices", "links", NULL
 };
 static const char *const dev_keys_net[] = {
 	"name", "type", "socket", "mode", "queues", "disable_protocol_features",
-	"offloads", NULL
+	"offloads", "socket_owner", "socket_group", "socket_mode", NULL
 };
 static const char *const dev_keys_fs[] = {
 	"name", "type", "socket", "mode", "queues", "disable_protocol_features",
-	"shared_dir", "tag", "cache", "timeout", "xattr", "writeback", NULL
+	"shared_dir", "tag", "cache", "timeout", "xattr", "writeback",
+	"socket_owner", "socket_group", "socket_mode", NULL
 };
 /* vhost-user protocol features by bit, as the specification names them */
 static const char *const protocol_feature_names[] = {
@@ -83,7 +87,8 @@ static const char *const dev_keys_ethdev[] = {
 static const char *const dev_keys_all[] = {
 	"name", "type", "socket", "mode", "queues", "disable_protocol_features",
 	"shared_dir", "tag", "cache", "timeout", "xattr", "writeback",
-	"devargs", "rx_desc", "tx_desc", "offloads", NULL
+	"devargs", "rx_desc", "tx_desc", "offloads", "socket_owner",
+	"socket_group", "socket_mode", NULL
 };
 /* clang-format on */
 static const char *const *const dev_type_keys[] = {
@@ -525,6 +530,178 @@ conf_parse_mbufs(struct conf_ctx *c, json_t *root)
 		c->conf->mbufs = (uint32_t)v;
 }
 
+/* ---- socket ownership: top level (defaults) and devices ---- */
+
+static const char *const sockperm_keys[] = { "socket_owner", "socket_group", "socket_mode" };
+
+/* A user (group when group is set) name, looked up, into *id; false when
+ * there is none, or the lookup failed (*err set to why). */
+static bool
+conf_lookup_id(const char *name, bool group, uint32_t *id, int *err)
+{
+	size_t size = 1024;
+	char *buf = NULL;
+	bool found = false;
+	int rc;
+
+	for (;;) {
+		char *nb = realloc(buf, size);
+		struct passwd pw, *pwp = NULL;
+		struct group gr, *grp = NULL;
+
+		if (nb == NULL) {
+			rc = ENOMEM;
+			break;
+		}
+		buf = nb;
+		if (group) {
+			rc = getgrnam_r(name, &gr, buf, size, &grp);
+			found = grp != NULL;
+			if (found)
+				*id = gr.gr_gid;
+		} else {
+			rc = getpwnam_r(name, &pw, buf, size, &pwp);
+			found = pwp != NULL;
+			if (found)
+				*id = pw.pw_uid;
+		}
+		if (rc != ERANGE || size >= (1u << 20))
+			break;
+		size *= 2;
+	}
+	free(buf);
+	/* getpwnam_r(3): these say "not found" on some systems */
+	if (rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM)
+		rc = 0;
+	*err = found ? 0 : rc;
+	return found;
+}
+
+/* "socket_owner" or "socket_group": a name, or a numeric id (which need
+ * not exist, as with chown(1)), into *out. */
+static void
+conf_get_sock_id(struct conf_ctx *c, json_t *obj, const char *key, bool group, uint32_t *out)
+{
+	const char *what = group ? "group" : "user";
+	const char *s = conf_get_str(c, obj, key, false);
+	char q[CONF_QUOTE_MAX], eb[128];
+	unsigned long long v;
+	uint32_t id;
+	int err;
+
+	if (s == NULL)
+		return;
+	if (s[0] == '\0') {
+		conf_err_key(c, key, "expected a %s name or a numeric %s, got \"\"", what,
+			     group ? "gid" : "uid");
+		return;
+	}
+	if (strspn(s, "0123456789") == strlen(s)) {
+		errno = 0;
+		v = strtoull(s, NULL, 10);
+		if (errno != 0 || v >= VGW_CONF_ID_KEEP) {
+			conf_err_key(c, key, "numeric %s %s out of range (at most %u)",
+				     group ? "gid" : "uid", conf_quote(q, s), VGW_CONF_ID_KEEP - 1);
+			return;
+		}
+		*out = (uint32_t)v;
+		return;
+	}
+	if (conf_lookup_id(s, group, &id, &err)) {
+		*out = id;
+		return;
+	}
+	if (err == 0)
+		conf_err_key(c, key, "no such %s %s", what, conf_quote(q, s));
+	else
+		conf_err_key(c, key, "cannot look up %s %s: %s", what, conf_quote(q, s),
+			     strerror_r(err, eb, sizeof(eb)));
+}
+
+/* "socket_mode": a string of octal digits, at most 0777, into *out. */
+static void
+conf_get_sock_mode(struct conf_ctx *c, json_t *obj, int *out)
+{
+	const char *key = "socket_mode";
+	json_t *v = json_object_get(obj, key);
+	char q[CONF_QUOTE_MAX];
+	const char *s;
+	long mode = 0;
+
+	if (v == NULL)
+		return;
+	if (!json_is_string(v)) {
+		/* 660 as a JSON number would be decimal: a string says octal */
+		conf_err_key(c, key, "expected a string of octal digits such as \"0660\", got %s",
+			     json_type_name(v));
+		return;
+	}
+	s = json_string_value(v);
+	if (s[0] == '\0' || strspn(s, "01234567") != strlen(s)) {
+		conf_err_key(c, key, "expected octal digits such as \"0660\", got %s",
+			     conf_quote(q, s));
+		return;
+	}
+	for (const char *p = s; *p != '\0' && mode <= 0777; p++)
+		mode = mode * 8 + (*p - '0');
+	if (mode > 0777) {
+		conf_err_key(c, key,
+			     "%s has bits above 0777 (setuid, setgid and sticky do not apply "
+			     "to a socket)",
+			     conf_quote(q, s));
+		return;
+	}
+	*out = (int)mode;
+}
+
+/* The three keys of obj into *sp (keys absent leave it). */
+static void
+conf_get_sockperm(struct conf_ctx *c, json_t *obj, struct vgw_conf_sockperm *sp)
+{
+	conf_get_sock_id(c, obj, "socket_owner", false, &sp->uid);
+	conf_get_sock_id(c, obj, "socket_group", true, &sp->gid);
+	conf_get_sock_mode(c, obj, &sp->mode);
+}
+
+static const struct vgw_conf_sockperm sockperm_keep = {
+	.uid = VGW_CONF_ID_KEEP,
+	.gid = VGW_CONF_ID_KEEP,
+	.mode = VGW_CONF_MODE_KEEP,
+};
+
+static void
+conf_parse_sockperm(struct conf_ctx *c, json_t *root)
+{
+	c->conf->sockperm = sockperm_keep;
+	conf_get_sockperm(c, root, &c->conf->sockperm);
+}
+
+/* A server-mode device: the top level's, overridden by its own keys. A
+ * client-mode device's socket is the front-end's: its keys are refused
+ * and the top level's do not apply. */
+static void
+conf_dev_sockperm(struct conf_ctx *c, json_t *obj, struct vgw_conf_dev *d)
+{
+	if (d->mode == VGW_MODE_SERVER) {
+		d->sockperm = c->conf->sockperm;
+		conf_get_sockperm(c, obj, &d->sockperm);
+		return;
+	}
+	for (size_t k = 0; k < VGW_ARRAY_SIZE(sockperm_keys); k++) {
+		if (json_object_get(obj, sockperm_keys[k]) == NULL)
+			continue;
+		conf_err_key(c, sockperm_keys[k],
+			     "not for a client-mode device (its socket is the front-end's)");
+	}
+}
+
+bool
+vgw_conf_sockperm_set(const struct vgw_conf_sockperm *sp)
+{
+	return sp->uid != VGW_CONF_ID_KEEP || sp->gid != VGW_CONF_ID_KEEP ||
+	       sp->mode != VGW_CONF_MODE_KEEP;
+}
+
 /* ---- devices ---- */
 
 /* The device's type if "type" names a valid one, else -1 (reported later). */
@@ -688,6 +865,7 @@ conf_dev_vhost(struct conf_ctx *c, json_t *obj, unsigned int i)
 	if (conf_get_enum(c, obj, "mode", false, dev_mode_names, VGW_ARRAY_SIZE(dev_mode_names),
 			  &mode))
 		d->mode = (enum vgw_dev_mode)mode;
+	conf_dev_sockperm(c, obj, d);
 	conf_dev_queues(c, obj, d);
 	conf_dev_pf_off(c, obj, d);
 }
@@ -776,6 +954,7 @@ conf_parse_dev(struct conf_ctx *c, json_t *obj, unsigned int i)
 
 	d->link = -1;
 	d->mode = VGW_MODE_SERVER;
+	d->sockperm = sockperm_keep;
 	d->queues = VGW_CONF_DEFAULT_QUEUES;
 	if (!conf_expect(c, obj, JSON_OBJECT))
 		return;
@@ -1022,6 +1201,7 @@ conf_parse_root(struct conf_ctx *c, json_t *root)
 	conf_check_keys(c, root, root_keys, root_keys, NULL);
 	conf_parse_runtime_dir(c, root);
 	conf_parse_mbufs(c, root);
+	conf_parse_sockperm(c, root);
 	conf_parse_devices(c, root);
 	conf_parse_links(c, root);
 }

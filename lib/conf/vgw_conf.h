@@ -34,6 +34,18 @@ enum vgw_dev_mode {
 	VGW_MODE_CLIENT,
 };
 
+/* "socket_owner", "socket_group", "socket_mode": the owner, group and
+ * permission bits a server socket gets once it listens, before a
+ * front-end that is not root can connect. */
+#define VGW_CONF_ID_KEEP UINT32_MAX /* owner or group: left as created */
+#define VGW_CONF_MODE_KEEP (-1)	    /* mode: left as created (the umask) */
+
+struct vgw_conf_sockperm {
+	uint32_t uid; /* or VGW_CONF_ID_KEEP */
+	uint32_t gid; /* or VGW_CONF_ID_KEEP */
+	int mode;     /* 0..0777 or VGW_CONF_MODE_KEEP */
+};
+
 struct vgw_conf_dev {
 	char name[VGW_NAME_MAX];
 	enum vgw_dev_type type;
@@ -41,6 +53,9 @@ struct vgw_conf_dev {
 	 * resolved against runtime_dir) */
 	char socket[VGW_SOCKET_MAX];
 	enum vgw_dev_mode mode;
+	/* net, fs in server mode: the device's own keys, else the top
+	 * level's; all KEEP in client mode (the socket is the front-end's) */
+	struct vgw_conf_sockperm sockperm;
 	uint16_t queues; /* queue pairs (net, ethdev) or request queues (fs) */
 	/* net, fs: "disable_protocol_features", vhost-user protocol feature
 	 * bits never offered to the front-end (a workaround for front-ends
@@ -90,6 +105,9 @@ const char *vgw_conf_protocol_feature_name(unsigned int bit);
 struct vgw_conf {
 	char runtime_dir[VGW_SOCKET_MAX];
 	uint32_t mbufs; /* 0: computed from the devices */
+	/* top-level "socket_owner", "socket_group", "socket_mode": the
+	 * default of every server-mode net and fs device */
+	struct vgw_conf_sockperm sockperm;
 	uint16_t n_devs;
 	struct vgw_conf_dev devs[VGW_MAX_DEVICES];
 	uint16_t n_links;
@@ -112,6 +130,9 @@ void vgw_conf_free(struct vgw_conf *conf);
  * sockets <runtime_dir>/net0.sock and net1.sock, cross-connected; and fs0,
  * socket fs0.sock, tag "vhostgw", sharing VGW_CONF_DEFAULT_SHARED_DIR. */
 const char *vgw_conf_default_json(void);
+
+/* Whether sp changes anything (a key was given). */
+bool vgw_conf_sockperm_set(const struct vgw_conf_sockperm *sp);
 
 /* Index of the device with that name, or -1. */
 int vgw_conf_find_dev(const struct vgw_conf *conf, const char *name);

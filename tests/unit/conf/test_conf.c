@@ -7,6 +7,8 @@
  * messages are written as they are printed. */
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -416,6 +418,80 @@ static struct bad_case bad_cases[] = {
 	{ "bridge unknown key",
 	  LINKS(ABC, "{'bridge': 'x', 'ports': ['a', 'b'], 'aging': 10}"),
 	  { "cfg.json: links[0]: unknown key \"aging\"" } },
+	/* socket ownership */
+	{ "socket_owner no such user",
+	  DEVS(NET_A ", {'name': 'b', 'type': 'net', 'socket': 'b.sock', "
+		     "'socket_owner': 'nosuchuser'}"),
+	  { "cfg.json: devices[1].socket_owner: no such user \"nosuchuser\"" } },
+	{ "socket_group no such group",
+	  DEVS("{'name': 'f', 'type': 'fs', 'socket': 'f.sock', 'shared_dir': '/srv', "
+	       "'tag': 't', 'socket_group': 'nosuchgroup'}"),
+	  { "cfg.json: devices[0].socket_group: no such group \"nosuchgroup\"" } },
+	{ "socket_owner and socket_group empty, not strings, out of range",
+	  DEVS("{'name': 'a', 'type': 'net', 'socket': 'a.sock', 'socket_owner': '', "
+	       "'socket_group': 65534}, "
+	       "{'name': 'b', 'type': 'net', 'socket': 'b.sock', "
+	       "'socket_owner': '4294967295', 'socket_group': ''}"),
+	  { "cfg.json: devices[0].socket_owner: expected a user name or a numeric uid, got \"\"",
+	    "cfg.json: devices[0].socket_group: expected a string, got integer",
+	    "cfg.json: devices[1].socket_owner: numeric uid \"4294967295\" out of range "
+	    "(at most 4294967294)",
+	    "cfg.json: devices[1].socket_group: expected a group name or a numeric gid, "
+	    "got \"\"" } },
+	{ "socket_mode not a string",
+	  DEVS("{'name': 'a', 'type': 'net', 'socket': 'a.sock', 'socket_mode': 660}, "
+	       "{'name': 'b', 'type': 'net', 'socket': 'b.sock', 'socket_mode': null}"),
+	  { "cfg.json: devices[0].socket_mode: expected a string of octal digits such as "
+	    "\"0660\", got integer",
+	    "cfg.json: devices[1].socket_mode: expected a string of octal digits such as "
+	    "\"0660\", got null" } },
+	{ "socket_mode not octal",
+	  DEVS("{'name': 'a', 'type': 'net', 'socket': 'a.sock', 'socket_mode': '0668'}, "
+	       "{'name': 'b', 'type': 'net', 'socket': 'b.sock', 'socket_mode': 'rw-rw----'}, "
+	       "{'name': 'c', 'type': 'net', 'socket': 'c.sock', 'socket_mode': ''}, "
+	       "{'name': 'd', 'type': 'net', 'socket': 'd.sock', 'socket_mode': ' 660'}"),
+	  { "cfg.json: devices[0].socket_mode: expected octal digits such as \"0660\", "
+	    "got \"0668\"",
+	    "cfg.json: devices[1].socket_mode: expected octal digits such as \"0660\", "
+	    "got \"rw-rw----\"",
+	    "cfg.json: devices[2].socket_mode: expected octal digits such as \"0660\", "
+	    "got \"\"",
+	    "cfg.json: devices[3].socket_mode: expected octal digits such as \"0660\", "
+	    "got \" 660\"" } },
+	{ "socket_mode above 0777",
+	  DEVS("{'name': 'a', 'type': 'net', 'socket': 'a.sock', 'socket_mode': '1777'}, "
+	       "{'name': 'b', 'type': 'net', 'socket': 'b.sock', 'socket_mode': '4755'}, "
+	       "{'name': 'c', 'type': 'net', 'socket': 'c.sock', "
+	       "'socket_mode': '7777777777777777777777777'}"),
+	  { "cfg.json: devices[0].socket_mode: \"1777\" has bits above 0777 (setuid, "
+	    "setgid and sticky do not apply to a socket)",
+	    "cfg.json: devices[1].socket_mode: \"4755\" has bits above 0777 (setuid, "
+	    "setgid and sticky do not apply to a socket)",
+	    "cfg.json: devices[2].socket_mode: \"7777777777777777777777777\" has bits "
+	    "above 0777 (setuid, setgid and sticky do not apply to a socket)" } },
+	{ "socket keys on a client-mode device",
+	  DEVS(NET_A ", {'name': 'b', 'type': 'net', 'socket': 'b.sock', 'mode': 'client', "
+		     "'socket_owner': 'nobody', 'socket_group': '0', 'socket_mode': '0660'}, "
+		     "{'name': 'f', 'type': 'fs', 'socket': 'f.sock', 'shared_dir': '/srv', "
+		     "'tag': 't', 'mode': 'client', 'socket_mode': '0600'}"),
+	  { "cfg.json: devices[1].socket_owner: not for a client-mode device (its socket "
+	    "is the front-end's)",
+	    "cfg.json: devices[1].socket_group: not for a client-mode device (its socket "
+	    "is the front-end's)",
+	    "cfg.json: devices[1].socket_mode: not for a client-mode device (its socket "
+	    "is the front-end's)",
+	    "cfg.json: devices[2].socket_mode: not for a client-mode device (its socket "
+	    "is the front-end's)" } },
+	{ "socket keys on an ethdev",
+	  DEVS("{'name': 'e', 'type': 'ethdev', 'devargs': 'net_null0', "
+	       "'socket_owner': 'nobody'}"),
+	  { "cfg.json: devices[0]: unknown key \"socket_owner\" for type ethdev" } },
+	{ "top-level socket defaults bad",
+	  "{'socket_owner': 'nosuchuser', 'socket_group': 'nosuchgroup', "
+	  "'socket_mode': '0800', 'devices': [" NET_A "]}",
+	  { "cfg.json: socket_owner: no such user \"nosuchuser\"",
+	    "cfg.json: socket_group: no such group \"nosuchgroup\"",
+	    "cfg.json: socket_mode: expected octal digits such as \"0660\", got \"0800\"" } },
 };
 
 static void
@@ -455,6 +531,8 @@ test_default(void **state)
 		assert_int_equal(d->queues, 1);
 		assert_int_equal(d->link, 0);
 	}
+	for (unsigned int i = 0; i < 3; i++)
+		assert_false(vgw_conf_sockperm_set(&conf->devs[i].sockperm));
 	assert_string_equal(conf->devs[0].name, "net0");
 	assert_string_equal(conf->devs[1].name, "net1");
 	assert_string_equal(conf->devs[0].socket, "/run/vhostgw/net0.sock");
@@ -1049,6 +1127,100 @@ test_protocol_features_off(void **state)
 	vgw_conf_free(conf);
 }
 
+/* ---- socket ownership ---- */
+
+static uint32_t
+uid_of(const char *name)
+{
+	struct passwd *pw = getpwnam(name);
+
+	if (pw == NULL)
+		print_error("no user %s on this system\n", name);
+	assert_non_null(pw);
+	return pw->pw_uid;
+}
+
+static uint32_t
+gid_of(const char *name)
+{
+	struct group *gr = getgrnam(name);
+
+	if (gr == NULL)
+		print_error("no group %s on this system\n", name);
+	assert_non_null(gr);
+	return gr->gr_gid;
+}
+
+static void
+assert_sockperm(const struct vgw_conf_sockperm *sp, uint32_t uid, uint32_t gid, int mode)
+{
+	assert_int_equal(sp->uid, uid);
+	assert_int_equal(sp->gid, gid);
+	assert_int_equal(sp->mode, mode);
+}
+
+/* Each key alone, by name and by number; none: left as created. */
+static void
+test_socket_keys(void **state)
+{
+	const uint32_t keep = VGW_CONF_ID_KEEP;
+	struct vgw_conf *conf = parse_ok(
+		DEVS("{'name': 'a', 'type': 'net', 'socket': 'a.sock', 'socket_owner': 'nobody'}, "
+		     "{'name': 'b', 'type': 'net', 'socket': 'b.sock', 'socket_group': 'nogroup'}, "
+		     "{'name': 'c', 'type': 'net', 'socket': 'c.sock', 'socket_mode': '0660'}, "
+		     "{'name': 'd', 'type': 'net', 'socket': 'd.sock', 'socket_owner': '4321', "
+		     "'socket_group': '1234', 'socket_mode': '660'}, "
+		     "{'name': 'f', 'type': 'fs', 'socket': 'f.sock', 'shared_dir': '/srv', "
+		     "'tag': 't', 'socket_owner': 'root', 'socket_group': 'root', "
+		     "'socket_mode': '0'}, "
+		     "{'name': 'g', 'type': 'net', 'socket': 'g.sock', 'socket_mode': '777'}, "
+		     "{'name': 'h', 'type': 'net', 'socket': 'h.sock', 'mode': 'client'}, "
+		     "{'name': 'i', 'type': 'net', 'socket': 'i.sock'}"));
+
+	assert_int_equal(conf->n_devs, 8);
+	assert_sockperm(&conf->devs[0].sockperm, uid_of("nobody"), keep, VGW_CONF_MODE_KEEP);
+	assert_sockperm(&conf->devs[1].sockperm, keep, gid_of("nogroup"), VGW_CONF_MODE_KEEP);
+	assert_sockperm(&conf->devs[2].sockperm, keep, keep, 0660);
+	assert_sockperm(&conf->devs[3].sockperm, 4321, 1234, 0660);
+	assert_sockperm(&conf->devs[4].sockperm, 0, 0, 0);
+	assert_sockperm(&conf->devs[5].sockperm, keep, keep, 0777);
+	assert_sockperm(&conf->devs[6].sockperm, keep, keep, VGW_CONF_MODE_KEEP);
+	assert_sockperm(&conf->devs[7].sockperm, keep, keep, VGW_CONF_MODE_KEEP);
+	assert_sockperm(&conf->sockperm, keep, keep, VGW_CONF_MODE_KEEP);
+	for (unsigned int i = 0; i < 6; i++)
+		assert_true(vgw_conf_sockperm_set(&conf->devs[i].sockperm));
+	assert_false(vgw_conf_sockperm_set(&conf->devs[6].sockperm));
+	assert_false(vgw_conf_sockperm_set(&conf->devs[7].sockperm));
+	vgw_conf_free(conf);
+}
+
+/* The top level's keys are every server device's default, a device's own
+ * key wins, key by key; client-mode devices and ethdevs take none. */
+static void
+test_socket_defaults(void **state)
+{
+	const uint32_t keep = VGW_CONF_ID_KEEP;
+	struct vgw_conf *conf = parse_ok(
+		"{'socket_owner': 'nobody', 'socket_group': 'nogroup', 'socket_mode': '0660', "
+		"'devices': [" NET_A ", "
+		"{'name': 'b', 'type': 'net', 'socket': 'b.sock', 'socket_mode': '0600'}, "
+		"{'name': 'c', 'type': 'net', 'socket': 'c.sock', 'socket_owner': '0', "
+		"'socket_group': '107'}, "
+		"{'name': 'h', 'type': 'net', 'socket': 'h.sock', 'mode': 'client'}, " FS_F
+		", " ETH_E "]}");
+	uint32_t nobody = uid_of("nobody"), nogroup = gid_of("nogroup");
+
+	assert_int_equal(conf->n_devs, 6);
+	assert_sockperm(&conf->sockperm, nobody, nogroup, 0660);
+	assert_sockperm(&conf->devs[0].sockperm, nobody, nogroup, 0660);
+	assert_sockperm(&conf->devs[1].sockperm, nobody, nogroup, 0600);
+	assert_sockperm(&conf->devs[2].sockperm, 0, 107, 0660);
+	assert_sockperm(&conf->devs[3].sockperm, keep, keep, VGW_CONF_MODE_KEEP);
+	assert_sockperm(&conf->devs[4].sockperm, nobody, nogroup, 0660);
+	assert_sockperm(&conf->devs[5].sockperm, keep, keep, VGW_CONF_MODE_KEEP);
+	vgw_conf_free(conf);
+}
+
 int
 main(void)
 {
@@ -1068,6 +1240,8 @@ main(void)
 		cmocka_unit_test(test_device_count),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_null_errlist),
+		cmocka_unit_test(test_socket_keys),
+		cmocka_unit_test(test_socket_defaults),
 	};
 	struct CMUnitTest bad[VGW_ARRAY_SIZE(bad_cases)];
 	int failed;
