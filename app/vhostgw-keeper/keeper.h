@@ -111,6 +111,10 @@ int kp_upgrade(struct keeper *k, const char *binary, char *why, size_t len);
 /* relay.c */
 void kp_dev_init(struct keeper *k, struct kp_dev *d, const struct vgw_conf_dev *c);
 int kp_dev_listen(struct kp_dev *d);
+/* The listening socket's configured owner, group and mode ("socket_owner",
+ * ...), before a front-end may connect; on failure a message, the socket
+ * closed and removed, -errno. */
+int kp_dev_sockperm(struct kp_dev *d);
 void kp_fe_accept(struct keeper *k, struct kp_dev *d);
 void kp_fe_connect(struct keeper *k, struct kp_dev *d);
 void kp_fe_readable(struct keeper *k, struct kp_dev *d);

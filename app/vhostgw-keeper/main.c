@@ -724,6 +724,9 @@ setup(struct keeper *k)
 				c->name, c->socket, strerror(-ret));
 			return ret;
 		}
+		ret = kp_dev_sockperm(d);
+		if (ret < 0)
+			return ret;
 	}
 	ret = kp_ctl_open(k);
 	if (ret < 0) {

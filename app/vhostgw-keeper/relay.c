@@ -175,6 +175,31 @@ kp_dev_listen(struct kp_dev *d)
 	return 0;
 }
 
+int
+kp_dev_sockperm(struct kp_dev *d)
+{
+	const struct vgw_conf_sockperm *sp = &d->conf->sockperm;
+	const char *step;
+	char perm[64];
+	int ret;
+
+	if (d->listen_fd < 0 || !vgw_conf_sockperm_set(sp))
+		return 0;
+	vgw_socket_perm_str(perm, sizeof(perm), sp->uid, sp->gid, sp->mode);
+	ret = vgw_socket_set_perm(d->conf->socket, sp->uid, sp->gid, sp->mode, &step);
+	if (ret < 0) {
+		/* nobody may connect to it with the wrong permissions */
+		close(d->listen_fd);
+		d->listen_fd = -1;
+		unlink(d->conf->socket);
+		fprintf(stderr, "vhostgw-keeper: device %s: cannot %s socket %s (%s): %s\n",
+			d->conf->name, step, d->conf->socket, perm, strerror(-ret));
+		return ret;
+	}
+	kp_log("device %s: socket %s: %s", d->conf->name, d->conf->socket, perm);
+	return 0;
+}
+
 static void
 fe_up(struct keeper *k, struct kp_dev *d, int fd)
 {

@@ -236,7 +236,9 @@ prepare_paths(const struct vgw_conf *conf, struct vgw_errlist *errs)
 
 /* Under the keeper the configured sockets are the keeper's: the gateway
  * serves each net and fs device on DIR/<name>.sock, in server mode, and
- * the keeper connects there (doc/keeper.rst). */
+ * the keeper connects there (doc/keeper.rst). Their owner, group and mode
+ * are the keeper's to apply, to the sockets it listens on; the gateway's
+ * stay its own, in the keeper's private DIR. */
 static int
 keeper_sockets(struct vgw_conf *conf, const char *dir)
 {
@@ -253,6 +255,9 @@ keeper_sockets(struct vgw_conf *conf, const char *dir)
 		}
 		strcpy(d->socket, path);
 		d->mode = VGW_MODE_SERVER;
+		d->sockperm = (struct vgw_conf_sockperm){ .uid = VGW_CONF_ID_KEEP,
+							  .gid = VGW_CONF_ID_KEEP,
+							  .mode = VGW_CONF_MODE_KEEP };
 	}
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define VGW_NAME_MAX 32	   /* device and bridge names, NUL included */
 #define VGW_SOCKET_MAX 108 /* sizeof(sun_path) */
@@ -35,5 +36,13 @@ void vgw_errlist_free(struct vgw_errlist *e);
 
 /* Copy src into dst of size n; return -ENAMETOOLONG if it does not fit. */
 int vgw_strlcpy_checked(char *dst, const char *src, size_t n);
+
+/* Give the unix socket file at path an owner, a group (UINT32_MAX: left
+ * as they are) and permission bits (mode < 0: left): chown, then chmod.
+ * 0, or -errno with *step naming what failed ("stat", "chown", "chmod";
+ * -ENOTSOCK: path is not a socket). */
+int vgw_socket_set_perm(const char *path, uint32_t uid, uint32_t gid, int mode, const char **step);
+/* "owner 65534, group 107, mode 0660" ("-" for what is left), in buf. */
+const char *vgw_socket_perm_str(char *buf, size_t len, uint32_t uid, uint32_t gid, int mode);
 
 #endif /* VGW_COMMON_H */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_log.h>
 
@@ -117,6 +118,34 @@ vgw_device_add(struct vgw_device *dev, const struct vgw_conf_dev *conf, uint16_t
 	return ret;
 }
 
+/* A server socket, listening: its configured owner, group and mode, before
+ * a front-end that is not root may connect (connect() needs write
+ * permission on the socket, which the umask leaves to its owner). When
+ * they cannot be applied the socket is removed at once, so that nobody
+ * connects to it with the wrong permissions, and start-up fails. */
+static int
+device_socket_perm(struct vgw_device *dev)
+{
+	const struct vgw_conf_sockperm *sp = &dev->conf->sockperm;
+	const char *path = dev->conf->socket;
+	const char *step;
+	char perm[64];
+	int ret;
+
+	if (dev->conf->mode != VGW_MODE_SERVER || !vgw_conf_sockperm_set(sp))
+		return 0;
+	vgw_socket_perm_str(perm, sizeof(perm), sp->uid, sp->gid, sp->mode);
+	ret = vgw_socket_set_perm(path, sp->uid, sp->gid, sp->mode, &step);
+	if (ret < 0) {
+		unlink(path);
+		DEV_LOG(dev, ERR, "cannot %s socket %s (%s): %s; not served", step, path, perm,
+			strerror(-ret));
+		return ret;
+	}
+	DEV_LOG(dev, INFO, "socket %s: %s", path, perm);
+	return 0;
+}
+
 int
 vgw_device_start(struct vgw_device *dev)
 {
@@ -128,7 +157,7 @@ vgw_device_start(struct vgw_device *dev)
 			dev->conf->socket);
 		return -EIO;
 	}
-	return 0;
+	return device_socket_perm(dev) < 0 ? -EIO : 0;
 }
 
 void
