@@ -185,8 +185,9 @@ guard_check(int fd, struct vgw_device *dev, struct msghdr *mh)
 	atomic_fetch_add_explicit(&dev->msgs_refused, 1, memory_order_relaxed);
 	if (whole && (m.flags & VK_FLAG_NEED_REPLY)) {
 		mh->msg_controllen = 0;
-		VGW_LOG(app, ERR, "%s: front-end message refused: %s; passed on without fds "
-				  "for rte_vhost to answer",
+		VGW_LOG(app, ERR,
+			"%s: front-end message refused: %s; passed on without fds "
+			"for rte_vhost to answer",
 			dev->name, err);
 		return 1;
 	}
