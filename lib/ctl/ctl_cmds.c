@@ -84,12 +84,24 @@ vgw_ctl_device_json(struct vgw_device *dev)
 	return d;
 }
 
+/* A device's counters, and its recoveries under the keeper: replays
+ * finished in this gateway and, after one, the last one's time from the
+ * crash to its end and when it ended. */
 json_t *
 vgw_ctl_device_stats(struct vgw_device *dev)
 {
+	const struct vgw_ctl_dev *cd = vgw_ctl_dev_find(dev->name);
 	json_t *o = json_pack("{s:s}", "name", dev->name);
 
 	dev->ops->stats(dev, o);
+	if (cd == NULL)
+		return o;
+	json_object_set_new(o, "recoveries", json_integer((json_int_t)cd->recoveries));
+	if (cd->recoveries > 0) {
+		json_object_set_new(o, "last_recovery_ms",
+				    json_integer((json_int_t)cd->last_recovery_ms));
+		json_object_set_new(o, "last_recovery_ts", json_real(cd->last_recovery_ts));
+	}
 	return o;
 }
 

@@ -163,6 +163,11 @@ handle_input(const struct ctl_input *in)
 
 	if (d == NULL)
 		return;
+	if (in->ev == VGW_VHOST_EV_RECOVERY_END) {
+		d->recoveries++;
+		d->last_recovery_ms = in->arg;
+		d->last_recovery_ts = in->ts;
+	}
 	pin = vgw_ctl_phase_input(in->ev, in->arg, detail, sizeof(detail));
 	if (pin >= 0)
 		vgw_ctl_feed(d, pin, detail, in->ts);

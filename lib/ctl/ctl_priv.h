@@ -10,12 +10,16 @@
 #include "vgw_conf.h"
 #include "phase.h"
 
-/* The control thread's record of a device: its phase machine. */
+/* The control thread's record of a device: its phase machine, and the
+ * keeper's replays of it into this gateway (recovery-end). */
 struct vgw_ctl_dev {
 	char name[VGW_NAME_MAX];
 	enum vgw_dev_type type;
 	struct vgw_phase_machine pm;
 	double phase_ts;
+	uint64_t recoveries;	   /* replays finished in this gateway */
+	uint64_t last_recovery_ms; /* the last one: ms from the crash to its end */
+	double last_recovery_ts;   /* ... and when it ended */
 };
 
 /* ctl.c */

@@ -72,14 +72,16 @@ def stats(k, odd=False):
                  (3036000, 30360000), (5, 100), (50000, 2500000)),
            queue(1, k, (0, 0), (0, 0), (10, 0), (640, 0), (0, 0), (0, 0))]
     vm2 = [queue(0, k, (7, 0), (448, 0), (9, 0), (576, 0), (2, 0), (700, 0))]
-    devs = [device_stats("vm1", vm1), device_stats("vm2", vm2, bridge_macs=3)]
+    devs = [device_stats("vm1", vm1, malformed=4 + k, recoveries=1, last_recovery_ms=412,
+                         last_recovery_ts=1732363600.5),
+            device_stats("vm2", vm2, bridge_macs=3, recoveries=0)]
     if odd:
         devs.append(device_stats(ODD, []))
     return {"ok": True, "devices": devs,
             "workers": [{"lcore": 1, "loops": 1000 + 1000 * k, "busy_loops": 100 + 250 * k},
                         {"lcore": 2, "loops": 500 + 2000 * k, "busy_loops": 0}],
             "mbufs": {"total": 16383, "in_use": 1200 + 34 * k, "size": 2176},
-            "tsc_hz": 2400000000}
+            "tsc_hz": 2400000000, "restarts": 3}
 
 
 def line(obj):
@@ -156,6 +158,11 @@ class FakeGateway:
         return [line({"ok": True, "commands": {"devices": "list the devices",
                                                "help": "this list"}})]
 
+    def keeper(self, req, n):
+        return [line({"ok": True, "keeper": {"pid": 4242, "restarts": 3,
+                                             "last_exit": "killed by signal 9 (Killed)",
+                                             "socket": "/x/keeper.sock"}})]
+
     def simple(self, req, n):
         return [line({"ok": True})]
 
@@ -166,7 +173,8 @@ class FakeGateway:
 COMMANDS = {"devices": FakeGateway.devices, "device": FakeGateway.device,
             "stats": FakeGateway.stats, "help": FakeGateway.help,
             "subscribe": FakeGateway.subscribe, "log-level": FakeGateway.simple,
-            "state-save": FakeGateway.simple, "state-load": FakeGateway.simple}
+            "state-save": FakeGateway.simple, "state-load": FakeGateway.simple,
+            "keeper": FakeGateway.keeper}
 
 
 # --- helpers ----------------------------------------------------------------
@@ -488,9 +496,31 @@ def check_exposition(samples, types, helps):
     t.check(value(samples, "vhostgw_mbufs_total") == 16383, "mbufs total")
     t.check(value(samples, "vhostgw_worker_loops_total", lcore=2) == 500, "loops lcore 2")
     t.check(value(samples, "vhostgw_worker_busy_loops_total", lcore=1) == 100, "busy lcore 1")
+    for n, kind in [("vhostgw_device_phase_code", "gauge"),
+                    ("vhostgw_device_malformed_total", "counter"),
+                    ("vhostgw_device_recoveries_total", "counter"),
+                    ("vhostgw_device_last_recovery_seconds", "gauge"),
+                    ("vhostgw_device_last_recovery_timestamp_seconds", "gauge"),
+                    ("vhostgw_keeper_restarts_total", "counter"),
+                    ("vhostgw_keeper_info", "gauge")]:
+        t.check(types.get(n) == kind and helps.get(n), f"TYPE/HELP of {n}: {types.get(n)}")
+    codes = family(samples, "vhostgw_device_phase_code")
+    t.check(codes == {frozenset({("device", "vm1")}): 2, frozenset({("device", ODD)}): -1},
+            f"phase codes (running is 2, an unknown phase -1): {codes}")
+    t.check(value(samples, "vhostgw_device_malformed_total", device="vm1") == 4 and
+            not [k for k in family(samples, "vhostgw_device_malformed_total")
+                 if dict(k)["device"] != "vm1"], "malformed: vm1's only")
+    t.check(value(samples, "vhostgw_device_recoveries_total", device="vm1") == 1 and
+            value(samples, "vhostgw_device_recoveries_total", device="vm2") == 0, "recoveries")
+    t.check(value(samples, "vhostgw_device_last_recovery_seconds", device="vm1") == 0.412 and
+            len(family(samples, "vhostgw_device_last_recovery_seconds")) == 1,
+            "last recovery: vm1's only, in seconds")
+    t.check(value(samples, "vhostgw_device_last_recovery_timestamp_seconds", device="vm1")
+            == 1732363600.5, "last recovery timestamp")
+    t.check(value(samples, "vhostgw_keeper_restarts_total") == 3, "keeper restarts")
 
 
-def test_exporter(odd_sock, odd_gw):
+def test_exporter(odd_sock, odd_gw, nokeeper_sock):
     p, port = start_exporter(odd_sock)
     try:
         status, ctype, body = get(port, "/metrics")
@@ -501,6 +531,8 @@ def test_exporter(odd_sock, odd_gw):
         t.check('vhostgw_device_connected{device="q\\"uo\\\\te\\nnl"} 1\n' in body,
                 "label value escaping:\n" + body)
         t.check("vhostgw_up 1\n" in body, "vhostgw_up 1 line")
+        t.check(value(samples, "vhostgw_keeper_info", pid=4242,
+                      last_exit="killed by signal 9 (Killed)") == 1, "keeper info")
         try:
             get(port, "/nope")
             raise t.TestFailure("GET /nope did not fail")
@@ -515,7 +547,21 @@ def test_exporter(odd_sock, odd_gw):
     finally:
         p.terminate()
         p.wait(10)
-    t.log("exporter: counters, gauges, phases, label escaping, 404, vhostgw_up 0")
+    # a gateway without the keeper command: everything else as before
+    p, port = start_exporter(nokeeper_sock)
+    try:
+        _, _, body = get(port, "/metrics")
+        samples, types, helps = parse_exposition(body)
+        t.check(value(samples, "vhostgw_up") == 1 and types.get("vhostgw_keeper_info") and
+                not family(samples, "vhostgw_keeper_info"),
+                f"no keeper command: vhostgw_up 1, no keeper_info sample\n{body}")
+        t.check(value(samples, "vhostgw_rx_packets_total", device="vm1", queue=0) == 1000,
+                "no keeper command: counters")
+    finally:
+        p.terminate()
+        p.wait(10)
+    t.log("exporter: counters, gauges, phases, keeper, recoveries, label escaping, 404, "
+          "vhostgw_up 0, a gateway without the keeper command")
 
 
 # --- main -------------------------------------------------------------------
@@ -540,7 +586,8 @@ def main():
         test_ctl_unreachable(wd)
         test_ctl_watch(sock, gw, nosub.path)
         test_top(sock, wd)
-        test_exporter(odd.path, odd)
+        nokeeper = FakeGateway(os.path.join(wd, "nokeeper.sock"), without={"keeper"})
+        test_exporter(odd.path, odd, nokeeper.path)
     finally:
         shutil.rmtree(wd, ignore_errors=True)
 
