@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "keeper.h"
+#include "vgw_version.h"
 
 #define EXIT_USAGE 2
 
@@ -88,6 +89,7 @@ usage(void)
 	       "                      its EAL up and takes over at once; the two use the\n"
 	       "                      gateway's --file-prefix with -k0 and -k1 added)\n"
 	       "  --help              this text\n"
+	       "  --version           print the version and exit\n"
 	       "\n"
 	       "The gateway gets --keeper DIR. SIGHUP starts a gateway the keeper gave up on\n"
 	       "again. Exit status: 0 after SIGINT/SIGTERM (the\n"
@@ -119,6 +121,7 @@ parse_opts(struct keeper *k, int argc, char **argv)
 		{ "stable-ms", required_argument, NULL, 's' },
 		{ "no-standby", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long v;
@@ -158,6 +161,9 @@ parse_opts(struct keeper *k, int argc, char **argv)
 			break;
 		case 'h':
 			usage();
+			exit(0);
+		case 'V':
+			printf("vhostgw-keeper %s\n", VGW_VERSION);
 			exit(0);
 		default:
 			fprintf(stderr, "vhostgw-keeper: unknown option \"%s\" (try --help)\n",

@@ -28,6 +28,7 @@
 #include "vgw_log.h"
 #include "vgw_net.h"
 #include "vgw_vhost.h"
+#include "vgw_version.h"
 
 #include "msgguard.h"
 
@@ -50,6 +51,7 @@ static void
 usage(const char *prog)
 {
 	printf("Usage: %s [EAL options] -- [options]\n"
+	       "       %s [options]   (EAL options at their defaults)\n"
 	       "\n"
 	       "vhostgw: a poll-mode vhost-user gateway for virtio-net devices,\n"
 	       "switched to each other and to DPDK ports.\n"
@@ -72,31 +74,49 @@ usage(const char *prog)
 	       "                         net and fs device listens on DIR/<name>.sock,\n"
 	       "                         the keeper owns the configured sockets\n"
 	       "  --help                 this text\n"
+	       "  --version              print the version and exit\n"
 	       "\n"
 	       "EAL options default to --file-prefix=vhostgw --huge-unlink; the main\n"
 	       "lcore runs the control thread, every other lcore is a polling worker.\n"
 	       "Exit status: 0 after a clean stop (SIGINT, SIGTERM), 1 on a start-up\n"
 	       "failure, 2 on a bad configuration or command line.\n",
-	       prog);
+	       prog, prog);
+}
+
+/* vhostgw's own options: after "--", or first on a command line without
+ * one (then there are no EAL options). EAL has none of these names. */
+static const struct option app_longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "control-socket", required_argument, NULL, 's' },
+	{ "idle-sleep-us", required_argument, NULL, 'i' },
+	{ "check-config", no_argument, NULL, 'k' },
+	{ "keeper", required_argument, NULL, 'K' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static bool
+is_app_option(const char *arg)
+{
+	size_t n = strcspn(arg, "=");
+
+	if (strncmp(arg, "--", 2) != 0 || strcmp(arg, "--help") == 0)
+		return false;
+	for (const struct option *o = app_longopts; o->name != NULL; o++)
+		if (strlen(o->name) == n - 2 && strncmp(arg + 2, o->name, n - 2) == 0)
+			return true;
+	return false;
 }
 
 static int
 parse_app_args(int argc, char **argv, struct app_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "control-socket", required_argument, NULL, 's' },
-		{ "idle-sleep-us", required_argument, NULL, 'i' },
-		{ "check-config", no_argument, NULL, 'k' },
-		{ "keeper", required_argument, NULL, 'K' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int opt;
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", app_longopts, NULL)) != -1) {
 		char *end;
 		unsigned long v;
 
@@ -126,6 +146,9 @@ parse_app_args(int argc, char **argv, struct app_opts *o)
 			break;
 		case 'h':
 			usage("vhostgw");
+			exit(0);
+		case 'V':
+			printf("vhostgw %s\n", VGW_VERSION);
 			exit(0);
 		default:
 			fprintf(stderr, "vhostgw: unknown option \"%s\" (try --help)\n",
@@ -376,6 +399,10 @@ main(int argc, char **argv)
 		usage(argv[0]);
 		return 0;
 	}
+	/* vhostgw --check-config --config FILE: no EAL options, every
+	 * argument is vhostgw's */
+	if (sep == argc && argc > 1 && is_app_option(argv[1]))
+		sep = 0;
 	if (sep < argc && parse_app_args(argc - sep, argv + sep, &opts) < 0)
 		return EXIT_CONFIG;
 
