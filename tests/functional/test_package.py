@@ -8,7 +8,8 @@ file has the version of meson.build and the runtime dependencies. dpkg -i
 installs it: the programs, the manual pages, the unit and the sample
 configuration (a conffile) are where they belong; the installed vhostgw
 accepts the sample (--check-config); vhostgw, vhostgw-keeper and
-vhostgw-ctl print the version; man finds the pages; systemd-analyze
+vhostgw-ctl print the version (as they do from the build and source
+trees); man finds the pages; systemd-analyze
 verifies the unit (when systemd is installed); the installed keeper runs
 the installed gateway, which serves its devices and stops cleanly.
 dpkg --purge removes every file again, also when a step failed.
@@ -17,7 +18,8 @@ A vhostgw package left installed by an earlier run that died is purged
 first (and said so). The machine lock also keeps two runs from installing
 at once.
 
-  python3 test_package.py VHOSTGW BUILD_DIR VERSION    exit 0 on success
+  python3 test_package.py VHOSTGW VHOSTGW_KEEPER BUILD_DIR VERSION
+                                                      exit 0 on success
 """
 import os
 import re
@@ -27,8 +29,9 @@ import sys
 
 import vgwtest as t
 
-MKDEB = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "usertools", "vhostgw-mkdeb")
+USERTOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "usertools")
+MKDEB = os.path.join(USERTOOLS, "vhostgw-mkdeb")
 PROGRAMS = ["/usr/bin/vhostgw", "/usr/bin/vhostgw-keeper", "/usr/bin/vhostgw-ctl",
             "/usr/bin/vhostgw-top", "/usr/bin/vhostgw-exporter"]
 MAN_PAGES = ["/usr/share/man/man8/vhostgw.8.gz", "/usr/share/man/man8/vhostgw-ctl.8.gz",
@@ -59,6 +62,15 @@ def purge(why):
     rc, out = sh(["dpkg", "--purge", "vhostgw"])
     t.log(f"dpkg --purge vhostgw ({why}): exit {rc}")
     return rc, out
+
+
+def check_versions(argvs, version):
+    """Each program prints "NAME VERSION", one line, exit 0."""
+    for name, argv in argvs:
+        rc, out = sh(argv + ["--version"], cwd="/")
+        t.log(f"{' '.join(argv)} --version: {out.strip()}")
+        t.check(rc == 0 and out == f"{name} {version}\n",
+                f"{' '.join(argv)} --version: exit {rc}, {out!r}, expected '{name} {version}'")
 
 
 def build_package(build_dir, version, wd):
@@ -121,11 +133,8 @@ def check_installed(version):
     t.log(f"/usr/bin/vhostgw --check-config --config {CONFIG}: exit {rc}: {out.strip()}")
     t.check(rc == 0 and "configuration OK" in out,
             f"the installed vhostgw refuses the sample configuration (exit {rc}):\n{out}")
-    for prog in ("vhostgw", "vhostgw-keeper", "vhostgw-ctl"):
-        rc, out = sh([f"/usr/bin/{prog}", "--version"], cwd="/")
-        t.log(f"/usr/bin/{prog} --version: {out.strip()}")
-        t.check(rc == 0 and out == f"{prog} {version}\n",
-                f"{prog} --version: exit {rc}, {out!r}, expected '{prog} {version}'")
+    check_versions([(p, [f"/usr/bin/{p}"]) for p in ("vhostgw", "vhostgw-keeper",
+                                                      "vhostgw-ctl")], version)
     with open("/usr/bin/vhostgw-ctl") as f:
         first = f.readline().strip()
     t.check(first == "#!/usr/bin/python3", f"vhostgw-ctl's interpreter line: {first}")
@@ -176,7 +185,8 @@ def run_installed(wd):
 
 
 def main():
-    binary, build_dir, version = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3]
+    binary, keeper = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    build_dir, version = os.path.abspath(sys.argv[3]), sys.argv[4]
     for tool in ("dpkg", "dpkg-deb", "dpkg-query", "man"):
         t.check(shutil.which(tool) is not None, f"{tool} not found "
                 f"(usertools/vhostgw-setup deps installs it)")
@@ -191,6 +201,10 @@ def main():
     t.check(not present, f"{present} exist and belong to no vhostgw package (a meson "
             f"install into /usr?): not overwriting them")
 
+    # the build and source trees' programs first
+    check_versions([("vhostgw", [binary]), ("vhostgw-keeper", [keeper]),
+                    ("vhostgw-ctl", [sys.executable, os.path.join(USERTOOLS, "vhostgw-ctl")])],
+                   version)
     deb = build_package(build_dir, version, wd)
     check_control(deb, version)
     check_lintian(deb)
