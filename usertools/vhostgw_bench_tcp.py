@@ -53,6 +53,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'e2e'))
 import vgw_e2e as e2e  # noqa: E402
 import test_migrate_load as ml  # noqa: E402  (transfers(), served_md5(), klog_bad())
+# the helpers both benchmarks share (its log() also takes the harness's lines)
+from vhostgw_bench_fs import (BenchError, _cpu_list, find_vhostgw, log,  # noqa: E402
+                              machine_busy, worker_cpus)
 
 BACKENDS = ('vhostgw', 'testpmd', 'testpmd-tso')
 PROMPT = 'testpmd> '
@@ -66,17 +69,6 @@ FEATURE_BITS = (('CSUM', 0), ('GUEST_CSUM', 1), ('GUEST_TSO4', 7), ('GUEST_TSO6'
                 ('INDIRECT_DESC', 28), ('EVENT_IDX', 29), ('VERSION_1', 32))
 OFFLOAD_BITS = ('CSUM', 'GUEST_CSUM', 'GUEST_TSO4', 'GUEST_TSO6', 'HOST_TSO4', 'HOST_TSO6')
 
-
-class BenchError(Exception):
-    pass
-
-
-def log(msg):
-    """Progress on stderr: stdout carries the table or the JSON."""
-    print('[%7.2f] %s' % (time.monotonic() - e2e.T0, msg), file=sys.stderr, flush=True)
-
-
-e2e.log = log       # the harness's progress lines go to stderr too
 
 
 def feature_names(f):
@@ -146,12 +138,6 @@ def running_on(pid, tid):
         return None
     fields = st[st.rfind(')') + 2:].split()
     return int(fields[36]) if fields[0] == 'R' else None
-
-
-def machine_busy():
-    with open('/proc/stat') as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
 
 
 # ---------------------------------------------------------------------------
@@ -610,44 +596,6 @@ def print_table(rows, summary, results, args, kinds):
 
 # ---------------------------------------------------------------------------
 # Driver
-
-def find_vhostgw(arg):
-    if arg:
-        if not os.access(arg, os.X_OK):
-            raise BenchError('--vhostgw %s: not an executable' % arg)
-        return os.path.abspath(arg)
-    cand = os.path.join(ROOT, 'build', 'app', 'vhostgw', 'vhostgw')
-    if os.access(cand, os.X_OK):
-        return cand
-    p = shutil.which('vhostgw')
-    if p:
-        return p
-    raise BenchError('vhostgw not found (%s nor in PATH): build it or give --vhostgw' % cand)
-
-
-def _cpu_list(text):
-    out = set()
-    for part in text.split(','):
-        part = part.strip()
-        if part:
-            a, _, b = part.partition('-')
-            out.update(range(int(a), int(b or a) + 1))
-    return out
-
-
-def worker_cpus(lcores):
-    """CPUs of the non-main lcores of an EAL --lcores value ('0@0,1@1' -> {1})."""
-    groups = {}
-    for m in re.finditer(r'(\([\d,\-]+\)|[\d\-]+)(?:@(\([\d,\-]+\)|[\d\-]+))?(?:,|$)', lcores):
-        ids = _cpu_list(m.group(1).strip('()'))
-        cpus = _cpu_list(m.group(2).strip('()')) if m.group(2) else None
-        for i in ids:
-            groups[i] = cpus if cpus is not None else {i}
-    if not groups:
-        return set()
-    main = min(groups)
-    return set().union(*[c for i, c in groups.items() if i != main])
-
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(

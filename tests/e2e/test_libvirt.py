@@ -104,12 +104,7 @@ class DomainProc:
             return False
 
     def tail(self, n=25):
-        try:
-            with open(self.log_path, 'rb') as f:
-                lines = f.read().decode(errors='replace').splitlines()
-        except OSError:
-            return ''
-        return '\n'.join('    | ' + l for l in lines[-n:])
+        return e2e.tail_file(self.log_path, n)
 
     def check_alive(self):
         if not self.alive():

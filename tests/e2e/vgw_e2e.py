@@ -356,6 +356,16 @@ def guest_program(cache_dir, src):
 # ---------------------------------------------------------------------------
 # Processes
 
+def tail_file(path, n=25):
+    """The last n lines of a log, indented for a failure message."""
+    try:
+        with open(path, 'rb') as f:
+            lines = f.read().decode(errors='replace').splitlines()
+    except OSError:
+        return ''
+    return '\n'.join('    | ' + l for l in lines[-n:])
+
+
 class Proc:
     """A child process the Run owns; stopped by PID at clean-up."""
 
@@ -399,12 +409,7 @@ class Proc:
         return self.p.returncode
 
     def tail(self, n=25):
-        try:
-            with open(self.log_path, 'rb') as f:
-                lines = f.read().decode(errors='replace').splitlines()
-        except OSError:
-            return ''
-        return '\n'.join('    | ' + l for l in lines[-n:])
+        return tail_file(self.log_path, n)
 
     def check_alive(self):
         if not self.alive():

@@ -296,15 +296,6 @@ def scrape(port):
         return r.read().decode()
 
 
-def wait_for(what, cond, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise t.TestFailure(f"timed out waiting for {what}")
-
-
 def main():
     binary, keeper, vnet, vfs = sys.argv[1:5]
     vnet, vfs = os.path.abspath(vnet), os.path.abspath(vfs)
@@ -332,12 +323,12 @@ def main():
     rb = t.VufrontNet(vnet, wd, "recv-b", ["--socket", sock["b"], "--recv", str(N),
                                             "--verify"] + common)
     rb.wait_ready()
-    wait_for("b running", lambda: kp.device("b")["phase"] == "running")
+    t.wait_for("b running", lambda: kp.device("b")["phase"] == "running", 30)
     n_b = len(kp.replays("b"))
     pid = kp.kill_gateway()
-    wait_for(f"gateway {pid} replaced and b replayed",
-             lambda: len(kp.gateway_pids()) >= 2 and len(kp.replays("b")) > n_b)
-    wait_for("b resumed", lambda: kp.device("b")["phase"] == "resumed", 10)
+    t.wait_for(f"gateway {pid} replaced and b replayed",
+               lambda: len(kp.gateway_pids()) >= 2 and len(kp.replays("b")) > n_b, 30)
+    t.wait_for("b resumed", lambda: kp.device("b")["phase"] == "resumed", 10)
     st = kp.stats("b")
     t.check(st.get("recoveries") == 1 and isinstance(st.get("last_recovery_ms"), int),
             f"b after the replay: {st}")

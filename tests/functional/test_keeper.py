@@ -26,15 +26,6 @@ import vgwtest as t
 KILLS = 20
 
 
-def wait_for(what, cond, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise t.TestFailure(f"timed out waiting for {what}")
-
-
 def gw_rx(tp):
     return tp.port_stats()[2]["rx_packets"]
 
@@ -45,16 +36,16 @@ def kill_and_recover(kp, tp, i):
     n_a, n_b = len(kp.replays("a")), len(kp.replays("b"))
     pid = kp.kill_gateway()
     t0 = time.time()
-    wait_for(f"kill {i}: gateway {pid} replaced",
-             lambda: len(kp.gateway_pids()) >= i + 2 and
-             len(kp.replays("a")) > n_a and len(kp.replays("b")) > n_b)
+    t.wait_for(f"kill {i}: gateway {pid} replaced",
+               lambda: len(kp.gateway_pids()) >= i + 2 and
+               len(kp.replays("a")) > n_a and len(kp.replays("b")) > n_b)
     # counted by the new gateway: it started from zero
     kp.wait_counter("b", "tx_packets", 10000)
     # the phase follows the keeper's END, which comes after the replay the
     # device already serves on: it may trail the first frames a little
     for dev in ("a", "b"):
         try:
-            wait_for(f"kill {i}: {dev} resumed", lambda: kp.device(dev)["phase"] == "resumed", 5)
+            t.wait_for(f"kill {i}: {dev} resumed", lambda: kp.device(dev)["phase"] == "resumed", 5)
         except t.TestFailure:
             ph = kp.device(dev)["phase"]
             raise t.TestFailure(f"kill {i}: {dev} is {ph} in the new gateway, not resumed")
@@ -81,8 +72,8 @@ def upgrade(kp, ctl, wd):
     t.check(r.returncode == 0 and "upgrade to " + copy in r.stdout,
             f"vhostgw-ctl upgrade: {r.returncode} {r.stdout!r} {r.stderr!r}")
     t0 = time.time()
-    wait_for("the upgraded gateway replayed",
-             lambda: len(kp.replays("a")) > n_a and len(kp.replays("b")) > n_b, 60)
+    t.wait_for("the upgraded gateway replayed",
+               lambda: len(kp.replays("a")) > n_a and len(kp.replays("b")) > n_b, 60)
     kp.wait_counter("b", "tx_packets", 10000)
     k = kp.ctl("keeper")["keeper"]
     t.check(k["last_exit"] == "upgraded" and k["restarts"] == KILLS, f"after the upgrade: {k}")
@@ -154,10 +145,10 @@ def main():
     s.settimeout(5)
     t.check(s.recv(1) == b"", "the keeper kept a connection that sent ring 200")
     s.close()
-    wait_for("the refusal line", lambda: "device c: front-end message refused: "
-             "SET_VRING_NUM: ring 200 out of range (the device has 2)" in kp.proc.output(), 5)
+    t.wait_for("the refusal line", lambda: "device c: front-end message refused: "
+               "SET_VRING_NUM: ring 200 out of range (the device has 2)" in kp.proc.output(), 5)
     before = gw_rx(tp)
-    wait_for("traffic on a and b after the refusal", lambda: gw_rx(tp) > before + 10000)
+    t.wait_for("traffic on a and b after the refusal", lambda: gw_rx(tp) > before + 10000)
 
     # the operator's view of it
     ctl = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "usertools",

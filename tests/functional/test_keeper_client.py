@@ -26,21 +26,12 @@ KILLS = 5
 MAX_RESTARTS = 3
 
 
-def wait_for(what, cond, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise t.TestFailure(f"timed out waiting for {what}")
-
-
 def recovered(kp, n_gateways, before):
     """Both devices replayed (again: more than before, a pair of counts)
     into gateway number n_gateways, frames through it."""
-    wait_for(f"gateway {n_gateways} replayed",
-             lambda: len(kp.gateway_pids()) >= n_gateways and
-             len(kp.replays("a")) > before[0] and len(kp.replays("b")) > before[1])
+    t.wait_for(f"gateway {n_gateways} replayed",
+               lambda: len(kp.gateway_pids()) >= n_gateways and
+               len(kp.replays("a")) > before[0] and len(kp.replays("b")) > before[1])
     kp.wait_counter("b", "tx_packets", 10000)
 
 
@@ -53,9 +44,9 @@ def crash_loop(kp):
     for _ in range(MAX_RESTARTS + 1):
         n = len(kp.gateway_pids())
         os.kill(kp.gateway_pids()[-1], signal.SIGKILL)
-        wait_for("the next gateway or the keeper giving up",
-                 lambda: len(kp.gateway_pids()) > n or "not restarted" in kp.proc.output())
-    wait_for("the keeper giving up", lambda: "not restarted" in kp.proc.output())
+        t.wait_for("the next gateway or the keeper giving up",
+                   lambda: len(kp.gateway_pids()) > n or "not restarted" in kp.proc.output())
+    t.wait_for("the keeper giving up", lambda: "not restarted" in kp.proc.output())
     line = next(l for l in kp.proc.output().splitlines() if "not restarted" in l)
     t.log(f"keeper: {line}")
     t.check(f"gateway died {MAX_RESTARTS + 1} times in a row" in line, line)
@@ -85,7 +76,7 @@ def main():
                         f"net_virtio_user1,path={b},server=1",
                         "net_null0,no-rx=1"],
                    args=["--forward-mode=io", "--port-topology=paired"], wait=False)
-    wait_for("a.sock", lambda: os.path.exists(a))
+    t.wait_for("a.sock", lambda: os.path.exists(a))
     kp = t.Keeper(keeper, binary, wd, cfg,
                   keeper_args=["--stable-ms", "1500", "--max-restarts", str(MAX_RESTARTS)])
     kp.start()

@@ -511,6 +511,16 @@ def read_pcap(path):
     return frames
 
 
+def wait_for(what, cond, timeout=20):
+    """Poll cond() until true; a failure naming what after timeout s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise TestFailure(f"timed out waiting for {what}")
+
+
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
