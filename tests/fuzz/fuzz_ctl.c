@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libFuzzer target: the control socket's request handling (lib/ctl/ctl.c,
+ * ctl_cmds.c, ctl_events.c, phase.c), compiled into this program with DPDK's
+ * headers only; the device registry, the operations the commands call,
+ * rte_ring and rte_log are stubbed (three fake devices: a vhost-user net
+ * device, an fs device with device state, an ethdev uplink), no EAL.
+ *
+ * ctl.c is included here rather than linked: its clients are driven
+ * through its own static functions (client_create, client_read,
+ * serve_backlog, client_flush) on one end of a socketpair, in an epoll set
+ * of its own, instead of a listening socket. Everything a client's bytes
+ * reach runs as in the gateway: the input buffer and line framing (partial
+ * lines across reads, pipelined lines served CTL_LINES_PER_PASS at a time,
+ * over-long lines), JSON parsing, dispatch and every command's argument
+ * checks, the replies and events queued and flushed.
+ *
+ * The input is what clients write, as text (the seeds are request lines);
+ * 0xff starts a harness command:
+ *   0xff 0xff     a literal 0xff byte
+ *   0xff 'F'      write what is buffered now (one read of the server)
+ *   0xff 'C' n    flush, then switch to client n % 2
+ *   0xff 'H'      flush, hang up the current client, connect it again
+ *   0xff 'S'      stop (or start again) reading the current client's replies
+ *   0xff 'R' h l c  append (h * 256 + l) * 4 copies of c (over-long lines)
+ *   0xff 'E' e d  flush, then the vhost event e of device d (phase inputs)
+ * Every line a client reads back must be a JSON object with "ok" (a reply)
+ * or "event" (a subscriber's event); anything else aborts. FUZZ_CTL_PRINT
+ * set in the environment prints them. */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rte_common.h>
+#include <rte_log.h>
+#include <rte_ring.h>
+
+#include "vgw_device.h"
+#include "vgw_dp.h"
+#include "vgw_net.h"
+#include "vgw_vhost.h"
+
+/* The server, its statics within reach. */
+#include "ctl.c"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FZ_CLIENTS 2
+#define FZ_WRITE_MAX (256u * 1024)
+
+/* --- rte_log, rte_ring, rte_cycles -------------------------------------- */
+
+int
+rte_log_register_type_and_pick_level(const char *name, uint32_t level_def)
+{
+	(void)name;
+	(void)level_def;
+	return 0;
+}
+
+int
+rte_log(uint32_t level, uint32_t logtype, const char *format, ...)
+{
+	(void)level;
+	(void)logtype;
+	(void)format;
+	return 0;
+}
+
+int
+rte_log_set_level_pattern(const char *pattern, uint32_t level)
+{
+	(void)level;
+	return pattern[0] == '\0' ? -1 : 0;
+}
+
+uint64_t
+rte_get_tsc_hz(void)
+{
+	return 2000000000ull;
+}
+
+struct rte_ring *
+rte_ring_create_elem(const char *name, unsigned int esize, unsigned int count, int socket_id,
+		     unsigned int flags)
+{
+	size_t bytes = RTE_ALIGN_CEIL(sizeof(struct rte_ring) + (size_t)esize * count,
+				      RTE_CACHE_LINE_SIZE);
+	struct rte_ring *r = aligned_alloc(RTE_CACHE_LINE_SIZE, bytes);
+
+	(void)name;
+	(void)socket_id;
+	if (r == NULL)
+		return NULL;
+	memset(r, 0, bytes);
+	r->flags = flags;
+	r->size = count;
+	r->mask = count - 1;
+	r->capacity = count - 1;
+	r->prod.sync_type = RTE_RING_SYNC_MT;
+	r->cons.sync_type = flags & RING_F_SC_DEQ ? RTE_RING_SYNC_ST : RTE_RING_SYNC_MT;
+	return r;
+}
+
+void
+rte_ring_free(struct rte_ring *r)
+{
+	free(r);
+}
+
+/* --- the observer: the vhost events the harness injects ------------------ */
+
+static vgw_vhost_observer_fn fz_observer;
+
+void
+vgw_vhost_set_observer(vgw_vhost_observer_fn fn)
+{
+	fz_observer = fn;
+}
+
+/* --- dp, net ------------------------------------------------------------ */
+
+unsigned int
+vgw_dp_n_workers(void)
+{
+	return 2;
+}
+
+unsigned int
+vgw_dp_worker_lcore(unsigned int idx)
+{
+	return idx + 1;
+}
+
+void
+vgw_dp_worker_load(unsigned int idx, uint64_t *loops, uint64_t *busy)
+{
+	*loops = 1000 + idx;
+	*busy = idx;
+}
+
+void
+vgw_net_mem_info(struct vgw_net_mem *m)
+{
+	m->mbufs = 8192;
+	m->mbuf_size = 2176;
+	m->in_use = 17;
+	m->bytes = 8192ull * 2176;
+}
+
+/* --- the device registry: three fake devices ----------------------------- */
+
+static struct vgw_conf fz_conf;
+static struct vgw_device fz_devs[3];
+static bool fz_connected[3], fz_ready[3];
+
+static void
+fz_stats(struct vgw_device *dev, json_t *out)
+{
+	json_object_set_new(out, "rx_packets", json_integer(dev->index * 10));
+	json_object_set_new(out, "queues", json_array());
+}
+
+static void
+fz_info(struct vgw_device *dev, struct vgw_device_info *in, json_t *extra)
+{
+	(void)in;
+	if (extra != NULL)
+		json_object_set_new(extra, "link", json_string(dev->name));
+}
+
+static int
+fz_state_save(struct vgw_device *dev, size_t max, void **buf, size_t *len, char *why,
+	      size_t why_len)
+{
+	(void)dev;
+	(void)max;
+	(void)buf;
+	(void)len;
+	(void)why;
+	(void)why_len;
+	abort(); /* only through vgw_device_state_save, stubbed */
+}
+
+static int
+fz_state_load(struct vgw_device *dev, const void *buf, size_t len, char *why, size_t why_len)
+{
+	(void)dev;
+	(void)buf;
+	(void)len;
+	(void)why;
+	(void)why_len;
+	abort();
+}
+
+static int fz_logtype;
+
+static const struct vgw_device_ops fz_net_ops = {
+	.logtype = &fz_logtype,
+	.info = fz_info,
+	.stats = fz_stats,
+};
+
+static const struct vgw_device_ops fz_fs_ops = {
+	.logtype = &fz_logtype,
+	.info = fz_info,
+	.stats = fz_stats,
+	.state_save = fz_state_save,
+	.state_load = fz_state_load,
+};
+
+static void
+fz_devices_init(void)
+{
+	static const char *const names[3] = { "net0", "fs0", "up0" };
+	static const enum vgw_dev_type types[3] = { VGW_DEV_NET, VGW_DEV_FS, VGW_DEV_ETHDEV };
+
+	fz_conf.n_devs = 3;
+	for (unsigned int i = 0; i < 3; i++) {
+		struct vgw_conf_dev *cd = &fz_conf.devs[i];
+		struct vgw_device *d = &fz_devs[i];
+
+		snprintf(cd->name, sizeof(cd->name), "%s", names[i]);
+		cd->type = types[i];
+		snprintf(cd->socket, sizeof(cd->socket), "/run/vhostgw/%s.sock", names[i]);
+		cd->queues = 1;
+		snprintf(d->name, sizeof(d->name), "%s", names[i]);
+		d->type = types[i];
+		d->vhost = types[i] != VGW_DEV_ETHDEV;
+		d->index = i;
+		d->queues = 1;
+		d->conf = cd;
+		d->ops = types[i] == VGW_DEV_FS ? &fz_fs_ops : &fz_net_ops;
+	}
+}
+
+unsigned int
+vgw_device_count(void)
+{
+	return 3;
+}
+
+struct vgw_device *
+vgw_device_at(unsigned int i)
+{
+	return i < 3 ? &fz_devs[i] : NULL;
+}
+
+struct vgw_device *
+vgw_device_find(const char *name)
+{
+	for (unsigned int i = 0; i < 3; i++)
+		if (strcmp(fz_devs[i].name, name) == 0)
+			return &fz_devs[i];
+	return NULL;
+}
+
+void
+vgw_device_info(struct vgw_device *dev, struct vgw_device_info *in, struct json_t *extra)
+{
+	memset(in, 0, sizeof(*in));
+	in->connected = fz_connected[dev->index];
+	in->ready = fz_ready[dev->index];
+	in->vid = in->ready ? dev->index : -1;
+	in->suspended = dev->suspended;
+	in->queues = dev->queues;
+	if (dev->ops->info != NULL)
+		dev->ops->info(dev, in, extra);
+}
+
+int
+vgw_device_suspend(struct vgw_device *dev, bool suspend)
+{
+	if (!dev->vhost)
+		return -ENOTSUP;
+	if (dev->suspended == suspend)
+		return 0;
+	dev->suspended = suspend;
+	return 1;
+}
+
+/* The operator's state-save and state-load: the path is the client's, so
+ * nothing is written or read here; a path with "fail" in it fails. */
+static int
+fz_state_file(struct vgw_device *dev, const char *path, struct json_t *reply, size_t *bytes,
+	      char *why, size_t why_len)
+{
+	if (dev->ops->state_save == NULL)
+		return -ENOTSUP;
+	if (path[0] != '/')
+		abort(); /* do_state checks it */
+	if (!fz_connected[dev->index]) {
+		snprintf(why, why_len, "no front-end is connected");
+		return -ENOTCONN;
+	}
+	if (strstr(path, "fail") != NULL) {
+		snprintf(why, why_len, "%s: %s", path, strerror(EIO));
+		return -EIO;
+	}
+	if (strstr(path, "quiet") != NULL)
+		return -EPERM; /* no reason given */
+	json_object_set_new(reply, "inodes", json_integer(3));
+	*bytes = strlen(path);
+	return 0;
+}
+
+int
+vgw_device_state_save(struct vgw_device *dev, const char *path, struct json_t *reply, size_t *bytes,
+		      char *why, size_t why_len)
+{
+	return fz_state_file(dev, path, reply, bytes, why, why_len);
+}
+
+int
+vgw_device_state_load(struct vgw_device *dev, const char *path, struct json_t *reply, size_t *bytes,
+		      char *why, size_t why_len)
+{
+	return fz_state_file(dev, path, reply, bytes, why, why_len);
+}
+
+/* --- the clients --------------------------------------------------------- */
+
+struct fz_client {
+	struct ctl_client *c; /* the server's side */
+	int peer;	      /* ours */
+	bool stalled;	      /* not reading its replies */
+	char *rx;	      /* a reply line read in part */
+	size_t rx_len;
+	uint8_t *tx; /* bytes not written yet */
+	size_t tx_len;
+};
+
+static struct fz_client fz_cl[FZ_CLIENTS];
+static uint8_t fz_tx_buf[FZ_CLIENTS][FZ_WRITE_MAX];
+static char fz_rx_buf[FZ_CLIENTS][CTL_OUTQ_MAX + 1];
+
+/* One complete line the server sent: a JSON object, a reply or an event. */
+static bool fz_verbose; /* FUZZ_CTL_PRINT set: print them */
+
+static void
+fz_check_line(const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb(line, len, 0, &jerr);
+
+	if (fz_verbose)
+		fprintf(stderr, "%.*s\n", (int)RTE_MIN(len, (size_t)300), line);
+	if (o == NULL || !json_is_object(o))
+		abort();
+	if (!json_is_boolean(json_object_get(o, "ok")) &&
+	    !json_is_string(json_object_get(o, "event")))
+		abort();
+	if (json_is_false(json_object_get(o, "ok")) &&
+	    !json_is_string(json_object_get(o, "error")))
+		abort();
+	json_decref(o);
+}
+
+static void
+fz_drain(struct fz_client *f)
+{
+	char *buf = fz_rx_buf[f - fz_cl];
+
+	if (f->peer < 0 || f->stalled)
+		return;
+	for (;;) {
+		ssize_t n = recv(f->peer, buf + f->rx_len, CTL_OUTQ_MAX - f->rx_len, MSG_DONTWAIT);
+		char *p = buf, *nl;
+
+		if (n <= 0)
+			return;
+		f->rx_len += n;
+		while ((nl = memchr(p, '\n', buf + f->rx_len - p)) != NULL) {
+			fz_check_line(p, nl - p);
+			p = nl + 1;
+		}
+		f->rx_len -= p - buf;
+		memmove(buf, p, f->rx_len);
+		if (f->rx_len == CTL_OUTQ_MAX)
+			abort(); /* a line longer than any reply */
+	}
+}
+
+static void
+fz_connect(struct fz_client *f)
+{
+	int sv[2];
+
+	f->c = NULL;
+	f->peer = -1;
+	f->stalled = false;
+	f->rx_len = 0;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+		abort();
+	if (client_create(sv[0]) < 0)
+		abort();
+	f->c = TAILQ_LAST(&srv.clients, ctl_client_list);
+	f->peer = sv[1];
+}
+
+static bool
+fz_alive(const struct fz_client *f)
+{
+	return f->c != NULL && !f->c->dead;
+}
+
+/* One pass of vgw_ctl_poll() for what the harness did. */
+static void
+fz_pass(void)
+{
+	serve_backlog();
+	for (unsigned int i = 0; i < FZ_CLIENTS; i++) {
+		struct fz_client *f = &fz_cl[i];
+
+		fz_drain(f); /* also what a client closed after got */
+		if (!fz_alive(f))
+			continue;
+		if (f->c->out_start < f->c->out_len)
+			client_flush(f->c);
+	}
+	for (unsigned int i = 0; i < FZ_CLIENTS; i++)
+		if (fz_cl[i].c != NULL && fz_cl[i].c->dead)
+			fz_cl[i].c = NULL;
+	graveyard_free();
+}
+
+/* Bytes waiting in the server's end of the connection. */
+static int
+fz_unread(const struct fz_client *f)
+{
+	int n = 0;
+
+	if (ioctl(f->c->fd, FIONREAD, &n) < 0)
+		return 0;
+	return n;
+}
+
+/* One epoll event of the client's connection, and the end of the pass. */
+static void
+fz_step(struct fz_client *f)
+{
+	struct ctl_client *c = f->c;
+
+	if (c->closing)
+		client_flush(c);
+	else if (!c->backlog)
+		client_read(c);
+	fz_pass();
+}
+
+/* Write what is buffered and let the server read and answer it, as
+ * epoll would, until it has read everything (or stops: a client it is
+ * closing, or one that does not read its replies). */
+static void
+fz_flush(struct fz_client *f)
+{
+	size_t off = 0;
+	unsigned int idle = 0;
+
+	while (fz_alive(f) && idle < 4) {
+		ssize_t w = 0;
+		size_t before = off;
+		int unread = fz_unread(f);
+		bool backlog = f->c->backlog;
+
+		if (off < f->tx_len)
+			w = send(f->peer, f->tx + off, f->tx_len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w > 0)
+			off += w;
+		fz_step(f);
+		if (!fz_alive(f))
+			break;
+		if (off == f->tx_len && fz_unread(f) == 0 && !f->c->backlog)
+			break;
+		if (off == before && fz_unread(f) == unread && f->c->backlog == backlog)
+			idle++;
+		else
+			idle = 0;
+	}
+	f->tx_len = 0;
+}
+
+static void
+fz_hangup(struct fz_client *f)
+{
+	fz_drain(f);
+	if (f->peer >= 0)
+		close(f->peer);
+	f->peer = -1;
+	/* EPOLLHUP: served like input, until the read sees the end */
+	for (unsigned int rounds = 0; rounds < 256 && fz_alive(f); rounds++)
+		fz_step(f);
+	if (fz_alive(f))
+		client_kill(f->c);
+	fz_pass();
+	f->c = NULL;
+}
+
+static void
+fz_event(uint8_t e, uint8_t d)
+{
+	static const char *const names[4] = { "net0", "fs0", "up0", "nope" };
+
+	if (fz_observer == NULL)
+		abort();
+	fz_observer(names[d & 3], (enum vgw_vhost_event)(e % (VGW_VHOST_EV_COUNT + 1)), d >> 2);
+	if ((d & 3) < 3 && e % VGW_VHOST_EV_COUNT == VGW_VHOST_EV_CONNECTED)
+		fz_connected[d & 3] = true;
+	if ((d & 3) < 3 && e % VGW_VHOST_EV_COUNT == VGW_VHOST_EV_DISCONNECTED)
+		fz_connected[d & 3] = false;
+	if ((d & 3) < 3 && e % VGW_VHOST_EV_COUNT == VGW_VHOST_EV_READY)
+		fz_ready[d & 3] = true;
+	vgw_ctl_events_poll();
+}
+
+static void
+fz_put(struct fz_client *f, uint8_t b)
+{
+	if (f->tx_len == FZ_WRITE_MAX)
+		fz_flush(f);
+	f->tx[f->tx_len++] = b;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static bool once;
+	struct fz_client *f;
+	size_t i = 0;
+
+	if (!once) {
+		once = true;
+		fz_verbose = getenv("FUZZ_CTL_PRINT") != NULL;
+		fz_devices_init();
+		srv.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+		if (srv.epoll_fd < 0)
+			abort();
+		for (unsigned int k = 0; k < FZ_CLIENTS; k++)
+			fz_cl[k].tx = fz_tx_buf[k];
+	}
+	for (unsigned int k = 0; k < 3; k++) {
+		fz_connected[k] = k == 1;
+		fz_ready[k] = false;
+		fz_devs[k].suspended = false;
+	}
+	if (vgw_ctl_events_init(&fz_conf) < 0)
+		abort();
+	for (unsigned int k = 0; k < FZ_CLIENTS; k++) {
+		fz_cl[k].tx_len = 0;
+		fz_connect(&fz_cl[k]);
+	}
+	f = &fz_cl[0];
+	while (i < size) {
+		uint8_t b = data[i++];
+
+		if (b != 0xff) {
+			if (f->c != NULL)
+				fz_put(f, b);
+			continue;
+		}
+		if (i >= size)
+			break;
+		switch (data[i++]) {
+		case 0xff:
+			if (f->c != NULL)
+				fz_put(f, 0xff);
+			break;
+		case 'F':
+			fz_flush(f);
+			break;
+		case 'C':
+			if (i < size) {
+				fz_flush(f);
+				f = &fz_cl[data[i++] % FZ_CLIENTS];
+			}
+			break;
+		case 'H':
+			fz_flush(f);
+			fz_hangup(f);
+			fz_connect(f);
+			break;
+		case 'S':
+			f->stalled = !f->stalled;
+			fz_drain(f);
+			break;
+		case 'R':
+			if (i + 3 <= size && f->c != NULL) {
+				unsigned int n = (data[i] * 256u + data[i + 1]) * 4;
+
+				for (unsigned int k = 0; k < n; k++)
+					fz_put(f, data[i + 2]);
+			}
+			i += 3;
+			break;
+		case 'E':
+			fz_flush(f);
+			if (i + 2 <= size)
+				fz_event(data[i], data[i + 1]);
+			i += 2;
+			break;
+		default:
+			break;
+		}
+	}
+	for (unsigned int k = 0; k < FZ_CLIENTS; k++) {
+		fz_flush(&fz_cl[k]);
+		fz_cl[k].stalled = false;
+		fz_pass();
+	}
+	for (unsigned int k = 0; k < FZ_CLIENTS; k++)
+		fz_hangup(&fz_cl[k]);
+	while (!TAILQ_EMPTY(&srv.clients))
+		client_kill(TAILQ_FIRST(&srv.clients));
+	graveyard_free();
+	if (srv.n_clients != 0 || srv.n_backlog != 0)
+		abort();
+	vgw_ctl_events_fini();
+	return 0;
+}
