@@ -356,8 +356,7 @@ fz_check_line(const char *line, size_t len)
 	if (!json_is_boolean(json_object_get(o, "ok")) &&
 	    !json_is_string(json_object_get(o, "event")))
 		abort();
-	if (json_is_false(json_object_get(o, "ok")) &&
-	    !json_is_string(json_object_get(o, "error")))
+	if (json_is_false(json_object_get(o, "ok")) && !json_is_string(json_object_get(o, "error")))
 		abort();
 	json_decref(o);
 }
@@ -470,7 +469,8 @@ fz_flush(struct fz_client *f)
 		bool backlog = f->c->backlog;
 
 		if (off < f->tx_len)
-			w = send(f->peer, f->tx + off, f->tx_len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+			w = send(f->peer, f->tx + off, f->tx_len - off,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (w > 0)
 			off += w;
 		fz_step(f);
