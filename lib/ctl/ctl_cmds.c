@@ -16,7 +16,11 @@
 #include "vgw_device.h"
 #include "vgw_net.h"
 #include "ctl_priv.h"
+#include "ctl_text.h"
 
+/* An error reply. The message quotes what the client sent, cut at
+ * sizeof(msg) and maybe in a character: made valid UTF-8, or jansson would
+ * make no reply and the client would be dropped. */
 json_t *
 vgw_ctl_error(const char *fmt, ...)
 {
@@ -26,6 +30,7 @@ vgw_ctl_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	vgw_ctl_utf8_fix(msg);
 	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 

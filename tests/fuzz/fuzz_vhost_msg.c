@@ -272,7 +272,8 @@ rte_vhost_enable_guest_notification(int vid, uint16_t queue_id, int enable)
 }
 
 int
-rte_vhost_get_vhost_ring_inflight(int vid, uint16_t vring_idx, struct rte_vhost_ring_inflight *vring)
+rte_vhost_get_vhost_ring_inflight(int vid, uint16_t vring_idx,
+				  struct rte_vhost_ring_inflight *vring)
 {
 	(void)vid;
 	(void)vring_idx;
@@ -694,7 +695,7 @@ fz_message(struct fz_in *in, int vid, bool vhost_ok)
 		for (int i = 0; i < c.fd_num; i++)
 			if (c.fds[i] != fz_keep[0] && c.fds[i] != fz_keep[1])
 				abort(); /* only what the device keeps goes back */
-		/* fall through */
+					 /* fall through */
 	case RTE_VHOST_MSG_RESULT_OK:
 	case RTE_VHOST_MSG_RESULT_ERR:
 		/* the message's fds closed, or the transfer's */
