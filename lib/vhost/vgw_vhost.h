@@ -135,6 +135,12 @@ struct vgw_vhost_msg_desc {
 	uint8_t flags;	 /* VGW_VHOST_MSG_F_* */
 };
 
+/* The bytes of one queue's inflight area (GET/SET_INFLIGHT_FD) as
+ * rte_vhost 22.11 lays it out and indexes it: a 16-byte header, then the
+ * queue's descriptors, 16 bytes each on split rings and 32 on packed ones
+ * (VIRTIO_F_RING_PACKED negotiated), 64-byte aligned. */
+uint64_t vgw_vhost_inflight_queue_bytes(uint16_t queue_size, bool packed);
+
 /* The one table of messages; NULL for an unknown id. */
 const struct vgw_vhost_msg_desc *vgw_vhost_msg_desc(uint32_t request);
 /* "SET_MEM_TABLE", or "UNKNOWN". */

@@ -210,25 +210,21 @@ struct vgw_vhu_inflight {
 	uint16_t queue_size;
 };
 
-/* Bytes of one queue's split inflight area (the vhost-user layout: a
- * 16-byte header, 16 bytes per descriptor, 64-byte aligned). */
-static uint64_t
-inflight_queue_bytes(uint16_t queue_size)
-{
-	uint64_t b = sizeof(struct rte_vhost_inflight_info_split) +
-		     (uint64_t)queue_size * sizeof(struct rte_vhost_inflight_desc_split);
+_Static_assert(sizeof(struct rte_vhost_inflight_desc_split) == 16, "split inflight descriptor");
+_Static_assert(sizeof(struct rte_vhost_inflight_desc_packed) == 32, "packed inflight descriptor");
+_Static_assert(VGW_INFLIGHT_ALIGN == 64, "rte_vhost's INFLIGHT_ALIGNMENT");
 
-	return RTE_ALIGN_CEIL(b, VGW_INFLIGHT_ALIGN);
-}
-
-/* NULL when the GET/SET_INFLIGHT_FD request is acceptable, else why not. */
+/* NULL when the GET/SET_INFLIGHT_FD request is acceptable, else why not.
+ * rte_vhost sizes each queue's area by the ring layout negotiated: a
+ * region sized for split rings is too short for packed ones. */
 static const char *
-inflight_check(const struct vgw_vhost_msg_desc *d, const struct vgw_vhu_msg_context *c, char *why,
-	       size_t len)
+inflight_check(int vid, const struct vgw_vhost_msg_desc *d, const struct vgw_vhu_msg_context *c,
+	       char *why, size_t len)
 {
 	struct vgw_vhu_inflight in;
 	struct stat st;
-	uint64_t need;
+	uint64_t need, features = 0;
+	bool packed;
 
 	if (c->msg.size < offsetof(struct vgw_vhu_inflight, queue_size) + sizeof(in.queue_size))
 		return "payload too short";
@@ -246,12 +242,16 @@ inflight_check(const struct vgw_vhost_msg_desc *d, const struct vgw_vhu_msg_cont
 	}
 	if (d->fds == VGW_VHOST_FDS_NONE)
 		return NULL; /* GET: the region is ours to make */
-	need = in.num_queues * inflight_queue_bytes(in.queue_size);
+	/* unknown features: the larger layout */
+	packed = rte_vhost_get_negotiated_features(vid, &features) < 0 ||
+		 (features & (1ULL << VIRTIO_F_RING_PACKED)) != 0;
+	need = in.num_queues * vgw_vhost_inflight_queue_bytes(in.queue_size, packed);
 	if (!fds_ok(d, c))
 		return "no region fd";
 	if (in.mmap_size < need) {
-		snprintf(why, len, "mmap_size %" PRIu64 " < %" PRIu64 " for %u queues of %u",
-			 in.mmap_size, need, in.num_queues, in.queue_size);
+		snprintf(why, len, "mmap_size %" PRIu64 " < %" PRIu64 " for %u %s queues of %u",
+			 in.mmap_size, need, in.num_queues, packed ? "packed" : "split",
+			 in.queue_size);
 		return why;
 	}
 	if (fstat(c->fds[0], &st) < 0 || !S_ISREG(st.st_mode) ||
@@ -289,7 +289,7 @@ inflight_msg(struct vgw_device *dev, int vid, const struct vgw_vhost_msg_desc *d
 	     struct vgw_vhu_msg_context *c)
 {
 	char why[128];
-	const char *bad = inflight_check(d, c, why, sizeof(why));
+	const char *bad = inflight_check(vid, d, c, why, sizeof(why));
 
 	if (bad == NULL)
 		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;

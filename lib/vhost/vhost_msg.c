@@ -79,3 +79,11 @@ vgw_vhost_msg_name(uint32_t request)
 
 	return d != NULL ? d->name : "UNKNOWN";
 }
+
+uint64_t
+vgw_vhost_inflight_queue_bytes(uint16_t queue_size, bool packed)
+{
+	uint64_t b = 16 + (uint64_t)queue_size * (packed ? 32 : 16);
+
+	return (b + 63) & ~(uint64_t)63;
+}

@@ -15,7 +15,8 @@
  * (2 is refused while 0 is connected), 1 of net0, 3 of no device.
  *
  * The input: a configuration byte (keeper mode; which of the types'
- * operations fail; the size of the state saved), then operations:
+ * operations fail; the size of the state saved), the negotiated features
+ * (LOG_ALL, RING_PACKED: the inflight layout), then operations:
  * connect, ready, stop, disconnect, vring state, and messages (request,
  * flags, size, payload, and fds: memfds of a chosen size, pipe ends with
  * bytes to read, /dev/null). After the pre hook the harness does what
@@ -104,7 +105,7 @@ static const struct rte_vhost_device_ops *fz_dev_ops[2];
 static const struct rte_vhost_user_extern_ops *fz_ext_ops[FZ_VIDS];
 static struct vgw_conf_dev fz_cdev[2];
 static struct rte_vhost_memory *fz_table; /* rte_vhost's memory table */
-static uint64_t fz_features;
+static uint64_t fz_features;		  /* negotiated: LOG_ALL, RING_PACKED */
 
 int
 rte_vhost_get_ifname(int vid, char *buf, size_t len)
@@ -619,7 +620,19 @@ fz_take_table(const struct fz_msg_ctx *c)
 	fz_table = m;
 }
 
-/* An inflight region passed on to rte_vhost: it fits the request. */
+/* rte_vhost 22.11's size of a queue's inflight area (get_pervq_shm_size_
+ * split and _packed): by the ring layout negotiated. */
+static uint64_t
+fz_inflight_queue_bytes(uint16_t queue_size)
+{
+	uint64_t desc = fz_features & (1ULL << 34) ? sizeof(struct rte_vhost_inflight_desc_packed) :
+						     sizeof(struct rte_vhost_inflight_desc_split);
+
+	return RTE_ALIGN_MUL_CEIL(desc * queue_size + sizeof(uint64_t) + sizeof(uint16_t) * 4, 64);
+}
+
+/* An inflight region passed on to rte_vhost: it fits the request, as
+ * rte_vhost will index it. */
 static void
 fz_check_inflight(const struct fz_msg_ctx *c)
 {
@@ -640,7 +653,7 @@ fz_check_inflight(const struct fz_msg_ctx *c)
 	if (c->fd_num != 1 || fstat(c->fds[0], &st) < 0 || !S_ISREG(st.st_mode) ||
 	    in.mmap_offset > (uint64_t)st.st_size ||
 	    in.mmap_size > (uint64_t)st.st_size - in.mmap_offset ||
-	    in.mmap_size < in.num_queues * (uint64_t)RTE_ALIGN_CEIL(16 + 16 * in.queue_size, 64))
+	    in.mmap_size < in.num_queues * fz_inflight_queue_bytes(in.queue_size))
 		abort();
 }
 
@@ -676,8 +689,8 @@ fz_message(struct fz_in *in, int vid, bool vhost_ok)
 	case RTE_VHOST_MSG_RESULT_NOT_HANDLED:
 		if (c.fd_num != n_orig || memcmp(c.fds, orig, sizeof(int) * n_orig) != 0)
 			abort(); /* left to rte_vhost as it came */
-		if (c.request == VGW_VHOST_MSG_GET_INFLIGHT_FD ||
-		    c.request == VGW_VHOST_MSG_SET_INFLIGHT_FD)
+		if (vid != 3 && (c.request == VGW_VHOST_MSG_GET_INFLIGHT_FD ||
+				 c.request == VGW_VHOST_MSG_SET_INFLIGHT_FD))
 			fz_check_inflight(&c);
 		if (vhost_ok) {
 			if (c.request == VGW_VHOST_MSG_SET_MEM_TABLE)
@@ -770,7 +783,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fz_cfg = fz_u8(&in);
 	vgw_vhost_set_keeper_mode(fz_cfg & FZ_CFG_KEEPER);
-	fz_features = fz_cfg & 0x80 ? 1ULL << 26 : 0;
+	fz_features = fz_u8(&in);
+	fz_features = (fz_features & 1 ? 1ULL << 26 : 0) | (fz_features & 2 ? 1ULL << 34 : 0);
 	while (in.n > 0 && ops++ < 64) {
 		uint8_t op = fz_u8(&in);
 		int vid = (op >> 3) & 3;

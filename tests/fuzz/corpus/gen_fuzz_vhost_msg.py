@@ -9,10 +9,11 @@ import struct
 
 KEEPER, START_FAILS, REMAP_FAILS, SAVE_FAILS, ADOPT_FAILS = 1, 2, 4, 8, 16
 LOG_ALL = 0x80  # negotiated features have LOG_ALL
+PACKED = 2  # ... and RING_PACKED
 
 
-def cfg(bits=0, state_size=3):
-    return bytes([bits | (state_size << 5)])
+def cfg(bits=0, state_size=3, features=0):
+    return bytes([(bits & 0x1f) | (state_size << 5), features | (1 if bits & LOG_ALL else 0)])
 
 
 def connect(vid):
@@ -65,8 +66,8 @@ def inflight(size, off, nq, qs):
     return struct.pack('<QQHH', size, off, nq, qs)
 
 
-def q_bytes(qs):
-    return (16 + 16 * qs + 63) // 64 * 64
+def q_bytes(qs, packed=False):
+    return (16 + (32 if packed else 16) * qs + 63) // 64 * 64
 
 
 TABLE1 = [(0, 0xa0000, 0x7f0000000000, 0), (0x100000, 0x3ff00000, 0x7f0000100000, 0)]
@@ -85,6 +86,11 @@ seeds = {
     msg(0, 32, inflight(2 * q_bytes(256), 0, 2, 256), [fd('mem', 2 * q_bytes(256))]),
     'set-inflight-offset': cfg() + connect(0) +
     msg(0, 32, inflight(q_bytes(1024), 4096, 1, 1024), [fd('mem', 4096 + q_bytes(1024))]),
+    'set-inflight-packed': cfg(features=PACKED) + connect(1) +
+    msg(1, 32, inflight(2 * q_bytes(256, True), 0, 2, 256), [fd('mem', 2 * q_bytes(256, True))]),
+    # a region sized for split rings, packed ones negotiated: refused
+    'set-inflight-packed-short': cfg(features=PACKED) + connect(1) +
+    msg(1, 32, inflight(2 * q_bytes(256), 0, 2, 256), [fd('mem', 2 * q_bytes(256))]),
     'set-inflight-short': cfg() + connect(0) +
     msg(0, 32, inflight(2 * q_bytes(256), 0, 2, 256), [fd('mem', 4096)]),
     'set-inflight-bad': cfg() + connect(1) +
