@@ -20,8 +20,10 @@
  *   0xff 'F'      write what is buffered now (one read of the server)
  *   0xff 'C' n    flush, then switch to client n % 2
  *   0xff 'H'      flush, hang up the current client, connect it again
- *   0xff 'S'      stop (or start again) reading the current client's replies
+ *   0xff 'S'      flush, then stop (or start again) reading the client's replies
  *   0xff 'R' h l c  append (h * 256 + l) * 4 copies of c (over-long lines)
+ *   0xff 'D' h l  append h * 256 + l copies of what is buffered (its last
+ *                 4 KiB; many lines, up to 4 MiB)
  *   0xff 'E' e d  flush, then the vhost event e of device d (phase inputs)
  * A client dropped for want of memory (a reply jansson could not make)
  * aborts, and every line a client reads back must be a JSON object with
@@ -497,7 +499,8 @@ fz_flush(struct fz_client *f)
 		ssize_t w = 0;
 		size_t before = off;
 		int unread = fz_unread(f);
-		bool backlog = f->c->backlog;
+		size_t in_start = f->c->in_start, in_len = f->c->in_len;
+		size_t queued = f->c->out_len - f->c->out_start;
 
 		if (off < f->tx_len)
 			w = send(f->peer, f->tx + off, f->tx_len - off,
@@ -509,7 +512,9 @@ fz_flush(struct fz_client *f)
 			break;
 		if (off == f->tx_len && fz_unread(f) == 0 && !f->c->backlog)
 			break;
-		if (off == before && fz_unread(f) == unread && f->c->backlog == backlog)
+		/* no byte written, read, served or queued */
+		if (off == before && fz_unread(f) == unread && f->c->in_start == in_start &&
+		    f->c->in_len == in_len && f->c->out_len - f->c->out_start == queued)
 			idle++;
 		else
 			idle = 0;
@@ -617,6 +622,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_connect(f);
 			break;
 		case 'S':
+			fz_flush(f);
 			f->stalled = !f->stalled;
 			fz_drain(f);
 			break;
@@ -628,6 +634,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					fz_put(f, data[i + 2]);
 			}
 			i += 3;
+			break;
+		case 'D':
+			if (i + 2 <= size && f->c != NULL) {
+				static uint8_t pat[4096];
+				unsigned int n = data[i] * 256u + data[i + 1];
+				size_t len = RTE_MIN(f->tx_len, sizeof(pat));
+
+				memcpy(pat, f->tx + f->tx_len - len, len);
+				/* at most 4 MiB */
+				for (size_t k = 0; k < n && (k + 1) * len <= (4u << 20); k++)
+					for (size_t j = 0; j < len; j++)
+						fz_put(f, pat[j]);
+			}
+			i += 2;
 			break;
 		case 'E':
 			fz_flush(f);
