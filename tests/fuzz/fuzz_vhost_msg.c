@@ -711,11 +711,15 @@ fz_message(struct fz_in *in, int vid, bool vhost_ok)
 					 /* fall through */
 	case RTE_VHOST_MSG_RESULT_OK:
 	case RTE_VHOST_MSG_RESULT_ERR:
-		/* the message's fds closed, or the transfer's */
-		for (int i = 0; i < n_orig; i++)
-			if (fcntl(orig[i], F_GETFD) >= 0 && orig[i] != fz_devs[0].xfer.fd &&
-			    orig[i] != fz_keep[0] && orig[i] != fz_keep[1])
+		/* the message's fds closed, or the transfer's: its thread
+		 * closes it, then sets xfer.fd to -1, so read that first */
+		for (int i = 0; i < n_orig; i++) {
+			int xfd = __atomic_load_n(&fz_devs[0].xfer.fd, __ATOMIC_ACQUIRE);
+
+			if (orig[i] != xfd && orig[i] != fz_keep[0] && orig[i] != fz_keep[1] &&
+			    fcntl(orig[i], F_GETFD) >= 0)
 				abort();
+		}
 		return;
 	default:
 		abort();

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Write fuzz_vhost_msg's seeds (tests/fuzz/fuzz_vhost_msg.c describes
 the input): valid messages of each kind the hooks look at, on the
-connections they come on. Run from this directory."""
+connections they come on. Run from this directory. (The directory also
+keeps inputs the fuzzer found, not written here: state-load-done-at-once.)"""
 
 import os
 import struct
