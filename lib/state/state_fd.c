@@ -183,3 +183,24 @@ fail:
 	free(buf);
 	return rc;
 }
+
+int
+vgw_state_fd_usable(int fd, bool write)
+{
+	int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -EBADF;
+	if (fl & O_PATH)
+		return -EINVAL; /* no I/O at all */
+	switch (fl & O_ACCMODE) {
+	case O_RDWR:
+		return 0;
+	case O_WRONLY:
+		return write ? 0 : -EINVAL;
+	case O_RDONLY:
+		return write ? -EINVAL : 0;
+	default:
+		return -EINVAL;
+	}
+}

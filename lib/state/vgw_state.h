@@ -195,5 +195,10 @@ int vgw_state_write_fd(int fd, const void *buf, size_t len, int timeout_ms);
 /* Reads to EOF; more than max_bytes (0: VGW_STATE_MAX_STREAM) is -EFBIG.
  * On success *buf (NULL when *len is 0) is the caller's to free(). */
 int vgw_state_read_fd(int fd, size_t max_bytes, int timeout_ms, void **buf, size_t *len);
+/* Is fd open for the transfer's direction (write: to write the state to
+ * it, else to read it)? 0, -EBADF (not open) or -EINVAL (open the other
+ * way only: a pipe's wrong end would be polled for the deadline's whole
+ * time, until the front-end closed the other one). */
+int vgw_state_fd_usable(int fd, bool write);
 
 #endif /* VGW_STATE_H */

@@ -212,6 +212,11 @@ vgw_device_state_fd(struct vgw_device *dev, int vid, uint32_t dir, int fd)
 	} else if (atomic_load(&dev->ready_vid) >= 0) {
 		DEV_LOG(dev, ERR, "device state %s refused: the device is running", dir_name(dir));
 		ret = -EBUSY;
+	} else if ((ret = vgw_state_fd_usable(fd, dir == 0)) < 0) {
+		/* a pipe's wrong end: the transfer would wait for its
+		 * deadline, and whoever joins it (the event thread) too */
+		DEV_LOG(dev, ERR, "device state %s refused: its fd is not open for %s",
+			dir_name(dir), dir == 0 ? "writing" : "reading");
 	} else if (dir == 0) {
 		pthread_once(&test_fault_once, test_fault_init);
 		if (test_fault == TEST_FAULT_SAVE_CRASH && test_crash_first("unanswered")) {

@@ -3,7 +3,8 @@
 """Write fuzz_vhost_msg's seeds (tests/fuzz/fuzz_vhost_msg.c describes
 the input): valid messages of each kind the hooks look at, on the
 connections they come on. Run from this directory. (The directory also
-keeps inputs the fuzzer found, not written here: state-load-done-at-once.)"""
+keeps inputs the fuzzer found, not written here: state-load-done-at-once,
+state-load-wrong-end.)"""
 
 import os
 import struct

@@ -1164,6 +1164,42 @@ test_fd_round_trip(void **state)
 	free((void *)f.buf);
 }
 
+/* A DEVICE_STATE fd open the wrong way for its direction is refused at
+ * once: a pipe's write end given for a load was polled for input for the
+ * deadline's whole time, and the event thread that joins the transfer
+ * with it (fuzz_vhost_msg's state-load-wrong-end). */
+static void
+test_fd_usable(void **state)
+{
+	int p[2], ro, fd;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(vgw_state_fd_usable(p[0], false), 0);
+	assert_int_equal(vgw_state_fd_usable(p[0], true), -EINVAL);
+	assert_int_equal(vgw_state_fd_usable(p[1], true), 0);
+	assert_int_equal(vgw_state_fd_usable(p[1], false), -EINVAL);
+	ro = open("/dev/null", O_RDONLY);
+	assert_true(ro >= 0);
+	assert_int_equal(vgw_state_fd_usable(ro, false), 0);
+	assert_int_equal(vgw_state_fd_usable(ro, true), -EINVAL);
+	fd = open("/dev/null", O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(vgw_state_fd_usable(fd, false), 0);
+	assert_int_equal(vgw_state_fd_usable(fd, true), 0);
+	close(fd);
+	fd = open("/dev/null", O_PATH);
+	assert_true(fd >= 0);
+	assert_int_equal(vgw_state_fd_usable(fd, false), -EINVAL);
+	assert_int_equal(vgw_state_fd_usable(fd, true), -EINVAL);
+	close(fd);
+	close(ro);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(vgw_state_fd_usable(p[0], false), -EBADF);
+	assert_int_equal(vgw_state_fd_usable(-1, true), -EBADF);
+}
+
 int
 main(void)
 {
@@ -1178,7 +1214,7 @@ main(void)
 		cmocka_unit_test(test_section_fail),  cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_fd_transfer),   cmocka_unit_test(test_fd_eof_and_limits),
 		cmocka_unit_test(test_fd_timeout),    cmocka_unit_test(test_fd_epipe),
-		cmocka_unit_test(test_fd_round_trip),
+		cmocka_unit_test(test_fd_round_trip), cmocka_unit_test(test_fd_usable),
 	};
 
 	return cmocka_run_group_tests_name("state", tests, NULL, NULL);
