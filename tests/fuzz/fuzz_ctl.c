@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the control socket's request handling (lib/ctl/ctl.c,
- * ctl_cmds.c, ctl_events.c, phase.c), compiled into this program with DPDK's
+ * ctl_cmds.c, ctl_events.c, ctl's core), compiled into this program with DPDK's
  * headers only; the device registry, the operations the commands call,
  * rte_ring and rte_log are stubbed (three fake devices: a vhost-user net
  * device, an fs device with device state, an ethdev uplink), no EAL.
@@ -27,9 +27,9 @@
  *   0xff 'E' e d  flush, then the vhost event e of device d (phase inputs)
  * A client dropped for want of memory (a reply jansson could not make)
  * aborts, and every line a client reads back must be a JSON object with
- * "ok" (a reply)
- * or "event" (a subscriber's event); anything else aborts. FUZZ_CTL_PRINT
- * set in the environment prints them. */
+ * "ok" (a reply; "error" when false) or "event" (a subscriber's event);
+ * anything else aborts. FUZZ_CTL_PRINT set in the environment prints
+ * them. */
 
 #include <errno.h>
 #include <stdarg.h>
