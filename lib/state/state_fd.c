@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
@@ -32,44 +33,58 @@ now_ms(void)
 
 /* Wait until fd is ready for ev (or in error or hung up: the next read or
  * write tells which), or the deadline (-1: none) passes. A passed deadline
- * still polls once, so a zero timeout means "only what needs no wait". */
+ * still polls once, so a zero timeout means "only what needs no wait".
+ * Once *cut_fd (< 0: none) is readable the deadline becomes now and it is
+ * no longer polled: the transfer ends with what needs no more waiting, and
+ * a wait after that is -ECANCELED. */
 static int
-wait_fd(int fd, short ev, int64_t deadline)
+wait_fd(int fd, short ev, int64_t *deadline, int *cut_fd, bool *cut)
 {
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = ev };
+		struct pollfd p[2] = { { .fd = fd, .events = ev },
+				       { .fd = *cut_fd, .events = POLLIN } };
 		int timeout = -1;
 		int n;
 
-		if (deadline >= 0) {
-			int64_t left = deadline - now_ms();
+		if (*deadline >= 0) {
+			int64_t left = *deadline - now_ms();
 
 			timeout = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 		}
-		n = poll(&p, 1, timeout);
+		n = poll(p, 2, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (n == 0) {
-			if (timeout == 0)
-				return -ETIMEDOUT;
+		if (p[0].revents & POLLNVAL)
+			return -EBADF;
+		if (p[0].revents)
+			return 0;
+		if (p[1].revents) {
+			*deadline = now_ms();
+			*cut_fd = -1;
+			*cut = true;
 			continue;
 		}
-		if (p.revents & POLLNVAL)
-			return -EBADF;
-		return 0;
+		if (timeout == 0)
+			return *cut ? -ECANCELED : -ETIMEDOUT;
 	}
 }
 
 int
 vgw_state_write_fd(int fd, const void *buf, size_t len, int timeout_ms)
 {
+	return vgw_state_write_fd_cut(fd, buf, len, timeout_ms, -1);
+}
+
+int
+vgw_state_write_fd_cut(int fd, const void *buf, size_t len, int timeout_ms, int cut_fd)
+{
 	const uint8_t *p = buf;
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	sigset_t pipe_set, old_set, pending;
-	bool pipe_pending;
+	bool pipe_pending, cut = false;
 	size_t off = 0, chunk;
 	int fl, rc = 0;
 
@@ -98,7 +113,7 @@ vgw_state_write_fd(int fd, const void *buf, size_t len, int timeout_ms)
 		size_t n = len - off < chunk ? len - off : chunk;
 		ssize_t w;
 
-		rc = wait_fd(fd, POLLOUT, deadline);
+		rc = wait_fd(fd, POLLOUT, &deadline, &cut_fd, &cut);
 		if (rc != 0)
 			break;
 		w = write(fd, p + off, n);
@@ -124,9 +139,17 @@ vgw_state_write_fd(int fd, const void *buf, size_t len, int timeout_ms)
 int
 vgw_state_read_fd(int fd, size_t max_bytes, int timeout_ms, void **bufp, size_t *lenp)
 {
+	return vgw_state_read_fd_cut(fd, max_bytes, timeout_ms, -1, bufp, lenp);
+}
+
+int
+vgw_state_read_fd_cut(int fd, size_t max_bytes, int timeout_ms, int cut_fd, void **bufp,
+		      size_t *lenp)
+{
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	uint8_t *buf = NULL;
 	size_t len = 0, cap = 0;
+	bool cut = false;
 	int rc;
 
 	*bufp = NULL;
@@ -154,7 +177,7 @@ vgw_state_read_fd(int fd, size_t max_bytes, int timeout_ms, void **bufp, size_t 
 			buf = b;
 			cap = ncap;
 		}
-		rc = wait_fd(fd, POLLIN, deadline);
+		rc = wait_fd(fd, POLLIN, &deadline, &cut_fd, &cut);
 		if (rc != 0)
 			goto fail;
 		n = read(fd, buf + len, cap - len);

@@ -195,6 +195,16 @@ int vgw_state_write_fd(int fd, const void *buf, size_t len, int timeout_ms);
 /* Reads to EOF; more than max_bytes (0: VGW_STATE_MAX_STREAM) is -EFBIG.
  * On success *buf (NULL when *len is 0) is the caller's to free(). */
 int vgw_state_read_fd(int fd, size_t max_bytes, int timeout_ms, void **buf, size_t *len);
+/* The same, cut short by cut_fd (< 0: none): once it is readable (an
+ * eventfd written, say) the transfer goes on only as far as it can without
+ * waiting, and a wait it would need after that is -ECANCELED: for a peer
+ * that has moved on without finishing (a front-end's CHECK_DEVICE_STATE
+ * while its end of the pipe is still open), so whoever waits for the
+ * transfer does not wait out its deadline. What was already there when the
+ * cut came (a whole stream and EOF) still completes. */
+int vgw_state_write_fd_cut(int fd, const void *buf, size_t len, int timeout_ms, int cut_fd);
+int vgw_state_read_fd_cut(int fd, size_t max_bytes, int timeout_ms, int cut_fd, void **buf,
+			  size_t *len);
 /* Is fd open for the transfer's direction (write: to write the state to
  * it, else to read it)? 0, -EBADF (not open) or -EINVAL (open the other
  * way only: a pipe's wrong end would be polled for the deadline's whole

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 
 #include <rte_log.h>
 
@@ -150,15 +151,22 @@ xfer_main(void *arg)
 		kill(getpid(), SIGKILL);
 	}
 	if (x->dir == 0) {
-		ret = vgw_state_write_fd(x->fd, x->buf, x->len, STATE_TIMEOUT_MS);
-		if (ret < 0)
+		ret = vgw_state_write_fd_cut(x->fd, x->buf, x->len, STATE_TIMEOUT_MS, x->cut_fd);
+		if (ret == -ECANCELED)
+			snprintf(x->why, sizeof(x->why),
+				 "the front-end moved on before it had read the whole state");
+		else if (ret < 0)
 			snprintf(x->why, sizeof(x->why), "writing the state: %s", strerror(-ret));
 	} else {
 		pthread_once(&test_fault_once, test_fault_init);
 		if (test_load_delay_ms != 0)
 			usleep(test_load_delay_ms * 1000u);
-		ret = vgw_state_read_fd(x->fd, STATE_MAX, STATE_TIMEOUT_MS, &x->buf, &x->len);
-		if (ret < 0) {
+		ret = vgw_state_read_fd_cut(x->fd, STATE_MAX, STATE_TIMEOUT_MS, x->cut_fd, &x->buf,
+					    &x->len);
+		if (ret == -ECANCELED) {
+			snprintf(x->why, sizeof(x->why),
+				 "the front-end moved on before it had closed its end of the pipe");
+		} else if (ret < 0) {
 			snprintf(x->why, sizeof(x->why), "reading the state: %s", strerror(-ret));
 		} else {
 			test_fault_apply(dev, x);
@@ -183,7 +191,15 @@ vgw_device_xfer_join(struct vgw_device *dev)
 
 	if (!x->started)
 		return x->result;
+	/* whoever joins, the front-end has moved on (CHECK_DEVICE_STATE, the
+	 * rings' start, another transfer, its disconnect): the transfer ends
+	 * with what is there rather than wait for its deadline */
+	if (eventfd_write(x->cut_fd, 1) < 0)
+		DEV_LOG(dev, WARNING, "device state: cannot cut the transfer short: %s",
+			strerror(errno));
 	pthread_join(x->thread, NULL);
+	close(x->cut_fd);
+	x->cut_fd = -1;
 	x->started = false;
 	if (x->result < 0)
 		DEV_LOG(dev, ERR, "device state %s failed: %s", dir_name(x->dir), x->why);
@@ -231,6 +247,14 @@ vgw_device_state_fd(struct vgw_device *dev, int vid, uint32_t dir, int fd)
 			DEV_LOG(dev, ERR, "device state save refused: %s", x->why);
 	}
 	if (ret == 0) {
+		x->cut_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (x->cut_fd < 0) {
+			ret = -errno;
+			free(x->buf);
+			x->buf = NULL;
+		}
+	}
+	if (ret == 0) {
 		x->dir = dir;
 		x->fd = fd;
 		ret = -pthread_create(&x->thread, NULL, xfer_main, dev);
@@ -239,6 +263,8 @@ vgw_device_state_fd(struct vgw_device *dev, int vid, uint32_t dir, int fd)
 			free(x->buf);
 			x->buf = NULL;
 			x->fd = -1;
+			close(x->cut_fd);
+			x->cut_fd = -1;
 		}
 	}
 	if (ret < 0)

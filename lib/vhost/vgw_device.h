@@ -150,6 +150,7 @@ struct vgw_device_xfer {
 	bool started;
 	uint32_t dir; /* 0 save, 1 load */
 	int fd;
+	int cut_fd; /* eventfd: written by the join, the transfer stops waiting */
 	void *buf;
 	size_t len;
 	int result; /* 0, or -errno; read after the join */

@@ -29,6 +29,13 @@ left hundreds of fds open. With it, each such message is refused before
 rte_vhost reads it: its fds closed, one line logged, the connection
 closed, the device's msgs_refused counter up by one. The counter must
 count at least the connections of the kinds the guard must refuse.
+
+Last, a front-end that hands the fs device a pipe to load a device state
+from (SET_DEVICE_STATE_FD), never writes it nor closes it, and asks for the
+result (CHECK_DEVICE_STATE): the answer is a failure, at once rather than
+at the transfer's 60 s deadline (rte_vhost's event thread, which every
+device's messages go through, would wait that long), with the reason
+logged; the other devices are served meanwhile.
 """
 import os
 import random
@@ -46,7 +53,10 @@ KINDS = ["size", "ring", "ring-fd", "unknown", "stray", "nofd", "regions0", "reg
 # refused by the guard whatever rte_vhost would do
 GUARDED = {"size", "ring", "ring-fd", "unknown", "stray", "nofd", "regions0", "regions1000",
            "vanish"}
-GET_FEATURES, SET_OWNER, SET_MEM_TABLE = 1, 3, 5
+GET_FEATURES, SET_FEATURES, SET_OWNER, SET_MEM_TABLE = 1, 2, 3, 5
+GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES = 15, 16
+SET_DEVICE_STATE_FD, CHECK_DEVICE_STATE = 42, 43
+PF_DEVICE_STATE = 1 << 19
 SET_VRING_NUM, SET_VRING_KICK, SET_VRING_CALL = 8, 12, 13
 TRAFFIC = 200000
 
@@ -123,6 +133,52 @@ def hostile(path, kind, rng):
         s.close()
 
 
+def recv_reply(s, req):
+    data = b""
+    while len(data) < 20:
+        chunk = s.recv(20 - len(data))
+        t.check(chunk, f"the gateway closed the connection instead of answering {req}")
+        data += chunk
+    r, flags, size, val = struct.unpack("<IIIQ", data)
+    t.check(r == req and flags & 4 and size == 8, f"reply to {req}: {r} {flags:#x} {size}")
+    return val
+
+
+def stalled_state(path):
+    """SET_DEVICE_STATE_FD (load) with a pipe never written, then
+    CHECK_DEVICE_STATE: its answer (0 is success)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)        # well under the transfer's 60 s deadline
+    s.connect(path)
+    s.sendall(hdr(GET_FEATURES, 0))
+    feats = recv_reply(s, GET_FEATURES)
+    s.sendall(hdr(GET_PROTOCOL_FEATURES, 0))
+    pf = recv_reply(s, GET_PROTOCOL_FEATURES)
+    t.check(pf & PF_DEVICE_STATE, f"the fs device does not offer DEVICE_STATE: {pf:#x}")
+    s.sendall(hdr(SET_OWNER, 0))
+    s.sendall(hdr(SET_FEATURES, 8) + struct.pack("<Q", feats))
+    s.sendall(hdr(SET_PROTOCOL_FEATURES, 8) + struct.pack("<Q", PF_DEVICE_STATE))
+    r, w = os.pipe()
+    try:
+        send(s, hdr(SET_DEVICE_STATE_FD, 8) + struct.pack("<II", 1, 0), [r])
+        ack = recv_reply(s, SET_DEVICE_STATE_FD)
+        t.check(ack & 0xff == 0, f"SET_DEVICE_STATE_FD (load) refused: {ack:#x}")
+        t0 = time.time()
+        s.sendall(hdr(CHECK_DEVICE_STATE, 0))
+        try:
+            res = recv_reply(s, CHECK_DEVICE_STATE)
+        except socket.timeout:
+            raise t.TestFailure("no answer to CHECK_DEVICE_STATE within 20 s: the transfer "
+                                "waits for its deadline, and the event thread with it")
+        t.log(f"CHECK_DEVICE_STATE with the pipe still open: {res:#x} after "
+              f"{time.time() - t0:.2f} s")
+        return res
+    finally:
+        os.close(r)
+        os.close(w)
+        s.close()
+
+
 def settle(pids, want, timeout=20):
     deadline = time.time() + timeout
     while True:
@@ -194,6 +250,12 @@ def main():
     t.log(f"for example: {lines[0].strip()}")
     for d in ("c", "d"):
         t.check(gw.device(d).get("msgs_refused", 0) == 0, f"device {d} refused messages")
+
+    res = stalled_state(gw.config["devices"][3]["socket"])
+    t.check(res != 0, "CHECK_DEVICE_STATE answered success for a state never sent")
+    t.check(gw.proc.wait_output(r"device state check: failed .*the front-end moved on before "
+                                r"it had closed its end of the pipe", 10),
+            "no log line saying why the check failed")
     gw.stop()
 
     wd = t.workdir("hostile_frontend-keeper")

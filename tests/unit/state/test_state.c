@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 
 #include <cmocka.h>
 
@@ -1108,6 +1109,72 @@ test_fd_timeout(void **state)
 	close(p[1]);
 }
 
+struct cutter {
+	int cut_fd;
+	int delay_ms;
+};
+
+static void *
+cutter_main(void *arg)
+{
+	struct cutter *c = arg;
+
+	usleep((useconds_t)c->delay_ms * 1000u);
+	assert_int_equal(eventfd_write(c->cut_fd, 1), 0);
+	return NULL;
+}
+
+/* A cut ends a transfer whose peer moved on without finishing (a 60 s
+ * deadline would otherwise be waited out: the calls return -ECANCELED, not
+ * -ETIMEDOUT); what was already there still completes. */
+static void
+test_fd_cut(void **state)
+{
+	static uint8_t big[1 << 20];
+	struct cutter c = { .delay_ms = 100 };
+	pthread_t th;
+	void *got;
+	size_t len;
+	int p[2];
+
+	c.cut_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(c.cut_fd >= 0);
+
+	/* Reader: 3 bytes, the writer's end open, then the cut. */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "abc", 3), 3);
+	assert_int_equal(pthread_create(&th, NULL, cutter_main, &c), 0);
+	assert_int_equal(vgw_state_read_fd_cut(p[0], 0, 60000, c.cut_fd, &got, &len), -ECANCELED);
+	assert_null(got);
+	pthread_join(th, NULL);
+
+	/* Writer: nobody reads, the pipe is full, then the cut. */
+	assert_int_equal(eventfd_read(c.cut_fd, &(eventfd_t){ 0 }), 0);
+	assert_int_equal(pthread_create(&th, NULL, cutter_main, &c), 0);
+	assert_int_equal(vgw_state_write_fd_cut(p[1], big, sizeof(big), 60000, c.cut_fd),
+			 -ECANCELED);
+	pthread_join(th, NULL);
+	close(p[0]);
+	close(p[1]);
+
+	/* A whole stream and EOF already there when the cut came: read whole. */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "state", 5), 5);
+	close(p[1]);
+	assert_int_equal(vgw_state_read_fd_cut(p[0], 0, 60000, c.cut_fd, &got, &len), 0);
+	assert_int_equal(len, 5);
+	assert_memory_equal(got, "state", 5);
+	free(got);
+	close(p[0]);
+
+	/* A write that fits goes through after the cut. */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(vgw_state_write_fd_cut(p[1], "abc", 3, 60000, c.cut_fd), 0);
+	close(p[0]);
+	close(p[1]);
+	close(c.cut_fd);
+}
+
 /* The reader went away: -EPIPE, and no SIGPIPE (whose default action would
  * end this test program). */
 static void
@@ -1214,7 +1281,8 @@ main(void)
 		cmocka_unit_test(test_section_fail),  cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_fd_transfer),   cmocka_unit_test(test_fd_eof_and_limits),
 		cmocka_unit_test(test_fd_timeout),    cmocka_unit_test(test_fd_epipe),
-		cmocka_unit_test(test_fd_round_trip), cmocka_unit_test(test_fd_usable),
+		cmocka_unit_test(test_fd_cut),	      cmocka_unit_test(test_fd_round_trip),
+		cmocka_unit_test(test_fd_usable),
 	};
 
 	return cmocka_run_group_tests_name("state", tests, NULL, NULL);
