@@ -97,6 +97,9 @@ vgw_net_oc_start(struct vgw_net_port *p, int vid)
 	oc->rx.inflight = NULL;
 	oc->tx.indirect_ok = oc->rx.indirect_ok = (f >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
 	oc->tx.event_idx = oc->rx.event_idx = (f >> VIRTIO_RING_F_EVENT_IDX) & 1;
+	/* in order: one used element per burst of transmitted frames (their
+	 * lengths mean nothing to the driver); received frames need theirs */
+	oc->tx.used_batch = (f >> VIRTIO_F_IN_ORDER) & 1;
 	oc->mrg = (f >> VIRTIO_NET_F_MRG_RXBUF) & 1;
 	oc->feat = f;
 	oc->hdr_len = oc->mrg || ((f >> VIRTIO_F_VERSION_1) & 1) ?

@@ -39,6 +39,14 @@ struct vgw_vring {
 	/* put and publish log only while log_on, once vgw_vring_log_check()
 	 * gated them (else every write goes to rte_vhost, which checks) */
 	bool log_gated, log_on;
+	/* VIRTIO_F_IN_ORDER batching, for a ring whose used lengths the
+	 * driver does not need (a transmit ring): put writes no used element,
+	 * publish writes one for the whole batch, the last chain's (virtio
+	 * 1.2, 2.7.10.1). The owner sets it after attach. */
+	bool used_batch;
+	bool batch_pending; /* chains put since the last element written */
+	uint16_t batch_head;
+	uint32_t batch_len;
 	uint64_t malformed; /* chains refused */
 	/* inflight I/O tracking (INFLIGHT_SHMFD), when the front-end gave a
 	 * region: which heads the device has taken and not returned, so that

@@ -189,6 +189,8 @@ vgw_vring_set_no_kicks(struct vgw_vring *vr)
 void
 vgw_vring_detach(struct vgw_vring *vr)
 {
+	if (vr->batch_pending) /* an in-order batch put and not published */
+		vgw_vring_publish(vr);
 	rte_vhost_set_vring_base(vr->vid, vr->vring_idx, vr->last_avail, vr->used_idx);
 	free(vr->resubmit);
 	vr->resubmit = NULL;
@@ -236,6 +238,26 @@ vgw_vring_mem_same(const struct rte_vhost_memory *mem, const void *payload, uint
 	return true;
 }
 
+/* Guest physical to our virtual address, as rte_vhost_va_from_guest_pa()
+ * does it (*len cut to what the region holds; 0 if none holds gpa), inline:
+ * the walker translates every descriptor. */
+static inline uint64_t
+gpa_to_va(const struct rte_vhost_memory *mem, uint64_t gpa, uint64_t *len)
+{
+	for (uint32_t i = 0; i < mem->nregions; i++) {
+		const struct rte_vhost_mem_region *r = &mem->regions[i];
+		uint64_t off = gpa - r->guest_phys_addr;
+
+		if (gpa >= r->guest_phys_addr && off < r->size) {
+			if (*len > r->size - off)
+				*len = r->size - off;
+			return r->host_user_addr + off;
+		}
+	}
+	*len = 0;
+	return 0;
+}
+
 /* Map [gpa, gpa + len) into iovecs (a buffer may span memory regions). */
 static int
 map_buf(const struct rte_vhost_memory *mem, uint64_t gpa, uint32_t len, struct vgw_vring_chain *c,
@@ -243,8 +265,7 @@ map_buf(const struct rte_vhost_memory *mem, uint64_t gpa, uint32_t len, struct v
 {
 	while (len != 0) {
 		uint64_t chunk = len;
-		uint64_t va =
-			rte_vhost_va_from_guest_pa((struct rte_vhost_memory *)mem, gpa, &chunk);
+		uint64_t va = gpa_to_va(mem, gpa, &chunk);
 
 		if (va == 0 || chunk == 0 || *n >= VGW_VRING_MAX_IOV)
 			return -EINVAL;
@@ -276,7 +297,7 @@ indirect_table(const struct rte_vhost_memory *mem, uint64_t addr, uint32_t len, 
 	if (len == 0 || len % sizeof(struct vring_desc) != 0 ||
 	    len / sizeof(struct vring_desc) > VGW_VRING_MAX_INDIRECT)
 		return NULL;
-	va = rte_vhost_va_from_guest_pa((struct rte_vhost_memory *)mem, addr, &chunk);
+	va = gpa_to_va(mem, addr, &chunk);
 	if (va == 0 || chunk != len || (va & (_Alignof(struct vring_desc) - 1)) != 0)
 		return NULL;
 	*n = len / sizeof(struct vring_desc);
@@ -360,6 +381,22 @@ log_written(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t writ
 	}
 }
 
+/* Write the used element of an in-order batch (used_batch): the last
+ * chain put, in the slot before used_idx. */
+static inline void
+batch_flush(struct vgw_vring *vr)
+{
+	uint16_t slot = (uint16_t)(vr->used_idx - 1) % vr->size;
+	struct vring_used_elem *e = &vr->used->ring[slot];
+
+	vr->batch_pending = false;
+	e->id = vr->batch_head;
+	e->len = vr->batch_len;
+	if (!vr->log_gated || vr->log_on)
+		rte_vhost_log_used_vring(vr->vid, vr->vring_idx,
+					 offsetof(struct vring_used, ring[slot]), sizeof(*e));
+}
+
 /* Publish a used element. With an inflight region, in the order the
  * vhost-user specification gives, so that a back-end replacing us after a
  * crash at any point knows what was returned: the head as the last one
@@ -372,6 +409,8 @@ used_write(struct vgw_vring *vr, uint16_t head, uint32_t len)
 	uint16_t slot = vr->used_idx % vr->size;
 	struct vring_used_elem *e = &vr->used->ring[slot];
 
+	if (vr->batch_pending)
+		batch_flush(vr);
 	if (inf != NULL) {
 		inf->last_inflight_io = head;
 		rte_smp_wmb();
@@ -444,6 +483,15 @@ vgw_vring_put(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t wr
 	uint16_t slot = vr->used_idx % vr->size;
 	struct vring_used_elem *e = &vr->used->ring[slot];
 
+	if (vr->used_batch) {
+		vr->batch_head = c->head;
+		vr->batch_len = written;
+		vr->batch_pending = true;
+		vr->used_idx++;
+		if (!vr->log_gated || vr->log_on)
+			log_written(vr, c, written);
+		return;
+	}
 	e->id = c->head;
 	e->len = written;
 	vr->used_idx++;
@@ -457,6 +505,8 @@ vgw_vring_put(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t wr
 void
 vgw_vring_publish(struct vgw_vring *vr)
 {
+	if (vr->batch_pending)
+		batch_flush(vr);
 	if (atomic_load_explicit(ring_word(&vr->used->idx), memory_order_relaxed) == vr->used_idx)
 		return;
 	/* the elements before the index that publishes them */

@@ -42,6 +42,12 @@ def run_frontend(wd, gw, name, sent):
         t.check(pf_a & (1 << 16) and not pf_b & (1 << 16),
                 f"protocol feature status (16): a negotiated {pf_a:#x} (offered), "
                 f"b {pf_b:#x} (disabled in the config)")
+        # testpmd's virtio_user negotiates VIRTIO_F_IN_ORDER (35): on the
+        # one-copy path a's transmitted frames come back as one used
+        # element per burst, which its in-order transmit path relies on
+        f_a, f_b = (gw.device(d)["features"] for d in ("a", "b"))
+        t.check(f_a & (1 << 35) and f_b & (1 << 35),
+                f"VIRTIO_F_IN_ORDER not negotiated: a {f_a:#x}, b {f_b:#x}")
         before_a = gw.stats("a")["rx_packets"]
         before_b = gw.stats("b")["tx_packets"]
         tp.cmd("set fwd io retry")
