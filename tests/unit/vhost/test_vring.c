@@ -4,6 +4,7 @@
  * write is either taken whole or refused (returned with length 0 and
  * counted) while the ring keeps serving. rte_vhost's dirty-log calls are
  * wrapped (-Wl,--wrap) and counted. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -294,6 +295,62 @@ test_put_publish_unpop(void **state)
 	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 0);
 }
 
+/* An in-order batch (used_batch, VIRTIO_F_IN_ORDER): put writes no
+ * element; publish writes one, the last chain's, in the batch's last slot,
+ * and moves the index by the whole batch; a refused chain in between
+ * writes the batch's element first; logging logs what was written. */
+static void
+test_inorder_batch(void **state)
+{
+	vr.used_batch = true;
+	for (uint16_t i = 0; i < 4; i++) {
+		set_desc(30 + i, GPA0 + 0x100 * i, 64, 0, 0);
+		offer(30 + i);
+	}
+	memset(used.ring, 0xff, sizeof(used.ring));
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 1);
+		vgw_vring_put(&vr, &chain, 0);
+	}
+	assert_int_equal(used.idx, 0);
+	assert_int_equal(used.ring[0].id, 0xffffffffu);
+	vgw_vring_publish(&vr);
+	assert_int_equal(used.idx, 3);
+	assert_int_equal(used.ring[2].id, 32);
+	assert_int_equal(used.ring[2].len, 0);
+	assert_int_equal(used.ring[0].id, 0xffffffffu); /* never written */
+	assert_int_equal(used.ring[1].id, 0xffffffffu);
+	/* a batch of one, then a refused chain: the batch's element first */
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 1);
+	vgw_vring_put(&vr, &chain, 0);
+	set_desc(7, GPA0, 16, VRING_DESC_F_NEXT, 7); /* a loop */
+	offer(7);
+	assert_int_equal(vgw_vring_pop(&vr, mem, &chain), -EINVAL);
+	assert_int_equal(used.idx, 5);
+	assert_int_equal(used.ring[3].id, 33);
+	assert_int_equal(used.ring[4].id, 7);
+	assert_int_equal(used.ring[4].len, 0);
+	/* logging on: the one element written is logged, with its buffers */
+	vr.log_gated = true;
+	vr.log_on = true;
+	log_used = 0;
+	set_desc(40, GPA0 + 0x800, 64, VRING_DESC_F_WRITE, 0);
+	set_desc(41, GPA0 + 0x900, 64, VRING_DESC_F_WRITE, 0);
+	offer(40);
+	offer(41);
+	log_writes = 0;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(vgw_vring_pop(&vr, mem, &chain), 1);
+		vgw_vring_put(&vr, &chain, 8);
+	}
+	assert_int_equal(log_writes, 2);
+	vgw_vring_publish(&vr);
+	assert_int_equal(used.idx, 7);
+	assert_int_equal(used.ring[6].id, 41);
+	assert_int_equal(used.ring[6].len, 8);
+	assert_int_equal(log_used, 2); /* the element and the index */
+}
+
 /* Loops, of one descriptor and of several, and next or head out of the
  * table. */
 static void
@@ -378,6 +435,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_offered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_publish_unpop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inorder_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loops_and_indices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_addresses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_long, setup, teardown),
