@@ -402,20 +402,25 @@ eth_setup(struct vgw_net_port *p)
 }
 
 /* A link whose frames go guest to guest in one copy: one_copy on, every
- * port a vhost-user net device of one queue pair. */
+ * port a vhost-user net device of one queue pair, or on a bridge also an
+ * ethdev (its frames copied between its mbufs and the guests' buffers). */
 static bool
 one_copy_link(const struct vgw_conf *conf, const struct vgw_conf_link *cl)
 {
+	bool bridge = cl->type != VGW_LINK_XCONNECT;
+
 	if (!cl->one_copy)
 		return false;
 	for (uint16_t i = 0; i < cl->n_ports; i++) {
 		const struct vgw_conf_dev *d = &conf->devs[cl->ports[i]];
 
+		if (bridge && d->type == VGW_DEV_ETHDEV)
+			continue;
 		if (d->type != VGW_DEV_NET || d->queues != 1) {
 			VGW_LOG(net, WARNING,
-				"%s: one_copy needs vhost-user net devices of one queue pair; %s "
+				"%s: one_copy needs vhost-user net devices of one queue pair%s; %s "
 				"is not: the link copies through mbufs",
-				cl->name, d->name);
+				cl->name, bridge ? " or ethdevs" : "", d->name);
 			return false;
 		}
 	}
@@ -488,7 +493,10 @@ vgw_net_init(const struct vgw_conf *conf)
 		if (port_of_dev[i] < 0)
 			continue;
 		p = &ports[port_of_dev[i]];
-		if (p->one_copy) {
+		ret = 0;
+		if (p->one_copy && p->dev.type == VGW_DEV_ETHDEV) {
+			ret = vgw_net_oc_init(p);
+		} else if (p->one_copy) {
 			/* our walker: split rings, guest addresses */
 			p->dev.features_off =
 				(1ULL << VIRTIO_F_RING_PACKED) | (1ULL << VIRTIO_F_IOMMU_PLATFORM);
@@ -505,9 +513,12 @@ vgw_net_init(const struct vgw_conf *conf)
 			if (ret < 0)
 				return ret;
 		}
-		ret = vgw_device_add(&p->dev, &conf->devs[i], i, &net_ops);
+		if (ret == 0)
+			ret = vgw_device_add(&p->dev, &conf->devs[i], i, &net_ops);
 		if (ret == 0 && p->dev.type == VGW_DEV_ETHDEV)
 			ret = eth_setup(p);
+		if (ret == 0 && p->dev.type == VGW_DEV_ETHDEV && p->one_copy)
+			vgw_net_oc_eth(p);
 		if (ret < 0)
 			return ret;
 	}

@@ -23,6 +23,7 @@
 
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
+#include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_malloc.h>
@@ -40,6 +41,9 @@
 #define OC_MAX_RX_CHAINS 34
 #define OC_MIN_FRAME 14	    /* an Ethernet header */
 #define OC_MAX_FRAME 65550u /* 64 KiB and an Ethernet header */
+/* frames staged for an ethdev port of a one-copy bridge before a send
+ * (a pass sends what it staged at its end, or earlier when this fills) */
+#define OC_ETH_STAGE (2 * VGW_DP_BURST)
 
 struct vgw_net_oc {
 	struct vgw_vring tx; /* this device's transmit ring (vring 1) */
@@ -65,6 +69,18 @@ struct vgw_net_oc {
 	uint16_t tx_n, tx_off;
 	struct vgw_vring_chain txc[VGW_DP_BURST];
 	struct vgw_vring_chain rxc[OC_MAX_RX_CHAINS];
+	/* An ethdev port on a one-copy bridge: no rings. A frame to it is
+	 * copied into mbufs (rx_take takes mbufs, a header of 0 bytes, no
+	 * offload: a checksum or segmentation is done here), staged, and
+	 * sent once per pass; a frame from it is read from its mbuf as a
+	 * chain (eth_src) and copied into the receivers' buffers. */
+	bool eth;
+	uint16_t eth_port;
+	uint16_t eth_slot;	     /* its stats slot */
+	uint16_t eth_n;		     /* staged */
+	struct vgw_dp_lcore *eth_lc; /* the pass's worker (its tx queue, stats) */
+	struct rte_mbuf *eth_tx[OC_ETH_STAGE];
+	struct vgw_vring_chain eth_src;
 };
 
 /* --- control plane (the port's dev->lock held) --------------------------- */
@@ -174,6 +190,19 @@ vgw_net_oc_offload_stats(const struct vgw_net_port *p, uint64_t out[4])
 	out[3] = oc->csum_sw;
 }
 
+void
+vgw_net_oc_eth(struct vgw_net_port *p)
+{
+	struct vgw_net_oc *oc = p->oc;
+
+	oc->eth = true;
+	oc->eth_port = p->eth_port;
+	oc->eth_slot = vgw_net_slot(p, 0);
+	oc->hdr_len = 0;
+	oc->mrg = true; /* a frame in several mbufs */
+	oc->feat = 0;
+}
+
 int
 vgw_net_oc_init(struct vgw_net_port *p)
 {
@@ -255,6 +284,76 @@ cursor_put(struct cursor *dst, const void *buf, size_t len)
 	cursor_copy(dst, &src, len);
 }
 
+/* Send what is staged for an ethdev port; what it does not take is
+ * dropped, counted on it. */
+static void
+eth_flush(struct vgw_net_oc *to)
+{
+	struct vgw_dp_qstats *ts = &to->eth_lc->stats[to->eth_slot];
+	uint16_t n = to->eth_n, sent;
+
+	to->eth_n = 0;
+	sent = rte_eth_tx_burst(to->eth_port, to->eth_lc->idx, to->eth_tx, n);
+	for (uint16_t i = sent; i < n; i++) {
+		ts->tx_pkts--;
+		ts->tx_bytes -= rte_pktmbuf_pkt_len(to->eth_tx[i]);
+		ts->drops++;
+	}
+	if (sent < n)
+		rte_pktmbuf_free_bulk(to->eth_tx + sent, n - sent);
+}
+
+/* rx_take for an ethdev port: mbufs chained into one packet, staged, as
+ * chains of one buffer each (the mbufs in out_gpa[0], the packet's first
+ * in out_gpa[1]); -1 without mbufs. */
+static int
+eth_take(struct vgw_net_oc *to, struct vgw_net_oc *scratch, uint32_t need)
+{
+	struct rte_mbuf *m[OC_MAX_RX_CHAINS];
+	uint32_t room = rte_pktmbuf_data_room_size(vgw_net_pool) - RTE_PKTMBUF_HEADROOM;
+	int n = (int)((need + room - 1) / room);
+
+	if (n == 0 || n > OC_MAX_RX_CHAINS)
+		return -1;
+	if (to->eth_n == OC_ETH_STAGE)
+		eth_flush(to);
+	if (rte_pktmbuf_alloc_bulk(vgw_net_pool, m, (unsigned int)n) != 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		struct vgw_vring_chain *c = &scratch->rxc[i];
+
+		c->in_cnt = 0;
+		c->out_cnt = 1;
+		c->iov[0].iov_base = rte_pktmbuf_mtod(m[i], void *);
+		c->iov[0].iov_len = room;
+		c->out_len = room;
+		c->out_gpa[0] = (uintptr_t)m[i];
+		c->out_gpa[1] = (uintptr_t)m[0];
+		if (i != 0)
+			m[i - 1]->next = m[i];
+	}
+	m[0]->nb_segs = (uint16_t)n;
+	m[0]->pkt_len = 0;
+	to->eth_tx[to->eth_n++] = m[0];
+	return n;
+}
+
+/* A receive chain filled with len bytes: returned to the receiver's ring
+ * (not published), or an mbuf of a packet for an ethdev. */
+static inline void
+rx_put(struct vgw_net_oc *to, const struct vgw_vring_chain *c, uint32_t len)
+{
+	if (unlikely(to->eth)) {
+		struct rte_mbuf *m = (struct rte_mbuf *)(uintptr_t)c->out_gpa[0];
+		struct rte_mbuf *m0 = (struct rte_mbuf *)(uintptr_t)c->out_gpa[1];
+
+		m->data_len = (uint16_t)len;
+		m0->pkt_len += len;
+		return;
+	}
+	vgw_vring_put(&to->rx, c, len);
+}
+
 /* Take receive chains of the peer until they hold need bytes (one, that
  * must hold them all, without mergeable buffers): how many, 0 if there is
  * no room yet (nothing taken: the descriptors stay in the ring), -1 if the
@@ -266,6 +365,8 @@ rx_take(struct vgw_net_oc *to, struct vgw_net_oc *scratch, uint32_t need)
 	uint32_t room = 0;
 	int n = 0;
 
+	if (unlikely(to->eth))
+		return eth_take(to, scratch, need);
 	while (room < need) {
 		struct vgw_vring_chain *c;
 		int ret;
@@ -317,6 +418,8 @@ hdr_put(struct cursor *dst, uint16_t num_buffers, uint16_t hdr_len)
 	uint64_t lo = 0;
 	uint32_t hi = (uint32_t)num_buffers << 16;
 
+	if (unlikely(hdr_len == 0))
+		return; /* an ethdev's mbuf */
 	if (likely(dst->iov[0].iov_len >= hdr_len)) {
 		memcpy(p, &lo, sizeof(lo));
 		if (hdr_len == sizeof(struct virtio_net_hdr_mrg_rxbuf))
@@ -450,7 +553,7 @@ rx_fill(struct vgw_net_oc *from, struct vgw_net_oc *to, int n, struct oc_out *o,
 		k = RTE_MIN(room, left);
 		copy_patched(&dst, src, k, &off, o);
 		left -= k;
-		vgw_vring_put(&to->rx, c, put + k);
+		rx_put(to, c, put + k);
 	}
 }
 
@@ -766,7 +869,7 @@ move_frame(struct vgw_net_oc *from, struct vgw_vring_chain *tc, struct vgw_net_o
 		k = RTE_MIN(room, left);
 		cursor_copy(&dst, &src, k);
 		left -= k;
-		vgw_vring_put(&to->rx, c, put + k);
+		rx_put(to, c, put + k);
 	}
 	*bytes = len;
 	*segs = 1;
@@ -954,6 +1057,40 @@ obr_deliver(struct vgw_net_bridge *br, struct vgw_net_oc *from, struct vgw_vring
 	return 0;
 }
 
+/* Learn the frame's source on port self, and give it to its destination
+ * or to every other port: 0, or OC_BAD (the frame is broken). */
+static inline int
+obr_route(struct vgw_net_bridge *br, uint16_t self, struct vgw_net_oc *from,
+	  struct vgw_vring_chain *tc, struct obr_pass *ps, struct vgw_dp_qstats *rs)
+{
+	struct vgw_net_port *in = br->ports[self];
+	uint16_t np = br->n_ports;
+	uint8_t macs[12];
+	int port, bad = 0;
+
+	if (tc->out_cnt != 0 || tc->in_len < (uint32_t)from->hdr_len + OC_MIN_FRAME ||
+	    tc->in_len - from->hdr_len > OC_MAX_FRAME)
+		return OC_BAD;
+	rs->rx_pkts++;
+	rs->rx_bytes += tc->in_len - from->hdr_len;
+	frame_macs(from, tc, macs);
+	vgw_mac_table_learn(br->macs, macs + 6, in->dev.index, ps->now);
+	port = (macs[0] & 1) != 0 ? -1 : vgw_mac_table_lookup(br->macs, macs);
+	if (port >= 0) {
+		uint16_t s = port < VGW_MAX_DEVICES ? br->slot_of[port] : UINT8_MAX;
+
+		if (s == self || s >= np)
+			rs->drops++; /* stays on its own segment */
+		else
+			bad = obr_deliver(br, from, tc, s, ps);
+		return bad;
+	}
+	for (uint16_t s = 0; s < np && bad == 0; s++)
+		if (s != self)
+			bad = obr_deliver(br, from, tc, s, ps);
+	return bad;
+}
+
 /* One burst from the transmit ring of the port in slot self. */
 static inline uint16_t
 obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
@@ -961,40 +1098,14 @@ obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 	struct vgw_net_port *in = br->ports[self];
 	struct vgw_net_oc *from = in->oc;
 	struct vgw_dp_qstats *rs = &ps->lc->stats[vgw_net_slot(in, 0)];
-	uint16_t np = br->n_ports;
 
 	vgw_vring_log_check(&from->tx);
 	from->tx_n = from->tx_off = 0; /* (nothing is held across passes) */
 	tx_take(from, rs);
 	for (uint16_t i = 0; i < from->tx_n; i++) {
 		struct vgw_vring_chain *tc = &from->txc[i];
-		uint8_t macs[12];
-		int port, bad = 0;
 
-		if (tc->out_cnt != 0 || tc->in_len < (uint32_t)from->hdr_len + OC_MIN_FRAME ||
-		    tc->in_len - from->hdr_len > OC_MAX_FRAME) {
-			bad = OC_BAD;
-			goto put;
-		}
-		rs->rx_pkts++;
-		rs->rx_bytes += tc->in_len - from->hdr_len;
-		frame_macs(from, tc, macs);
-		vgw_mac_table_learn(br->macs, macs + 6, in->dev.index, ps->now);
-		port = (macs[0] & 1) != 0 ? -1 : vgw_mac_table_lookup(br->macs, macs);
-		if (port >= 0) {
-			uint16_t s = port < VGW_MAX_DEVICES ? br->slot_of[port] : UINT8_MAX;
-
-			if (s == self || s >= np)
-				rs->drops++; /* stays on its own segment */
-			else
-				bad = obr_deliver(br, from, tc, s, ps);
-			goto put;
-		}
-		for (uint16_t s = 0; s < np && bad == 0; s++)
-			if (s != self)
-				bad = obr_deliver(br, from, tc, s, ps);
-put:
-		if (bad != 0) {
+		if (obr_route(br, self, from, tc, ps, rs) != 0) {
 			from->tx.malformed++;
 			rs->drops++;
 		}
@@ -1006,6 +1117,42 @@ put:
 	vgw_vring_publish(&from->tx);
 	from->call_tx = ring_call(&from->tx);
 	return from->tx_n;
+}
+
+/* A burst from each receive queue of the ethdev port in slot self: each
+ * frame read from its mbuf and copied into its receivers' buffers. */
+static inline uint16_t
+obr_eth_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
+{
+	struct vgw_net_port *in = br->ports[self];
+	struct vgw_net_oc *from = in->oc;
+	struct vgw_vring_chain *tc = &from->eth_src;
+	uint16_t work = 0;
+
+	for (uint16_t q = 0; q < in->dev.queues; q++) {
+		struct vgw_dp_qstats *rs = &ps->lc->stats[vgw_net_slot(in, q)];
+		struct rte_mbuf *pkts[VGW_DP_BURST];
+		uint16_t n = rte_eth_rx_burst(from->eth_port, q, pkts, VGW_DP_BURST);
+
+		for (uint16_t i = 0; i < n; i++) {
+			const struct rte_mbuf *m = pkts[i];
+			uint16_t k = 0;
+
+			for (; m != NULL && k < OC_MAX_RX_CHAINS; m = m->next, k++) {
+				tc->iov[k].iov_base = rte_pktmbuf_mtod(m, void *);
+				tc->iov[k].iov_len = m->data_len;
+			}
+			tc->in_cnt = k;
+			tc->out_cnt = 0;
+			tc->in_len = rte_pktmbuf_pkt_len(pkts[i]);
+			if (m != NULL || obr_route(br, self, from, tc, ps, rs) != 0)
+				rs->drops++; /* too many segments, or too short or long */
+		}
+		if (n != 0)
+			rte_pktmbuf_free_bulk(pkts, n);
+		work += n;
+	}
+	return work;
 }
 
 uint16_t
@@ -1026,6 +1173,12 @@ vgw_net_poll_oc_bridge(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 		struct vgw_net_oc *oc = p->oc;
 		uint32_t rings;
 
+		if (oc->eth) {
+			oc->eth_lc = lc;
+			live[s] = ps.open[s] = atomic_load_explicit(&p->up, memory_order_relaxed);
+			ps.touched[s] = false;
+			continue;
+		}
 		live[s] = atomic_load_explicit(&p->dev.vid, memory_order_acquire) >= 0;
 		ps.open[s] = false;
 		ps.touched[s] = false;
@@ -1043,10 +1196,16 @@ vgw_net_poll_oc_bridge(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	}
 	for (uint16_t s = 0; s < np; s++)
 		if (live[s])
-			work += obr_port(br, s, &ps);
+			work += br->ports[s]->oc->eth ? obr_eth_port(br, s, &ps) :
+							obr_port(br, s, &ps);
 	for (uint16_t s = 0; s < np; s++) {
 		struct vgw_net_oc *oc = br->ports[s]->oc;
 
+		if (oc->eth) {
+			if (oc->eth_n != 0)
+				eth_flush(oc);
+			continue;
+		}
 		if (!ps.touched[s])
 			continue;
 		vgw_vring_publish(&oc->rx);

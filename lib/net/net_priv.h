@@ -64,6 +64,8 @@ struct vgw_net_bridge {
 /* net_oc.c: one copy between the guests of a vhost-to-vhost xconnect */
 struct vgw_net_oc;
 int vgw_net_oc_init(struct vgw_net_port *p);
+/* an ethdev port of a one-copy bridge (after its set-up): no rings */
+void vgw_net_oc_eth(struct vgw_net_port *p);
 int vgw_net_oc_start(struct vgw_net_port *p, int vid);
 void vgw_net_oc_stop(struct vgw_net_port *p);
 int vgw_net_oc_remap(struct vgw_net_port *p, int vid);
