@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -387,6 +388,7 @@ main(int argc, char **argv)
 	char *eal_argv[MAX_EAL_ARGS];
 	char ctl_path[VGW_SOCKET_MAX];
 	int eal_argc = 0, sep = argc, ret, status = 0;
+	cpu_set_t cpus;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
@@ -469,6 +471,9 @@ main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 
+	/* before EAL pins this thread: the CPUs io_uring's workers may use */
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+		vgw_fsdev_set_cpus(&cpus);
 	ret = rte_eal_init(eal_argc, eal_argv);
 	if (ret < 0) {
 		fprintf(stderr, "vhostgw: EAL initialisation failed: %s\n",

@@ -94,6 +94,8 @@ struct fs_dev {
 static struct fs_dev *devs;
 /* every CPU no worker lcore polls on: io_uring's workers run there */
 static cpu_set_t iowq_cpus;
+static cpu_set_t process_cpus; /* the affinity the process was started with */
+static bool have_process_cpus;
 static unsigned int n_devs;
 
 /* --- outcomes ---------------------------------------------------------
@@ -915,21 +917,41 @@ static const struct vgw_device_ops fs_ops = {
 
 /* --- set-up ------------------------------------------------------------- */
 
-/* Every CPU no worker lcore polls on: io_uring's workers run there. */
+void
+vgw_fsdev_set_cpus(const cpu_set_t *cpus)
+{
+	process_cpus = *cpus;
+	have_process_cpus = CPU_COUNT(cpus) != 0;
+}
+
+/* Every CPU of the process's affinity (all online CPUs when the app did not
+ * say) that no worker lcore polls on: io_uring's workers run there. When the
+ * workers poll on all of them (taskset -c 1 with --lcores 0@1,1@1, say), the
+ * process's CPUs: io_uring's workers then share them with the pollers rather
+ * than run outside the CPUs the operator gave the gateway. */
 static void
 iowq_cpus_init(void)
 {
 	unsigned int l;
 
 	CPU_ZERO(&iowq_cpus);
-	for (long cpu = 0; cpu < CPU_SETSIZE && cpu < sysconf(_SC_NPROCESSORS_ONLN); cpu++)
-		CPU_SET(cpu, &iowq_cpus);
+	if (have_process_cpus)
+		iowq_cpus = process_cpus;
+	else
+		for (long cpu = 0; cpu < CPU_SETSIZE && cpu < sysconf(_SC_NPROCESSORS_ONLN); cpu++)
+			CPU_SET(cpu, &iowq_cpus);
 	RTE_LCORE_FOREACH_WORKER(l) {
 		rte_cpuset_t ws = rte_lcore_cpuset(l);
 
 		for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
 			if (CPU_ISSET(cpu, &ws))
 				CPU_CLR(cpu, &iowq_cpus);
+	}
+	if (CPU_COUNT(&iowq_cpus) == 0 && have_process_cpus) {
+		iowq_cpus = process_cpus;
+		VGW_LOG(fs, NOTICE,
+			"worker lcores poll on every CPU the process may use: "
+			"io_uring's workers share them");
 	}
 }
 
