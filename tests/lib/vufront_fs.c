@@ -83,6 +83,14 @@
  *              handle across two back-end crashes (SYNC orphan1, orphan2:
  *              the caller kills the gateway under a keeper there).
  *
+ *   bench      a load generator for any virtio-fs back-end (vhostgw, the C
+ *              and the Rust virtiofsd): --op lookup,create,unlink,randread,
+ *              seqread,seqwrite (each OP or OP:DEPTH, in order, one FUSE
+ *              session), --depth requests in flight, --seconds each, a read
+ *              file of --file-size bytes; one JSON line per operation (see
+ *              vufront_fs_bench.c). Its bring-up asks for the protocol
+ *              features above but requires none of them.
+ *
  * Coordination with the caller: "SYNC <tag>" on stdout, then wait for a
  * line on stdin (any text; "GO" by convention). Every scenario ends with
  * "SYNC done" (the caller reads the gateway's counters while we are still
@@ -101,6 +109,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vufront_fs.h"
@@ -113,9 +122,12 @@ fs_usage(FILE *out)
 		     "                  [--write-file NAME --write-size N --write-seed S]\n"
 		     "                  [--expect NAME]... [--timeout-ms T] [--verbose]\n"
 		     "                  [--rounds N] [--pace-ms M]\n"
+		     "                  [--op OP[:DEPTH],... --depth N --seconds S --file-size N\n"
+		     "                   --lookup-files N --name-prefix P]\n"
 		     "SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
 		     "resubmit-used, resubmit-late, inflight-bad, migrate, migrate-ctl (with\n"
-		     "--socket2 PATH: the destination gateway's socket), churn (see the source).\n"
+		     "--socket2 PATH: the destination gateway's socket), churn, orphan, bench\n"
+		     "(see the source).\n"
 		     "Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
 		     "Prints one line per check, \"SYNC <tag>\" where it waits for a line on\n"
 		     "stdin, and \"RESULT ok\" (exit 0) or \"RESULT fail N\" (exit 1).\n");
@@ -168,6 +180,24 @@ fs_parse_opt(int c, struct fs_opts *o)
 	case 'p':
 		o->pace_ms = (unsigned int)strtoul(optarg, NULL, 0);
 		break;
+	case 'o':
+		o->ops = optarg;
+		break;
+	case 'd':
+		o->depth = (unsigned int)strtoul(optarg, NULL, 0);
+		break;
+	case 'T':
+		o->seconds = strtod(optarg, NULL);
+		break;
+	case 'f':
+		o->file_size = strtoull(optarg, NULL, 0);
+		break;
+	case 'L':
+		o->lookup_files = (unsigned int)strtoul(optarg, NULL, 0);
+		break;
+	case 'P':
+		o->name_prefix = optarg;
+		break;
 	case 'v':
 		o->verbose = true;
 		break;
@@ -184,6 +214,7 @@ fs_parse_opt(int c, struct fs_opts *o)
 static int
 fs_parse(int argc, char **argv, struct fs_opts *o)
 {
+	static char prefix[64];
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "socket2", required_argument, NULL, '2' },
@@ -198,6 +229,12 @@ fs_parse(int argc, char **argv, struct fs_opts *o)
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "rounds", required_argument, NULL, 'n' },
 		{ "pace-ms", required_argument, NULL, 'p' },
+		{ "op", required_argument, NULL, 'o' },
+		{ "depth", required_argument, NULL, 'd' },
+		{ "seconds", required_argument, NULL, 'T' },
+		{ "file-size", required_argument, NULL, 'f' },
+		{ "lookup-files", required_argument, NULL, 'L' },
+		{ "name-prefix", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -213,11 +250,19 @@ fs_parse(int argc, char **argv, struct fs_opts *o)
 	o->write_seed = 2;
 	o->timeout_ms = FS_TIMEOUT_MS;
 	o->rounds = 1000000;
+	o->ops = "lookup,create,unlink,randread,seqread,seqwrite";
+	o->depth = 16;
+	o->seconds = 5;
+	o->file_size = 256u << 20;
+	o->lookup_files = 256;
+	snprintf(prefix, sizeof(prefix), "b%d-%ld", (int)getpid(), (long)time(NULL));
+	o->name_prefix = prefix;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
 		if (fs_parse_opt(c, o) < 0)
 			return -EINVAL;
 	if (optind != argc || o->socket == NULL || o->scenario == NULL ||
-	    o->read_size < 2 * FS_INFLIGHT_LEN || o->write_size > FS_DATA || o->timeout_ms <= 0) {
+	    o->read_size < 2 * FS_INFLIGHT_LEN || o->write_size > FS_DATA || o->timeout_ms <= 0 ||
+	    o->seconds <= 0 || o->lookup_files == 0 || o->file_size % 4096 != 0) {
 		fs_usage(stderr);
 		return -EINVAL;
 	}
@@ -236,6 +281,7 @@ struct fs_scenario {
 	bool resubmit_used;
 	bool device_state;
 	bool state_via_ctl;
+	bool any_backend; /* no protocol feature required */
 };
 
 static const struct fs_scenario fs_scenarios[] = {
@@ -270,6 +316,7 @@ static const struct fs_scenario fs_scenarios[] = {
 	{ .name = "migrate-ctl", .run = scenario_migrate, .state_via_ctl = true },
 	{ .name = "churn", .run = scenario_churn },
 	{ .name = "orphan", .run = scenario_orphan },
+	{ .name = "bench", .run = scenario_bench, .any_backend = true },
 };
 
 static const struct fs_scenario *
@@ -327,6 +374,7 @@ main(int argc, char **argv)
 	f.prepare = sc->prepare;
 	f.device_state = sc->device_state;
 	f.state_via_ctl = sc->state_via_ctl;
+	f.any_backend = sc->any_backend;
 	if (sc->before != NULL)
 		sc->before(&f);
 	if ((f.device_state || f.state_via_ctl) && o.socket2 == NULL) {

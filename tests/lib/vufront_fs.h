@@ -15,6 +15,7 @@
  *   vufront_fs_resubmit.c   resubmit, resubmit-used, resubmit-late
  *   vufront_fs_migrate.c    migrate, migrate-ctl
  *   vufront_fs_churn.c      churn
+ *   vufront_fs_bench.c      bench (a load generator, not a test)
  *
  * vufront_fs.c has the options, the scenario table and main().
  */
@@ -64,6 +65,14 @@ struct fs_opts {
 	int timeout_ms;
 	unsigned int rounds;  /* churn: at most this many rounds */
 	unsigned int pace_ms; /* churn: sleep between rounds */
+	/* bench: operations, requests in flight, seconds each, the read
+	 * file's size, the names lookup finds, the prefix of new names */
+	const char *ops;
+	unsigned int depth;
+	double seconds;
+	uint64_t file_size;
+	unsigned int lookup_files;
+	const char *name_prefix;
 	bool verbose;
 };
 
@@ -95,6 +104,7 @@ struct fs_front {
 	uint64_t aux_gpa; /* 64 KiB for indirect tables and such */
 	uint8_t *aux;
 	uint32_t max_write;
+	uint32_t max_pages; /* from INIT, 0 unless FUSE_MAX_PAGES */
 	uint32_t done_seq;
 	unsigned int checks;
 	unsigned int failed;
@@ -123,6 +133,9 @@ struct fs_front {
 	uint8_t *state;
 	size_t state_len;
 	bool state_loaded;
+	/* bench: any back-end (the virtiofsds too): the protocol features
+	 * are wanted, none is required */
+	bool any_backend;
 };
 
 struct fs_req {
@@ -212,5 +225,6 @@ void scenario_resubmit(struct fs_front *f);
 void scenario_migrate(struct fs_front *f);
 void scenario_churn(struct fs_front *f);
 void scenario_orphan(struct fs_front *f);
+void scenario_bench(struct fs_front *f);
 
 #endif /* VUFRONT_FS_H */

@@ -46,6 +46,7 @@ fs_init_done(struct fs_front *f, struct fs_slot *s)
 	ok &= fs_check(f, (out->flags & ~in.flags) == 0, "init flags subset of ours", "0x%x",
 		       out->flags);
 	f->max_write = out->max_write;
+	f->max_pages = (out->flags & FUSE_MAX_PAGES) ? out->max_pages : 0;
 	printf("info init: %u.%u max_write=%u max_pages=%u flags=0x%x\n", out->major, out->minor,
 	       out->max_write, out->max_pages, out->flags);
 	fs_slot_put(s);

@@ -470,6 +470,10 @@ fs_connect(struct fs_front *f)
 	fs_dev_conf(f, &dc, want_pf);
 	dc.neg.features = 0;
 	dc.neg.protocol_features = 0;
+	if (f->any_backend) {
+		dc.neg.protocol_required = 0;
+		dc.neg.protocol_features = want_pf;
+	}
 	dc.inflight = f->inflight;
 	dc.inflight_late = f->inflight_late;
 	dc.prepare = f->prepare;
@@ -484,6 +488,12 @@ fs_connect(struct fs_front *f)
 		fs_check(f, false, "bring-up", "%s", vufront_errmsg(f->vu));
 		return ret;
 	}
-	fs_connect_checks(f, &dc, want_pf);
+	if (f->any_backend)
+		printf("info features 0x%" PRIx64 " (offered 0x%" PRIx64 ") protocol 0x%" PRIx64
+		       " (offered 0x%" PRIx64 ")\n",
+		       vufront_features(f->vu), vufront_offered_features(f->vu),
+		       vufront_protocol_features(f->vu), vufront_offered_protocol_features(f->vu));
+	else
+		fs_connect_checks(f, &dc, want_pf);
 	return 0;
 }
