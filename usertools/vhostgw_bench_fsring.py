@@ -1,0 +1,462 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""vhostgw-bench fs-ring: virtio-fs back-ends driven at the ring, no guest.
+
+The project's own vhost-user front-end, vufront-fs (tests/lib, scenario
+bench: it speaks FUSE on the rings itself), drives each back-end directly
+with N requests in flight and polls the used ring, so that the back-end is
+the bottleneck. Back-ends, one at a time, the order alternating per round:
+
+  vhostgw  one fs device (cache auto, the gateway's defaults), EAL
+           --lcores 0@CPU,1@CPU: its control thread and its worker on CPU
+  c        /usr/lib/qemu/virtiofsd --socket-path=S -o source=DIR -o cache=auto
+  rust     the Rust virtiofsd 1.13 unpacked by `vhostgw-setup virtiofsd-rs`:
+           --socket-path=S --shared-dir=DIR --cache=auto --sandbox=none
+
+Same CPU budget for each: the back-end is started under taskset -c CPU
+(default 1), so it and every thread it starts (io_uring's workers and
+virtiofsd's threads too) may run on that CPU only; vufront-fs runs on
+another (default 0). Every thread's Cpus_allowed_list is read during each
+measurement, and a thread allowed anywhere else fails the run.
+
+Operations (one vufront-fs run per measurement does them in order, in one
+FUSE session; see tests/lib/vufront_fs_bench.c), each for --seconds:
+  lookup:16    LOOKUP + GETATTR of existing names (+ FORGET), 16 in flight
+  create:16    CREATE + RELEASE of new files
+  unlink:16    UNLINK of the files create made (until they run out)
+  randread:D   4 KiB READs at random offsets of a --file-mib file, D = 1, 16, 64
+  seqread:4    1 MiB READs in order (min(1 MiB, what INIT allows))
+  seqwrite:4   1 MiB WRITEs in order into a new file (wrapping at --file-mib)
+
+The share is one directory on the root file system (under /var/tmp by
+default; not tmpfs, which is not what users share), made once per run: the
+read file and the lookup names are written through the first back-end and
+found by the others. A syncfs(2) of the share follows each measurement.
+
+Figures per operation: ops/s and MiB/s, the median over rounds per back-end,
+and the ratios vhostgw / C virtiofsd and vhostgw / Rust virtiofsd (medians of
+the per-round ratios; > 1.0: vhostgw is faster). Exit status 0 when every
+measurement was made with no error, 1 otherwise.
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import vhostgw_bench_fs as fsb
+
+e2e = fsb.e2e
+ROOT = fsb.ROOT
+VIRTIOFSD_C = fsb.VIRTIOFSD
+VIRTIOFSD_RS_DIR = '/opt/vhostgw/virtiofsd-rs'
+PEERS = ('c', 'rust')
+NAMES = {'vhostgw': 'vhostgw', 'c': 'C virtiofsd', 'rust': 'Rust virtiofsd'}
+OPS = 'lookup:16,create:16,unlink:16,randread:1,randread:16,randread:64,seqread:4,seqwrite:4'
+GW_MEM_MB = 256
+log = fsb.log
+
+
+class BenchError(Exception):
+    pass
+
+
+def virtiofsd_rs_argv(vdir):
+    lib = os.path.join(vdir, 'usr', 'lib', 'x86_64-linux-gnu')
+    return [os.path.join(lib, 'ld-linux-x86-64.so.2'), '--library-path', lib,
+            os.path.join(vdir, 'usr', 'libexec', 'virtiofsd')]
+
+
+def tree_pids(pid):
+    """pid and its live descendants (the C virtiofsd forks into its sandbox)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        if p in out:
+            continue
+        out.append(p)
+        todo += fsb._children(p)
+    return out
+
+
+def thread_cpus(pid):
+    """{(pid, tid, name): Cpus_allowed_list} of every thread of pid's tree."""
+    out = {}
+    for p in tree_pids(pid):
+        try:
+            tids = os.listdir('/proc/%d/task' % p)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open('/proc/%d/task/%s/status' % (p, tid)) as f:
+                    st = dict(l.split(':', 1) for l in f.read().splitlines() if ':' in l)
+            except OSError:
+                continue            # exited meanwhile (an io_uring worker, say)
+            out[(p, int(tid), st['Name'].strip())] = st['Cpus_allowed_list'].strip()
+    return out
+
+
+class Backend:
+    """One back-end process, started under taskset, stopped by PID."""
+
+    def __init__(self, run, args, kind, rnd, share):
+        self.run, self.args, self.kind, self.rnd = run, args, kind, rnd
+        self.share = share
+        self.rundir = os.path.join(run.workdir, '%s-%d' % (kind, rnd))
+        os.makedirs(self.rundir)
+        self.sock = os.path.join(self.rundir, 'fs.sock')
+        self.prefix = 'vgwfsring%d%s%d' % (os.getpid(), kind, rnd)
+        self.proc = None
+
+    def argv(self):
+        a = self.args
+        cpu = str(a.backend_cpu)
+        if self.kind == 'vhostgw':
+            conf = os.path.join(self.rundir, 'vhostgw.json')
+            with open(conf, 'w') as f:
+                json.dump({'runtime_dir': self.rundir, 'links': [],
+                           'devices': [dict(e2e.fs('fs1', self.share, 'bench',
+                                                   socket_path=self.sock),
+                                            cache='auto')]}, f, indent=1)
+            # the control thread (main lcore) and the fs worker lcore on one CPU
+            return [a.vhostgw, '--no-pci', '--file-prefix=' + self.prefix,
+                    '-m', str(GW_MEM_MB), '--lcores=0@%s,1@%s' % (cpu, cpu), '--huge-unlink',
+                    '--', '--config', conf,
+                    '--control-socket', os.path.join(self.rundir, 'control.sock')]
+        if self.kind == 'c':
+            return [a.virtiofsd, '--socket-path=' + self.sock, '-o', 'source=' + self.share,
+                    '-o', 'cache=auto']
+        return virtiofsd_rs_argv(a.virtiofsd_rs_dir) + [
+            '--socket-path=' + self.sock, '--shared-dir=' + self.share, '--cache=auto',
+            '--sandbox=none']
+
+    def start(self):
+        argv = ['taskset', '-c', str(self.args.backend_cpu)] + self.argv()
+        self.proc = e2e.Proc(self.run, '%s-%d' % (self.kind, self.rnd), argv,
+                             os.path.join(self.run.logdir, '%s-%d.log' % (self.kind, self.rnd)))
+        end = time.monotonic() + 30
+        while True:
+            self.proc.check_alive()
+            try:
+                if (os.stat(self.sock).st_mode & 0o170000) == 0o140000:
+                    return
+            except FileNotFoundError:
+                pass
+            if time.monotonic() > end:
+                raise BenchError('%s: no socket %s after 30 s:\n%s'
+                                 % (self.kind, self.sock, self.proc.tail()))
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        rc = self.proc.stop(10)
+        if self.kind == 'vhostgw':
+            if rc not in (0, None):
+                log('warning: vhostgw exited with status %s' % rc)
+            for f in glob.glob('/dev/hugepages/%s*' % self.prefix):
+                os.unlink(f)
+            shutil.rmtree('/var/run/dpdk/' + self.prefix, ignore_errors=True)
+
+
+def measure(run, args, kind, rnd, share, pinning):
+    """One back-end, one vufront-fs run: {op:depth: figures}."""
+    be = Backend(run, args, kind, rnd, share)
+    out_path = os.path.join(run.logdir, 'vufront-fs-%s-%d.log' % (kind, rnd))
+    try:
+        be.start()
+        argv = ['taskset', '-c', str(args.frontend_cpu), args.vufront_fs,
+                '--socket', be.sock, '--scenario', 'bench', '--op', args.ops,
+                '--seconds', str(args.seconds), '--file-size', str(args.file_mib << 20),
+                '--name-prefix', 'r%d-%s-%d' % (rnd, kind, os.getpid())]
+        with open(out_path, 'wb') as out:
+            fe = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out,
+                                  stderr=subprocess.STDOUT)
+            fe.stdin.write(b'GO\n')     # its "SYNC done" at the end
+            fe.stdin.close()
+            seen = {}
+            budget = time.monotonic() + 120 + 4 * args.seconds * len(args.ops.split(','))
+            while fe.poll() is None:
+                seen.update(thread_cpus(be.proc.pid))
+                if time.monotonic() > budget:
+                    os.kill(fe.pid, signal.SIGKILL)
+                    fe.wait()
+                    raise BenchError('%s: vufront-fs did not finish in time; log %s'
+                                     % (kind, out_path))
+                time.sleep(0.1)
+        text = open(out_path, errors='replace').read()
+        if fe.returncode != 0:
+            raise BenchError('%s: vufront-fs exited with status %d; log %s:\n%s'
+                             % (kind, fe.returncode, out_path,
+                                '\n'.join(text.splitlines()[-15:])))
+        bad = {k: v for k, v in seen.items() if fsb._cpu_list(v) != {args.backend_cpu}}
+        if bad:
+            raise BenchError('%s: threads not pinned to CPU %d: %s' % (
+                kind, args.backend_cpu, ', '.join('%s (tid %d): %s' % (k[2], k[1], v)
+                                                  for k, v in sorted(bad.items()))))
+        pinning.setdefault(kind, {'threads': {}, 'cpus': set()})
+        for (_, _, name), v in seen.items():
+            name = re.sub(r'-\d+$', '', name)
+            pinning[kind]['threads'][name] = pinning[kind]['threads'].get(name, 0) + 0
+            pinning[kind]['cpus'].add(v)
+        res = {}
+        for line in text.splitlines():
+            if line.startswith('{'):
+                r = json.loads(line)
+                key = '%s:%d' % (r['op'], r['depth'])
+                r['ops_s'] = r['ops'] / r['seconds'] if r['seconds'] > 0 else 0.0
+                r['mib_s'] = r['bytes'] / r['seconds'] / (1 << 20) if r['seconds'] > 0 else 0.0
+                res[key] = r
+        return res
+    finally:
+        be.stop()
+        fsb.syncfs(share)
+
+
+# ---------------------------------------------------------------------------
+# Summary
+
+def summarize(results, kinds, keys):
+    """{op:depth: {backend: {ops_s, mib_s, ...medians}, ratios: {peer: ...}}}"""
+    summary = {}
+    for key in keys:
+        s = {'backends': {}, 'ratios': {}}
+        for k in kinds:
+            rs = [r['ops'][key] for r in results if r['backend'] == k and key in r['ops']]
+            if not rs:
+                continue
+            s['backends'][k] = dict(
+                ops_s=statistics.median(r['ops_s'] for r in rs),
+                mib_s=statistics.median(r['mib_s'] for r in rs),
+                errors=sum(r['errors'] for r in rs), rounds=len(rs),
+                req_size=rs[0]['req_size'])
+        for peer in kinds:
+            if peer == 'vhostgw':
+                continue
+            per_round = []
+            for rnd in sorted({r['round'] for r in results}):
+                g = [r for r in results if r['round'] == rnd and r['backend'] == 'vhostgw']
+                p = [r for r in results if r['round'] == rnd and r['backend'] == peer]
+                if g and p and key in g[0]['ops'] and key in p[0]['ops'] and \
+                        p[0]['ops'][key]['ops_s'] > 0:
+                    per_round.append(g[0]['ops'][key]['ops_s'] / p[0]['ops'][key]['ops_s'])
+            if per_round:
+                s['ratios'][peer] = dict(median=statistics.median(per_round),
+                                         min=min(per_round), max=max(per_round),
+                                         rounds=[round(x, 3) for x in per_round])
+        summary[key] = s
+    return summary
+
+
+def print_table(doc, kinds):
+    print('# vhostgw-bench fs-ring: %d round(s) x %.1f s per operation, share %s (%s)'
+          % (doc['config']['rounds'], doc['config']['seconds'], doc['config']['share'],
+             doc['config']['share_fs']))
+    print('# back-end on CPU %d, vufront-fs on CPU %d; Cpus_allowed_list of every back-end '
+          'thread seen:' % (doc['config']['backend_cpu'], doc['config']['frontend_cpu']))
+    for k in kinds:
+        p = doc['pinning'].get(k)
+        if p:
+            print('#   %-8s %s: %s' % (k, '/'.join(p['cpus']), ', '.join(p['threads'])))
+    peers = [k for k in kinds if k != 'vhostgw']
+    head = '%-12s %6s' % ('op:depth', 'size')
+    for k in kinds:
+        head += ' %12s %9s' % (k + ' ops/s', 'MiB/s')
+    for p in peers:
+        head += ' %9s' % ('gw/' + p)
+    print(head)
+    for key, s in doc['summary'].items():
+        b = s['backends']
+        size = next(iter(b.values()))['req_size'] if b else 0
+        line = '%-12s %6s' % (key, ('%dK' % (size >> 10)) if size else '-')
+        for k in kinds:
+            if k in b:
+                line += ' %12.0f %9.1f' % (b[k]['ops_s'], b[k]['mib_s'])
+            else:
+                line += ' %12s %9s' % ('-', '-')
+        for p in peers:
+            r = s['ratios'].get(p)
+            line += ' %9s' % ('%.2f' % r['median'] if r else '-')
+        print(line)
+    print('ratios: vhostgw ops/s / peer ops/s, median of the per-round ratios (> 1.0: '
+          'vhostgw faster)')
+
+
+# ---------------------------------------------------------------------------
+# Driver
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog='vhostgw-bench fs-ring',
+        description='virtio-fs at the ring: vufront-fs drives vhostgw, the C virtiofsd '
+        'and the Rust virtiofsd directly (no guest), each on one pinned CPU, alternating.')
+    ap.add_argument('--rounds', type=int, default=3, help='rounds (default 3)')
+    ap.add_argument('--seconds', type=float, default=5.0,
+                    help='seconds per operation (default 5)')
+    ap.add_argument('--ops', default=OPS,
+                    help='vufront-fs --op list, OP:DEPTH comma-separated (default %s)' % OPS)
+    ap.add_argument('--file-mib', type=int, default=256,
+                    help='size of the read file, and where seqwrite wraps (default 256)')
+    ap.add_argument('--peers', default='c,rust',
+                    help='peers beside vhostgw: c, rust or c,rust (default c,rust)')
+    ap.add_argument('--share-dir', default='/var/tmp', metavar='DIR',
+                    help='the share is made in DIR (default /var/tmp: the root file system; '
+                    'not tmpfs, which is not what users share)')
+    ap.add_argument('--backend-cpu', type=int, default=1,
+                    help='the one CPU of every back-end (default 1)')
+    ap.add_argument('--frontend-cpu', type=int, default=0,
+                    help="vufront-fs's CPU (default 0)")
+    ap.add_argument('--vhostgw', help='the vhostgw binary (default build/app/vhostgw/vhostgw, '
+                    'then PATH)')
+    ap.add_argument('--vufront-fs', help='default build/tests/lib/vufront-fs')
+    ap.add_argument('--virtiofsd', default=VIRTIOFSD_C, help='default ' + VIRTIOFSD_C)
+    ap.add_argument('--virtiofsd-rs-dir', default=VIRTIOFSD_RS_DIR,
+                    help='where `vhostgw-setup virtiofsd-rs` unpacked the Rust virtiofsd '
+                    '(default %s)' % VIRTIOFSD_RS_DIR)
+    ap.add_argument('--build-dir', default='/tmp/vhostgw-bench-fsring',
+                    help='logs (e2e-logs/fsring); default /tmp/vhostgw-bench-fsring')
+    ap.add_argument('--json', action='store_true', help='print JSON instead of the table')
+    ap.add_argument('--save', metavar='FILE', help='also write the JSON to FILE')
+    args = ap.parse_args(argv)
+    if args.rounds < 1 or args.seconds <= 0 or args.file_mib < 2:
+        ap.error('--rounds and --seconds must be positive, --file-mib at least 2')
+    args.peers = [p for p in args.peers.split(',') if p]
+    if not args.peers or any(p not in PEERS for p in args.peers):
+        ap.error('--peers: a comma-separated list of %s' % ', '.join(PEERS))
+    if args.backend_cpu == args.frontend_cpu:
+        ap.error('--backend-cpu and --frontend-cpu must differ')
+    return args
+
+
+def check_tools(args):
+    args.vhostgw = fsb.find_vhostgw(args.vhostgw)
+    if not args.vufront_fs:
+        args.vufront_fs = os.path.join(ROOT, 'build', 'tests', 'lib', 'vufront-fs')
+    if not os.access(args.vufront_fs, os.X_OK):
+        raise BenchError('%s not found: build it (ninja -C build) or give --vufront-fs'
+                         % args.vufront_fs)
+    if 'c' in args.peers and not os.access(args.virtiofsd, os.X_OK):
+        raise BenchError('%s not found (apt-get install qemu-system-x86)' % args.virtiofsd)
+    if 'rust' in args.peers:
+        argv = virtiofsd_rs_argv(args.virtiofsd_rs_dir)
+        r = None
+        if all(os.access(p, os.X_OK) for p in (argv[0], argv[3])):
+            r = subprocess.run(argv + ['--version'], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+        if r is None or r.returncode != 0:
+            raise BenchError('the Rust virtiofsd is not in %s: run `usertools/vhostgw-setup '
+                             'virtiofsd-rs` (or give --peers c)' % args.virtiofsd_rs_dir)
+        args.virtiofsd_rs_version = r.stdout.strip()
+    online = fsb._cpu_list(open('/sys/devices/system/cpu/online').read().strip())
+    for c in (args.backend_cpu, args.frontend_cpu):
+        if c not in online:
+            raise BenchError('CPU %d is not online (%s)' % (c, sorted(online)))
+
+
+def fs_type(path):
+    """The type of the file system holding path (the longest mount point
+    above it in /proc/mounts): ext4, say."""
+    path, best = os.path.realpath(path), ('', '?')
+    with open('/proc/mounts') as f:
+        for line in f:
+            fields = line.split()
+            mnt = fields[1].replace('\\040', ' ')
+            if (path == mnt or path.startswith(mnt.rstrip('/') + '/')) and len(mnt) >= len(best[0]):
+                best = (mnt, fields[2])
+    return best[1]
+
+
+def main(argv):
+    args = parse_args(argv)
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    kinds = ['vhostgw'] + args.peers
+    results, failures, pinning = [], [], {}
+    run, share = None, None
+    rc = 0
+    t_start = time.monotonic()
+    try:
+        check_tools(args)
+        build = os.path.abspath(args.build_dir)
+        run = e2e.Run('fsring', argparse.Namespace(build_dir=build, backend='vhostgw',
+                                                   vhostgw=args.vhostgw))
+        run.lock_machine()
+        e2e.check_hugepages(GW_MEM_MB)
+        share = tempfile.mkdtemp(prefix='vhostgw-bench-fsring-', dir=args.share_dir)
+        log('share %s (%s)' % (share, fs_type(share)))
+        t_start = time.monotonic()
+        for rnd in range(1, args.rounds + 1):
+            order = kinds if rnd % 2 else kinds[::-1]
+            for kind in order:
+                log('round %d: %s' % (rnd, kind))
+                try:
+                    ops = measure(run, args, kind, rnd, share, pinning)
+                except (e2e.E2EError, BenchError) as e:
+                    log('round %d, %s: FAILED: %s' % (rnd, kind, e))
+                    failures.append(dict(round=rnd, backend=kind, error=str(e)))
+                    continue
+                results.append(dict(round=rnd, backend=kind, ops=ops))
+                log('round %d, %-8s: ' % (rnd, kind) + ', '.join(
+                    '%s %.0f/s' % (k, v['ops_s']) for k, v in ops.items()))
+    except KeyboardInterrupt:
+        log('interrupted: stopping')
+        rc = 130
+    except (e2e.E2EError, BenchError) as e:
+        log('error: %s' % e)
+        rc = 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if run is not None:
+            for pb in run.cleanup():
+                log('warning: %s' % pb)
+            log('logs in %s' % run.logdir)
+        if share is not None:
+            shutil.rmtree(share, ignore_errors=True)
+    keys = []
+    for r in results:
+        keys += [k for k in r['ops'] if k not in keys]
+    errors = sum(o['errors'] for r in results for o in r['ops'].values())
+    if (failures or errors) and rc == 0:
+        rc = 1
+    if not results:
+        return rc or 1
+    doc = dict(config=dict(rounds=args.rounds, seconds=args.seconds, ops=args.ops,
+                           file_mib=args.file_mib, peers=args.peers,
+                           backend_cpu=args.backend_cpu, frontend_cpu=args.frontend_cpu,
+                           share=args.share_dir, share_fs=fs_type(args.share_dir),
+                           vhostgw=args.vhostgw, vufront_fs=args.vufront_fs,
+                           virtiofsd=args.virtiofsd if 'c' in args.peers else None,
+                           virtiofsd_rs=getattr(args, 'virtiofsd_rs_version', None)),
+               pinning={k: dict(cpus=sorted(v['cpus']), threads=sorted(v['threads']))
+                        for k, v in pinning.items()},
+               summary=summarize(results, kinds, keys), measurements=results,
+               failures=failures, errors=errors,
+               seconds=round(time.monotonic() - t_start, 1), complete=rc == 0)
+    if args.save:
+        with open(args.save, 'w') as f:
+            json.dump(doc, f, indent=1)
+    if args.json:
+        json.dump(doc, sys.stdout, indent=1)
+        print()
+    else:
+        print_table(doc, kinds)
+        if failures:
+            print('\nincomplete: %s' % '; '.join('round %d %s: %s' % (
+                f['round'], f['backend'], f['error'].splitlines()[0]) for f in failures))
+    return rc
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
