@@ -184,8 +184,10 @@ def measure(run, args, kind, rnd, share, pinning):
             fe.stdin.close()
             seen = {}
             budget = time.monotonic() + 120 + 4 * args.seconds * len(args.ops.split(','))
+            ticks = {}
             while fe.poll() is None:
                 seen.update(thread_cpus(be.proc.pid))
+                ticks = fsb.thread_ticks(be.proc.pid) or ticks
                 if time.monotonic() > budget:
                     os.kill(fe.pid, signal.SIGKILL)
                     fe.wait()
@@ -207,7 +209,9 @@ def measure(run, args, kind, rnd, share, pinning):
             name = re.sub(r'-\d+$', '', name)
             pinning[kind]['threads'][name] = pinning[kind]['threads'].get(name, 0) + 0
             pinning[kind]['cpus'].add(v)
-        res = {}
+        # CPU seconds per thread name over the whole run (the last sample):
+        # where the back-end's one CPU went
+        res = {'_threads_cpu_s': {k: round(v / fsb.CLK_TCK, 2) for k, v in ticks.items() if v}}
         for line in text.splitlines():
             if line.startswith('{'):
                 r = json.loads(line)
@@ -407,7 +411,8 @@ def main(argv):
                     log('round %d, %s: FAILED: %s' % (rnd, kind, e))
                     failures.append(dict(round=rnd, backend=kind, error=str(e)))
                     continue
-                results.append(dict(round=rnd, backend=kind, ops=ops))
+                threads = ops.pop('_threads_cpu_s')
+                results.append(dict(round=rnd, backend=kind, ops=ops, threads_cpu_s=threads))
                 log('round %d, %-8s: ' % (rnd, kind) + ', '.join(
                     '%s %.0f/s' % (k, v['ops_s']) for k, v in ops.items()))
     except KeyboardInterrupt:
