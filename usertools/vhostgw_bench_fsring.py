@@ -21,7 +21,7 @@ measurement, and a thread allowed anywhere else fails the run.
 Operations (one vufront-fs run per measurement does them in order, in one
 FUSE session; see tests/lib/vufront_fs_bench.c), each for --seconds:
   lookup:16    LOOKUP + GETATTR of existing names (+ FORGET), 16 in flight
-  create:16    CREATE + RELEASE of new files
+  create:16    CREATE + RELEASE of new files (at most --max-files, 10000)
   unlink:16    UNLINK of the files create made (until they run out)
   randread:D   4 KiB READs at random offsets of a --file-mib file, D = 1, 16, 64
   seqread:4    1 MiB READs in order (min(1 MiB, what INIT allows))
@@ -176,6 +176,7 @@ def measure(run, args, kind, rnd, share, pinning):
         argv = ['taskset', '-c', str(args.frontend_cpu), args.vufront_fs,
                 '--socket', be.sock, '--scenario', 'bench', '--op', args.ops,
                 '--seconds', str(args.seconds), '--file-size', str(args.file_mib << 20),
+                '--max-files', str(args.max_files),
                 '--name-prefix', 'r%d-%s-%d' % (rnd, kind, os.getpid())]
         with open(out_path, 'wb') as out:
             fe = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out,
@@ -309,6 +310,9 @@ def parse_args(argv):
                     help='vufront-fs --op list, OP:DEPTH comma-separated (default %s)' % OPS)
     ap.add_argument('--file-mib', type=int, default=256,
                     help='size of the read file, and where seqwrite wraps (default 256)')
+    ap.add_argument('--max-files', type=int, default=10000,
+                    help='create makes at most this many files (default 10000: vhostgw '
+                    'holds an fd per node, and a new file stays looked up until unlink)')
     ap.add_argument('--peers', default='c,rust',
                     help='peers beside vhostgw: c, rust or c,rust (default c,rust)')
     ap.add_argument('--share-dir', default='/var/tmp', metavar='DIR',
@@ -438,6 +442,7 @@ def main(argv):
     if not results:
         return rc or 1
     doc = dict(config=dict(rounds=args.rounds, seconds=args.seconds, ops=args.ops,
+                           max_files=args.max_files,
                            file_mib=args.file_mib, peers=args.peers,
                            backend_cpu=args.backend_cpu, frontend_cpu=args.frontend_cpu,
                            share=args.share_dir, share_fs=fs_type(args.share_dir),

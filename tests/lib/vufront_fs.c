@@ -87,7 +87,8 @@
  *              and the Rust virtiofsd): --op lookup,create,unlink,randread,
  *              seqread,seqwrite (each OP or OP:DEPTH, in order, one FUSE
  *              session), --depth requests in flight, --seconds each, a read
- *              file of --file-size bytes; one JSON line per operation (see
+ *              file of --file-size bytes, create makes at most --max-files
+ *              files; one JSON line per operation (see
  *              vufront_fs_bench.c). Its bring-up asks for the protocol
  *              features above but requires none of them.
  *
@@ -123,7 +124,7 @@ fs_usage(FILE *out)
 		     "                  [--expect NAME]... [--timeout-ms T] [--verbose]\n"
 		     "                  [--rounds N] [--pace-ms M]\n"
 		     "                  [--op OP[:DEPTH],... --depth N --seconds S --file-size N\n"
-		     "                   --lookup-files N --name-prefix P]\n"
+		     "                   --lookup-files N --max-files N --name-prefix P]\n"
 		     "SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
 		     "resubmit-used, resubmit-late, inflight-bad, migrate, migrate-ctl (with\n"
 		     "--socket2 PATH: the destination gateway's socket), churn, orphan, bench\n"
@@ -198,6 +199,9 @@ fs_parse_opt(int c, struct fs_opts *o)
 	case 'P':
 		o->name_prefix = optarg;
 		break;
+	case 'M':
+		o->max_files = (unsigned int)strtoul(optarg, NULL, 0);
+		break;
 	case 'v':
 		o->verbose = true;
 		break;
@@ -235,6 +239,7 @@ fs_parse(int argc, char **argv, struct fs_opts *o)
 		{ "file-size", required_argument, NULL, 'f' },
 		{ "lookup-files", required_argument, NULL, 'L' },
 		{ "name-prefix", required_argument, NULL, 'P' },
+		{ "max-files", required_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -255,6 +260,7 @@ fs_parse(int argc, char **argv, struct fs_opts *o)
 	o->seconds = 5;
 	o->file_size = 256u << 20;
 	o->lookup_files = 256;
+	o->max_files = 10000;
 	snprintf(prefix, sizeof(prefix), "b%d-%ld", (int)getpid(), (long)time(NULL));
 	o->name_prefix = prefix;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)

@@ -72,6 +72,7 @@ struct fs_opts {
 	double seconds;
 	uint64_t file_size;
 	unsigned int lookup_files;
+	unsigned int max_files; /* create makes no more */
 	const char *name_prefix;
 	bool verbose;
 };

@@ -18,10 +18,12 @@
  *   lookup    LOOKUP of one of --lookup-files existing names, GETATTR of the
  *             node, FORGET of it on hiprio (keeps the back-end's inode count
  *             bounded); one op = LOOKUP + GETATTR
- *   create    CREATE (O_EXCL) of a new name, RELEASE, FORGET; one op =
- *             CREATE + RELEASE
- *   unlink    UNLINK of the files the create before it made (stops when
- *             they run out)
+ *   create    CREATE (O_EXCL) of a new name, RELEASE; one op = CREATE +
+ *             RELEASE; at most --max-files files (each new node stays
+ *             looked up until its UNLINK, as the kernel keeps a new file's
+ *             inode, and a back-end may hold an fd per node)
+ *   unlink    UNLINK of the files the create before it made, FORGET of
+ *             each (stops when they run out)
  *   randread  4 KiB READs at random 4 KiB-aligned offsets of the read file
  *   seqread   READs of R bytes, in order through the read file (wraps)
  *   seqwrite  WRITEs of R bytes, in order through a new file of the read
@@ -37,8 +39,8 @@
  * Every reply is checked: used length == the out header's length, its
  * unique, error 0, the body length the request asks for (READ: all of it),
  * and for READs 8 bytes at three places compared with the pattern. A
- * failed reply counts in "errors" (the first few are printed); the run
- * fails (RESULT fail) when any operation had errors.
+ * failed reply counts in "errors" (the first few are printed) and ends
+ * the operation; the run fails (RESULT fail) when any operation had errors.
  */
 
 #include <errno.h>
@@ -124,6 +126,7 @@ bench_error(struct bench *b, const struct fs_slot *s, const char *fmt, ...)
 {
 	va_list ap;
 
+	b->stop = true; /* an error ends the operation: what follows is noise */
 	if (b->errors++ >= BENCH_SHOW_ERRORS)
 		return;
 	printf("info bench %s: opcode %u unique %" PRIu64 ": ", bench_op_names[b->op], s->opcode,
@@ -321,6 +324,8 @@ bench_start(struct bench *b)
 		s = bench_post_lookup(b, name);
 		break;
 	case OP_CREATE:
+		if (b->next_name >= b->f->o->max_files)
+			return false;
 		bench_name(b, b->next_name, name);
 		s = bench_post_create(b, name, O_CREAT | O_EXCL | O_WRONLY);
 		if (s != NULL)
