@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,9 @@ static unsigned int n_workers;
 static struct rte_rcu_qsbr *qsbr;
 static atomic_bool stop_flag;
 static uint32_t idle_sleep;
+/* an idle pass yields the CPU (threads of ours that share the workers'
+ * CPUs: io_uring's workers, see vgw_dp_idle_yield) */
+static atomic_bool idle_yield;
 #define VGW_DP_IDLE_PAUSES 8
 static bool running;
 /* Serializes rebuilds (control thread, rte_vhost event thread). */
@@ -47,6 +52,7 @@ worker_main(void *arg)
 		struct vgw_dp_list *l = atomic_load_explicit(&lc->list, memory_order_acquire);
 		unsigned int work = 0;
 
+		lc->idle_yield = false;
 		if (l != NULL) {
 			for (uint16_t i = 0; i < l->n; i++) {
 				struct vgw_dp_task *t = &l->tasks[i];
@@ -65,6 +71,9 @@ worker_main(void *arg)
 			lc->busy_loops++;
 		} else if (idle_sleep != 0) {
 			rte_delay_us_sleep(idle_sleep);
+		} else if (lc->idle_yield &&
+			   atomic_load_explicit(&idle_yield, memory_order_relaxed)) {
+			sched_yield();
 		} else {
 			/* an idle pass: let a sibling hardware thread (a guest's
 			 * vCPU, often) have the core's pipeline for a moment;
@@ -76,6 +85,12 @@ worker_main(void *arg)
 	rte_rcu_qsbr_thread_offline(qsbr, lc->idx);
 	rte_rcu_qsbr_thread_unregister(qsbr, lc->idx);
 	return 0;
+}
+
+void
+vgw_dp_idle_yield(bool on)
+{
+	atomic_store(&idle_yield, on);
 }
 
 int

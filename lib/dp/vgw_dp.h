@@ -65,11 +65,20 @@ struct vgw_dp_lcore {
 	struct vgw_dp_qstats *stats; /* [VGW_DP_MAX_SLOTS], this lcore's */
 	uint64_t loops;
 	uint64_t busy_loops;
+	/* set by a task in a pass: it waits on threads that may share this
+	 * worker's CPU (vgw_dp_idle_yield) */
+	bool idle_yield;
 } __rte_cache_aligned;
 
 /* Take every worker lcore of EAL (all but the main one). idle_sleep_us > 0
  * lets a worker sleep that long after a pass that found no work. */
 int vgw_dp_init(uint32_t idle_sleep_us);
+/* Threads that do the workers' work elsewhere share the workers' CPUs
+ * (io_uring's workers when the pollers take every CPU the gateway may
+ * use): a pass that found nothing while a task waits on them
+ * (lc->idle_yield) yields the CPU (sched_yield(), when --idle-sleep-us
+ * does not already sleep) instead of spinning through their time slice. */
+void vgw_dp_idle_yield(bool on);
 void vgw_dp_fini(void);
 int vgw_dp_start(void);
 void vgw_dp_stop(void);

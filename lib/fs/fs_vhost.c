@@ -444,6 +444,8 @@ fs_poll(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	done = reap(d, lc, &notify);
 	if ((notify | d->call_pending) != 0)
 		notify_rings(d, notify);
+	if (taken + done == 0 && vgw_fs_waiting(d->fs))
+		lc->idle_yield = true; /* the kernel's workers have our requests */
 	return taken + done;
 }
 
@@ -949,9 +951,10 @@ iowq_cpus_init(void)
 	}
 	if (CPU_COUNT(&iowq_cpus) == 0 && have_process_cpus) {
 		iowq_cpus = process_cpus;
+		vgw_dp_idle_yield(true);
 		VGW_LOG(fs, NOTICE,
 			"worker lcores poll on every CPU the process may use: "
-			"io_uring's workers share them");
+			"io_uring's workers share them, an idle pass yields to them");
 	}
 }
 

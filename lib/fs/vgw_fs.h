@@ -158,6 +158,9 @@ int vgw_fs_submit(struct vgw_fs *fs, struct vgw_fs_req *req);
 /* Advance the I/O and reap up to max completed requests into done[];
  * returns how many. Never blocks. */
 unsigned int vgw_fs_poll(struct vgw_fs *fs, struct vgw_fs_req **done, unsigned int max);
+/* Requests or closes of the engine still waiting on the kernel (io_uring
+ * or the helper threads). */
+bool vgw_fs_waiting(const struct vgw_fs *fs);
 
 /* Requests submitted and not yet reaped. */
 unsigned int vgw_fs_inflight(const struct vgw_fs *fs);
