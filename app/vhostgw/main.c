@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -379,6 +380,41 @@ report_start(const struct vgw_conf *conf, const char *ctl_path)
 		ctl_path);
 }
 
+/* An fs device holds a file descriptor for every node the guest looked up
+ * (and every file it opened): take as many as the system lets us, as the
+ * virtiofsd do. The soft limit up to the hard one; as root, both up to
+ * fs.nr_open (at most 1,048,576). The limit reached, or 0s if unknown. */
+static struct rlimit
+raise_nofile(void)
+{
+	struct rlimit r = { 0, 0 };
+	rlim_t want = 1048576;
+	FILE *f;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+		return (struct rlimit){ 0, 0 };
+	f = fopen("/proc/sys/fs/nr_open", "r");
+	if (f != NULL) {
+		unsigned long long v;
+
+		if (fscanf(f, "%llu", &v) == 1 && v < want)
+			want = (rlim_t)v;
+		fclose(f);
+	}
+	if (r.rlim_max != RLIM_INFINITY && r.rlim_max < want) {
+		struct rlimit up = { want, want };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return up;
+	}
+	if (r.rlim_cur != r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &r) < 0)
+			getrlimit(RLIMIT_NOFILE, &r);
+	}
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -389,6 +425,7 @@ main(int argc, char **argv)
 	char ctl_path[VGW_SOCKET_MAX];
 	int eal_argc = 0, sep = argc, ret, status = 0;
 	cpu_set_t cpus;
+	struct rlimit nofile;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
@@ -471,6 +508,7 @@ main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 
+	nofile = raise_nofile();
 	/* before EAL pins this thread: the CPUs io_uring's workers may use */
 	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
 		vgw_fsdev_set_cpus(&cpus);
@@ -499,6 +537,8 @@ main(int argc, char **argv)
 		}
 	}
 
+	if (nofile.rlim_cur != 0)
+		VGW_LOG(app, INFO, "open files: up to %llu", (unsigned long long)nofile.rlim_cur);
 	ret = vgw_dp_init(opts.idle_sleep_us);
 	if (ret < 0) {
 		fprintf(stderr, "vhostgw: %s\n",

@@ -35,6 +35,7 @@ read the gateway's counters while it is still connected.
 import json
 import os
 import re
+import resource
 import select
 import socket
 import subprocess
@@ -554,12 +555,54 @@ def run_migrate(gw, tool, sock, wd, share, via_ctl=False):
         gw2.stop()
     return 1
 
+SOFT_NOFILE = 4096
+
+
+def run_many_files(gw, tool, sock, wd):
+    """More files looked up at once than the open-file limit the gateway
+    was started with (main() lowers it to SOFT_NOFILE, as a shell's 1,024
+    would be): the gateway holds an fd per node, so it runs with the most
+    it may have (EAL raises the soft limit to the hard one; as root vhostgw
+    raises both toward fs.nr_open, where it has CAP_SYS_RESOURCE) and every
+    CREATE succeeds; then every file is unlinked and forgotten."""
+    n = SOFT_NOFILE + 2000
+    pid = gw.gateway_pids()[-1] if isinstance(gw, t.Keeper) else gw.proc.pid
+    limit = None
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                limit = int(line.split()[3])
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    t.check(limit is not None and limit >= hard and limit > n,
+            f"the gateway's open-file limit is {limit} (started with {SOFT_NOFILE}, "
+            f"hard {hard})")
+    r = subprocess.run([tool, "--socket", sock, "--scenario", "bench",
+                        "--op", "create:16,unlink:16", "--max-files", str(n),
+                        "--seconds", "200", "--name-prefix", f"many{os.getpid()}-"],
+                       input="GO\n", capture_output=True, text=True, timeout=280, cwd=wd)
+    ops = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("{"):
+            j = json.loads(line)
+            ops[j["op"]] = j
+    t.check(r.returncode == 0 and ops.get("create", {}).get("ops") == n and
+            ops.get("unlink", {}).get("ops") == n and
+            not any(o["errors"] for o in ops.values()),
+            f"vufront-fs bench create/unlink of {n} files: exit {r.returncode}, {ops}, "
+            f"stderr {r.stderr[-600:]}")
+    t.log(f"many-files: {n} files created and held, then unlinked "
+          f"(open-file limit {limit})")
+
+
 def main():
     binary, tool = sys.argv[1], os.path.abspath(sys.argv[2])
     # a third argument: the same scenarios through vhostgw-keeper (the relay
     # and its journal must not change what a front-end sees)
     keeper = sys.argv[3] if len(sys.argv) > 3 else None
     wd = t.workdir("fs-ring")
+    # the gateway starts with a low soft limit of open files (many-files)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (SOFT_NOFILE, hard))
     share = os.path.join(wd, "share")
     os.makedirs(share)
     prepare_share(share)
@@ -582,7 +625,8 @@ def main():
                  ("resubmit-late", lambda: run_resubmit(gw, tool, sock, wd, "resubmit-late")),
                  ("inflight-bad", lambda: run_inflight_bad(gw, tool, sock, wd)),
                  ("migrate", lambda: run_migrate(gw, tool, sock, wd, share)),
-                 ("migrate-ctl", lambda: run_migrate(gw, tool, sock, wd, share, via_ctl=True))]
+                 ("migrate-ctl", lambda: run_migrate(gw, tool, sock, wd, share, via_ctl=True)),
+                 ("many-files", lambda: run_many_files(gw, tool, sock, wd))]
     only = os.environ.get("VGW_FS_RING_ONLY")
     for name, fn in scenarios:
         if only and name not in only.split(","):
