@@ -33,6 +33,7 @@
 #include <rte_log.h>
 
 #include <jansson.h>
+#include <linux/virtio_ring.h>
 
 #include "vgw_common.h"
 #include "vgw_log.h"
@@ -662,8 +663,16 @@ fs_adopt(struct vgw_device *dev, const int *fds, unsigned int n, char *why, size
 static int
 rings_attach(struct fs_dev *d, int vid, uint16_t nvq)
 {
+	uint64_t f = 0, pf = 0;
+
+	if (vgw_vhost_features(vid, &f, &pf) < 0)
+		return -ENODEV;
 	for (uint16_t q = 0; q < nvq; q++) {
 		int ret = vgw_vring_attach(&d->vq[q], vid, q, own_inflight_slot(d, q));
+
+		/* the guest says when it wants an interrupt (used_event): one
+		 * per burst it has not yet taken, not one per completion */
+		d->vq[q].event_idx = (f >> VIRTIO_RING_F_EVENT_IDX) & 1;
 
 		if (ret == -EINVAL) {
 			VGW_LOG(fs, ERR,

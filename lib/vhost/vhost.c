@@ -62,7 +62,7 @@ _Static_assert(sizeof(struct vgw_vhu_msg_context) == 680, "vhu context size");
  * would wait for it before calling the device ready. */
 #define VGW_VHOST_DEVICE_FEATURES \
 	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES) | \
-	 (1ULL << VHOST_F_LOG_ALL))
+	 (1ULL << VHOST_F_LOG_ALL) | (1ULL << VIRTIO_RING_F_EVENT_IDX))
 #define VGW_VHOST_DEVICE_PROTOCOL_FEATURES \
 	((1ULL << VHOST_USER_PROTOCOL_F_MQ) | (1ULL << VHOST_USER_PROTOCOL_F_LOG_SHMFD) | \
 	 (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) | \

@@ -50,6 +50,10 @@ def scenario(run):
             e2e.expect(f.read() == c, 'concurrent writer %s' % n)
     st = {d['name']: d for d in gw.ctl('stats')['devices']}['fs1']
     gw.save('stats.json', st)
+    # the guest's driver takes EVENT_IDX: it says when it wants an
+    # interrupt (used_event), and everything above ran that way
+    feat = gw.ctl('device', device='fs1')['device']['features']
+    e2e.expect(feat & (1 << 29), 'VIRTIO_RING_F_EVENT_IDX not negotiated: features %#x' % feat)
     run.result(mount=t_ready - g.t_start, data_4mib=t_data - t_ready,
                create_and_list=t_many - t_data, requests=st['requests'],
                errors=st['errors'])
