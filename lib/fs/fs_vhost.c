@@ -440,6 +440,9 @@ fs_poll(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	uint32_t notify = 0;
 	unsigned int taken = 0, done;
 
+	/* dirty logging: asked once per pass, not once per request */
+	for (uint16_t q = 0; q < d->nvq; q++)
+		vgw_vring_log_check(&d->vq[q]);
 	for (uint16_t q = 0; q < d->nvq; q++)
 		take(d, q, lc, &taken, &notify);
 	done = reap(d, lc, &notify);
@@ -479,6 +482,8 @@ drain(struct fs_dev *d)
 	uint64_t deadline = rte_get_tsc_hz() / 1000 * FS_DRAIN_TIMEOUT_MS + rte_rdtsc();
 	uint32_t notify = 0;
 
+	for (uint16_t q = 0; q < d->nvq; q++)
+		vgw_vring_log_check(&d->vq[q]);
 	while (d->fs != NULL && vgw_fs_inflight(d->fs) != 0) {
 		if (reap(d, NULL, &notify) == 0) {
 			if (rte_rdtsc() > deadline) {

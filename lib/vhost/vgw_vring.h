@@ -131,7 +131,8 @@ void vgw_vring_log_check(struct vgw_vring *vr);
  * descriptors stay in its ring, taken again by the next pop. */
 void vgw_vring_unpop(struct vgw_vring *vr, uint16_t n);
 /* Return a chain with `written` bytes in its device-writable buffers; the
- * written guest memory and the used entry are logged. */
+ * written guest memory and the used entry are logged (once
+ * vgw_vring_log_check() gated it: only while logging is on). */
 void vgw_vring_push(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written);
 /* Notify the guest unless it asked not to be. Never waits for rte_vhost's
  * virtqueue lock (its message handler holds it, and may be waiting for us):

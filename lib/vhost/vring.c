@@ -417,13 +417,15 @@ used_write(struct vgw_vring *vr, uint16_t head, uint32_t len)
 	}
 	e->id = head;
 	e->len = len;
-	rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, ring[slot]),
-				 sizeof(*e));
 	vr->used_idx++;
 	/* the element before the index that publishes it */
 	atomic_store_explicit(ring_word(&vr->used->idx), vr->used_idx, memory_order_release);
-	rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, idx),
-				 sizeof(vr->used->idx));
+	if (!vr->log_gated || vr->log_on) {
+		rte_vhost_log_used_vring(vr->vid, vr->vring_idx,
+					 offsetof(struct vring_used, ring[slot]), sizeof(*e));
+		rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, idx),
+					 sizeof(vr->used->idx));
+	}
 	if (inf != NULL) {
 		rte_smp_wmb();
 		inf->desc[head].inflight = 0;
@@ -568,7 +570,8 @@ vgw_vring_unpop(struct vgw_vring *vr, uint16_t n)
 void
 vgw_vring_push(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written)
 {
-	log_written(vr, c, written);
+	if (!vr->log_gated || vr->log_on)
+		log_written(vr, c, written);
 	used_write(vr, c->head, written);
 }
 
