@@ -91,6 +91,11 @@
  *              files; one JSON line per operation (see
  *              vufront_fs_bench.c). Its bring-up asks for the protocol
  *              features above but requires none of them.
+ *   hostile    a guest that lies in FUSE requests (SYNC counts after INIT):
+ *              bad names in every opcode that takes one, symlinks leading
+ *              out of the share, node ids and handles never given, FORGETs
+ *              of what is not held, the request ring flooded with requests
+ *              that have no room for a reply (see vufront_fs_hostile.c).
  *
  * Coordination with the caller: "SYNC <tag>" on stdout, then wait for a
  * line on stdin (any text; "GO" by convention). Every scenario ends with
@@ -127,8 +132,8 @@ fs_usage(FILE *out)
 		     "                   --lookup-files N --max-files N --name-prefix P]\n"
 		     "SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
 		     "resubmit-used, resubmit-late, inflight-bad, migrate, migrate-ctl (with\n"
-		     "--socket2 PATH: the destination gateway's socket), churn, orphan, bench\n"
-		     "(see the source).\n"
+		     "--socket2 PATH: the destination gateway's socket), churn, orphan, bench,\n"
+		     "hostile (see the source).\n"
 		     "Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
 		     "Prints one line per check, \"SYNC <tag>\" where it waits for a line on\n"
 		     "stdin, and \"RESULT ok\" (exit 0) or \"RESULT fail N\" (exit 1).\n");
@@ -323,6 +328,7 @@ static const struct fs_scenario fs_scenarios[] = {
 	{ .name = "churn", .run = scenario_churn },
 	{ .name = "orphan", .run = scenario_orphan },
 	{ .name = "bench", .run = scenario_bench, .any_backend = true },
+	{ .name = "hostile", .run = scenario_hostile },
 };
 
 static const struct fs_scenario *

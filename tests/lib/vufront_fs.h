@@ -16,6 +16,7 @@
  *   vufront_fs_migrate.c    migrate, migrate-ctl
  *   vufront_fs_churn.c      churn
  *   vufront_fs_bench.c      bench (a load generator, not a test)
+ *   vufront_fs_hostile.c    hostile
  *
  * vufront_fs.c has the options, the scenario table and main().
  */
@@ -227,5 +228,6 @@ void scenario_migrate(struct fs_front *f);
 void scenario_churn(struct fs_front *f);
 void scenario_orphan(struct fs_front *f);
 void scenario_bench(struct fs_front *f);
+void scenario_hostile(struct fs_front *f);
 
 #endif /* VUFRONT_FS_H */
