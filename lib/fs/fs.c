@@ -473,6 +473,14 @@ fs_arg_name(struct fs_ctx *c, uint32_t *off, const char **name, bool allow_dots)
 	return fs_check_name(s, len, allow_dots);
 }
 
+/* Nothing may follow the last name of a request: "a\0junk" is no name
+ * "a" (virtiofsd refuses it too), and a kernel never sends one. */
+int
+fs_arg_end(const struct fs_ctx *c, uint32_t off)
+{
+	return (uint64_t)FS_IN_HDR + off == c->in_len ? 0 : -EINVAL;
+}
+
 void
 fs_fill_attr(const struct vgw_fs *fs, struct fuse_attr *a, const struct statx *st)
 {

@@ -286,6 +286,8 @@ fs_getxattr_common(struct vgw_fs *fs, struct fs_ctx *c, bool list)
 		return;
 	if (!list) {
 		rc = fs_xattr_name(c, &off);
+		if (rc == 0)
+			rc = fs_arg_end(c, off);
 		if (rc < 0) {
 			fs_reply_err(fs, c, rc);
 			return;
@@ -341,7 +343,7 @@ fs_op_setxattr(struct vgw_fs *fs, struct fs_ctx *c)
 		return;
 	rc = fs_xattr_name(c, &off);
 	if (rc == 0 &&
-	    (in->size > XATTR_SIZE_MAX || (uint64_t)FS_IN_HDR + off + in->size > c->in_len))
+	    (in->size > XATTR_SIZE_MAX || (uint64_t)FS_IN_HDR + off + in->size != c->in_len))
 		rc = in->size > XATTR_SIZE_MAX ? -E2BIG : -EINVAL;
 	if (rc == 0 && (in->flags & ~(uint32_t)(XATTR_CREATE | XATTR_REPLACE)))
 		rc = -EINVAL;
@@ -367,6 +369,8 @@ fs_op_removexattr(struct vgw_fs *fs, struct fs_ctx *c)
 	if (!fs_xattr_on(fs, c) || !fs_need_inode(fs, c))
 		return;
 	rc = fs_xattr_name(c, &off);
+	if (rc == 0)
+		rc = fs_arg_end(c, off);
 	if (rc == 0 && !fs_xattr_settable(c->name))
 		rc = -EPERM;
 	if (rc < 0) {

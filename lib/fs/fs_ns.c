@@ -11,7 +11,8 @@
  * a guest path. "." and ".." are refused (EINVAL) everywhere except LOOKUP,
  * where "." is the directory itself and ".." of the root is the root;
  * ".." elsewhere is refused too (we do not negotiate FUSE_EXPORT_SUPPORT,
- * the only reason a kernel sends it). */
+ * the only reason a kernel sends it). Nothing may follow a request's last
+ * name (fs_arg_end): EINVAL. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -204,6 +205,8 @@ fs_op_lookup(struct vgw_fs *fs, struct fs_ctx *c)
 	if (!fs_out_room(fs, c, FS_ENTRY_SZ) || !fs_need_dir(fs, c))
 		return;
 	rc = fs_arg_name(c, &off, &c->name, true);
+	if (rc == 0)
+		rc = fs_arg_end(c, off);
 	if (rc < 0) {
 		fs_reply_err(fs, c, rc);
 		return;
@@ -302,6 +305,8 @@ fs_new_entry_args(struct vgw_fs *fs, struct fs_ctx *c, uint32_t sz)
 	    !fs_need_dir(fs, c))
 		return NULL;
 	rc = fs_arg_name(c, &off, &c->name, false);
+	if (rc == 0)
+		rc = fs_arg_end(c, off);
 	if (rc < 0) {
 		fs_reply_err(fs, c, rc);
 		return NULL;
@@ -388,6 +393,10 @@ fs_op_symlink(struct vgw_fs *fs, struct fs_ctx *c)
 	}
 	if (nul - target >= PATH_MAX) {
 		fs_reply_err(fs, c, -ENAMETOOLONG);
+		return;
+	}
+	if (fs_arg_end(c, off + (uint32_t)(nul - target) + 1) < 0) {
+		fs_reply_err(fs, c, -EINVAL);
 		return;
 	}
 	memset(&c->aop, 0, sizeof(c->aop));
@@ -488,6 +497,8 @@ fs_unlink_common(struct vgw_fs *fs, struct fs_ctx *c, int flags)
 	if (!fs_need_dir(fs, c))
 		return;
 	rc = fs_arg_name(c, &off, &c->name, false);
+	if (rc == 0)
+		rc = fs_arg_end(c, off);
 	if (rc < 0) {
 		fs_reply_err(fs, c, rc);
 		return;
@@ -592,6 +603,8 @@ fs_rename_common(struct vgw_fs *fs, struct fs_ctx *c, uint64_t newdir, uint32_t 
 	rc = fs_arg_name(c, &off, &c->name, false);
 	if (rc == 0)
 		rc = fs_arg_name(c, &off, &c->name2, false);
+	if (rc == 0)
+		rc = fs_arg_end(c, off);
 	if (rc < 0) {
 		fs_reply_err(fs, c, rc);
 		return;
@@ -792,6 +805,8 @@ fs_op_create(struct vgw_fs *fs, struct fs_ctx *c)
 	    (in = fs_args(fs, c, sizeof(*in))) == NULL || !fs_need_dir(fs, c))
 		return;
 	rc = fs_arg_name(c, &off, &c->name, false);
+	if (rc == 0)
+		rc = fs_arg_end(c, off);
 	if (rc < 0) {
 		fs_reply_err(fs, c, rc);
 		return;

@@ -294,6 +294,8 @@ uint64_t fs_iov_range(struct fs_ctx *c, bool is_out, uint64_t off, uint64_t len)
 /* Parse a NUL-terminated name at *off of the args; advance *off. */
 int fs_arg_name(struct fs_ctx *c, uint32_t *off, const char **name, bool allow_dots);
 int fs_check_name(const char *name, size_t len, bool allow_dots);
+/* 0 when the arguments end at *off (after the last name), else -EINVAL. */
+int fs_arg_end(const struct fs_ctx *c, uint32_t off);
 void fs_fill_attr(const struct vgw_fs *fs, struct fuse_attr *a, const struct statx *st);
 void fs_fill_entry(const struct vgw_fs *fs, struct fuse_entry_out *e, uint64_t nodeid,
 		   const struct statx *st);

@@ -302,6 +302,7 @@ hx_target_kind(enum hx_kind k, int *err)
 	switch (k) {
 	case HX_EMPTY:
 	case HX_NO_NUL:
+	case HX_AFTER_NUL:
 		*err = -EINVAL;
 		return true;
 	case HX_4100:
@@ -329,8 +330,6 @@ hx_names(struct fs_front *f, uint64_t read_node)
 			/* the end of the request is the end of the first name
 			 * only when it is the last */
 			if (op->pos == 1 && (k == HX_NO_NUL || k == HX_AFTER_NUL))
-				continue;
-			if (k == HX_AFTER_NUL)
 				continue;
 			len = hx_name_request(op, (enum hx_kind)k, read_node);
 			snprintf(what, sizeof(what), "%s %s", op->what, hx_kind_name[k]);
@@ -399,11 +398,8 @@ hx_xattr_names(struct fs_front *f)
 	static const struct {
 		enum hx_kind k;
 		int err;
-	} xk[] = { { HX_EMPTY, -EINVAL },
-		   { HX_256, -ERANGE },
-		   { HX_4100, -ERANGE },
-		   { HX_7000, -ERANGE },
-		   { HX_NO_NUL, -ERANGE } };
+	} xk[] = { { HX_EMPTY, -EINVAL }, { HX_256, -ERANGE },	  { HX_4100, -ERANGE },
+		   { HX_7000, -ERANGE },  { HX_NO_NUL, -ERANGE }, { HX_AFTER_NUL, -EINVAL } };
 	char what[128];
 
 	for (unsigned int i = 0; i < sizeof(xk) / sizeof(xk[0]); i++) {
@@ -430,7 +426,12 @@ hx_xattr_names(struct fs_front *f)
 	memcpy(hx_buf + 8, "user.hx\0abcd", 12);
 	hx_err(f, FUSE_SETXATTR, FUSE_ROOT_ID, hx_buf, 20, 0, -EINVAL,
 	       "setxattr value shorter than its size");
+	/* bytes after the value */
 	si.size = 4;
+	memcpy(hx_buf, &si, 8);
+	memcpy(hx_buf + 8, "user.hx\0abcdjunk", 16);
+	hx_err(f, FUSE_SETXATTR, FUSE_ROOT_ID, hx_buf, 24, 0, -EINVAL,
+	       "setxattr bytes after the value");
 	/* only user. may be set */
 	memcpy(hx_buf, &si, 8);
 	memcpy(hx_buf + 8, "trusted.hx\0abcd", 15);
