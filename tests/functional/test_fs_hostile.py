@@ -52,7 +52,8 @@ def plant(tree):
 
 
 def snapshot(tree):
-    """Every entry under tree: type, mode, size, content hash, link target."""
+    """Every entry under tree: type, mode, size, mtime, content hash, link
+    target."""
     out = {}
     for root, dirs, files in os.walk(tree):
         for name in dirs + files:
@@ -66,7 +67,7 @@ def snapshot(tree):
             else:
                 with open(p, "rb") as f:
                     h = hashlib.sha256(f.read()).hexdigest()
-                out[rel] = ("file", st.st_mode, st.st_size, h)
+                out[rel] = ("file", st.st_mode, st.st_size, st.st_mtime_ns, h)
     return out
 
 

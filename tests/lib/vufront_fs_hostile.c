@@ -20,8 +20,11 @@
  *             changed or went away inside or outside the share.
  *   symlinks  the planted ones and one the guest makes (SYMLINK gesc ->
  *             ../secret.txt): LOOKUP gives a symlink, READLINK its target,
- *             OPEN is refused (EPERM), CREATE over it ELOOP, a LOOKUP
- *             through the one to a directory ENOTDIR.
+ *             OPEN is refused (EPERM), OPENDIR ENOTDIR, truncation EINVAL,
+ *             CREATE over it ELOOP, a LOOKUP through it ENOTDIR; SETATTR of
+ *             its mode EOPNOTSUPP (or the link's own, as the kernel says)
+ *             and of its times the link's own; READDIRPLUS gives them as
+ *             symlinks with their own attributes.
  *   nodes     node ids never given (random, 0, 2, 1 with a generation) and
  *             one FORGOTten, in every opcode that takes one: ENOENT.
  *   handles   handles never given (random, 0) and one released, in every
@@ -48,6 +51,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "vufront_fs.h"
@@ -150,6 +155,18 @@ hx_lookup(struct fs_front *f, uint64_t parent, const char *fname, const char *na
 	if (!fs_lookup(f, parent, fname, name, &e, 0))
 		e.nodeid = 0;
 	return e;
+}
+
+static void
+hx_batch(struct fs_front *f, uint32_t count, const struct fuse_forget_one *one, unsigned int n,
+	 unsigned int vq, const char *name)
+{
+	struct fuse_batch_forget_in in = { .count = count };
+
+	memcpy(hx_buf, &in, sizeof(in));
+	memcpy(hx_buf + sizeof(in), one, n * sizeof(*one));
+	hx_noreply(f, vq, FUSE_BATCH_FORGET, 0, hx_buf, (uint32_t)(sizeof(in) + n * sizeof(*one)),
+		   name);
 }
 
 /* ---- names ---- */
@@ -454,6 +471,50 @@ hx_readlink(struct fs_front *f, uint64_t node, const char *want, const char *nam
 	fs_slot_put(s);
 }
 
+/* SETATTR of a symlink's mode (the kernel refuses it, or changes the
+ * link's own) and times (the link's own): the caller checks that the file
+ * it leads to kept its mode and times. */
+static void
+hx_symlink_setattr(struct fs_front *f, uint64_t node, const char *fname)
+{
+	struct fuse_setattr_in sa = { .valid = FATTR_MODE, .mode = 0600 };
+	struct fs_req r = { .opcode = FUSE_SETATTR,
+			    .nodeid = node,
+			    .arg = &sa,
+			    .arg_len = sizeof(sa),
+			    .out_body = sizeof(struct fuse_attr_out) };
+	struct fs_slot *s = fs_post(f, FS_REQQ, &r);
+	char what[160];
+
+	snprintf(what, sizeof(what), "chmod symlink %s: EOPNOTSUPP or its own mode", fname);
+	if (s == NULL) {
+		fs_check(f, false, what, "could not post");
+		return;
+	}
+	fs_wait(f, s, f->o->timeout_ms);
+	if (fs_reply_ok(f, what, s, s->done ? fs_oh(s)->error : 0, 0))
+		fs_check(f,
+			 fs_oh(s)->error == -EOPNOTSUPP ||
+				 (fs_oh(s)->error == 0 &&
+				  S_ISLNK(((const struct fuse_attr_out *)fs_body(s))->attr.mode)),
+			 what, "error %d", fs_oh(s)->error);
+	if (s->done)
+		fs_slot_put(s);
+	sa.valid = FATTR_ATIME | FATTR_MTIME;
+	sa.atime = 1;
+	sa.mtime = 1;
+	snprintf(what, sizeof(what), "utimes symlink %s: its own", fname);
+	s = hx_req(f, FUSE_SETATTR, node, &sa, sizeof(sa), sizeof(struct fuse_attr_out), 0, what);
+	if (s != NULL) {
+		const struct fuse_attr *a = &((const struct fuse_attr_out *)fs_body(s))->attr;
+
+		fs_check(f, S_ISLNK(a->mode) && a->mtime == 1, what, "mode 0%o mtime %" PRIu64,
+			 a->mode, a->mtime);
+		fs_slot_put(s);
+	}
+	fs_root_alive(f, what);
+}
+
 /* LOOKUP fname: a symlink; READLINK; OPEN and CREATE over it refused. */
 static void
 hx_symlink_node(struct fs_front *f, const char *fname, const char *target)
@@ -492,8 +553,59 @@ hx_symlink_node(struct fs_front *f, const char *fname, const char *target)
 	snprintf(what, sizeof(what), "create over symlink %s -> ELOOP", fname);
 	hx_err(f, FUSE_CREATE, FUSE_ROOT_ID, hx_buf, len,
 	       sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), -ELOOP, what);
+	hx_symlink_setattr(f, e.nodeid, fname);
 	snprintf(what, sizeof(what), "forget symlink %s", fname);
 	hx_forget(f, e.nodeid, 1, what);
+}
+
+/* READDIRPLUS of the root: the planted symlinks come as symlinks, with
+ * their own attributes; every entry's lookup is forgotten again. */
+static void
+hx_readdirplus(struct fs_front *f)
+{
+	struct fuse_forget_one one[32];
+	struct fuse_read_in in = { .size = 16384 };
+	unsigned int n = 0, links = 0;
+	struct fs_slot *s;
+	uint32_t off, len;
+	uint64_t fh;
+
+	if (!fs_open(f, FUSE_OPENDIR, FUSE_ROOT_ID, 0, "opendir root (readdirplus)", &fh))
+		return;
+	in.fh = fh;
+	s = hx_req(f, FUSE_READDIRPLUS, FUSE_ROOT_ID, &in, sizeof(in), 16384, 0,
+		   "readdirplus root");
+	if (s != NULL) {
+		const uint8_t *b = fs_body(s);
+
+		len = fs_oh(s)->len - FS_OUT_HDR;
+		for (off = 0; off + FUSE_NAME_OFFSET_DIRENTPLUS <= len;) {
+			const struct fuse_direntplus *dp = (const void *)(b + off);
+			const char *name = dp->dirent.name;
+			uint32_t nl = dp->dirent.namelen;
+
+			if (nl > NAME_MAX || off + FUSE_DIRENTPLUS_SIZE(dp) > len)
+				break;
+			if (nl >= 6 && memcmp(name, "escape", 6) == 0) {
+				links++;
+				fs_check(f,
+					 dp->dirent.type == DT_LNK &&
+						 S_ISLNK(dp->entry_out.attr.mode) &&
+						 dp->entry_out.nodeid != 0,
+					 "readdirplus: a planted symlink is a symlink",
+					 "%.*s: type %u mode 0%o", (int)nl, name, dp->dirent.type,
+					 dp->entry_out.attr.mode);
+			}
+			if (dp->entry_out.nodeid != 0 && n < 32)
+				one[n++] = (struct fuse_forget_one){ .nodeid = dp->entry_out.nodeid,
+								     .nlookup = 1 };
+			off += FUSE_DIRENTPLUS_SIZE(dp);
+		}
+		fs_check(f, links == 3, "readdirplus: the three planted symlinks", "%u", links);
+		fs_slot_put(s);
+	}
+	fs_release(f, FUSE_RELEASEDIR, FUSE_ROOT_ID, fh, "releasedir root (readdirplus)");
+	hx_batch(f, n, one, n, FS_HIPRIO, "batch_forget the readdirplus entries");
 }
 
 static void
@@ -507,6 +619,7 @@ hx_symlinks(struct fs_front *f)
 	hx_symlink_node(f, "escape", target);
 	hx_symlink_node(f, "escape_abs", NULL);
 	hx_symlink_node(f, "escape_dir", "..");
+	hx_readdirplus(f);
 	/* the guest's own: made, then the same checks, then removed */
 	memcpy(hx_buf, "gesc", 5);
 	memcpy(hx_buf + 5, target, sizeof(target));
@@ -692,18 +805,6 @@ hx_nodes_handles(struct fs_front *f)
 }
 
 /* ---- FORGET, BATCH_FORGET ---- */
-
-static void
-hx_batch(struct fs_front *f, uint32_t count, const struct fuse_forget_one *one, unsigned int n,
-	 unsigned int vq, const char *name)
-{
-	struct fuse_batch_forget_in in = { .count = count };
-
-	memcpy(hx_buf, &in, sizeof(in));
-	memcpy(hx_buf + sizeof(in), one, n * sizeof(*one));
-	hx_noreply(f, vq, FUSE_BATCH_FORGET, 0, hx_buf, (uint32_t)(sizeof(in) + n * sizeof(*one)),
-		   name);
-}
 
 static void
 hx_forgets(struct fs_front *f)
