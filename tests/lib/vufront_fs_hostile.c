@@ -16,8 +16,8 @@
  *             RMDIR, RENAME and RENAME2 (both names), SYMLINK (name and
  *             target), LINK, and the xattr names of GETXATTR, SETXATTR and
  *             REMOVEXATTR: each an error reply with the errno of
- *             doc/fs.rst; the caller checks that nothing appeared,
- *             changed or went away inside or outside the share.
+ *             doc/architecture.rst; the caller checks that nothing
+ *             appeared, changed or went away inside or outside the share.
  *   symlinks  the planted ones and one the guest makes (SYMLINK gesc ->
  *             ../secret.txt): LOOKUP gives a symlink, READLINK its target,
  *             OPEN is refused (EPERM), OPENDIR ENOTDIR, truncation EINVAL,
@@ -103,12 +103,18 @@ hx_req(struct fs_front *f, uint32_t opcode, uint64_t node, const void *arg, uint
 	return s;
 }
 
-/* An error reply want_err, then a GETATTR of the root. */
+/* The reply want_err (an error, or 0: success), then a GETATTR of the
+ * root. */
 static void
 hx_err(struct fs_front *f, uint32_t opcode, uint64_t node, const void *arg, uint32_t len,
        uint32_t out_body, int want_err, const char *name)
 {
-	hx_req(f, opcode, node, arg, len, out_body, want_err, name);
+	struct fs_slot *s = hx_req(f, opcode, node, arg, len, out_body, want_err, name);
+
+	if (s != NULL) {
+		fs_check(f, true, name, NULL);
+		fs_slot_put(s);
+	}
 	fs_root_alive(f, name);
 }
 
@@ -229,7 +235,7 @@ hx_name(enum hx_kind k, uint8_t *p)
 	}
 }
 
-/* What the gateway answers a bad name of kind k with (doc/fs.rst). */
+/* What the gateway answers a bad name of kind k with (doc/architecture.rst). */
 static int
 hx_name_err(enum hx_kind k)
 {
