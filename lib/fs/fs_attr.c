@@ -233,6 +233,17 @@ fs_getxattr_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
 		c->body_len = (uint32_t)fs_out_write(c, FS_OUT_HDR, &o, sizeof(o));
 		return 0;
 	}
+	/* the value asked for and no room for it: a buffer of 0 bytes would
+	 * be a size query, answered as an empty value */
+	if (want == 0) {
+		if (c->opcode == FUSE_GETXATTR)
+			n = getxattr(path, c->name, NULL, 0);
+		else
+			n = listxattr(path, NULL, 0);
+		if (n < 0)
+			return -errno;
+		return n > 0 ? -ERANGE : 0;
+	}
 	if (c->opcode == FUSE_GETXATTR)
 		n = getxattr(path, c->name, buf, want);
 	else

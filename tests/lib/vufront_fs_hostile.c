@@ -18,6 +18,8 @@
  *             REMOVEXATTR: each an error reply with the errno of
  *             doc/architecture.rst; the caller checks that nothing
  *             appeared, changed or went away inside or outside the share.
+ *             GETXATTR and LISTXATTR of a value with no room for it:
+ *             ERANGE.
  *   symlinks  the planted ones and one the guest makes (SYMLINK gesc ->
  *             ../secret.txt): LOOKUP gives a symlink, READLINK its target,
  *             OPEN is refused (EPERM), OPENDIR ENOTDIR, truncation EINVAL,
@@ -459,6 +461,50 @@ hx_xattr_names(struct fs_front *f)
 	memcpy(hx_buf, &si, 8);
 	memcpy(hx_buf + 8, "trusted.hx\0abcd", 15);
 	hx_err(f, FUSE_SETXATTR, FUSE_ROOT_ID, hx_buf, 23, 0, -EPERM, "setxattr trusted.hx");
+}
+
+/* GETXATTR and LISTXATTR asking for the value (size > 0) with room for the
+ * reply header alone: ERANGE, as getxattr(2) with a buffer too small, not
+ * an empty value; with room, the value. On a file of our own, removed. */
+static void
+hx_xattr_room(struct fs_front *f)
+{
+	struct fuse_create_in ci = { .flags = O_RDWR | O_CREAT | O_EXCL, .mode = S_IFREG | 0644 };
+	struct fuse_setxattr_in si = { .size = 4 };
+	struct fuse_getxattr_in gi = { .size = 64 };
+	uint64_t node, fh;
+	struct fs_slot *s;
+
+	memcpy(hx_buf, &ci, sizeof(ci));
+	memcpy(hx_buf + sizeof(ci), "hx.tmp", 7);
+	s = hx_req(f, FUSE_CREATE, FUSE_ROOT_ID, hx_buf, sizeof(ci) + 7,
+		   sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), 0,
+		   "create hx.tmp");
+	if (s == NULL)
+		return;
+	node = ((const struct fuse_entry_out *)fs_body(s))->nodeid;
+	fh = ((const struct fuse_open_out *)((const uint8_t *)fs_body(s) +
+					     sizeof(struct fuse_entry_out)))
+		     ->fh;
+	fs_slot_put(s);
+	memcpy(hx_buf, &si, 8);
+	memcpy(hx_buf + 8, "user.hx\0abcd", 12);
+	hx_err(f, FUSE_SETXATTR, node, hx_buf, 20, 0, 0, "setxattr user.hx of hx.tmp");
+	memcpy(hx_buf, &gi, sizeof(gi));
+	memcpy(hx_buf + sizeof(gi), "user.hx", 8);
+	hx_err(f, FUSE_GETXATTR, node, hx_buf, sizeof(gi) + 8, 0, -ERANGE,
+	       "getxattr size 64 with room for the header alone -> ERANGE");
+	hx_err(f, FUSE_LISTXATTR, node, &gi, sizeof(gi), 0, -ERANGE,
+	       "listxattr size 64 with room for the header alone -> ERANGE");
+	s = hx_req(f, FUSE_GETXATTR, node, hx_buf, sizeof(gi) + 8, 64, 0, "getxattr user.hx");
+	if (s != NULL) {
+		fs_check(f, fs_oh(s)->len == FS_OUT_HDR + 4 && memcmp(fs_body(s), "abcd", 4) == 0,
+			 "getxattr user.hx: its value", "reply of %u bytes", fs_oh(s)->len);
+		fs_slot_put(s);
+	}
+	fs_release(f, FUSE_RELEASE, node, fh, "release hx.tmp");
+	hx_forget(f, node, 1, "forget hx.tmp");
+	hx_err(f, FUSE_UNLINK, FUSE_ROOT_ID, "hx.tmp", 7, 0, 0, "unlink hx.tmp");
 }
 
 /* ---- symlinks that lead outside ---- */
@@ -960,6 +1006,7 @@ scenario_hostile(struct fs_front *f)
 		hx_forget(f, rd.nodeid, 1, "forget read file (links)");
 	hx_dotdot_below(f);
 	hx_xattr_names(f);
+	hx_xattr_room(f);
 	hx_symlinks(f);
 	hx_nodes_handles(f);
 	hx_forgets(f);
