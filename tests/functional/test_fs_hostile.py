@@ -20,7 +20,8 @@ on serving. Here:
     looked up and opened, and the fds are back at their start once it has
     gone;
   - the requests were errors, not malformed chains: the malformed counter
-    stays, the errors counter counts them;
+    stays, the errors counter counts them, and the gateway logs no line per
+    request;
   - the net pair's frames all arrived, each as sent (vufront-net --verify).
 """
 import hashlib
@@ -161,6 +162,7 @@ def main():
         st1 = gw.stats("fs1")
         fds1 = steady_fds(pid)
         fdt1 = fd_targets(pid)
+        log1 = gw.proc.output().count("\n")
         t.log(f"after INIT: inodes {st1['inodes']}, handles {st1['handles']}, fds {fds1}")
         fe.go()
         fe.sync("done", timeout=280)
@@ -182,6 +184,10 @@ def main():
                 f"vufront-fs asked for {want_err} errors, flooded {flood}")
         errs = st2["errors"] - st0["errors"]
         t.check(errs >= want_err, f"errors counted {errs}, vufront-fs asked for {want_err}")
+        # counted, not logged: no line per request
+        logged = gw.proc.output().count("\n") - log1
+        t.check(logged < 10, f"the gateway logged {logged} lines over the hostile requests:\n"
+                f"{gw.proc.output()[-2000:]}")
         t.check(st2["malformed"] == st0["malformed"],
                 f"malformed {st0['malformed']} -> {st2['malformed']}: well formed chains "
                 f"counted as malformed")
