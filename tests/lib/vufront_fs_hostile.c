@@ -31,7 +31,7 @@
  *             one FORGOTten, in every opcode that takes one: ENOENT.
  *   handles   handles never given (random, 0) and one released, in every
  *             opcode that takes one (a file's as a directory's, too):
- *             EBADF.
+ *             EBADF (the lock opcodes: ENOSYS, no locks offered).
  *   forgets   FORGET and BATCH_FORGET of unknown ids, of the root, with
  *             nlookup beyond what is held, a BATCH_FORGET whose count
  *             lies, one shorter than its header: used with length 0, the
@@ -798,6 +798,13 @@ hx_bad_fh(struct fs_front *f, uint64_t node, uint64_t fh, const char *label)
 	HX_FH(FSYNCDIR, FUSE_ROOT_ID, &fy, sizeof(fy), 0);
 	HX_FH(RELEASEDIR, FUSE_ROOT_ID, &rl, sizeof(rl), 0);
 #undef HX_FH
+	/* no POSIX locks offered: ENOSYS whatever the handle */
+	for (uint32_t op = FUSE_GETLK; op <= FUSE_SETLKW; op++) {
+		struct fuse_lk_in lk = { .fh = fh, .lk.type = F_WRLCK, .lk.end = 100 };
+
+		snprintf(what, sizeof(what), "lock opcode %u fh %s -> ENOSYS", op, label);
+		hx_err(f, op, node, &lk, sizeof(lk), sizeof(struct fuse_lk_out), -ENOSYS, what);
+	}
 }
 
 static void
