@@ -978,6 +978,39 @@ hx_flood_round(struct fs_front *f, unsigned int n, uint32_t out, uint32_t want_l
 	return true;
 }
 
+/* FS_INFLIGHT READs (and STATFSs) in flight at once, each compared with
+ * the read file; the handle released and the lookup forgotten. */
+static void
+hx_reads(struct fs_front *f)
+{
+	struct fs_slot *rs[FS_INFLIGHT];
+	uint64_t roff[FS_INFLIGHT], fh;
+	struct fuse_entry_out e;
+	unsigned int bad = 0;
+	char why[160] = "";
+
+	if (!fs_open_read_file(f, &e, &fh))
+		return;
+	if (fs_post_many(f, e.nodeid, fh, 77, rs, roff, "reads after the flood")) {
+		for (unsigned int i = 0; i < FS_INFLIGHT; i++) {
+			uint32_t want = i % 16 == 0 ? 0 : FS_INFLIGHT_LEN;
+
+			fs_wait(f, rs[i], f->o->timeout_ms);
+			if (!fs_reply_ok(f, "reads after the flood", rs[i], 0, want))
+				bad++;
+			else if (want != 0 &&
+				 !fs_read_matches(f, rs[i], roff[i], want, why, sizeof(why)))
+				bad++;
+			if (rs[i]->done)
+				fs_slot_put(rs[i]);
+		}
+		fs_check(f, bad == 0, "64 reads and statfs in flight after the flood, compared",
+			 "%u wrong: %s", bad, why);
+	}
+	fs_release(f, FUSE_RELEASE, e.nodeid, fh, "release read file (after the flood)");
+	hx_forget(f, e.nodeid, 1, "forget read file (after the flood)");
+}
+
 static void
 hx_flood(struct fs_front *f)
 {
@@ -997,6 +1030,7 @@ hx_flood(struct fs_front *f)
 	hx_errors += errors;
 	fs_root_alive(f, "the flood");
 	fs_getattr_burst(f, 64, "64 getattrs after the flood");
+	hx_reads(f);
 }
 
 void
