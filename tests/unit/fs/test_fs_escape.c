@@ -344,11 +344,74 @@ test_malformed(void **state)
 	assert_true(vgw_fs_stats(E->fs)->malformed >= 3);
 }
 
+/* Nothing may follow a request's last name: "in\0junk" is not "in". */
+static void
+test_escape_after_nul(void **state)
+{
+	struct fuse_create_in ci = { .flags = O_RDWR | O_TRUNC, .mode = 0644 };
+	struct fuse_mkdir_in mi = { .mode = 0755 };
+	struct fuse_rename_in rn = { .newdir = 1 };
+	struct fuse_getxattr_in gi = { .size = 64 };
+	struct fuse_setxattr_in si = { .size = 1 };
+	struct fuse_link_in li;
+	struct fuse_entry_out e;
+	char p[PATH_MAX], buf[16];
+	struct t_req *t;
+	FILE *fp;
+
+	(void)state;
+	t_do_init();
+	t_write_host("in", "data");
+	assert_int_equal(t_simple(FUSE_LOOKUP, 1, NULL, 0, "in", "junk"), -EINVAL);
+	assert_int_equal(t_simple(FUSE_CREATE, 1, &ci, sizeof(ci), "in", "junk"), -EINVAL);
+	assert_int_equal(t_simple(FUSE_MKDIR, 1, &mi, sizeof(mi), "d", "junk"), -EINVAL);
+	assert_int_equal(t_simple(FUSE_UNLINK, 1, NULL, 0, "in", "junk"), -EINVAL);
+	assert_int_equal(t_simple(FUSE_RMDIR, 1, NULL, 0, "in", "junk"), -EINVAL);
+	assert_int_equal(t_simple(FUSE_GETXATTR, 1, &gi, sizeof(gi), "user.x", "junk"), -EINVAL);
+	assert_int_equal(t_simple(FUSE_REMOVEXATTR, 1, NULL, 0, "user.x", "junk"), -EINVAL);
+	/* RENAME and SYMLINK: a third string; SETXATTR: bytes after the value */
+	t = t_new(FUSE_RENAME, 1);
+	t_add(t, &rn, sizeof(rn));
+	t_add_str(t, "in");
+	t_add_str(t, "out");
+	t_add_str(t, "junk");
+	assert_int_equal(t_run(t), -EINVAL);
+	t_free(t);
+	t = t_new(FUSE_SYMLINK, 1);
+	t_add_str(t, "s");
+	t_add_str(t, "in");
+	t_add_str(t, "junk");
+	assert_int_equal(t_run(t), -EINVAL);
+	t_free(t);
+	t = t_new(FUSE_SETXATTR, 1);
+	t_add(t, &si, FUSE_COMPAT_SETXATTR_IN_SIZE);
+	t_add_str(t, "user.x");
+	t_add(t, "vjunk", 5);
+	assert_int_equal(t_run(t), -EINVAL);
+	t_free(t);
+	assert_int_equal(t_lookup(1, "in", &e), 0);
+	li.oldnodeid = e.nodeid;
+	assert_int_equal(t_simple(FUSE_LINK, 1, &li, sizeof(li), "l", "junk"), -EINVAL);
+	assert_int_equal(t_forget(e.nodeid, 1), 0);
+	/* nothing made, moved, removed or truncated */
+	assert_false(t_host_exists("d"));
+	assert_false(t_host_exists("out"));
+	assert_false(t_host_exists("s"));
+	assert_false(t_host_exists("l"));
+	t_path(p, "in");
+	fp = fopen(p, "r");
+	assert_non_null(fp);
+	assert_int_equal(fread(buf, 1, sizeof(buf), fp), 4);
+	fclose(fp);
+	assert_memory_equal(buf, "data", 4);
+	/* without the junk they do what they say */
+	assert_int_equal(t_simple(FUSE_UNLINK, 1, NULL, 0, "in", NULL), 0);
+	assert_false(t_host_exists("in"));
+}
+
 static const struct t_case t_cases[] = {
-	T_CASE(test_escape_names),
-	T_CASE(test_escape_symlinks),
-	T_CASE(test_bogus_ids),
-	T_CASE(test_malformed),
+	T_CASE(test_escape_names), T_CASE(test_escape_after_nul), T_CASE(test_escape_symlinks),
+	T_CASE(test_bogus_ids),	   T_CASE(test_malformed),
 };
 
 int
