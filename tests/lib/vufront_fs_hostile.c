@@ -702,7 +702,7 @@ hx_rand(void)
 
 /* Every opcode that takes a node id, on node: ENOENT. */
 static void
-hx_bad_node(struct fs_front *f, uint64_t node, uint64_t good_file, const char *label)
+hx_bad_node(struct fs_front *f, uint64_t node, const char *label)
 {
 	struct fuse_getattr_in ga = { 0 };
 	struct fuse_setattr_in sa = { .valid = FATTR_MODE, .mode = 0600 };
@@ -758,7 +758,6 @@ hx_bad_node(struct fs_front *f, uint64_t node, uint64_t good_file, const char *l
 	memcpy(hx_buf + sizeof(rn), "other.txt\0hxr", 14);
 	snprintf(what, sizeof(what), "RENAME into node %s -> ENOENT", label);
 	hx_err(f, FUSE_RENAME, FUSE_ROOT_ID, hx_buf, sizeof(rn) + 14, 0, -ENOENT, what);
-	(void)good_file;
 #undef HX_NAMED
 #undef HX_NODE
 }
@@ -817,21 +816,21 @@ hx_nodes_handles(struct fs_front *f)
 	rd = hx_lookup(f, FUSE_ROOT_ID, f->o->read_file, "lookup read file");
 	if (rd.nodeid == 0)
 		return;
-	hx_bad_node(f, 0, rd.nodeid, "0");
-	hx_bad_node(f, 2, rd.nodeid, "2");
-	hx_bad_node(f, (uint64_t)7 << 32 | FUSE_ROOT_ID, rd.nodeid, "1 of generation 7");
-	hx_bad_node(f, rd.nodeid + ((uint64_t)1 << 32), rd.nodeid, "read.bin's, next generation");
+	hx_bad_node(f, 0, "0");
+	hx_bad_node(f, 2, "2");
+	hx_bad_node(f, (uint64_t)7 << 32 | FUSE_ROOT_ID, "1 of generation 7");
+	hx_bad_node(f, rd.nodeid + ((uint64_t)1 << 32), "read.bin's, next generation");
 	for (int i = 0; i < 3; i++) {
 		uint64_t n = hx_rand();
 
 		snprintf(label, sizeof(label), "0x%" PRIx64, n);
-		hx_bad_node(f, n, rd.nodeid, label);
+		hx_bad_node(f, n, label);
 	}
 	/* a node fully forgotten */
 	other = hx_lookup(f, FUSE_ROOT_ID, "other.txt", "lookup other.txt");
 	if (other.nodeid != 0) {
 		hx_forget(f, other.nodeid, 1, "forget other.txt");
-		hx_bad_node(f, other.nodeid, rd.nodeid, "forgotten");
+		hx_bad_node(f, other.nodeid, "forgotten");
 	}
 
 	hx_bad_fh(f, rd.nodeid, 0, "0");
