@@ -40,15 +40,27 @@
 
 RTE_LOG_REGISTER_SUFFIX(vgw_logtype_ctl, ctl, INFO);
 
-#define CTL_MAX_CLIENTS 4096	/* concurrent connections */
-#define CTL_LINE_MAX 65536	/* a request line with its '\n' */
-#define CTL_BUF_MIN 4096	/* first size of a buffer or queue */
+/* The limits a client can reach: tests/fuzz/fuzz_ctl.c, which includes
+ * this file, sets smaller ones, so that reaching them is cheap. */
+#ifndef CTL_MAX_CLIENTS
+#define CTL_MAX_CLIENTS 4096 /* concurrent connections */
+#endif
+#ifndef CTL_LINE_MAX
+#define CTL_LINE_MAX 65536 /* a request line with its '\n' */
+#endif
+#ifndef CTL_OUTQ_MAX
 #define CTL_OUTQ_MAX (1u << 20) /* unread reply and event bytes */
-#define CTL_OUTQ_KEEP 65536	/* a drained queue above this is freed */
-#define CTL_LINES_PER_PASS 32	/* requests served per client per pass */
+#endif
+#ifndef CTL_OUTQ_KEEP
+#define CTL_OUTQ_KEEP 65536 /* a drained queue above this is freed */
+#endif
+#define CTL_BUF_MIN 4096      /* first size of a buffer or queue */
+#define CTL_LINES_PER_PASS 32 /* requests served per client per pass */
 #define CTL_ACCEPTS_PER_PASS 64
 #define CTL_EVENTS_PER_WAIT 64
 #define CTL_REFUSE_LOG_S 10.0 /* at most one refusal warning per 10 s */
+
+_Static_assert(CTL_LINE_MAX >= CTL_BUF_MIN, "the input buffer only grows");
 
 struct ctl_client {
 	TAILQ_ENTRY(ctl_client) next; /* on clients, or graveyard once dead */

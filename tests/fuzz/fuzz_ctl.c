@@ -6,13 +6,19 @@
  * device, an fs device with device state, an ethdev uplink), no EAL.
  *
  * ctl.c is included here rather than linked: its clients are driven
- * through its own static functions (client_create, client_read,
- * serve_backlog, client_flush) on one end of a socketpair, in an epoll set
- * of its own, instead of a listening socket. Everything a client's bytes
- * reach runs as in the gateway: the input buffer and line framing (partial
- * lines across reads, pipelined lines served CTL_LINES_PER_PASS at a time,
- * over-long lines), JSON parsing, dispatch and every command's argument
- * checks, the replies and events queued and flushed.
+ * through its own static functions (client_read, serve_backlog,
+ * client_flush, and handle_event on what its epoll set reports). The
+ * server listens on a unix socket in a temporary directory, as the gateway
+ * does (server_open), and every client connects to it and is accepted by
+ * server_accept: refused over the client limit or out of file descriptors
+ * (the spare fd given up), or closed before it was accepted. Everything a
+ * client's bytes reach runs as in the gateway: the input buffer and line
+ * framing (partial lines across reads, pipelined lines served
+ * CTL_LINES_PER_PASS at a time, over-long lines), JSON parsing, dispatch
+ * and every command's argument checks, the replies and events queued and
+ * flushed. The limits are smaller than the gateway's (CTL_MAX_CLIENTS,
+ * CTL_LINE_MAX, CTL_OUTQ_MAX, CTL_OUTQ_KEEP below), so that reaching them
+ * costs little.
  *
  * The input is what clients write, as text (the seeds are request lines);
  * 0xff starts a harness command:
@@ -23,8 +29,17 @@
  *   0xff 'S'      flush, then stop (or start again) reading the client's replies
  *   0xff 'R' h l c  append (h * 256 + l) * 4 copies of c (over-long lines)
  *   0xff 'D' h l  append h * 256 + l copies of what is buffered (its last
- *                 4 KiB; many lines, up to 64 KiB)
+ *                 4 KiB; many lines, up to 16 KiB)
  *   0xff 'E' e d  flush, then the vhost event e of device d (phase inputs)
+ *   0xff 'A' n    flush, then n % 8 + 1 more connections that stay open and
+ *                 say nothing (up to and over the client limit: refused)
+ *   0xff 'Q' n    flush, then n % 8 + 1 connections closed before the
+ *                 server accepts them
+ *   0xff 'M' n    flush, then n % 4 + 1 connections the server accepts with
+ *                 no file descriptor left (RLIMIT_NOFILE lowered meanwhile)
+ * A connection refused must read one line, {"ok":false,"error":
+ * "connection refused: ..."} with the reason, then the end; the listening
+ * socket has nothing pending after an accept pass.
  * A client dropped for want of memory (a reply jansson could not make)
  * aborts, and every line a client reads back must be a JSON object with
  * "ok" (a reply; "error" when false) or "event" (a subscriber's event);
@@ -40,8 +55,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <rte_common.h>
@@ -53,15 +71,22 @@
 #include "vgw_net.h"
 #include "vgw_vhost.h"
 
-/* The server, its statics within reach. */
+/* The server, its statics within reach, with smaller limits. */
+#define CTL_MAX_CLIENTS 6
+#define CTL_LINE_MAX 8192
+#define CTL_OUTQ_MAX (64u << 10)
+#define CTL_OUTQ_KEEP (16u << 10)
 #include "ctl.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FZ_CLIENTS 2
 #define FZ_WRITE_MAX (256u * 1024)
+#define FZ_EXTRA_MAX 8 /* connections kept open by 'A' */
 
 /* --- rte_log, rte_ring, rte_cycles -------------------------------------- */
+
+static bool fz_verbose; /* FUZZ_CTL_PRINT set: print the lines read and logged */
 
 int
 rte_log_register_type_and_pick_level(const char *name, uint32_t level_def)
@@ -84,6 +109,8 @@ rte_log(uint32_t level, uint32_t logtype, const char *format, ...)
 	va_start(ap, format);
 	vsnprintf(line, sizeof(line), format, ap);
 	va_end(ap);
+	if (fz_verbose)
+		fprintf(stderr, "log: %s", line);
 	if (strstr(line, "out of memory") != NULL)
 		abort();
 	return 0;
@@ -375,7 +402,6 @@ static uint8_t fz_tx_buf[FZ_CLIENTS][FZ_WRITE_MAX];
 static char fz_rx_buf[FZ_CLIENTS][CTL_OUTQ_MAX + 1];
 
 /* One complete line the server sent: a JSON object, a reply or an event. */
-static bool fz_verbose; /* FUZZ_CTL_PRINT set: print them */
 
 static unsigned int fz_parsed; /* lines parsed in this input */
 
@@ -432,30 +458,216 @@ fz_drain(struct fz_client *f)
 	}
 }
 
+static bool
+fz_alive(const struct fz_client *f)
+{
+	return f->c != NULL && !f->c->dead;
+}
+
+/* --- the listening socket ------------------------------------------------ */
+
+static char fz_dir[64] = "/tmp/fuzz-ctl-XXXXXX";
+static char fz_path[96];
+static int fz_extra[FZ_EXTRA_MAX];
+static unsigned int fz_n_extra;
+
+static void
+fz_server_close(void)
+{
+	server_close();
+	rmdir(fz_dir);
+}
+
+static void
+fz_server_open(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (tmp != NULL && strlen(tmp) < 32)
+		snprintf(fz_dir, sizeof(fz_dir), "%s/fuzz-ctl-XXXXXX", tmp);
+	if (mkdtemp(fz_dir) == NULL)
+		abort();
+	snprintf(fz_path, sizeof(fz_path), "%s/ctl.sock", fz_dir);
+	if (server_open(fz_path) < 0 || srv.spare_fd < 0)
+		abort();
+	atexit(fz_server_close);
+}
+
+/* A client's end of a new connection, not accepted yet. */
+static int
+fz_dial(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fz_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		abort();
+	return fd;
+}
+
+/* Connections waiting in the listening socket's backlog? */
+static bool
+fz_pending(void)
+{
+	struct pollfd p = { .fd = srv.listen_fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+/* One pass of vgw_ctl_poll(), as the gateway's loop does it, then the
+ * harness's: what its epoll set reports (the listening socket, every
+ * client), handled by the server. */
+static void fz_pass(void);
+
+static void
+fz_poll(void)
+{
+	struct epoll_event ev[CTL_EVENTS_PER_WAIT];
+	int n = epoll_wait(srv.epoll_fd, ev, VGW_ARRAY_SIZE(ev), 0);
+
+	serve_backlog();
+	for (int i = 0; i < n; i++)
+		handle_event(&ev[i]);
+	fz_pass();
+}
+
+/* A connection the server refused: one line that says why, then the end. */
+static void
+fz_refused(int fd, const char *why)
+{
+	char buf[256], want[128];
+	size_t len = 0;
+	ssize_t r;
+
+	while ((r = recv(fd, buf + len, sizeof(buf) - 1 - len, MSG_DONTWAIT)) > 0)
+		len += r;
+	if (r != 0 || len == 0 || buf[len - 1] != '\n')
+		abort(); /* not closed, or no whole line */
+	buf[len] = '\0';
+	snprintf(want, sizeof(want), "{\"ok\":false,\"error\":\"connection refused: %s", why);
+	if (strncmp(buf, want, strlen(want)) != 0 || memchr(buf, '\n', len - 1) != NULL)
+		abort();
+	fz_check_line(buf, len - 1);
+	close(fd);
+}
+
+/* The listening socket's event, and the end of the pass. */
+static void
+fz_listen_pass(void)
+{
+	handle_event(&(struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL });
+	fz_pass();
+}
+
+/* Accept what was dialled: true if the server took it as a client (the
+ * last on its list), else it was refused for the reason expected. */
+static bool
+fz_accept(int fd)
+{
+	unsigned int before = srv.n_clients;
+	bool full = before >= CTL_MAX_CLIENTS;
+
+	fz_listen_pass();
+	if (fz_pending())
+		abort(); /* the listening socket left readable */
+	if (srv.n_clients == before + 1 && !full)
+		return true;
+	if (srv.n_clients != before)
+		abort();
+	fz_refused(fd, full ? "too many clients" : "out of memory");
+	return false;
+}
+
 static void
 fz_connect(struct fz_client *f)
 {
-	int sv[2];
+	int fd = fz_dial();
 
 	f->c = NULL;
 	f->peer = -1;
 	f->stalled = false;
 	f->rx_len = 0;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
-		abort();
-	/* a small send buffer: partial sends, and a client that does not
-	 * read is dropped after its 1 MiB queue, not a socket's worth more */
-	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &(int){ 16384 }, sizeof(int));
-	if (client_create(sv[0]) < 0)
-		abort();
+	if (!fz_accept(fd))
+		return;
 	f->c = TAILQ_LAST(&srv.clients, ctl_client_list);
-	f->peer = sv[1];
+	f->peer = fd;
+	/* a small send buffer: partial sends, and a client that does not
+	 * read is dropped after its queue, not a socket's worth more */
+	(void)setsockopt(f->c->fd, SOL_SOCKET, SO_SNDBUF, &(int){ 16384 }, sizeof(int));
 }
 
-static bool
-fz_alive(const struct fz_client *f)
+/* 'A': connections that stay open, idle, up to and over the limit. */
+static void
+fz_extra_connect(unsigned int n)
 {
-	return f->c != NULL && !f->c->dead;
+	for (unsigned int k = 0; k < n; k++) {
+		int fd = fz_dial();
+
+		if (!fz_accept(fd))
+			continue;
+		if (fz_n_extra == FZ_EXTRA_MAX)
+			close(fd); /* hung up at once: the next pass sees it */
+		else
+			fz_extra[fz_n_extra++] = fd;
+	}
+}
+
+/* 'Q': connections gone before the server accepts them. */
+static void
+fz_quick_close(unsigned int n)
+{
+	uint64_t before = srv.next_id;
+	struct ctl_client *c;
+
+	for (unsigned int k = 0; k < n; k++)
+		close(fz_dial());
+	/* accepted (or refused) in one pass, their end read in the next */
+	fz_listen_pass();
+	if (fz_pending())
+		abort();
+	fz_poll();
+	TAILQ_FOREACH(c, &srv.clients, next)
+	if (c->id > before)
+		abort(); /* a client the server holds on to */
+}
+
+/* 'M': connections the server accepts with no fd left for them: the
+ * spare one is given up to accept and refuse each, one per pass. */
+static void
+fz_no_fds(unsigned int n)
+{
+	int fds[4], probe;
+	struct rlimit saved, low;
+
+	for (unsigned int k = 0; k < n; k++)
+		fds[k] = fz_dial();
+	probe = dup(0); /* the lowest free fd: from it on, none */
+	if (probe < 0 || getrlimit(RLIMIT_NOFILE, &saved) < 0)
+		abort();
+	close(probe);
+	low = saved;
+	low.rlim_cur = (rlim_t)probe;
+	if (setrlimit(RLIMIT_NOFILE, &low) < 0)
+		abort();
+	for (unsigned int k = 0; k < n; k++)
+		fz_listen_pass();
+	if (setrlimit(RLIMIT_NOFILE, &saved) < 0)
+		abort();
+	if (fz_pending() || srv.spare_fd < 0)
+		abort();
+	for (unsigned int k = 0; k < n; k++)
+		fz_refused(fds[k], "out of file descriptors");
+}
+
+/* The end of an input: the idle connections hang up, the server sees it. */
+static void
+fz_extra_close(void)
+{
+	for (unsigned int k = 0; k < fz_n_extra; k++)
+		close(fz_extra[k]);
+	fz_n_extra = 0;
+	fz_poll();
 }
 
 /* One pass of vgw_ctl_poll() for what the harness did. */
@@ -590,9 +802,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		once = true;
 		fz_verbose = getenv("FUZZ_CTL_PRINT") != NULL;
 		fz_devices_init();
-		srv.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-		if (srv.epoll_fd < 0)
-			abort();
+		fz_server_open();
 		for (unsigned int k = 0; k < FZ_CLIENTS; k++)
 			fz_cl[k].tx = fz_tx_buf[k];
 	}
@@ -659,8 +869,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				size_t len = RTE_MIN(f->tx_len, sizeof(pat));
 
 				memcpy(pat, f->tx + f->tx_len - len, len);
-				/* at most 64 KiB: the server's work is the cost */
-				for (size_t k = 0; k < n && (k + 1) * len <= (64u << 10); k++)
+				/* at most 16 KiB (a few hundred lines, past the output limit):
+				 * the server's work is the cost */
+				for (size_t k = 0; k < n && (k + 1) * len <= (16u << 10); k++)
 					for (size_t j = 0; j < len; j++)
 						fz_put(f, pat[j]);
 			}
@@ -671,6 +882,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (i + 2 <= size)
 				fz_event(data[i], data[i + 1]);
 			i += 2;
+			break;
+		case 'A':
+			fz_flush(f);
+			if (i < size)
+				fz_extra_connect(data[i++] % 8 + 1);
+			break;
+		case 'Q':
+			fz_flush(f);
+			if (i < size)
+				fz_quick_close(data[i++] % 8 + 1);
+			break;
+		case 'M':
+			fz_flush(f);
+			if (i < size)
+				fz_no_fds(data[i++] % 4 + 1);
 			break;
 		default:
 			break;
@@ -683,10 +909,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (unsigned int k = 0; k < FZ_CLIENTS; k++)
 		fz_hangup(&fz_cl[k]);
-	while (!TAILQ_EMPTY(&srv.clients))
-		client_kill(TAILQ_FIRST(&srv.clients));
-	graveyard_free();
-	if (srv.n_clients != 0 || srv.n_backlog != 0)
+	fz_extra_close();
+	if (srv.n_clients != 0 || srv.n_backlog != 0 || fz_pending())
 		abort();
 	vgw_ctl_events_fini();
 	return 0;
