@@ -48,7 +48,6 @@
  * them. */
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,6 +69,7 @@
 #include "vgw_dp.h"
 #include "vgw_net.h"
 #include "vgw_vhost.h"
+#include "fuzz_stubs.h"
 
 /* The server, its statics within reach, with smaller limits. */
 #define CTL_MAX_CLIENTS 6
@@ -84,43 +84,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_WRITE_MAX (256u * 1024)
 #define FZ_EXTRA_MAX 8 /* connections kept open by 'A' */
 
-/* --- rte_log, rte_ring, rte_cycles -------------------------------------- */
+/* --- the log, rte_ring, rte_cycles -------------------------------------- */
 
 static bool fz_verbose; /* FUZZ_CTL_PRINT set: print the lines read and logged */
 
-int
-rte_log_register_type_and_pick_level(const char *name, uint32_t level_def)
-{
-	(void)name;
-	(void)level_def;
-	return 0;
-}
-
 /* The server logs why it drops a client: never for want of memory here
  * (a reply jansson would not make shows up that way too). */
-int
-rte_log(uint32_t level, uint32_t logtype, const char *format, ...)
+static void
+fz_log(const char *line)
 {
-	char line[1024];
-	va_list ap;
-
-	(void)level;
-	(void)logtype;
-	va_start(ap, format);
-	vsnprintf(line, sizeof(line), format, ap);
-	va_end(ap);
 	if (fz_verbose)
 		fprintf(stderr, "log: %s", line);
 	if (strstr(line, "out of memory") != NULL)
 		abort();
-	return 0;
-}
-
-int
-rte_log_set_level_pattern(const char *pattern, uint32_t level)
-{
-	(void)level;
-	return pattern[0] == '\0' ? -1 : 0;
 }
 
 uint64_t
@@ -801,6 +777,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!once) {
 		once = true;
 		fz_verbose = getenv("FUZZ_CTL_PRINT") != NULL;
+		fz_log_hook = fz_log;
 		fz_devices_init();
 		fz_server_open();
 		for (unsigned int k = 0; k < FZ_CLIENTS; k++)

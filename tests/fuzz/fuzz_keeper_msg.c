@@ -11,7 +11,6 @@
  * pass vk_msg_check. At the end the journal is reset and every fd the
  * run opened must be closed. Any inconsistency aborts. */
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -23,6 +22,7 @@
 
 #include "vgw_keeper.h"
 #include "vgw_vhost.h"
+#include "fuzz_stubs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,20 +33,6 @@ static const uint32_t fz_rings[] = { 1, 2, 3, 17, VK_MAX_RINGS };
 
 static struct vk_journal fz_j;
 static int fz_mem = -1;
-
-static int
-fz_fd_count(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (d == NULL)
-		abort();
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n;
-}
 
 static int
 fz_memfd(void)
@@ -197,12 +183,13 @@ fz_stream(int sock)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int before, sv[2];
+	unsigned int before;
+	int sv[2];
 
 	if (size < 1 || size > 65536)
 		return 0;
 	fz_memfd();
-	before = fz_fd_count();
+	before = fz_open_fds();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
 	if (size > 1 && write(sv[0], data + 1, size - 1) != (ssize_t)(size - 1))
@@ -212,7 +199,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_stream(sv[1]);
 	close(sv[1]);
 	vk_journal_reset(&fz_j);
-	if (fz_fd_count() != before)
+	if (fz_open_fds() != before)
 		abort();
 	return 0;
 }

@@ -29,7 +29,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,6 +44,7 @@
 #include "vgw_dp.h"
 #include "vgw_vhost.h"
 #include "vgw_vring.h"
+#include "fuzz_stubs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -63,24 +63,7 @@ struct fz_msg_ctx {
 	int fd_num;
 } __attribute__((packed));
 
-/* --- rte_log, dp --------------------------------------------------------- */
-
-int
-rte_log_register_type_and_pick_level(const char *name, uint32_t level_def)
-{
-	(void)name;
-	(void)level_def;
-	return 0;
-}
-
-int
-rte_log(uint32_t level, uint32_t logtype, const char *format, ...)
-{
-	(void)level;
-	(void)logtype;
-	(void)format;
-	return 0;
-}
+/* --- dp ------------------------------------------------------------------ */
 
 int
 vgw_dp_add_provider(vgw_dp_provider_fn fn)
@@ -724,20 +707,6 @@ fz_message(struct fz_in *in, int vid, bool vhost_ok)
 	default:
 		abort();
 	}
-}
-
-static unsigned int
-fz_open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	unsigned int n = 0;
-
-	if (d == NULL)
-		abort();
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n;
 }
 
 static void
