@@ -636,6 +636,18 @@ fz_no_fds(unsigned int n)
 		fz_refused(fds[k], "out of file descriptors");
 }
 
+/* 'A', 'Q', 'M' n: connections of that kind. */
+static void
+fz_connections(uint8_t how, uint8_t n)
+{
+	if (how == 'A')
+		fz_extra_connect(n % 8 + 1);
+	else if (how == 'Q')
+		fz_quick_close(n % 8 + 1);
+	else
+		fz_no_fds(n % 4 + 1);
+}
+
 /* The end of an input: the idle connections hang up, the server sees it. */
 static void
 fz_extra_close(void)
@@ -861,19 +873,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			i += 2;
 			break;
 		case 'A':
-			fz_flush(f);
-			if (i < size)
-				fz_extra_connect(data[i++] % 8 + 1);
-			break;
 		case 'Q':
-			fz_flush(f);
-			if (i < size)
-				fz_quick_close(data[i++] % 8 + 1);
-			break;
 		case 'M':
 			fz_flush(f);
-			if (i < size)
-				fz_no_fds(data[i++] % 4 + 1);
+			if (i < size) {
+				fz_connections(data[i - 1], data[i]);
+				i++;
+			}
 			break;
 		default:
 			break;
