@@ -213,10 +213,28 @@ struct vgw_vhu_inflight {
 _Static_assert(sizeof(struct rte_vhost_inflight_desc_split) == 16, "split inflight descriptor");
 _Static_assert(sizeof(struct rte_vhost_inflight_desc_packed) == 32, "packed inflight descriptor");
 _Static_assert(VGW_INFLIGHT_ALIGN == 64, "rte_vhost's INFLIGHT_ALIGNMENT");
+_Static_assert(!(VGW_VHOST_DEVICE_FEATURES & (1ULL << VIRTIO_F_RING_PACKED)),
+	       "an inflight region checked for split rings would be walked as packed ones");
 
 /* NULL when the GET/SET_INFLIGHT_FD request is acceptable, else why not.
  * rte_vhost sizes each queue's area by the ring layout negotiated: a
- * region sized for split rings is too short for packed ones. */
+ * region sized for split rings is too short for packed ones.
+ *
+ * The layout is the one negotiated when SET_INFLIGHT_FD comes: rte_vhost
+ * 22.11 points each ring at its area then, and a later SET_FEATURES may
+ * still switch VIRTIO_F_RING_PACKED (until the device runs), after which
+ * its SET_VRING_KICK walks the area with the other layout
+ * (vhost_check_queue_inflights_packed), and rte_vhost_get_vhost_ring_inflight
+ * hands it out as such. No device can get there: the area is only walked
+ * with INFLIGHT_SHMFD negotiated, and only our own devices offer it
+ * (VGW_VHOST_DEVICE_PROTOCOL_FEATURES), with VGW_VHOST_DEVICE_FEATURES,
+ * which have no RING_PACKED: rte_vhost refuses a SET_FEATURES with a bit
+ * not offered, so their rings are split whatever the order. Net devices
+ * offer packed rings (off one-copy ports), but keep rte_vhost's default
+ * protocol features, without INFLIGHT_SHMFD: the SET_PROTOCOL_FEATURES
+ * that would ask for it is refused, and a region given anyway is mapped
+ * but never walked as packed (rte_vhost's net rings keep no inflight
+ * record; a one-copy port refuses packed rings). */
 static const char *
 inflight_check(int vid, const struct vgw_vhost_msg_desc *d, const struct vgw_vhu_msg_context *c,
 	       char *why, size_t len)
