@@ -662,9 +662,14 @@ class Gateway:
         return None
 
     def cleanup_files(self):
+        """Hugepage files and EAL runtime directories of the gateway's
+        --file-prefix, and under the keeper of the gateways it ran
+        (PREFIX-k0, PREFIX-k1); called once they have all exited."""
         for f in glob.glob('/dev/hugepages/%s*' % self.prefix):
             os.unlink(f)
-        shutil.rmtree('/var/run/dpdk/' + self.prefix, ignore_errors=True)
+        for p in [self.prefix] + ([] if self.keeper is None else
+                                  [self.prefix + '-k0', self.prefix + '-k1']):
+            shutil.rmtree('/var/run/dpdk/' + p, ignore_errors=True)
 
 
 class Ctl:

@@ -6,6 +6,7 @@ runtime directory."""
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -14,9 +15,17 @@ import vgwtest as t
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+PREFIX = f"vgwtcfg{os.getpid()}"
+
+
 def gateway(binary, *args):
-    r = subprocess.run([binary, "--no-pci", "--file-prefix=vgwtcfg", "-m", "64",
-                        "--"] + list(args), capture_output=True, text=True, timeout=30)
+    """Run the gateway to its exit (a refusal, --check-config): it starts
+    no EAL; what it would have left is removed all the same."""
+    try:
+        r = subprocess.run([binary, "--no-pci", f"--file-prefix={PREFIX}", "-m", "64",
+                            "--"] + list(args), capture_output=True, text=True, timeout=30)
+    finally:
+        shutil.rmtree(t.dpdk_runtime_dir(PREFIX), ignore_errors=True)
     t.check_sanitizer(f"vhostgw {' '.join(args)}", r.stderr)
     return r
 
@@ -49,7 +58,7 @@ def main():
     t.check(lines[-1].endswith("nothing started"), f"last line: {lines[-1]}")
     left = [n for n in os.listdir(wd) if n.endswith(".sock")]
     t.check(not left, f"a bad config left socket files: {left}")
-    t.check(not glob.glob("/dev/hugepages/vgwtcfg*"), "a bad config left hugepage files")
+    t.check(not glob.glob(f"/dev/hugepages/{PREFIX}*"), "a bad config left hugepage files")
     t.log(f"bad config: exit 2, {len(lines)} lines, nothing started")
 
     with open(path, "w") as f:

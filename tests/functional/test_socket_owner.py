@@ -209,7 +209,8 @@ def not_applied(binary, keeper_binary):
             r = subprocess.run(userns + argv, capture_output=True, text=True, timeout=60,
                                cwd=wd)
         finally:
-            t.remove_hugefiles(gw.prefix)
+            for prefix in t.keeper_prefixes(gw.prefix):
+                t.remove_dpdk_files(prefix)
         out = r.stdout + r.stderr
         t.check_sanitizer(what, out)
         t.check(r.returncode == 1 and want in out.splitlines(),

@@ -3,7 +3,9 @@
 Starts and stops vhostgw and dpdk-testpmd (net_virtio_user front-ends) by
 PID, talks to the control socket, writes and reads pcap files. Python 3
 standard library only. Every process a test starts is stopped on exit, on
-failure too, and its hugepage files are removed.
+failure too; once a DPDK process of the test has exited, its hugepage files
+and EAL runtime directory (/var/run/dpdk/PREFIX) are removed: only those of
+the --file-prefix values the test made, never another's.
 """
 
 import atexit
@@ -26,6 +28,7 @@ HUGE_DIR = "/dev/hugepages"
 
 _procs = []
 _started = []
+_dpdk_owners = []  # Gateway, Keeper and Testpmd objects: their prefixes
 _lock_fd = None
 
 # Sanitizers (a build with -Db_sanitize=address,undefined, doc/sanitizers.rst).
@@ -118,6 +121,38 @@ def remove_hugefiles(prefix):
 
 def hugefiles(prefix):
     return [n for n in os.listdir(HUGE_DIR) if n.startswith(prefix + "map_")]
+
+
+def dpdk_runtime_dir(prefix):
+    """EAL's runtime directory of a --file-prefix: /var/run/dpdk/PREFIX as
+    root, else under $XDG_RUNTIME_DIR or /tmp (eal_create_runtime_dir)."""
+    check(prefix and "/" not in prefix and prefix not in (".", ".."),
+          f"not a file prefix: {prefix!r}")
+    base = "/var/run" if os.geteuid() == 0 else os.environ.get("XDG_RUNTIME_DIR", "/tmp")
+    return os.path.join(base, "dpdk", prefix)
+
+
+def remove_dpdk_files(prefix):
+    """What an exited DPDK process of --file-prefix prefix leaves: its
+    hugepage files and its runtime directory (config, fbarrays, sockets)."""
+    remove_hugefiles(prefix)
+    shutil.rmtree(dpdk_runtime_dir(prefix), ignore_errors=True)
+
+
+def keeper_prefixes(prefix):
+    """The --file-prefix values of the gateways vhostgw-keeper runs for one
+    given to it: PREFIX-k0 and PREFIX-k1 (the running one and a standby)."""
+    return [prefix, f"{prefix}-k0", f"{prefix}-k1"]
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 class Proc:
@@ -220,6 +255,9 @@ def _cleanup():
         except Exception:
             pass
         _procs.remove(p)
+    for o in list(_dpdk_owners):
+        if not o.dpdk_alive():
+            o.remove_dpdk_files()
 
 
 def _sanitizer_reports():
@@ -280,6 +318,19 @@ class Gateway:
         self.ctl_path = os.path.join(wd, f"{name}.ctl")
         self.cfg_path = os.path.join(wd, f"{name}.json")
         self.proc = None
+        _dpdk_owners.append(self)
+
+    def prefixes(self):
+        """The --file-prefix values of the DPDK processes this starts."""
+        return [self.prefix]
+
+    def dpdk_alive(self):
+        """Whether a DPDK process this started may still run."""
+        return self.proc is not None and self.proc.alive()
+
+    def remove_dpdk_files(self):
+        for p in self.prefixes():
+            remove_dpdk_files(p)
 
     def argv(self):
         return [self.binary, "--no-pci", f"--file-prefix={self.prefix}",
@@ -339,7 +390,8 @@ class Gateway:
         try:
             self.proc.check_sanitizer()
         except TestFailure:
-            remove_hugefiles(self.prefix)
+            if not self.dpdk_alive():
+                self.remove_dpdk_files()
             raise
         if expect_clean:
             check(rc == 0, f"{self.name} exited with {rc}:\n{self.proc.output()[-3000:]}")
@@ -347,14 +399,16 @@ class Gateway:
             check(not left, f"{self.name} left socket files behind: {left}")
             check(not hugefiles(self.prefix),
                   f"{self.name} left hugepage files: {hugefiles(self.prefix)}")
-        remove_hugefiles(self.prefix)
+        if not self.dpdk_alive():
+            self.remove_dpdk_files()
         return rc
 
     def kill9(self):
         self.proc.signal(signal.SIGKILL)
         self.proc.wait(10)
         self.proc.stop()
-        remove_hugefiles(self.prefix)
+        if not self.dpdk_alive():
+            self.remove_dpdk_files()
         self.proc.check_sanitizer()
 
 
@@ -371,6 +425,19 @@ class Keeper(Gateway):
     def argv(self):
         return ([self.keeper_binary, "--dir", self.dir] + self.keeper_args + ["--"] +
                 super().argv())
+
+    def prefixes(self):
+        return keeper_prefixes(self.prefix)
+
+    def dpdk_alive(self):
+        """The keeper, or a gateway it started, still running."""
+        if self.proc is None:
+            return False
+        try:
+            pids = self.gateway_pids()
+        except OSError:
+            return True  # its log gone: not known
+        return self.proc.alive() or any(pid_alive(p) for p in pids)
 
     def gateway_pids(self):
         """Every gateway the keeper started, in order."""
@@ -415,6 +482,8 @@ class Testpmd:
         self.wd = wd
         self.name = name
         self.prefix = f"vgwt{os.getpid()}{name}"
+        self.proc = None
+        _dpdk_owners.append(self)
         binary = shutil.which("dpdk-testpmd")
         check(binary is not None, "dpdk-testpmd not found (apt-get install dpdk)")
         # virtio_user shares the front-end's memory with the back-end, at most
@@ -471,7 +540,14 @@ class Testpmd:
             if self.proc.wait(30) is None:
                 log(f"{self.name}: did not quit, killing")
         self.proc.stop()
-        remove_hugefiles(self.prefix)
+        if not self.dpdk_alive():
+            self.remove_dpdk_files()
+
+    def dpdk_alive(self):
+        return self.proc is not None and self.proc.alive()
+
+    def remove_dpdk_files(self):
+        remove_dpdk_files(self.prefix)
 
 
 # --- frames and pcap files ---------------------------------------------

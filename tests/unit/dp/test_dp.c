@@ -7,6 +7,9 @@
  *   moved task is off every list for a grace period first);
  * - once vgw_dp_rebuild() returns, a removed task is never polled again;
  * - every present task keeps being polled, and busy cycles are counted. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -127,10 +130,38 @@ test_publish_moves_and_removals(void **state)
 	}
 }
 
+/* EAL's runtime directory of our --file-prefix (its config and fbarray
+ * files), once EAL is done with it: no test leaves one behind. */
+static int
+remove_runtime_dir(const char *dir, const char *prefix)
+{
+	const char *base = strrchr(dir, '/');
+	struct dirent *e;
+	DIR *d;
+
+	if (base == NULL || strcmp(base + 1, prefix) != 0) {
+		fprintf(stderr, "runtime directory %s is not our prefix %s's\n", dir, prefix);
+		return -1;
+	}
+	d = opendir(dir);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    unlinkat(dirfd(d), e->d_name, 0) < 0)
+			fprintf(stderr, "%s/%s: %s\n", dir, e->d_name, strerror(errno));
+	closedir(d);
+	if (rmdir(dir) < 0) {
+		fprintf(stderr, "%s not removed: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	char prefix[64];
+	char prefix[64], rundir[PATH_MAX];
 	char *eal[] = {
 		argv[0],       "--no-huge",	 "--no-pci",
 		"--no-shconf", "--no-telemetry", "-m",
@@ -151,6 +182,9 @@ main(int argc, char **argv)
 		return 1;
 	ret = cmocka_run_group_tests(tests, NULL, NULL);
 	vgw_dp_fini();
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	if (remove_runtime_dir(rundir, prefix) < 0)
+		ret = 1;
 	return ret;
 }
