@@ -69,14 +69,22 @@ inflight_scan(struct vgw_vring *vr)
 	return 0;
 }
 
-/* The front-end's region (INFLIGHT_SHMFD), else the device's own. */
+/* The front-end's region (INFLIGHT_SHMFD), else the device's own. A
+ * region given without INFLIGHT_SHMFD negotiated is ignored, as rte_vhost
+ * does at SET_VRING_KICK: rte_vhost 22.11 maps one for any device (a net
+ * device that never offers the feature included) and hands it out, and
+ * its desc_num is the front-end's to write, so a region a few bytes long
+ * could claim a whole ring and have the scan below read past its end. */
 static int
 inflight_get(struct vgw_vring *vr)
 {
 	struct rte_vhost_ring_inflight ri;
+	uint64_t pf = 0;
 
 	vr->inflight = NULL;
-	if (rte_vhost_get_vhost_ring_inflight(vr->vid, vr->vring_idx, &ri) < 0 ||
+	if (rte_vhost_get_negotiated_protocol_features(vr->vid, &pf) < 0 ||
+	    !(pf & (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)) ||
+	    rte_vhost_get_vhost_ring_inflight(vr->vid, vr->vring_idx, &ri) < 0 ||
 	    ri.inflight_split == NULL) {
 		vr->inflight = vr->own_inflight;
 		return 0;

@@ -201,6 +201,12 @@ rte_vhost_get_vhost_ring_inflight(int vid, uint16_t vring_idx,
 }
 
 int
+rte_vhost_get_negotiated_protocol_features(int vid, uint64_t *protocol_features)
+{
+	return -1;
+}
+
+int
 rte_vhost_get_mem_table(int vid, struct rte_vhost_memory **mem)
 {
 	return -1;
