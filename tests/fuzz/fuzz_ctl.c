@@ -442,7 +442,7 @@ fz_alive(const struct fz_client *f)
 
 /* --- the listening socket ------------------------------------------------ */
 
-static char fz_dir[64] = "/tmp/fuzz-ctl-XXXXXX";
+static char fz_dir[80] = "/tmp/fuzz-ctl-XXXXXX"; /* or under $TMPDIR */
 static char fz_path[96];
 static int fz_extra[FZ_EXTRA_MAX];
 static unsigned int fz_n_extra;
@@ -459,7 +459,7 @@ fz_server_open(void)
 {
 	const char *tmp = getenv("TMPDIR");
 
-	if (tmp != NULL && strlen(tmp) < 32)
+	if (tmp != NULL && strlen(tmp) < 60) /* the socket's path fits sun_path */
 		snprintf(fz_dir, sizeof(fz_dir), "%s/fuzz-ctl-XXXXXX", tmp);
 	if (mkdtemp(fz_dir) == NULL)
 		abort();

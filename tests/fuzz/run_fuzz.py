@@ -37,7 +37,10 @@ def main():
                 '-print_final_stats=1', '-artifact_prefix=%s/crash-%s-' % (out, name)] + \
             (['-seed=%d' % seed] if seed else []) + [corpus]
         print('%s: %d s from %d seed(s): %s' % (name, secs, n_seeds, ' '.join(argv)), flush=True)
-        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # TMPDIR: what a target makes there (fuzz_ctl's listening socket)
+        # goes with the corpus, also when it crashes
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           env=dict(os.environ, TMPDIR=tmp))
         text = r.stdout.decode(errors='replace')
         tail = '\n'.join(text.splitlines()[-40:])
         stats = [l for l in text.splitlines() if l.startswith('stat::') or ' DONE ' in l]
