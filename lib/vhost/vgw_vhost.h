@@ -140,6 +140,14 @@ struct vgw_vhost_msg_desc {
  * queue's descriptors, 16 bytes each on split rings and 32 on packed ones
  * (VIRTIO_F_RING_PACKED negotiated), 64-byte aligned. */
 uint64_t vgw_vhost_inflight_queue_bytes(uint16_t queue_size, bool packed);
+/* Can size bytes of fd at offset be mapped shared, read and write, as
+ * rte_vhost maps an inflight region (SET_INFLIGHT_FD)? rte_vhost 22.11
+ * unmaps the region it has before it maps the new one, and on failure
+ * leaves the rings pointing into the old one, where its next
+ * SET_VRING_KICK and our ring walker would go: an offset off a page
+ * boundary, an fd opened read-only or a file that cannot be mapped must
+ * be refused before. false with errno set if not. */
+bool vgw_vhost_region_mappable(int fd, uint64_t size, uint64_t offset);
 
 /* The one table of messages; NULL for an unknown id. */
 const struct vgw_vhost_msg_desc *vgw_vhost_msg_desc(uint32_t request);

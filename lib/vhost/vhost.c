@@ -279,6 +279,12 @@ inflight_check(int vid, const struct vgw_vhost_msg_desc *d, const struct vgw_vhu
 			 in.mmap_size, in.mmap_offset);
 		return why;
 	}
+	if (!vgw_vhost_region_mappable(c->fds[0], in.mmap_size, in.mmap_offset)) {
+		snprintf(why, len,
+			 "region not mappable (%" PRIu64 " bytes at offset %" PRIu64 "): %s",
+			 in.mmap_size, in.mmap_offset, strerror(errno));
+		return why;
+	}
 	return NULL;
 }
 

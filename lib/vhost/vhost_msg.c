@@ -3,8 +3,12 @@
  * the phase machine input it makes, who answers it besides rte_vhost, and
  * whether rte_vhost unmaps guest memory while handling it. The message
  * hooks, the device base and every module read it; nothing else defines
- * message ids. */
+ * message ids. And what the message hooks check of a region a message
+ * brings, without DPDK. */
+#include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
 
 #include "vgw_common.h"
 #include "vgw_vhost.h"
@@ -86,4 +90,20 @@ vgw_vhost_inflight_queue_bytes(uint16_t queue_size, bool packed)
 	uint64_t b = 16 + (uint64_t)queue_size * (packed ? 32 : 16);
 
 	return (b + 63) & ~(uint64_t)63;
+}
+
+bool
+vgw_vhost_region_mappable(int fd, uint64_t size, uint64_t offset)
+{
+	void *p;
+
+	if (size == 0 || size > SIZE_MAX || offset > (uint64_t)INT64_MAX) {
+		errno = EINVAL;
+		return false;
+	}
+	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)offset);
+	if (p == MAP_FAILED)
+		return false;
+	munmap(p, (size_t)size);
+	return true;
 }

@@ -24,8 +24,9 @@
  * memory table taken, the post hook called) and its fds are closed.
  * Checked: a refused or answered message's fds are closed (or, for
  * SET_DEVICE_STATE_FD, the transfer's), never one of anyone else; an
- * inflight region passed on fits its fd; replies are 8-byte u64s; no fd
- * is left open after the connections end. */
+ * inflight region passed on fits its fd and can be mapped (its offset on
+ * a page boundary); replies are 8-byte u64s; no fd is left open after the
+ * connections end. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -633,10 +634,12 @@ fz_check_inflight(const struct fz_msg_ctx *c)
 		abort();
 	if (c->request == VGW_VHOST_MSG_GET_INFLIGHT_FD)
 		return;
+	/* rte_vhost's mmap must not fail: it unmaps the old region first */
 	if (c->fd_num != 1 || fstat(c->fds[0], &st) < 0 || !S_ISREG(st.st_mode) ||
 	    in.mmap_offset > (uint64_t)st.st_size ||
 	    in.mmap_size > (uint64_t)st.st_size - in.mmap_offset ||
-	    in.mmap_size < in.num_queues * fz_inflight_queue_bytes(in.queue_size))
+	    in.mmap_size < in.num_queues * fz_inflight_queue_bytes(in.queue_size) ||
+	    in.mmap_offset % (uint64_t)sysconf(_SC_PAGESIZE) != 0)
 		abort();
 }
 

@@ -93,6 +93,11 @@ seeds = {
     # a region sized for split rings, packed ones negotiated: refused
     'set-inflight-packed-short': cfg(features=PACKED) + connect(1) +
     msg(1, 32, inflight(2 * q_bytes(256), 0, 2, 256), [fd('mem', 2 * q_bytes(256))]),
+    # an offset off a page boundary: rte_vhost's mmap would fail after it
+    # unmapped the region the rings point into (the first one): refused
+    'set-inflight-unaligned': cfg() + connect(0) +
+    msg(0, 32, inflight(q_bytes(256), 0, 1, 256), [fd('mem', q_bytes(256))]) +
+    msg(0, 32, inflight(q_bytes(256), 100, 1, 256), [fd('mem', 4096 + q_bytes(256))]),
     'set-inflight-short': cfg() + connect(0) +
     msg(0, 32, inflight(2 * q_bytes(256), 0, 2, 256), [fd('mem', 4096)]),
     'set-inflight-bad': cfg() + connect(1) +

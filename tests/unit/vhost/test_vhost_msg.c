@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The vhost-user message table: one row per ID of the merged specification,
  * and the columns the hooks and the device base dispatch on. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -139,6 +143,40 @@ inflight_queue_bytes(void **state)
 	}
 }
 
+/* An inflight region rte_vhost could not map is refused before it unmaps
+ * the one it has (the reproducer is fuzz_vhost_msg's
+ * set-inflight-unaligned seed): an offset off a page boundary, an fd
+ * opened read-only, a file that cannot be mapped. */
+static void
+region_mappable(void **state)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int fd = memfd_create("inflight", MFD_CLOEXEC), ro;
+	char path[64];
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4 * page), 0);
+	assert_true(vgw_vhost_region_mappable(fd, 4160, 0));
+	assert_true(vgw_vhost_region_mappable(fd, 2 * page, page));
+	assert_false(vgw_vhost_region_mappable(fd, 4160, 100));
+	assert_false(vgw_vhost_region_mappable(fd, 64, page + 64));
+	assert_false(vgw_vhost_region_mappable(fd, 0, 0));
+	assert_false(vgw_vhost_region_mappable(fd, UINT64_MAX, 0));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(ro >= 0);
+	assert_false(vgw_vhost_region_mappable(ro, 4160, 0));
+	close(ro);
+	close(fd);
+	/* a regular file with a size that mmap refuses */
+	ro = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDWR | O_CLOEXEC);
+	if (ro >= 0) {
+		assert_false(vgw_vhost_region_mappable(ro, 64, 0));
+		close(ro);
+	}
+}
+
 int
 main(void)
 {
@@ -149,6 +187,7 @@ main(void)
 		cmocka_unit_test(remap_rows),
 		cmocka_unit_test(handlers_and_inputs),
 		cmocka_unit_test(inflight_queue_bytes),
+		cmocka_unit_test(region_mappable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
