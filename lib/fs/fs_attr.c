@@ -204,6 +204,17 @@ fs_proc_path(char *dst, size_t n, const struct fs_ctx *c)
 	snprintf(dst, n, "/proc/self/fd/%s", c->pname);
 }
 
+/* The length of the value (GETXATTR) or of the name list (LISTXATTR),
+ * or -errno. */
+static ssize_t
+fs_xattr_len(const struct fs_ctx *c, const char *path)
+{
+	ssize_t n = c->opcode == FUSE_GETXATTR ? getxattr(path, c->name, NULL, 0) :
+						 listxattr(path, NULL, 0);
+
+	return n < 0 ? -errno : n;
+}
+
 /* GETXATTR and LISTXATTR: size 0 asks for the length. */
 static int
 fs_getxattr_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
@@ -222,12 +233,9 @@ fs_getxattr_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
 	if (c->count == 0) {
 		struct fuse_getxattr_out o;
 
-		if (c->opcode == FUSE_GETXATTR)
-			n = getxattr(path, c->name, NULL, 0);
-		else
-			n = listxattr(path, NULL, 0);
+		n = fs_xattr_len(c, path);
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		memset(&o, 0, sizeof(o));
 		o.size = (uint32_t)n;
 		c->body_len = (uint32_t)fs_out_write(c, FS_OUT_HDR, &o, sizeof(o));
@@ -236,12 +244,9 @@ fs_getxattr_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
 	/* the value asked for and no room for it: a buffer of 0 bytes would
 	 * be a size query, answered as an empty value */
 	if (want == 0) {
-		if (c->opcode == FUSE_GETXATTR)
-			n = getxattr(path, c->name, NULL, 0);
-		else
-			n = listxattr(path, NULL, 0);
+		n = fs_xattr_len(c, path);
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		return n > 0 ? -ERANGE : 0;
 	}
 	if (c->opcode == FUSE_GETXATTR)

@@ -29,46 +29,14 @@ MA, MB, MU, MZ = ("02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:77",
                   "02:00:00:00:00:99")
 BCAST = "ff:ff:ff:ff:ff:ff"
 
-# frames of our ethertype seen on the interface, one hex line each
-CAPTURE = r"""
-import socket, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
-s.bind((sys.argv[1], 0))
-s.settimeout(0.5)
-want, out, deadline = int(sys.argv[2]), open(sys.argv[3], "w"), time.time() + float(sys.argv[4])
-print("listening", flush=True)
-n = 0
-while n < want and time.time() < deadline:
-    try:
-        data, addr = s.recvfrom(65535)
-    except socket.timeout:
-        continue
-    if addr[2] == socket.PACKET_OUTGOING or data[12:14] != b"\x88\xb5":
-        continue
-    out.write(data.hex() + "\n"); out.flush()
-    n += 1
-"""
-SEND = r"""
-import socket, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[1], 0))
-for i, line in enumerate(open(sys.argv[2])):
-    s.send(bytes.fromhex(line.strip()))
-    if i % 16 == 15:
-        time.sleep(0.01)  # the front-end's rings are 256 buffers
-"""
 
-
-def sh(*argv):
-    subprocess.run(argv, check=True, capture_output=True)
 
 
 def main():
     binary = sys.argv[1]
     wd = t.workdir("onecopy-uplink")
     ns = f"vgwoc{os.getpid()}"
-    sh("ip", "netns", "add", ns)
+    t.sh("ip", "netns", "add", ns)
     try:
         run(binary, wd, ns)
     finally:
@@ -77,7 +45,7 @@ def main():
 
 def run(binary, wd, ns):
     for key in ("all", "default"):
-        sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1")
+        t.sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1")
     sock = {n: os.path.join(wd, f"{n}.sock") for n in ("A", "B")}
     cfg = {"runtime_dir": wd,
            "devices": [{"name": "A", "type": "net", "socket": sock["A"]},
@@ -85,7 +53,7 @@ def run(binary, wd, ns):
                        {"name": "up0", "type": "ethdev", "devargs": f"net_tap0,iface={IFACE}"}],
            "links": [{"bridge": "br0", "ports": ["A", "B", "up0"], "one_copy": True}]}
     gw = t.Gateway(binary, wd, cfg, netns=ns).start()
-    sh("ip", "netns", "exec", ns, "ip", "link", "set", IFACE, "up")
+    t.sh("ip", "netns", "exec", ns, "ip", "link", "set", IFACE, "up")
     for dev in ("A", "B"):
         got = gw.device(dev).get("copy")
         t.check(got == "one", f"device {dev}: copy {got!r}, expected 'one'")
@@ -99,7 +67,8 @@ def run(binary, wd, ns):
     b_out = os.path.join(wd, "b-out-1.pcap")
     t.write_pcap(src, out)
     cap_out = os.path.join(wd, "kernel.hex")
-    cap = t.Proc("capture", [sys.executable, "-c", CAPTURE, IFACE, str(len(out)), cap_out, "60"],
+    cap = t.Proc("capture",
+                 [sys.executable, "-c", t.PACKET_CAPTURE, IFACE, str(len(out)), cap_out, "60"],
                  wd, netns=ns)
     t.check(cap.wait_output("listening", 10), f"capture did not start: {cap.output()}")
     tp = t.Testpmd(wd, [f"net_pcap0,rx_pcap={src}", f"net_virtio_user0,path={sock['A']}",
@@ -148,7 +117,7 @@ def run(binary, wd, ns):
         hexfile = os.path.join(wd, "back.hex")
         with open(hexfile, "w") as f:
             f.writelines(x.hex() + "\n" for x in back)
-        sh("ip", "netns", "exec", ns, sys.executable, "-c", SEND, IFACE, hexfile)
+        t.sh("ip", "netns", "exec", ns, sys.executable, "-c", t.PACKET_SEND, IFACE, hexfile)
         gw.wait_counter("A", "tx_packets", before_a + len(back))
         time.sleep(1)
         tp.cmd("stop")

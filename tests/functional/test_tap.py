@@ -14,36 +14,7 @@ import vgwtest as t
 
 N = 200
 ETH_TYPE = 0x88B5
-CAPTURE = r"""
-import socket, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
-s.bind((sys.argv[1], 0))
-s.settimeout(0.5)
-want, out, deadline = int(sys.argv[2]), open(sys.argv[3], "w"), time.time() + float(sys.argv[4])
-print("listening", flush=True)
-n = 0
-while n < want and time.time() < deadline:
-    try:
-        data, addr = s.recvfrom(65535)
-    except socket.timeout:
-        continue
-    if addr[2] == socket.PACKET_OUTGOING or data[12:14] != b"\x88\xb5":
-        continue
-    out.write(data.hex() + "\n"); out.flush()
-    n += 1
-"""
-SEND = r"""
-import socket, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[1], 0))
-for line in open(sys.argv[2]):
-    s.send(bytes.fromhex(line.strip()))
-"""
 
-
-def sh(*argv):
-    subprocess.run(argv, check=True, capture_output=True)
 
 
 def main():
@@ -51,7 +22,7 @@ def main():
     wd = t.workdir("tap")
     ns = f"vgwtap{os.getpid()}"
     sock = os.path.join(wd, "vm.sock")
-    sh("ip", "netns", "add", ns)
+    t.sh("ip", "netns", "add", ns)
     try:
         run(binary, wd, ns, sock)
     finally:
@@ -60,14 +31,14 @@ def main():
 
 def run(binary, wd, ns, sock):
     for key in ("all", "default"):
-        sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1")
+        t.sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1")
     cfg = {"runtime_dir": wd,
            "devices": [{"name": "vm", "type": "net", "socket": sock},
                        {"name": "up0", "type": "ethdev", "devargs": "net_tap0,iface=vgwtap0"}],
            "links": [{"xconnect": ["vm", "up0"]}]}
     gw = t.Gateway(binary, wd, cfg, netns=ns).start()
-    sh("ip", "netns", "exec", ns, "ip", "addr", "add", "10.200.0.1/24", "dev", "vgwtap0")
-    sh("ip", "netns", "exec", ns, "ip", "link", "set", "vgwtap0", "up")
+    t.sh("ip", "netns", "exec", ns, "ip", "addr", "add", "10.200.0.1/24", "dev", "vgwtap0")
+    t.sh("ip", "netns", "exec", ns, "ip", "link", "set", "vgwtap0", "up")
 
     sent = [t.frame("02:00:00:00:00:0b", "02:00:00:00:00:0a", 60 + 7 * i, i, ETH_TYPE)
             for i in range(N)]
@@ -76,7 +47,8 @@ def run(binary, wd, ns, sock):
     src, back_out = os.path.join(wd, "in.pcap"), os.path.join(wd, "back.pcap")
     t.write_pcap(src, sent)
     cap_out = os.path.join(wd, "kernel.hex")
-    cap = t.Proc("capture", [sys.executable, "-c", CAPTURE, "vgwtap0", str(N), cap_out, "30"],
+    cap = t.Proc("capture",
+                 [sys.executable, "-c", t.PACKET_CAPTURE, "vgwtap0", str(N), cap_out, "30"],
                  wd, netns=ns)
     t.check(cap.wait_output("listening", 10), f"capture did not start: {cap.output()}")
     tp = t.Testpmd(wd, [f"net_pcap0,rx_pcap={src},tx_pcap={back_out}",
@@ -96,7 +68,7 @@ def run(binary, wd, ns, sock):
         hexfile = os.path.join(wd, "back.hex")
         with open(hexfile, "w") as f:
             f.writelines(x.hex() + "\n" for x in back)
-        sh("ip", "netns", "exec", ns, sys.executable, "-c", SEND, "vgwtap0", hexfile)
+        t.sh("ip", "netns", "exec", ns, sys.executable, "-c", t.PACKET_SEND, "vgwtap0", hexfile)
         gw.wait_counter("vm", "tx_packets", len(back))
         time.sleep(0.5)
         tp.cmd("stop")

@@ -587,6 +587,46 @@ def read_pcap(path):
     return frames
 
 
+# Run in a test's network namespace (python3 -c SCRIPT ...): frames of
+# ethertype 0x88B5 received on an interface, one hex line each, until N or
+# a deadline ("listening" once bound): IFACE N OUTFILE SECONDS
+PACKET_CAPTURE = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
+s.bind((sys.argv[1], 0))
+s.settimeout(0.5)
+want, out, deadline = int(sys.argv[2]), open(sys.argv[3], "w"), time.time() + float(sys.argv[4])
+print("listening", flush=True)
+n = 0
+while n < want and time.time() < deadline:
+    try:
+        data, addr = s.recvfrom(65535)
+    except socket.timeout:
+        continue
+    if addr[2] == socket.PACKET_OUTGOING or data[12:14] != b"\x88\xb5":
+        continue
+    out.write(data.hex() + "\n"); out.flush()
+    n += 1
+"""
+# ... and sent on it from a file of hex lines, 16 at a time (a front-end's
+# ring is 256 buffers): IFACE HEXFILE
+PACKET_SEND = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+for i, line in enumerate(open(sys.argv[2])):
+    s.send(bytes.fromhex(line.strip()))
+    if i % 16 == 15:
+        time.sleep(0.01)
+"""
+
+
+def sh(*argv):
+    """A command that must succeed (its output kept for the error)."""
+    subprocess.run(argv, check=True, capture_output=True)
+
+
 def wait_for(what, cond, timeout=20):
     """Poll cond() until true; a failure naming what after timeout s."""
     deadline = time.time() + timeout
