@@ -688,7 +688,7 @@ fz_return(struct fz_in *in, bool push)
 {
 	struct fz_held *h = fz_take(fz_u8(in));
 	uint32_t written = fz_u32(in);
-	bool logs = push || !vr.log_gated || vr.log_on;
+	bool logs = !vr.log_gated || vr.log_on; /* push and put alike */
 
 	if (h == NULL)
 		return;
