@@ -97,6 +97,8 @@ vgw_device_add(struct vgw_device *dev, const struct vgw_conf_dev *conf, uint16_t
 	atomic_init(&dev->vid, -1);
 	dev->xfer.fd = -1;
 	dev->xfer.cut_fd = -1;
+	dev->inflight.vid = -1;
+	dev->inflight.get_fd = -1;
 	dev->xfer.result = -EIO;
 	snprintf(dev->xfer.why, sizeof(dev->xfer.why),
 		 "no device state transfer on this connection");

@@ -157,6 +157,20 @@ struct vgw_device_xfer {
 	char why[VGW_STATE_REASON_MAX];
 };
 
+/* The inflight region the front-end handed over (SET_INFLIGHT_FD): mapped
+ * by us, never by rte_vhost (lib/vhost/vhost.c says why). The layout is
+ * the message's, kept here: the region's own header is the front-end's
+ * to write and is never trusted. */
+struct vgw_device_inflight {
+	uint8_t *map; /* NULL: none */
+	size_t len;
+	int vid; /* the connection that handed it over */
+	uint16_t num_queues;
+	uint16_t queue_size;
+	uint64_t queue_bytes; /* one queue's area */
+	int get_fd;	      /* a GET_INFLIGHT_FD region until its reply is sent */
+};
+
 struct vgw_device {
 	char name[VGW_NAME_MAX];
 	enum vgw_dev_type type;
@@ -185,6 +199,8 @@ struct vgw_device {
 	uint64_t rings_started;
 	uint64_t rings_stopped;
 	struct vgw_device_xfer xfer;
+	/* rte_vhost's message thread; changed under lock */
+	struct vgw_device_inflight inflight;
 };
 
 /* Set up the base (name, type, index, queues from conf), add it to the

@@ -140,14 +140,21 @@ struct vgw_vhost_msg_desc {
  * queue's descriptors, 16 bytes each on split rings and 32 on packed ones
  * (VIRTIO_F_RING_PACKED negotiated), 64-byte aligned. */
 uint64_t vgw_vhost_inflight_queue_bytes(uint16_t queue_size, bool packed);
-/* Can size bytes of fd at offset be mapped shared, read and write, as
- * rte_vhost maps an inflight region (SET_INFLIGHT_FD)? rte_vhost 22.11
- * unmaps the region it has before it maps the new one, and on failure
- * leaves the rings pointing into the old one, where its next
- * SET_VRING_KICK and our ring walker would go: an offset off a page
- * boundary, an fd opened read-only or a file that cannot be mapped must
- * be refused before. false with errno set if not. */
-bool vgw_vhost_region_mappable(int fd, uint64_t size, uint64_t offset);
+/* Map size bytes of fd at offset shared, read and write, as an inflight
+ * region (SET_INFLIGHT_FD) is mapped: NULL with errno set when it cannot
+ * be (an offset off a page boundary, an fd opened read-only, a file that
+ * cannot be mapped). */
+void *vgw_vhost_region_map(int fd, uint64_t size, uint64_t offset);
+/* The area of ring idx in the inflight region the front-end of vid's
+ * device handed over (SET_INFLIGHT_FD, INFLIGHT_SHMFD negotiated), and in
+ * *entries the descriptors it holds (the message's queue_size: never its
+ * header, which the front-end writes); NULL without one. The region stays
+ * mapped until the next SET_INFLIGHT_FD (the device is taken from the
+ * workers around it) or the connection's end. rte_vhost's message thread,
+ * or under the device's lock. */
+struct rte_vhost_inflight_info_split;
+struct rte_vhost_inflight_info_split *vgw_vhost_ring_inflight(int vid, uint16_t idx,
+							      uint16_t *entries);
 
 /* The one table of messages; NULL for an unknown id. */
 const struct vgw_vhost_msg_desc *vgw_vhost_msg_desc(uint32_t request);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -216,73 +218,99 @@ _Static_assert(VGW_INFLIGHT_ALIGN == 64, "rte_vhost's INFLIGHT_ALIGNMENT");
 _Static_assert(!(VGW_VHOST_DEVICE_FEATURES & (1ULL << VIRTIO_F_RING_PACKED)),
 	       "an inflight region checked for split rings would be walked as packed ones");
 
-/* NULL when the GET/SET_INFLIGHT_FD request is acceptable, else why not.
- * rte_vhost sizes each queue's area by the ring layout negotiated: a
- * region sized for split rings is too short for packed ones.
+/*
+ * Inflight regions (INFLIGHT_SHMFD) are ours alone: GET_INFLIGHT_FD and
+ * SET_INFLIGHT_FD never reach rte_vhost. rte_vhost 22.11 would map the
+ * front-end's region and, at every SET_VRING_KICK, walk it by its header
+ * (vhost_check_queue_inflights_split): desc_num and last_inflight_io, which
+ * the front-end writes in shared memory whenever it likes, index up to
+ * 65,535 descriptors of 16 bytes (a read of ~1 MiB past the mapping and a
+ * zero byte written there), and a front-end that flips entries between its
+ * two passes over them makes it write past the resubmit list it sized in
+ * the first. No check of ours before the message can close that: the
+ * front-end writes after it. With the region mapped here rte_vhost's rings
+ * keep no inflight pointer, its walk returns at once, and what it did at
+ * SET_VRING_KICK is done by inflight_kick from the layout the message gave,
+ * kept in dev->inflight.
  *
- * The layout is the one negotiated when SET_INFLIGHT_FD comes: rte_vhost
- * 22.11 points each ring at its area then, and a later SET_FEATURES may
- * still switch VIRTIO_F_RING_PACKED (until the device runs), after which
- * its SET_VRING_KICK walks the area with the other layout
- * (vhost_check_queue_inflights_packed), and rte_vhost_get_vhost_ring_inflight
- * hands it out as such. No device can get there: the area is only walked
- * with INFLIGHT_SHMFD negotiated, and only our own devices offer it
+ * A region must be sealed against shrinking (F_SEAL_SHRINK): a front-end
+ * that truncates the file under a mapping makes the next access to it a
+ * SIGBUS in the gateway, for every device. Regions GET_INFLIGHT_FD makes
+ * are sealed; an unsealed memfd that allows sealing is sealed here; any
+ * other fd is refused.
+ *
+ * Only split rings: our own devices offer INFLIGHT_SHMFD
  * (VGW_VHOST_DEVICE_PROTOCOL_FEATURES), with VGW_VHOST_DEVICE_FEATURES,
- * which have no RING_PACKED: rte_vhost refuses a SET_FEATURES with a bit
- * not offered, so their rings are split whatever the order. Net devices
- * offer packed rings (off one-copy ports), but keep rte_vhost's default
- * protocol features, without INFLIGHT_SHMFD: the SET_PROTOCOL_FEATURES
- * that would ask for it is refused, and a region given anyway is mapped
- * but never walked as packed (rte_vhost's net rings keep no inflight
- * record; a one-copy port refuses packed rings). */
+ * which have no RING_PACKED (rte_vhost refuses a SET_FEATURES with a bit
+ * not offered), and a region is refused unless INFLIGHT_SHMFD was
+ * negotiated (net devices keep rte_vhost's default protocol features,
+ * without it).
+ */
+static bool
+inflight_negotiated(int vid)
+{
+	uint64_t pf = 0;
+
+	return rte_vhost_get_negotiated_protocol_features(vid, &pf) == 0 &&
+	       (pf & (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)) != 0;
+}
+
+/* Sealed against shrinking, by us if it was not and may be. */
+static bool
+inflight_sealed(int fd)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals >= 0 && !(seals & (F_SEAL_SHRINK | F_SEAL_SEAL)))
+		(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
+	seals = fcntl(fd, F_GET_SEALS);
+	return seals >= 0 && (seals & F_SEAL_SHRINK) != 0;
+}
+
+/* NULL when the GET/SET_INFLIGHT_FD request is acceptable (in *in), else
+ * why not. */
 static const char *
 inflight_check(int vid, const struct vgw_vhost_msg_desc *d, const struct vgw_vhu_msg_context *c,
-	       char *why, size_t len)
+	       struct vgw_vhu_inflight *in, char *why, size_t len)
 {
-	struct vgw_vhu_inflight in;
 	struct stat st;
-	uint64_t need, features = 0;
-	bool packed;
+	uint64_t need;
 
-	if (c->msg.size < offsetof(struct vgw_vhu_inflight, queue_size) + sizeof(in.queue_size))
+	if (c->msg.size < offsetof(struct vgw_vhu_inflight, queue_size) + sizeof(in->queue_size))
 		return "payload too short";
-	memcpy(&in, c->msg.payload, sizeof(in));
-	if (in.num_queues == 0 || in.num_queues > VGW_INFLIGHT_MAX_QUEUES) {
-		snprintf(why, len, "num_queues %u not in 1..%u", in.num_queues,
+	memcpy(in, c->msg.payload, sizeof(*in));
+	if (!inflight_negotiated(vid))
+		return "INFLIGHT_SHMFD not negotiated";
+	if (in->num_queues == 0 || in->num_queues > VGW_INFLIGHT_MAX_QUEUES) {
+		snprintf(why, len, "num_queues %u not in 1..%u", in->num_queues,
 			 VGW_INFLIGHT_MAX_QUEUES);
 		return why;
 	}
-	if (in.queue_size == 0 || in.queue_size > VGW_INFLIGHT_MAX_QUEUE_SIZE ||
-	    (in.queue_size & (in.queue_size - 1)) != 0) {
-		snprintf(why, len, "queue_size %u is not a power of two up to %u", in.queue_size,
+	if (in->queue_size == 0 || in->queue_size > VGW_INFLIGHT_MAX_QUEUE_SIZE ||
+	    (in->queue_size & (in->queue_size - 1)) != 0) {
+		snprintf(why, len, "queue_size %u is not a power of two up to %u", in->queue_size,
 			 VGW_INFLIGHT_MAX_QUEUE_SIZE);
 		return why;
 	}
+	if (!fds_ok(d, c))
+		return d->fds == VGW_VHOST_FDS_NONE ? "fds where none belong" : "no region fd";
 	if (d->fds == VGW_VHOST_FDS_NONE)
 		return NULL; /* GET: the region is ours to make */
-	/* unknown features: the larger layout */
-	packed = rte_vhost_get_negotiated_features(vid, &features) < 0 ||
-		 (features & (1ULL << VIRTIO_F_RING_PACKED)) != 0;
-	need = in.num_queues * vgw_vhost_inflight_queue_bytes(in.queue_size, packed);
-	if (!fds_ok(d, c))
-		return "no region fd";
-	if (in.mmap_size < need) {
-		snprintf(why, len, "mmap_size %" PRIu64 " < %" PRIu64 " for %u %s queues of %u",
-			 in.mmap_size, need, in.num_queues, packed ? "packed" : "split",
-			 in.queue_size);
+	need = in->num_queues * vgw_vhost_inflight_queue_bytes(in->queue_size, false);
+	if (in->mmap_size < need) {
+		snprintf(why, len, "mmap_size %" PRIu64 " < %" PRIu64 " for %u queues of %u",
+			 in->mmap_size, need, in->num_queues, in->queue_size);
 		return why;
 	}
+	/* sealed first: the size checked below then stays */
+	if (!inflight_sealed(c->fds[0]))
+		return "the region fd can shrink under a mapping (no memfd sealed with "
+		       "F_SEAL_SHRINK)";
 	if (fstat(c->fds[0], &st) < 0 || !S_ISREG(st.st_mode) ||
-	    in.mmap_offset > (uint64_t)st.st_size ||
-	    (uint64_t)st.st_size - in.mmap_offset < in.mmap_size) {
+	    in->mmap_offset > (uint64_t)st.st_size ||
+	    (uint64_t)st.st_size - in->mmap_offset < in->mmap_size) {
 		snprintf(why, len, "region fd holds no %" PRIu64 " bytes at offset %" PRIu64,
-			 in.mmap_size, in.mmap_offset);
-		return why;
-	}
-	if (!vgw_vhost_region_mappable(c->fds[0], in.mmap_size, in.mmap_offset)) {
-		snprintf(why, len,
-			 "region not mappable (%" PRIu64 " bytes at offset %" PRIu64 "): %s",
-			 in.mmap_size, in.mmap_offset, strerror(errno));
+			 in->mmap_size, in->mmap_offset);
 		return why;
 	}
 	return NULL;
@@ -308,19 +336,187 @@ close_msg_fds(struct vgw_vhu_msg_context *c)
 	c->fd_num = 0;
 }
 
+static void
+close_get_fd(struct vgw_device *dev)
+{
+	if (dev->inflight.get_fd >= 0)
+		close(dev->inflight.get_fd);
+	dev->inflight.get_fd = -1;
+}
+
+/* GET_INFLIGHT_FD: a zeroed region of num_queues areas, sealed against
+ * resizing; our copy of its fd is closed once the reply is sent (the post
+ * hook). */
+static enum rte_vhost_msg_result
+inflight_get(struct vgw_device *dev, const struct vgw_vhu_inflight *in,
+	     struct vgw_vhu_msg_context *c, char *why, size_t len)
+{
+	uint64_t size = in->num_queues * vgw_vhost_inflight_queue_bytes(in->queue_size, false);
+	struct vgw_vhu_inflight out = *in;
+	int fd;
+
+	close_get_fd(dev);
+	fd = memfd_create("vhostgw-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		snprintf(why, len, "region of %" PRIu64 " bytes: %s", size, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return RTE_VHOST_MSG_RESULT_ERR;
+	}
+	dev->inflight.get_fd = fd;
+	out.mmap_size = size;
+	out.mmap_offset = 0;
+	memcpy(c->msg.payload, &out, sizeof(out));
+	c->msg.size = sizeof(out);
+	c->fds[0] = fd;
+	c->fd_num = 1;
+	return RTE_VHOST_MSG_RESULT_REPLY;
+}
+
+static void
+inflight_unmap(struct vgw_device_inflight *r)
+{
+	if (r->map != NULL)
+		munmap(r->map, r->len);
+	r->map = NULL;
+	r->len = 0;
+	r->vid = -1;
+	r->num_queues = r->queue_size = 0;
+	r->queue_bytes = 0;
+}
+
+/* SET_INFLIGHT_FD: map the region, write each area's desc_num (as
+ * rte_vhost did), and swap it in with the device taken from the workers
+ * (the post hook's remap gives the rings the new areas). */
+static enum rte_vhost_msg_result
+inflight_set(struct vgw_device *dev, int vid, const struct vgw_vhu_inflight *in,
+	     const struct vgw_vhost_msg *m, struct vgw_vhu_msg_context *c, char *why, size_t len)
+{
+	struct vgw_device_inflight r = {
+		.len = in->mmap_size,
+		.vid = vid,
+		.num_queues = in->num_queues,
+		.queue_size = in->queue_size,
+		.queue_bytes = vgw_vhost_inflight_queue_bytes(in->queue_size, false),
+		.get_fd = dev->inflight.get_fd,
+	};
+	struct vgw_device_inflight old;
+
+	r.map = vgw_vhost_region_map(c->fds[0], in->mmap_size, in->mmap_offset);
+	if (r.map == NULL) {
+		snprintf(why, len,
+			 "region not mappable (%" PRIu64 " bytes at offset %" PRIu64 "): %s",
+			 in->mmap_size, in->mmap_offset, strerror(errno));
+		return RTE_VHOST_MSG_RESULT_ERR;
+	}
+	close_msg_fds(c); /* the mapping holds the file */
+	for (uint16_t q = 0; q < r.num_queues; q++)
+		((struct rte_vhost_inflight_info_split *)(r.map + q * r.queue_bytes))->desc_num =
+			r.queue_size;
+	vgw_device_on_remap(dev, vid, m, false);
+	pthread_mutex_lock(&dev->lock);
+	old = dev->inflight;
+	dev->inflight = r;
+	pthread_mutex_unlock(&dev->lock);
+	inflight_unmap(&old);
+	return RTE_VHOST_MSG_RESULT_OK;
+}
+
+struct rte_vhost_inflight_info_split *
+vgw_vhost_ring_inflight(int vid, uint16_t idx, uint16_t *entries)
+{
+	struct vgw_device *dev = device_of(vid);
+	const struct vgw_device_inflight *r = dev != NULL ? &dev->inflight : NULL;
+
+	if (r == NULL || r->map == NULL || r->vid != vid || idx >= r->num_queues ||
+	    !inflight_negotiated(vid))
+		return NULL;
+	*entries = r->queue_size;
+	return (struct rte_vhost_inflight_info_split *)(r->map + idx * r->queue_bytes);
+}
+
+/* SET_VRING_KICK of a ring with an area in the front-end's region: what
+ * rte_vhost would have done there, by the layout we keep. A fresh area
+ * (version 0) is set up; a used one settles a completion published and
+ * not cleared (used_idx != used->idx: its last_inflight_io, if it is a
+ * head of the ring) and moves the ring's last_avail past the heads in
+ * flight (the ring walker takes them again, vgw_vring_attach). */
+static void
+inflight_kick(int vid, uint16_t idx)
+{
+	struct rte_vhost_inflight_info_split *inf;
+	struct rte_vhost_vring r;
+	uint16_t entries = 0, last_avail, last_used, used, n = 0;
+
+	inf = vgw_vhost_ring_inflight(vid, idx, &entries);
+	if (inf == NULL || rte_vhost_get_vhost_vring(vid, idx, &r) < 0 || r.used == NULL ||
+	    r.size == 0 || r.size > entries)
+		return;
+	used = __atomic_load_n(&r.used->idx, __ATOMIC_ACQUIRE);
+	inf->desc_num = entries; /* ours: whatever the front-end wrote */
+	if (inf->version != 1) {
+		memset(inf->desc, 0, entries * sizeof(inf->desc[0]));
+		inf->last_inflight_io = 0;
+		inf->used_idx = used;
+		inf->version = 1;
+		return;
+	}
+	if (inf->used_idx != used) {
+		uint16_t last = inf->last_inflight_io;
+
+		if (last < r.size)
+			inf->desc[last].inflight = 0;
+		rte_smp_wmb();
+		inf->used_idx = used;
+	}
+	for (uint16_t i = 0; i < r.size; i++)
+		n += inf->desc[i].inflight == 1;
+	if (n != 0 && rte_vhost_get_vring_base(vid, idx, &last_avail, &last_used) == 0)
+		rte_vhost_set_vring_base(vid, idx, (uint16_t)(last_avail + n), last_used);
+}
+
+/* The connection's end: its region goes. */
+static void
+inflight_release(struct vgw_device *dev, int vid)
+{
+	struct vgw_device_inflight old = { .map = NULL };
+
+	pthread_mutex_lock(&dev->lock);
+	if (dev->inflight.vid == vid || dev->inflight.vid < 0) {
+		old = dev->inflight;
+		inflight_unmap(&dev->inflight);
+		close_get_fd(dev);
+	}
+	pthread_mutex_unlock(&dev->lock);
+	if (old.map != NULL)
+		munmap(old.map, old.len);
+}
+
 static enum rte_vhost_msg_result
 inflight_msg(struct vgw_device *dev, int vid, const struct vgw_vhost_msg_desc *d,
-	     struct vgw_vhu_msg_context *c)
+	     const struct vgw_vhost_msg *m, struct vgw_vhu_msg_context *c)
 {
-	char why[128];
-	const char *bad = inflight_check(vid, d, c, why, sizeof(why));
+	struct vgw_vhu_inflight in;
+	char why[160];
+	const char *bad = inflight_check(vid, d, c, &in, why, sizeof(why));
+	enum rte_vhost_msg_result r = RTE_VHOST_MSG_RESULT_ERR;
 
-	if (bad == NULL)
-		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
-	VGW_LOG(vhost, ERR, "%s: vid %d: %s refused: %s", dev->name, vid, d->name, bad);
-	/* a refused message's fds are ours to close */
-	close_msg_fds(c);
-	return RTE_VHOST_MSG_RESULT_ERR;
+	if (bad == NULL && atomic_load(&dev->conn_vid) != vid)
+		bad = "not the device's front-end";
+	if (bad == NULL) {
+		why[0] = '\0';
+		r = d->fds == VGW_VHOST_FDS_NONE ?
+			    inflight_get(dev, &in, c, why, sizeof(why)) :
+			    inflight_set(dev, vid, &in, m, c, why, sizeof(why));
+		bad = why;
+	}
+	if (r == RTE_VHOST_MSG_RESULT_ERR) {
+		VGW_LOG(vhost, ERR, "%s: vid %d: %s refused: %s", dev->name, vid, d->name, bad);
+		/* a refused message's fds are ours to close */
+		close_msg_fds(c);
+	}
+	return r;
 }
 
 /* SET_DEVICE_STATE_FD: {u32 direction; u32 phase} and a pipe end. Reply:
@@ -372,11 +568,11 @@ device_state_check(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *
 /* Pre-handle: the message's own handler, if its row names one. */
 static enum rte_vhost_msg_result
 pre_handle(struct vgw_device *dev, int vid, const struct vgw_vhost_msg_desc *d,
-	   struct vgw_vhu_msg_context *c)
+	   const struct vgw_vhost_msg *m, struct vgw_vhu_msg_context *c)
 {
 	switch (d->handler) {
 	case VGW_VHOST_H_INFLIGHT:
-		return inflight_msg(dev, vid, d, c);
+		return inflight_msg(dev, vid, d, m, c);
 	case VGW_VHOST_H_STATE_FD:
 		return device_state_fd(dev, vid, d, c);
 	case VGW_VHOST_H_STATE_CHECK:
@@ -523,9 +719,13 @@ hook_common(int vid, void *msg, bool post)
 	if (dev == NULL || d == NULL)
 		return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
 	if (!post) {
-		r = pre_handle(dev, vid, d, c);
+		r = pre_handle(dev, vid, d, &m, c);
 		if (r != RTE_VHOST_MSG_RESULT_NOT_HANDLED)
 			return r;
+	} else if (c->msg.request == VGW_VHOST_MSG_GET_INFLIGHT_FD) {
+		close_get_fd(dev); /* the reply went with it */
+	} else if (c->msg.request == VGW_VHOST_MSG_SET_VRING_KICK) {
+		inflight_kick(vid, (uint16_t)(payload_u64(c) & 0xff));
 	}
 	classify(dev, d, c, post);
 	if (d->flags & VGW_VHOST_MSG_F_REMAP)
@@ -575,8 +775,10 @@ cb_destroy_connection(int vid)
 	struct vgw_device *dev = device_of(vid);
 
 	/* < 0: not the device's front-end (a refused one) */
-	if (dev != NULL && vgw_device_on_disconnect(dev, vid) == 0)
+	if (dev != NULL && vgw_device_on_disconnect(dev, vid) == 0) {
+		inflight_release(dev, vid);
 		vgw_vhost_report(dev->name, VGW_VHOST_EV_DISCONNECTED, vid);
+	}
 }
 
 static int

@@ -92,18 +92,15 @@ vgw_vhost_inflight_queue_bytes(uint16_t queue_size, bool packed)
 	return (b + 63) & ~(uint64_t)63;
 }
 
-bool
-vgw_vhost_region_mappable(int fd, uint64_t size, uint64_t offset)
+void *
+vgw_vhost_region_map(int fd, uint64_t size, uint64_t offset)
 {
 	void *p;
 
 	if (size == 0 || size > SIZE_MAX || offset > (uint64_t)INT64_MAX) {
 		errno = EINVAL;
-		return false;
+		return NULL;
 	}
 	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)offset);
-	if (p == MAP_FAILED)
-		return false;
-	munmap(p, (size_t)size);
-	return true;
+	return p == MAP_FAILED ? NULL : p;
 }

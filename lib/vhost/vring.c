@@ -11,6 +11,7 @@
 #include <rte_prefetch.h>
 #include <rte_vhost.h>
 
+#include "vgw_vhost.h"
 #include "vgw_vring.h"
 
 /* The ring's 16-bit words in guest memory, shared with the guest's driver:
@@ -22,15 +23,18 @@ ring_word(uint16_t *w)
 }
 
 /* The region's heads still in flight, oldest first: what an earlier
- * back-end took and never returned. rte_vhost has already settled a
+ * back-end took and never returned. The SET_VRING_KICK hook (or, for the
+ * device's own region, own_inflight_take_up) has already settled a
  * completion the earlier back-end published but did not clear (region
- * used_idx != used->idx) and moved last_avail past these heads. */
+ * used_idx != used->idx) and moved last_avail past these heads. The
+ * front-end may write its region between the two passes: the second takes
+ * no more heads than the first counted. */
 static int
 inflight_scan(struct vgw_vring *vr)
 {
 	struct rte_vhost_inflight_info_split *inf = vr->inflight;
 	uint64_t *key;
-	uint16_t n = 0;
+	uint16_t n = 0, cap;
 
 	for (uint16_t i = 0; i < vr->size; i++)
 		n += inf->desc[i].inflight == 1;
@@ -45,8 +49,9 @@ inflight_scan(struct vgw_vring *vr)
 		vr->resubmit = NULL;
 		return -ENOMEM;
 	}
+	cap = n;
 	n = 0;
-	for (uint16_t i = 0; i < vr->size; i++) {
+	for (uint16_t i = 0; i < vr->size && n < cap; i++) {
 		uint64_t c = inf->desc[i].counter;
 		uint16_t j;
 
@@ -69,29 +74,24 @@ inflight_scan(struct vgw_vring *vr)
 	return 0;
 }
 
-/* The front-end's region (INFLIGHT_SHMFD), else the device's own. A
- * region given without INFLIGHT_SHMFD negotiated is ignored, as rte_vhost
- * does at SET_VRING_KICK: rte_vhost 22.11 maps one for any device (a net
- * device that never offers the feature included) and hands it out, and
- * its desc_num is the front-end's to write, so a region a few bytes long
- * could claim a whole ring and have the scan below read past its end. */
+/* The front-end's region (INFLIGHT_SHMFD), else the device's own. The
+ * area's size is the one SET_INFLIGHT_FD gave (vgw_vhost_ring_inflight),
+ * never its desc_num, which the front-end writes. */
 static int
 inflight_get(struct vgw_vring *vr)
 {
-	struct rte_vhost_ring_inflight ri;
-	uint64_t pf = 0;
+	struct rte_vhost_inflight_info_split *inf;
+	uint16_t entries = 0;
 
 	vr->inflight = NULL;
-	if (rte_vhost_get_negotiated_protocol_features(vr->vid, &pf) < 0 ||
-	    !(pf & (1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)) ||
-	    rte_vhost_get_vhost_ring_inflight(vr->vid, vr->vring_idx, &ri) < 0 ||
-	    ri.inflight_split == NULL) {
+	inf = vgw_vhost_ring_inflight(vr->vid, vr->vring_idx, &entries);
+	if (inf == NULL) {
 		vr->inflight = vr->own_inflight;
 		return 0;
 	}
-	if (ri.inflight_split->desc_num < vr->size)
+	if (entries < vr->size)
 		return -EINVAL;
-	vr->inflight = ri.inflight_split;
+	vr->inflight = inf;
 	return 0;
 }
 

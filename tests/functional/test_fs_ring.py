@@ -27,6 +27,9 @@ front-end connection, so one FUSE session):
              region, which must not be taken again;
   resubmit-late  resubmit, the region handed over after the rings' addresses,
              just before their kicks;
+  inflight-lie  a region whose header lies (desc_num, last_inflight_io,
+             used_idx), written after SET_INFLIGHT_FD too: the device serves,
+             nothing is taken again;
   inflight-bad  GET/SET_INFLIGHT_FD payloads the gateway must refuse, then a
              normal bring-up on a new connection.
 vufront-fs stops at "SYNC <tag>" lines and goes on when we write a line: we
@@ -414,21 +417,35 @@ def run_inflight_bad(gw, tool, sock, wd):
     t.log(f"inflight-bad: {conns} connections, stats {st}")
     t.check(conns >= 2, f"vufront-fs made {conns} connections")
     t.check(d.get("inflight") is True, f"the region is not reported: {d}")
-    # 5 GETs and 8 SETs refused by the gateway; the SET of 0 queues is
+    # 5 GETs and 9 SETs refused by the gateway; the SET of 0 queues is
     # refused by rte_vhost before the gateway sees it (through the keeper,
     # the SET without an fd is the keeper's)
     refused = inflight_refusals(gw) - refused0
-    t.check(refused >= 13, f"the gateway logged {refused} refusals, expected >= 13")
+    t.check(refused >= 14, f"the gateway logged {refused} refusals, expected >= 14")
     wait_disconnected(gw, "fs1", gw.device("fs1")["connects"])
     time.sleep(0.5)
     fds1 = t.fd_count(gw.proc.pid)
     t.log(f"inflight-bad: gateway fds {fds0} before, {fds1} after")
     # Every region fd the gateway refused was closed: a leak would be one per
-    # refusal (13). One fd is rte_vhost 22.11's own: a SET_INFLIGHT_FD of 0
+    # refusal (14). One fd is rte_vhost 22.11's own: a SET_INFLIGHT_FD of 0
     # queues fails its ring allocation before any hook runs, and it returns
     # without closing the message's fd (vhost_user_msg_handler).
     t.check(fds1 - fds0 <= 1, f"gateway fds {fds0} -> {fds1} after the refused regions")
     return conns
+
+
+def run_inflight_lie(gw, tool, sock, wd):
+    _, res0 = inflight_fields(gw, "fs1")
+    _, d, st = run_front_once(gw, tool, sock, wd, "inflight-lie")
+    t.log(f"inflight-lie: stats {st}")
+    t.check(d.get("inflight") is True, f"the region is not reported: {d}")
+    t.check(d.get("inflight_resubmitted") == res0,
+            f"inflight_resubmitted {res0} -> {d.get('inflight_resubmitted')}: a lying "
+            f"header made the gateway take requests again")
+    # INIT, 16 GETATTR; FORGET on hiprio
+    t.check(st["requests"] >= 17, f"requests {st['requests']}")
+    t.check(st["malformed"] == 0, f"malformed {st['malformed']}")
+    return 1
 
 
 class PhaseEvents:
@@ -624,6 +641,7 @@ def main():
                  ("resubmit-used", lambda: run_resubmit(gw, tool, sock, wd, "resubmit-used")),
                  ("resubmit-late", lambda: run_resubmit(gw, tool, sock, wd, "resubmit-late")),
                  ("inflight-bad", lambda: run_inflight_bad(gw, tool, sock, wd)),
+                 ("inflight-lie", lambda: run_inflight_lie(gw, tool, sock, wd)),
                  ("migrate", lambda: run_migrate(gw, tool, sock, wd, share)),
                  ("migrate-ctl", lambda: run_migrate(gw, tool, sock, wd, share, via_ctl=True)),
                  ("many-files", lambda: run_many_files(gw, tool, sock, wd))]

@@ -16,17 +16,22 @@
  *
  * The input: a configuration byte (keeper mode; which of the types'
  * operations fail; the size of the state saved), the negotiated features
- * (LOG_ALL, RING_PACKED: the inflight layout), then operations:
+ * (LOG_ALL, RING_PACKED, and the protocol feature INFLIGHT_SHMFD), then
+ * operations:
  * connect, ready, stop, disconnect, vring state, and messages (request,
  * flags, size, payload, and fds: memfds of a chosen size, pipe ends with
  * bytes to read, /dev/null). After the pre hook the harness does what
  * rte_vhost would: a message left to it (NOT_HANDLED) may succeed (the
  * memory table taken, the post hook called) and its fds are closed.
  * Checked: a refused or answered message's fds are closed (or, for
- * SET_DEVICE_STATE_FD, the transfer's), never one of anyone else; an
- * inflight region passed on fits its fd and can be mapped (its offset on
- * a page boundary); replies are 8-byte u64s; no fd is left open after the
- * connections end. */
+ * SET_DEVICE_STATE_FD, the transfer's), never one of anyone else; inflight
+ * regions never reach rte_vhost: GET_INFLIGHT_FD's reply is a sealed
+ * region of the size asked whose fd is closed once sent, a SET_INFLIGHT_FD
+ * taken is mapped as its message laid it out, and at a SET_VRING_KICK
+ * whatever the front-end wrote into the ring's area (header, entries; from
+ * the input) the hook indexes only the area and moves the ring's base by
+ * no more than its entries; other replies are 8-byte u64s; no fd is left
+ * open after the connections end. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,6 +95,14 @@ static const struct rte_vhost_user_extern_ops *fz_ext_ops[FZ_VIDS];
 static struct vgw_conf_dev fz_cdev[2];
 static struct rte_vhost_memory *fz_table; /* rte_vhost's memory table */
 static uint64_t fz_features;		  /* negotiated: LOG_ALL, RING_PACKED */
+static uint64_t fz_protocol_features;	  /* negotiated: INFLIGHT_SHMFD */
+/* the ring a SET_VRING_KICK's hook looks at (its used index, its base) */
+static struct {
+	uint16_t flags;
+	uint16_t idx;
+	struct vring_used_elem ring[256];
+} fz_used;
+static uint16_t fz_ring_size, fz_last_avail, fz_last_used;
 
 int
 rte_vhost_get_ifname(int vid, char *buf, size_t len)
@@ -189,7 +202,7 @@ int
 rte_vhost_get_negotiated_protocol_features(int vid, uint64_t *protocol_features)
 {
 	(void)vid;
-	*protocol_features = 0;
+	*protocol_features = fz_protocol_features;
 	return 0;
 }
 
@@ -263,16 +276,19 @@ rte_vhost_get_vhost_ring_inflight(int vid, uint16_t vring_idx,
 	(void)vid;
 	(void)vring_idx;
 	(void)vring;
-	abort();
+	abort(); /* the inflight regions are ours: rte_vhost never has one */
 }
 
+/* Only the SET_VRING_KICK hook asks (the devices here walk no rings). */
 int
 rte_vhost_get_vhost_vring(int vid, uint16_t vring_idx, struct rte_vhost_vring *vring)
 {
 	(void)vid;
 	(void)vring_idx;
-	(void)vring;
-	abort();
+	memset(vring, 0, sizeof(*vring));
+	vring->used = (struct vring_used *)&fz_used;
+	vring->size = fz_ring_size;
+	return 0;
 }
 
 int
@@ -281,9 +297,9 @@ rte_vhost_get_vring_base(int vid, uint16_t queue_id, uint16_t *last_avail_idx,
 {
 	(void)vid;
 	(void)queue_id;
-	(void)last_avail_idx;
-	(void)last_used_idx;
-	abort();
+	*last_avail_idx = fz_last_avail;
+	*last_used_idx = fz_last_used;
+	return 0;
 }
 
 int
@@ -292,9 +308,9 @@ rte_vhost_set_vring_base(int vid, uint16_t queue_id, uint16_t last_avail_idx,
 {
 	(void)vid;
 	(void)queue_id;
-	(void)last_avail_idx;
-	(void)last_used_idx;
-	abort();
+	fz_last_avail = last_avail_idx;
+	fz_last_used = last_used_idx;
+	return 0;
 }
 
 void
@@ -512,14 +528,15 @@ fz_close(int fd)
 static int
 fz_make_fd(struct fz_in *in)
 {
-	uint8_t kind = fz_u8(in) % 4;
+	uint8_t raw = fz_u8(in), kind = raw % 4;
 	int fd = -1, p[2];
 
 	switch (kind) {
-	case 0: { /* a region: a memfd of a chosen size */
+	case 0: { /* a region: a memfd of a chosen size (kind byte 4: one that
+		   * cannot be sealed) */
 		uint64_t sz = (uint64_t)fz_u16(in) * 64;
 
-		fd = memfd_create("fz", MFD_CLOEXEC);
+		fd = memfd_create("fz", MFD_CLOEXEC | (raw == 0 ? MFD_ALLOW_SEALING : 0));
 		if (fd < 0 || ftruncate(fd, (off_t)sz) < 0)
 			abort();
 		break;
@@ -604,51 +621,114 @@ fz_take_table(const struct fz_msg_ctx *c)
 	fz_table = m;
 }
 
-/* rte_vhost 22.11's size of a queue's inflight area (get_pervq_shm_size_
- * split and _packed): by the ring layout negotiated. */
+struct fz_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+};
+
+#define FZ_INFLIGHT_SHMFD (1ULL << 12)
+
+/* A queue's inflight area: split rings only (our devices offer no packed
+ * ones with INFLIGHT_SHMFD). */
 static uint64_t
 fz_inflight_queue_bytes(uint16_t queue_size)
 {
-	uint64_t desc = fz_features & (1ULL << 34) ? sizeof(struct rte_vhost_inflight_desc_packed) :
-						     sizeof(struct rte_vhost_inflight_desc_split);
-
-	return RTE_ALIGN_MUL_CEIL(desc * queue_size + sizeof(uint64_t) + sizeof(uint16_t) * 4, 64);
+	return RTE_ALIGN_MUL_CEIL(sizeof(struct rte_vhost_inflight_desc_split) * queue_size +
+					  sizeof(uint64_t) + sizeof(uint16_t) * 4,
+				  64);
 }
 
-/* An inflight region passed on to rte_vhost: it fits the request, as
- * rte_vhost will index it. */
+/* GET_INFLIGHT_FD answered: one fd, a region for the queues asked, sized
+ * as it will be indexed and sealed against shrinking. */
 static void
-fz_check_inflight(const struct fz_msg_ctx *c)
+fz_check_get_reply(const struct fz_msg_ctx *c, const struct fz_inflight *asked)
 {
-	struct {
-		uint64_t mmap_size;
-		uint64_t mmap_offset;
-		uint16_t num_queues;
-		uint16_t queue_size;
-	} in;
+	struct fz_inflight out;
 	struct stat st;
+	int seals;
 
-	memcpy(&in, c->payload, sizeof(in));
-	if (c->size < 20 || in.num_queues == 0 || in.num_queues > 128 || in.queue_size == 0 ||
-	    in.queue_size > 32768 || (in.queue_size & (in.queue_size - 1)) != 0)
+	if (c->size != sizeof(out) || c->fd_num != 1 || !(fz_protocol_features & FZ_INFLIGHT_SHMFD))
 		abort();
-	if (c->request == VGW_VHOST_MSG_GET_INFLIGHT_FD)
-		return;
-	/* rte_vhost's mmap must not fail: it unmaps the old region first */
-	if (c->fd_num != 1 || fstat(c->fds[0], &st) < 0 || !S_ISREG(st.st_mode) ||
-	    in.mmap_offset > (uint64_t)st.st_size ||
-	    in.mmap_size > (uint64_t)st.st_size - in.mmap_offset ||
-	    in.mmap_size < in.num_queues * fz_inflight_queue_bytes(in.queue_size) ||
-	    in.mmap_offset % (uint64_t)sysconf(_SC_PAGESIZE) != 0)
+	memcpy(&out, c->payload, sizeof(out));
+	if (out.num_queues != asked->num_queues || out.queue_size != asked->queue_size ||
+	    out.mmap_offset != 0 ||
+	    out.mmap_size < out.num_queues * fz_inflight_queue_bytes(out.queue_size))
+		abort();
+	seals = fcntl(c->fds[0], F_GET_SEALS);
+	if (fstat(c->fds[0], &st) < 0 || (uint64_t)st.st_size != out.mmap_size || seals < 0 ||
+	    !(seals & F_SEAL_SHRINK))
+		abort();
+}
+
+/* SET_INFLIGHT_FD taken: the device maps the region as the message laid
+ * it out, each area's desc_num written. */
+static void
+fz_check_set(const struct vgw_device *dev, const struct fz_inflight *in)
+{
+	const struct vgw_device_inflight *r = &dev->inflight;
+
+	if (!(fz_protocol_features & FZ_INFLIGHT_SHMFD) || r->map == NULL ||
+	    r->len != in->mmap_size || r->num_queues != in->num_queues ||
+	    r->queue_size != in->queue_size ||
+	    r->queue_bytes != fz_inflight_queue_bytes(in->queue_size) ||
+	    (uint64_t)r->num_queues * r->queue_bytes > r->len)
+		abort();
+	for (uint16_t q = 0; q < r->num_queues; q++)
+		if (((const struct rte_vhost_inflight_info_split *)(r->map + q * r->queue_bytes))
+			    ->desc_num != r->queue_size)
+			abort();
+}
+
+/* Before a SET_VRING_KICK's post hook, with a region: the ring (size, used
+ * index, base) and what the front-end wrote into the ring's area (its
+ * header, an entry in flight), all from the input. */
+static struct rte_vhost_inflight_info_split *
+fz_kick_setup(struct fz_in *in, const struct vgw_device *dev, int vid, uint16_t ring)
+{
+	const struct vgw_device_inflight *r = &dev->inflight;
+	struct rte_vhost_inflight_info_split *a;
+	uint8_t hdr[16];
+
+	if (r->map == NULL || r->vid != vid || ring >= r->num_queues ||
+	    !(fz_protocol_features & FZ_INFLIGHT_SHMFD))
+		return NULL;
+	a = (struct rte_vhost_inflight_info_split *)(r->map + ring * r->queue_bytes);
+	fz_ring_size = (uint16_t)(1u << (fz_u8(in) % 16));
+	fz_used.idx = fz_u16(in);
+	fz_last_avail = fz_u16(in);
+	fz_last_used = fz_used.idx;
+	for (unsigned int i = 0; i < sizeof(hdr); i++)
+		hdr[i] = fz_u8(in);
+	memcpy(a, hdr, sizeof(hdr));
+	a->desc[fz_u16(in) % r->queue_size].inflight = fz_u8(in);
+	return a;
+}
+
+/* After it: the area is the device's layout again, and the ring's base
+ * moved by no more than the ring's entries. */
+static void
+fz_kick_check(const struct vgw_device *dev, const struct rte_vhost_inflight_info_split *a,
+	      uint16_t avail0)
+{
+	if (a == NULL || fz_ring_size > dev->inflight.queue_size)
+		return; /* a ring the area cannot hold: left alone */
+	if (a->desc_num != dev->inflight.queue_size || a->version != 1 ||
+	    (uint16_t)(fz_last_avail - avail0) > fz_ring_size)
 		abort();
 }
 
 static void
 fz_message(struct fz_in *in, int vid, bool vhost_ok)
 {
+	const struct vgw_device *dev = &fz_devs[vid == 1];
+	struct rte_vhost_inflight_info_split *area = NULL;
+	struct fz_inflight asked;
 	struct fz_msg_ctx c;
-	int orig[FZ_MAX_FDS], n_orig;
+	int orig[FZ_MAX_FDS], n_orig, reply_fd;
 	enum rte_vhost_msg_result r;
+	uint16_t avail0;
 	size_t len;
 
 	memset(&c, 0, sizeof(c));
@@ -663,6 +743,7 @@ fz_message(struct fz_in *in, int vid, bool vhost_ok)
 	for (int i = 0; i < n_orig; i++)
 		c.fds[i] = orig[i] = fz_make_fd(in);
 	c.fd_num = n_orig;
+	memcpy(&asked, c.payload, sizeof(asked));
 
 	if (fz_ext_ops[vid] == NULL) {
 		/* no hooks: rte_vhost alone */
@@ -675,27 +756,47 @@ fz_message(struct fz_in *in, int vid, bool vhost_ok)
 	case RTE_VHOST_MSG_RESULT_NOT_HANDLED:
 		if (c.fd_num != n_orig || memcmp(c.fds, orig, sizeof(int) * n_orig) != 0)
 			abort(); /* left to rte_vhost as it came */
+		/* inflight regions are never left to rte_vhost */
 		if (vid != 3 && (c.request == VGW_VHOST_MSG_GET_INFLIGHT_FD ||
 				 c.request == VGW_VHOST_MSG_SET_INFLIGHT_FD))
-			fz_check_inflight(&c);
+			abort();
 		if (vhost_ok) {
 			if (c.request == VGW_VHOST_MSG_SET_MEM_TABLE)
 				fz_take_table(&c);
+			if (c.request == VGW_VHOST_MSG_SET_VRING_KICK && c.size >= 8)
+				area = fz_kick_setup(in, dev, vid, c.payload[0]);
+			avail0 = fz_last_avail;
 			if (fz_ext_ops[vid]->post_msg_handle(vid, &c) !=
 			    RTE_VHOST_MSG_RESULT_NOT_HANDLED)
 				abort();
+			fz_kick_check(dev, area, avail0);
 		}
 		for (int i = 0; i < n_orig; i++)
 			fz_close(orig[i]);
 		return;
 	case RTE_VHOST_MSG_RESULT_REPLY:
-		if (c.size != 8 || c.fd_num < 0 || c.fd_num > FZ_MAX_FDS)
-			abort();
-		for (int i = 0; i < c.fd_num; i++)
-			if (c.fds[i] != fz_keep[0] && c.fds[i] != fz_keep[1])
-				abort(); /* only what the device keeps goes back */
-					 /* fall through */
+		if (c.request == VGW_VHOST_MSG_GET_INFLIGHT_FD) {
+			/* our region's fd goes with the reply; rte_vhost then
+			 * calls the post hook, which closes our copy */
+			fz_check_get_reply(&c, &asked);
+			reply_fd = c.fds[0];
+			fz_ext_ops[vid]->post_msg_handle(vid, &c);
+			if (fcntl(reply_fd, F_GETFD) >= 0)
+				abort();
+		} else {
+			if (c.size != 8 || c.fd_num < 0 || c.fd_num > FZ_MAX_FDS)
+				abort();
+			for (int i = 0; i < c.fd_num; i++)
+				if (c.fds[i] != fz_keep[0] && c.fds[i] != fz_keep[1])
+					abort(); /* only what the device keeps goes back */
+		}
+		/* fall through */
 	case RTE_VHOST_MSG_RESULT_OK:
+		if (r == RTE_VHOST_MSG_RESULT_OK && c.request == VGW_VHOST_MSG_SET_INFLIGHT_FD) {
+			fz_check_set(dev, &asked);
+			fz_ext_ops[vid]->post_msg_handle(vid, &c);
+		}
+		/* fall through */
 	case RTE_VHOST_MSG_RESULT_ERR:
 		/* the message's fds closed, or the transfer's: its thread
 		 * closes it, then sets xfer.fd to -1, so read that first */
@@ -760,6 +861,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_cfg = fz_u8(&in);
 	vgw_vhost_set_keeper_mode(fz_cfg & FZ_CFG_KEEPER);
 	fz_features = fz_u8(&in);
+	fz_protocol_features = fz_features & 4 ? FZ_INFLIGHT_SHMFD : 0;
 	fz_features = (fz_features & 1 ? 1ULL << 26 : 0) | (fz_features & 2 ? 1ULL << 34 : 0);
 	while (in.n > 0 && ops++ < 64) {
 		uint8_t op = fz_u8(&in);

@@ -25,6 +25,7 @@
 #include <linux/virtio_ring.h>
 #include <rte_vhost.h>
 
+#include "vgw_vhost.h"
 #include "vgw_vring.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -193,17 +194,10 @@ rte_vhost_get_vring_base(int vid, uint16_t queue_id, uint16_t *last_avail_idx,
 	return -1;
 }
 
-int
-rte_vhost_get_vhost_ring_inflight(int vid, uint16_t vring_idx,
-				  struct rte_vhost_ring_inflight *vring)
+struct rte_vhost_inflight_info_split *
+vgw_vhost_ring_inflight(int vid, uint16_t idx, uint16_t *entries)
 {
-	return -1;
-}
-
-int
-rte_vhost_get_negotiated_protocol_features(int vid, uint64_t *protocol_features)
-{
-	return -1;
+	return NULL;
 }
 
 int

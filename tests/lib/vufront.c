@@ -2257,6 +2257,8 @@ vufront_dev_bringup(struct vufront *vu, const struct vufront_dev_conf *conf,
 	 * it must have it by then. */
 	if (conf->inflight && !conf->inflight_late) {
 		ret = vufront_inflight_send(vu);
+		if (ret == 0 && conf->inflight_sent != NULL)
+			ret = conf->inflight_sent(vu, conf->prepare_arg);
 		if (ret < 0)
 			return ret;
 	}
@@ -2273,6 +2275,8 @@ vufront_dev_bringup(struct vufront *vu, const struct vufront_dev_conf *conf,
 	}
 	if (conf->inflight && conf->inflight_late) {
 		ret = vufront_inflight_send(vu);
+		if (ret == 0 && conf->inflight_sent != NULL)
+			ret = conf->inflight_sent(vu, conf->prepare_arg);
 		for (i = 0; ret == 0 && i < conf->num_rings; i++)
 			ret = vufront_vq_start_fds(vu, i, vu->vqs[i]);
 		if (ret < 0)

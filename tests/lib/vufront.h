@@ -592,6 +592,10 @@ struct vufront_dev_conf {
 	 * back-end left, say); non-zero fails the bring-up with that value */
 	int (*prepare)(struct vufront *vu, void *arg);
 	void *prepare_arg;
+	/* with inflight: called (with prepare_arg) right after SET_INFLIGHT_FD,
+	 * before the first SET_VRING_KICK: what a front-end writes into the
+	 * region the back-end holds already (a hostile one, say) */
+	int (*inflight_sent)(struct vufront *vu, void *arg);
 };
 
 void vufront_dev_conf_init(struct vufront_dev_conf *conf);

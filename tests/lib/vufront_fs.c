@@ -58,6 +58,12 @@
  *   inflight-bad  refused GET/SET_INFLIGHT_FD payloads (a non-zero ack) on
  *              a first connection, then a normal bring-up on a new one.
  *              Prints the number of connections made.
+ *   inflight-lie  the back-end's region with a header that lies, written
+ *              before SET_INFLIGHT_FD and again after it (the region is
+ *              shared: the front-end can write it any time): desc_num
+ *              65535, last_inflight_io 65535, used_idx off used->idx, on
+ *              every queue. The back-end must not index the region by
+ *              them; the queues serve, and the areas end set up afresh.
  *
  * Device state (negotiates DEVICE_STATE, fails if it is not offered):
  *   migrate    with --socket2: a FUSE session moves from the gateway on
@@ -123,20 +129,21 @@
 static void
 fs_usage(FILE *out)
 {
-	fprintf(out, "usage: vufront-fs --socket PATH --scenario SCENARIO\n"
-		     "                  [--read-file NAME --read-size N --read-seed S]\n"
-		     "                  [--write-file NAME --write-size N --write-seed S]\n"
-		     "                  [--expect NAME]... [--timeout-ms T] [--verbose]\n"
-		     "                  [--rounds N] [--pace-ms M]\n"
-		     "                  [--op OP[:DEPTH],... --depth N --seconds S --file-size N\n"
-		     "                   --lookup-files N --max-files N --name-prefix P]\n"
-		     "SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
-		     "resubmit-used, resubmit-late, inflight-bad, migrate, migrate-ctl (with\n"
-		     "--socket2 PATH: the destination gateway's socket), churn, orphan, bench,\n"
-		     "hostile (see the source).\n"
-		     "Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
-		     "Prints one line per check, \"SYNC <tag>\" where it waits for a line on\n"
-		     "stdin, and \"RESULT ok\" (exit 0) or \"RESULT fail N\" (exit 1).\n");
+	fprintf(out,
+		"usage: vufront-fs --socket PATH --scenario SCENARIO\n"
+		"                  [--read-file NAME --read-size N --read-seed S]\n"
+		"                  [--write-file NAME --write-size N --write-seed S]\n"
+		"                  [--expect NAME]... [--timeout-ms T] [--verbose]\n"
+		"                  [--rounds N] [--pace-ms M]\n"
+		"                  [--op OP[:DEPTH],... --depth N --seconds S --file-size N\n"
+		"                   --lookup-files N --max-files N --name-prefix P]\n"
+		"SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
+		"resubmit-used, resubmit-late, inflight-bad, inflight-lie, migrate, migrate-ctl (with\n"
+		"--socket2 PATH: the destination gateway's socket), churn, orphan, bench,\n"
+		"hostile (see the source).\n"
+		"Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
+		"Prints one line per check, \"SYNC <tag>\" where it waits for a line on\n"
+		"stdin, and \"RESULT ok\" (exit 0) or \"RESULT fail N\" (exit 1).\n");
 }
 
 /* One option of fs_parse() into o: 0, or -EINVAL (usage printed if it is
@@ -287,6 +294,7 @@ struct fs_scenario {
 	void (*run)(struct fs_front *f);
 	void (*before)(struct fs_front *f); /* before the bring-up */
 	int (*prepare)(struct vufront *vu, void *arg);
+	int (*inflight_sent)(struct vufront *vu, void *arg);
 	bool inflight;
 	bool inflight_late;
 	bool resubmit_used;
@@ -322,6 +330,11 @@ static const struct fs_scenario fs_scenarios[] = {
 	  .run = scenario_inflight_bad,
 	  .before = fs_inflight_bad,
 	  .prepare = fs_inflight_fresh,
+	  .inflight = true },
+	{ .name = "inflight-lie",
+	  .run = scenario_inflight_lie,
+	  .prepare = fs_inflight_lie_prepare,
+	  .inflight_sent = fs_inflight_lie_sent,
 	  .inflight = true },
 	{ .name = "migrate", .run = scenario_migrate, .device_state = true },
 	{ .name = "migrate-ctl", .run = scenario_migrate, .state_via_ctl = true },
@@ -384,6 +397,7 @@ main(int argc, char **argv)
 	f.inflight_late = sc->inflight_late;
 	f.resubmit_used = sc->resubmit_used;
 	f.prepare = sc->prepare;
+	f.inflight_sent = sc->inflight_sent;
 	f.device_state = sc->device_state;
 	f.state_via_ctl = sc->state_via_ctl;
 	f.any_backend = sc->any_backend;

@@ -121,6 +121,7 @@ struct fs_front {
 	bool inflight;
 	bool inflight_late; /* SET_INFLIGHT_FD just before the kicks */
 	int (*prepare)(struct vufront *vu, void *arg);
+	int (*inflight_sent)(struct vufront *vu, void *arg); /* after SET_INFLIGHT_FD */
 	/* resubmit: the requests a crashed back-end left in flight, and the
 	 * one it had returned without clearing it in the region */
 	bool resubmit_used;
@@ -211,6 +212,8 @@ void fs_getattr_burst(struct fs_front *f, unsigned int n, const char *what);
 bool fs_inflight_settled(struct fs_front *f, unsigned int q, char *why, size_t len);
 bool fs_inflight_all_settled(struct fs_front *f, const char *name);
 int fs_inflight_fresh(struct vufront *vu, void *arg);
+int fs_inflight_lie_prepare(struct vufront *vu, void *arg);
+int fs_inflight_lie_sent(struct vufront *vu, void *arg);
 void fs_inflight_bad(struct fs_front *f);
 
 /* vufront_fs_resubmit.c */
@@ -223,6 +226,7 @@ void scenario_suspend(struct fs_front *f);
 void scenario_remap(struct fs_front *f);
 void scenario_inflight(struct fs_front *f);
 void scenario_inflight_bad(struct fs_front *f);
+void scenario_inflight_lie(struct fs_front *f);
 void scenario_resubmit(struct fs_front *f);
 void scenario_migrate(struct fs_front *f);
 void scenario_churn(struct fs_front *f);

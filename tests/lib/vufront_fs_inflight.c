@@ -432,6 +432,10 @@ fs_inflight_bad(struct fs_front *f)
 		{ "SET fd smaller than offset + mmap_size", VUFRONT_SET_INFLIGHT_FD, 2, FS_RING,
 		  2 * q, 4096, 2 * q, false },
 		{ "SET without an fd", VUFRONT_SET_INFLIGHT_FD, 2, FS_RING, 2 * q, 0, 0, false },
+		/* a memfd that cannot be sealed against shrinking: the front-end
+		 * could truncate it under the back-end's mapping */
+		{ "SET a region that can shrink", VUFRONT_SET_INFLIGHT_FD, 2, FS_RING, 2 * q, 0,
+		  2 * q, false },
 		{ "SET num_queues 0", VUFRONT_SET_INFLIGHT_FD, 0, FS_RING, 2 * q, 0, 2 * q, true },
 	};
 	struct vufront *vu = vufront_create();
@@ -459,4 +463,56 @@ scenario_inflight_bad(struct fs_front *f)
 		return;
 	fs_getattr_burst(f, 16, "16 getattrs after the refusals");
 	fs_inflight_all_settled(f, "all queues settled");
+}
+
+/* inflight-lie: a header no back-end may trust, on every queue. */
+static void
+fs_inflight_lie(struct vufront *vu)
+{
+	for (unsigned int q = 0; q < FS_NVQ; q++) {
+		struct vufront_inflight_queue *iq = vufront_inflight_vq(vu, q);
+
+		iq->version = 1;
+		iq->desc_num = 0xffff;
+		iq->last_inflight_io = 0xffff;
+		iq->used_idx = 0x5a5a;
+	}
+}
+
+/* Before SET_INFLIGHT_FD: the lies, on the region GET_INFLIGHT_FD gave. */
+int
+fs_inflight_lie_prepare(struct vufront *vu, void *arg)
+{
+	(void)arg;
+	fs_inflight_lie(vu);
+	return 0;
+}
+
+/* After it: again (a back-end may have written desc_num at SET_INFLIGHT_FD),
+ * before the kicks. */
+int
+fs_inflight_lie_sent(struct vufront *vu, void *arg)
+{
+	(void)arg;
+	fs_inflight_lie(vu);
+	return 0;
+}
+
+void
+scenario_inflight_lie(struct fs_front *f)
+{
+	if (!fs_init(f))
+		return;
+	fs_getattr_burst(f, 16, "16 getattrs on a region whose header lied");
+	fs_forget_hiprio(f, 0x12345678);
+	if (!fs_inflight_all_settled(f, "all queues settled after the lies"))
+		return;
+	for (unsigned int q = 0; q < FS_NVQ; q++) {
+		struct vufront_inflight_queue *iq = vufront_inflight_vq(f->vu, q);
+		char name[80];
+
+		snprintf(name, sizeof(name), "queue %u: area set up afresh (desc_num, version)", q);
+		fs_check(f, iq->desc_num == FS_RING && iq->version == 1, name,
+			 "desc_num %u version %u", iq->desc_num, iq->version);
+	}
 }

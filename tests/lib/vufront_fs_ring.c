@@ -477,6 +477,7 @@ fs_connect(struct fs_front *f)
 	dc.inflight = f->inflight;
 	dc.inflight_late = f->inflight_late;
 	dc.prepare = f->prepare;
+	dc.inflight_sent = f->inflight_sent;
 	ret = vufront_dev_start(f->vu, &dc);
 	if (ret < 0) {
 		if (f->inflight)

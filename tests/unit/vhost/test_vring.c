@@ -59,10 +59,10 @@ __wrap_rte_vhost_log_used_vring(int vid, uint16_t vring_idx, uint64_t offset, ui
 	log_used++;
 }
 
-/* attach's view of the ring and of the front-end's inflight region, as
- * rte_vhost would give them (wrapped): a region of a few bytes whose
- * header, the front-end's to write, claims a whole ring. */
-static uint64_t protocol_features;
+/* attach's view of the ring (rte_vhost, wrapped) and of the front-end's
+ * inflight region (vgw_vhost_ring_inflight, wrapped): the area and the
+ * entries SET_INFLIGHT_FD gave for it. */
+static uint16_t region_entries;
 static struct rte_vhost_inflight_info_split *region;
 /* a header and one entry; a header and RING entries */
 static uint64_t small_buf[(16 + 16) / 8], ring_buf[(16 + 16 * RING) / 8];
@@ -70,9 +70,8 @@ static uint64_t small_buf[(16 + 16) / 8], ring_buf[(16 + 16 * RING) / 8];
 int __wrap_rte_vhost_get_vhost_vring(int vid, uint16_t vring_idx, struct rte_vhost_vring *vring);
 int __wrap_rte_vhost_get_vring_base(int vid, uint16_t queue_id, uint16_t *last_avail_idx,
 				    uint16_t *last_used_idx);
-int __wrap_rte_vhost_get_vhost_ring_inflight(int vid, uint16_t vring_idx,
-					     struct rte_vhost_ring_inflight *vring);
-int __wrap_rte_vhost_get_negotiated_protocol_features(int vid, uint64_t *protocol_features);
+struct rte_vhost_inflight_info_split *__wrap_vgw_vhost_ring_inflight(int vid, uint16_t idx,
+								     uint16_t *entries);
 
 int
 __wrap_rte_vhost_get_vhost_vring(int vid, uint16_t vring_idx, struct rte_vhost_vring *vring)
@@ -93,20 +92,11 @@ __wrap_rte_vhost_get_vring_base(int vid, uint16_t queue_id, uint16_t *last_avail
 	return 0;
 }
 
-int
-__wrap_rte_vhost_get_vhost_ring_inflight(int vid, uint16_t vring_idx,
-					 struct rte_vhost_ring_inflight *vring)
+struct rte_vhost_inflight_info_split *
+__wrap_vgw_vhost_ring_inflight(int vid, uint16_t idx, uint16_t *entries)
 {
-	memset(vring, 0, sizeof(*vring));
-	vring->inflight_split = region;
-	return 0;
-}
-
-int
-__wrap_rte_vhost_get_negotiated_protocol_features(int vid, uint64_t *pf)
-{
-	*pf = protocol_features;
-	return 0;
+	*entries = region_entries;
+	return region;
 }
 
 static int
@@ -476,13 +466,13 @@ test_too_long(void **state)
 	assert_serves();
 }
 
-/* A region rte_vhost maps and hands out without INFLIGHT_SHMFD
- * negotiated (any SET_INFLIGHT_FD, a net device's included) is not taken:
- * its desc_num says 32768 where the mapping holds one entry, and the scan
- * would read a ring's worth past it. With the feature it is the
- * front-end's record: taken, its heads in flight taken again. */
+/* The front-end's area is as large as SET_INFLIGHT_FD said, whatever its
+ * header (the front-end's to write) claims: an area of one entry is
+ * refused for a ring of RING; one of RING whose desc_num claims 32768 is
+ * taken and scanned over the ring's heads only, its head in flight taken
+ * again. */
 static void
-test_attach_inflight_unnegotiated(void **state)
+test_attach_inflight_entries(void **state)
 {
 	struct rte_vhost_inflight_info_split *small = (void *)small_buf, *full = (void *)ring_buf;
 
@@ -491,26 +481,25 @@ test_attach_inflight_unnegotiated(void **state)
 	small->version = 1;
 	small->desc_num = 32768;
 	region = small;
-	protocol_features =
-		(1ULL << VHOST_USER_PROTOCOL_F_MQ) | (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK);
-	assert_int_equal(vgw_vring_attach(&vr, 0, 1, NULL), 0);
+	region_entries = 1;
+	assert_int_equal(vgw_vring_attach(&vr, 0, 1, NULL), -EINVAL);
 	assert_null(vr.inflight);
-	assert_int_equal(vr.n_resubmit, 0);
-	assert_int_equal(vr.size, RING);
-	vgw_vring_detach(&vr);
 
 	memset(ring_buf, 0, sizeof(ring_buf));
 	full->version = 1;
-	full->desc_num = RING;
+	full->desc_num = 32768;
+	full->last_inflight_io = 0xffff;
 	full->desc[7].inflight = 1;
 	full->desc[7].counter = 1;
 	region = full;
-	protocol_features |= 1ULL << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD;
+	region_entries = RING;
 	assert_int_equal(vgw_vring_attach(&vr, 0, 1, NULL), 0);
 	assert_ptr_equal(vr.inflight, full);
 	assert_int_equal(vr.n_resubmit, 1);
 	assert_int_equal(vr.resubmit[0], 7);
 	vgw_vring_detach(&vr);
+	region = NULL;
+	region_entries = 0;
 }
 
 int
@@ -526,7 +515,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_loops_and_indices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_addresses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_long, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_inflight_unnegotiated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_inflight_entries, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
