@@ -25,6 +25,7 @@
 #include "vgw_common.h"
 #include "vgw_conf.h"
 #include "vgw_ctl.h"
+#include "vgw_device.h"
 #include "vgw_dp.h"
 #include "vgw_fsdev.h"
 #include "vgw_log.h"
@@ -523,6 +524,12 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	/* a front-end that shrinks its guest memory under us stops its own
+	 * device, not the gateway (lib/vhost/memguard.c) */
+	if (vgw_memguard_install() < 0)
+		VGW_LOG(app, WARNING,
+			"no SIGBUS handler: a front-end that shrinks its guest "
+			"memory would stop the gateway");
 	if (opts.keeper_dir == NULL) /* the keeper checks what front-ends send */
 		vgw_msgguard_enable();
 	if (getenv("VHOSTGW_STANDBY_FD") != NULL) {
@@ -584,6 +591,7 @@ main(int argc, char **argv)
 		vgw_ctl_poll(10);
 		vgw_dp_tick(); /* deferred poll-list rebuilds */
 		vgw_net_age();
+		vgw_memguard_poll();
 	}
 	VGW_LOG(app, INFO, "signal %d: stopping", (int)quit_signal);
 

@@ -84,6 +84,11 @@ vgw_ctl_device_json(struct vgw_device *dev)
 			  (json_int_t)in.protocol_features, "connects", (json_int_t)in.connects,
 			  "disconnects", (json_int_t)in.disconnects, "msgs_refused",
 			  (json_int_t)in.msgs_refused, "phase", phase_of(dev->name)));
+	if (dev->vhost) {
+		/* guest memory shrunk under the mapping (stopped until remapped) */
+		json_object_set_new(d, "memory_faults", json_integer((json_int_t)in.mem_faults));
+		json_object_set_new(d, "memory_fault", json_boolean(in.mem_fault));
+	}
 	if (cd != NULL && cd->pm.phase == VGW_PHASE_FAILED)
 		json_object_set_new(d, "failed_reason", json_string(cd->pm.reason));
 	return d;

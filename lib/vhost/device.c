@@ -4,6 +4,7 @@
  * the publication of each device to the workers. The lock rules are in
  * vgw_device.h. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -179,7 +180,8 @@ vgw_device_unregister(struct vgw_device *dev)
 void
 vgw_device_publish(struct vgw_device *dev)
 {
-	int vid = dev->suspended || dev->remap ? -1 : atomic_load(&dev->ready_vid);
+	int vid =
+		dev->suspended || dev->remap || dev->mem_fault ? -1 : atomic_load(&dev->ready_vid);
 
 	if (atomic_load(&dev->vid) == vid)
 		return;
@@ -209,6 +211,7 @@ vgw_device_on_connect(struct vgw_device *dev, int vid)
 	} else {
 		atomic_store(&dev->conn_vid, vid);
 		dev->connects++;
+		dev->mem_fault = false; /* a new front-end, new memory */
 	}
 	pthread_mutex_unlock(&dev->lock);
 	if (ret == 0)
@@ -322,6 +325,33 @@ vgw_device_on_remap(struct vgw_device *dev, int vid, const struct vgw_vhost_msg 
 	DEV_LOG(dev, INFO, "%s done: device resumed", name);
 }
 
+void
+vgw_device_mem_fault(struct vgw_device *dev, uintptr_t addr)
+{
+	pthread_mutex_lock(&dev->lock);
+	dev->mem_faults++;
+	dev->mem_fault = true;
+	vgw_device_publish(dev);
+	pthread_mutex_unlock(&dev->lock);
+	DEV_LOG(dev, ERR,
+		"the front-end shrank the file of its guest memory or dirty log under our "
+		"mapping (access at 0x%" PRIxPTR "): that mapping now reads zeros; the "
+		"device is stopped until the front-end maps its memory again or reconnects",
+		addr);
+}
+
+void
+vgw_device_mem_restored(struct vgw_device *dev)
+{
+	pthread_mutex_lock(&dev->lock);
+	if (dev->mem_fault) {
+		dev->mem_fault = false;
+		vgw_device_publish(dev);
+		DEV_LOG(dev, NOTICE, "guest memory mapped again after a fault: device given back");
+	}
+	pthread_mutex_unlock(&dev->lock);
+}
+
 /* --- the operator and the readers -------------------------------------- */
 
 int
@@ -350,6 +380,8 @@ vgw_device_info(struct vgw_device *dev, struct vgw_device_info *in, struct json_
 	in->vid = atomic_load(&dev->ready_vid);
 	in->ready = in->vid >= 0;
 	in->suspended = dev->suspended;
+	in->mem_fault = dev->mem_fault;
+	in->mem_faults = dev->mem_faults;
 	in->queues = dev->queues;
 	in->connects = dev->connects;
 	in->disconnects = dev->disconnects;

@@ -68,6 +68,7 @@ struct vgw_device_info {
 	bool connected; /* a front-end is connected (ethdev: started) */
 	bool ready;	/* its rings are set up (new_device) */
 	bool suspended; /* by the operator */
+	bool mem_fault; /* stopped: its front-end shrank guest memory under us */
 	int vid;
 	uint16_t queues;	/* configured queues */
 	uint16_t active_queues; /* queues in the poll lists */
@@ -77,6 +78,7 @@ struct vgw_device_info {
 	uint64_t disconnects;
 	uint64_t refused;      /* second front-ends refused */
 	uint64_t msgs_refused; /* front-end messages refused (app/vhostgw/msgguard.c) */
+	uint64_t mem_faults;   /* guest memory shrunk under the mapping (memguard.c) */
 };
 
 /* A type's operations. Unless noted, called with dev->lock held on the
@@ -187,6 +189,8 @@ struct vgw_device {
 	_Atomic int ready_vid; /* its device, once ready (new_device) */
 	bool suspended;	       /* by the operator */
 	bool remap;	       /* taken away while rte_vhost remaps */
+	bool mem_fault;	       /* taken away: guest memory shrunk under us */
+	uint64_t mem_faults;
 	uint64_t connects;
 	uint64_t disconnects;
 	uint64_t refused;
@@ -214,6 +218,25 @@ int vgw_device_start(struct vgw_device *dev);
  * for it afterwards. It stays in the registry (devices live as long as the
  * process). */
 void vgw_device_unregister(struct vgw_device *dev);
+
+/* Guest memory the front-end shrank under the mapping (memguard.c): log it,
+ * count it and take the device from the workers until the front-end maps
+ * its memory again (vgw_device_mem_restored) or reconnects. Control
+ * thread. */
+void vgw_device_mem_fault(struct vgw_device *dev, uintptr_t addr);
+/* SET_MEM_TABLE done: a device stopped by a fault is given back. */
+void vgw_device_mem_restored(struct vgw_device *dev);
+
+/* SIGBUS from guest memory or a dirty log a front-end shrank under the
+ * mapping (lib/vhost/memguard.c): the handler, installed once at start-up;
+ * the ranges of a device's mappings, set after SET_MEM_TABLE and
+ * SET_LOG_BASE and cleared before SET_MEM_TABLE and at the connection's
+ * end (rte_vhost's message thread); poll: the control thread hands the
+ * devices that faulted to vgw_device_mem_fault. */
+int vgw_memguard_install(void);
+void vgw_memguard_set(const struct vgw_device *dev, int vid);
+void vgw_memguard_clear(const struct vgw_device *dev);
+void vgw_memguard_poll(void);
 
 unsigned int vgw_device_count(void);
 struct vgw_device *vgw_device_at(unsigned int i);

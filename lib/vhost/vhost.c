@@ -727,9 +727,23 @@ hook_common(int vid, void *msg, bool post)
 	} else if (c->msg.request == VGW_VHOST_MSG_SET_VRING_KICK) {
 		inflight_kick(vid, (uint16_t)(payload_u64(c) & 0xff));
 	}
+	/* the mappings a SIGBUS handler may replace: before rte_vhost
+	 * unmaps them, after it mapped new ones */
+	if (c->msg.request == VGW_VHOST_MSG_SET_MEM_TABLE && atomic_load(&dev->conn_vid) == vid) {
+		if (!post)
+			vgw_memguard_clear(dev);
+		else
+			vgw_memguard_set(dev, vid);
+	} else if (post && c->msg.request == VGW_VHOST_MSG_SET_LOG_BASE &&
+		   atomic_load(&dev->conn_vid) == vid) {
+		vgw_memguard_set(dev, vid);
+	}
 	classify(dev, d, c, post);
 	if (d->flags & VGW_VHOST_MSG_F_REMAP)
 		vgw_device_on_remap(dev, vid, &m, post);
+	if (post && c->msg.request == VGW_VHOST_MSG_SET_MEM_TABLE &&
+	    atomic_load(&dev->conn_vid) == vid)
+		vgw_device_mem_restored(dev);
 	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
 }
 
@@ -776,6 +790,7 @@ cb_destroy_connection(int vid)
 
 	/* < 0: not the device's front-end (a refused one) */
 	if (dev != NULL && vgw_device_on_disconnect(dev, vid) == 0) {
+		vgw_memguard_clear(dev); /* rte_vhost unmaps next */
 		inflight_release(dev, vid);
 		vgw_vhost_report(dev->name, VGW_VHOST_EV_DISCONNECTED, vid);
 	}

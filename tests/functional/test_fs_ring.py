@@ -31,7 +31,10 @@ front-end connection, so one FUSE session):
              used_idx), written after SET_INFLIGHT_FD too: the device serves,
              nothing is taken again;
   inflight-bad  GET/SET_INFLIGHT_FD payloads the gateway must refuse, then a
-             normal bring-up on a new connection.
+             normal bring-up on a new connection;
+  shrink     the front-end truncates its guest memory file under the running
+             rings: the gateway lives, logs it once, stops that device
+             (memory_fault) until a new connection, which is served.
 vufront-fs stops at "SYNC <tag>" lines and goes on when we write a line: we
 read the gateway's counters while it is still connected.
 """
@@ -448,6 +451,37 @@ def run_inflight_lie(gw, tool, sock, wd):
     return 1
 
 
+def run_shrink(gw, tool, sock, wd):
+    """The front-end truncates its guest memory under the running rings:
+    the gateway lives, says so once, stops fs1 alone; a new connection
+    (the next scenario) is served."""
+    faults0 = gw.device("fs1").get("memory_faults", 0)
+    fe = Front(tool, sock, "shrink", wd)
+    try:
+        fe.sync("shrunk")
+        deadline = time.time() + 10
+        d = gw.device("fs1")
+        while time.time() < deadline and not d.get("memory_fault"):
+            time.sleep(0.05)
+            d = gw.device("fs1")
+        t.check(gw.proc.alive(), f"the gateway died when guest memory shrank:\n"
+                f"{gw.proc.output()[-3000:]}")
+        t.log(f"shrink: device {d}")
+        t.check(d.get("memory_fault") is True and d.get("memory_faults") == faults0 + 1,
+                f"memory_fault {d.get('memory_fault')}, memory_faults "
+                f"{faults0} -> {d.get('memory_faults')}")
+        out = gw.proc.output()
+        n = out.count("shrank the file of its guest memory")
+        t.check(n == 1, f"the fault logged {n} times, expected once")
+        fe.go()
+        fe.sync("done")
+        fe.go()
+        fe.finish()
+    finally:
+        fe.kill()
+    return 1
+
+
 class PhaseEvents:
     """A control-socket subscription: the phase events, in order."""
 
@@ -644,6 +678,8 @@ def main():
                  ("inflight-lie", lambda: run_inflight_lie(gw, tool, sock, wd)),
                  ("migrate", lambda: run_migrate(gw, tool, sock, wd, share)),
                  ("migrate-ctl", lambda: run_migrate(gw, tool, sock, wd, share, via_ctl=True)),
+                 ("shrink", lambda: run_shrink(gw, tool, sock, wd)),
+                 # after shrink: a new connection is served
                  ("many-files", lambda: run_many_files(gw, tool, sock, wd))]
     only = os.environ.get("VGW_FS_RING_ONLY")
     for name, fn in scenarios:

@@ -222,6 +222,16 @@ rte_vhost_get_mem_table(int vid, struct rte_vhost_memory **mem)
 	return 0;
 }
 
+/* no dirty log mapped here */
+int
+rte_vhost_get_log_base(int vid, uint64_t *log_base, uint64_t *log_size)
+{
+	(void)vid;
+	*log_base = 0;
+	*log_size = 0;
+	return -1;
+}
+
 void
 rte_vhost_log_write(int vid, uint64_t addr, uint64_t len)
 {

@@ -97,6 +97,9 @@
  *              files; one JSON line per operation (see
  *              vufront_fs_bench.c). Its bring-up asks for the protocol
  *              features above but requires none of them.
+ *   shrink     the front-end truncates its guest memory file under the
+ *              running rings (SYNC shrunk): the back-end must live on
+ *              (vufront_fs_shrink.c).
  *   hostile    a guest that lies in FUSE requests (SYNC counts after INIT):
  *              bad names in every opcode that takes one, symlinks leading
  *              out of the share, node ids and handles never given, FORGETs
@@ -138,7 +141,7 @@ fs_usage(FILE *out)
 		"                  [--op OP[:DEPTH],... --depth N --seconds S --file-size N\n"
 		"                   --lookup-files N --max-files N --name-prefix P]\n"
 		"SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
-		"resubmit-used, resubmit-late, inflight-bad, inflight-lie, migrate, migrate-ctl (with\n"
+		"resubmit-used, resubmit-late, inflight-bad, inflight-lie, shrink, migrate, migrate-ctl (with\n"
 		"--socket2 PATH: the destination gateway's socket), churn, orphan, bench,\n"
 		"hostile (see the source).\n"
 		"Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
@@ -342,6 +345,7 @@ static const struct fs_scenario fs_scenarios[] = {
 	{ .name = "orphan", .run = scenario_orphan },
 	{ .name = "bench", .run = scenario_bench, .any_backend = true },
 	{ .name = "hostile", .run = scenario_hostile },
+	{ .name = "shrink", .run = scenario_shrink },
 };
 
 static const struct fs_scenario *

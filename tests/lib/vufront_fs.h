@@ -227,6 +227,7 @@ void scenario_remap(struct fs_front *f);
 void scenario_inflight(struct fs_front *f);
 void scenario_inflight_bad(struct fs_front *f);
 void scenario_inflight_lie(struct fs_front *f);
+void scenario_shrink(struct fs_front *f);
 void scenario_resubmit(struct fs_front *f);
 void scenario_migrate(struct fs_front *f);
 void scenario_churn(struct fs_front *f);
