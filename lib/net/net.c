@@ -110,7 +110,30 @@ net_connect(struct vgw_device *dev, int vid)
 
 	atomic_store(&p->ready_rings, 0);
 	atomic_store(&p->tx_queues, 0);
+	/* a RARP asked for on an earlier connection is not sent (as
+	 * rte_vhost's flag, which lives as long as the connection) */
+	atomic_store(&p->rarp_req, 0);
 	return 0;
+}
+
+/* SEND_RARP: the worker that polls the port sends the frame. No lock
+ * (rte_vhost's thread, before its own handler). */
+static void
+net_rarp(struct vgw_device *dev, int vid, const uint8_t mac[6])
+{
+	struct vgw_net_port *p = port_of(dev);
+	uint64_t req = VGW_NET_RARP_REQ;
+
+	if (atomic_load(&dev->conn_vid) != vid)
+		return;
+	for (unsigned int i = 0; i < 6; i++)
+		req |= (uint64_t)mac[i] << (8 * i);
+	atomic_store_explicit(&p->rarp_req, req, memory_order_release);
+	VGW_LOG(net, INFO,
+		"%s: vid %d: SEND_RARP for %02x:%02x:%02x:%02x:%02x:%02x: a RARP goes "
+		"out from this port%s",
+		dev->name, vid, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
+		atomic_load(&dev->vid) == vid ? "" : " once it runs");
 }
 
 /* Free the frames an xconnect held for port p's queues (they came from
@@ -295,6 +318,9 @@ net_stats(struct vgw_device *dev, json_t *o)
 	json_object_set_new(o, "tx_packets", json_integer((json_int_t)tot.tx_pkts));
 	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)tot.tx_bytes));
 	json_object_set_new(o, "drops", json_integer((json_int_t)tot.drops));
+	if (dev->type == VGW_DEV_NET)
+		json_object_set_new(o, "rarp_sent",
+				    json_integer((json_int_t)atomic_load(&p->rarp_sent)));
 	if (p->oc != NULL) {
 		uint64_t ol[4];
 
@@ -321,6 +347,7 @@ static const struct vgw_device_ops net_ops = {
 	.start = net_start,
 	.stop = net_stop,
 	.vring_state = net_vring_state,
+	.rarp = net_rarp,
 	.remap_needed = net_remap_needed,
 	.remap_done = net_remap_done,
 	.describe = net_describe,

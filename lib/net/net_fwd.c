@@ -234,14 +234,40 @@ xc_send(struct vgw_net_port *in, struct vgw_net_held *h, uint16_t q, struct rte_
 	memcpy(h->pkts, pkts + sent, h->n * sizeof(pkts[0]));
 }
 
+/* rte_vhost injects the RARP a front-end asked for (SEND_RARP) first in
+ * a burst from the port's transmit queue: counted when it shows. The
+ * request was set before rte_vhost raised its own flag, which its dequeue
+ * reads with acquire: a burst that has the frame sees the request. */
+static void
+rarp_seen(struct vgw_net_port *in, const struct rte_mbuf *m)
+{
+	uint64_t req = atomic_load_explicit(&in->rarp_req, memory_order_relaxed);
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	uint8_t mac[6];
+
+	if (rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN ||
+	    eh->ether_type != RTE_BE16(RTE_ETHER_TYPE_RARP))
+		return;
+	vgw_net_rarp_mac(req, mac);
+	if (memcmp(eh->src_addr.addr_bytes, mac, sizeof(mac)) != 0)
+		return;
+	if (atomic_compare_exchange_strong_explicit(&in->rarp_req, &req, 0, memory_order_relaxed,
+						    memory_order_relaxed))
+		atomic_fetch_add_explicit(&in->rarp_sent, 1, memory_order_relaxed);
+}
+
 static inline uint16_t
 vhost_rx(struct vgw_net_port *in, uint16_t q, struct rte_mbuf **pkts)
 {
 	int vid = atomic_load_explicit(&in->dev.vid, memory_order_relaxed);
+	uint16_t n;
 
 	if (unlikely(vid < 0))
 		return 0;
-	return vgw_vhost_net_dequeue(vid, 2 * q + 1, vgw_net_pool, pkts, VGW_DP_BURST);
+	n = vgw_vhost_net_dequeue(vid, 2 * q + 1, vgw_net_pool, pkts, VGW_DP_BURST);
+	if (unlikely(n != 0 && atomic_load_explicit(&in->rarp_req, memory_order_relaxed) != 0))
+		rarp_seen(in, pkts[0]);
+	return n;
 }
 
 static inline uint16_t

@@ -23,6 +23,7 @@
 
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
+#include <rte_arp.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
@@ -44,6 +45,9 @@
 /* frames staged for an ethdev port of a one-copy bridge before a send
  * (a pass sends what it staged at its end, or earlier when this fills) */
 #define OC_ETH_STAGE (2 * VGW_DP_BURST)
+/* the RARP frame of a SEND_RARP: rte_net_make_rarp_packet()'s size */
+#define OC_RARP_LEN 64u
+#define OC_HDR_MAX 12u /* the longest virtio-net header */
 
 struct vgw_net_oc {
 	struct vgw_vring tx; /* this device's transmit ring (vring 1) */
@@ -75,14 +79,18 @@ struct vgw_net_oc {
 	 * copied into mbufs (rx_take takes mbufs, a header of 0 bytes, no
 	 * offload: a checksum or segmentation is done here), staged, and
 	 * sent once per pass; a frame from it is read from its mbuf as a
-	 * chain (eth_src) and copied into the receivers' buffers. */
+	 * chain (own_src) and copied into the receivers' buffers. */
 	bool eth;
 	uint16_t eth_port;
 	uint16_t eth_slot;	     /* its stats slot */
 	uint16_t eth_n;		     /* staged */
 	struct vgw_dp_lcore *eth_lc; /* the pass's worker (its tx queue, stats) */
 	struct rte_mbuf *eth_tx[OC_ETH_STAGE];
-	struct vgw_vring_chain eth_src;
+	/* A frame of ours, read as a chain the port's guest or uplink could
+	 * have sent: an ethdev's mbuf, or (a vhost-user port) the RARP of a
+	 * SEND_RARP, built in rarp behind a zeroed virtio-net header. */
+	struct vgw_vring_chain own_src;
+	uint8_t rarp[OC_HDR_MAX + OC_RARP_LEN];
 };
 
 /* --- control plane (the port's dev->lock held) --------------------------- */
@@ -878,6 +886,74 @@ move_frame(struct vgw_net_oc *from, struct vgw_vring_chain *tc, struct vgw_net_o
 	return OC_MOVED;
 }
 
+/* The RARP frame of a SEND_RARP (req: the guest's MAC), as rte_vhost
+ * injects it on the mbuf path (rte_net_make_rarp_packet()): broadcast,
+ * from the guest's MAC, ethertype RARP, a reverse request (RFC 903) with
+ * the MAC as sender and target hardware address and no protocol
+ * addresses; 64 bytes, the rest zero. Built in oc->rarp behind a zeroed
+ * header of the port's size: a chain as if the port's guest had sent it
+ * (a sender's zero header asks for nothing). */
+static struct vgw_vring_chain *
+rarp_chain(struct vgw_net_oc *oc, uint64_t req)
+{
+	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)(oc->rarp + OC_HDR_MAX);
+	struct rte_arp_hdr *ah = (struct rte_arp_hdr *)(eh + 1);
+	struct vgw_vring_chain *c = &oc->own_src;
+	struct rte_ether_addr mac;
+
+	RTE_BUILD_BUG_ON(sizeof(*eh) + sizeof(*ah) > OC_RARP_LEN);
+	vgw_net_rarp_mac(req, mac.addr_bytes);
+	memset(oc->rarp, 0, sizeof(oc->rarp));
+	memset(eh->dst_addr.addr_bytes, 0xff, RTE_ETHER_ADDR_LEN);
+	rte_ether_addr_copy(&mac, &eh->src_addr);
+	eh->ether_type = RTE_BE16(RTE_ETHER_TYPE_RARP);
+	ah->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
+	ah->arp_protocol = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	ah->arp_hlen = RTE_ETHER_ADDR_LEN;
+	ah->arp_plen = 4;
+	ah->arp_opcode = RTE_BE16(RTE_ARP_OP_REVREQUEST);
+	rte_ether_addr_copy(&mac, &ah->arp_data.arp_sha);
+	rte_ether_addr_copy(&mac, &ah->arp_data.arp_tha);
+	c->in_cnt = 1;
+	c->out_cnt = 0;
+	c->iov[0].iov_base = oc->rarp + OC_HDR_MAX - oc->hdr_len;
+	c->iov[0].iov_len = oc->hdr_len + OC_RARP_LEN;
+	c->in_len = (uint32_t)c->iov[0].iov_len;
+	c->out_len = 0;
+	return c;
+}
+
+/* An xconnect's RARP (SEND_RARP on port in): into the peer's receive
+ * ring ahead of the guest's next frames, counted as a frame the guest
+ * sent. OC_NO_ROOM: the request stays for the next pass, and nothing is
+ * taken from the guest's ring behind it meanwhile. */
+static int
+xc_rarp(struct vgw_net_port *in, bool down, struct vgw_dp_qstats *rs, struct vgw_dp_qstats *ts)
+{
+	struct vgw_net_oc *from = in->oc, *to = in->peer->oc;
+	uint64_t req = atomic_load_explicit(&in->rarp_req, memory_order_relaxed);
+	uint32_t bytes = 0, segs = 0;
+	int ret;
+
+	from->tx_seg_off = 0;
+	ret = down ? OC_DROP : move_frame(from, rarp_chain(from, req), to, &bytes, &segs);
+	if (ret == OC_NO_ROOM)
+		return ret;
+	/* (a request for another MAC that came meanwhile goes next pass) */
+	atomic_compare_exchange_strong_explicit(&in->rarp_req, &req, 0, memory_order_relaxed,
+						memory_order_relaxed);
+	atomic_fetch_add_explicit(&in->rarp_sent, 1, memory_order_relaxed);
+	rs->rx_pkts++;
+	rs->rx_bytes += OC_RARP_LEN;
+	if (ret == OC_MOVED) {
+		ts->tx_pkts += segs;
+		ts->tx_bytes += bytes;
+	} else {
+		ts->drops++;
+	}
+	return ret;
+}
+
 /* The common case of an xconnect, batched: frames of a sender offered no
  * offload (its header asks for nothing), each into one receive chain that
  * holds it. Every receive chain is taken first and its first line fetched
@@ -990,6 +1066,7 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	bool open = out_vid >= 0 &&
 		    (atomic_load_explicit(&out->ready_rings, memory_order_relaxed) & 1) != 0;
 	uint16_t moved = 0, done = 0;
+	bool rarp = false;
 
 	if (from->call_tx)
 		from->call_tx = ring_call(&from->tx);
@@ -1003,8 +1080,18 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	vgw_vring_log_check(&from->tx);
 	if (!down)
 		vgw_vring_log_check(&to->rx);
-	if (from->tx_off == from->tx_n)
+	if (from->tx_off == from->tx_n) {
+		/* SEND_RARP: the frame goes first (nothing is held) */
+		if (unlikely(atomic_load_explicit(&in->rarp_req, memory_order_relaxed) != 0)) {
+			int ret = xc_rarp(in, down, rs, ts);
+
+			if (ret == OC_NO_ROOM)
+				return 0;
+			rarp = true;
+			moved += ret == OC_MOVED;
+		}
 		tx_take(from, rs);
+	}
 	if (!down && from->tx_off < from->tx_n) {
 		uint16_t k;
 
@@ -1042,7 +1129,7 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 			ts->drops++;
 		}
 	}
-	if (done == 0 && moved == 0)
+	if (done == 0 && moved == 0 && !rarp)
 		return 0;
 	if (done != 0) {
 		vgw_vring_publish(&from->tx);
@@ -1054,7 +1141,7 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 		if (moved != 0)
 			from->call_peer_rx = ring_call(&to->rx);
 	}
-	return done != 0 ? done : moved;
+	return done != 0 ? done : moved != 0 ? moved : 1;
 }
 
 /* --- one-copy bridge ----------------------------------------------------
@@ -1185,6 +1272,23 @@ obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 	return from->tx_n;
 }
 
+/* SEND_RARP on the port in slot self: its RARP learned and flooded as a
+ * frame its guest sent, ahead of the guest's next frames. */
+static inline uint16_t
+obr_rarp(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
+{
+	struct vgw_net_port *in = br->ports[self];
+	struct vgw_dp_qstats *rs = &ps->lc->stats[vgw_net_slot(in, 0)];
+	uint64_t req = atomic_exchange_explicit(&in->rarp_req, 0, memory_order_relaxed);
+
+	if (req == 0)
+		return 0;
+	/* (the frame is well formed: never OC_BAD) */
+	obr_route(br, self, in->oc, rarp_chain(in->oc, req), ps, rs);
+	atomic_fetch_add_explicit(&in->rarp_sent, 1, memory_order_relaxed);
+	return 1;
+}
+
 /* A burst from each receive queue of the ethdev port in slot self: each
  * frame read from its mbuf and copied into its receivers' buffers. */
 static inline uint16_t
@@ -1192,7 +1296,7 @@ obr_eth_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 {
 	struct vgw_net_port *in = br->ports[self];
 	struct vgw_net_oc *from = in->oc;
-	struct vgw_vring_chain *tc = &from->eth_src;
+	struct vgw_vring_chain *tc = &from->own_src;
 	uint16_t work = 0;
 
 	for (uint16_t q = 0; q < in->dev.queues; q++) {
@@ -1260,10 +1364,19 @@ vgw_net_poll_oc_bridge(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 		if (ps.open[s])
 			vgw_vring_log_check(&oc->rx);
 	}
-	for (uint16_t s = 0; s < np; s++)
-		if (live[s])
-			work += br->ports[s]->oc->eth ? obr_eth_port(br, s, &ps) :
-							obr_port(br, s, &ps);
+	for (uint16_t s = 0; s < np; s++) {
+		struct vgw_net_port *p = br->ports[s];
+
+		if (!live[s])
+			continue;
+		if (p->oc->eth) {
+			work += obr_eth_port(br, s, &ps);
+			continue;
+		}
+		if (unlikely(atomic_load_explicit(&p->rarp_req, memory_order_relaxed) != 0))
+			work += obr_rarp(br, s, &ps);
+		work += obr_port(br, s, &ps);
+	}
 	for (uint16_t s = 0; s < np; s++) {
 		struct vgw_net_oc *oc = br->ports[s]->oc;
 

@@ -36,6 +36,13 @@ struct vgw_net_port {
 	 * ring the front-end enabled (a guest may use fewer than it has). */
 	_Atomic uint16_t tx_queues;
 	_Atomic uint32_t ready_rings; /* bit per vring, rte_vhost's thread */
+	/* A RARP the front-end asked for (SEND_RARP) and not sent yet: the
+	 * guest's MAC (byte i in bits 8i..8i+7) with VGW_NET_RARP_REQ, or 0.
+	 * Set by rte_vhost's thread, taken by the worker that polls the
+	 * port (one-copy: it injects the frame at the start of a pass; mbuf
+	 * path: rte_vhost injects it, the worker counts it when it shows). */
+	_Atomic uint64_t rarp_req;
+	_Atomic uint64_t rarp_sent; /* RARP frames injected for the front-end */
 	/* Up by the gateway's account: a device is ready, from before it is
 	 * published to the workers until it stops. A peer that is up but not
 	 * (yet) published gets back-pressure, one that is down gets drops. */
@@ -50,6 +57,16 @@ struct vgw_net_port {
 	_Atomic uint64_t held_drops[VGW_MAX_QUEUES];
 	struct vgw_net_held held[VGW_MAX_QUEUES]; /* xconnect, per queue */
 };
+
+#define VGW_NET_RARP_REQ (1ULL << 48)
+
+/* The guest MAC of a RARP request. */
+static inline void
+vgw_net_rarp_mac(uint64_t req, uint8_t mac[6])
+{
+	for (unsigned int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)(req >> (8 * i));
+}
 
 struct vgw_net_bridge {
 	char name[VGW_NAME_MAX];

@@ -103,6 +103,11 @@ struct vgw_device_ops {
 	void (*quiesce)(struct vgw_device *dev);
 	/* rte_vhost's vring_state_changed, WITHOUT dev->lock (see above). */
 	int (*vring_state)(struct vgw_device *dev, int vid, uint16_t vring, int enable);
+	/* SEND_RARP of the front-end of vid (after a live migration, for a
+	 * guest without VIRTIO_NET_F_GUEST_ANNOUNCE): announce the guest's
+	 * MAC, mac, as if the guest had sent a RARP. Before rte_vhost
+	 * handles the message, WITHOUT dev->lock (it only sets an atomic). */
+	void (*rarp)(struct vgw_device *dev, int vid, const uint8_t mac[6]);
 	/* Guest memory change on a ready device (a message flagged
 	 * VGW_VHOST_MSG_F_REMAP). remap_needed, before rte_vhost handles it:
 	 * true if the device must be taken away meanwhile; NULL: rte_vhost

@@ -146,7 +146,7 @@ ring_stopped(struct vgw_device *dev, uint64_t ring)
 
 /* The phase machine input of a message, from its row in the table. */
 static void
-classify(struct vgw_device *dev, const struct vgw_vhost_msg_desc *d,
+classify(struct vgw_device *dev, int vid, const struct vgw_vhost_msg_desc *d,
 	 const struct vgw_vhu_msg_context *c, bool post)
 {
 	uint64_t ring = 1ULL << (payload_u64(c) & 63);
@@ -181,8 +181,15 @@ classify(struct vgw_device *dev, const struct vgw_vhost_msg_desc *d,
 			vgw_vhost_report(dev->name, VGW_VHOST_EV_STATUS_RESET, 0);
 		break;
 	case VGW_VHOST_IN_RARP:
-		if (!post)
-			vgw_vhost_report(dev->name, VGW_VHOST_EV_RARP, 0);
+		if (post)
+			break;
+		vgw_vhost_report(dev->name, VGW_VHOST_EV_RARP, 0);
+		/* the guest's MAC: the first 6 bytes of the u64 payload.
+		 * Before rte_vhost's handler raises its own flag (the mbuf
+		 * path's dequeue injects the frame then): the device's
+		 * request is visible to whoever sees that flag. */
+		if (dev->ops->rarp != NULL && c->msg.size >= sizeof(uint64_t))
+			dev->ops->rarp(dev, vid, c->msg.payload);
 		break;
 	default:
 		break;
@@ -738,7 +745,7 @@ hook_common(int vid, void *msg, bool post)
 		   atomic_load(&dev->conn_vid) == vid) {
 		vgw_memguard_set(dev, vid);
 	}
-	classify(dev, d, c, post);
+	classify(dev, vid, d, c, post);
 	if (d->flags & VGW_VHOST_MSG_F_REMAP)
 		vgw_device_on_remap(dev, vid, &m, post);
 	if (post && c->msg.request == VGW_VHOST_MSG_SET_MEM_TABLE &&
