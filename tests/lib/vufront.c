@@ -999,6 +999,16 @@ vufront_set_status(struct vufront *vu, uint8_t status)
 }
 
 int
+vufront_send_rarp(struct vufront *vu, const uint8_t mac[6])
+{
+	struct vufront_msg msg;
+
+	vufront_msg_init(&msg, VUFRONT_SEND_RARP, sizeof(uint64_t));
+	memcpy(msg.payload.raw, mac, 6);
+	return vufront_req_noreply(vu, &msg);
+}
+
+int
 vufront_get_status(struct vufront *vu, uint64_t *status)
 {
 	return vufront_req_get_u64(vu, VUFRONT_GET_STATUS, status);

@@ -395,6 +395,9 @@ int vufront_set_owner(struct vufront *vu);
 int vufront_reset_owner(struct vufront *vu);
 int vufront_get_queue_num(struct vufront *vu, uint64_t *num);
 int vufront_set_status(struct vufront *vu, uint8_t status);
+/* SEND_RARP: the guest's MAC in the first 6 bytes of the u64 payload (as
+ * QEMU sends it after a migration, for a guest without GUEST_ANNOUNCE). */
+int vufront_send_rarp(struct vufront *vu, const uint8_t mac[6]);
 int vufront_get_status(struct vufront *vu, uint64_t *status);
 int vufront_set_vring_num(struct vufront *vu, unsigned int idx, unsigned int num);
 int vufront_set_vring_base(struct vufront *vu, unsigned int idx, unsigned int base);

@@ -76,6 +76,13 @@
  * must be dirty, those of them that are not, dirty pages outside them);
  * exit 1 if M > 0.
  *
+ * --rarp MAC: negotiate the RARP protocol feature (exit 2 if the back-end
+ * does not offer it) and, once "ready" is printed, send SEND_RARP with MAC
+ * (as QEMU does after a live migration for a guest without
+ * GUEST_ANNOUNCE): the back-end then sends a RARP from the guest's MAC as
+ * if the guest had. "rarp" is printed once the message went (and, with
+ * REPLY_ACK, was acked).
+ *
  * Output on stdout: "ready" once the device is up (RX buffers posted) (with
  * --hostile, then "features=0x..": those negotiated), then "sent=N
  * received=M" (plus " bytes=B" with --recv-bytes, then " bad=K" with
@@ -193,6 +200,8 @@ struct net_opts {
 	bool features_set;
 	uint64_t features;
 	bool log_check;
+	bool rarp;
+	uint8_t rarp_mac[6];
 };
 
 static void
@@ -207,7 +216,7 @@ net_usage(FILE *f)
 		"                   [--verify] [--graceful] [--ring-size N] [--buf-size B]\n"
 		"                   [--burst B] [--mem-mb M] [--mrg-rxbuf]\n"
 		"                   [--features MASK] [--protocol-features MASK] [--hostile N]\n"
-		"                   [--log-check]\n"
+		"                   [--log-check] [--rarp MAC]\n"
 		"  --send N        send N frames (round robin over the queue pairs)\n"
 		"  --size S        frame length in bytes, %u..%u (default 64); with --offload\n"
 		"                  55..65549 (csum, tso4) or 75..65589 (tso6);\n"
@@ -253,7 +262,9 @@ net_usage(FILE *f)
 		"                  more bad chain; adds INDIRECT_DESC to the features\n"
 		"  --log-check     dirty logging on from the start (adds LOG_SHMFD to the\n"
 		"                  protocol features); every buffer and used entry the\n"
-		"                  device wrote must be logged (one queue pair)\n",
+		"                  device wrote must be logged (one queue pair)\n"
+		"  --rarp MAC      once ready, SEND_RARP with MAC (adds RARP to the\n"
+		"                  protocol features)\n",
 		NET_MIN_SIZE, NET_MAX_SIZE);
 }
 
@@ -335,6 +346,7 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 		{ "features", required_argument, NULL, 'F' },
 		{ "hostile", required_argument, NULL, 'H' },
 		{ "log-check", no_argument, NULL, 'L' },
+		{ "rarp", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -506,6 +518,11 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 			break;
 		case 'L':
 			o->log_check = true;
+			break;
+		case 'A':
+			if (net_parse_mac("rarp", optarg, o->rarp_mac) < 0)
+				return -EINVAL;
+			o->rarp = true;
 			break;
 		case 'h':
 			net_usage(stdout);
@@ -1391,6 +1408,8 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 		conf.dev.neg.features |= VUFRONT_BIT(VUFRONT_F_INDIRECT_DESC);
 	if (o->log_check)
 		conf.dev.neg.protocol_features |= VUFRONT_BIT(VUFRONT_PF_LOG_SHMFD);
+	if (o->rarp)
+		conf.dev.neg.protocol_features |= VUFRONT_BIT(VUFRONT_PF_RARP);
 	ret = vufront_net_start(vu, &conf);
 	if (ret < 0)
 		return ret;
@@ -1438,6 +1457,19 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 	if (o->hostile != 0)
 		printf("features=0x%llx\n", (unsigned long long)vufront_features(vu));
 	fflush(stdout);
+	if (o->rarp) {
+		if (!(vufront_protocol_features(vu) & VUFRONT_BIT(VUFRONT_PF_RARP))) {
+			fprintf(stderr, "vufront-net: --rarp: the back-end offers no RARP "
+					"protocol feature\n");
+			st->feat_missing = true;
+			return -ENOTSUP;
+		}
+		ret = vufront_send_rarp(vu, o->rarp_mac);
+		if (ret < 0)
+			return ret;
+		printf("rarp\n");
+		fflush(stdout);
+	}
 
 	last_progress = net_now_ms();
 	st->t0_us = net_now_us();
