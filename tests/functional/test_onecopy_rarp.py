@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""onecopy_rarp: SEND_RARP makes the port's link receive a RARP from the
+guest's MAC, as if the guest had sent it (after a live migration QEMU sends
+SEND_RARP for a guest without VIRTIO_NET_F_GUEST_ANNOUNCE, so that
+switches learn where the guest now is).
+
+On the mbuf path rte_vhost injects the frame itself (first in a burst of
+rte_vhost_dequeue_burst); a one-copy port never dequeues through rte_vhost,
+so lib/net/net_oc.c injects it. Four links, each on a gateway of its own,
+every check the same on both paths:
+
+- bridge-one, bridge-mbuf: bridge br0 of vhost-user net devices A and B
+  (vufront-net front-ends) and up0, a net_tap uplink in a network namespace
+  the test creates. A's front-end negotiates the RARP protocol feature and
+  sends SEND_RARP with MAC R (A sends nothing else):
+  1. B and the kernel on the tap each receive exactly one frame: the RARP
+     (broadcast, from R, ethertype 0x8035, a reverse request with R as
+     sender and target hardware address, no IP addresses, 64 bytes);
+     A's rarp_sent and rx_packets are 1.
+  2. The bridge learned R on A: a unicast to R from the kernel reaches A
+     and not B, a unicast to R from B reaches A and not the kernel (each
+     followed by a broadcast on the same path, which the other port does
+     get: had the unicast been flooded, it would have arrived first).
+- xconnect-one, xconnect-mbuf: A and B cross-connected; B receives exactly
+  the RARP.
+The 22 bytes after the RARP header are zero on the one-copy path; rte_vhost
+leaves whatever its mbuf held there, so they are not compared on the mbuf
+path.
+"""
+import os
+import struct
+import subprocess
+import sys
+import time
+
+import vgwtest as t
+
+MAC_R = "52:54:00:12:34:56"  # the migrated guest's
+MAC_B, MAC_U = "02:00:00:00:00:0b", "02:00:00:00:00:77"
+BCAST = "ff:ff:ff:ff:ff:ff"
+IFACE = "vgwrarp0"
+ETH_TYPE = 0x88B5
+TIMEOUT_MS = "60000"
+
+# Frames of ethertype RARP or 0x88B5 received on an interface (not those it
+# sent), one hex line each, until N or a deadline: IFACE N OUTFILE SECONDS
+CAPTURE = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
+s.bind((sys.argv[1], 0))
+s.settimeout(0.5)
+want, out, deadline = int(sys.argv[2]), open(sys.argv[3], "w"), time.time() + float(sys.argv[4])
+print("listening", flush=True)
+n = 0
+while n < want and time.time() < deadline:
+    try:
+        data, addr = s.recvfrom(65535)
+    except socket.timeout:
+        continue
+    if addr[2] == socket.PACKET_OUTGOING or data[12:14] not in (b"\x80\x35", b"\x88\xb5"):
+        continue
+    out.write(data.hex() + "\n"); out.flush()
+    n += 1
+"""
+
+
+def rarp_frame(m):
+    """rte_net_make_rarp_packet()'s frame for MAC m: its first 42 bytes."""
+    r = t.mac(m)
+    return (b"\xff" * 6 + r + struct.pack("!H", 0x8035) +
+            struct.pack("!HHBBH", 1, 0x0800, 6, 4, 3) + r + b"\0" * 4 + r + b"\0" * 4)
+
+
+def check_rarp(name, who, f, one_copy):
+    want = rarp_frame(MAC_R)
+    t.check(len(f) == 64 and f[:42] == want,
+            f"{name}: {who} got {f.hex()}, expected the RARP {want.hex()} "
+            f"and padding to 64 bytes")
+    if one_copy:
+        t.check(f[42:] == b"\0" * 22, f"{name}: {who}: the RARP's padding is not zero: "
+                f"{f[42:].hex()}")
+
+
+def read_hex(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [bytes.fromhex(x) for x in f.read().split()]
+
+
+def start_link(binary, name, devs, link, netns=None):
+    wd = t.workdir("onecopy_rarp-" + name)
+    sock = {d: os.path.join(wd, f"{d}.sock") for d in ("A", "B")}
+    devices = [{"name": d, "type": "net", "socket": sock[d]} for d in ("A", "B")]
+    if "up0" in devs:
+        devices.append({"name": "up0", "type": "ethdev",
+                        "devargs": f"net_tap0,iface={IFACE}"})
+    cfg = {"runtime_dir": wd, "devices": devices, "links": [link]}
+    gw = t.Gateway(binary, wd, cfg, netns=netns).start()
+    copy = "one" if link.get("one_copy") else "mbuf"
+    for d in ("A", "B"):
+        got = gw.device(d).get("copy")
+        t.check(got == copy, f"{name}: device {d}: copy {got!r}, expected {copy!r}")
+    return wd, sock, gw
+
+
+def announce(gw, tool, wd, name, sock, recv):
+    """A's front-end: SEND_RARP with MAC_R once ready, then receive recv
+    frames; returns it once the gateway sent the RARP."""
+    a = t.VufrontNet(tool, wd, f"{name}-a", ["--socket", sock, "--rarp", MAC_R, "--recv",
+                                             str(recv), "--dump", os.path.join(wd, "a.hex"),
+                                             "--timeout-ms", TIMEOUT_MS])
+    a.wait_ready()
+    t.check(a.proc.wait_output(r"(?m)^rarp$", 30),
+            f"{name}: A's front-end sent no SEND_RARP:\n{a.proc.output()[-2000:]}")
+    gw.wait_counter("A", "rarp_sent", 1)
+    return a
+
+
+def check_counters(gw, name, expect_tx_b):
+    sa, sb = gw.stats("A"), gw.stats("B")
+    t.check(sa["rarp_sent"] == 1, f"{name}: A's rarp_sent {sa['rarp_sent']}, expected 1")
+    t.check(sa["rx_packets"] == 1 and sa["rx_bytes"] == 64,
+            f"{name}: A took {sa['rx_packets']} frames ({sa['rx_bytes']} bytes) from its "
+            f"guest, expected the RARP alone (1, 64 bytes)")
+    t.check(sb["rarp_sent"] == 0, f"{name}: B's rarp_sent {sb['rarp_sent']}")
+    t.check(sb["tx_packets"] == expect_tx_b and sb["drops"] == 0,
+            f"{name}: B got {sb['tx_packets']} frames, {sb['drops']} dropped, "
+            f"expected {expect_tx_b}, 0")
+    for d, s in (("A", sa), ("B", sb)):
+        t.check(s.get("malformed", 0) == 0, f"{name}: {d} counted malformed chains: {s}")
+    return sa, sb
+
+
+def xconnect(binary, tool, name, one_copy):
+    link = {"xconnect": ["A", "B"], "one_copy": one_copy}
+    wd, sock, gw = start_link(binary, name, ("A", "B"), link)
+    b_hex = os.path.join(wd, "b.hex")
+    b = t.VufrontNet(tool, wd, f"{name}-b", ["--socket", sock["B"], "--recv", "1",
+                                             "--dump", b_hex, "--timeout-ms", TIMEOUT_MS])
+    b.wait_ready()
+    # (A waits for a frame that never comes: connected until stopped)
+    a = announce(gw, tool, wd, name, sock["A"], 1)
+    b.finish()
+    got = read_hex(b_hex)
+    t.check(len(got) == 1, f"{name}: B got {len(got)} frames, expected the RARP")
+    check_rarp(name, "B", got[0], one_copy)
+    check_counters(gw, name, 1)
+    a.proc.stop()
+    a.proc.check_sanitizer()
+    t.log(f"{name}: SEND_RARP on A: B got the RARP from {MAC_R}, A's rarp_sent 1")
+    gw.stop()
+
+
+def bridge(binary, tool, name, one_copy):
+    ns = f"vgwrarp{os.getpid()}"
+    t.sh("ip", "netns", "add", ns)
+    try:
+        bridge_ns(binary, tool, name, one_copy, ns)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def bridge_ns(binary, tool, name, one_copy, ns):
+    for key in ("all", "default"):
+        t.sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1")
+    link = {"bridge": "br0", "ports": ["A", "B", "up0"], "one_copy": one_copy}
+    wd, sock, gw = start_link(binary, name, ("A", "B", "up0"), link, netns=ns)
+    t.sh("ip", "netns", "exec", ns, "ip", "link", "set", IFACE, "up")
+    gw.wait_ready(["up0"])
+    # the kernel: the RARP, then B's broadcast (and nothing between)
+    k_hex = os.path.join(wd, "kernel.hex")
+    cap = t.Proc("capture", [sys.executable, "-c", CAPTURE, IFACE, "2", k_hex, "120"], wd,
+                 netns=ns)
+    t.check(cap.wait_output("listening", 10), f"capture did not start: {cap.output()}")
+    # B: the RARP, then the kernel's broadcast (not its unicast to R)
+    b_hex = os.path.join(wd, "b.hex")
+    b = t.VufrontNet(tool, wd, f"{name}-b", ["--socket", sock["B"], "--recv", "2",
+                                             "--dump", b_hex, "--timeout-ms", TIMEOUT_MS])
+    b.wait_ready()
+    # A: the kernel's unicast and broadcast, then B's
+    a = announce(gw, tool, wd, name, sock["A"], 4)
+    t.wait_for(f"{name}: the RARP on {IFACE}", lambda: len(read_hex(k_hex)) >= 1, 30)
+    check_rarp(name, f"the kernel on {IFACE}", read_hex(k_hex)[0], one_copy)
+    t.check(gw.stats("up0")["tx_packets"] == 1,
+            f"{name}: up0 sent {gw.stats('up0')['tx_packets']} frames, expected the RARP")
+
+    # 2a: the kernel -> R: to A only
+    from_k = [t.frame(MAC_R, MAC_U, 100, 1, ETH_TYPE), t.frame(BCAST, MAC_U, 100, 2, ETH_TYPE)]
+    send_hex = os.path.join(wd, "send.hex")
+    with open(send_hex, "w") as f:
+        f.writelines(x.hex() + "\n" for x in from_k)
+    t.sh("ip", "netns", "exec", ns, sys.executable, "-c", t.PACKET_SEND, IFACE, send_hex)
+    b.finish()
+    got_b = read_hex(b_hex)
+    t.check(len(got_b) == 2, f"{name}: B got {len(got_b)} frames, expected 2")
+    check_rarp(name, "B", got_b[0], one_copy)
+    t.check(got_b[1] == from_k[1], f"{name}: B's second frame {got_b[1].hex()}, expected the "
+            f"kernel's broadcast (its unicast to {MAC_R} is A's alone)")
+
+    # 2b: B -> R: to A only; then a broadcast the kernel gets
+    sent = []
+    for i, dst in enumerate((MAC_R, BCAST)):
+        sent_hex = os.path.join(wd, f"b-sent-{i}.hex")
+        s = t.VufrontNet(tool, wd, f"{name}-b-send-{i}",
+                         ["--socket", sock["B"], "--send", "1", "--size", "80", "--seed",
+                          str(10 + i), "--src", MAC_B, "--dst", dst, "--dump-sent", sent_hex,
+                          "--timeout-ms", TIMEOUT_MS])
+        s.wait_ready()
+        s.finish()
+        sent += read_hex(sent_hex)
+    t.check(len(sent) == 2, f"{name}: B's front-ends sent {len(sent)} frames, expected 2")
+    a.finish()
+    got_a = read_hex(os.path.join(wd, "a.hex"))
+    t.check(got_a == from_k + sent,
+            f"{name}: A got {[f.hex()[:28] for f in got_a]}, expected the kernel's unicast "
+            f"and broadcast, then B's (dst, src: "
+            f"{[f.hex()[:28] for f in from_k + sent]})")
+    t.check(cap.wait(30) is not None, f"{name}: the kernel got {len(read_hex(k_hex))} of 2 "
+            f"frames: {[f.hex()[:28] for f in read_hex(k_hex)]}")
+    got_k = read_hex(k_hex)
+    t.check(len(got_k) == 2 and got_k[1] == sent[1],
+            f"{name}: the kernel's second frame {got_k[-1].hex()[:28]}, expected B's "
+            f"broadcast (its unicast to {MAC_R} is A's alone)")
+    sa, sb = check_counters(gw, name, 2)
+    su = gw.stats("up0")
+    t.check(su["tx_packets"] == 2 and su["drops"] == 0,
+            f"{name}: up0 sent {su['tx_packets']} frames, dropped {su['drops']}, expected 2, 0")
+    t.check(sa["tx_packets"] == 4, f"{name}: A got {sa['tx_packets']} frames, expected 4")
+    t.log(f"{name}: SEND_RARP on A: B and the kernel got the RARP from {MAC_R}; the bridge "
+          f"learned it on A (unicasts from the kernel and from B reached A alone); "
+          f"A's rarp_sent 1")
+    gw.stop()
+
+
+def main():
+    binary, tool = sys.argv[1], os.path.abspath(sys.argv[2])
+    for one_copy in (True, False):
+        suffix = "one" if one_copy else "mbuf"
+        xconnect(binary, tool, f"xconnect-{suffix}", one_copy)
+        bridge(binary, tool, f"bridge-{suffix}", one_copy)
+
+
+if __name__ == "__main__":
+    t.run(main)
