@@ -21,8 +21,10 @@ every check the same on both paths:
      and not B, a unicast to R from B reaches A and not the kernel (each
      followed by a broadcast on the same path, which the other port does
      get: had the unicast been flooded, it would have arrived first).
-- xconnect-one, xconnect-mbuf: A and B cross-connected; B receives exactly
-  the RARP.
+- xconnect-one, xconnect-mbuf: A and B cross-connected, A suspended by the
+  operator when its front-end sends SEND_RARP (its device does not run, as
+  at a migration's destination before the incoming VM starts its rings):
+  nothing is sent meanwhile; once A is resumed B receives exactly the RARP.
 The 22 bytes after the RARP header are zero on the one-copy path; rte_vhost
 leaves whatever its mbuf held there, so they are not compared on the mbuf
 path.
@@ -105,15 +107,24 @@ def start_link(binary, name, devs, link, netns=None):
     return wd, sock, gw
 
 
-def announce(gw, tool, wd, name, sock, recv):
+def announce(gw, tool, wd, name, sock, recv, suspended=False):
     """A's front-end: SEND_RARP with MAC_R once ready, then receive recv
-    frames; returns it once the gateway sent the RARP."""
+    frames; returns it once the gateway sent the RARP. suspended: A is
+    suspended by the operator meanwhile (its device does not run): the
+    RARP waits for the resume."""
     a = t.VufrontNet(tool, wd, f"{name}-a", ["--socket", sock, "--rarp", MAC_R, "--recv",
                                              str(recv), "--dump", os.path.join(wd, "a.hex"),
                                              "--timeout-ms", TIMEOUT_MS])
     a.wait_ready()
+    # (acked: the gateway handled the message)
     t.check(a.proc.wait_output(r"(?m)^rarp$", 30),
             f"{name}: A's front-end sent no SEND_RARP:\n{a.proc.output()[-2000:]}")
+    if suspended:
+        sa = gw.stats("A")
+        t.check(sa["rarp_sent"] == 0 and sa["rx_packets"] == 0,
+                f"{name}: a RARP sent for A while it is suspended: {sa}")
+        r = gw.ctl("resume", device="A")
+        t.check(r["ok"], f"{name}: resume A: {r}")
     gw.wait_counter("A", "rarp_sent", 1)
     return a
 
@@ -136,12 +147,16 @@ def check_counters(gw, name, expect_tx_b):
 def xconnect(binary, tool, name, one_copy):
     link = {"xconnect": ["A", "B"], "one_copy": one_copy}
     wd, sock, gw = start_link(binary, name, ("A", "B"), link)
+    # A's device does not run when SEND_RARP comes (as at a migration's
+    # destination, where it may come before the incoming VM starts)
+    r = gw.ctl("suspend", device="A")
+    t.check(r["ok"], f"{name}: suspend A: {r}")
     b_hex = os.path.join(wd, "b.hex")
     b = t.VufrontNet(tool, wd, f"{name}-b", ["--socket", sock["B"], "--recv", "1",
                                              "--dump", b_hex, "--timeout-ms", TIMEOUT_MS])
     b.wait_ready()
     # (A waits for a frame that never comes: connected until stopped)
-    a = announce(gw, tool, wd, name, sock["A"], 1)
+    a = announce(gw, tool, wd, name, sock["A"], 1, suspended=True)
     b.finish()
     got = read_hex(b_hex)
     t.check(len(got) == 1, f"{name}: B got {len(got)} frames, expected the RARP")
@@ -149,7 +164,8 @@ def xconnect(binary, tool, name, one_copy):
     check_counters(gw, name, 1)
     a.proc.stop()
     a.proc.check_sanitizer()
-    t.log(f"{name}: SEND_RARP on A: B got the RARP from {MAC_R}, A's rarp_sent 1")
+    t.log(f"{name}: SEND_RARP on A while suspended: nothing sent; once resumed B got the "
+          f"RARP from {MAC_R}, A's rarp_sent 1")
     gw.stop()
 
 
