@@ -237,12 +237,18 @@ xc_send(struct vgw_net_port *in, struct vgw_net_held *h, uint16_t q, struct rte_
 /* rte_vhost injects the RARP a front-end asked for (SEND_RARP) first in
  * a burst from the port's transmit queue: counted when it shows. The
  * request was set before rte_vhost raised its own flag, which its dequeue
- * reads with acquire: a burst that has the frame sees the request. */
+ * reads with acquire: a burst that has the frame sees the request.
+ * rte_vhost 22.11 (make_rarp_packet) writes the 42 bytes of the Ethernet
+ * and RARP headers and leaves the rest of its 64 as the mbuf held them:
+ * bytes of earlier frames, of any port, which would go to every port of
+ * the link. They are zeroed here, before the frame goes anywhere. */
+#define RARP_HDRS_LEN 42
+
 static void
-rarp_seen(struct vgw_net_port *in, const struct rte_mbuf *m)
+rarp_seen(struct vgw_net_port *in, struct rte_mbuf *m)
 {
 	uint64_t req = atomic_load_explicit(&in->rarp_req, memory_order_relaxed);
-	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	uint8_t mac[6];
 
 	if (rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN ||
@@ -251,6 +257,8 @@ rarp_seen(struct vgw_net_port *in, const struct rte_mbuf *m)
 	vgw_net_rarp_mac(req, mac);
 	if (memcmp(eh->src_addr.addr_bytes, mac, sizeof(mac)) != 0)
 		return;
+	if (rte_pktmbuf_is_contiguous(m) && rte_pktmbuf_data_len(m) > RARP_HDRS_LEN)
+		memset((char *)eh + RARP_HDRS_LEN, 0, rte_pktmbuf_data_len(m) - RARP_HDRS_LEN);
 	if (atomic_compare_exchange_strong_explicit(&in->rarp_req, &req, 0, memory_order_relaxed,
 						    memory_order_relaxed))
 		atomic_fetch_add_explicit(&in->rarp_sent, 1, memory_order_relaxed);
