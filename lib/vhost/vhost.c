@@ -492,12 +492,12 @@ inflight_release(struct vgw_device *dev, int vid)
 	pthread_mutex_lock(&dev->lock);
 	if (dev->inflight.vid == vid || dev->inflight.vid < 0) {
 		old = dev->inflight;
+		dev->inflight.map = NULL; /* unmapped below, once */
 		inflight_unmap(&dev->inflight);
 		close_get_fd(dev);
 	}
 	pthread_mutex_unlock(&dev->lock);
-	if (old.map != NULL)
-		munmap(old.map, old.len);
+	inflight_unmap(&old);
 }
 
 static enum rte_vhost_msg_result
