@@ -202,6 +202,7 @@ struct net_opts {
 	bool log_check;
 	bool rarp;
 	uint8_t rarp_mac[6];
+	bool shrink;
 };
 
 static void
@@ -216,7 +217,7 @@ net_usage(FILE *f)
 		"                   [--verify] [--graceful] [--ring-size N] [--buf-size B]\n"
 		"                   [--burst B] [--mem-mb M] [--mrg-rxbuf]\n"
 		"                   [--features MASK] [--protocol-features MASK] [--hostile N]\n"
-		"                   [--log-check] [--rarp MAC]\n"
+		"                   [--log-check] [--rarp MAC] [--shrink]\n"
 		"  --send N        send N frames (round robin over the queue pairs)\n"
 		"  --size S        frame length in bytes, %u..%u (default 64); with --offload\n"
 		"                  55..65549 (csum, tso4) or 75..65589 (tso6);\n"
@@ -235,6 +236,9 @@ net_usage(FILE *f)
 		"  --offload-bad N every Nth --offload frame with a header or headers a\n"
 		"                  device must refuse (kinds in turn: see the source)\n"
 		"  --recv N        receive N frames\n"
+		"  --shrink        then truncate the guest memory file to 0 bytes under the\n"
+		"                  back-end's mapping (a hostile front-end), print \"shrunk\"\n"
+		"                  and stay connected for --timeout-ms without touching it\n"
 		"  --recv-bytes N  receive until N bytes of frames arrived (headers from\n"
 		"                  Ethernet on, however many frames: TSO arrives segmented)\n"
 		"  --timeout-ms T  give up after T ms without progress (default 5000)\n"
@@ -347,6 +351,7 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 		{ "hostile", required_argument, NULL, 'H' },
 		{ "log-check", no_argument, NULL, 'L' },
 		{ "rarp", required_argument, NULL, 'A' },
+		{ "shrink", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -523,6 +528,9 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 			if (net_parse_mac("rarp", optarg, o->rarp_mac) < 0)
 				return -EINVAL;
 			o->rarp = true;
+			break;
+		case 'K':
+			o->shrink = true;
 			break;
 		case 'h':
 			net_usage(stdout);
@@ -1531,6 +1539,17 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 	}
 	if (o->log_check)
 		return net_log_finish(vu, st);
+	if (o->shrink) {
+		if (ftruncate(vufront_mem_fd(vu), 0) < 0) {
+			fprintf(stderr, "vufront-net: truncate guest memory: %s\n",
+				strerror(errno));
+			return -EIO;
+		}
+		printf("shrunk\n");
+		fflush(stdout);
+		usleep((useconds_t)o->timeout_ms * 1000);
+		return 0;
+	}
 	if (o->graceful)
 		return vufront_dev_stop(vu);
 	return 0;
