@@ -875,7 +875,7 @@ fs_stats(struct vgw_device *dev, json_t *o)
 	struct vgw_fs_stats es = { 0 };
 	unsigned int inodes = 0, handles = 0;
 	uint64_t malformed = 0;
-	json_t *qs = json_array();
+	json_t *qs = json_array(), *ops;
 
 	for (uint16_t q = 0; q < dev->queues; q++) {
 		vgw_dp_stats_sum(vgw_device_slot(dev, q), &st);
@@ -909,6 +909,28 @@ fs_stats(struct vgw_device *dev, json_t *o)
 	json_object_set_new(o, "bytes_written", json_integer((json_int_t)es.bytes_written));
 	json_object_set_new(o, "inodes", json_integer(inodes));
 	json_object_set_new(o, "handles", json_integer(handles));
+	/* requests by opcode since the front-end connected (those without a
+	 * name, and unreadable ones, under "other"); where io_uring and the
+	 * helper threads ran the operations */
+	ops = json_object();
+	for (uint32_t op = 0; op < VGW_FS_OP_MAX; op++) {
+		const char *name = op ? vgw_fs_opname(op) : NULL;
+
+		if (es.ops[op] == 0)
+			continue;
+		if (name == NULL) {
+			json_t *n = json_object_get(ops, "other");
+
+			json_object_set_new(
+				ops, "other",
+				json_integer(json_integer_value(n) + (json_int_t)es.ops[op]));
+		} else {
+			json_object_set_new(ops, name, json_integer((json_int_t)es.ops[op]));
+		}
+	}
+	json_object_set_new(o, "ops", ops);
+	json_object_set_new(o, "uring_ops", json_integer((json_int_t)es.uring_ops));
+	json_object_set_new(o, "helper_ops", json_integer((json_int_t)es.helper_ops));
 }
 
 static const struct vgw_device_ops fs_ops = {

@@ -167,6 +167,10 @@ unsigned int vgw_fs_inflight(const struct vgw_fs *fs);
 
 const struct vgw_fs_stats *vgw_fs_stats(const struct vgw_fs *fs);
 
+/* The name of a FUSE opcode ("LOOKUP", "CREATE", ...: <linux/fuse.h>'s
+ * without FUSE_), NULL when it has none below VGW_FS_OP_MAX. */
+const char *vgw_fs_opname(uint32_t opcode);
+
 /* The memfd that holds the inode and handle tables (position independent:
  * indices and generations, no pointers) and its size, for a later adopter
  * (restart, migration). The fd stays owned by fs. */

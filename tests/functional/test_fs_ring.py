@@ -236,6 +236,24 @@ def check_fs_counters(gw, st):
           f"bytes_read {q['bytes_read']}, bytes_written {q['bytes_written']}")
 
 
+def check_fs_ops(st):
+    """The requests by opcode (stats "ops") of the basic run: every request
+    under its opcode's name, the ones the scenario sends a known number of
+    times exactly."""
+    ops = st.get("ops")
+    t.check(isinstance(ops, dict) and sum(ops.values()) == st["requests"],
+            f"ops {ops} do not add up to requests {st['requests']}")
+    for name, n in (("INIT", 1), ("OPEN", 1), ("CREATE", 1), ("WRITE", 1), ("OPENDIR", 1),
+                    ("RELEASEDIR", 1), ("RELEASE", 2), ("STATFS", 4)):
+        t.check(ops.get(name) == n, f"ops {name}: {ops.get(name)}, expected {n}: {ops}")
+    t.check(ops.get("READ", 0) >= 65 and ops.get("LOOKUP", 0) >= 2 and
+            ops.get("FORGET", 0) >= 1 and ops.get("GETATTR", 0) >= 6 and "other" not in ops,
+            f"ops: {ops}")
+    t.check(st["uring_ops"] > 0 and st["helper_ops"] >= 0, f"uring_ops {st['uring_ops']}, "
+            f"helper_ops {st['helper_ops']}")
+    t.log(f"basic: requests by opcode {ops}")
+
+
 def run_basic(gw, tool, sock, wd, share):
     fe = Front(tool, sock, "basic", wd)
     try:
@@ -256,6 +274,7 @@ def run_basic(gw, tool, sock, wd, share):
         t.check(st["bytes_written"] == WRITE_SIZE, f"bytes_written {st['bytes_written']}")
         t.check(st["handles"] == 0, f"open handles left: {st['handles']}")
         check_fs_counters(gw, st)
+        check_fs_ops(st)
         fe.go()
         fe.finish()
     finally:
