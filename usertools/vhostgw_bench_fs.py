@@ -2,12 +2,26 @@
 """vhostgw-bench fs: the virtio-fs benchmark.
 
 The same real guest (QEMU 7.2, TCG, the e2e harness's busybox initramfs)
-runs the same workloads against two virtio-fs back-ends, one at a time,
-alternating (the order flips every round); every measurement gets a fresh
-share, back-end and guest:
+runs the same workloads against vhostgw and its peers, one back-end at a
+time; every round measures every back-end, the order rotated by one per
+round; every measurement gets a fresh share, back-end and guest. Back-ends
+(usertools/vhostgw_bench_fsbackend.py, shared with fs-ring):
 
-  virtiofsd  /usr/lib/qemu/virtiofsd --socket-path=SOCK -o source=DIR -o cache=auto
-  vhostgw    one fs device (cache auto, the gateway's defaults; --gw-fs-opt)
+  vhostgw  one fs device (cache auto, the gateway's defaults; --gw-fs-opt),
+           EAL --lcores 0@B,1@B: its control thread and its worker on CPU B
+  c        /usr/lib/qemu/virtiofsd --socket-path=S -o source=DIR -o cache=auto
+  rust     the Rust virtiofsd 1.13 (`vhostgw-setup virtiofsd-rs`), trixie's
+           loader: --socket-path=S --shared-dir=DIR --cache=auto --sandbox=none
+
+--peers picks the peers (default c,rust).
+
+Same CPU budget: each back-end is started under taskset -c B (--backend-cpu,
+default 1), so it and every thread it starts (vhostgw's worker lcore and
+io_uring io-wq workers, virtiofsd's thread pools) may run on CPU B only; the
+Cpus_allowed_list of every back-end thread is read every 0.1 s of the
+measurement, and a thread allowed anywhere else fails it. QEMU's threads are
+pinned to the other CPUs (--qemu-cpus, default: every online CPU but B) with
+taskset -a right after QEMU starts, and checked the same way.
 
 Workloads (guest-init.sh's scenario_fsbench; /bin/vgw-fsbench is a small
 static C program built here with gcc -static -O2 and added to the initramfs):
@@ -37,14 +51,14 @@ Controlled conditions: the share is a fresh ext4 (with journal, on a
 loop-mounted image) per measurement, so no measurement inherits another's
 file system state (the work directory's own file system may not have a
 journal: ext4 then scans recently deleted inodes on every create, which
-slows creates down run after run); QEMU's threads are pinned to the CPUs
-the gateway's worker does not poll on, for both back-ends.
+slows creates down run after run).
 
 Per phase it also records: the back-end's and QEMU's CPU time by thread
-name, the gateway's fs1 counters (requests, errors, bytes, busy share of the
-worker) and the guest's virtio interrupts (--json / --save).
+name, the gateway's fs1 counters (requests, requests by FUSE opcode, errors,
+bytes, busy share of the worker) and the guest's virtio interrupts (--json /
+--save).
 
-Ratios: vhostgw / virtiofsd for MiB/s and ops/s, virtiofsd / vhostgw for
+Ratios, per peer: vhostgw / peer for MiB/s and ops/s, peer / vhostgw for
 seconds, so > 1.0 means vhostgw is better; the median of the per-round
 ratios per workload is the headline.
 
@@ -69,10 +83,12 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'e2e'))
 import vgw_e2e as e2e  # noqa: E402
+import vhostgw_bench_fsbackend as fsbe  # noqa: E402
+from vhostgw_bench_fsbackend import BenchError  # noqa: E402,F401
 
-VIRTIOFSD = '/usr/lib/qemu/virtiofsd'
+VIRTIOFSD = fsbe.VIRTIOFSD_C
 TAG = 'benchfs'
-BACKENDS = ('vhostgw', 'virtiofsd')
+KINDS = ('vhostgw',) + fsbe.PEERS
 # key, column title, unit, higher is better
 WORKLOADS = (
     ('write', 'write', 'MiB/s', True),
@@ -306,10 +322,6 @@ int main(int argc, char **argv)
 '''
 
 
-class BenchError(Exception):
-    pass
-
-
 def log(msg):
     """Progress on stderr: stdout carries the table or the JSON."""
     print('[%7.2f] %s' % (time.monotonic() - e2e.T0, msg), file=sys.stderr, flush=True)
@@ -358,15 +370,7 @@ def _stat_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
-def _children(pid):
-    kids = []
-    try:
-        for tid in os.listdir('/proc/%d/task' % pid):
-            with open('/proc/%d/task/%s/children' % (pid, tid)) as f:
-                kids += [int(x) for x in f.read().split()]
-    except OSError:
-        pass
-    return kids
+_children = fsbe.children
 
 
 def tree_ticks(pid):
@@ -383,30 +387,7 @@ def tree_ticks(pid):
     return total
 
 
-def thread_ticks(pid):
-    """{thread name without its number: utime + stime} over pid's tree."""
-    out, todo, seen = {}, [pid], set()
-    while todo:
-        p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        try:
-            tids = os.listdir('/proc/%d/task' % p)
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open('/proc/%d/task/%s/stat' % (p, tid)) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            name = re.sub(r'-\d+$', '', st[st.find('(') + 1:st.rfind(')')]) or '?'
-            fields = st[st.rfind(')') + 2:].split()
-            out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
-        todo += _children(p)
-    return out
-
+thread_ticks = fsbe.thread_ticks
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -438,9 +419,11 @@ def machine_busy():
 class Measurement:
     """A fresh share, back-end and guest; the workloads; everything stopped."""
 
-    def __init__(self, run, ns, args, kind, rnd):
-        self.run, self.ns, self.args, self.kind, self.rnd = run, ns, args, kind, rnd
+    def __init__(self, run, args, kind, rnd, pinning):
+        self.run, self.args, self.kind, self.rnd = run, args, kind, rnd
+        self.pinning = pinning
         self.gw = self.be = self.guest = None
+        self.watch = self.qemu_watch = None
         self.share = None
         self.mounted = False
         self.snaps = {}
@@ -480,31 +463,23 @@ class Measurement:
     # --- back-ends -------------------------------------------------------
 
     def start_backend(self):
-        a = self.args
+        """The back-end under taskset -c --backend-cpu; its socket."""
+        self.be = fsbe.Backend(self.run, self.args, self.kind, self.rnd, self.share, tag=TAG)
+        sock = self.be.start()
         if self.kind == 'vhostgw':
-            self.gw = self.run.gateway('gw%d' % self.rnd, self.ns,
-                                       [dict(e2e.fs('fs1', self.share, TAG), **a.gw_fs_opts)],
-                                       [], lcores=a.gw_lcores)
-            self.be = self.gw.proc
-            return self.gw.socket('fs1')
-        sock = os.path.join(self.run.workdir, 'virtiofsd%d.sock' % self.rnd)
-        argv = [a.virtiofsd, '--socket-path=' + sock, '-o', 'source=' + self.share,
-                '-o', 'cache=auto'] + a.virtiofsd_opt
-        self.be = e2e.Proc(self.run, 'virtiofsd%d' % self.rnd, argv,
-                           os.path.join(self.run.logdir, 'virtiofsd%d.log' % self.rnd))
-        end = time.monotonic() + 30
-        while True:
-            self.be.check_alive()
-            try:
-                if (os.stat(sock).st_mode & 0o170000) == 0o140000:
-                    break
-            except FileNotFoundError:
-                pass
-            if time.monotonic() > end:
-                raise BenchError('virtiofsd: no socket %s after 30 s:\n%s'
-                                 % (sock, self.be.tail()))
-            time.sleep(0.05)
+            self.gw = self.be
+        self.watch = fsbe.PinWatch(self.be.pid)
         return sock
+
+    def check_pinning(self):
+        """Stop watching; every back-end thread seen on --backend-cpu only,
+        every QEMU thread on --qemu-cpus only."""
+        a = self.args
+        self.watch.stop().check(self.kind, {a.backend_cpu})
+        self.watch.record(self.pinning, self.kind)
+        if self.qemu_watch is not None:
+            self.qemu_watch.stop().check('QEMU (%s)' % self.kind, _cpu_list(a.qemu_cpus))
+            self.qemu_watch.record(self.pinning, 'qemu')
 
     # --- perf and counters -------------------------------------------------
 
@@ -545,6 +520,7 @@ class Measurement:
                             'bytes_written', 'drops', 'inodes', 'handles')}
                 s['gw']['busy_cycles'] = sum(q.get('busy_cycles', 0)
                                              for q in st.get('queues', []))
+                s['gw_ops'] = dict(st.get('ops', {}))
             except (e2e.E2EError, OSError, KeyError, ValueError) as e:
                 s['gw_error'] = str(e)
         self.snaps[label] = s
@@ -564,7 +540,10 @@ class Measurement:
                 qemu_args=('-name', 'g-%s-%d,debug-threads=on' % (self.kind, self.rnd)))
             if a.qemu_cpus:
                 e2e.sh(['taskset', '-a', '-p', '-c', a.qemu_cpus, str(g.proc.pid)])
-            return self._collect(g)
+                self.qemu_watch = fsbe.PinWatch(g.proc.pid)
+            res = self._collect(g)
+            self.check_pinning()
+            return res
         finally:
             self.stop()
             self.remove_share()
@@ -652,6 +631,8 @@ class Measurement:
             p['gw'] = {k: s1['gw'][k] - sp['gw'][k] for k in sp['gw']
                        if k not in ('inodes', 'handles')}
             p['gw']['inodes_end'] = s1['gw']['inodes']
+            ops = {k: v - sp.get('gw_ops', {}).get(k, 0) for k, v in s1.get('gw_ops', {}).items()}
+            p['gw_ops'] = {k: v for k, v in ops.items() if v}
             if s1.get('tsc_hz') and 'gw' in s0:
                 # share of the phase the worker spent in polls that did work
                 p['gw']['worker_busy'] = round((s1['gw']['busy_cycles'] - s0['gw']['busy_cycles'])
@@ -661,16 +642,15 @@ class Measurement:
     def stop(self):
         """Guest first, then the back-end, by PID."""
         self._perf_stop()
+        for w in (self.watch, self.qemu_watch):
+            if w is not None:
+                w.stop()
         if self.guest is not None:
             self.guest.quit()
-        if self.gw is not None:
-            rc = self.gw.stop()
-            if rc not in (0, None):
-                log('warning: %s exited with status %s' % (self.gw.name, rc))
-        elif self.be is not None:
-            rc = self.be.stop(10)
-            if rc not in (0, None, -signal.SIGTERM):
-                log('note: virtiofsd exited with status %s' % rc)
+        if self.be is not None:
+            rc = self.be.stop()
+            if self.kind != 'vhostgw' and rc not in (0, None, -signal.SIGTERM):
+                log('note: %s exited with status %s' % (fsbe.NAMES[self.kind], rc))
 
 
 # ---------------------------------------------------------------------------
@@ -683,38 +663,41 @@ def ratio(key, higher_better, g, v):
     return a / b if b > 0 else None
 
 
-def summarize(results, rounds):
+def summarize(results, rounds, kinds):
+    """Rows per round and, per workload, the medians per back-end and the
+    vhostgw / peer ratios per peer (median, range, per round)."""
     by = {(r['round'], r['backend']): r for r in results}
+    peers = [k for k in kinds if k != 'vhostgw']
     rows, summary = [], {}
     for key, _, unit, hb in WORKLOADS:
-        ratios = []
-        vals = {k: [] for k in BACKENDS}
-        for rnd in range(1, rounds + 1):
-            fig = {}
-            for k in BACKENDS:
-                r = by.get((rnd, k))
-                fig[k] = r['phases'][key]['value'] if r else None
-                if fig[k] is not None:
-                    vals[k].append(fig[k])
-            rt = ratio(key, hb, fig['vhostgw'], fig['virtiofsd'])
-            if rt is not None:
-                ratios.append(rt)
-        summary[key] = dict(
-            unit=unit, higher_is_better=hb,
-            median_ratio=statistics.median(ratios) if ratios else None,
-            min_ratio=min(ratios) if ratios else None,
-            max_ratio=max(ratios) if ratios else None,
-            ratios=ratios,
-            median_vhostgw=statistics.median(vals['vhostgw']) if vals['vhostgw'] else None,
-            median_virtiofsd=statistics.median(vals['virtiofsd']) if vals['virtiofsd'] else None)
+        vals = {k: [r['phases'][key]['value'] for r in results if r['backend'] == k]
+                for k in kinds}
+        s = dict(unit=unit, higher_is_better=hb, median={}, ratios={})
+        for k in kinds:
+            s['median'][k] = statistics.median(vals[k]) if vals[k] else None
+        for peer in peers:
+            per_round = []
+            for rnd in range(1, rounds + 1):
+                g, v = by.get((rnd, 'vhostgw')), by.get((rnd, peer))
+                rt = ratio(key, hb, g and g['phases'][key]['value'],
+                           v and v['phases'][key]['value'])
+                if rt is not None:
+                    per_round.append(rt)
+            if per_round:
+                s['ratios'][peer] = dict(median=statistics.median(per_round),
+                                         min=min(per_round), max=max(per_round),
+                                         rounds=[round(x, 3) for x in per_round])
+        summary[key] = s
     for rnd in range(1, rounds + 1):
-        row = dict(round=rnd)
-        for k in BACKENDS:
+        row = dict(round=rnd, order=[r['backend'] for r in results if r['round'] == rnd],
+                   ratio={})
+        for k in kinds:
             r = by.get((rnd, k))
             row[k] = {w[0]: r['phases'][w[0]]['value'] for w in WORKLOADS} if r else None
-        row['ratio'] = {w[0]: ratio(w[0], w[3], row['vhostgw'] and row['vhostgw'][w[0]],
-                                    row['virtiofsd'] and row['virtiofsd'][w[0]])
-                        for w in WORKLOADS}
+        for peer in peers:
+            row['ratio'][peer] = {w[0]: ratio(w[0], w[3], row['vhostgw'] and row['vhostgw'][w[0]],
+                                              row[peer] and row[peer][w[0]])
+                                  for w in WORKLOADS}
         rows.append(row)
     return rows, summary
 
@@ -729,8 +712,9 @@ def _f(v, unit=None, width=12):
     return '%*.1f' % (width, v)
 
 
-def print_table(rows, summary, results, args):
-    print('vhostgw-bench fs: %d rounds, alternating; write/read %d MiB (dd bs=1M), '
+def print_table(rows, summary, results, args, kinds, pinning):
+    peers = [k for k in kinds if k != 'vhostgw']
+    print('vhostgw-bench fs: %d rounds, order rotated per round; write/read %d MiB (dd bs=1M), '
           'randread 4 KiB %s on %d MiB for %g s, create/stat/unlink %d files'
           % (args.rounds, args.size_mib, args.rand_mode, args.rand_mib, args.seconds,
              args.files))
@@ -740,37 +724,53 @@ def print_table(rows, summary, results, args):
         'ext4': 'ext4 with journal on a loop-mounted image', 'tmpfs': 'tmpfs',
         'dir': 'a directory on the host file system of %s' % e2e.tempfile.gettempdir()}[
             args.share_fs])
-    print('vhostgw:   %s (lcores %s)%s' % (args.vhostgw, args.gw_lcores, ''.join(
-        ' %s=%s' % (k, json.dumps(v)) for k, v in args.gw_fs_opts.items())))
-    print('virtiofsd: %s -o cache=auto %s' % (args.virtiofsd, ' '.join(args.virtiofsd_opt)))
-    print('QEMU threads on CPUs %s (both back-ends)' % (args.qemu_cpus or 'any: not pinned'))
+    b = args.backend_cpu
+    if 'vhostgw' in kinds:
+        print('vhostgw: %s (lcores 0@%d,1@%d)%s' % (args.vhostgw, b, b, ''.join(
+            ' %s=%s' % (k, json.dumps(v)) for k, v in args.gw_fs_opts.items())))
+    if 'c' in kinds:
+        print('c:       %s -o cache=auto %s' % (args.virtiofsd, ' '.join(args.virtiofsd_opt)))
+    if 'rust' in kinds:
+        print('rust:    %s (%s) --cache=auto --sandbox=none %s' % (
+            args.virtiofsd_rs_dir, args.virtiofsd_rs_version, ' '.join(args.virtiofsd_rs_opt)))
+    print('same CPU budget: every back-end thread on CPU %d (taskset), QEMU on CPUs %s; '
+          'Cpus_allowed_list of every thread seen (every 0.1 s):'
+          % (b, args.qemu_cpus or 'any: not pinned'))
+    for k in list(kinds) + ['qemu']:
+        p = pinning.get(k)
+        if p:
+            print('  %-8s %s: %s' % (k, '/'.join(sorted(p['cpus'])),
+                                     ', '.join(sorted(p['threads']))))
     print()
-    head = '%-5s %-10s' % ('round', 'backend') + ''.join(
+    head = '%-5s %-11s' % ('round', 'backend') + ''.join(
         ' %13s' % ('%s %s' % (t, u)) for _, t, u, _ in WORKLOADS)
     print(head)
     for row in rows:
-        for k in BACKENDS:
-            line = '%-5d %-10s' % (row['round'], k)
+        for k in row['order'] or kinds:
+            line = '%-5d %-11s' % (row['round'], k)
             for key, _, unit, _ in WORKLOADS:
                 line += ' ' + _f(row[k][key] if row[k] else None, unit, 13)
             print(line)
-        line = '%-5d %-10s' % (row['round'], 'ratio')
+        for peer in peers:
+            line = '%-5d %-11s' % (row['round'], 'gw/' + peer)
+            for key, _, _, _ in WORKLOADS:
+                line += ' ' + _f(row['ratio'][peer][key], 'ratio', 13)
+            print(line)
+    print()
+    for peer in peers:
+        line = '%-17s' % ('median gw/' + peer)
         for key, _, _, _ in WORKLOADS:
-            line += ' ' + _f(row['ratio'][key], 'ratio', 13)
+            r = summary[key]['ratios'].get(peer)
+            line += ' ' + _f(r and r['median'], 'ratio', 13)
         print(line)
-    print()
-    line = '%-16s' % 'median ratio'
-    for key, _, _, _ in WORKLOADS:
-        line += ' ' + _f(summary[key]['median_ratio'], 'ratio', 13)
-    print(line)
-    for k in BACKENDS:
-        line = '%-16s' % ('median ' + k)
+    for k in kinds:
+        line = '%-17s' % ('median ' + k)
         for key, _, unit, _ in WORKLOADS:
-            line += ' ' + _f(summary[key]['median_' + k], unit, 13)
+            line += ' ' + _f(summary[key]['median'][k], unit, 13)
         print(line)
     print()
-    print('ratio: vhostgw / virtiofsd for MiB/s and ops/s, virtiofsd / vhostgw for seconds: '
-          '> 1.0 means vhostgw is better')
+    print('ratio gw/PEER: vhostgw / PEER for MiB/s and ops/s, PEER / vhostgw for seconds: '
+          '> 1.0 means vhostgw is better (c: the C virtiofsd, rust: the Rust virtiofsd)')
     print('guestcpu is no file system workload: the guest copies /dev/zero to /dev/null while '
           'the back-end runs; its ratio < 1.0 means the guest itself ran slower next to vhostgw')
     disturbed = [(r['round'], r['backend'], ph) for r in results
@@ -778,55 +778,58 @@ def print_table(rows, summary, results, args):
     if disturbed:
         print('note: other processes used more than %g cores during: %s'
               % (args.max_other_load, ', '.join('round %d %s %s' % d for d in disturbed)))
-    # what the gateway saw, per phase (median over rounds)
-    gwres = [r for r in results if r['backend'] == 'vhostgw']
-    vres = [r for r in results if r['backend'] == 'virtiofsd']
+    res = {k: [r for r in results if r['backend'] == k] for k in kinds}
+    gwres = res.get('vhostgw', [])
 
     def med(xs):
         xs = [x for x in xs if x is not None]
         return statistics.median(xs) if xs else None
 
-    if gwres or vres:
-        print()
-        print('per phase (median over rounds): vhostgw fs1 counters (control socket), guest '
-              'interrupts of the virtio devices')
-        print('%-9s %9s %8s %7s %7s %7s %7s %9s %9s %8s' % (
-            'phase', 'requests', 'req/s', 'errors', 'MiB rd', 'MiB wr', 'busy',
-            'IRQ gw', 'IRQ vfsd', 'IRQ/req'))
-        for ph in PHASES:
-            ps = [r['phases'][ph] for r in gwres if 'gw' in r['phases'][ph]]
-            req = med([p['gw']['requests'] for p in ps])
-            busy = med([p['gw'].get('worker_busy') for p in ps])
-            irq_g = med([r['phases'][ph].get('guest_irqs') for r in gwres])
-            irq_v = med([r['phases'][ph].get('guest_irqs') for r in vres])
-            print('%-9s %9s %8s %7s %7s %7s %7s %9s %9s %8s' % (
-                ph, '-' if req is None else '%d' % req,
-                '-' if not ps else '%.0f' % med([p['gw']['requests'] / p['host_s'] for p in ps]),
-                '-' if not ps else '%d' % med([p['gw']['errors'] for p in ps]),
-                '-' if not ps else '%.1f' % (med([p['gw']['bytes_read'] for p in ps]) / 1048576.0),
-                '-' if not ps else '%.1f' % (med([p['gw']['bytes_written'] for p in ps])
-                                             / 1048576.0),
-                '-' if busy is None else '%.0f %%' % (100 * busy),
-                '-' if irq_g is None else '%d' % irq_g, '-' if irq_v is None else '%d' % irq_v,
-                '-' if irq_g is None or not req else '%.2f' % (irq_g / req)))
-    if gwres or vres:
-        print()
-        print('CPU seconds per phase (median over rounds; back-end threads by name):')
-        for ph in PHASES:
-            parts = []
-            for k, rs in (('vhostgw', gwres), ('virtiofsd', vres)):
-                if not rs:
-                    continue
-                names = sorted({n for r in rs for n in r['phases'][ph]['backend_threads']})
-                th = ' '.join('%s %.2f' % (n, med([r['phases'][ph]['backend_threads'].get(n, 0)
-                                                   for r in rs])) for n in names)
-                qn = sorted({n for r in rs for n in r['phases'][ph].get('qemu_threads', {})})
-                qth = ' '.join('%s %.2f' % (n, med([r['phases'][ph]['qemu_threads'].get(n, 0)
-                                                    for r in rs])) for n in qn)
-                parts.append('%s %.2f (%s), its QEMU %.2f (%s)' % (
-                    k, med([r['phases'][ph]['backend_cpu_s'] for r in rs]), th or '-',
-                    med([r['phases'][ph]['qemu_cpu_s'] for r in rs]), qth or '-'))
-            print('%-9s %s' % (ph, '\n          '.join(parts)))
+    print()
+    print('per phase (median over rounds): vhostgw fs1 counters (control socket), guest '
+          'interrupts of the virtio devices per back-end')
+    print('%-9s %9s %8s %7s %7s %7s %7s' % (
+        'phase', 'requests', 'req/s', 'errors', 'MiB rd', 'MiB wr', 'busy') +
+        ''.join(' %9s' % ('IRQ ' + k[:5]) for k in kinds))
+    for ph in PHASES:
+        ps = [r['phases'][ph] for r in gwres if 'gw' in r['phases'][ph]]
+        req = med([p['gw']['requests'] for p in ps])
+        busy = med([p['gw'].get('worker_busy') for p in ps])
+        line = '%-9s %9s %8s %7s %7s %7s %7s' % (
+            ph, '-' if req is None else '%d' % req,
+            '-' if not ps else '%.0f' % med([p['gw']['requests'] / p['host_s'] for p in ps]),
+            '-' if not ps else '%d' % med([p['gw']['errors'] for p in ps]),
+            '-' if not ps else '%.1f' % (med([p['gw']['bytes_read'] for p in ps]) / 1048576.0),
+            '-' if not ps else '%.1f' % (med([p['gw']['bytes_written'] for p in ps])
+                                         / 1048576.0),
+            '-' if busy is None else '%.0f %%' % (100 * busy))
+        for k in kinds:
+            irq = med([r['phases'][ph].get('guest_irqs') for r in res[k]])
+            line += ' %9s' % ('-' if irq is None else '%d' % irq)
+        print(line)
+        names = sorted({n for p in ps for n in p.get('gw_ops', {})})
+        if names:
+            print('%-9s by opcode: %s' % ('', ', '.join(
+                '%s %d' % (n, med([p.get('gw_ops', {}).get(n, 0) for p in ps]))
+                for n in names)))
+    print()
+    print('CPU seconds per phase (median over rounds; back-end threads by name):')
+    for ph in PHASES:
+        parts = []
+        for k in kinds:
+            rs = res[k]
+            if not rs:
+                continue
+            names = sorted({n for r in rs for n in r['phases'][ph]['backend_threads']})
+            th = ' '.join('%s %.2f' % (n, med([r['phases'][ph]['backend_threads'].get(n, 0)
+                                               for r in rs])) for n in names)
+            qn = sorted({n for r in rs for n in r['phases'][ph].get('qemu_threads', {})})
+            qth = ' '.join('%s %.2f' % (n, med([r['phases'][ph]['qemu_threads'].get(n, 0)
+                                                for r in rs])) for n in qn)
+            parts.append('%s %.2f (%s), its QEMU %.2f (%s)' % (
+                k, med([r['phases'][ph]['backend_cpu_s'] for r in rs]), th or '-',
+                med([r['phases'][ph]['qemu_cpu_s'] for r in rs]), qth or '-'))
+        print('%-9s %s' % (ph, '\n          '.join(parts)))
 
 
 # ---------------------------------------------------------------------------
@@ -846,15 +849,7 @@ def find_vhostgw(arg):
     raise BenchError('vhostgw not found (%s nor in PATH): build it or give --vhostgw' % cand)
 
 
-def _cpu_list(text):
-    out = set()
-    for part in text.split(','):
-        part = part.strip()
-        if not part:
-            continue
-        a, _, b = part.partition('-')
-        out.update(range(int(a), int(b or a) + 1))
-    return out
+_cpu_list = fsbe.cpu_list
 
 
 def worker_cpus(lcores):
@@ -876,12 +871,25 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(
         prog='vhostgw-bench fs',
         description='virtio-fs: the same QEMU 7.2 (TCG) guest and workloads against '
-        'virtiofsd (C, QEMU 7.2, cache=auto) and vhostgw (one fs device), alternating.')
+        'vhostgw (one fs device), the C virtiofsd (QEMU 7.2) and the Rust virtiofsd 1.13 '
+        '(cache=auto), each back-end and all its threads on one CPU, the order rotated '
+        'per round.')
     ap.add_argument('--vhostgw', help='the vhostgw binary (default: build/app/vhostgw/'
                     'vhostgw under the repository root, then PATH)')
     ap.add_argument('--virtiofsd', default=VIRTIOFSD, help='default ' + VIRTIOFSD)
     ap.add_argument('--virtiofsd-opt', action='append', default=[], metavar='OPT',
-                    help='extra virtiofsd argument (repeatable), e.g. -o=xattr')
+                    help='extra argument of the C virtiofsd (repeatable), e.g. -o=xattr')
+    ap.add_argument('--virtiofsd-rs-dir', default=fsbe.VIRTIOFSD_RS_DIR,
+                    help='where `vhostgw-setup virtiofsd-rs` unpacked the Rust virtiofsd '
+                    '(default %s)' % fsbe.VIRTIOFSD_RS_DIR)
+    ap.add_argument('--virtiofsd-rs-opt', action='append', default=[], metavar='OPT',
+                    help='extra argument of the Rust virtiofsd (repeatable), e.g. --xattr')
+    ap.add_argument('--peers', default='c,rust',
+                    help='peers beside vhostgw: c (the C virtiofsd), rust (the Rust '
+                    'virtiofsd) or c,rust (default c,rust)')
+    ap.add_argument('--backend-cpu', type=int, default=1,
+                    help='the one CPU of every back-end and of every thread it starts '
+                    '(default 1)')
     ap.add_argument('--rounds', type=int, default=3, help='rounds (default 3)')
     ap.add_argument('--size-mib', type=int, default=256,
                     help='sequential write/read size in MiB (default 256)')
@@ -907,13 +915,9 @@ def parse_args(argv):
                     help='extra key of the vhostgw fs device, e.g. xattr=false (repeatable)')
     ap.add_argument('--qemu-cpus', default='auto', metavar='LIST',
                     help='CPUs of every QEMU thread (taskset -a -p -c LIST right after it '
-                    'starts), the same for both back-ends. auto (default): the CPUs the '
-                    "gateway's worker lcores do not use (with --gw-lcores 0@0,1@1: 0); "
-                    'none: not pinned (the scheduler then often puts the vCPU thread '
-                    'next to the busy-polling worker, halving the guest\'s speed)')
-    ap.add_argument('--only', choices=BACKENDS, help='measure one back-end only')
-    ap.add_argument('--gw-lcores', default='0@0,1@1',
-                    help="vhostgw's --lcores (default 0@0,1@1: worker polls core 1)")
+                    'starts; checked every 0.1 s), the same for every back-end. auto '
+                    '(default): every online CPU but --backend-cpu; none: not pinned')
+    ap.add_argument('--only', choices=KINDS, help='measure one back-end only')
     ap.add_argument('--build-dir', default='/tmp/vhostgw-bench-fs',
                     help='initramfs and program cache, logs (e2e-logs/fsbench); '
                     'default /tmp/vhostgw-bench-fs')
@@ -935,12 +939,17 @@ def parse_args(argv):
         ap.error('--perf: phases are %s or all' % ','.join(PHASES))
     if args.perf and not shutil.which('perf'):
         ap.error('--perf: perf not found')
+    args.peers = fsbe.parse_peers(ap, args.peers)
+    online = fsbe.online_cpus()
+    if args.backend_cpu not in online:
+        ap.error('--backend-cpu %d is not online (%s)' % (args.backend_cpu, sorted(online)))
     if args.qemu_cpus == 'auto':
-        online = _cpu_list(open('/sys/devices/system/cpu/online').read().strip())
-        free = sorted(online - worker_cpus(args.gw_lcores))
+        free = sorted(online - {args.backend_cpu})
         args.qemu_cpus = ','.join(map(str, free)) if free else None
     elif args.qemu_cpus == 'none':
         args.qemu_cpus = None
+    elif args.backend_cpu in _cpu_list(args.qemu_cpus):
+        ap.error('--qemu-cpus must not include --backend-cpu')
     args.gw_fs_opts = {}
     for o in args.gw_fs_opt:
         k, _, v = o.partition('=')
@@ -961,14 +970,18 @@ def main(argv):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
 
-    results, failures = [], []
+    results, failures, pinning = [], [], {}
+    kinds = [args.only] if args.only else ['vhostgw'] + args.peers
+    if args.only and args.only != 'vhostgw':
+        args.peers = [args.only]
+    elif args.only:
+        args.peers = []
     run = None
     rc = 0
     t_start = time.monotonic()
     try:
         args.vhostgw = find_vhostgw(args.vhostgw)
-        if not os.access(args.virtiofsd, os.X_OK):
-            raise BenchError('%s not found (apt-get install qemu-system-x86)' % args.virtiofsd)
+        fsbe.check_peers(args)
         build = os.path.abspath(args.build_dir)
         prog = build_fsbench(os.path.join(build, 'fsbench-cache'))
         run = e2e.Run('fsbench', argparse.Namespace(build_dir=build, backend='vhostgw',
@@ -979,15 +992,11 @@ def main(argv):
                                                  extra={'bin/vgw-fsbench': f.read()})
         run.lock_machine()
         t_start = time.monotonic()
-        e2e._stale_netns_cleanup()
-        ns = run.netns('fsb')
-        kinds = [args.only] if args.only else list(BACKENDS)
         for rnd in range(1, args.rounds + 1):
-            order = kinds if rnd % 2 else kinds[::-1]
-            for kind in order:
+            for kind in fsbe.rotated(kinds, rnd):
                 log('round %d: %s' % (rnd, kind))
                 try:
-                    res = Measurement(run, ns, args, kind, rnd).measure()
+                    res = Measurement(run, args, kind, rnd, pinning).measure()
                 except (e2e.E2EError, BenchError) as e:
                     log('round %d, %s: FAILED: %s' % (rnd, kind, e))
                     failures.append(dict(round=rnd, backend=kind, error=str(e)))
@@ -1012,15 +1021,21 @@ def main(argv):
         rc = 1
     if not results:
         return rc or 1
-    rows, summary = summarize(results, args.rounds)
+    rows, summary = summarize(results, args.rounds, kinds)
+    b = args.backend_cpu
     doc = dict(config=dict(rounds=args.rounds, size_mib=args.size_mib,
                            seconds=args.seconds, rand_mib=args.rand_mib,
                            rand_mode=args.rand_mode, files=args.files,
-                           cpu_mib=args.cpu_mib, vhostgw=args.vhostgw,
-                           gw_lcores=args.gw_lcores, gw_fs_opts=args.gw_fs_opts,
-                           virtiofsd=args.virtiofsd, virtiofsd_opt=args.virtiofsd_opt,
-                           share_fs=args.share_fs, qemu_cpus=args.qemu_cpus,
+                           cpu_mib=args.cpu_mib, backends=kinds, peers=args.peers,
+                           vhostgw=args.vhostgw, gw_lcores='0@%d,1@%d' % (b, b),
+                           gw_fs_opts=args.gw_fs_opts,
+                           virtiofsd=args.virtiofsd if 'c' in kinds else None,
+                           virtiofsd_opt=args.virtiofsd_opt,
+                           virtiofsd_rs=args.virtiofsd_rs_version,
+                           virtiofsd_rs_opt=args.virtiofsd_rs_opt,
+                           share_fs=args.share_fs, backend_cpu=b, qemu_cpus=args.qemu_cpus,
                            guest_mem=e2e.GUEST_MEM),
+               pinning=fsbe.pinning_json(pinning),
                rounds=rows, summary=summary, measurements=results,
                failures=failures, seconds=round(time.monotonic() - t_start, 1),
                complete=rc == 0)
@@ -1031,7 +1046,7 @@ def main(argv):
         json.dump(doc, sys.stdout, indent=1)
         print()
     else:
-        print_table(rows, summary, results, args)
+        print_table(rows, summary, results, args, kinds, pinning)
         print('\n%d measurements in %.0f s' % (len(results), time.monotonic() - t_start))
         if failures:
             print('\nincomplete: %s' % '; '.join('round %d %s: %s' % (

@@ -39,10 +39,8 @@ measurement was made with no error, 1 otherwise.
 """
 
 import argparse
-import glob
 import json
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -52,119 +50,14 @@ import tempfile
 import time
 
 import vhostgw_bench_fs as fsb
+import vhostgw_bench_fsbackend as fsbe
+from vhostgw_bench_fsbackend import (GW_MEM_MB, VIRTIOFSD_C, VIRTIOFSD_RS_DIR, Backend,
+                                     BenchError)
 
 e2e = fsb.e2e
 ROOT = fsb.ROOT
-VIRTIOFSD_C = fsb.VIRTIOFSD
-VIRTIOFSD_RS_DIR = '/opt/vhostgw/virtiofsd-rs'
-PEERS = ('c', 'rust')
-NAMES = {'vhostgw': 'vhostgw', 'c': 'C virtiofsd', 'rust': 'Rust virtiofsd'}
 OPS = 'lookup:16,create:16,unlink:16,randread:1,randread:16,randread:64,seqread:4,seqwrite:4'
-GW_MEM_MB = 256
 log = fsb.log
-
-
-class BenchError(Exception):
-    pass
-
-
-def virtiofsd_rs_argv(vdir):
-    lib = os.path.join(vdir, 'usr', 'lib', 'x86_64-linux-gnu')
-    return [os.path.join(lib, 'ld-linux-x86-64.so.2'), '--library-path', lib,
-            os.path.join(vdir, 'usr', 'libexec', 'virtiofsd')]
-
-
-def tree_pids(pid):
-    """pid and its live descendants (the C virtiofsd forks into its sandbox)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        if p in out:
-            continue
-        out.append(p)
-        todo += fsb._children(p)
-    return out
-
-
-def thread_cpus(pid):
-    """{(pid, tid, name): Cpus_allowed_list} of every thread of pid's tree."""
-    out = {}
-    for p in tree_pids(pid):
-        try:
-            tids = os.listdir('/proc/%d/task' % p)
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open('/proc/%d/task/%s/status' % (p, tid)) as f:
-                    st = dict(l.split(':', 1) for l in f.read().splitlines() if ':' in l)
-            except OSError:
-                continue            # exited meanwhile (an io_uring worker, say)
-            out[(p, int(tid), st['Name'].strip())] = st['Cpus_allowed_list'].strip()
-    return out
-
-
-class Backend:
-    """One back-end process, started under taskset, stopped by PID."""
-
-    def __init__(self, run, args, kind, rnd, share):
-        self.run, self.args, self.kind, self.rnd = run, args, kind, rnd
-        self.share = share
-        self.rundir = os.path.join(run.workdir, '%s-%d' % (kind, rnd))
-        os.makedirs(self.rundir)
-        self.sock = os.path.join(self.rundir, 'fs.sock')
-        self.prefix = 'vgwfsring%d%s%d' % (os.getpid(), kind, rnd)
-        self.proc = None
-
-    def argv(self):
-        a = self.args
-        cpu = str(a.backend_cpu)
-        if self.kind == 'vhostgw':
-            conf = os.path.join(self.rundir, 'vhostgw.json')
-            with open(conf, 'w') as f:
-                json.dump({'runtime_dir': self.rundir, 'links': [],
-                           'devices': [dict(e2e.fs('fs1', self.share, 'bench',
-                                                   socket_path=self.sock),
-                                            cache='auto')]}, f, indent=1)
-            # the control thread (main lcore) and the fs worker lcore on one CPU
-            return [a.vhostgw, '--no-pci', '--file-prefix=' + self.prefix,
-                    '-m', str(GW_MEM_MB), '--lcores=0@%s,1@%s' % (cpu, cpu), '--huge-unlink',
-                    '--', '--config', conf,
-                    '--control-socket', os.path.join(self.rundir, 'control.sock')]
-        if self.kind == 'c':
-            return [a.virtiofsd, '--socket-path=' + self.sock, '-o', 'source=' + self.share,
-                    '-o', 'cache=auto']
-        return virtiofsd_rs_argv(a.virtiofsd_rs_dir) + [
-            '--socket-path=' + self.sock, '--shared-dir=' + self.share, '--cache=auto',
-            '--sandbox=none']
-
-    def start(self):
-        argv = ['taskset', '-c', str(self.args.backend_cpu)] + self.argv()
-        self.proc = e2e.Proc(self.run, '%s-%d' % (self.kind, self.rnd), argv,
-                             os.path.join(self.run.logdir, '%s-%d.log' % (self.kind, self.rnd)))
-        end = time.monotonic() + 30
-        while True:
-            self.proc.check_alive()
-            try:
-                if (os.stat(self.sock).st_mode & 0o170000) == 0o140000:
-                    return
-            except FileNotFoundError:
-                pass
-            if time.monotonic() > end:
-                raise BenchError('%s: no socket %s after 30 s:\n%s'
-                                 % (self.kind, self.sock, self.proc.tail()))
-            time.sleep(0.05)
-
-    def stop(self):
-        if self.proc is None:
-            return
-        rc = self.proc.stop(10)
-        if self.kind == 'vhostgw':
-            if rc not in (0, None):
-                log('warning: vhostgw exited with status %s' % rc)
-            for f in glob.glob('/dev/hugepages/%s*' % self.prefix):
-                os.unlink(f)
-            shutil.rmtree('/var/run/dpdk/' + self.prefix, ignore_errors=True)
 
 
 def measure(run, args, kind, rnd, share, pinning):
@@ -183,36 +76,29 @@ def measure(run, args, kind, rnd, share, pinning):
                                   stderr=subprocess.STDOUT)
             fe.stdin.write(b'GO\n')     # its "SYNC done" at the end
             fe.stdin.close()
-            seen = {}
+            watch = fsbe.PinWatch(be.pid)
             budget = time.monotonic() + 120 + 4 * args.seconds * len(args.ops.split(','))
-            ticks = {}
-            while fe.poll() is None:
-                seen.update(thread_cpus(be.proc.pid))
-                ticks = fsb.thread_ticks(be.proc.pid) or ticks
-                if time.monotonic() > budget:
-                    os.kill(fe.pid, signal.SIGKILL)
-                    fe.wait()
-                    raise BenchError('%s: vufront-fs did not finish in time; log %s'
-                                     % (kind, out_path))
-                time.sleep(0.1)
+            try:
+                while fe.poll() is None:
+                    if time.monotonic() > budget:
+                        os.kill(fe.pid, signal.SIGKILL)
+                        fe.wait()
+                        raise BenchError('%s: vufront-fs did not finish in time; log %s'
+                                         % (kind, out_path))
+                    time.sleep(0.1)
+            finally:
+                watch.stop()
         text = open(out_path, errors='replace').read()
         if fe.returncode != 0:
             raise BenchError('%s: vufront-fs exited with status %d; log %s:\n%s'
                              % (kind, fe.returncode, out_path,
                                 '\n'.join(text.splitlines()[-15:])))
-        bad = {k: v for k, v in seen.items() if fsb._cpu_list(v) != {args.backend_cpu}}
-        if bad:
-            raise BenchError('%s: threads not pinned to CPU %d: %s' % (
-                kind, args.backend_cpu, ', '.join('%s (tid %d): %s' % (k[2], k[1], v)
-                                                  for k, v in sorted(bad.items()))))
-        pinning.setdefault(kind, {'threads': {}, 'cpus': set()})
-        for (_, _, name), v in seen.items():
-            name = re.sub(r'-\d+$', '', name)
-            pinning[kind]['threads'][name] = pinning[kind]['threads'].get(name, 0) + 0
-            pinning[kind]['cpus'].add(v)
+        watch.check(kind, {args.backend_cpu})
+        watch.record(pinning, kind)
         # CPU seconds per thread name over the whole run (the last sample):
         # where the back-end's one CPU went
-        res = {'_threads_cpu_s': {k: round(v / fsb.CLK_TCK, 2) for k, v in ticks.items() if v}}
+        res = {'_threads_cpu_s': {k: round(v / fsb.CLK_TCK, 2) for k, v in watch.ticks.items()
+                                 if v}}
         for line in text.splitlines():
             if line.startswith('{'):
                 r = json.loads(line)
@@ -336,9 +222,7 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.rounds < 1 or args.seconds <= 0 or args.file_mib < 2:
         ap.error('--rounds and --seconds must be positive, --file-mib at least 2')
-    args.peers = [p for p in args.peers.split(',') if p]
-    if not args.peers or any(p not in PEERS for p in args.peers):
-        ap.error('--peers: a comma-separated list of %s' % ', '.join(PEERS))
+    args.peers = fsbe.parse_peers(ap, args.peers)
     if args.backend_cpu == args.frontend_cpu:
         ap.error('--backend-cpu and --frontend-cpu must differ')
     return args
@@ -351,18 +235,7 @@ def check_tools(args):
     if not os.access(args.vufront_fs, os.X_OK):
         raise BenchError('%s not found: build it (ninja -C build) or give --vufront-fs'
                          % args.vufront_fs)
-    if 'c' in args.peers and not os.access(args.virtiofsd, os.X_OK):
-        raise BenchError('%s not found (apt-get install qemu-system-x86)' % args.virtiofsd)
-    if 'rust' in args.peers:
-        argv = virtiofsd_rs_argv(args.virtiofsd_rs_dir)
-        r = None
-        if all(os.access(p, os.X_OK) for p in (argv[0], argv[3])):
-            r = subprocess.run(argv + ['--version'], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-        if r is None or r.returncode != 0:
-            raise BenchError('the Rust virtiofsd is not in %s: run `usertools/vhostgw-setup '
-                             'virtiofsd-rs` (or give --peers c)' % args.virtiofsd_rs_dir)
-        args.virtiofsd_rs_version = r.stdout.strip()
+    fsbe.check_peers(args)
     online = fsb._cpu_list(open('/sys/devices/system/cpu/online').read().strip())
     for c in (args.backend_cpu, args.frontend_cpu):
         if c not in online:
@@ -448,9 +321,8 @@ def main(argv):
                            share=args.share_dir, share_fs=fs_type(args.share_dir),
                            vhostgw=args.vhostgw, vufront_fs=args.vufront_fs,
                            virtiofsd=args.virtiofsd if 'c' in args.peers else None,
-                           virtiofsd_rs=getattr(args, 'virtiofsd_rs_version', None)),
-               pinning={k: dict(cpus=sorted(v['cpus']), threads=sorted(v['threads']))
-                        for k, v in pinning.items()},
+                           virtiofsd_rs=args.virtiofsd_rs_version),
+               pinning=fsbe.pinning_json(pinning),
                summary=summarize(results, kinds, keys), measurements=results,
                failures=failures, errors=errors,
                seconds=round(time.monotonic() - t_start, 1), complete=rc == 0)
