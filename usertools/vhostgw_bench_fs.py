@@ -667,7 +667,7 @@ def summarize(results, rounds, kinds):
     """Rows per round and, per workload, the medians per back-end and the
     vhostgw / peer ratios per peer (median, range, per round)."""
     by = {(r['round'], r['backend']): r for r in results}
-    peers = [k for k in kinds if k != 'vhostgw']
+    peers = [k for k in kinds if k != 'vhostgw'] if 'vhostgw' in kinds else []
     rows, summary = [], {}
     for key, _, unit, hb in WORKLOADS:
         vals = {k: [r['phases'][key]['value'] for r in results if r['backend'] == k]
@@ -713,7 +713,7 @@ def _f(v, unit=None, width=12):
 
 
 def print_table(rows, summary, results, args, kinds, pinning):
-    peers = [k for k in kinds if k != 'vhostgw']
+    peers = [k for k in kinds if k != 'vhostgw'] if 'vhostgw' in kinds else []
     print('vhostgw-bench fs: %d rounds, order rotated per round; write/read %d MiB (dd bs=1M), '
           'randread 4 KiB %s on %d MiB for %g s, create/stat/unlink %d files'
           % (args.rounds, args.size_mib, args.rand_mode, args.rand_mib, args.seconds,
