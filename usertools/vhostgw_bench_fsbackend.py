@@ -109,8 +109,9 @@ def thread_cpus(pid):
     return out
 
 
-def thread_ticks(pid):
-    """{thread name without its number: utime + stime} over pid's tree."""
+def thread_ticks(pid, per_thread=False):
+    """{thread name without its number: utime + stime} over pid's tree;
+    per_thread: {(pid, tid): (name, utime + stime)}."""
     out = {}
     for p in tree_pids(pid):
         try:
@@ -125,7 +126,11 @@ def thread_ticks(pid):
                 continue
             name = re.sub(r'-\d+$', '', st[st.find('(') + 1:st.rfind(')')]) or '?'
             fields = st[st.rfind(')') + 2:].split()
-            out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
+            t = int(fields[11]) + int(fields[12])
+            if per_thread:
+                out[(p, int(tid))] = (name, t)
+            else:
+                out[name] = out.get(name, 0) + t
     return out
 
 
@@ -135,15 +140,25 @@ class PinWatch:
 
     def __init__(self, pid, period=0.1):
         self.pid, self.period = pid, period
-        self.seen, self.ticks, self.samples = {}, {}, 0
+        self.seen, self.samples = {}, 0
+        self._ticks = {}        # (pid, tid): (name, ticks at its last sample)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _sample(self):
         self.seen.update(thread_cpus(self.pid))
-        self.ticks = thread_ticks(self.pid) or self.ticks
+        self._ticks.update(thread_ticks(self.pid, per_thread=True))
         self.samples += 1
+
+    @property
+    def ticks(self):
+        """{thread name: utime + stime}, threads that exited meanwhile
+        included (as of their last sample)."""
+        out = {}
+        for name, t in self._ticks.values():
+            out[name] = out.get(name, 0) + t
+        return out
 
     def _run(self):
         while True:
