@@ -694,12 +694,6 @@ vgw_fs_submit(struct vgw_fs *fs, struct vgw_fs_req *req)
 	return 0;
 }
 
-bool
-vgw_fs_waiting(const struct vgw_fs *fs)
-{
-	return fs->inflight != 0 || fs->bg_ops != 0;
-}
-
 unsigned int
 vgw_fs_poll(struct vgw_fs *fs, struct vgw_fs_req **done, unsigned int max)
 {

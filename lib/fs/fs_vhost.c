@@ -448,7 +448,7 @@ fs_poll(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	done = reap(d, lc, &notify);
 	if ((notify | d->call_pending) != 0)
 		notify_rings(d, notify);
-	if (taken + done == 0 && vgw_fs_waiting(d->fs))
+	if (taken + done == 0 && vgw_fs_inflight(d->fs) != 0)
 		lc->idle_yield = true; /* the kernel's workers have our requests */
 	return taken + done;
 }

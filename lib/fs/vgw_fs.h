@@ -158,11 +158,10 @@ int vgw_fs_submit(struct vgw_fs *fs, struct vgw_fs_req *req);
 /* Advance the I/O and reap up to max completed requests into done[];
  * returns how many. Never blocks. */
 unsigned int vgw_fs_poll(struct vgw_fs *fs, struct vgw_fs_req **done, unsigned int max);
-/* Requests or closes of the engine still waiting on the kernel (io_uring
- * or the helper threads). */
-bool vgw_fs_waiting(const struct vgw_fs *fs);
-
-/* Requests submitted and not yet reaped. */
+/* Requests submitted and not yet reaped: the ones the kernel (io_uring,
+ * the helper threads) still works on, and those done and not polled yet.
+ * Closes the engine fires and forgets are not counted: nothing waits for
+ * them. */
 unsigned int vgw_fs_inflight(const struct vgw_fs *fs);
 
 const struct vgw_fs_stats *vgw_fs_stats(const struct vgw_fs *fs);
