@@ -357,15 +357,43 @@ vq_stats(struct fs_dev *d, struct vgw_dp_lcore *lc, uint16_t vq)
 	return &lc->stats[vgw_device_slot(&d->dev, vq == 0 ? VGW_DEV_SLOT_HIPRIO : vq - 1)];
 }
 
+/* Dirty logging: asked once per pass that has work, before its first
+ * write into the guest's memory or rings (a reply, a chain returned
+ * unused); a pass with nothing to take or return asks nothing. */
+static inline void
+log_check(struct fs_dev *d, bool *checked)
+{
+	if (*checked)
+		return;
+	*checked = true;
+	for (uint16_t q = 0; q < d->nvq; q++)
+		vgw_vring_log_check(&d->vq[q]);
+}
+
+/* Would a pop of ring q find something: a chain taken again, one the
+ * guest made available, or an index it refuses (one read of the guest's
+ * index on an idle pass, as pop's own; an index that claims more than the
+ * ring holds prefetches nothing, and only pop refuses and counts it)? */
+static inline bool
+ring_offers(struct fs_dev *d, uint16_t q)
+{
+	struct vgw_vring *vr = &d->vq[q];
+
+	return vr->resubmit_pos < vr->n_resubmit || vgw_vring_prefetch(vr, 1) != 0 ||
+	       vr->avail_seen != vr->last_avail;
+}
+
 /* Return the completed requests to their rings; counted on lc's slots when
  * a worker reaps (lc NULL: the control plane drains a device no worker
  * polls, and lcore counters are their worker's alone). */
 static unsigned int
-reap(struct fs_dev *d, struct vgw_dp_lcore *lc, uint32_t *notify)
+reap(struct fs_dev *d, struct vgw_dp_lcore *lc, uint32_t *notify, bool *log_checked)
 {
 	struct vgw_fs_req *done[FS_REAP_BURST];
 	unsigned int n = vgw_fs_poll(d->fs, done, FS_REAP_BURST);
 
+	if (n != 0)
+		log_check(d, log_checked);
 	for (unsigned int i = 0; i < n; i++) {
 		struct vgw_fs_req *r = done[i];
 		struct fs_slot *s = r->user;
@@ -439,13 +467,15 @@ fs_poll(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	struct fs_dev *d = t->arg;
 	uint32_t notify = 0;
 	unsigned int taken = 0, done;
+	bool log_checked = false;
 
-	/* dirty logging: asked once per pass, not once per request */
-	for (uint16_t q = 0; q < d->nvq; q++)
-		vgw_vring_log_check(&d->vq[q]);
-	for (uint16_t q = 0; q < d->nvq; q++)
+	for (uint16_t q = 0; q < d->nvq; q++) {
+		if (d->n_free == 0 || taken == FS_SLOTS || !ring_offers(d, q))
+			continue;
+		log_check(d, &log_checked);
 		take(d, q, lc, &taken, &notify);
-	done = reap(d, lc, &notify);
+	}
+	done = reap(d, lc, &notify, &log_checked);
 	if ((notify | d->call_pending) != 0)
 		notify_rings(d, notify);
 	if (taken + done == 0 && vgw_fs_inflight(d->fs) != 0)
@@ -481,11 +511,11 @@ drain(struct fs_dev *d)
 {
 	uint64_t deadline = rte_get_tsc_hz() / 1000 * FS_DRAIN_TIMEOUT_MS + rte_rdtsc();
 	uint32_t notify = 0;
+	bool log_checked = false;
 
-	for (uint16_t q = 0; q < d->nvq; q++)
-		vgw_vring_log_check(&d->vq[q]);
+	log_check(d, &log_checked);
 	while (d->fs != NULL && vgw_fs_inflight(d->fs) != 0) {
-		if (reap(d, NULL, &notify) == 0) {
+		if (reap(d, NULL, &notify, &log_checked) == 0) {
 			if (rte_rdtsc() > deadline) {
 				VGW_LOG(fs, ERR, "%s: %u request(s) still in flight after %d ms",
 					d->dev.name, vgw_fs_inflight(d->fs), FS_DRAIN_TIMEOUT_MS);
