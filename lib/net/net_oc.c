@@ -84,6 +84,7 @@ struct vgw_net_oc {
 	uint16_t eth_port;
 	uint16_t eth_slot;	     /* its stats slot */
 	uint16_t eth_n;		     /* staged */
+	uint32_t eth_room;	     /* an mbuf's data room past its headroom */
 	struct vgw_dp_lcore *eth_lc; /* the pass's worker (its tx queue, stats) */
 	struct rte_mbuf *eth_tx[OC_ETH_STAGE];
 	/* A frame of ours, read as a chain the port's guest or uplink could
@@ -208,6 +209,7 @@ vgw_net_oc_eth(struct vgw_net_port *p)
 	oc->eth = true;
 	oc->eth_port = p->eth_port;
 	oc->eth_slot = vgw_net_slot(p, 0);
+	oc->eth_room = rte_pktmbuf_data_room_size(vgw_net_pool) - RTE_PKTMBUF_HEADROOM;
 	oc->hdr_len = 0;
 	oc->mrg = true; /* a frame in several mbufs */
 	oc->feat = 0;
@@ -224,6 +226,16 @@ vgw_net_oc_init(struct vgw_net_port *p)
 }
 
 /* --- the fast path ----------------------------------------------------- */
+
+/* Is the transmit chain tc a frame that can go: device-readable buffers
+ * only, holding the sender's header and an Ethernet header, and at most
+ * 64 KiB after it? */
+static inline bool
+frame_ok(const struct vgw_net_oc *from, const struct vgw_vring_chain *tc)
+{
+	return tc->out_cnt == 0 && tc->in_len >= (uint32_t)from->hdr_len + OC_MIN_FRAME &&
+	       tc->in_len - from->hdr_len <= OC_MAX_FRAME;
+}
 
 /* A position in a chain's buffers. */
 struct cursor {
@@ -320,7 +332,7 @@ static int
 eth_take(struct vgw_net_oc *to, struct vgw_net_oc *scratch, uint32_t need)
 {
 	struct rte_mbuf *m[OC_MAX_RX_CHAINS];
-	uint32_t room = rte_pktmbuf_data_room_size(vgw_net_pool) - RTE_PKTMBUF_HEADROOM;
+	uint32_t room = to->eth_room;
 	int n = (int)((need + room - 1) / room);
 
 	if (n == 0 || n > OC_MAX_RX_CHAINS)
@@ -840,8 +852,7 @@ move_frame(struct vgw_net_oc *from, struct vgw_vring_chain *tc, struct vgw_net_o
 	uint32_t len, left;
 	int n;
 
-	if (tc->out_cnt != 0 || tc->in_len < (uint32_t)from->hdr_len + OC_MIN_FRAME ||
-	    tc->in_len - from->hdr_len > OC_MAX_FRAME)
+	if (!frame_ok(from, tc))
 		return OC_BAD;
 	cursor_init(&src, tc->iov, tc->in_cnt);
 	len = tc->in_len - from->hdr_len;
@@ -975,8 +986,7 @@ move_batch(struct vgw_net_oc *from, struct vgw_net_oc *to, struct vgw_dp_qstats 
 		struct vgw_vring_chain *c = &from->rxb[k];
 		uint32_t len;
 
-		if (tc->out_cnt != 0 || tc->in_len < (uint32_t)from->hdr_len + OC_MIN_FRAME ||
-		    tc->in_len - from->hdr_len > OC_MAX_FRAME)
+		if (!frame_ok(from, tc))
 			break;
 		len = tc->in_len - from->hdr_len;
 		if (vgw_vring_pop(&to->rx, to->mem, c) <= 0)
@@ -1221,8 +1231,7 @@ obr_route(struct vgw_net_bridge *br, uint16_t self, struct vgw_net_oc *from,
 	uint8_t macs[12];
 	int port, bad = 0;
 
-	if (tc->out_cnt != 0 || tc->in_len < (uint32_t)from->hdr_len + OC_MIN_FRAME ||
-	    tc->in_len - from->hdr_len > OC_MAX_FRAME)
+	if (!frame_ok(from, tc))
 		return OC_BAD;
 	rs->rx_pkts++;
 	rs->rx_bytes += tc->in_len - from->hdr_len;
