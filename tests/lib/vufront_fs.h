@@ -204,6 +204,7 @@ bool fs_read_matches(struct fs_front *f, const struct fs_slot *s, uint64_t off, 
 void fs_getattr_error(struct fs_front *f, uint64_t nodeid, uint32_t out_body, const char *name,
 		      int want_err);
 bool fs_open_read_file(struct fs_front *f, struct fuse_entry_out *e, uint64_t *fh);
+struct fs_slot *fs_post_forget(struct fs_front *f, uint64_t nodeid);
 void fs_forget_hiprio(struct fs_front *f, uint64_t nodeid);
 void fs_getattrs_done(struct fs_front *f, struct fs_slot **s, unsigned int n, const char *what);
 void fs_getattr_burst(struct fs_front *f, unsigned int n, const char *what);

@@ -185,12 +185,6 @@ static int bench_reap(struct bench *b, unsigned int vq);
 static void
 bench_forget(struct bench *b, uint64_t nodeid)
 {
-	struct fuse_forget_in fi = { .nlookup = 1 };
-	struct fs_req r = { .opcode = FUSE_FORGET,
-			    .nodeid = nodeid,
-			    .arg = &fi,
-			    .arg_len = sizeof(fi),
-			    .out_body = FS_NO_REPLY };
 	double deadline = fs_now() + b->f->o->timeout_ms / 1000.0;
 
 	while (b->forgets >= BENCH_FORGETS) {
@@ -199,8 +193,12 @@ bench_forget(struct bench *b, uint64_t nodeid)
 			return;
 		}
 	}
-	if (bench_post(b, FS_HIPRIO, &r) != NULL)
-		b->forgets++;
+	if (fs_post_forget(b->f, nodeid) == NULL) {
+		b->errors++;
+		b->stop = true;
+		return;
+	}
+	b->forgets++;
 }
 
 static struct fs_slot *

@@ -274,10 +274,10 @@ fs_open_read_file(struct fs_front *f, struct fuse_entry_out *e, uint64_t *fh)
 	       fs_open(f, FUSE_OPEN, e->nodeid, O_RDONLY, "open read file", fh);
 }
 
-/* FORGET (nlookup 1) of nodeid on the hiprio queue: no reply, the used
- * entry comes back with length 0. */
-void
-fs_forget_hiprio(struct fs_front *f, uint64_t nodeid)
+/* Post a FORGET (nlookup 1) of nodeid on the hiprio queue (NULL: no
+ * slot): no reply, the used entry comes back with length 0. */
+struct fs_slot *
+fs_post_forget(struct fs_front *f, uint64_t nodeid)
 {
 	struct fuse_forget_in fi = { .nlookup = 1 };
 	struct fs_req r = { .opcode = FUSE_FORGET,
@@ -285,7 +285,16 @@ fs_forget_hiprio(struct fs_front *f, uint64_t nodeid)
 			    .arg = &fi,
 			    .arg_len = sizeof(fi),
 			    .out_body = FS_NO_REPLY };
-	struct fs_slot *s = fs_post(f, FS_HIPRIO, &r);
+
+	return fs_post(f, FS_HIPRIO, &r);
+}
+
+/* FORGET of nodeid on the hiprio queue, waited for: its used entry of
+ * length 0. */
+void
+fs_forget_hiprio(struct fs_front *f, uint64_t nodeid)
+{
+	struct fs_slot *s = fs_post_forget(f, nodeid);
 
 	if (s == NULL)
 		return;
