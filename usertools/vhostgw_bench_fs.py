@@ -83,6 +83,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'e2e'))
 import vgw_e2e as e2e  # noqa: E402
+import vhostgw_bench_common as common  # noqa: E402
 import vhostgw_bench_fsbackend as fsbe  # noqa: E402
 from vhostgw_bench_fsbackend import BenchError  # noqa: E402,F401
 
@@ -964,11 +965,7 @@ def parse_args(argv):
 
 def main(argv):
     args = parse_args(argv)
-
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    common.catch_signals()
 
     results, failures, pinning = [], [], {}
     kinds = [args.only] if args.only else ['vhostgw'] + args.peers
@@ -992,31 +989,18 @@ def main(argv):
                                                  extra={'bin/vgw-fsbench': f.read()})
         run.lock_machine()
         t_start = time.monotonic()
-        for rnd in range(1, args.rounds + 1):
-            for kind in fsbe.rotated(kinds, rnd):
-                log('round %d: %s' % (rnd, kind))
-                try:
-                    res = Measurement(run, args, kind, rnd, pinning).measure()
-                except (e2e.E2EError, BenchError) as e:
-                    log('round %d, %s: FAILED: %s' % (rnd, kind, e))
-                    failures.append(dict(round=rnd, backend=kind, error=str(e)))
-                    continue
-                results.append(res)
-                log('round %d, %-9s: ' % (rnd, kind) + ', '.join(
-                    '%s %s %s' % (k, _f(res['phases'][k]['value'], u, 0), u)
-                    for k, _, u, _ in WORKLOADS))
-    except KeyboardInterrupt:
-        log('interrupted: stopping')
-        rc = 130
-    except (e2e.E2EError, BenchError) as e:
-        log('error: %s' % e)
-        rc = 1
+        for rnd, kind, res in common.rounds(
+                args.rounds, kinds,
+                lambda kind, rnd: Measurement(run, args, kind, rnd, pinning).measure(),
+                (e2e.E2EError, BenchError), failures, log, order=fsbe.rotated):
+            results.append(res)
+            log('round %d, %-9s: ' % (rnd, kind) + ', '.join(
+                '%s %s %s' % (k, _f(res['phases'][k]['value'], u, 0), u)
+                for k, _, u, _ in WORKLOADS))
+    except (KeyboardInterrupt, e2e.E2EError, BenchError) as e:
+        rc = common.stopped(e, log)
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if run is not None:
-            for pb in run.cleanup():
-                log('warning: %s' % pb)
-            log('logs in %s' % run.logdir)
+        common.cleanup(run, log)
     if failures and rc == 0:
         rc = 1
     if not results:
@@ -1039,18 +1023,11 @@ def main(argv):
                rounds=rows, summary=summary, measurements=results,
                failures=failures, seconds=round(time.monotonic() - t_start, 1),
                complete=rc == 0)
-    if args.save:
-        with open(args.save, 'w') as f:
-            json.dump(doc, f, indent=1)
-    if args.json:
-        json.dump(doc, sys.stdout, indent=1)
-        print()
-    else:
+
+    def table():
         print_table(rows, summary, results, args, kinds, pinning)
         print('\n%d measurements in %.0f s' % (len(results), time.monotonic() - t_start))
-        if failures:
-            print('\nincomplete: %s' % '; '.join('round %d %s: %s' % (
-                f['round'], f['backend'], f['error'].splitlines()[0]) for f in failures))
+    common.output(args, doc, table)
     return rc
 
 

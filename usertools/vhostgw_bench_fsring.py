@@ -49,6 +49,7 @@ import sys
 import tempfile
 import time
 
+import vhostgw_bench_common as common
 import vhostgw_bench_fs as fsb
 import vhostgw_bench_fsbackend as fsbe
 from vhostgw_bench_fsbackend import (GW_MEM_MB, VIRTIOFSD_C, VIRTIOFSD_RS_DIR, Backend,
@@ -257,11 +258,7 @@ def fs_type(path):
 
 def main(argv):
     args = parse_args(argv)
-
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    common.catch_signals()
 
     kinds = ['vhostgw'] + args.peers
     results, failures, pinning = [], [], {}
@@ -278,32 +275,18 @@ def main(argv):
         share = tempfile.mkdtemp(prefix='vhostgw-bench-fsring-', dir=args.share_dir)
         log('share %s (%s)' % (share, fs_type(share)))
         t_start = time.monotonic()
-        for rnd in range(1, args.rounds + 1):
-            order = kinds if rnd % 2 else kinds[::-1]
-            for kind in order:
-                log('round %d: %s' % (rnd, kind))
-                try:
-                    ops = measure(run, args, kind, rnd, share, pinning)
-                except (e2e.E2EError, BenchError) as e:
-                    log('round %d, %s: FAILED: %s' % (rnd, kind, e))
-                    failures.append(dict(round=rnd, backend=kind, error=str(e)))
-                    continue
-                threads = ops.pop('_threads_cpu_s')
-                results.append(dict(round=rnd, backend=kind, ops=ops, threads_cpu_s=threads))
-                log('round %d, %-8s: ' % (rnd, kind) + ', '.join(
-                    '%s %.0f/s' % (k, v['ops_s']) for k, v in ops.items()))
-    except KeyboardInterrupt:
-        log('interrupted: stopping')
-        rc = 130
-    except (e2e.E2EError, BenchError) as e:
-        log('error: %s' % e)
-        rc = 1
+        for rnd, kind, ops in common.rounds(
+                args.rounds, kinds,
+                lambda kind, rnd: measure(run, args, kind, rnd, share, pinning),
+                (e2e.E2EError, BenchError), failures, log):
+            threads = ops.pop('_threads_cpu_s')
+            results.append(dict(round=rnd, backend=kind, ops=ops, threads_cpu_s=threads))
+            log('round %d, %-8s: ' % (rnd, kind) + ', '.join(
+                '%s %.0f/s' % (k, v['ops_s']) for k, v in ops.items()))
+    except (KeyboardInterrupt, e2e.E2EError, BenchError) as e:
+        rc = common.stopped(e, log)
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if run is not None:
-            for pb in run.cleanup():
-                log('warning: %s' % pb)
-            log('logs in %s' % run.logdir)
+        common.cleanup(run, log)
         if share is not None:
             shutil.rmtree(share, ignore_errors=True)
     keys = []
@@ -326,17 +309,7 @@ def main(argv):
                summary=summarize(results, kinds, keys), measurements=results,
                failures=failures, errors=errors,
                seconds=round(time.monotonic() - t_start, 1), complete=rc == 0)
-    if args.save:
-        with open(args.save, 'w') as f:
-            json.dump(doc, f, indent=1)
-    if args.json:
-        json.dump(doc, sys.stdout, indent=1)
-        print()
-    else:
-        print_table(doc, kinds)
-        if failures:
-            print('\nincomplete: %s' % '; '.join('round %d %s: %s' % (
-                f['round'], f['backend'], f['error'].splitlines()[0]) for f in failures))
+    common.output(args, doc, lambda: print_table(doc, kinds))
     return rc
 
 

@@ -43,7 +43,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'e2e'))
 import vgw_e2e as e2e  # noqa: E402
 import test_migrate_load as ml  # noqa: E402  (transfers(), served_md5(), klog_bad())
+import vhostgw_bench_common as common  # noqa: E402
 # the helpers both benchmarks share (its log() also takes the harness's lines)
 from vhostgw_bench_fs import (BenchError, _cpu_list, find_vhostgw, log,  # noqa: E402
                               machine_busy, worker_cpus)
@@ -649,11 +649,7 @@ def parse_args(argv):
 
 def main(argv):
     args = parse_args(argv)
-
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    common.catch_signals()
 
     results, failures = [], []
     run = None
@@ -676,37 +672,21 @@ def main(argv):
         t_start = time.monotonic()
         e2e._stale_netns_cleanup()
         ns = run.netns('tcp')
-        for rnd in range(1, args.rounds + 1):
-            order = args.kinds if rnd % 2 else args.kinds[::-1]
-            for kind in order:
-                log('round %d: %s' % (rnd, kind))
-                try:
-                    res = Measurement(run, ns, args, kind, rnd).measure()
-                except (e2e.E2EError, BenchError) as e:
-                    log('round %d, %s: FAILED: %s' % (rnd, kind, e))
-                    failures.append(dict(round=rnd, backend=kind, error=str(e)))
-                    continue
-                results.append(res)
-                log('round %d, %-11s: %.2f MiB/s (transfers %s s; host clock %.2f MiB/s), '
-                    'mean frame %s B, client vCPU %s (on CPUs %s), server vCPU %s (on CPUs %s)'
-                    % (rnd, kind, res['mib_s'], res['secs'], res['mib_s_host'],
-                       res.get('mean_frame'), res['cpu']['client_vcpu'],
-                       res['cpu']['client_vcpu_on'], res['cpu']['server_vcpu'],
-                       res['cpu']['server_vcpu_on']))
-    except KeyboardInterrupt:
-        log('interrupted: stopping')
-        rc = 130
-    except (e2e.E2EError, BenchError) as e:
-        log('error: %s' % e)
-        rc = 1
+        for rnd, kind, res in common.rounds(
+                args.rounds, args.kinds,
+                lambda kind, rnd: Measurement(run, ns, args, kind, rnd).measure(),
+                (e2e.E2EError, BenchError), failures, log):
+            results.append(res)
+            log('round %d, %-11s: %.2f MiB/s (transfers %s s; host clock %.2f MiB/s), '
+                'mean frame %s B, client vCPU %s (on CPUs %s), server vCPU %s (on CPUs %s)'
+                % (rnd, kind, res['mib_s'], res['secs'], res['mib_s_host'],
+                   res.get('mean_frame'), res['cpu']['client_vcpu'],
+                   res['cpu']['client_vcpu_on'], res['cpu']['server_vcpu'],
+                   res['cpu']['server_vcpu_on']))
+    except (KeyboardInterrupt, e2e.E2EError, BenchError) as e:
+        rc = common.stopped(e, log)
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if run is not None:
-            for pb in run.cleanup():
-                log('warning: %s' % pb)
-            log('logs in %s' % run.logdir)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        common.cleanup(run, log, hold_sigint=True)
     if failures and rc == 0:
         rc = 1
     if rc == 130 or not results:
@@ -720,18 +700,11 @@ def main(argv):
                            'durations'),
                rounds=rows, summary=summary, measurements=results, failures=failures,
                seconds=round(time.monotonic() - t_start, 1), complete=rc == 0)
-    if args.save:
-        with open(args.save, 'w') as f:
-            json.dump(doc, f, indent=1)
-    if args.json:
-        json.dump(doc, sys.stdout, indent=1)
-        print()
-    else:
+
+    def table():
         print_table(rows, summary, results, args, args.kinds)
         print('\n%d measurements in %.0f s' % (len(results), time.monotonic() - t_start))
-        if failures:
-            print('\nincomplete: %s' % '; '.join('round %d %s: %s' % (
-                f['round'], f['backend'], f['error'].splitlines()[0]) for f in failures))
+    common.output(args, doc, table)
     return rc
 
 
