@@ -929,7 +929,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_table = NULL;
 	free(fz_dev_mem);
 	fz_dev_mem = NULL;
-	if (fz_open_fds() != base_fds)
+	if (!fz_open_fds_are(base_fds))
 		abort(); /* an fd left open */
 	return 0;
 }
