@@ -371,21 +371,10 @@ def _stat_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
-_children = fsbe.children
-
-
 def tree_ticks(pid):
     """utime + stime of pid and its live descendants (virtiofsd forks into
     its sandbox)."""
-    total, todo, seen = 0, [pid], set()
-    while todo:
-        p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        total += _stat_ticks(p)
-        todo += _children(p)
-    return total
+    return sum(_stat_ticks(p) for p in fsbe.tree_pids(pid))
 
 
 thread_ticks = fsbe.thread_ticks

@@ -90,9 +90,9 @@ def tree_pids(pid):
     return out
 
 
-def thread_cpus(pid):
-    """{(pid, tid, name): Cpus_allowed_list} of every thread of pid's tree."""
-    out = {}
+def tree_threads(pid, what):
+    """(pid, tid, text of /proc/PID/task/TID/what) of every thread of pid's
+    tree; threads that exited meanwhile (an io_uring worker, say) left out."""
     for p in tree_pids(pid):
         try:
             tids = os.listdir('/proc/%d/task' % p)
@@ -100,12 +100,18 @@ def thread_cpus(pid):
             continue
         for tid in tids:
             try:
-                with open('/proc/%d/task/%s/status' % (p, tid)) as f:
-                    st = dict(line.split(':', 1) for line in f.read().splitlines()
-                              if ':' in line)
+                with open('/proc/%d/task/%s/%s' % (p, tid, what)) as f:
+                    yield p, int(tid), f.read()
             except OSError:
-                continue            # exited meanwhile (an io_uring worker, say)
-            out[(p, int(tid), st['Name'].strip())] = st['Cpus_allowed_list'].strip()
+                continue
+
+
+def thread_cpus(pid):
+    """{(pid, tid, name): Cpus_allowed_list} of every thread of pid's tree."""
+    out = {}
+    for p, tid, text in tree_threads(pid, 'status'):
+        st = dict(line.split(':', 1) for line in text.splitlines() if ':' in line)
+        out[(p, tid, st['Name'].strip())] = st['Cpus_allowed_list'].strip()
     return out
 
 
@@ -113,24 +119,14 @@ def thread_ticks(pid, per_thread=False):
     """{thread name without its number: utime + stime} over pid's tree;
     per_thread: {(pid, tid): (name, utime + stime)}."""
     out = {}
-    for p in tree_pids(pid):
-        try:
-            tids = os.listdir('/proc/%d/task' % p)
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open('/proc/%d/task/%s/stat' % (p, tid)) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            name = re.sub(r'-\d+$', '', st[st.find('(') + 1:st.rfind(')')]) or '?'
-            fields = st[st.rfind(')') + 2:].split()
-            t = int(fields[11]) + int(fields[12])
-            if per_thread:
-                out[(p, int(tid))] = (name, t)
-            else:
-                out[name] = out.get(name, 0) + t
+    for p, tid, st in tree_threads(pid, 'stat'):
+        name = re.sub(r'-\d+$', '', st[st.find('(') + 1:st.rfind(')')]) or '?'
+        fields = st[st.rfind(')') + 2:].split()
+        t = int(fields[11]) + int(fields[12])
+        if per_thread:
+            out[(p, tid)] = (name, t)
+        else:
+            out[name] = out.get(name, 0) + t
     return out
 
 

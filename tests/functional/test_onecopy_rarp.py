@@ -44,28 +44,6 @@ IFACE = "vgwrarp0"
 ETH_TYPE = 0x88B5
 TIMEOUT_MS = "60000"
 
-# Frames of ethertype RARP or 0x88B5 received on an interface (not those it
-# sent), one hex line each, until N or a deadline: IFACE N OUTFILE SECONDS
-CAPTURE = r"""
-import socket, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
-s.bind((sys.argv[1], 0))
-s.settimeout(0.5)
-want, out, deadline = int(sys.argv[2]), open(sys.argv[3], "w"), time.time() + float(sys.argv[4])
-print("listening", flush=True)
-n = 0
-while n < want and time.time() < deadline:
-    try:
-        data, addr = s.recvfrom(65535)
-    except socket.timeout:
-        continue
-    if addr[2] == socket.PACKET_OUTGOING or data[12:14] not in (b"\x80\x35", b"\x88\xb5"):
-        continue
-    out.write(data.hex() + "\n"); out.flush()
-    n += 1
-"""
-
 
 def rarp_frame(m):
     """rte_net_make_rarp_packet()'s frame for MAC m: its first 42 bytes."""
@@ -194,7 +172,8 @@ def bridge_ns(binary, tool, name, one_copy, ns):
     gw.wait_ready(["up0"])
     # the kernel: the RARP, then B's broadcast (and nothing between)
     k_hex = os.path.join(wd, "kernel.hex")
-    cap = t.Proc("capture", [sys.executable, "-c", CAPTURE, IFACE, "2", k_hex, "120"], wd,
+    cap = t.Proc("capture", [sys.executable, "-c", t.PACKET_CAPTURE, IFACE, "2", k_hex, "120",
+                             "8035,88b5"], wd,
                  netns=ns)
     t.check(cap.wait_output("listening", 10), f"capture did not start: {cap.output()}")
     # B: the RARP, then the kernel's broadcast (not its unicast to R)

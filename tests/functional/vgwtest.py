@@ -588,8 +588,9 @@ def read_pcap(path):
 
 
 # Run in a test's network namespace (python3 -c SCRIPT ...): frames of
-# ethertype 0x88B5 received on an interface, one hex line each, until N or
-# a deadline ("listening" once bound): IFACE N OUTFILE SECONDS
+# ethertype 0x88B5 (or those of ETHERTYPES, hex, comma-separated) received
+# on an interface, not those it sent, one hex line each, until N or a
+# deadline ("listening" once bound): IFACE N OUTFILE SECONDS [ETHERTYPES]
 PACKET_CAPTURE = r"""
 import socket, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
@@ -597,6 +598,7 @@ s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
 s.bind((sys.argv[1], 0))
 s.settimeout(0.5)
 want, out, deadline = int(sys.argv[2]), open(sys.argv[3], "w"), time.time() + float(sys.argv[4])
+types = [bytes.fromhex(x) for x in (sys.argv[5] if len(sys.argv) > 5 else "88b5").split(",")]
 print("listening", flush=True)
 n = 0
 while n < want and time.time() < deadline:
@@ -604,7 +606,7 @@ while n < want and time.time() < deadline:
         data, addr = s.recvfrom(65535)
     except socket.timeout:
         continue
-    if addr[2] == socket.PACKET_OUTGOING or data[12:14] != b"\x88\xb5":
+    if addr[2] == socket.PACKET_OUTGOING or data[12:14] not in types:
         continue
     out.write(data.hex() + "\n"); out.flush()
     n += 1
