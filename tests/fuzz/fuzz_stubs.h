@@ -32,9 +32,8 @@ fz_open_fds(void)
 	return n;
 }
 
-/* Is the count of open fds n again? libFuzzer's own thread opens
- * /proc/self/statm now and then (its RSS limit): one fd more for a moment.
- * A leak stays; that one goes within a few milliseconds. */
+/* Is the count of open fds n again (a transfer thread may still be closing
+ * one)? If not, what is open goes to stderr for the report. */
 static inline bool
 fz_open_fds_are(unsigned int n)
 {

@@ -859,15 +859,18 @@ fz_ops_of(int vid)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static unsigned int base_fds;
+	static bool inited;
 	struct fz_in in = { data, size };
 	bool connected[FZ_VIDS] = { false };
-	unsigned int ops = 0;
+	unsigned int ops = 0, base_fds;
 
-	if (base_fds == 0) {
+	if (!inited) {
 		fz_init();
-		base_fds = fz_open_fds();
+		inited = true;
 	}
+	/* counted per input: between inputs libFuzzer may open fds of its
+	 * own (the pipes to llvm-symbolizer, once it prints a new function) */
+	base_fds = fz_open_fds();
 	fz_cfg = fz_u8(&in);
 	vgw_vhost_set_keeper_mode(fz_cfg & FZ_CFG_KEEPER);
 	fz_features = fz_u8(&in);
