@@ -84,6 +84,16 @@ struct vgw_vring_chain {
  * -EINVAL: the inflight region is smaller than the ring; -ENOMEM. */
 int vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx,
 		     struct rte_vhost_inflight_info_split *own);
+/* What a back-end does with a ring's inflight area when the ring starts
+ * (rte_vhost 22.11 does it at SET_VRING_KICK): an area that is not set up
+ * for entries descriptors (version, desc_num) is cleared and set up;
+ * otherwise a completion published and not cleared (used_idx != used, the
+ * ring's used index) is settled, if its last_inflight_io is a head of the
+ * ring. Returns the heads still in flight (among the ring's ring_size):
+ * the ring's last_avail moves past them. Nothing the front-end wrote is
+ * used as an index beyond the area's entries. */
+uint16_t vgw_vring_inflight_take_up(struct rte_vhost_inflight_info_split *inf, uint16_t entries,
+				    uint16_t ring_size, uint16_t used);
 /* One ring's slot in a device's own inflight region: header and one
  * 16-byte entry per head of the largest split ring, 64-byte aligned. */
 #define VGW_VRING_INFLIGHT_SLOT ((16u + 16u * 32768u + 63u) & ~63u)

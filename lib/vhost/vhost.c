@@ -20,6 +20,7 @@
 #include "vgw_log.h"
 #include "vgw_vhost.h"
 #include "vgw_device.h"
+#include "vgw_vring.h"
 #include "vhost_priv.h"
 
 RTE_LOG_REGISTER_SUFFIX(vgw_logtype_vhost, vhost, INFO);
@@ -444,41 +445,22 @@ vgw_vhost_ring_inflight(int vid, uint16_t idx, uint16_t *entries)
 }
 
 /* SET_VRING_KICK of a ring with an area in the front-end's region: what
- * rte_vhost would have done there, by the layout we keep. A fresh area
- * (version 0) is set up; a used one settles a completion published and
- * not cleared (used_idx != used->idx: its last_inflight_io, if it is a
- * head of the ring) and moves the ring's last_avail past the heads in
- * flight (the ring walker takes them again, vgw_vring_attach). */
+ * rte_vhost would have done there (vgw_vring_inflight_take_up), by the
+ * layout we keep; the ring's last_avail moves past the heads in flight
+ * (the ring walker takes them again, vgw_vring_attach). */
 static void
 inflight_kick(int vid, uint16_t idx)
 {
 	struct rte_vhost_inflight_info_split *inf;
 	struct rte_vhost_vring r;
-	uint16_t entries = 0, last_avail, last_used, used, n = 0;
+	uint16_t entries = 0, last_avail, last_used, n;
 
 	inf = vgw_vhost_ring_inflight(vid, idx, &entries);
 	if (inf == NULL || rte_vhost_get_vhost_vring(vid, idx, &r) < 0 || r.used == NULL ||
 	    r.size == 0 || r.size > entries)
 		return;
-	used = __atomic_load_n(&r.used->idx, __ATOMIC_ACQUIRE);
-	inf->desc_num = entries; /* ours: whatever the front-end wrote */
-	if (inf->version != 1) {
-		memset(inf->desc, 0, entries * sizeof(inf->desc[0]));
-		inf->last_inflight_io = 0;
-		inf->used_idx = used;
-		inf->version = 1;
-		return;
-	}
-	if (inf->used_idx != used) {
-		uint16_t last = inf->last_inflight_io;
-
-		if (last < r.size)
-			inf->desc[last].inflight = 0;
-		rte_smp_wmb();
-		inf->used_idx = used;
-	}
-	for (uint16_t i = 0; i < r.size; i++)
-		n += inf->desc[i].inflight == 1;
+	n = vgw_vring_inflight_take_up(inf, entries, r.size,
+				       __atomic_load_n(&r.used->idx, __ATOMIC_ACQUIRE));
 	if (n != 0 && rte_vhost_get_vring_base(vid, idx, &last_avail, &last_used) == 0)
 		rte_vhost_set_vring_base(vid, idx, (uint16_t)(last_avail + n), last_used);
 }

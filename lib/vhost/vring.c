@@ -95,34 +95,40 @@ inflight_get(struct vgw_vring *vr)
 	return 0;
 }
 
-/* A region of the device's own: rte_vhost knows nothing of it, so what
- * it does with a front-end's at SET_VRING_KICK happens here. A slot made
- * for another ring size starts empty; a used one settles a completion
- * the earlier back-end published and did not clear, and last_avail (the
- * used index the ring was given) moves past the heads in flight. */
-static void
-own_inflight_take_up(struct vgw_vring *vr)
+uint16_t
+vgw_vring_inflight_take_up(struct rte_vhost_inflight_info_split *inf, uint16_t entries,
+			   uint16_t ring_size, uint16_t used)
 {
-	struct rte_vhost_inflight_info_split *inf = vr->own_inflight;
-	uint16_t used = atomic_load_explicit(ring_word(&vr->used->idx), memory_order_acquire);
-	uint16_t n = 0;
+	uint16_t n = 0, last;
 
-	if (inf->desc_num != vr->size || inf->version != 1) {
-		memset(inf, 0, sizeof(*inf) + vr->size * sizeof(inf->desc[0]));
+	if (inf->version != 1 || inf->desc_num != entries) {
+		memset(inf, 0, sizeof(*inf) + entries * sizeof(inf->desc[0]));
 		inf->version = 1;
-		inf->desc_num = vr->size;
+		inf->desc_num = entries;
 		inf->used_idx = used;
-		return;
+		return 0;
 	}
 	if (inf->used_idx != used) {
-		if (inf->last_inflight_io < vr->size)
-			inf->desc[inf->last_inflight_io].inflight = 0;
+		last = inf->last_inflight_io; /* read once: the front-end may write it */
+		if (last < ring_size)
+			inf->desc[last].inflight = 0;
 		rte_smp_wmb();
 		inf->used_idx = used;
 	}
-	for (uint16_t i = 0; i < vr->size; i++)
+	for (uint16_t i = 0; i < ring_size; i++)
 		n += inf->desc[i].inflight == 1;
-	vr->last_avail += n;
+	return n;
+}
+
+/* A region of the device's own: rte_vhost knows nothing of it, so its
+ * slot is taken up here, when the ring starts (a front-end's area is, at
+ * SET_VRING_KICK: lib/vhost/vhost.c). */
+static void
+own_inflight_take_up(struct vgw_vring *vr)
+{
+	uint16_t used = atomic_load_explicit(ring_word(&vr->used->idx), memory_order_acquire);
+
+	vr->last_avail += vgw_vring_inflight_take_up(vr->own_inflight, vr->size, vr->size, used);
 }
 
 int
