@@ -17,6 +17,25 @@
 #define VGW_VRING_MAX_CHAIN_BYTES (64u << 20)
 #define VGW_VRING_MAX_INDIRECT 1024 /* entries of an indirect table */
 
+/* Does the CPU fetch a line for writing (PREFETCHW)? Set at start-up. */
+extern bool vgw_prefetchw_ok;
+
+/* Fetch the cache line at p for writing: a line the guest's core holds
+ * is taken over exclusive at once, not first shared (what
+ * rte_prefetch0_write() gives without -mprfchw) and then taken again by
+ * the store. */
+static inline void
+vgw_prefetch_w(const volatile void *p)
+{
+#if defined(__x86_64__)
+	if (__builtin_expect(vgw_prefetchw_ok, 1)) {
+		__asm__ volatile("prefetchw %0" : : "m"(*(const volatile char *)p));
+		return;
+	}
+#endif
+	__builtin_prefetch((const void *)p, 1, 3);
+}
+
 struct rte_vhost_memory;
 struct rte_vhost_inflight_info_split;
 struct vring_desc;

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,19 @@
 
 #include "vgw_vhost.h"
 #include "vgw_vring.h"
+
+bool vgw_prefetchw_ok;
+
+/* PREFETCHW: CPUID 0x80000001, ECX bit 8 (3DNowPrefetch / PRFCHW) */
+RTE_INIT(vgw_prefetchw_probe)
+{
+#if defined(__x86_64__)
+	unsigned int a, b, c, d;
+
+	if (__get_cpuid(0x80000001, &a, &b, &c, &d))
+		vgw_prefetchw_ok = (c >> 8) & 1;
+#endif
+}
 
 /* The ring's 16-bit words in guest memory, shared with the guest's driver:
  * C11 atomics on them (same size and alignment as uint16_t). */
