@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include <linux/virtio_ring.h>
+
 #define VGW_VRING_MAX_IOV 260 /* FUSE max_pages 256 + headers */
 #define VGW_VRING_MAX_CHAIN_BYTES (64u << 20)
 #define VGW_VRING_MAX_INDIRECT 1024 /* entries of an indirect table */
@@ -38,9 +40,6 @@ vgw_prefetch_w(const volatile void *p)
 
 struct rte_vhost_memory;
 struct rte_vhost_inflight_info_split;
-struct vring_desc;
-struct vring_avail;
-struct vring_used;
 
 struct vgw_vring {
 	struct vring_desc *desc;
@@ -48,6 +47,7 @@ struct vgw_vring {
 	struct vring_used *used;
 	uint64_t log_guest_addr;
 	uint16_t size;
+	uint16_t mask;	     /* size - 1: the size is a power of 2 */
 	uint16_t last_avail; /* next avail entry to take */
 	uint16_t avail_seen; /* the guest's avail index when last read */
 	uint16_t used_idx;   /* our shadow of used->idx */
@@ -141,7 +141,28 @@ int vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem,
  * was written) without making it visible; vgw_vring_publish() makes every
  * element written so far visible at once (a frame in several mergeable
  * buffers, a burst). */
-void vgw_vring_put(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written);
+void vgw_vring_put_logged(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written);
+static inline void
+vgw_vring_put(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written)
+{
+	struct vring_used_elem *e;
+
+	if (__builtin_expect(!vr->log_gated || vr->log_on, 0)) {
+		vgw_vring_put_logged(vr, c, written);
+		return;
+	}
+	if (vr->used_batch) {
+		vr->batch_head = c->head;
+		vr->batch_len = written;
+		vr->batch_pending = true;
+		vr->used_idx++;
+		return;
+	}
+	e = &vr->used->ring[vr->used_idx & vr->mask];
+	e->id = c->head;
+	e->len = written;
+	vr->used_idx++;
+}
 void vgw_vring_publish(struct vgw_vring *vr);
 /* Fetch into the cache the descriptors of the next n chains (at most 64)
  * the guest made available. Takes nothing; returns how many there are (up

@@ -158,6 +158,10 @@ vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx,
 	if (rte_vhost_get_vhost_vring(vid, idx, &r) < 0 || r.desc == NULL || r.avail == NULL ||
 	    r.used == NULL || r.size == 0)
 		return -ENODEV;
+	/* a split ring's size is a power of 2 (virtio 1.2, 2.7; rte_vhost
+	 * refuses others at SET_VRING_NUM): indices wrap with a mask */
+	if ((r.size & (r.size - 1)) != 0)
+		return -EINVAL;
 	if (rte_vhost_get_vring_base(vid, idx, &last_avail, &last_used) < 0)
 		return -ENODEV;
 	free(vr->resubmit);
@@ -167,6 +171,7 @@ vgw_vring_attach(struct vgw_vring *vr, int vid, uint16_t idx,
 	vr->used = r.used;
 	vr->log_guest_addr = r.log_guest_addr;
 	vr->size = r.size;
+	vr->mask = (uint16_t)(r.size - 1);
 	vr->last_avail = last_avail;
 	vr->avail_seen = last_avail;
 	vr->used_idx = last_used;
@@ -416,7 +421,7 @@ log_written(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t writ
 static inline void
 batch_flush(struct vgw_vring *vr)
 {
-	uint16_t slot = (uint16_t)(vr->used_idx - 1) % vr->size;
+	uint16_t slot = (uint16_t)(vr->used_idx - 1) & vr->mask;
 	struct vring_used_elem *e = &vr->used->ring[slot];
 
 	vr->batch_pending = false;
@@ -436,7 +441,7 @@ static void
 used_write(struct vgw_vring *vr, uint16_t head, uint32_t len)
 {
 	struct rte_vhost_inflight_info_split *inf = vr->inflight;
-	uint16_t slot = vr->used_idx % vr->size;
+	uint16_t slot = vr->used_idx & vr->mask;
 	struct vring_used_elem *e = &vr->used->ring[slot];
 
 	if (vr->batch_pending)
@@ -492,7 +497,7 @@ vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem, struct v
 			}
 			vr->avail_seen = avail_idx;
 		}
-		head = vr->avail->ring[vr->last_avail % vr->size];
+		head = vr->avail->ring[vr->last_avail & vr->mask];
 		vr->last_avail++;
 	}
 	if (walk(vr, mem, head, c) < 0) {
@@ -510,9 +515,9 @@ vgw_vring_pop(struct vgw_vring *vr, const struct rte_vhost_memory *mem, struct v
 }
 
 void
-vgw_vring_put(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written)
+vgw_vring_put_logged(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t written)
 {
-	uint16_t slot = vr->used_idx % vr->size;
+	uint16_t slot = vr->used_idx & vr->mask;
 	struct vring_used_elem *e = &vr->used->ring[slot];
 
 	if (vr->used_batch) {
@@ -520,15 +525,12 @@ vgw_vring_put(struct vgw_vring *vr, const struct vgw_vring_chain *c, uint32_t wr
 		vr->batch_len = written;
 		vr->batch_pending = true;
 		vr->used_idx++;
-		if (!vr->log_gated || vr->log_on)
-			log_written(vr, c, written);
+		log_written(vr, c, written);
 		return;
 	}
 	e->id = c->head;
 	e->len = written;
 	vr->used_idx++;
-	if (vr->log_gated && !vr->log_on)
-		return;
 	log_written(vr, c, written);
 	rte_vhost_log_used_vring(vr->vid, vr->vring_idx, offsetof(struct vring_used, ring[slot]),
 				 sizeof(*e));
@@ -576,7 +578,7 @@ vgw_vring_prefetch(struct vgw_vring *vr, uint16_t n)
 	}
 	n = RTE_MIN(RTE_MIN(n, have), (uint16_t)64);
 	for (uint16_t i = 0; i < n; i++) {
-		uint16_t head = vr->avail->ring[(uint16_t)(vr->last_avail + i) % vr->size];
+		uint16_t head = vr->avail->ring[(uint16_t)(vr->last_avail + i) & vr->mask];
 
 		if (head < vr->size)
 			rte_prefetch0(&vr->desc[head]);

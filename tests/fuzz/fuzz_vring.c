@@ -397,6 +397,7 @@ fz_setup(struct fz_in *in)
 	vr.avail = (struct vring_avail *)fz_avail;
 	vr.used = (struct vring_used *)fz_used;
 	vr.size = fz_size;
+	vr.mask = (uint16_t)(fz_size - 1);
 	vr.last_avail = avail0;
 	vr.avail_seen = avail0;
 	vr.used_idx = used0;

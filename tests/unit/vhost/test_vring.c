@@ -125,6 +125,7 @@ setup(void **state)
 	vr.avail = (struct vring_avail *)&avail;
 	vr.used = (struct vring_used *)&used;
 	vr.size = RING;
+	vr.mask = RING - 1;
 	log_writes = log_used = 0;
 	*state = NULL;
 	return 0;
