@@ -582,13 +582,13 @@ class Measurement:
         for ph in PHASES:
             p = res['phases'][ph]
             if ph == 'cpu':
-                p['value'] = a.cpu_mib / p['host_s']
+                p['value'] = per_s(a.cpu_mib, p['host_s'])
                 p['guest_value'] = a.cpu_mib / p['guest_s'] if p['guest_s'] > 0 else None
             elif ph in ('write', 'read'):
-                p['value'] = a.size_mib / p['host_s']
+                p['value'] = per_s(a.size_mib, p['host_s'])
                 p['guest_value'] = a.size_mib / p['guest_s'] if p['guest_s'] > 0 else None
             elif ph == 'randread':
-                p['value'] = ops / p['host_s']
+                p['value'] = per_s(ops, p['host_s'])
                 p['guest_value'] = p['guest_ops_s']
             else:
                 p['value'] = p['host_s']
@@ -660,7 +660,8 @@ def summarize(results, rounds, kinds):
     peers = [k for k in kinds if k != 'vhostgw'] if 'vhostgw' in kinds else []
     rows, summary = [], {}
     for key, _, unit, hb in WORKLOADS:
-        vals = {k: [r['phases'][key]['value'] for r in results if r['backend'] == k]
+        vals = {k: [r['phases'][key]['value'] for r in results
+                    if r['backend'] == k and r['phases'][key]['value'] is not None]
                 for k in kinds}
         s = dict(unit=unit, higher_is_better=hb, median={}, ratios={})
         for k in kinds:
@@ -692,9 +693,17 @@ def summarize(results, rounds, kinds):
     return rows, summary
 
 
+def per_s(n, secs):
+    """n per second, None for a phase too short to time (a few files end
+    between two readings of the host clock)."""
+    return n / secs if secs > 0 else None
+
+
 def _f(v, unit=None, width=12):
     if v is None:
         return '%*s' % (width, '-')
+    if unit == 'int':
+        return '%*.0f' % (width, v)
     if unit == 's':
         return '%*.3f' % (width, v)
     if unit == 'ratio':
@@ -787,7 +796,7 @@ def print_table(rows, summary, results, args, kinds, pinning):
         busy = med([p['gw'].get('worker_busy') for p in ps])
         line = '%-9s %9s %8s %7s %7s %7s %7s' % (
             ph, '-' if req is None else '%d' % req,
-            '-' if not ps else '%.0f' % med([p['gw']['requests'] / p['host_s'] for p in ps]),
+            _f(med([per_s(p['gw']['requests'], p['host_s']) for p in ps]), 'int', 8).strip(),
             '-' if not ps else '%d' % med([p['gw']['errors'] for p in ps]),
             '-' if not ps else '%.1f' % (med([p['gw']['bytes_read'] for p in ps]) / 1048576.0),
             '-' if not ps else '%.1f' % (med([p['gw']['bytes_written'] for p in ps])

@@ -142,6 +142,14 @@ vgw_ctl_phase_input(unsigned int vhost_event, uint64_t arg, char *detail, size_t
 	case VGW_VHOST_EV_STATE_REFUSED:
 		snprintf(detail, len, "device state %s refused", arg == 0 ? "save" : "load");
 		return VGW_PHASE_IN_ERROR;
+	case VGW_VHOST_EV_MEM_FAULT:
+		/* the device is stopped until its memory is mapped again; the
+		 * phase says so until the front-end starts its rings again or
+		 * goes (doc/phases.rst) */
+		snprintf(detail, len,
+			 "the front-end shrank guest memory under the mapping (0x%" PRIx64 ")",
+			 arg);
+		return VGW_PHASE_IN_ERROR;
 	case VGW_VHOST_EV_RECOVERY_BEGIN:
 		snprintf(detail, len, "gateway %" PRIu64, arg);
 		return VGW_PHASE_IN_RECOVERY_BEGIN;

@@ -333,6 +333,7 @@ vgw_device_mem_fault(struct vgw_device *dev, uintptr_t addr)
 	dev->mem_fault = true;
 	vgw_device_publish(dev);
 	pthread_mutex_unlock(&dev->lock);
+	vgw_vhost_report(dev->name, VGW_VHOST_EV_MEM_FAULT, addr);
 	DEV_LOG(dev, ERR,
 		"the front-end shrank the file of its guest memory or dirty log under our "
 		"mapping (access at 0x%" PRIxPTR "): that mapping now reads zeros; the "

@@ -181,6 +181,7 @@ enum vgw_vhost_event {
 	VGW_VHOST_EV_STATE_REFUSED,  /* the device type refused SET_DEVICE_STATE_FD */
 	VGW_VHOST_EV_RECOVERY_BEGIN, /* the keeper replays a session; arg: gateway generation */
 	VGW_VHOST_EV_RECOVERY_END,   /* it finished; arg: ms since the last gateway died */
+	VGW_VHOST_EV_MEM_FAULT,	     /* guest memory shrunk under the mapping; arg: address */
 	VGW_VHOST_EV_COUNT,
 };
 

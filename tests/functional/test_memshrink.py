@@ -65,6 +65,14 @@ def shrink(gw, tool, wd, name, sender, socks, other):
             d.get("memory_faults") == d0.get("memory_faults", 0) + 1,
             f"{name}: {sender}: memory_fault {d.get('memory_fault')}, memory_faults "
             f"{d0.get('memory_faults')} -> {d.get('memory_faults')}")
+    # dashboards see it in the phase: failed, with the reason (the phase
+    # follows the event on the control thread: waited for)
+    while time.time() < deadline and gw.device(sender).get("phase") != "failed":
+        time.sleep(0.05)
+    d = gw.device(sender)
+    t.check(d.get("phase") == "failed" and
+            "shrank guest memory" in d.get("failed_reason", ""),
+            f"{name}: {sender}: phase {d.get('phase')}, reason {d.get('failed_reason')!r}")
     # the other link serves meanwhile (paced: a receiver's ring holds ~128)
     traffic(tool, wd, f"{name}-other", other, 20000, rate=20000)
     time.sleep(0.5)  # a second fault would be logged by now
@@ -78,6 +86,8 @@ def shrink(gw, tool, wd, name, sender, socks, other):
     traffic(tool, wd, f"{name}-again", socks, 100)
     d = gw.device(sender)
     t.check(d.get("memory_fault") is False, f"{name}: {sender} still stopped: {d}")
+    t.check(d.get("phase") in ("running", "idle"),
+            f"{name}: {sender}: phase {d.get('phase')} after a new front-end")
     t.log(f"{name}: {sender}'s front-end truncated its guest memory: the gateway logged it "
           f"once, stopped {sender} alone (memory_faults {d.get('memory_faults')}); the other "
           f"link moved 20,000 verified frames meanwhile; a new front-end was served")
