@@ -396,6 +396,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 	f.o = &o;
+	f.uid = getuid();
+	f.gid = getgid();
+	f.pid = (uint32_t)getpid();
 	f.extra_fd = -1;
 	f.inflight = sc->inflight;
 	f.inflight_late = sc->inflight_late;

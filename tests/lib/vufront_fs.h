@@ -101,6 +101,11 @@ struct fs_front {
 	/* head id -> slot index + 1, per ring */
 	uint16_t head_slot[FS_NVQ][FS_RING];
 	uint64_t next_unique;
+	/* every request's header: this process's, read once (three syscalls
+	 * per request made the load generator the bottleneck of bench) */
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t pid;
 	uint64_t data_gpa;
 	uint8_t *data;
 	uint64_t aux_gpa; /* 64 KiB for indirect tables and such */

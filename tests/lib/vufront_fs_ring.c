@@ -148,9 +148,9 @@ fs_fill(struct fs_front *f, const struct fs_req *r, struct vufront_buf *bufs, un
 	for (unsigned int i = 0; i < r->n_data; i++)
 		total += r->data[i].len;
 	ih = fs_slot_header(f, s, r->opcode, r->nodeid, r->hdr_len ? r->hdr_len : (uint32_t)total);
-	ih->uid = getuid();
-	ih->gid = getgid();
-	ih->pid = (uint32_t)getpid();
+	ih->uid = f->uid;
+	ih->gid = f->gid;
+	ih->pid = f->pid;
 	if (r->arg_len)
 		memcpy(s->in + FS_IN_HDR, r->arg, r->arg_len);
 	if (r->arg2_len)
