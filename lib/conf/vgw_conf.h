@@ -92,8 +92,9 @@ struct vgw_conf_link {
 	uint16_t ports[VGW_BRIDGE_MAX_PORTS]; /* indices into conf->devs */
 	uint32_t aging_sec;		      /* bridge: MAC aging time */
 	uint32_t mac_table_size;	      /* bridge: entries, power of two */
-	/* xconnect of two vhost-user net devices of one queue pair: each
-	 * frame copied once, guest to guest (lib/net/net_oc.c); default false
+	/* xconnect of two vhost-user net devices of as many queue pairs (or a
+	 * bridge of ones of one queue pair and ethdevs): each frame copied
+	 * once, guest to guest (lib/net/net_oc.c); default false
 	 * until it beats the mbuf path on small frames (doc/one-copy.rst) */
 	bool one_copy;
 };

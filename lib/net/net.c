@@ -232,6 +232,18 @@ net_vring_state(struct vgw_device *dev, int vid, uint16_t vring, int enable)
 
 	if (atomic_load(&dev->conn_vid) != vid || vring >= 2 * VGW_MAX_QUEUES)
 		return 0;
+	/* A one-copy ring is taken for our walker before the workers see it
+	 * enabled (the rings' other life-cycle steps run on this thread
+	 * too); taking it asks rte_vhost for none of the locks it holds. */
+	if (enable && p->oc != NULL) {
+		int ret = vgw_net_oc_ring(p, vid, vring);
+
+		if (ret < 0) {
+			VGW_LOG(net, ERR, "%s: vid %d: vring %u cannot be taken for one copy: %s",
+				dev->name, vid, vring, strerror(-ret));
+			return 0; /* stays disabled: nothing moves on its pair */
+		}
+	}
 	if (enable)
 		rings = atomic_fetch_or(&p->ready_rings, 1u << vring) | (1u << vring);
 	else
@@ -428,9 +440,11 @@ eth_setup(struct vgw_net_port *p)
 	return 0;
 }
 
-/* A link whose frames go guest to guest in one copy: one_copy on, every
- * port a vhost-user net device of one queue pair, or on a bridge also an
- * ethdev (its frames copied between its mbufs and the guests' buffers). */
+/* A link whose frames go guest to guest in one copy: one_copy on, and
+ * either an xconnect of two vhost-user net devices of as many queue pairs
+ * (pair q of one to pair q of the other: one writer per receive ring), or
+ * a bridge whose ports are vhost-user net devices of one queue pair or
+ * ethdevs (its frames copied between its mbufs and the guests' buffers). */
 static bool
 one_copy_link(const struct vgw_conf *conf, const struct vgw_conf_link *cl)
 {
@@ -438,6 +452,28 @@ one_copy_link(const struct vgw_conf *conf, const struct vgw_conf_link *cl)
 
 	if (!cl->one_copy)
 		return false;
+	if (!bridge) {
+		const struct vgw_conf_dev *a = &conf->devs[cl->ports[0]];
+		const struct vgw_conf_dev *b = &conf->devs[cl->ports[1]];
+
+		if (a->type != VGW_DEV_NET || b->type != VGW_DEV_NET) {
+			VGW_LOG(net, WARNING,
+				"%s: one_copy needs vhost-user net devices; %s is not: the link "
+				"copies through mbufs",
+				cl->name, a->type != VGW_DEV_NET ? a->name : b->name);
+			return false;
+		}
+		if (a->queues != b->queues) {
+			VGW_LOG(net, WARNING,
+				"%s: one_copy needs devices of as many queue pairs; %s has %u, %s "
+				"%u: the link copies through mbufs",
+				cl->name, a->name, a->queues, b->name, b->queues);
+			return false;
+		}
+		VGW_LOG(net, INFO, "%s: %s <-> %s in one copy, %u queue pair(s)", cl->name, a->name,
+			b->name, a->queues);
+		return true;
+	}
 	for (uint16_t i = 0; i < cl->n_ports; i++) {
 		const struct vgw_conf_dev *d = &conf->devs[cl->ports[i]];
 
@@ -445,12 +481,13 @@ one_copy_link(const struct vgw_conf *conf, const struct vgw_conf_link *cl)
 			continue;
 		if (d->type != VGW_DEV_NET || d->queues != 1) {
 			VGW_LOG(net, WARNING,
-				"%s: one_copy needs vhost-user net devices of one queue pair%s; %s "
-				"is not: the link copies through mbufs",
-				cl->name, bridge ? " or ethdevs" : "", d->name);
+				"%s: one_copy on a bridge needs vhost-user net devices of one queue "
+				"pair or ethdevs; %s is not: the link copies through mbufs",
+				cl->name, d->name);
 			return false;
 		}
 	}
+	VGW_LOG(net, INFO, "%s: bridge in one copy", cl->name);
 	return true;
 }
 
@@ -522,7 +559,7 @@ vgw_net_init(const struct vgw_conf *conf)
 		p = &ports[port_of_dev[i]];
 		ret = 0;
 		if (p->one_copy && p->dev.type == VGW_DEV_ETHDEV) {
-			ret = vgw_net_oc_init(p);
+			ret = vgw_net_oc_init(p, 1);
 		} else if (p->one_copy) {
 			/* our walker: split rings, guest addresses */
 			p->dev.features_off =
@@ -536,7 +573,7 @@ vgw_net_init(const struct vgw_conf *conf)
 					       (1ULL << VIRTIO_NET_F_GSO);
 			if (!p->dev.offloads)
 				p->dev.features_off |= 1ULL << VIRTIO_NET_F_GUEST_CSUM;
-			ret = vgw_net_oc_init(p);
+			ret = vgw_net_oc_init(p, conf->devs[i].queues);
 			if (ret < 0)
 				return ret;
 		}

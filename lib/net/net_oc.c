@@ -6,11 +6,15 @@
  * keeps the protocol (memory table, ring addresses, call fds, dirty log);
  * the rings' indices are given back to it when the device stops.
  *
- * Ownership: the task of port A (one queue pair) reads A's transmit ring
- * and writes the peer B's receive ring, and is the only one to touch
- * either. It touches B's ring only while B is published to the workers
- * (B's vid >= 0): B's stop, suspend and remap unpublish it and wait for a
- * grace period of every worker before they detach or remap its rings.
+ * Ownership: the task of queue pair q of port A reads A's transmit ring q
+ * and writes the peer B's receive ring q, and is the only one to touch
+ * either; the pairs of a port are independent (each its own struct
+ * vgw_net_oc, its own task, on any worker). It touches B's ring only
+ * while B is published to the workers (B's vid >= 0) and B's front-end has
+ * the ring enabled: B's stop, suspend and remap unpublish it and wait for
+ * a grace period of every worker before they detach or remap its rings,
+ * and a ring is taken (attached) before its enabled bit is set, once per
+ * start of the device, on rte_vhost's thread.
  *
  * When B has no room, A's descriptors stay in A's ring (back-pressure, no
  * loss); while B is down, A's frames are dropped and counted on B, as on
@@ -49,22 +53,30 @@
 #define OC_RARP_LEN 64u
 #define OC_HDR_MAX 12u /* the longest virtio-net header */
 
+/* One queue pair of a one-copy port (a port has one per configured pair,
+ * an array at p->oc; a bridge's ports and uplinks have one). What the
+ * device negotiated is copied into each, so the fast path reads one
+ * structure per side. */
 struct vgw_net_oc {
-	struct vgw_vring tx; /* this device's transmit ring (vring 1) */
-	struct vgw_vring rx; /* its receive ring (vring 0): the peer's task writes it */
-	struct rte_vhost_memory *mem;
-	uint16_t hdr_len; /* 12 with VERSION_1 or MRG_RXBUF, else 10 */
-	bool mrg;	  /* VIRTIO_NET_F_MRG_RXBUF */
-	uint64_t feat;	  /* negotiated */
-	/* offloads of the frames this port's guest sent (this port's task
-	 * writes them, the control thread reads): a segmentation passed
+	struct vgw_vring tx; /* this pair's transmit ring (vring 2q + 1) */
+	struct vgw_vring rx; /* its receive ring (vring 2q): the peer's task writes it */
+	/* the rings taken in this start of the device (rte_vhost's thread):
+	 * a ring is attached once, when it is first enabled, and keeps its
+	 * indices while the front-end disables and enables it */
+	bool tx_on, rx_on;
+	struct rte_vhost_memory *mem; /* the device's, shared by its pairs */
+	uint16_t hdr_len;	      /* 12 with VERSION_1 or MRG_RXBUF, else 10 */
+	bool mrg;		      /* VIRTIO_NET_F_MRG_RXBUF */
+	uint64_t feat;		      /* negotiated */
+	/* offloads of the frames the guest sent on this pair (its task
+	 * writes them, the control thread sums the pairs): a segmentation passed
 	 * whole to the peer, done here (segments made), a checksum done
 	 * here */
 	uint64_t gso_whole, gso_sw, gso_segments, csum_sw;
-	/* owned by this port's task: payload bytes of txc[tx_off] already
+	/* owned by this pair's task: payload bytes of txc[tx_off] already
 	 * moved as segments (the peer ran out of room part-way) */
 	uint32_t tx_seg_off;
-	/* owned by this port's task: frames taken from the transmit ring and
+	/* owned by this pair's task: frames taken from the transmit ring and
 	 * not moved yet (the peer had no room), txc[tx_off..tx_n), moved
 	 * first on the next pass; the guest gets them back once moved, or
 	 * dropped when the device stops */
@@ -88,117 +100,176 @@ struct vgw_net_oc {
 	struct vgw_dp_lcore *eth_lc; /* the pass's worker (its tx queue, stats) */
 	struct rte_mbuf *eth_tx[OC_ETH_STAGE];
 	/* A frame of ours, read as a chain the port's guest or uplink could
-	 * have sent: an ethdev's mbuf, or (a vhost-user port) the RARP of a
-	 * SEND_RARP, built in rarp behind a zeroed virtio-net header. */
+	 * have sent: an ethdev's mbuf, or (a vhost-user port, pair 0) the
+	 * RARP of a SEND_RARP, built in rarp behind a zeroed virtio-net
+	 * header. */
 	struct vgw_vring_chain own_src;
 	uint8_t rarp[OC_HDR_MAX + OC_RARP_LEN];
-};
+} __rte_cache_aligned; /* pairs of a port run on different workers */
 
-/* --- control plane (the port's dev->lock held) --------------------------- */
+/* --- control plane (rte_vhost's thread, or the control thread once the
+ * sockets are gone; the port's dev->lock held but in vgw_net_oc_ring) --- */
+
+/* Take vring of the device's front-end for our walker, unless taken
+ * already in this start: the indices rte_vhost holds are ours until the
+ * device stops. */
+static int
+oc_ring_take(struct vgw_net_port *p, int vid, uint16_t vring)
+{
+	struct vgw_net_oc *oc = &p->oc[vring / 2];
+	bool tx = (vring & 1) != 0;
+	struct vgw_vring *vr = tx ? &oc->tx : &oc->rx;
+	bool *on = tx ? &oc->tx_on : &oc->rx_on;
+	uint64_t f = oc->feat;
+	int ret;
+
+	if (*on)
+		return 0;
+	ret = vgw_vring_attach(vr, vid, vring, NULL);
+	if (ret < 0)
+		return ret;
+	/* net keeps no inflight record: frames in flight at a crash are
+	 * lost, as on a reconnect */
+	vr->inflight = NULL;
+	vr->indirect_ok = (f >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
+	vr->event_idx = (f >> VIRTIO_RING_F_EVENT_IDX) & 1;
+	/* in order: one used element per burst of transmitted frames (their
+	 * lengths mean nothing to the driver); received frames need theirs */
+	vr->used_batch = tx && ((f >> VIRTIO_F_IN_ORDER) & 1);
+	*on = true;
+	return 0;
+}
 
 int
 vgw_net_oc_start(struct vgw_net_port *p, int vid)
 {
-	struct vgw_net_oc *oc = p->oc;
+	struct rte_vhost_memory *mem;
+	uint32_t rings = atomic_load(&p->ready_rings);
 	uint64_t f = 0;
-	int ret;
+	int ret = 0;
 
 	if (rte_vhost_get_negotiated_features(vid, &f) < 0)
 		return -ENODEV;
 	if (f & (1ULL << VIRTIO_F_RING_PACKED))
 		return -ENOTSUP; /* not offered on a one-copy port */
-	oc->mem = vgw_vring_mem_get(vid);
-	if (oc->mem == NULL)
+	mem = vgw_vring_mem_get(vid);
+	if (mem == NULL)
 		return -ENOMEM;
-	ret = vgw_vring_attach(&oc->tx, vid, 1, NULL);
-	if (ret == 0)
-		ret = vgw_vring_attach(&oc->rx, vid, 0, NULL);
+	for (uint16_t q = 0; q < p->n_oc; q++) {
+		struct vgw_net_oc *oc = &p->oc[q];
+
+		oc->mem = mem;
+		oc->mrg = (f >> VIRTIO_NET_F_MRG_RXBUF) & 1;
+		oc->feat = f;
+		oc->hdr_len = oc->mrg || ((f >> VIRTIO_F_VERSION_1) & 1) ?
+				      sizeof(struct virtio_net_hdr_mrg_rxbuf) :
+				      sizeof(struct virtio_net_hdr);
+		oc->call_tx = oc->call_peer_rx = false;
+		oc->tx_on = oc->rx_on = false;
+	}
+	/* pair 0 is there (new_device comes once it is ready); the rings of
+	 * the other pairs are taken now if the front-end enabled them, else
+	 * once it does (vgw_net_oc_ring) */
+	for (uint16_t r = 0; r < 2 * p->n_oc && ret == 0; r++)
+		if (r < 2 || (rings & (1u << r)) != 0)
+			ret = oc_ring_take(p, vid, r);
 	if (ret < 0) {
-		vgw_vring_mem_free(oc->mem);
-		oc->mem = NULL;
+		vgw_net_oc_stop(p);
 		return ret;
 	}
-	/* net keeps no inflight record: frames in flight at a crash are
-	 * lost, as on a reconnect */
-	oc->tx.inflight = NULL;
-	oc->rx.inflight = NULL;
-	oc->tx.indirect_ok = oc->rx.indirect_ok = (f >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
-	oc->tx.event_idx = oc->rx.event_idx = (f >> VIRTIO_RING_F_EVENT_IDX) & 1;
-	/* in order: one used element per burst of transmitted frames (their
-	 * lengths mean nothing to the driver); received frames need theirs */
-	oc->tx.used_batch = (f >> VIRTIO_F_IN_ORDER) & 1;
-	oc->mrg = (f >> VIRTIO_NET_F_MRG_RXBUF) & 1;
-	oc->feat = f;
-	oc->hdr_len = oc->mrg || ((f >> VIRTIO_F_VERSION_1) & 1) ?
-			      sizeof(struct virtio_net_hdr_mrg_rxbuf) :
-			      sizeof(struct virtio_net_hdr);
-	oc->call_tx = oc->call_peer_rx = false;
 	return 0;
+}
+
+int
+vgw_net_oc_ring(struct vgw_net_port *p, int vid, uint16_t vring)
+{
+	if (vring / 2 >= p->n_oc || p->oc[0].mem == NULL)
+		return 0; /* not a pair of ours, or not started: taken at start */
+	return oc_ring_take(p, vid, vring);
 }
 
 void
 vgw_net_oc_stop(struct vgw_net_port *p)
 {
-	struct vgw_net_oc *oc = p->oc;
+	struct rte_vhost_memory *mem = p->oc[0].mem;
 
-	if (oc->mem == NULL)
+	if (mem == NULL)
 		return;
-	/* frames taken and never moved: back to the guest, dropped */
-	if (oc->tx_off < oc->tx_n) {
-		for (uint16_t i = oc->tx_off; i < oc->tx_n; i++)
-			vgw_vring_put(&oc->tx, &oc->txc[i], 0);
-		vgw_vring_publish(&oc->tx);
-		atomic_fetch_add(&p->held_drops[0], oc->tx_n - oc->tx_off);
+	for (uint16_t q = 0; q < p->n_oc; q++) {
+		struct vgw_net_oc *oc = &p->oc[q];
+
+		/* frames taken and never moved: back to the guest, dropped */
+		if (oc->tx_off < oc->tx_n) {
+			for (uint16_t i = oc->tx_off; i < oc->tx_n; i++)
+				vgw_vring_put(&oc->tx, &oc->txc[i], 0);
+			vgw_vring_publish(&oc->tx);
+			atomic_fetch_add(&p->held_drops[q], oc->tx_n - oc->tx_off);
+		}
+		oc->tx_n = oc->tx_off = 0;
+		oc->tx_seg_off = 0;
+		if (oc->tx_on)
+			vgw_vring_detach(&oc->tx);
+		if (oc->rx_on)
+			vgw_vring_detach(&oc->rx);
+		oc->tx_on = oc->rx_on = false;
+		oc->mem = NULL;
 	}
-	oc->tx_n = oc->tx_off = 0;
-	oc->tx_seg_off = 0;
-	vgw_vring_detach(&oc->tx);
-	vgw_vring_detach(&oc->rx);
-	vgw_vring_mem_free(oc->mem);
-	oc->mem = NULL;
+	vgw_vring_mem_free(mem);
 }
 
 int
 vgw_net_oc_remap(struct vgw_net_port *p, int vid)
 {
-	struct vgw_net_oc *oc = p->oc;
 	struct rte_vhost_memory *mem;
 
-	if (oc->mem == NULL)
+	if (p->oc[0].mem == NULL)
 		return 0;
 	mem = vgw_vring_mem_get(vid);
 	if (mem == NULL)
 		return -ENOMEM;
-	vgw_vring_mem_free(oc->mem);
-	oc->mem = mem;
-	if (vgw_vring_refresh(&oc->tx) < 0 || vgw_vring_refresh(&oc->rx) < 0)
-		return -ENODEV;
-	oc->tx.inflight = NULL;
-	oc->rx.inflight = NULL;
-	/* frames taken before: their buffers through the new table */
-	for (uint16_t i = oc->tx_off; i < oc->tx_n; i++)
-		if (vgw_vring_rewalk(&oc->tx, oc->mem, &oc->txc[i]) < 0) {
-			oc->txc[i].in_cnt = 0; /* moved as malformed: returned */
-			oc->txc[i].in_len = 0;
-		}
+	vgw_vring_mem_free(p->oc[0].mem);
+	for (uint16_t q = 0; q < p->n_oc; q++)
+		p->oc[q].mem = mem;
+	for (uint16_t q = 0; q < p->n_oc; q++) {
+		struct vgw_net_oc *oc = &p->oc[q];
+
+		if ((oc->tx_on && vgw_vring_refresh(&oc->tx) < 0) ||
+		    (oc->rx_on && vgw_vring_refresh(&oc->rx) < 0))
+			return -ENODEV;
+		oc->tx.inflight = NULL;
+		oc->rx.inflight = NULL;
+		/* frames taken before: their buffers through the new table */
+		for (uint16_t i = oc->tx_off; i < oc->tx_n; i++)
+			if (vgw_vring_rewalk(&oc->tx, oc->mem, &oc->txc[i]) < 0) {
+				oc->txc[i].in_cnt = 0; /* moved as malformed: returned */
+				oc->txc[i].in_len = 0;
+			}
+	}
 	return 0;
 }
 
 uint64_t
 vgw_net_oc_malformed(const struct vgw_net_port *p)
 {
-	return p->oc != NULL ? p->oc->tx.malformed + p->oc->rx.malformed : 0;
+	uint64_t n = 0;
+
+	for (uint16_t q = 0; p->oc != NULL && q < p->n_oc; q++)
+		n += p->oc[q].tx.malformed + p->oc[q].rx.malformed;
+	return n;
 }
 
 void
 vgw_net_oc_offload_stats(const struct vgw_net_port *p, uint64_t out[4])
 {
-	const struct vgw_net_oc *oc = p->oc;
+	memset(out, 0, 4 * sizeof(out[0]));
+	for (uint16_t q = 0; q < p->n_oc; q++) {
+		const struct vgw_net_oc *oc = &p->oc[q];
 
-	out[0] = oc->gso_whole;
-	out[1] = oc->gso_sw;
-	out[2] = oc->gso_segments;
-	out[3] = oc->csum_sw;
+		out[0] += oc->gso_whole;
+		out[1] += oc->gso_sw;
+		out[2] += oc->gso_segments;
+		out[3] += oc->csum_sw;
+	}
 }
 
 void
@@ -216,13 +287,16 @@ vgw_net_oc_eth(struct vgw_net_port *p)
 }
 
 int
-vgw_net_oc_init(struct vgw_net_port *p)
+vgw_net_oc_init(struct vgw_net_port *p, uint16_t pairs)
 {
 	/* hugepage memory: the task's chains span hundreds of KiB, and in 4 KiB
 	 * pages each frame would cost TLB misses (page walks, expensive in a
 	 * VM) */
-	p->oc = rte_zmalloc("vgw_net_oc", sizeof(*p->oc), RTE_CACHE_LINE_SIZE);
-	return p->oc == NULL ? -ENOMEM : 0;
+	p->oc = rte_zmalloc("vgw_net_oc", pairs * sizeof(*p->oc), RTE_CACHE_LINE_SIZE);
+	if (p->oc == NULL)
+		return -ENOMEM;
+	p->n_oc = pairs;
+	return 0;
 }
 
 /* --- the fast path ----------------------------------------------------- */
@@ -934,14 +1008,14 @@ rarp_chain(struct vgw_net_oc *oc, uint64_t req)
 	return c;
 }
 
-/* An xconnect's RARP (SEND_RARP on port in): into the peer's receive
- * ring ahead of the guest's next frames, counted as a frame the guest
+/* An xconnect's RARP (SEND_RARP on port in), on queue pair 0 (from, to):
+ * into the peer's receive ring ahead of the guest's next frames, counted as a frame the guest
  * sent. OC_NO_ROOM: the request stays for the next pass, and nothing is
  * taken from the guest's ring behind it meanwhile. */
 static int
-xc_rarp(struct vgw_net_port *in, bool down, struct vgw_dp_qstats *rs, struct vgw_dp_qstats *ts)
+xc_rarp(struct vgw_net_port *in, struct vgw_net_oc *from, struct vgw_net_oc *to, bool down,
+	struct vgw_dp_qstats *rs, struct vgw_dp_qstats *ts)
 {
-	struct vgw_net_oc *from = in->oc, *to = in->peer->oc;
 	uint64_t req = atomic_load_explicit(&in->rarp_req, memory_order_relaxed);
 	uint32_t bytes = 0, segs = 0;
 	int ret;
@@ -1073,21 +1147,26 @@ uint16_t
 vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 {
 	struct vgw_net_port *in = t->arg, *out = in->peer;
-	struct vgw_net_oc *from = in->oc, *to = out->oc;
-	struct vgw_dp_qstats *rs = &lc->stats[vgw_net_slot(in, 0)];
-	struct vgw_dp_qstats *ts = &lc->stats[vgw_net_slot(out, 0)];
+	uint16_t q = t->queue;
+	/* queue pair q of both ports: this task is the only one to read
+	 * in's transmit ring q and to write out's receive ring q */
+	struct vgw_net_oc *from = &in->oc[q], *to = &out->oc[q];
+	struct vgw_dp_qstats *rs = &lc->stats[vgw_net_slot(in, q)];
+	struct vgw_dp_qstats *ts = &lc->stats[vgw_net_slot(out, q)];
 	int out_vid = atomic_load_explicit(&out->dev.vid, memory_order_acquire);
 	bool down = !atomic_load_explicit(&out->up, memory_order_relaxed);
+	/* a ring enabled is a ring taken (acquire: its walker's state) */
 	bool open = out_vid >= 0 &&
-		    (atomic_load_explicit(&out->ready_rings, memory_order_relaxed) & 1) != 0;
+		    ((atomic_load_explicit(&out->ready_rings, memory_order_acquire) >> (2 * q)) &
+		     1) != 0;
 	uint16_t moved = 0, done = 0;
 	bool rarp = false;
 
 	if (from->call_tx)
 		from->call_tx = ring_call(&from->tx);
-	if (from->call_peer_rx && out_vid >= 0)
+	if (from->call_peer_rx && open)
 		from->call_peer_rx = ring_call(&to->rx);
-	if (!(atomic_load_explicit(&in->ready_rings, memory_order_relaxed) & 2))
+	if (!((atomic_load_explicit(&in->ready_rings, memory_order_acquire) >> (2 * q)) & 2))
 		return 0; /* the guest disabled its transmit ring */
 	if (!down && !open)
 		return 0; /* the peer comes back: the frames wait */
@@ -1096,9 +1175,11 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	if (!down)
 		vgw_vring_log_check(&to->rx);
 	if (from->tx_off == from->tx_n) {
-		/* SEND_RARP: the frame goes first (nothing is held) */
-		if (unlikely(atomic_load_explicit(&in->rarp_req, memory_order_relaxed) != 0)) {
-			int ret = xc_rarp(in, down, rs, ts);
+		/* SEND_RARP: the frame goes first (nothing is held), on
+		 * queue pair 0 (the one every front-end has) */
+		if (unlikely(q == 0 &&
+			     atomic_load_explicit(&in->rarp_req, memory_order_relaxed) != 0)) {
+			int ret = xc_rarp(in, from, to, down, rs, ts);
 
 			if (ret == OC_NO_ROOM)
 				return 0;

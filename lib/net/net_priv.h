@@ -50,7 +50,9 @@ struct vgw_net_port {
 	uint16_t eth_port;	   /* ethdev */
 	struct vgw_net_port *peer; /* xconnect */
 	bool one_copy;		   /* on a one-copy link (xconnect or bridge) */
-	struct vgw_net_oc *oc;	   /* rings of our own: a one-copy xconnect */
+	/* rings of our own (a one-copy link): one per queue pair */
+	struct vgw_net_oc *oc;
+	uint16_t n_oc;
 	struct vgw_net_bridge *bridge;
 	bool eth_started; /* control thread */
 	/* held frames freed by the control plane when the front-end left */
@@ -80,10 +82,14 @@ struct vgw_net_bridge {
 
 /* net_oc.c: one copy between the guests of a vhost-to-vhost xconnect */
 struct vgw_net_oc;
-int vgw_net_oc_init(struct vgw_net_port *p);
+int vgw_net_oc_init(struct vgw_net_port *p, uint16_t pairs);
 /* an ethdev port of a one-copy bridge (after its set-up): no rings */
 void vgw_net_oc_eth(struct vgw_net_port *p);
 int vgw_net_oc_start(struct vgw_net_port *p, int vid);
+/* A ring the front-end enabled (rte_vhost's thread, before the workers
+ * may see it enabled): taken for our walker if the device runs and it was
+ * not yet in this start. */
+int vgw_net_oc_ring(struct vgw_net_port *p, int vid, uint16_t vring);
 void vgw_net_oc_stop(struct vgw_net_port *p);
 int vgw_net_oc_remap(struct vgw_net_port *p, int vid);
 uint64_t vgw_net_oc_malformed(const struct vgw_net_port *p);
