@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""One copy on a multi-queue xconnect: queue pair q of a goes to queue pair
+q of b and back, each pair its own task (the only writer of the peer's
+receive ring q), the tasks spread over two workers.
+
+- Four pairs on both sides: frames sent on each transmit queue of a arrive
+  byte-identical and in order on the same receive queue of b, and the other
+  way round; each queue's counters moved by exactly the frames sent on it,
+  nothing dropped, nothing refused; both workers carried traffic; the log
+  says the link is one-copy, and no fallback warning.
+- Front-ends that enable two of their four pairs (as a Linux guest with
+  fewer vCPUs or `ethtool -L` does): pairs 0 and 1 carry their frames, the
+  rings of pairs 2 and 3 (taken when enabled, never here) stay untouched.
+- One front-end enables two pairs, the other one: what a sends on pair 1
+  is not written into b's pair 0 (that ring has one writer, a's pair 0
+  task): it waits in a's ring, not taken, not dropped, while pair 0 flows.
+- Links the one-copy path does not take (devices of different queue
+  counts, a multi-queue bridge port) keep the mbuf path with a warning.
+
+Front-end: dpdk-testpmd, io forwarding, paired ports: a pcap source with
+one file per queue -> virtio_user(a) ... gateway ... virtio_user(b) -> a
+pcap sink with one file per queue, both ways at once.
+"""
+import os
+import sys
+import time
+
+import vgwtest as t
+
+Q = 4  # queue pairs configured on both devices
+N = 300  # frames per queue and direction
+SIZES = [60, 64, 128, 512, 1000, 1514]
+
+
+def frames(direction, q, n=N):
+    """Frames of one direction and queue, each unique (its seed)."""
+    src, dst = (("02:00:00:00:00:0a", "02:00:00:00:00:0b") if direction == "ab"
+                else ("02:00:00:00:00:0b", "02:00:00:00:00:0a"))
+    base = (0 if direction == "ab" else 1 << 20) + (q << 16)
+    return [t.frame(dst, src, SIZES[(i + q) % len(SIZES)], base + i) for i in range(n)]
+
+
+def queue_counts(gw, dev):
+    return {q["queue"]: q for q in gw.stats(dev)["queues"]}
+
+
+def busy_loops(gw):
+    return [w["busy_loops"] for w in gw.ctl("stats")["workers"]]
+
+
+def exchange(wd, gw, name, pairs):
+    """Both front-ends in one testpmd with `pairs` queues enabled (of Q):
+    per queue N frames each way, checked file by file and counter by
+    counter."""
+    a, b = gw.config["devices"][0]["socket"], gw.config["devices"][1]["socket"]
+    sent = {d: [frames(d, q) for q in range(pairs)] for d in ("ab", "ba")}
+    vdev = {}
+    for d in ("ab", "ba"):
+        args = []
+        for q in range(pairs):
+            src = os.path.join(wd, f"{name}-in-{d}{q}.pcap")
+            t.write_pcap(src, sent[d][q])
+            args.append(f"rx_pcap={src}")
+        # what this pcap port's virtio_user peer received: the other way
+        back = "ba" if d == "ab" else "ab"
+        for q in range(pairs):
+            args.append(f"tx_pcap={os.path.join(wd, f'{name}-out-{back}{q}.pcap')}")
+        vdev[d] = ",".join(args)
+    before = {dev: queue_counts(gw, dev) for dev in ("a", "b")}
+    loops0 = busy_loops(gw)
+    # ports 0 <-> 1 and 2 <-> 3: pcap0 feeds a and takes what b sent,
+    # pcap1 feeds b and takes what a sent; testpmd's io streams keep the
+    # queue (rx queue q of a port goes out on tx queue q of its pair)
+    tp = t.Testpmd(wd, [f"net_pcap0,{vdev['ab']}",
+                        f"net_virtio_user0,path={a},queues={Q}",
+                        f"net_virtio_user1,path={b},queues={Q}",
+                        f"net_pcap1,{vdev['ba']}"],
+                   name=name, args=["--forward-mode=io", "--port-topology=paired",
+                                    f"--rxq={pairs}", f"--txq={pairs}"])
+    total = pairs * N
+    try:
+        gw.wait_ready(["a", "b"])
+        tp.cmd("set fwd io retry")
+        # wait up to 1 s for room: every loss counted here is the gateway's
+        tp.cmd("set burst tx delay 100 retry 10000")
+        tp.cmd("start")
+        try:
+            gw.wait_counter("b", "tx_packets", sum(q["tx_packets"] for q in before["b"].values())
+                            + total)
+            gw.wait_counter("a", "tx_packets", sum(q["tx_packets"] for q in before["a"].values())
+                            + total)
+        except t.TestFailure:
+            t.log(f"a: {gw.stats('a')}\nb: {gw.stats('b')}")
+            t.log(tp.cmd("show fwd stats all"))
+            raise
+        # a task per pair the front-end has, enabled or not
+        active = [gw.device(dev)["active_queues"] for dev in ("a", "b")]
+        tp.cmd("stop")
+    finally:
+        tp.quit()
+    t.check(active == [Q, Q], f"active queues of a and b: {active}, expected {Q}")
+    loops1 = busy_loops(gw)
+    after = {dev: queue_counts(gw, dev) for dev in ("a", "b")}
+    for d, (sender, receiver) in (("ab", ("a", "b")), ("ba", ("b", "a"))):
+        for q in range(Q):
+            tx = after[sender][q]
+            rx = after[receiver][q]
+            moved = {k: tx[k] - before[sender][q][k] for k in ("rx_packets", "rx_bytes")}
+            got = {k: rx[k] - before[receiver][q][k] for k in ("tx_packets", "tx_bytes")}
+            want = len(sent[d][q]) if q < pairs else 0
+            nbytes = sum(len(f) for f in sent[d][q]) if q < pairs else 0
+            t.check(moved["rx_packets"] == want and moved["rx_bytes"] == nbytes,
+                    f"{sender} queue {q}: took {moved}, expected {want} frames, {nbytes} bytes")
+            t.check(got["tx_packets"] == want and got["tx_bytes"] == nbytes,
+                    f"{receiver} queue {q}: got {got}, expected {want} frames, {nbytes} bytes")
+            for dev in (sender, receiver):
+                t.check(after[dev][q]["drops"] == before[dev][q]["drops"],
+                        f"{dev} queue {q}: drops {before[dev][q]['drops']} -> "
+                        f"{after[dev][q]['drops']}")
+        for q in range(pairs):
+            got = t.read_pcap(os.path.join(wd, f"{name}-out-{d}{q}.pcap"))
+            t.check(len(got) == N, f"{d} queue {q}: {len(got)} frames arrived, expected {N}")
+            for i, (x, y) in enumerate(zip(sent[d][q], got)):
+                t.check(x == y, f"{d} queue {q}: frame {i} differs: sent {x[:24].hex()}... "
+                        f"got {y[:24].hex()}...")
+    for dev in ("a", "b"):
+        s = gw.stats(dev)
+        t.check(s["malformed"] == 0, f"{dev}: malformed {s['malformed']}")
+    t.log(f"{name}: {pairs} of {Q} pairs, {N} frames per queue each way arrived "
+          f"byte-identical on the same queue, counted per queue; workers' busy loops "
+          f"{loops0} -> {loops1}")
+    return [y - x for x, y in zip(loops0, loops1)]
+
+
+def mismatched(wd, gw):
+    """a enables two pairs, b one: a's pair 0 flows; what a sends on pair 1
+    waits in a's ring (b's receive ring 1 is disabled, and b's ring 0 has
+    one writer): not taken, not dropped, nothing written into b's ring 0
+    from it."""
+    a, b = gw.config["devices"][0]["socket"], gw.config["devices"][1]["socket"]
+    sent = [frames("ab", q, 64) for q in range(2)]
+    srcs = []
+    for q in range(2):
+        srcs.append(os.path.join(wd, f"mm-in{q}.pcap"))
+        t.write_pcap(srcs[q], sent[q])
+    out = os.path.join(wd, "mm-out.pcap")
+    before = {dev: queue_counts(gw, dev) for dev in ("a", "b")}
+    tpb = t.Testpmd(wd, [f"net_virtio_user0,path={b},queues={Q}", f"net_pcap0,tx_pcap={out}"],
+                    name="tpb", args=["--forward-mode=io", "--port-topology=paired",
+                                      "--rxq=1", "--txq=1"])
+    # (a pcap port of two rx queues needs as many tx queues: two sinks)
+    tpa = t.Testpmd(wd, [f"net_pcap0,rx_pcap={srcs[0]},rx_pcap={srcs[1]},"
+                         f"tx_pcap={os.path.join(wd, 'mm-a0.pcap')},"
+                         f"tx_pcap={os.path.join(wd, 'mm-a1.pcap')}",
+                         f"net_virtio_user0,path={a},queues={Q}"],
+                    name="tpa", args=["--forward-mode=io", "--port-topology=paired",
+                                      "--rxq=2", "--txq=2"])
+    try:
+        gw.wait_ready(["a", "b"])
+        tpb.cmd("start")
+        tpa.cmd("start")
+        gw.wait_counter("b", "tx_packets",
+                        sum(q["tx_packets"] for q in before["b"].values()) + len(sent[0]))
+        # a's pair 1 frames sit in a's ring: give the gateway time to (not)
+        # take them
+        time.sleep(1)
+        mid = {dev: queue_counts(gw, dev) for dev in ("a", "b")}
+        tpa.cmd("stop")
+        tpb.cmd("stop")
+    finally:
+        tpa.quit()
+        tpb.quit()
+    d = {dev: {q: {k: mid[dev][q][k] - before[dev][q][k] for k in mid[dev][q]
+                   if isinstance(mid[dev][q][k], int)} for q in mid[dev]}
+         for dev in ("a", "b")}
+    t.check(d["a"][0]["rx_packets"] == len(sent[0]) and d["b"][0]["tx_packets"] == len(sent[0]),
+            f"pair 0: a took {d['a'][0]['rx_packets']}, b got {d['b'][0]['tx_packets']}, "
+            f"expected {len(sent[0])}")
+    t.check(d["a"][1]["rx_packets"] == 0, f"a's pair 1: {d['a'][1]['rx_packets']} frames taken "
+            "while b's receive ring 1 was disabled")
+    t.check(d["b"][1]["tx_packets"] == 0 and d["b"][1]["drops"] == 0 and
+            d["a"][1]["drops"] == 0 and d["b"][0]["drops"] == 0,
+            f"pair 1 moved or dropped frames: a {d['a'][1]}, b {d['b'][1]}")
+    got = t.read_pcap(out)
+    t.check(got == sent[0], f"b received {len(got)} frames, expected exactly a's {len(sent[0])} "
+            "of pair 0, byte-identical")
+    t.log(f"mismatched: a's pair 0 delivered {len(got)} frames; its pair 1 waited "
+          f"(taken 0, dropped 0)")
+
+
+def refused(binary):
+    """Different queue counts on an xconnect, a multi-queue port on a
+    bridge: the mbuf path, with the warning."""
+    wd = t.workdir("ocmq-refused")
+    sock = lambda n: os.path.join(wd, f"{n}.sock")
+    cfg = {"runtime_dir": wd,
+           "devices": [{"name": "c", "type": "net", "socket": sock("c"), "queues": 2},
+                       {"name": "d", "type": "net", "socket": sock("d"), "queues": 4},
+                       {"name": "e", "type": "net", "socket": sock("e"), "queues": 2},
+                       {"name": "f", "type": "net", "socket": sock("f")}],
+           "links": [{"xconnect": ["c", "d"], "one_copy": True},
+                     {"bridge": "br0", "ports": ["e", "f"], "one_copy": True}]}
+    gw = t.Gateway(binary, wd, cfg).start()
+    out = gw.proc.output()
+    t.check("xconnect0: one_copy needs devices of as many queue pairs; c has 2, d 4: "
+            "the link copies through mbufs" in out, f"no warning for c/d:\n{out[-2000:]}")
+    t.check("br0: one_copy on a bridge needs vhost-user net devices of one queue pair or "
+            "ethdevs; e is not: the link copies through mbufs" in out,
+            f"no warning for br0:\n{out[-2000:]}")
+    for dev in ("c", "d", "e", "f"):
+        got = gw.device(dev)["copy"]
+        t.check(got == "mbuf", f"device {dev}: copy {got!r}, expected 'mbuf'")
+    gw.stop()
+    t.log("refused: different queue counts and a multi-queue bridge port keep the mbuf path, "
+          "with a warning")
+
+
+def main():
+    binary = sys.argv[1]
+    wd = t.workdir("ocmq")
+    cfg = {"runtime_dir": wd,
+           "devices": [{"name": "a", "type": "net", "socket": os.path.join(wd, "a.sock"),
+                        "queues": Q},
+                       {"name": "b", "type": "net", "socket": os.path.join(wd, "b.sock"),
+                        "queues": Q}],
+           "links": [{"xconnect": ["a", "b"], "one_copy": True}]}
+    # two workers: the pairs' tasks are placed on both
+    gw = t.Gateway(binary, wd, cfg, lcores="0@0,1@1,2@1").start()
+    out = gw.proc.output()
+    t.check(f"xconnect0: a <-> b in one copy, {Q} queue pair(s)" in out,
+            f"the log does not say the link is one-copy:\n{out[-2000:]}")
+    t.check("one_copy needs" not in out, f"fallback warning in the log:\n{out[-2000:]}")
+    for dev in ("a", "b"):
+        got = gw.device(dev)["copy"]
+        t.check(got == "one", f"device {dev}: copy {got!r}, expected 'one'")
+    busy = exchange(wd, gw, "all", Q)
+    t.check(len(busy) == 2 and all(b > 0 for b in busy),
+            f"busy loops per worker {busy}: the pairs' tasks did not run on both workers")
+    exchange(wd, gw, "some", 2)
+    mismatched(wd, gw)
+    t.check(gw.mbufs_in_use() == 0, f"mbufs in use: {gw.mbufs_in_use()}")
+    out = gw.proc.output()
+    t.check("cannot be taken for one copy" not in out, f"a ring was refused:\n{out[-2000:]}")
+    gw.stop()
+    refused(binary)
+
+
+if __name__ == "__main__":
+    t.run(main)
