@@ -14,6 +14,8 @@ receive ring q), the tasks spread over two workers.
 - One front-end enables two pairs, the other one: what a sends on pair 1
   is not written into b's pair 0 (that ring has one writer, a's pair 0
   task): it waits in a's ring, not taken, not dropped, while pair 0 flows.
+- SEND_RARP on a (our own front-ends, vufront-net, four pairs each): b
+  receives the RARP from the guest's MAC once, on pair 0 only.
 - Links the one-copy path does not take (devices of different queue
   counts, a multi-queue bridge port) keep the mbuf path with a warning.
 
@@ -28,6 +30,7 @@ import time
 import vgwtest as t
 
 Q = 4  # queue pairs configured on both devices
+MAC_R = "52:54:00:12:34:56"  # the guest's, announced by SEND_RARP
 N = 300  # frames per queue and direction
 SIZES = [60, 64, 128, 512, 1000, 1514]
 
@@ -93,6 +96,10 @@ def exchange(wd, gw, name, pairs):
             t.log(f"a: {gw.stats('a')}\nb: {gw.stats('b')}")
             t.log(tp.cmd("show fwd stats all"))
             raise
+        # and testpmd forwarded all of it into the pcap sinks (ports 0
+        # and 3) before it stops
+        t.wait_for("testpmd's pcap sinks to take every frame",
+                   lambda: all(tp.port_stats()[p]["tx_packets"] >= total for p in (0, 3)))
         # a task per pair the front-end has, enabled or not
         active = [gw.device(dev)["active_queues"] for dev in ("a", "b")]
         tp.cmd("stop")
@@ -165,6 +172,8 @@ def mismatched(wd, gw):
         # take them
         time.sleep(1)
         mid = {dev: queue_counts(gw, dev) for dev in ("a", "b")}
+        t.wait_for("b's pcap sink to take a's pair 0 frames",
+                   lambda: tpb.port_stats()[1]["tx_packets"] >= len(sent[0]))
         tpa.cmd("stop")
         tpb.cmd("stop")
     finally:
@@ -186,6 +195,46 @@ def mismatched(wd, gw):
             "of pair 0, byte-identical")
     t.log(f"mismatched: a's pair 0 delivered {len(got)} frames; its pair 1 waited "
           f"(taken 0, dropped 0)")
+
+
+def rarp(wd, gw, tool):
+    """SEND_RARP on a: its RARP goes to b on pair 0, once, and on no
+    other pair."""
+    a, b = gw.config["devices"][0]["socket"], gw.config["devices"][1]["socket"]
+    before = {dev: queue_counts(gw, dev) for dev in ("a", "b")}
+    sent0 = gw.stats("a")["rarp_sent"]
+    b_hex = os.path.join(wd, "rarp-b.hex")
+    fb = t.VufrontNet(tool, wd, "rarp-b", ["--socket", b, "--queues", str(Q), "--recv", "1",
+                                           "--dump", b_hex, "--timeout-ms", "60000"])
+    fb.wait_ready()
+    # (a waits for a frame that never comes: connected until stopped)
+    fa = t.VufrontNet(tool, wd, "rarp-a", ["--socket", a, "--queues", str(Q), "--rarp", MAC_R,
+                                           "--recv", "1", "--timeout-ms", "60000"])
+    try:
+        fa.wait_ready()
+        t.check(fa.proc.wait_output(r"(?m)^rarp$", 30),
+                f"a's front-end sent no SEND_RARP:\n{fa.proc.output()[-2000:]}")
+        gw.wait_counter("a", "rarp_sent", sent0 + 1)
+        fb.finish()
+    finally:
+        fa.proc.stop()
+        fb.proc.stop()
+    fa.proc.check_sanitizer()
+    with open(b_hex) as f:
+        got = [bytes.fromhex(x) for x in f.read().split()]
+    r = t.mac(MAC_R)
+    t.check(len(got) == 1 and len(got[0]) == 64 and
+            got[0][:14] == b"\xff" * 6 + r + b"\x80\x35",
+            f"b got {[g.hex() for g in got]}, expected one RARP from {MAC_R}")
+    after = {dev: queue_counts(gw, dev) for dev in ("a", "b")}
+    for q in range(Q):
+        took = after["a"][q]["rx_packets"] - before["a"][q]["rx_packets"]
+        gave = after["b"][q]["tx_packets"] - before["b"][q]["tx_packets"]
+        want = 1 if q == 0 else 0
+        t.check(took == want and gave == want,
+                f"pair {q}: a took {took}, b got {gave}, expected {want}")
+    t.check(gw.stats("a")["rarp_sent"] == sent0 + 1, "rarp_sent moved by more than 1")
+    t.log(f"rarp: b got the RARP from {MAC_R} once, on pair 0")
 
 
 def refused(binary):
@@ -216,7 +265,7 @@ def refused(binary):
 
 
 def main():
-    binary = sys.argv[1]
+    binary, tool = sys.argv[1], sys.argv[2]
     wd = t.workdir("ocmq")
     cfg = {"runtime_dir": wd,
            "devices": [{"name": "a", "type": "net", "socket": os.path.join(wd, "a.sock"),
@@ -238,6 +287,7 @@ def main():
             f"busy loops per worker {busy}: the pairs' tasks did not run on both workers")
     exchange(wd, gw, "some", 2)
     mismatched(wd, gw)
+    rarp(wd, gw, tool)
     t.check(gw.mbufs_in_use() == 0, f"mbufs in use: {gw.mbufs_in_use()}")
     out = gw.proc.output()
     t.check("cannot be taken for one copy" not in out, f"a ring was refused:\n{out[-2000:]}")
