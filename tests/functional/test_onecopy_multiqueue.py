@@ -11,6 +11,11 @@ receive ring q), the tasks spread over two workers.
 - Front-ends that enable two of their four pairs (as a Linux guest with
   fewer vCPUs or `ethtool -L` does): pairs 0 and 1 carry their frames, the
   rings of pairs 2 and 3 (taken when enabled, never here) stay untouched.
+- The front-ends change the pairs they use on a live connection (as
+  `ethtool -L` does: the pairs dropped are disabled, the rings stay; the
+  pairs added again are enabled with the indices they had): 4, 2, 4, 1,
+  3 pairs in turn, frames looping on every enabled pair and on no other,
+  nothing dropped or refused.
 - One front-end enables two pairs, the other one: what a sends on pair 1
   is not written into b's pair 0 (that ring has one writer, a's pair 0
   task): it waits in a's ring, not taken, not dropped, while pair 0 flows.
@@ -137,6 +142,49 @@ def exchange(wd, gw, name, pairs):
           f"byte-identical on the same queue, counted per queue; workers' busy loops "
           f"{loops0} -> {loops1}")
     return [y - x for x, y in zip(loops0, loops1)]
+
+
+def reconfigured(wd, gw):
+    """testpmd reconfigures the queues of both ports on the same
+    connection (port stop, port config all rxq/txq N, port start: the
+    control queue enables N pairs and disables the others): each round,
+    frames loop a -> b -> testpmd -> a on the N pairs and no other."""
+    a, b = gw.config["devices"][0]["socket"], gw.config["devices"][1]["socket"]
+    tp = t.Testpmd(wd, [f"net_virtio_user0,path={a},queues={Q}",
+                        f"net_virtio_user1,path={b},queues={Q}"],
+                   name="reconf", args=["--forward-mode=io", f"--rxq={Q}", f"--txq={Q}"])
+    drops = {dev: gw.stats(dev)["drops"] for dev in ("a", "b")}
+    try:
+        gw.wait_ready(["a", "b"])
+        for n in (Q, 2, Q, 1, 3):
+            tp.cmd("port stop all")
+            tp.cmd(f"port config all rxq {n}")
+            tp.cmd(f"port config all txq {n}")
+            tp.cmd("port start all")
+            before = {dev: queue_counts(gw, dev) for dev in ("a", "b")}
+
+            def moved():
+                now = {dev: queue_counts(gw, dev) for dev in ("a", "b")}
+                return {dev: [now[dev][q]["rx_packets"] - before[dev][q]["rx_packets"]
+                              for q in range(Q)] for dev in ("a", "b")}
+            # tx_first: a burst of 32 on each enabled queue of each port,
+            # looping until stopped
+            tp.cmd("start tx_first")
+            t.wait_for(f"frames to loop on {n} pairs",
+                       lambda: all(m >= 1000 for d in moved().values() for m in d[:n]))
+            tp.cmd("stop")
+            m = moved()
+            t.check(all(x == 0 for d in m.values() for x in d[n:]),
+                    f"{n} pairs enabled: frames taken on the others: {m}")
+            t.log(f"reconfigured: {n} pairs: frames taken per pair {m}")
+        # (before the front-end quits: frames a stopped device still held
+        # are dropped then)
+        for dev in ("a", "b"):
+            s = gw.stats(dev)
+            t.check(s["drops"] == drops[dev] and s["malformed"] == 0,
+                    f"{dev}: drops {drops[dev]} -> {s['drops']}, malformed {s['malformed']}")
+    finally:
+        tp.quit()
 
 
 def mismatched(wd, gw):
@@ -286,6 +334,7 @@ def main():
     t.check(len(busy) == 2 and all(b > 0 for b in busy),
             f"busy loops per worker {busy}: the pairs' tasks did not run on both workers")
     exchange(wd, gw, "some", 2)
+    reconfigured(wd, gw)
     mismatched(wd, gw)
     rarp(wd, gw, tool)
     t.check(gw.mbufs_in_use() == 0, f"mbufs in use: {gw.mbufs_in_use()}")
