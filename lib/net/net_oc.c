@@ -1143,6 +1143,14 @@ tx_take(struct vgw_net_oc *from, struct vgw_dp_qstats *rs)
 	from->tx_off = 0;
 }
 
+/* Has the front-end of p enabled vring? An enabled ring is a ring taken
+ * (vgw_net_oc_ring): acquire, for the walker's state. */
+static inline bool
+ring_enabled(const struct vgw_net_port *p, uint16_t vring)
+{
+	return ((atomic_load_explicit(&p->ready_rings, memory_order_acquire) >> vring) & 1) != 0;
+}
+
 uint16_t
 vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 {
@@ -1155,10 +1163,7 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	struct vgw_dp_qstats *ts = &lc->stats[vgw_net_slot(out, q)];
 	int out_vid = atomic_load_explicit(&out->dev.vid, memory_order_acquire);
 	bool down = !atomic_load_explicit(&out->up, memory_order_relaxed);
-	/* a ring enabled is a ring taken (acquire: its walker's state) */
-	bool open = out_vid >= 0 &&
-		    ((atomic_load_explicit(&out->ready_rings, memory_order_acquire) >> (2 * q)) &
-		     1) != 0;
+	bool open = out_vid >= 0 && ring_enabled(out, 2 * q);
 	uint16_t moved = 0, done = 0;
 	bool rarp = false;
 
@@ -1166,7 +1171,7 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 		from->call_tx = ring_call(&from->tx);
 	if (from->call_peer_rx && open)
 		from->call_peer_rx = ring_call(&to->rx);
-	if (!((atomic_load_explicit(&in->ready_rings, memory_order_acquire) >> (2 * q)) & 2))
+	if (!ring_enabled(in, 2 * q + 1))
 		return 0; /* the guest disabled its transmit ring */
 	if (!down && !open)
 		return 0; /* the peer comes back: the frames wait */
