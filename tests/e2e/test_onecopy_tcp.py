@@ -26,15 +26,17 @@ OFFLOADS = [('CSUM', 0), ('GUEST_CSUM', 1), ('GUEST_TSO4', 7), ('GUEST_TSO6', 8)
             ('HOST_TSO4', 11), ('HOST_TSO6', 12)]
 
 
-def scenario(run, vm2_offloads=True):
+def scenario(run, vm2_offloads=True, queues=1):
     """vm2_offloads False: vm2 is offered no offload, so every TSO frame
     vm1 sends is segmented and checksummed in the gateway
-    (test_onecopy_tcpsw.py)."""
+    (test_onecopy_tcpsw.py). queues: queue pairs of both devices and NICs
+    (test_onecopy_tcpmq.py): a guest of one vCPU enables one, the
+    frames go on pair 0 only."""
     ns = run.netns('oc')
-    vm2 = e2e.net('vm2')
+    vm2 = e2e.net('vm2', queues=queues)
     if not vm2_offloads:
         vm2['offloads'] = False
-    gw = run.gateway('gw', ns, [e2e.net('vm1'), vm2],
+    gw = run.gateway('gw', ns, [e2e.net('vm1', queues=queues), vm2],
                      [e2e.xconnect('vm1', 'vm2', one_copy=True)], lcores='0@0,1@1')
     ips = ['10.77.9.2', '10.77.9.3']
     guests = [run.guest('g%d' % (i + 1), [gw.nic('vm%d' % (i + 1), e2e.mac(0x60 + i))],
@@ -77,6 +79,11 @@ def scenario(run, vm2_offloads=True):
                    % (d, st[d]['rx_bytes'], st[d]['tx_bytes'], want))
         e2e.expect(st[d].get('malformed') == 0, '%s: %s chains refused' %
                    (d, st[d].get('malformed')))
+        qs = [(q['rx_bytes'], q['tx_bytes']) for q in st[d]['queues']]
+        e2e.expect(len(qs) == queues and qs[0][0] >= want and qs[0][1] >= want and
+                   all(q == (0, 0) for q in qs[1:]),
+                   '%s: bytes per queue pair (rx, tx) %r: expected all on pair 0 of %d'
+                   % (d, qs, queues))
         ol = st[d]['offload']
         mean = st[d]['rx_bytes'] / max(st[d]['rx_packets'], 1)
         if vm2_offloads:

@@ -534,7 +534,8 @@ class Gateway:
 
     def nic(self, name, guest_mac, reconnect=False):
         """A guest NIC spec for Run.guest() on device `name` of this gateway."""
-        return {'socket': self.socket(name), 'mac': guest_mac, 'reconnect': reconnect}
+        return {'socket': self.socket(name), 'mac': guest_mac, 'reconnect': reconnect,
+                'queues': self.dev(name).get('queues', 1)}
 
     def _eal(self):
         return ['--no-pci', '--file-prefix=' + self.prefix, '-m', str(self.mem_mb),
@@ -1098,10 +1099,15 @@ class Guest:
                 # 'reconnect' is deprecated since QEMU 9.2 for reconnect-ms
                 chardev += ',reconnect=1' if run.qemu_version < (9, 2) \
                     else ',reconnect-ms=1000'
-            argv += ['-chardev', chardev,
-                     '-netdev', 'vhost-user,id=n%d,chardev=c%d' % (i, i),
-                     '-device', 'virtio-net-pci,netdev=n%d,vectors=0,romfile=,mac=%s'
-                     % (i, n['mac'])]
+            # a device of several queue pairs: as many on the NIC (the
+            # guest enables as many as it has vCPUs)
+            mq = n.get('queues', 1)
+            netdev = 'vhost-user,id=n%d,chardev=c%d' % (i, i)
+            nic = 'virtio-net-pci,netdev=n%d,vectors=0,romfile=,mac=%s' % (i, n['mac'])
+            if mq > 1:
+                netdev += ',queues=%d' % mq
+                nic += ',mq=on'
+            argv += ['-chardev', chardev, '-netdev', netdev, '-device', nic]
         for i, f in enumerate(fs):
             argv += ['-chardev', 'socket,id=fs%d,path=%s' % (i, f['socket']),
                      '-device', 'vhost-user-fs-pci,chardev=fs%d,tag=%s' % (i, f['tag'])]
