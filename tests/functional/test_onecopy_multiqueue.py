@@ -313,7 +313,7 @@ def refused(binary):
 
 
 def main():
-    binary, tool = sys.argv[1], sys.argv[2]
+    binary, tool = sys.argv[1], os.path.abspath(sys.argv[2])
     wd = t.workdir("ocmq")
     cfg = {"runtime_dir": wd,
            "devices": [{"name": "a", "type": "net", "socket": os.path.join(wd, "a.sock"),
