@@ -49,6 +49,11 @@ def scenario(run, vm2_offloads=True, queues=1):
         e2e.expect(dev.get('copy') == 'one', '%s: copy %r, not one' % (d, dev.get('copy')))
         on = d == 'vm1' or vm2_offloads
         e2e.expect(dev.get('offloads') is on, '%s: offloads %r' % (d, dev.get('offloads')))
+        if queues > 1:
+            # the NIC has the pairs (VIRTIO_NET_F_MQ, 22), the gateway a task each
+            e2e.expect((dev['features'] >> 22) & 1 and dev['active_queues'] == queues,
+                       '%s: features 0x%x, %d active queues: not a NIC of %d pairs'
+                       % (d, dev['features'], dev['active_queues'], queues))
         missing = [n for n, b in OFFLOADS if not (dev['features'] >> b) & 1]
         e2e.expect(not missing if on else len(missing) == len(OFFLOADS),
                    '%s: features 0x%x lack %s' % (d, dev['features'], missing))
