@@ -642,6 +642,38 @@ vgw_net_stop(void)
 		vgw_mac_table_destroy(bridges[b].macs);
 }
 
+/* One copy maps pair q to pair q (doc/one-copy.rst): frames a guest sends
+ * on a pair whose receive ring its peer has not enabled wait in its ring.
+ * Said once the mismatch has lasted a check (a guest enables its pairs one
+ * by one as it comes up), and again when it ends. */
+static void
+oc_pairs_check(struct vgw_net_port *p)
+{
+	struct vgw_net_port *q = p->peer;
+	uint32_t mine, theirs, wait = 0;
+
+	if (p->oc == NULL || q == NULL || p->bridge != NULL)
+		return;
+	if (atomic_load(&p->dev.ready_vid) >= 0 && atomic_load(&q->dev.ready_vid) >= 0) {
+		mine = atomic_load(&p->ready_rings);
+		theirs = atomic_load(&q->ready_rings);
+		for (uint16_t i = 1; i < p->dev.queues; i++)
+			if (((mine >> (2 * i + 1)) & 1) && !((theirs >> (2 * i)) & 1))
+				wait |= 1u << i;
+	}
+	if (wait != 0 && wait == p->oc_wait_prev && wait != p->oc_wait_logged) {
+		VGW_LOG(net, WARNING,
+			"%s: frames its guest sends on pair(s) 0x%x wait: %s has not enabled "
+			"them (one copy maps pair q to pair q; give both guests as many pairs)",
+			p->dev.name, wait, q->dev.name);
+		p->oc_wait_logged = wait;
+	} else if (wait == 0 && p->oc_wait_logged != 0) {
+		VGW_LOG(net, NOTICE, "%s: no pair waits for %s any more", p->dev.name, q->dev.name);
+		p->oc_wait_logged = 0;
+	}
+	p->oc_wait_prev = wait;
+}
+
 void
 vgw_net_age(void)
 {
@@ -652,6 +684,8 @@ vgw_net_age(void)
 	last_age_tsc = now;
 	for (uint16_t b = 0; b < n_bridges; b++)
 		vgw_mac_table_age(bridges[b].macs, now, bridges[b].aging_tsc);
+	for (uint16_t i = 0; i < n_ports; i++)
+		oc_pairs_check(&ports[i]);
 }
 
 void

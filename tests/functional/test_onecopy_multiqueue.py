@@ -220,6 +220,10 @@ def mismatched(wd, gw):
         # take them
         time.sleep(1)
         mid = {dev: queue_counts(gw, dev) for dev in ("a", "b")}
+        # the operator is told, once the mismatch has lasted a check
+        t.wait_for("the warning that a's pair 1 waits",
+                   lambda: "a: frames its guest sends on pair(s) 0x2 wait: b has not enabled"
+                   in gw.proc.output(), timeout=10)
         t.wait_for("b's pcap sink to take a's pair 0 frames",
                    lambda: tpb.port_stats()[1]["tx_packets"] >= len(sent[0]))
         tpa.cmd("stop")
@@ -334,6 +338,8 @@ def main():
     t.check(len(busy) == 2 and all(b > 0 for b in busy),
             f"busy loops per worker {busy}: the pairs' tasks did not run on both workers")
     exchange(wd, gw, "some", 2)
+    t.check("frames its guest sends on pair" not in gw.proc.output(),
+            "a waiting pair was reported while both sides used the same pairs")
     reconfigured(wd, gw)
     mismatched(wd, gw)
     rarp(wd, gw, tool)
