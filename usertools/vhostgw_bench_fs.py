@@ -414,41 +414,20 @@ class Measurement:
         self.pinning = pinning
         self.gw = self.be = self.guest = None
         self.watch = self.qemu_watch = None
-        self.share = None
-        self.mounted = False
+        self.share = self.share_fs = None
         self.snaps = {}
         self.perf = None
 
     # --- the shared directory -------------------------------------------
 
     def make_share(self):
-        a = self.args
-        self.share = os.path.join(self.run.workdir, 'share-%s-%d' % (self.kind, self.rnd))
-        os.makedirs(self.share)
-        if a.share_fs == 'dir':
-            return
-        if a.share_fs == 'tmpfs':
-            e2e.sh(['mount', '-t', 'tmpfs', '-o', 'size=%dm' % share_mib(a),
-                    'vgwbench', self.share])
-        else:
-            img = self.share + '.img'
-            with open(img, 'wb') as f:
-                f.truncate(share_mib(a) << 20)
-            e2e.sh(['mkfs.ext4', '-q', '-F', '-E', 'lazy_itable_init=0,lazy_journal_init=0',
-                    img])
-            e2e.sh(['mount', '-o', 'loop', img, self.share])
-            os.unlink(img)          # the loop device keeps it until umount
-        self.mounted = True
+        self.share_fs = fsbe.Share(self.run.workdir, 'share-%s-%d' % (self.kind, self.rnd),
+                                   self.args.share_fs, share_mib(self.args))
+        self.share = self.share_fs.make()
 
     def remove_share(self):
-        if self.share is None:
-            return
-        if self.mounted:
-            if subprocess.run(['umount', self.share]).returncode != 0:
-                log('umount %s failed: lazy umount' % self.share)
-                subprocess.run(['umount', '-l', self.share])
-            self.mounted = False
-        shutil.rmtree(self.share, ignore_errors=True)
+        if self.share_fs is not None:
+            self.share_fs.remove()
 
     # --- back-ends -------------------------------------------------------
 
@@ -719,10 +698,9 @@ def print_table(rows, summary, results, args, kinds, pinning):
              args.files))
     print('guest: QEMU 7.2 TCG, 1 vCPU, %s; times between console markers on the host clock'
           % e2e.GUEST_MEM)
-    print('share: %s, fresh per measurement; host syncfs before each phase' % {
-        'ext4': 'ext4 with journal on a loop-mounted image', 'tmpfs': 'tmpfs',
-        'dir': 'a directory on the host file system of %s' % e2e.tempfile.gettempdir()}[
-            args.share_fs])
+    print('share: %s%s, fresh per measurement; host syncfs before each phase' % (
+        fsbe.SHARE_FS_NAMES[args.share_fs],
+        ' of %s' % e2e.tempfile.gettempdir() if args.share_fs == 'dir' else ''))
     b = args.backend_cpu
     if 'vhostgw' in kinds:
         print('vhostgw: %s (lcores 0@%d,1@%d)%s' % (args.vhostgw, b, b, ''.join(
@@ -905,7 +883,7 @@ def parse_args(argv):
                     'guest before the workloads (default 1024)')
     ap.add_argument('--files', type=int, default=2000,
                     help='files created, stat()ed and unlinked (default 2000)')
-    ap.add_argument('--share-fs', choices=('ext4', 'dir', 'tmpfs'), default='ext4',
+    ap.add_argument('--share-fs', choices=fsbe.SHARE_FS, default='ext4',
                     help='what the shared directory is: ext4 (default): a fresh ext4 '
                     '(journal, loop-mounted image) per measurement, so no measurement '
                     'inherits the state of another; dir: a directory on the host file '

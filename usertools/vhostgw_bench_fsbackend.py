@@ -65,6 +65,60 @@ def online_cpus():
 
 
 # ---------------------------------------------------------------------------
+# The shared directory
+
+SHARE_FS = ('ext4', 'dir', 'tmpfs')
+SHARE_FS_NAMES = {'ext4': 'ext4 with journal on a loop-mounted image', 'tmpfs': 'tmpfs',
+                  'dir': 'a directory on the host file system'}
+
+
+class Share:
+    """The shared directory of one measurement, PARENT/NAME, and what it is:
+    ext4: a fresh ext4 with a journal on a loop-mounted image of mib MiB
+    (made in PARENT and unlinked once mounted: the loop device keeps it
+    until umount); tmpfs: a fresh tmpfs of mib MiB; dir: a directory on
+    the file system of PARENT. A fresh file system per measurement means
+    no measurement inherits another's state (ext4 skips the inodes freed
+    in the last 30 s when it allocates one, say). remove() undoes what
+    make() did, however far it got, and may be called again."""
+
+    def __init__(self, parent, name, fs, mib):
+        self.path = os.path.join(parent, name)
+        self.img = self.path + '.img'
+        self.fs, self.mib = fs, mib
+        self.made = self.mounted = False
+
+    def make(self):
+        os.makedirs(self.path)
+        self.made = True
+        if self.fs == 'tmpfs':
+            e2e.sh(['mount', '-t', 'tmpfs', '-o', 'size=%dm' % self.mib, 'vgwbench',
+                    self.path])
+            self.mounted = True
+        elif self.fs == 'ext4':
+            with open(self.img, 'wb') as f:
+                f.truncate(self.mib << 20)
+            e2e.sh(['mkfs.ext4', '-q', '-F', '-E', 'lazy_itable_init=0,lazy_journal_init=0',
+                    self.img])
+            e2e.sh(['mount', '-o', 'loop', self.img, self.path])
+            self.mounted = True
+            os.unlink(self.img)
+        return self.path
+
+    def remove(self):
+        if self.mounted:
+            if subprocess.run(['umount', self.path]).returncode != 0:
+                log('umount %s failed: lazy umount' % self.path)
+                subprocess.run(['umount', '-l', self.path])
+            self.mounted = False
+        if os.path.exists(self.img):
+            os.unlink(self.img)
+        if self.made:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.made = False
+
+
+# ---------------------------------------------------------------------------
 # Processes, threads, CPU time
 
 def children(pid):

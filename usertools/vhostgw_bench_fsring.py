@@ -27,10 +27,16 @@ FUSE session; see tests/lib/vufront_fs_bench.c), each for --seconds:
   seqread:4    1 MiB READs in order (min(1 MiB, what INIT allows))
   seqwrite:4   1 MiB WRITEs in order into a new file (wrapping at --file-mib)
 
-The share is one directory on the root file system (under /var/tmp by
-default; not tmpfs, which is not what users share), made once per run: the
-read file and the lookup names are written through the first back-end and
-found by the others. A syncfs(2) of the share follows each measurement.
+The share is a fresh file system per measurement (--share-fs ext4, the
+default: an ext4 with a journal on a loop-mounted image made in
+--share-dir, what users share), so no back-end pays for another's
+deletions (ext4 skips the inodes freed in the last 30 s when it allocates
+one); the read file and the lookup names are written through each
+back-end before its timed operations. --share-fs tmpfs: a fresh tmpfs;
+dir: one directory in --share-dir for the whole run, the read file and
+the names written through the first back-end and found by the others. A
+syncfs(2) of the share follows each measurement. Mounts and images are
+removed on every exit (Ctrl-C, SIGTERM and errors too).
 
 Figures per operation: ops/s and MiB/s, the median over rounds per back-end,
 and the ratios vhostgw / C virtiofsd and vhostgw / Rust virtiofsd (medians of
@@ -61,11 +67,20 @@ OPS = 'lookup:16,create:16,unlink:16,randread:1,randread:16,randread:64,seqread:
 log = fsb.log
 
 
-def measure(run, args, kind, rnd, share, pinning):
-    """One back-end, one vufront-fs run: {op:depth: figures}."""
-    be = Backend(run, args, kind, rnd, share)
+def share_mib(args):
+    """Size of a share file system that holds the read file, seqwrite's
+    file and create's files."""
+    return max(1024, 2 * args.file_mib + 512)
+
+
+def measure(run, args, kind, rnd, shares, pinning):
+    """One back-end, one vufront-fs run, in the share of shares(kind, rnd):
+    {op:depth: figures}."""
+    share = shares(kind, rnd)
+    be = Backend(run, args, kind, rnd, share.path)
     out_path = os.path.join(run.logdir, 'vufront-fs-%s-%d.log' % (kind, rnd))
     try:
+        share.make()
         be.start()
         argv = ['taskset', '-c', str(args.frontend_cpu), args.vufront_fs,
                 '--socket', be.sock, '--scenario', 'bench', '--op', args.ops,
@@ -110,7 +125,10 @@ def measure(run, args, kind, rnd, share, pinning):
         return res
     finally:
         be.stop()
-        fsb.syncfs(share)
+        if share.made:
+            fsb.syncfs(share.path)
+        if share.fs != 'dir':
+            share.remove()
 
 
 # ---------------------------------------------------------------------------
@@ -149,9 +167,11 @@ def summarize(results, kinds, keys):
 
 
 def print_table(doc, kinds):
-    print('# vhostgw-bench fs-ring: %d round(s) x %.1f s per operation, share %s (%s)'
-          % (doc['config']['rounds'], doc['config']['seconds'], doc['config']['share'],
-             doc['config']['share_fs']))
+    c = doc['config']
+    print('# vhostgw-bench fs-ring: %d round(s) x %.1f s per operation, share: %s%s in %s (%s)'
+          % (c['rounds'], c['seconds'], fsbe.SHARE_FS_NAMES[c['share_fs']],
+             ', fresh per measurement' if c['share_fs'] != 'dir' else ', one per run',
+             c['share'], c['share_dir_fs']))
     print('# back-end on CPU %d, vufront-fs on CPU %d; Cpus_allowed_list of every back-end '
           'thread seen:' % (doc['config']['backend_cpu'], doc['config']['frontend_cpu']))
     for k in kinds:
@@ -202,9 +222,14 @@ def parse_args(argv):
                     'holds an fd per node, and a new file stays looked up until unlink)')
     ap.add_argument('--peers', default='c,rust',
                     help='peers beside vhostgw: c, rust or c,rust (default c,rust)')
+    ap.add_argument('--share-fs', choices=fsbe.SHARE_FS, default='ext4',
+                    help='what the share is: ext4 (default): a fresh ext4 (journal, '
+                    'loop-mounted image in --share-dir) per measurement, so no back-end '
+                    "pays for another's deletions; tmpfs: a fresh tmpfs per measurement; "
+                    'dir: one directory in --share-dir for the whole run')
     ap.add_argument('--share-dir', default='/var/tmp', metavar='DIR',
-                    help='the share is made in DIR (default /var/tmp: the root file system; '
-                    'not tmpfs, which is not what users share)')
+                    help='the share (or its image) is made in DIR (default /var/tmp: the '
+                    'root file system)')
     ap.add_argument('--backend-cpu', type=int, default=1,
                     help='the one CPU of every back-end (default 1)')
     ap.add_argument('--frontend-cpu', type=int, default=0,
@@ -262,7 +287,7 @@ def main(argv):
 
     kinds = ['vhostgw'] + args.peers
     results, failures, pinning = [], [], {}
-    run, share = None, None
+    run, top, made = None, None, []
     rc = 0
     t_start = time.monotonic()
     try:
@@ -272,12 +297,24 @@ def main(argv):
                                                    vhostgw=args.vhostgw))
         run.lock_machine()
         e2e.check_hugepages(GW_MEM_MB)
-        share = tempfile.mkdtemp(prefix='vhostgw-bench-fsring-', dir=args.share_dir)
-        log('share %s (%s)' % (share, fs_type(share)))
+        top = tempfile.mkdtemp(prefix='vhostgw-bench-fsring-', dir=args.share_dir)
+        log('shares in %s (%s): %s' % (top, fs_type(top), fsbe.SHARE_FS_NAMES[args.share_fs]))
+
+        def shares(kind, rnd):
+            """dir: the one share of the run; else a fresh one."""
+            if args.share_fs == 'dir':
+                if not made:
+                    made.append(fsbe.Share(top, 'share', 'dir', 0))
+                    made[0].make()
+                return made[0]
+            made.append(fsbe.Share(top, 'share-%s-%d' % (kind, rnd), args.share_fs,
+                                   share_mib(args)))
+            return made[-1]
+
         t_start = time.monotonic()
         for rnd, kind, ops in common.rounds(
                 args.rounds, kinds,
-                lambda kind, rnd: measure(run, args, kind, rnd, share, pinning),
+                lambda kind, rnd: measure(run, args, kind, rnd, shares, pinning),
                 (e2e.E2EError, BenchError), failures, log):
             threads = ops.pop('_threads_cpu_s')
             results.append(dict(round=rnd, backend=kind, ops=ops, threads_cpu_s=threads))
@@ -287,8 +324,12 @@ def main(argv):
         rc = common.stopped(e, log)
     finally:
         common.cleanup(run, log)
-        if share is not None:
-            shutil.rmtree(share, ignore_errors=True)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)     # the mounts go, Ctrl-C or not
+        for share in made:
+            share.remove()          # umount before the tree under it goes
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     keys = []
     for r in results:
         keys += [k for k in r['ops'] if k not in keys]
@@ -301,7 +342,8 @@ def main(argv):
                            max_files=args.max_files,
                            file_mib=args.file_mib, peers=args.peers,
                            backend_cpu=args.backend_cpu, frontend_cpu=args.frontend_cpu,
-                           share=args.share_dir, share_fs=fs_type(args.share_dir),
+                           share=args.share_dir, share_dir_fs=fs_type(args.share_dir),
+                           share_fs=args.share_fs, share_mib=share_mib(args),
                            vhostgw=args.vhostgw, vufront_fs=args.vufront_fs,
                            virtiofsd=args.virtiofsd if 'c' in args.peers else None,
                            virtiofsd_rs=args.virtiofsd_rs_version),

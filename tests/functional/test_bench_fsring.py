@@ -2,18 +2,24 @@
 """bench_fsring: a smoke run of `usertools/vhostgw-bench fs-ring`.
 
 One round, a short time per operation and a small read file, vhostgw against
-the C virtiofsd (--peers c), --json. Asserts outcomes only, never timings:
+the C virtiofsd (--peers c), --json, the share a fresh ext4 image per
+measurement (the default --share-fs). Asserts outcomes only, never timings:
 the run completes (exit 0), both back-ends report every operation with
 ops > 0 and no error, every back-end thread was seen pinned to the back-end
 CPU, and the summary has a vhostgw / C virtiofsd ratio for every operation.
+Then a run with --share-fs tmpfs stopped by SIGINT once its first share is
+mounted: exit 130. After each run nothing is left in --share-dir and
+nothing mounted under it.
 
 The benchmark takes the machine lock itself (/tmp/vhostgw-machine.lock), so
 this test does not hold it (vgwtest.run would).
 """
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import vgwtest as t
 
@@ -21,20 +27,53 @@ OPS = ["lookup:16", "create:16", "unlink:16", "randread:1", "randread:16", "rand
        "seqread:4", "seqwrite:4"]
 
 
+def mounts_under(d):
+    with open("/proc/mounts") as f:
+        return [line.split()[1] for line in f if line.split()[1].startswith(d + "/")]
+
+
+def check_clean(shares):
+    t.check(not mounts_under(shares), f"left mounted: {mounts_under(shares)}")
+    t.check(not os.listdir(shares), f"left in {shares}: {os.listdir(shares)}")
+
+
+def interrupted(bench, common, shares):
+    """--share-fs tmpfs, SIGINT once the first share is mounted."""
+    argv = [sys.executable, bench, "fs-ring", "--rounds", "2", "--seconds", "2",
+            "--share-fs", "tmpfs", "--ops", "create:16,seqwrite:4"] + common
+    t.log(" ".join(argv))
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not mounts_under(shares) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    t.check(p.poll() is None, f"fs-ring exited ({p.returncode}) before a share was mounted")
+    t.check(mounts_under(shares), "no share mounted in 120 s")
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    sys.stderr.write(err[-2000:])
+    t.check(p.returncode == 130, f"fs-ring after SIGINT exited with {p.returncode}")
+    check_clean(shares)
+
+
 def main():
     vhostgw, vufront_fs = sys.argv[1], sys.argv[2]
     bench = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                          "usertools", "vhostgw-bench")
     wd = t.workdir("bench_fsring")
+    shares = os.path.join(wd, "shares")
+    os.mkdir(shares)
+    common = ["--file-mib", "8", "--peers", "c", "--vhostgw", vhostgw,
+              "--vufront-fs", vufront_fs, "--build-dir", wd, "--share-dir", shares]
     argv = [sys.executable, bench, "fs-ring", "--rounds", "1", "--seconds", "0.3",
-            "--file-mib", "8", "--peers", "c", "--vhostgw", vhostgw,
-            "--vufront-fs", vufront_fs, "--build-dir", wd, "--json"]
+            "--json"] + common
     t.log(" ".join(argv))
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        timeout=240)
     sys.stderr.write(r.stderr[-4000:])
     t.check(r.returncode == 0, f"vhostgw-bench fs-ring exited with {r.returncode}")
     doc = json.loads(r.stdout)
+    t.check(doc["config"]["share_fs"] == "ext4", f"share_fs {doc['config']['share_fs']}")
+    check_clean(shares)
     t.check(doc["complete"] and not doc["failures"] and doc["errors"] == 0,
             f"incomplete: failures {doc['failures']}, errors {doc['errors']}")
     for kind in ("vhostgw", "c"):
@@ -54,8 +93,10 @@ def main():
         s = doc["summary"].get(op)
         t.check(s is not None and "c" in s["ratios"] and s["ratios"]["c"]["median"] > 0,
                 f"summary {op}: {s}")
-    t.log(f"PASS: {len(OPS)} operations, ratios " + ", ".join(
-        f"{op} {doc['summary'][op]['ratios']['c']['median']:.2f}" for op in OPS))
+    ratios = ", ".join(f"{op} {doc['summary'][op]['ratios']['c']['median']:.2f}" for op in OPS)
+    interrupted(bench, common, shares)
+    t.log(f"PASS: {len(OPS)} operations on fresh ext4 shares, ratios {ratios}; "
+          "tmpfs shares removed after SIGINT")
 
 
 if __name__ == "__main__":
