@@ -80,7 +80,8 @@ def measure(run, args, kind, rnd, shares, pinning):
     be = Backend(run, args, kind, rnd, share.path)
     out_path = os.path.join(run.logdir, 'vufront-fs-%s-%d.log' % (kind, rnd))
     try:
-        share.make()
+        if not share.made:
+            share.make()
         be.start()
         argv = ['taskset', '-c', str(args.frontend_cpu), args.vufront_fs,
                 '--socket', be.sock, '--scenario', 'bench', '--op', args.ops,
@@ -305,7 +306,6 @@ def main(argv):
             if args.share_fs == 'dir':
                 if not made:
                     made.append(fsbe.Share(top, 'share', 'dir', 0))
-                    made[0].make()
                 return made[0]
             made.append(fsbe.Share(top, 'share-%s-%d' % (kind, rnd), args.share_fs,
                                    share_mib(args)))

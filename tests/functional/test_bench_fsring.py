@@ -7,7 +7,9 @@ measurement (the default --share-fs). Asserts outcomes only, never timings:
 the run completes (exit 0), both back-ends report every operation with
 ops > 0 and no error, every back-end thread was seen pinned to the back-end
 CPU, and the summary has a vhostgw / C virtiofsd ratio for every operation.
-Then a run with --share-fs tmpfs stopped by SIGINT once its first share is
+Then a short run with --share-fs dir (one directory for the run, its files
+made through the first back-end and found by the second) that completes,
+and a run with --share-fs tmpfs stopped by SIGINT once its first share is
 mounted: exit 130. After each run nothing is left in --share-dir and
 nothing mounted under it.
 
@@ -35,6 +37,24 @@ def mounts_under(d):
 def check_clean(shares):
     t.check(not mounts_under(shares), f"left mounted: {mounts_under(shares)}")
     t.check(not os.listdir(shares), f"left in {shares}: {os.listdir(shares)}")
+
+
+def one_dir(bench, common, shares):
+    """--share-fs dir: both back-ends in one directory, the run completes."""
+    argv = [sys.executable, bench, "fs-ring", "--rounds", "1", "--seconds", "0.2",
+            "--share-fs", "dir", "--ops", "lookup:16,create:16", "--json"] + common
+    t.log(" ".join(argv))
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=240)
+    sys.stderr.write(r.stderr[-2000:])
+    t.check(r.returncode == 0, f"fs-ring --share-fs dir exited with {r.returncode}")
+    doc = json.loads(r.stdout)
+    t.check(doc["config"]["share_fs"] == "dir" and doc["complete"] and doc["errors"] == 0,
+            f"--share-fs dir: {doc['config']['share_fs']}, complete {doc['complete']}, "
+            f"errors {doc['errors']}")
+    t.check(len(doc["measurements"]) == 2, f"--share-fs dir: {len(doc['measurements'])} "
+            "measurements")
+    check_clean(shares)
 
 
 def interrupted(bench, common, shares):
@@ -94,9 +114,10 @@ def main():
         t.check(s is not None and "c" in s["ratios"] and s["ratios"]["c"]["median"] > 0,
                 f"summary {op}: {s}")
     ratios = ", ".join(f"{op} {doc['summary'][op]['ratios']['c']['median']:.2f}" for op in OPS)
+    one_dir(bench, common, shares)
     interrupted(bench, common, shares)
-    t.log(f"PASS: {len(OPS)} operations on fresh ext4 shares, ratios {ratios}; "
-          "tmpfs shares removed after SIGINT")
+    t.log(f"PASS: {len(OPS)} operations on fresh ext4 shares, ratios {ratios}; one "
+          "directory shared by both; tmpfs shares removed after SIGINT")
 
 
 if __name__ == "__main__":
