@@ -39,16 +39,21 @@ def check_clean(shares):
     t.check(not os.listdir(shares), f"left in {shares}: {os.listdir(shares)}")
 
 
-def one_dir(bench, common, shares):
-    """--share-fs dir: both back-ends in one directory, the run completes."""
-    argv = [sys.executable, bench, "fs-ring", "--rounds", "1", "--seconds", "0.2",
-            "--share-fs", "dir", "--ops", "lookup:16,create:16", "--json"] + common
+def run_json(bench, args, common, what):
+    """vhostgw-bench fs-ring ARGS --json: its document, once it exited 0."""
+    argv = [sys.executable, bench, "fs-ring"] + args + ["--json"] + common
     t.log(" ".join(argv))
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        timeout=240)
-    sys.stderr.write(r.stderr[-2000:])
-    t.check(r.returncode == 0, f"fs-ring --share-fs dir exited with {r.returncode}")
-    doc = json.loads(r.stdout)
+    sys.stderr.write(r.stderr[-4000:])
+    t.check(r.returncode == 0, f"{what} exited with {r.returncode}")
+    return json.loads(r.stdout)
+
+
+def one_dir(bench, common, shares):
+    """--share-fs dir: both back-ends in one directory, the run completes."""
+    doc = run_json(bench, ["--rounds", "1", "--seconds", "0.2", "--share-fs", "dir", "--ops",
+                           "lookup:16,create:16"], common, "fs-ring --share-fs dir")
     t.check(doc["config"]["share_fs"] == "dir" and doc["complete"] and doc["errors"] == 0,
             f"--share-fs dir: {doc['config']['share_fs']}, complete {doc['complete']}, "
             f"errors {doc['errors']}")
@@ -84,14 +89,7 @@ def main():
     os.mkdir(shares)
     common = ["--file-mib", "8", "--peers", "c", "--vhostgw", vhostgw,
               "--vufront-fs", vufront_fs, "--build-dir", wd, "--share-dir", shares]
-    argv = [sys.executable, bench, "fs-ring", "--rounds", "1", "--seconds", "0.3",
-            "--json"] + common
-    t.log(" ".join(argv))
-    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       timeout=240)
-    sys.stderr.write(r.stderr[-4000:])
-    t.check(r.returncode == 0, f"vhostgw-bench fs-ring exited with {r.returncode}")
-    doc = json.loads(r.stdout)
+    doc = run_json(bench, ["--rounds", "1", "--seconds", "0.3"], common, "vhostgw-bench fs-ring")
     t.check(doc["config"]["share_fs"] == "ext4", f"share_fs {doc['config']['share_fs']}")
     check_clean(shares)
     t.check(doc["complete"] and not doc["failures"] and doc["errors"] == 0,
