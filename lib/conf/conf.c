@@ -1100,7 +1100,8 @@ conf_link_xconnect(struct conf_ctx *c, json_t *obj, unsigned int idx)
 	link->type = VGW_LINK_XCONNECT;
 	snprintf(link->name, sizeof(link->name), "xconnect%u", idx);
 	conf_link_ports(c, obj, "xconnect", 2, 2, idx);
-	link->one_copy = false;
+	link->one_copy = true;
+	link->one_copy_set = json_object_get(obj, "one_copy") != NULL;
 	conf_get_bool(c, obj, "one_copy", &link->one_copy);
 }
 
@@ -1142,6 +1143,7 @@ conf_link_bridge(struct conf_ctx *c, json_t *obj, unsigned int idx)
 			 &v))
 		link->mac_table_size = round_up_pow2((uint32_t)v);
 	link->one_copy = false;
+	link->one_copy_set = json_object_get(obj, "one_copy") != NULL;
 	conf_get_bool(c, obj, "one_copy", &link->one_copy);
 }
 

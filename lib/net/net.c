@@ -440,33 +440,36 @@ eth_setup(struct vgw_net_port *p)
 	return 0;
 }
 
-/* A link whose frames go guest to guest in one copy: one_copy on, and
- * either an xconnect of two vhost-user net devices of as many queue pairs
- * (pair q of one to pair q of the other: one writer per receive ring), or
- * a bridge whose ports are vhost-user net devices of one queue pair or
- * ethdevs (its frames copied between its mbufs and the guests' buffers). */
+/* A link whose frames go guest to guest in one copy: one_copy on (the
+ * default of an xconnect), and either an xconnect of two vhost-user net
+ * devices of as many queue pairs (pair q of one to pair q of the other: one
+ * writer per receive ring), or a bridge whose ports are vhost-user net
+ * devices of one queue pair or ethdevs (its frames copied between its mbufs
+ * and the guests' buffers). A link that cannot take it copies through
+ * mbufs: a warning when the configuration asked for one copy, a notice when
+ * it was only the default. */
 static bool
 one_copy_link(const struct vgw_conf *conf, const struct vgw_conf_link *cl)
 {
-	bool bridge = cl->type != VGW_LINK_XCONNECT;
+	uint32_t level = cl->one_copy_set ? RTE_LOG_WARNING : RTE_LOG_NOTICE;
+	const struct vgw_conf_dev *a = &conf->devs[cl->ports[0]];
+	const struct vgw_conf_dev *b = &conf->devs[cl->ports[1]];
+	const struct vgw_conf_dev *bad = NULL;
 
 	if (!cl->one_copy)
 		return false;
-	if (!bridge) {
-		const struct vgw_conf_dev *a = &conf->devs[cl->ports[0]];
-		const struct vgw_conf_dev *b = &conf->devs[cl->ports[1]];
-
+	if (cl->type == VGW_LINK_XCONNECT) {
 		if (a->type != VGW_DEV_NET || b->type != VGW_DEV_NET) {
-			VGW_LOG(net, WARNING,
-				"%s: one_copy needs vhost-user net devices; %s is not: the link "
-				"copies through mbufs",
+			rte_log(level, vgw_logtype_net,
+				"vhostgw: %s: one_copy needs vhost-user net devices; %s is not: the "
+				"link copies through mbufs\n",
 				cl->name, a->type != VGW_DEV_NET ? a->name : b->name);
 			return false;
 		}
 		if (a->queues != b->queues) {
-			VGW_LOG(net, WARNING,
-				"%s: one_copy needs devices of as many queue pairs; %s has %u, %s "
-				"%u: the link copies through mbufs",
+			rte_log(level, vgw_logtype_net,
+				"vhostgw: %s: one_copy needs devices of as many queue pairs; %s has "
+				"%u, %s %u: the link copies through mbufs\n",
 				cl->name, a->name, a->queues, b->name, b->queues);
 			return false;
 		}
@@ -474,18 +477,18 @@ one_copy_link(const struct vgw_conf *conf, const struct vgw_conf_link *cl)
 			b->name, a->queues);
 		return true;
 	}
-	for (uint16_t i = 0; i < cl->n_ports; i++) {
+	for (uint16_t i = 0; i < cl->n_ports && bad == NULL; i++) {
 		const struct vgw_conf_dev *d = &conf->devs[cl->ports[i]];
 
-		if (bridge && d->type == VGW_DEV_ETHDEV)
-			continue;
-		if (d->type != VGW_DEV_NET || d->queues != 1) {
-			VGW_LOG(net, WARNING,
-				"%s: one_copy on a bridge needs vhost-user net devices of one queue "
-				"pair or ethdevs; %s is not: the link copies through mbufs",
-				cl->name, d->name);
-			return false;
-		}
+		if (d->type != VGW_DEV_ETHDEV && (d->type != VGW_DEV_NET || d->queues != 1))
+			bad = d;
+	}
+	if (bad != NULL) {
+		rte_log(level, vgw_logtype_net,
+			"vhostgw: %s: one_copy on a bridge needs vhost-user net devices of one queue "
+			"pair or ethdevs; %s is not: the link copies through mbufs\n",
+			cl->name, bad->name);
+		return false;
 	}
 	VGW_LOG(net, INFO, "%s: bridge in one copy", cl->name);
 	return true;

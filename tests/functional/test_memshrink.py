@@ -99,7 +99,7 @@ def main():
     sock = {d: os.path.join(wd, f"{d}.sock") for d in "ABCD"}
     cfg = {"runtime_dir": wd,
            "devices": [{"name": d, "type": "net", "socket": sock[d]} for d in "ABCD"],
-           "links": [{"xconnect": ["A", "B"]},
+           "links": [{"xconnect": ["A", "B"], "one_copy": False},
                      {"xconnect": ["C", "D"], "one_copy": True}]}
     gw = t.Gateway(binary, wd, cfg).start()
     t.check(gw.device("A").get("copy") == "mbuf" and gw.device("C").get("copy") == "one",

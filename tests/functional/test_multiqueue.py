@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Multiqueue: two queue pairs per device, every queue polled and counted;
 a front-end that enables fewer queue pairs than it has (as a one-vCPU Linux
-guest does) gets every frame on the pairs it enabled, none lost.
+guest does) gets every frame on the pairs it enabled, none lost. On the
+mbuf path (one_copy false); onecopy_multiqueue runs the one-copy path.
 
 Front-end: dpdk-testpmd with two net_virtio_user ports of two queue pairs,
 io forwarding, `start tx_first`: the packets loop a -> gateway -> b ->
@@ -21,7 +22,7 @@ def main():
     cfg = {"runtime_dir": wd,
            "devices": [{"name": "a", "type": "net", "socket": a, "queues": 2},
                        {"name": "b", "type": "net", "socket": b, "queues": 2}],
-           "links": [{"xconnect": ["a", "b"]}]}
+           "links": [{"xconnect": ["a", "b"], "one_copy": False}]}
     gw = t.Gateway(binary, wd, cfg).start()
     tp = t.Testpmd(wd, [f"net_virtio_user0,path={a},queues=2",
                         f"net_virtio_user1,path={b},queues=2"],

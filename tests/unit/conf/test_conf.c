@@ -624,8 +624,11 @@ test_full(void **state)
 	assert_int_equal(l[0].ports[2], 5);
 	assert_int_equal(l[0].aging_sec, 60);
 	assert_int_equal(l[0].mac_table_size, 1024);
-	assert_false(l[0].one_copy); /* default */
+	assert_false(l[0].one_copy); /* default of a bridge */
+	assert_false(l[0].one_copy_set);
 	assert_int_equal(l[1].type, VGW_LINK_XCONNECT);
+	assert_true(l[1].one_copy); /* default of an xconnect */
+	assert_false(l[1].one_copy_set);
 	assert_string_equal(l[1].name, "xconnect1");
 	assert_int_equal(l[1].n_ports, 2);
 	assert_int_equal(l[1].ports[0], 0);
@@ -648,6 +651,23 @@ test_no_links(void **state)
 	assert_int_equal(conf->n_links, 0);
 	assert_int_equal(conf->devs[0].link, -1);
 	assert_int_equal(conf->devs[1].link, -1);
+	vgw_conf_free(conf);
+}
+
+/* one_copy given: kept as given and marked as given (the gateway warns
+ * when a link it was asked of cannot take it; the default only notes it). */
+static void
+test_one_copy_given(void **state)
+{
+	struct vgw_conf *conf = parse_ok(
+		LINKS(ABC ", " ETH_E, "{'xconnect': ['a', 'b'], 'one_copy': false}, "
+				      "{'bridge': 'x', 'ports': ['c', 'e'], 'one_copy': true}"));
+
+	assert_int_equal(conf->n_links, 2);
+	assert_false(conf->links[0].one_copy);
+	assert_true(conf->links[0].one_copy_set);
+	assert_true(conf->links[1].one_copy);
+	assert_true(conf->links[1].one_copy_set);
 	vgw_conf_free(conf);
 }
 
@@ -1228,6 +1248,7 @@ main(void)
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_no_links),
+		cmocka_unit_test(test_one_copy_given),
 		cmocka_unit_test(test_many_problems),
 		cmocka_unit_test(test_invalid_json),
 		cmocka_unit_test_setup_teardown(test_files, files_setup, files_teardown),
