@@ -1151,6 +1151,80 @@ ring_enabled(const struct vgw_net_port *p, uint16_t vring)
 	return ((atomic_load_explicit(&p->ready_rings, memory_order_acquire) >> vring) & 1) != 0;
 }
 
+/* The RARP step of a pass that holds nothing: a SEND_RARP on port in
+ * sends its frame first, ahead of what the guest sends next, on queue
+ * pair 0 (the one every front-end has); *rarp and *moved say what became
+ * of it. false: the peer has no room, the request stays for the next pass
+ * and the pass takes nothing from the guest's ring behind it. */
+static inline bool
+rarp_step(struct vgw_net_port *in, uint16_t q, struct vgw_net_oc *from, struct vgw_net_oc *to,
+	  bool down, struct vgw_dp_qstats *rs, struct vgw_dp_qstats *ts, bool *rarp,
+	  uint16_t *moved)
+{
+	int ret;
+
+	if (likely(q != 0 || atomic_load_explicit(&in->rarp_req, memory_order_relaxed) == 0))
+		return true;
+	ret = xc_rarp(in, from, to, down, rs, ts);
+	if (ret == OC_NO_ROOM)
+		return false;
+	*rarp = true;
+	*moved += ret == OC_MOVED;
+	return true;
+}
+
+/* The held-frames step: move the frames taken and not moved yet,
+ * txc[tx_off..tx_n), in order into the peer's receive ring (dropped,
+ * counted on the peer, while it is down): those a previous pass held
+ * because the peer had no room (a pass takes nothing new while any is
+ * held), else the burst this pass took. The first frame the peer has no
+ * room for stays held, with those behind it, for the next pass. Returns
+ * the frames done with (their descriptors returned to the guest, to
+ * publish); adds to *moved those that went into the peer's ring, and one
+ * whose segments went in part. */
+static inline uint16_t
+move_held(struct vgw_net_oc *from, struct vgw_net_oc *to, bool down, struct vgw_dp_qstats *rs,
+	  struct vgw_dp_qstats *ts, uint16_t *moved)
+{
+	uint16_t done = 0;
+
+	if (!down && from->tx_off < from->tx_n) {
+		vgw_vring_prefetch(&to->rx, from->tx_n - from->tx_off);
+		done = move_batch(from, to, rs, ts);
+		*moved += done;
+	}
+	while (from->tx_off < from->tx_n) {
+		struct vgw_vring_chain *tc = &from->txc[from->tx_off];
+		uint32_t bytes = 0, segs = 0;
+		int ret = down ? OC_DROP : move_frame(from, tc, to, &bytes, &segs);
+
+		if (ret == OC_NO_ROOM) {
+			if (segs != 0) /* segments moved before the room ran out */
+				(*moved)++;
+			ts->tx_pkts += segs;
+			ts->tx_bytes += bytes;
+			break;
+		}
+		from->tx_off++;
+		from->tx_seg_off = 0;
+		done++;
+		vgw_vring_put(&from->tx, tc, 0);
+		if (ret == OC_MOVED) {
+			rs->rx_pkts++;
+			rs->rx_bytes += tc->in_len - from->hdr_len;
+			ts->tx_pkts += segs;
+			ts->tx_bytes += bytes;
+			(*moved)++;
+		} else if (ret == OC_BAD) {
+			from->tx.malformed++;
+			rs->drops++;
+		} else {
+			ts->drops++;
+		}
+	}
+	return done;
+}
+
 uint16_t
 vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 {
@@ -1164,7 +1238,7 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	int out_vid = atomic_load_explicit(&out->dev.vid, memory_order_acquire);
 	bool down = !atomic_load_explicit(&out->up, memory_order_relaxed);
 	bool open = out_vid >= 0 && ring_enabled(out, 2 * q);
-	uint16_t moved = 0, done = 0;
+	uint16_t moved = 0, done;
 	bool rarp = false;
 
 	if (from->call_tx)
@@ -1180,56 +1254,12 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	if (!down)
 		vgw_vring_log_check(&to->rx);
 	if (from->tx_off == from->tx_n) {
-		/* SEND_RARP: the frame goes first (nothing is held), on
-		 * queue pair 0 (the one every front-end has) */
-		if (unlikely(q == 0 &&
-			     atomic_load_explicit(&in->rarp_req, memory_order_relaxed) != 0)) {
-			int ret = xc_rarp(in, from, to, down, rs, ts);
-
-			if (ret == OC_NO_ROOM)
-				return 0;
-			rarp = true;
-			moved += ret == OC_MOVED;
-		}
+		/* nothing held: a SEND_RARP's frame first, then a burst */
+		if (!rarp_step(in, q, from, to, down, rs, ts, &rarp, &moved))
+			return 0; /* no room for it: it waits, so do the frames */
 		tx_take(from, rs);
 	}
-	if (!down && from->tx_off < from->tx_n) {
-		uint16_t k;
-
-		vgw_vring_prefetch(&to->rx, from->tx_n - from->tx_off);
-		k = move_batch(from, to, rs, ts);
-		moved += k;
-		done += k;
-	}
-	while (from->tx_off < from->tx_n) {
-		struct vgw_vring_chain *tc = &from->txc[from->tx_off];
-		uint32_t bytes = 0, segs = 0;
-		int ret = down ? OC_DROP : move_frame(from, tc, to, &bytes, &segs);
-
-		if (ret == OC_NO_ROOM) {
-			if (segs != 0) /* segments moved before the room ran out */
-				moved++;
-			ts->tx_pkts += segs;
-			ts->tx_bytes += bytes;
-			break;
-		}
-		from->tx_off++;
-		from->tx_seg_off = 0;
-		done++;
-		vgw_vring_put(&from->tx, tc, 0);
-		if (ret == OC_MOVED) {
-			rs->rx_pkts++;
-			rs->rx_bytes += tc->in_len - from->hdr_len;
-			ts->tx_pkts += segs;
-			ts->tx_bytes += bytes;
-			moved++;
-		} else if (ret == OC_BAD) {
-			from->tx.malformed++;
-			rs->drops++;
-		} else {
-			ts->drops++;
-		}
-	}
+	done = move_held(from, to, down, rs, ts, &moved);
 	if (done == 0 && moved == 0 && !rarp)
 		return 0;
 	if (done != 0) {
