@@ -6,8 +6,8 @@ switches learn where the guest now is).
 
 On the mbuf path rte_vhost injects the frame itself (first in a burst of
 rte_vhost_dequeue_burst); a one-copy port never dequeues through rte_vhost,
-so lib/net/net_oc.c injects it. Four links, each on a gateway of its own,
-every check the same on both paths:
+so lib/net/net_oc.c injects it. Six links, each on a gateway of its own,
+every check the same on both paths (but the one noted):
 
 - bridge-one, bridge-mbuf: bridge br0 of vhost-user net devices A and B
   (vufront-net front-ends) and up0, a net_tap uplink in a network namespace
@@ -25,6 +25,17 @@ every check the same on both paths:
   operator when its front-end sends SEND_RARP (its device does not run, as
   at a migration's destination before the incoming VM starts its rings):
   nothing is sent meanwhile; once A is resumed B receives exactly the RARP.
+- xconnect-full-one, xconnect-full-mbuf: A and B cross-connected, B's
+  front-end dpdk-testpmd (net_virtio_user) with its forwarding stopped: its
+  port is started (256 receive buffers posted) and never polled. A first
+  front-end on A sends 256 frames, which fill B's ring (every one taken:
+  it exits clean); a second one sends SEND_RARP (acked), then 100 frames.
+  While B has no room nothing goes and nothing is dropped (on the one-copy
+  path rarp_sent stays 0: the request waits in the port, and nothing is
+  taken from A's ring behind it). Once testpmd forwards again B gets the
+  256 frames, the RARP once, then the 100, byte-identical and in order;
+  A's rx and B's tx counters are exactly those frames and bytes, the RARP
+  included, and rarp_sent is 1.
 The 22 bytes after the RARP header are zero on both paths (on the mbuf path
 rte_vhost 22.11 leaves whatever its mbuf held there, bytes of earlier
 frames; the gateway zeroes them before the frame goes anywhere).
@@ -43,6 +54,8 @@ BCAST = "ff:ff:ff:ff:ff:ff"
 IFACE = "vgwrarp0"
 ETH_TYPE = 0x88B5
 TIMEOUT_MS = "60000"
+RING = 256  # B's receive ring (xconnect_full): testpmd posts a buffer per entry
+NEXT = 100  # frames A sends after the SEND_RARP B has no room for
 
 
 def rarp_frame(m):
@@ -154,6 +167,103 @@ def xconnect(binary, tool, name, one_copy):
     gw.stop()
 
 
+def xconnect_full(binary, tool, name, one_copy):
+    """A RARP that B's full receive ring holds back: delivered once B makes
+    room, after the frames that filled the ring and ahead of A's next ones,
+    nothing lost or repeated."""
+    link = {"xconnect": ["A", "B"], "one_copy": one_copy}
+    wd, sock, gw = start_link(binary, name, ("A", "B"), link)
+    out = os.path.join(wd, "b.pcap")
+    # B: dpdk-testpmd, its forwarding stopped: the port is started (RING
+    # receive buffers posted) and never polled, so its ring fills
+    tpb = t.Testpmd(wd, [f"net_virtio_user0,path={sock['B']},queue_size={RING}",
+                         f"net_pcap0,tx_pcap={out}"],
+                    name="tpb" + ("one" if one_copy else "mbuf"),
+                    args=["--forward-mode=io", "--port-topology=paired", f"--rxd={RING}",
+                          f"--txd={RING}"])
+    try:
+        gw.wait_ready(["B"])
+        a2 = full_stalled(gw, tool, wd, name, sock["A"], one_copy)
+        tpb.cmd("start")  # B polls again: its ring drains
+        gw.wait_counter("B", "tx_packets", RING + 1 + NEXT)
+        a2.finish()  # A's second front-end: every frame consumed
+        tpb.cmd("stop")
+    finally:
+        tpb.quit()
+    got = t.read_pcap(out)
+    a1, a2 = read_hex(os.path.join(wd, "a1.hex")), read_hex(os.path.join(wd, "a2.hex"))
+    t.check(len(a1) == RING and len(a2) == NEXT,
+            f"{name}: A's front-ends sent {len(a1)} and {len(a2)} frames, expected {RING}, "
+            f"{NEXT}")
+    want = len(a1) + 1 + len(a2)
+    t.check(len(got) == want, f"{name}: B got {len(got)} frames, expected {want} (the "
+            f"{len(a1)} that filled its ring, the RARP, A's {len(a2)} next)")
+    for i, (x, y) in enumerate(zip(a1, got[:len(a1)])):
+        t.check(x == y, f"{name}: B's frame {i} is not A's frame {i} before the RARP: "
+                f"{y[:32].hex()}..., expected {x[:32].hex()}...")
+    check_rarp(name, f"B (frame {len(a1)})", got[len(a1)], one_copy)
+    for i, (x, y) in enumerate(zip(a2, got[len(a1) + 1:])):
+        t.check(x == y, f"{name}: B's frame {len(a1) + 1 + i} is not A's frame {i} after "
+                f"the RARP: {y[:32].hex()}..., expected {x[:32].hex()}...")
+    rarps = [i for i, f in enumerate(got) if f[12:14] == b"\x80\x35"]
+    t.check(rarps == [len(a1)], f"{name}: RARPs at {rarps}, expected one at {len(a1)}")
+    sa, sb = gw.stats("A"), gw.stats("B")
+    nbytes = sum(len(f) for f in a1 + a2) + 64
+    t.check(sa["rarp_sent"] == 1, f"{name}: A's rarp_sent {sa['rarp_sent']}, expected 1")
+    t.check(sa["rx_packets"] == want and sa["rx_bytes"] == nbytes,
+            f"{name}: A took {sa['rx_packets']} frames ({sa['rx_bytes']} bytes), expected "
+            f"{want} ({nbytes})")
+    t.check(sb["tx_packets"] == want and sb["tx_bytes"] == nbytes,
+            f"{name}: B got {sb['tx_packets']} frames ({sb['tx_bytes']} bytes), expected "
+            f"{want} ({nbytes})")
+    for d, st in (("A", sa), ("B", sb)):
+        t.check(st["drops"] == 0 and st.get("malformed", 0) == 0,
+                f"{name}: {d} dropped {st['drops']}, refused {st.get('malformed', 0)}: {st}")
+    t.log(f"{name}: SEND_RARP while B's ring was full ({len(a1)} frames): held, then B "
+          f"got the RARP once, after those and before A's {len(a2)} next, none lost")
+    gw.stop()
+
+
+def full_stalled(gw, tool, wd, name, sock_a, one_copy):
+    """B's ring filled by a first front-end on A; a second one sends
+    SEND_RARP and more frames, which wait; returns the second, running."""
+    # A's first front-end: exactly RING frames, all taken into B's ring (it
+    # exits once every one is consumed: the gateway holds none)
+    a1 = t.VufrontNet(tool, wd, f"{name}-a1",
+                      ["--socket", sock_a, "--send", str(RING), "--size", "60-1514", "--seed",
+                       "3", "--dump-sent", os.path.join(wd, "a1.hex"), "--timeout-ms",
+                       TIMEOUT_MS])
+    a1.wait_ready()
+    a1.finish()
+    sb = gw.stats("B")
+    t.check(sb["tx_packets"] == RING and sb["drops"] == 0,
+            f"{name}: B got {sb['tx_packets']} frames, dropped {sb['drops']}, expected "
+            f"{RING} (its ring full), 0")
+    # A's second front-end: SEND_RARP (acked), then frames B has no room for
+    a2 = t.VufrontNet(tool, wd, f"{name}-a2",
+                      ["--socket", sock_a, "--rarp", MAC_R, "--send", str(NEXT), "--size",
+                       "60-1514", "--seed", "4", "--dump-sent", os.path.join(wd, "a2.hex"),
+                       "--timeout-ms", TIMEOUT_MS])
+    a2.wait_ready()
+    t.check(a2.proc.wait_output(r"(?m)^rarp$", 30),
+            f"{name}: A's front-end sent no SEND_RARP:\n{a2.proc.output()[-2000:]}")
+    time.sleep(1)  # thousands of passes of the gateway
+    sa, sb = gw.stats("A"), gw.stats("B")
+    t.check(sb["tx_packets"] == RING and sb["drops"] == 0 and sa["drops"] == 0,
+            f"{name}: while B's ring is full B got {sb['tx_packets']} frames (expected "
+            f"{RING}), drops A {sa['drops']} B {sb['drops']} (expected 0)")
+    if one_copy:
+        # the request waits in the port, not sent and not dropped (the mbuf
+        # path counts rte_vhost's RARP once it dequeued it)
+        t.check(sa["rarp_sent"] == 0, f"{name}: A's rarp_sent {sa['rarp_sent']} while B "
+                f"has no room, expected 0 (held)")
+    t.check(a2.proc.alive(), f"{name}: A's second front-end exited while B had no room:\n"
+            f"{a2.proc.output()[-2000:]}")
+    t.log(f"{name}: B's ring full ({RING} frames); SEND_RARP and {NEXT} frames on A wait "
+          f"(rarp_sent {sa['rarp_sent']})")
+    return a2
+
+
 def bridge(binary, tool, name, one_copy):
     ns = f"vgwrarp{os.getpid()}"
     t.sh("ip", "netns", "add", ns)
@@ -241,6 +351,7 @@ def main():
     for one_copy in (True, False):
         suffix = "one" if one_copy else "mbuf"
         xconnect(binary, tool, f"xconnect-{suffix}", one_copy)
+        xconnect_full(binary, tool, f"xconnect-full-{suffix}", one_copy)
         bridge(binary, tool, f"bridge-{suffix}", one_copy)
 
 
