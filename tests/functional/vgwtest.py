@@ -294,6 +294,17 @@ def vufront_frame_len(seed, lo, hi, i):
     state = (((seed ^ 0x6A09E667F3BCC909) * 0x9E3779B97F4A7C15) + i) & _MASK64
     return lo + _splitmix64(state) % (hi - lo + 1)
 
+
+def vufront_frame(seed, lo, hi, i, dst="02:00:00:00:00:02", src="02:00:00:00:00:01"):
+    """vufront-net's frame i with --seed seed --size lo-hi (--dst, --src)."""
+    n = vufront_frame_len(seed, lo, hi, i)
+    state = (seed * 0x9E3779B97F4A7C15 + i) & _MASK64
+    f = bytearray(mac(dst) + mac(src) + b"\x88\xb5" + struct.pack("!I", i))
+    while len(f) < n:
+        f += _splitmix64(state).to_bytes(8, "little")
+        state = (state + 0x9E3779B97F4A7C15) & _MASK64
+    return bytes(f[:n])
+
 def workdir(name):
     base = os.environ.get("VGW_TEST_TMP", "/tmp")
     d = tempfile.mkdtemp(prefix=f"vgw-{name}-", dir=base)
