@@ -1284,7 +1284,9 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
  * address), or of every other port when the destination is unknown or a
  * multicast: one copy per receiver. A receiver with no room, or not
  * published to the workers, drops the frame (counted on it), as a switch
- * port does; the sender's buffers go back to it at once. */
+ * port does; the sender's buffers go back to it at once. A burst's frames
+ * are routed first, then each run of them to one receiver is moved in one
+ * batch (move_batch, as on an xconnect). */
 
 /* The frame's Ethernet destination and source (the first 12 bytes after
  * the sender's header: checked to be there). */
@@ -1341,61 +1343,121 @@ obr_deliver(struct vgw_net_bridge *br, struct vgw_net_oc *from, struct vgw_vring
 	return 0;
 }
 
+/* Where the frame goes (its source learned on port self): the slot of
+ * its one receiver, OBR_FLOOD (every other port, when that is more than
+ * one), OBR_LOCAL (its destination is on its own segment) or OBR_BAD (the
+ * frame is broken, whoever receives it). */
+enum { OBR_FLOOD = -1, OBR_LOCAL = -2, OBR_BAD = -3 };
+
+static inline int
+obr_dest(struct vgw_net_bridge *br, uint16_t self, const struct vgw_net_oc *from,
+	 const struct vgw_vring_chain *tc, uint64_t now)
+{
+	uint16_t np = br->n_ports;
+	uint8_t macs[12];
+	int port;
+
+	if (!frame_ok(from, tc))
+		return OBR_BAD;
+	frame_macs(from, tc, macs);
+	vgw_mac_table_learn(br->macs, macs + 6, br->ports[self]->dev.index, now);
+	port = (macs[0] & 1) != 0 ? -1 : vgw_mac_table_lookup(br->macs, macs);
+	if (port < 0)
+		return np == 2 ? 1 - self : OBR_FLOOD;
+	port = port < VGW_MAX_DEVICES ? br->slot_of[port] : UINT8_MAX;
+	return port == self || port >= np ? OBR_LOCAL : port;
+}
+
+/* Give the frame to the receivers dest names (obr_dest): 0, or OC_BAD. */
+static inline int
+obr_send(struct vgw_net_bridge *br, uint16_t self, struct vgw_net_oc *from,
+	 struct vgw_vring_chain *tc, int dest, struct obr_pass *ps, struct vgw_dp_qstats *rs)
+{
+	int bad = 0;
+
+	if (dest == OBR_BAD)
+		return OC_BAD;
+	rs->rx_pkts++;
+	rs->rx_bytes += tc->in_len - from->hdr_len;
+	if (dest >= 0)
+		return obr_deliver(br, from, tc, (uint16_t)dest, ps);
+	if (dest == OBR_LOCAL) {
+		rs->drops++; /* stays on its own segment */
+		return 0;
+	}
+	for (uint16_t s = 0; s < br->n_ports && bad == 0; s++)
+		if (s != self)
+			bad = obr_deliver(br, from, tc, s, ps);
+	return bad;
+}
+
 /* Learn the frame's source on port self, and give it to its destination
  * or to every other port: 0, or OC_BAD (the frame is broken). */
 static inline int
 obr_route(struct vgw_net_bridge *br, uint16_t self, struct vgw_net_oc *from,
 	  struct vgw_vring_chain *tc, struct obr_pass *ps, struct vgw_dp_qstats *rs)
 {
-	struct vgw_net_port *in = br->ports[self];
-	uint16_t np = br->n_ports;
-	uint8_t macs[12];
-	int port, bad = 0;
-
-	if (!frame_ok(from, tc))
-		return OC_BAD;
-	rs->rx_pkts++;
-	rs->rx_bytes += tc->in_len - from->hdr_len;
-	frame_macs(from, tc, macs);
-	vgw_mac_table_learn(br->macs, macs + 6, in->dev.index, ps->now);
-	port = (macs[0] & 1) != 0 ? -1 : vgw_mac_table_lookup(br->macs, macs);
-	if (port >= 0) {
-		uint16_t s = port < VGW_MAX_DEVICES ? br->slot_of[port] : UINT8_MAX;
-
-		if (s == self || s >= np)
-			rs->drops++; /* stays on its own segment */
-		else
-			bad = obr_deliver(br, from, tc, s, ps);
-		return bad;
-	}
-	for (uint16_t s = 0; s < np && bad == 0; s++)
-		if (s != self)
-			bad = obr_deliver(br, from, tc, s, ps);
-	return bad;
+	return obr_send(br, self, from, tc, obr_dest(br, self, from, tc, ps->now), ps, rs);
 }
 
-/* One burst from the transmit ring of the port in slot self. */
+/* The frames from->txc[from->tx_off, end) all go to the port in slot s:
+ * as many as its receive ring has room for moved in one batch (as on an
+ * xconnect), their chains returned; the others are left to the caller. */
+static inline void
+obr_batch(struct vgw_net_bridge *br, struct vgw_net_oc *from, uint16_t end, uint16_t s,
+	  struct obr_pass *ps, struct vgw_dp_qstats *rs)
+{
+	struct vgw_net_oc *to = br->ports[s]->oc;
+	uint16_t n = from->tx_n;
+
+	if (!ps->open[s] || to->eth)
+		return;
+	from->tx_n = end;
+	vgw_vring_prefetch(&to->rx, end - from->tx_off);
+	if (move_batch(from, to, rs, &ps->lc->stats[vgw_net_slot(br->ports[s], 0)]) != 0)
+		ps->touched[s] = true;
+	from->tx_n = n;
+}
+
+/* One burst from the transmit ring of the port in slot self: each frame's
+ * receivers found first (sources learned), then each run of frames to one
+ * receiver moved in one batch, what the batch left frame by frame. */
 static inline uint16_t
 obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 {
 	struct vgw_net_port *in = br->ports[self];
 	struct vgw_net_oc *from = in->oc;
 	struct vgw_dp_qstats *rs = &ps->lc->stats[vgw_net_slot(in, 0)];
+	int dest[VGW_DP_BURST];
+	uint16_t i = 0;
 
 	vgw_vring_log_check(&from->tx);
 	from->tx_n = from->tx_off = 0; /* (nothing is held across passes) */
 	tx_take(from, rs);
-	for (uint16_t i = 0; i < from->tx_n; i++) {
-		struct vgw_vring_chain *tc = &from->txc[i];
-
-		if (obr_route(br, self, from, tc, ps, rs) != 0) {
-			from->tx.malformed++;
-			rs->drops++;
-		}
-		vgw_vring_put(&from->tx, tc, 0);
-	}
 	if (from->tx_n == 0)
 		return 0;
+	for (uint16_t k = 0; k < from->tx_n; k++)
+		dest[k] = obr_dest(br, self, from, &from->txc[k], ps->now);
+	while (i < from->tx_n) {
+		uint16_t end = i + 1;
+
+		while (end < from->tx_n && dest[end] == dest[i])
+			end++;
+		if (dest[i] >= 0 && end - i > 1) {
+			from->tx_off = i;
+			obr_batch(br, from, end, (uint16_t)dest[i], ps, rs);
+			i = from->tx_off;
+		}
+		for (; i < end; i++) {
+			struct vgw_vring_chain *tc = &from->txc[i];
+
+			if (obr_send(br, self, from, tc, dest[i], ps, rs) != 0) {
+				from->tx.malformed++;
+				rs->drops++;
+			}
+			vgw_vring_put(&from->tx, tc, 0);
+		}
+	}
 	from->tx_off = from->tx_n;
 	vgw_vring_publish(&from->tx);
 	from->call_tx = ring_call(&from->tx);
