@@ -4,8 +4,21 @@
 Two real Linux guests (QEMU 7.2, TCG, the e2e harness's busybox initramfs)
 on one back-end; one streams into the other over TCP: guest-init.sh's
 scenario httpload, the server guest (vgw.get=0) serves SIZE MiB of random
-data with busybox httpd, the client guest downloads it COUNT times in a row
-(busybox wget -O - | md5sum, every md5 checked against what was served).
+data with busybox httpd, the client guest downloads it COUNT times in a row.
+--sink says where the timed downloads go:
+
+  null (default)  one download checked by md5 first (wget -O - | md5sum,
+                  untimed: the GET-CHECK line), then the COUNT timed ones
+                  into /dev/null (wget -O /dev/null; wget fails on a body
+                  shorter than its Content-Length): the figure is the
+                  network path's, not the client guest's md5 speed
+  md5             every timed download through md5sum (wget -O - | md5sum,
+                  as e2e-onecopy_tcp), every md5 checked
+
+Either way the md5 of what arrived is checked against what was served in
+every measurement. Before the downloads the client guest also times SIZE
+MiB of /dev/zero through a pipe into md5sum and straight into /dev/null
+(vgw.calib, the CALIB line): what md5sum costs that guest without network.
 Back-ends, one at a time, alternating (the order flips every round), every
 measurement with a fresh back-end and two freshly booted guests:
 
@@ -20,8 +33,8 @@ measurement with a fresh back-end and two freshly booted guests:
                GUEST_TSO4/6)
 
 Figure: MiB/s = COUNT x SIZE / (sum of the COUNT transfers' durations as the
-guest timed them: uptime before wget to uptime after md5sum, the GET lines'
-secs=). The host-clock equivalent (console line arrival times) is in the
+guest timed them: uptime before wget to uptime after wget (null) or md5sum
+(md5), the GET lines' secs=). The host-clock equivalent (console line arrival times) is in the
 JSON. Ratios: vhostgw / testpmd and vhostgw / testpmd-tso per round (> 1.0:
 vhostgw is faster), then their medians. This machine is shared: read the
 same-run ratios, not the MiB/s.
@@ -62,6 +75,9 @@ PROMPT = 'testpmd> '
 SERVER_IP, CLIENT_IP = '10.77.9.2', '10.77.9.3'
 HUGE_DIR = '/dev/hugepages'
 CLK_TCK = os.sysconf('SC_CLK_TCK')
+SINKS = ('null', 'md5')
+CALIB = r'VGW-CALIB mib=(\d+) md5=([\d.]+) null=([\d.]+)'
+GET_CHECK = r'VGW-GET-CHECK rc=(\d+) md5=(\S+) secs=([\d.]+) klog=(\d+)'
 # virtio-net feature bits worth showing
 FEATURE_BITS = (('CSUM', 0), ('GUEST_CSUM', 1), ('GUEST_TSO4', 7), ('GUEST_TSO6', 8),
                 ('GUEST_ECN', 9), ('GUEST_UFO', 10), ('HOST_TSO4', 11), ('HOST_TSO6', 12),
@@ -345,7 +361,7 @@ class Measurement:
                 'cli-' + tag, [{'socket': self.be.sockets[1], 'mac': e2e.mac(0x61),
                                 'reconnect': False}],
                 ip=CLIENT_IP + '/24', peer=SERVER_IP, size=1, get=1, count=a.count,
-                qemu_args=('-name', 'cli-%s,debug-threads=on' % tag), **common)
+                sink=a.sink, calib=a.size_mib, qemu_args=('-name', 'cli-%s,debug-threads=on' % tag), **common)
             self.guests.append(cli)
             if a.qemu_cpus:
                 for g in (srv, cli):
@@ -365,8 +381,22 @@ class Measurement:
         md5 = ml.served_md5(srv, 120 + a.size_mib, a.size_mib)
         _, t_up, _ = cli.wait_line(r'VGW-HTTP-UP ', 120, what='the client reaching the httpd')
         res = dict(backend=self.kind, round=self.rnd, boot_to_http_up=round(t_up - cli.t_start, 2),
-                   size_mib=a.size_mib, count=a.count, md5=md5)
+                   size_mib=a.size_mib, count=a.count, md5=md5, sink=a.sink)
         res['features'] = self.be.features()
+        # the client times md5sum without network before its downloads
+        m = cli.wait(CALIB, 60 + 2 * a.size_mib, what='the client\'s md5sum calibration')
+        res['calib'] = dict(mib=int(m.group(1)), md5_s=float(m.group(2)),
+                            null_s=float(m.group(3)))
+        if a.sink == 'null':
+            # the download checked by md5 before the timed ones
+            m = cli.wait(GET_CHECK, 60 + 2 * a.size_mib, what='the checked download')
+            chk = dict(rc=int(m.group(1)), md5=m.group(2), secs=float(m.group(3)),
+                       klog=int(m.group(4)))
+            if chk['rc'] != 0 or chk['md5'] != md5:
+                raise BenchError('the checked download failed or differs from what was served '
+                                 '(md5 %s): %r' % (md5, chk))
+            chk['mib_s'] = a.size_mib / max(chk['secs'], 1e-3)
+            res['check'] = chk
         s0 = None
         # where the vCPU threads run during the transfers (sampled every
         # 0.1 s while runnable): with --qemu-cpus none, next to the
@@ -384,7 +414,8 @@ class Measurement:
                         c = running_on(pid, t)
                         if c is not None:
                             on[k][c] = on[k].get(c, 0) + 1
-            bad = [x for x in xs if x.t_end is not None and (x.rc != 0 or x.md5 != md5)]
+            want = md5 if a.sink == 'md5' else '-'
+            bad = [x for x in xs if x.t_end is not None and (x.rc != 0 or x.md5 != want)]
             if bad:
                 raise BenchError('downloads failed or differ from what was served (md5 %s): %r'
                                  % (md5, bad))
@@ -464,6 +495,17 @@ def _med(xs):
     return statistics.median(xs) if xs else None
 
 
+def md5_share(r):
+    """What md5sum (and the pipe to it) costs the client guest, as a share
+    of one timed download: (calibration through md5sum - into /dev/null) x
+    size / calibration size, over the mean transfer time; with --sink null
+    the share it would add to the transfer."""
+    c = r['calib']
+    extra = (c['md5_s'] - c['null_s']) * r['size_mib'] / c['mib']
+    t = statistics.mean(r['secs'])
+    return extra / t if r['sink'] == 'md5' else extra / (t + extra)
+
+
 def summarize(results, rounds, kinds, max_other_load):
     by = {(r['round'], r['backend']): r for r in results}
     rows = []
@@ -492,6 +534,10 @@ def summarize(results, rounds, kinds, max_other_load):
             median_client_vcpu=_med([r['cpu']['client_vcpu'] for r in rs]),
             median_server_vcpu=_med([r['cpu']['server_vcpu'] for r in rs]),
             median_backend_cores=_med([r['cpu']['backend_cores'] for r in rs]),
+            median_calib_md5_s=_med([r['calib']['md5_s'] for r in rs]),
+            median_calib_null_s=_med([r['calib']['null_s'] for r in rs]),
+            median_md5_share=_med([md5_share(r) for r in rs]),
+            median_check_mib_s=_med([r['check']['mib_s'] for r in rs if 'check' in r]),
             measurements=len(rs))
     for k, rt in ratios.items():
         summary['vhostgw/' + k] = dict(median_ratio=_med(rt), min_ratio=min(rt) if rt else None,
@@ -506,10 +552,17 @@ def _f(v, spec, width):
 def print_table(rows, summary, results, args, kinds):
     print('vhostgw-bench tcp: %d rounds, alternating; guest %s downloads %d MiB %d times '
           'from guest %s' % (args.rounds, CLIENT_IP, args.size_mib, args.count, SERVER_IP))
-    print('(busybox httpd -> wget -O - | md5sum, md5 checked); QEMU 7.2 TCG, 1 vCPU, %s each; '
-          'QEMU threads on CPUs %s' % (e2e.GUEST_MEM, args.qemu_cpus or 'any: not pinned'))
+    if args.sink == 'md5':
+        print('(busybox httpd -> wget -O - | md5sum, every md5 checked); QEMU 7.2 TCG, 1 vCPU, '
+              '%s each; QEMU threads on CPUs %s' % (e2e.GUEST_MEM, args.qemu_cpus or
+                                                    'any: not pinned'))
+    else:
+        print('(busybox httpd -> wget -O /dev/null, after one untimed download through md5sum, '
+              'its md5 checked); QEMU 7.2 TCG, 1 vCPU, %s each; QEMU threads on CPUs %s'
+              % (e2e.GUEST_MEM, args.qemu_cpus or 'any: not pinned'))
     print('MiB/s = %d x %d MiB / sum of the %d transfers\' durations (guest clock, wget start '
-          'to md5sum end)' % (args.count, args.size_mib, args.count))
+          'to %s end)' % (args.count, args.size_mib, args.count,
+                          'md5sum' if args.sink == 'md5' else 'wget'))
     print('vhostgw: %s, one-copy xconnect, lcores %s; testpmd: %s, net_vhost x2, io, lcores %s, '
           '-m %d' % (args.vhostgw, args.lcores, args.testpmd, args.lcores, args.mem))
     print()
@@ -552,6 +605,20 @@ def print_table(rows, summary, results, args, kinds):
         print('%-12s %10s %12s %12s %12s' % (
             k, _f(s['median_mean_frame'], '.0f', 10), _f(s['median_client_vcpu'], '.2f', 12),
             _f(s['median_server_vcpu'], '.2f', 12), _f(s['median_backend_cores'], '.2f', 12)))
+    print()
+    print('md5sum in the client guest (medians): %d MiB of /dev/zero through a pipe into md5sum '
+          'and into /dev/null, no network (s); md5 share: what md5sum and its pipe cost, as a '
+          'share of %s' % (args.size_mib, 'a timed download' if args.sink == 'md5' else
+                           'a timed download with them added'))
+    print('%-12s %10s %10s %10s %s' % ('backend', 'md5sum s', 'null s', 'md5 share',
+                                       '' if args.sink == 'md5' else
+                                       ' checked download (md5sum) MiB/s'))
+    for k in kinds:
+        s = summary[k]
+        print('%-12s %10s %10s %10s %s' % (
+            k, _f(s['median_calib_md5_s'], '.2f', 10), _f(s['median_calib_null_s'], '.2f', 10),
+            _f(s['median_md5_share'], '.2f', 10),
+            '' if args.sink == 'md5' else _f(s['median_check_mib_s'], '.2f', 32)))
     print()
     print('negotiated virtio-net features (vm1: the server guest, sender; vm2: the client):')
     for k in kinds:
@@ -612,6 +679,10 @@ def parse_args(argv):
                     help='MiB the server guest serves, per download (default 64)')
     ap.add_argument('--count', type=int, default=3,
                     help='downloads per measurement, one after the other (default 3)')
+    ap.add_argument('--sink', choices=SINKS, default='null',
+                    help='where the timed downloads go: null (default; wget -O /dev/null, '
+                    'after one download checked by md5) or md5 (wget -O - | md5sum, each '
+                    'checked)')
     ap.add_argument('--backends', default=','.join(BACKENDS),
                     help='comma-separated subset of %s (default: all)' % ','.join(BACKENDS))
     ap.add_argument('--lcores', default='0@0,1@1',
@@ -678,11 +749,14 @@ def main(argv):
                 (e2e.E2EError, BenchError), failures, log):
             results.append(res)
             log('round %d, %-11s: %.2f MiB/s (transfers %s s; host clock %.2f MiB/s), '
-                'mean frame %s B, client vCPU %s (on CPUs %s), server vCPU %s (on CPUs %s)'
+                'mean frame %s B, client vCPU %s (on CPUs %s), server vCPU %s (on CPUs %s); '
+                'calibration md5sum %.2f s, /dev/null %.2f s%s'
                 % (rnd, kind, res['mib_s'], res['secs'], res['mib_s_host'],
                    res.get('mean_frame'), res['cpu']['client_vcpu'],
                    res['cpu']['client_vcpu_on'], res['cpu']['server_vcpu'],
-                   res['cpu']['server_vcpu_on']))
+                   res['cpu']['server_vcpu_on'], res['calib']['md5_s'], res['calib']['null_s'],
+                   '; checked download %.2f MiB/s' % res['check']['mib_s']
+                   if 'check' in res else ''))
     except (KeyboardInterrupt, e2e.E2EError, BenchError) as e:
         rc = common.stopped(e, log)
     finally:
@@ -693,6 +767,7 @@ def main(argv):
         return rc or 1
     rows, summary = summarize(results, args.rounds, args.kinds, args.max_other_load)
     doc = dict(config=dict(rounds=args.rounds, size_mib=args.size_mib, count=args.count,
+                           sink=args.sink,
                            backends=args.kinds, lcores=args.lcores, mem=args.mem,
                            vhostgw=args.vhostgw, testpmd=args.testpmd,
                            qemu_cpus=args.qemu_cpus, guest_mem=e2e.GUEST_MEM,

@@ -11,6 +11,8 @@
 #   vgw.wait=N         seconds to wait for the peer to answer (default 90)
 #   vgw.mount=TAG      mount virtio-fs TAG on /mnt before the scenario
 #   vgw.size=N         MiB served (httpload)   vgw.get=1  download in a loop
+#   vgw.sink=md5|null  where the downloads go (httpload, default md5)
+#   vgw.calib=N        time N MiB through md5sum and into /dev/null (httpload)
 #   vgw.log=NAME vgw.dir=NAME vgw.entries=N vgw.interval_ms=MS  (fsmig)
 #   vgw.mac=M vgw.mac2=M vgw.ip2=A/L vgw.peer2=A vgw.md5=S  (netfs: two NICs
 #                      found by MAC, a share file to check)
@@ -42,7 +44,12 @@
 #   VGW-GET seq=N rc=R md5=M secs=S klog=K up=U  and ended (K: kernel log
 #                                 lines matching virtio|not a head|lockup|
 #                                 BUG|Oops|general protection|Kernel panic|
-#                                 WARNING so far)
+#                                 WARNING so far; M is - with vgw.sink=null)
+#   VGW-GET-CHECK rc=R md5=M secs=S klog=K up=U  the download checked by md5
+#                                 before the others (vgw.sink=null)
+#   VGW-CALIB mib=N md5=S null=S up=U  seconds N MiB from /dev/zero took
+#                                 through a pipe into md5sum, and into
+#                                 /dev/null (vgw.calib=N)
 #   VGW-FSREAD ok=0|1 md5=S       /mnt/host-file read whole (scenario netfs)
 #   VGW-NETFS seq=N p1=0|1 p2=0|1 fs=0|1 lines=L up=U  one step: a ping on
 #                                 each NIC, an append to /mnt/guest-log
@@ -219,6 +226,39 @@ scenario_netfs() {
 # bytes arrive (nothing written in the guest, so transfers follow each other
 # closely). For migration under load: the host compares each md5 with the
 # peer's SERVE line.
+#
+# vgw.sink=null (for benchmarks: the md5 of every byte is most of the
+# client's CPU under TCG): one download checked by md5 first (GET-CHECK),
+# then the loop's downloads into /dev/null (wget fails on a body shorter
+# than its Content-Length), md5=- on their GET lines. vgw.calib=N: before
+# the downloads, time N MiB of /dev/zero through a pipe into md5sum and
+# straight into /dev/null (what md5sum costs this guest, no network).
+httpload_get() {
+	t0=$(uptime_s)
+	[ -n "$1" ] && say "GET-START seq=$1 up=$t0"
+	if [ "$2" = null ]; then
+		timeout 100 wget -q -O /dev/null "http://$VGW_peer/data"
+		rc=$?
+		m=-
+	else
+		m=$(timeout 100 wget -q -O - "http://$VGW_peer/data" | md5sum)
+		rc=$?
+	fi
+	t1=$(uptime_s)
+	k=$(dmesg | grep -c -E 'virtio|not a head|soft lockup|BUG|Oops|general protection|Kernel panic|WARNING')
+	r="rc=$rc md5=${m%% *} secs=$(awk "BEGIN { print $t1 - $t0 }") klog=$k up=$t1"
+}
+
+httpload_calib() {
+	n=$((VGW_calib * 16))
+	t0=$(uptime_s)
+	dd if=/dev/zero bs=64k count=$n 2>/dev/null | md5sum >/dev/null || fail "calib md5sum"
+	t1=$(uptime_s)
+	dd if=/dev/zero of=/dev/null bs=64k count=$n 2>/dev/null || fail "calib dd"
+	t2=$(uptime_s)
+	say "CALIB mib=$VGW_calib md5=$(awk "BEGIN { print $t1 - $t0 }") null=$(awk "BEGIN { print $t2 - $t1 }") up=$t2"
+}
+
 scenario_httpload() {
 	net_up
 	mkdir -p /srv
@@ -236,16 +276,20 @@ scenario_httpload() {
 	done
 	say "HTTP-UP tries=$n up=$(uptime_s)"
 	set -o pipefail
+	[ -n "$VGW_calib" ] && httpload_calib
+	case "${VGW_sink:=md5}" in
+	md5) ;;
+	null)
+		httpload_get "" md5
+		say "GET-CHECK $r"
+		;;
+	*) fail "bad vgw.sink $VGW_sink" ;;
+	esac
 	s=0
 	while [ -z "$VGW_count" ] || [ $s -lt "$VGW_count" ]; do
 		s=$((s + 1))
-		t0=$(uptime_s)
-		say "GET-START seq=$s up=$t0"
-		m=$(timeout 100 wget -q -O - "http://$VGW_peer/data" | md5sum)
-		rc=$?
-		t1=$(uptime_s)
-		k=$(dmesg | grep -c -E 'virtio|not a head|soft lockup|BUG|Oops|general protection|Kernel panic|WARNING')
-		say "GET seq=$s rc=$rc md5=${m%% *} secs=$(awk "BEGIN { print $t1 - $t0 }") klog=$k up=$t1"
+		httpload_get $s "$VGW_sink"
+		say "GET seq=$s $r"
 	done
 }
 
