@@ -34,8 +34,8 @@ measurement with a fresh back-end and two freshly booted guests:
 
 Figure: MiB/s = COUNT x SIZE / (sum of the COUNT transfers' durations as the
 guest timed them: uptime before wget to uptime after wget (null) or md5sum
-(md5), the GET lines' secs=). The host-clock equivalent (console line arrival times) is in the
-JSON. Ratios: vhostgw / testpmd and vhostgw / testpmd-tso per round (> 1.0:
+(md5), the GET lines' secs=). The host-clock equivalent (console line
+arrival times) is in the JSON. Ratios: vhostgw / testpmd and vhostgw / testpmd-tso per round (> 1.0:
 vhostgw is faster), then their medians. This machine is shared: read the
 same-run ratios, not the MiB/s.
 
@@ -361,7 +361,8 @@ class Measurement:
                 'cli-' + tag, [{'socket': self.be.sockets[1], 'mac': e2e.mac(0x61),
                                 'reconnect': False}],
                 ip=CLIENT_IP + '/24', peer=SERVER_IP, size=1, get=1, count=a.count,
-                sink=a.sink, calib=a.size_mib, qemu_args=('-name', 'cli-%s,debug-threads=on' % tag), **common)
+                sink=a.sink, calib=a.size_mib,
+                qemu_args=('-name', 'cli-%s,debug-threads=on' % tag), **common)
             self.guests.append(cli)
             if a.qemu_cpus:
                 for g in (srv, cli):
@@ -495,6 +496,11 @@ def _med(xs):
     return statistics.median(xs) if xs else None
 
 
+def guests_cores(r):
+    """Both guests' QEMU processes during the timed downloads, in cores."""
+    return r['cpu']['server_qemu_cores'] + r['cpu']['client_qemu_cores']
+
+
 def md5_share(r):
     """What md5sum (and the pipe to it) costs the client guest, as a share
     of one timed download: (calibration through md5sum - into /dev/null) x
@@ -534,6 +540,8 @@ def summarize(results, rounds, kinds, max_other_load):
             median_client_vcpu=_med([r['cpu']['client_vcpu'] for r in rs]),
             median_server_vcpu=_med([r['cpu']['server_vcpu'] for r in rs]),
             median_backend_cores=_med([r['cpu']['backend_cores'] for r in rs]),
+            median_guests_cores=_med([guests_cores(r) for r in rs]),
+            median_guests_ms_per_mib=_med([1000 * guests_cores(r) / r['mib_s'] for r in rs]),
             median_calib_md5_s=_med([r['calib']['md5_s'] for r in rs]),
             median_calib_null_s=_med([r['calib']['null_s'] for r in rs]),
             median_md5_share=_med([md5_share(r) for r in rs]),
@@ -597,14 +605,17 @@ def print_table(rows, summary, results, args, kinds):
                      _f(s['max_ratio'], '.3f', 0), len(s['ratios'])))
     print()
     print('per back-end (medians): mean frame the sender put through (bytes), CPU during the '
-          'transfers (cores)')
-    print('%-12s %10s %12s %12s %12s' % ('backend', 'mean frame', 'client vCPU', 'server vCPU',
-                                         'back-end'))
+          'transfers (cores; guests: both guests\' QEMU processes), guests\' CPU per MiB (ms)')
+    print('%-12s %10s %12s %12s %12s %12s %12s' % ('backend', 'mean frame', 'client vCPU',
+                                                   'server vCPU', 'guests', 'back-end',
+                                                   'guests ms/MiB'))
     for k in kinds:
         s = summary[k]
-        print('%-12s %10s %12s %12s %12s' % (
+        print('%-12s %10s %12s %12s %12s %12s %12s' % (
             k, _f(s['median_mean_frame'], '.0f', 10), _f(s['median_client_vcpu'], '.2f', 12),
-            _f(s['median_server_vcpu'], '.2f', 12), _f(s['median_backend_cores'], '.2f', 12)))
+            _f(s['median_server_vcpu'], '.2f', 12), _f(s['median_guests_cores'], '.2f', 12),
+            _f(s['median_backend_cores'], '.2f', 12),
+            _f(s['median_guests_ms_per_mib'], '.1f', 12)))
     print()
     print('md5sum in the client guest (medians): %d MiB of /dev/zero through a pipe into md5sum '
           'and into /dev/null, no network (s); md5 share: what md5sum and its pipe cost, as a '
