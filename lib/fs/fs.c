@@ -699,7 +699,8 @@ vgw_fs_poll(struct vgw_fs *fs, struct vgw_fs_req **done, unsigned int max)
 {
 	unsigned int n = 0;
 
-	fs_io_progress(fs);
+	if (fs_io_progress(fs) == 0 && fs->done_head == fs->done_tail)
+		fs_tables_grow(fs); /* an idle pass */
 	while (n < max && fs->done_head != fs->done_tail) {
 		done[n++] = fs->done[fs->done_head];
 		if (++fs->done_head == fs->max_inflight + 1)

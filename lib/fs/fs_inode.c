@@ -4,7 +4,9 @@
  * and are written by the poller thread only. The host fds are process
  * local and kept beside the region. Entries are taken from a free list,
  * else from a bump index, so the pages of a large region are touched only
- * as the tables grow. */
+ * as the tables grow: a chunk at a time ahead of the bump index
+ * (fs_tables_grow, on an idle pass), so that a new entry is not a page
+ * fault on the poller. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +16,10 @@
 #include <unistd.h>
 
 #include "fs_priv.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 
 static uint32_t
 fs_hash_key(const struct vgw_fs *fs, uint64_t dev, uint64_t ino, uint64_t mnt)
@@ -30,6 +36,60 @@ static uint64_t
 fs_align(uint64_t v, uint64_t a)
 {
 	return (v + a - 1) & ~(a - 1);
+}
+
+/* Fault in the region's pages over [off, off + len) (rounded out to
+ * pages, clipped to the region) in one call, instead of one fault per
+ * page on first touch. The pages hold zeros as before: nothing is
+ * written. Without MADV_POPULATE_WRITE (before Linux 5.14) the pages
+ * stay to be faulted in on first touch, as they were. */
+static void
+fs_region_populate(struct vgw_fs *fs, uint64_t off, uint64_t len)
+{
+	uint64_t start = off & ~(uint64_t)(FS_PAGE - 1);
+	uint64_t end = fs_align(off + len, FS_PAGE);
+
+	if (!fs->populate || len == 0)
+		return;
+	if (end > fs->region_size)
+		end = fs->region_size;
+	if (start >= end)
+		return;
+	if (madvise((uint8_t *)fs->region + start, end - start, MADV_POPULATE_WRITE) < 0 &&
+	    (errno == EINVAL || errno == ENOSYS))
+		fs->populate = false;
+}
+
+/* Populate n entries of a table from its first entry not known to be
+ * populated (ready, or the bump index where lazy faults got ahead of
+ * it), up to max; the new mark. */
+static uint32_t
+fs_table_populate(struct vgw_fs *fs, uint64_t off_table, uint32_t ent_size, uint32_t ready,
+		  uint32_t bump, uint32_t n, uint32_t max)
+{
+	uint32_t from = bump > ready ? bump : ready;
+	uint32_t to = max - from > n ? from + n : max;
+
+	fs_region_populate(fs, off_table + (uint64_t)from * ent_size,
+			   (uint64_t)(to - from) * ent_size);
+	return to;
+}
+
+void
+fs_tables_grow(struct vgw_fs *fs)
+{
+	const struct fs_region_hdr *h = fs->hdr;
+	const uint32_t ni = FS_GROW_BYTES / sizeof(struct fs_inode);
+	const uint32_t nh = FS_GROW_BYTES / sizeof(struct fs_handle);
+
+	if (!fs->populate)
+		return;
+	if (fs->ino_ready < h->max_inodes && h->inode_bump + ni / 2 >= fs->ino_ready)
+		fs->ino_ready = fs_table_populate(fs, h->off_inodes, sizeof(struct fs_inode),
+						  fs->ino_ready, h->inode_bump, ni, h->max_inodes);
+	if (fs->fh_ready < h->max_handles && h->handle_bump + nh / 2 >= fs->fh_ready)
+		fs->fh_ready = fs_table_populate(fs, h->off_handles, sizeof(struct fs_handle),
+						 fs->fh_ready, h->handle_bump, nh, h->max_handles);
 }
 
 int
@@ -80,6 +140,14 @@ fs_tables_init(struct vgw_fs *fs, uint32_t max_inodes, uint32_t max_handles)
 	fs->inodes = (struct fs_inode *)((uint8_t *)fs->region + off_i);
 	fs->handles = (struct fs_handle *)((uint8_t *)fs->region + off_h);
 	fs->hash = (uint32_t *)((uint8_t *)fs->region + off_b);
+	/* the buckets are hit at random: all of them now, up to a bound;
+	 * the entries a chunk ahead of their bump index (fs_tables_grow) */
+	fs->populate = true;
+	if ((uint64_t)hs * sizeof(uint32_t) <= FS_HASH_POPULATE_MAX)
+		fs_region_populate(fs, off_b, (uint64_t)hs * sizeof(uint32_t));
+	fs->ino_ready = 0;
+	fs->fh_ready = 0;
+	fs_tables_grow(fs);
 
 	fs->ino_fd = malloc(sizeof(int) * max_inodes);
 	fs->ino_pin = calloc(max_inodes, sizeof(uint32_t));
@@ -177,6 +245,25 @@ fs_hash_del(struct vgw_fs *fs, uint32_t idx)
 	}
 }
 
+/* The name hint of an entry: the name (at most NAME_MAX bytes) and zeros
+ * after it to the end, as a memset and a strncpy left it, writing each
+ * byte once: an entry's bytes after its name are zeros already (a fresh
+ * region, and every name written here), so only those of a longer old
+ * name are cleared. name[NAME_MAX] is never anything but NUL. */
+static void
+fs_name_set(char *dst, const char *name)
+{
+	size_t len = name != NULL ? strnlen(name, NAME_MAX) : 0;
+	size_t old = strnlen(dst, NAME_MAX);
+
+	if (len != 0)
+		memcpy(dst, name, len);
+	if (old > len)
+		memset(dst + len, 0, old - len);
+	else
+		dst[len] = '\0';
+}
+
 uint32_t
 fs_inode_insert(struct vgw_fs *fs, const struct statx *st, int fd, uint32_t parent,
 		const char *name)
@@ -206,9 +293,7 @@ fs_inode_insert(struct vgw_fs *fs, const struct statx *st, int fd, uint32_t pare
 	in->mode = st->stx_mode;
 	in->parent = parent;
 	in->parent_gen = parent != 0 ? fs->inodes[parent].gen : 0;
-	memset(in->name, 0, sizeof(in->name));
-	if (name)
-		strncpy(in->name, name, NAME_MAX);
+	fs_name_set(in->name, name);
 	b = fs_hash_key(fs, in->dev, in->ino, in->mnt_id);
 	in->hnext = fs->hash[b];
 	fs->hash[b] = idx;
@@ -313,8 +398,7 @@ fs_inode_rename(struct vgw_fs *fs, uint32_t idx, uint32_t parent, const char *na
 	 * an empty or wrong name, a take-over checks what the name leads to */
 	in->parent = parent;
 	in->parent_gen = fs->inodes[parent].gen;
-	memset(in->name, 0, sizeof(in->name));
-	strncpy(in->name, name, NAME_MAX);
+	fs_name_set(in->name, name);
 }
 
 bool

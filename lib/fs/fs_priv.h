@@ -41,6 +41,8 @@
 #define FS_ROOT_IDX 1u
 #define FS_NPIN 3
 #define FS_PAGE 4096u
+#define FS_GROW_BYTES (64u * 1024)	   /* table pages populated at a time */
+#define FS_HASH_POPULATE_MAX (16ull << 20) /* buckets populated at start up */
 
 /* ---- memfd region: position independent, indices and generations ---- */
 
@@ -253,6 +255,11 @@ struct vgw_fs {
 	bool own_new;	  /* running as root: new entries get the
 					 * asking guest process's uid and gid */
 
+	/* table pages populated ahead of use (fs_tables_grow) */
+	uint32_t ino_ready; /* entries below these have their pages */
+	uint32_t fh_ready;
+	bool populate; /* MADV_POPULATE_WRITE works here */
+
 	/* requests */
 	uint32_t max_inflight;
 	uint32_t inflight;
@@ -317,6 +324,9 @@ void fs_aop_statx(struct fs_aop *a, int dirfd, const char *path, int flags, stru
 /* fs_inode.c */
 int fs_tables_init(struct vgw_fs *fs, uint32_t max_inodes, uint32_t max_handles);
 void fs_tables_fini(struct vgw_fs *fs);
+/* Populate the next chunk of a table's pages when its bump index comes
+ * near the populated ones (an idle pass: none of it on a request). */
+void fs_tables_grow(struct vgw_fs *fs);
 uint64_t fs_nodeid(const struct vgw_fs *fs, uint32_t idx);
 uint32_t fs_inode_get(const struct vgw_fs *fs, uint64_t nodeid);
 uint32_t fs_inode_find(const struct vgw_fs *fs, uint64_t dev, uint64_t ino, uint64_t mnt);

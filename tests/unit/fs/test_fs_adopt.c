@@ -380,6 +380,52 @@ test_adopt_hints(void **state)
 	assert_non_null(E->fs);
 }
 
+/* A name hint written over a longer one (a freed slot taken by a shorter
+ * name; a RENAME to a shorter name) holds the new name alone: the
+ * take-over finds both inodes by their hints, none stale. */
+static void
+test_adopt_short_over_long(void **state)
+{
+	struct fuse_entry_out l, s, r, e;
+	struct fuse_rename_in rn = { .newdir = 1 };
+	struct vgw_fs *a = E->fs, *b;
+	struct fuse_attr at;
+	char why[256];
+	int memfd;
+
+	(void)state;
+	t_write_host("a-rather-long-name-for-a-slot", "long");
+	t_write_host("s", "short");
+	t_write_host("another-long-name-renamed", "renamed");
+	t_do_init();
+	assert_int_equal(t_lookup(1, "a-rather-long-name-for-a-slot", &l), 0);
+	assert_int_equal(t_forget(l.nodeid, 1), 0);
+	assert_int_equal(t_lookup(1, "s", &s), 0);
+	assert_int_equal((uint32_t)s.nodeid, (uint32_t)l.nodeid); /* the slot, reused */
+	assert_int_equal(t_lookup(1, "another-long-name-renamed", &r), 0);
+	assert_int_equal(
+		t_simple(FUSE_RENAME, 1, &rn, sizeof(rn), "another-long-name-renamed", "rn"), 0);
+
+	memfd = dup(vgw_fs_table_fd(a, NULL));
+	assert_true(memfd >= 0);
+	b = t_engine();
+	assert_non_null(b);
+	assert_int_equal(vgw_fs_adopt(b, memfd, why, sizeof(why)), 0);
+	close(memfd);
+	vgw_fs_destroy(a);
+	E->fs = b;
+	assert_int_equal(vgw_fs_stats(b)->state_stale_inodes, 0);
+	assert_int_equal(t_getattr(s.nodeid, &at), 0);
+	t_assert_attr_matches(&at, "s");
+	assert_int_equal(t_getattr(r.nodeid, &at), 0);
+	t_assert_attr_matches(&at, "rn");
+	assert_int_equal(t_lookup(1, "rn", &e), 0);
+	assert_int_equal(e.nodeid, r.nodeid);
+	vgw_fs_destroy(b);
+	E->fs = t_engine();
+	assert_non_null(E->fs);
+}
+
 /* A file unlinked while open: its fd parked in the session's vault at the
  * UNLINK comes back to the adopted inode, the handle reads it, and the
  * vault (the same socket pair) holds it again for the next take-over.
@@ -449,8 +495,9 @@ test_adopt_vault(void **state)
 }
 
 static const struct t_case t_cases[] = {
-	T_CASE(test_adopt_takeover), T_CASE(test_adopt_hints),	    T_CASE(test_adopt_vault),
-	T_CASE(test_adopt_reject),   T_CASE(test_adopt_busy_small),
+	T_CASE(test_adopt_takeover),   T_CASE(test_adopt_hints),
+	T_CASE(test_adopt_vault),      T_CASE(test_adopt_reject),
+	T_CASE(test_adopt_busy_small), T_CASE(test_adopt_short_over_long),
 };
 
 int
