@@ -106,7 +106,9 @@ class Share:
         return self.path
 
     def remove(self):
-        if self.mounted:
+        # a mount point whatever the flag says: a SIGINT between mount(8)
+        # finishing and make() noting it left the flag unset
+        if self.mounted or (self.made and os.path.ismount(self.path)):
             if subprocess.run(['umount', self.path]).returncode != 0:
                 log('umount %s failed: lazy umount' % self.path)
                 subprocess.run(['umount', '-l', self.path])
