@@ -114,6 +114,9 @@ def main():
     gaps = []
     for i in range(KILLS):
         gaps.append(kill_and_recover(kp, tp, i))
+        if i % 5 == 4:  # progress: where a slow run spent its time
+            t.log(f"kill {i + 1} of {KILLS}: frames through again after "
+                  f"{gaps[-1] * 1000:.0f} ms")
     rec_a, rec_b = kp.replays("a"), kp.replays("b")
     out = kp.proc.output()
     t.check(out.count("device a: front-end connected") == 1 and
