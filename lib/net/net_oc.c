@@ -1350,22 +1350,29 @@ obr_deliver(struct vgw_net_bridge *br, struct vgw_net_oc *from, struct vgw_vring
 enum { OBR_FLOOD = -1, OBR_LOCAL = -2, OBR_BAD = -3 };
 
 static inline int
-obr_dest(struct vgw_net_bridge *br, uint16_t self, const struct vgw_net_oc *from,
-	 const struct vgw_vring_chain *tc, uint64_t now)
+obr_dest_macs(struct vgw_net_bridge *br, uint16_t self, const uint8_t macs[12], uint64_t now)
 {
 	uint16_t np = br->n_ports;
-	uint8_t macs[12];
 	int port;
 
-	if (!frame_ok(from, tc))
-		return OBR_BAD;
-	frame_macs(from, tc, macs);
 	vgw_mac_table_learn(br->macs, macs + 6, br->ports[self]->dev.index, now);
 	port = (macs[0] & 1) != 0 ? -1 : vgw_mac_table_lookup(br->macs, macs);
 	if (port < 0)
 		return np == 2 ? 1 - self : OBR_FLOOD;
 	port = port < VGW_MAX_DEVICES ? br->slot_of[port] : UINT8_MAX;
 	return port == self || port >= np ? OBR_LOCAL : port;
+}
+
+static inline int
+obr_dest(struct vgw_net_bridge *br, uint16_t self, const struct vgw_net_oc *from,
+	 const struct vgw_vring_chain *tc, uint64_t now)
+{
+	uint8_t macs[12];
+
+	if (!frame_ok(from, tc))
+		return OBR_BAD;
+	frame_macs(from, tc, macs);
+	return obr_dest_macs(br, self, macs, now);
 }
 
 /* Give the frame to the receivers dest names (obr_dest): 0, or OC_BAD. */
@@ -1428,7 +1435,8 @@ obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 	struct vgw_net_port *in = br->ports[self];
 	struct vgw_net_oc *from = in->oc;
 	struct vgw_dp_qstats *rs = &ps->lc->stats[vgw_net_slot(in, 0)];
-	int dest[VGW_DP_BURST];
+	int dest[VGW_DP_BURST], last = OBR_BAD;
+	uint8_t macs[12], prev[12];
 	uint16_t i = 0;
 
 	vgw_vring_log_check(&from->tx);
@@ -1436,8 +1444,23 @@ obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 	tx_take(from, rs);
 	if (from->tx_n == 0)
 		return 0;
-	for (uint16_t k = 0; k < from->tx_n; k++)
-		dest[k] = obr_dest(br, self, from, &from->txc[k], ps->now);
+	/* a frame of the same two addresses as the one before goes where it
+	 * went: the same learning (same source, port and time) left the
+	 * table as it was, so the lookup would give the same answer */
+	for (uint16_t k = 0; k < from->tx_n; k++) {
+		const struct vgw_vring_chain *tc = &from->txc[k];
+
+		if (!frame_ok(from, tc)) {
+			dest[k] = OBR_BAD;
+			continue;
+		}
+		frame_macs(from, tc, macs);
+		if (last == OBR_BAD || memcmp(macs, prev, sizeof(macs)) != 0) {
+			last = obr_dest_macs(br, self, macs, ps->now);
+			memcpy(prev, macs, sizeof(macs));
+		}
+		dest[k] = last;
+	}
 	while (i < from->tx_n) {
 		uint16_t end = i + 1;
 
