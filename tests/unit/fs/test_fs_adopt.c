@@ -323,6 +323,25 @@ test_adopt_busy_small(void **state)
 	assert_int_equal(t_fd_count(), fds);
 }
 
+/* A new engine takes a's table over (adopted whole, no vault), a goes:
+ * the new engine, now the one the tests use. */
+static struct vgw_fs *
+t_take_over(struct vgw_fs *a)
+{
+	struct vgw_fs *b;
+	char why[256];
+	int memfd = dup(vgw_fs_table_fd(a, NULL));
+
+	assert_true(memfd >= 0);
+	b = t_engine();
+	assert_non_null(b);
+	assert_int_equal(vgw_fs_adopt(b, memfd, why, sizeof(why)), 0);
+	close(memfd);
+	vgw_fs_destroy(a);
+	E->fs = b;
+	return b;
+}
+
 /* Hints a take-over must not follow to another file: x's parent d1 was
  * forgotten while x kept a lookup (a count a guest never forgets, as a
  * request taken twice could leave) and d1's slot went to d3, which holds
@@ -335,8 +354,7 @@ test_adopt_hints(void **state)
 	struct fuse_entry_out d1, x, d3, x3, h, e;
 	struct vgw_fs *a = E->fs, *b;
 	struct fuse_attr at;
-	char why[256], p[PATH_MAX], q[PATH_MAX];
-	int memfd;
+	char p[PATH_MAX], q[PATH_MAX];
 
 	(void)state;
 	t_mkdir_host("d1");
@@ -358,14 +376,7 @@ test_adopt_hints(void **state)
 	assert_int_equal(rename(p, q), 0);
 	t_write_host("h", "new");
 
-	memfd = dup(vgw_fs_table_fd(a, NULL));
-	assert_true(memfd >= 0);
-	b = t_engine();
-	assert_non_null(b);
-	assert_int_equal(vgw_fs_adopt(b, memfd, why, sizeof(why)), 0);
-	close(memfd);
-	vgw_fs_destroy(a);
-	E->fs = b;
+	b = t_take_over(a);
 	assert_int_equal(vgw_fs_stats(b)->state_stale_inodes, 2);
 	assert_int_equal(t_getattr(x.nodeid, &at), -ESTALE);
 	assert_int_equal(t_getattr(h.nodeid, &at), -ESTALE);
@@ -390,8 +401,6 @@ test_adopt_short_over_long(void **state)
 	struct fuse_rename_in rn = { .newdir = 1 };
 	struct vgw_fs *a = E->fs, *b;
 	struct fuse_attr at;
-	char why[256];
-	int memfd;
 
 	(void)state;
 	t_write_host("a-rather-long-name-for-a-slot", "long");
@@ -406,14 +415,7 @@ test_adopt_short_over_long(void **state)
 	assert_int_equal(
 		t_simple(FUSE_RENAME, 1, &rn, sizeof(rn), "another-long-name-renamed", "rn"), 0);
 
-	memfd = dup(vgw_fs_table_fd(a, NULL));
-	assert_true(memfd >= 0);
-	b = t_engine();
-	assert_non_null(b);
-	assert_int_equal(vgw_fs_adopt(b, memfd, why, sizeof(why)), 0);
-	close(memfd);
-	vgw_fs_destroy(a);
-	E->fs = b;
+	b = t_take_over(a);
 	assert_int_equal(vgw_fs_stats(b)->state_stale_inodes, 0);
 	assert_int_equal(t_getattr(s.nodeid, &at), 0);
 	t_assert_attr_matches(&at, "s");
