@@ -1044,14 +1044,15 @@ xc_rarp(struct vgw_net_port *in, struct vgw_net_oc *from, struct vgw_net_oc *to,
  * holds it. Every receive chain is taken first and its first line fetched
  * for writing, then the frames are copied: the stores into the receiver's
  * buffers (lines the receiver's core last held) find them here instead of
- * each waiting for its line in turn. Moves frames from txc[tx_off] on,
- * returns how many; stops at the first that needs move_frame() (several
- * chains, a chain of another shape, a malformed one) or finds no room. */
+ * each waiting for its line in turn. Moves frames from txc[tx_off] up to
+ * txc[end], returns how many; stops at the first that needs move_frame()
+ * (several chains, a chain of another shape, a malformed one) or finds no
+ * room. */
 static uint16_t
-move_batch(struct vgw_net_oc *from, struct vgw_net_oc *to, struct vgw_dp_qstats *rs,
+move_batch(struct vgw_net_oc *from, struct vgw_net_oc *to, uint16_t end, struct vgw_dp_qstats *rs,
 	   struct vgw_dp_qstats *ts)
 {
-	uint16_t n = from->tx_n - from->tx_off, k;
+	uint16_t n = end - from->tx_off, k;
 	uint64_t bytes = 0;
 
 	if (from->feat & F(VIRTIO_NET_F_CSUM))
@@ -1190,7 +1191,7 @@ move_held(struct vgw_net_oc *from, struct vgw_net_oc *to, bool down, struct vgw_
 
 	if (!down && from->tx_off < from->tx_n) {
 		vgw_vring_prefetch(&to->rx, from->tx_n - from->tx_off);
-		done = move_batch(from, to, rs, ts);
+		done = move_batch(from, to, from->tx_n, rs, ts);
 		*moved += done;
 	}
 	while (from->tx_off < from->tx_n) {
@@ -1415,15 +1416,12 @@ obr_batch(struct vgw_net_bridge *br, struct vgw_net_oc *from, uint16_t end, uint
 	  struct obr_pass *ps, struct vgw_dp_qstats *rs)
 {
 	struct vgw_net_oc *to = br->ports[s]->oc;
-	uint16_t n = from->tx_n;
 
 	if (!ps->open[s] || to->eth)
 		return;
-	from->tx_n = end;
 	vgw_vring_prefetch(&to->rx, end - from->tx_off);
-	if (move_batch(from, to, rs, &ps->lc->stats[vgw_net_slot(br->ports[s], 0)]) != 0)
+	if (move_batch(from, to, end, rs, &ps->lc->stats[vgw_net_slot(br->ports[s], 0)]) != 0)
 		ps->touched[s] = true;
-	from->tx_n = n;
 }
 
 /* One burst from the transmit ring of the port in slot self: each frame's
