@@ -68,14 +68,14 @@ net_tasks(struct vgw_device *dev, struct vgw_dp_task *tasks, unsigned int max)
 	unsigned int n = 0;
 
 	atomic_store(&p->active_queues, nq);
-	/* a one-copy bridge: one task polls every port (one writer per
-	 * receive ring), carried by its first port whether or not that one
-	 * has a front-end */
+	/* a one-copy bridge: one task per port (queue pair 0 of a guest,
+	 * every queue of an ethdev), which takes the receive side of the
+	 * ports it sends to for each burst */
 	if (p->oc != NULL && p->bridge != NULL) {
-		if (p->bridge->ports[0] != p || max == 0)
+		if (nq == 0 || max == 0)
 			return 0;
-		tasks[0].poll = vgw_net_poll_oc_bridge;
-		tasks[0].arg = p->bridge;
+		tasks[0].poll = vgw_net_poll_oc_bport;
+		tasks[0].arg = p;
 		tasks[0].queue = 0;
 		tasks[0].slot = vgw_net_slot(p, 0);
 		return 1;

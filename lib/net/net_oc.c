@@ -35,6 +35,7 @@
 #include <rte_memcpy.h>
 #include <rte_tcp.h>
 #include <rte_prefetch.h>
+#include <rte_spinlock.h>
 #include <rte_vhost.h>
 
 #include "vgw_log.h"
@@ -60,6 +61,11 @@
 struct vgw_net_oc {
 	struct vgw_vring tx; /* this pair's transmit ring (vring 2q + 1) */
 	struct vgw_vring rx; /* its receive ring (vring 2q): the peer's task writes it */
+	/* A bridge port's receive side (rx, call_peer_rx, the ethdev's
+	 * staged mbufs): every port's task may write it, each holding this
+	 * for one burst (taken in slot order: no deadlock). An xconnect's
+	 * pair has one writer and does not take it. */
+	rte_spinlock_t rx_lock;
 	/* the rings taken in this start of the device (rte_vhost's thread):
 	 * a ring is attached once, when it is first enabled, and keeps its
 	 * indices while the front-end disables and enables it */
@@ -296,6 +302,8 @@ vgw_net_oc_init(struct vgw_net_port *p, uint16_t pairs)
 	if (p->oc == NULL)
 		return -ENOMEM;
 	p->n_oc = pairs;
+	for (uint16_t q = 0; q < pairs; q++)
+		rte_spinlock_init(&p->oc[q].rx_lock);
 	return 0;
 }
 
@@ -1278,16 +1286,19 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 
 /* --- one-copy bridge ----------------------------------------------------
  *
- * Every port of the bridge is a one-copy vhost-user net device, and one
- * task polls them all (vgw_net_oc_bridge_leader() names the port that
- * carries it), so each receive ring has one writer. A frame goes into
- * the receive buffers of its destination (learned from its source
- * address), or of every other port when the destination is unknown or a
- * multicast: one copy per receiver. A receiver with no room, or not
- * published to the workers, drops the frame (counted on it), as a switch
- * port does; the sender's buffers go back to it at once. A burst's frames
- * are routed first, then each run of them to one receiver is moved in one
- * batch (move_batch, as on an xconnect). */
+ * Every port of the bridge is a one-copy vhost-user net device or an
+ * ethdev, and each port has a task of its own (vgw_net_poll_oc_bport),
+ * so the bridge's ports spread over the workers as on the mbuf path. A
+ * frame goes into the receive buffers of its destination (learned from
+ * its source address), or of every other port when the destination is
+ * unknown or a multicast: one copy per receiver. A burst's frames are
+ * routed first; the task then holds the receive side of every port they
+ * go to (its rx_lock, taken in slot order, so two tasks never wait for
+ * each other in a circle), moves each run of frames to one receiver in
+ * one batch (move_batch, as on an xconnect), publishes what it wrote and
+ * lets go. A receiver with no room, or not published to the workers,
+ * drops the frame (counted on it), as a switch port does; the sender's
+ * buffers go back to it at once. */
 
 /* The frame's Ethernet destination and source (the first 12 bytes after
  * the sender's header: checked to be there). */
@@ -1312,12 +1323,15 @@ frame_macs(const struct vgw_net_oc *from, const struct vgw_vring_chain *tc, uint
 struct obr_pass {
 	struct vgw_dp_lcore *lc;
 	uint64_t now;
-	bool open[VGW_BRIDGE_MAX_PORTS];    /* its receive ring may be written */
-	bool touched[VGW_BRIDGE_MAX_PORTS]; /* its receive ring was written */
+	uint64_t held;	  /* slots whose receive side the task holds */
+	uint64_t open;	  /* of those, the ones whose receive ring may be written */
+	uint64_t touched; /* of those, the ones written */
 };
 
-/* Give the frame in tc to the port in slot s: 0, or OC_BAD (the frame
- * itself is broken, whoever receives it). */
+#define OBR_BIT(s) (1ULL << (s))
+
+/* Give the frame in tc to the port in slot s (held): 0, or OC_BAD (the
+ * frame itself is broken, whoever receives it). */
 static inline int
 obr_deliver(struct vgw_net_bridge *br, struct vgw_net_oc *from, struct vgw_vring_chain *tc,
 	    uint16_t s, struct obr_pass *ps)
@@ -1327,7 +1341,7 @@ obr_deliver(struct vgw_net_bridge *br, struct vgw_net_oc *from, struct vgw_vring
 	uint32_t bytes = 0, segs = 0;
 	int ret;
 
-	if (!ps->open[s]) {
+	if (!(ps->open & OBR_BIT(s))) {
 		ts->drops++;
 		return 0;
 	}
@@ -1336,7 +1350,7 @@ obr_deliver(struct vgw_net_bridge *br, struct vgw_net_oc *from, struct vgw_vring
 	if (ret == OC_BAD)
 		return OC_BAD;
 	/* chains returned unused are published as well */
-	ps->touched[s] = true;
+	ps->touched |= OBR_BIT(s);
 	ts->tx_pkts += segs;
 	ts->tx_bytes += bytes;
 	if (ret != OC_MOVED)
@@ -1376,7 +1390,75 @@ obr_dest(struct vgw_net_bridge *br, uint16_t self, const struct vgw_net_oc *from
 	return obr_dest_macs(br, self, macs, now);
 }
 
-/* Give the frame to the receivers dest names (obr_dest): 0, or OC_BAD. */
+/* The receive sides a frame routed to dest needs. */
+static inline uint64_t
+obr_needs(const struct vgw_net_bridge *br, uint16_t self, int dest)
+{
+	uint16_t np = br->n_ports;
+
+	if (dest >= 0)
+		return OBR_BIT(dest);
+	if (dest != OBR_FLOOD)
+		return 0;
+	return (np == 64 ? ~0ULL : OBR_BIT(np) - 1) & ~OBR_BIT(self);
+}
+
+/* Hold the receive sides in want, in slot order (the task holds none
+ * yet), and find which may be written: a port's rings are touched only
+ * while it is published (its stop, suspend and remap wait for a grace
+ * period of every worker after unpublishing it). */
+static void
+obr_hold(struct vgw_net_bridge *br, uint64_t want, struct obr_pass *ps)
+{
+	ps->held = want;
+	ps->open = ps->touched = 0;
+	while (want != 0) {
+		uint16_t s = (uint16_t)__builtin_ctzll(want);
+		struct vgw_net_port *p = br->ports[s];
+		struct vgw_net_oc *oc = p->oc;
+
+		want &= want - 1;
+		rte_spinlock_lock(&oc->rx_lock);
+		if (oc->eth) {
+			oc->eth_lc = ps->lc; /* its tx queue: this worker's */
+			if (atomic_load_explicit(&p->up, memory_order_relaxed))
+				ps->open |= OBR_BIT(s);
+			continue;
+		}
+		if (atomic_load_explicit(&p->dev.vid, memory_order_acquire) < 0 ||
+		    (atomic_load_explicit(&p->ready_rings, memory_order_relaxed) & 1) == 0)
+			continue;
+		ps->open |= OBR_BIT(s);
+		vgw_vring_log_check(&oc->rx);
+	}
+}
+
+/* Publish what the task wrote into the receive sides it holds (an
+ * ethdev's staged frames sent), interrupt their guests, let them go. */
+static void
+obr_release(struct vgw_net_bridge *br, struct obr_pass *ps)
+{
+	uint64_t held = ps->held;
+
+	while (held != 0) {
+		uint16_t s = (uint16_t)__builtin_ctzll(held);
+		struct vgw_net_oc *oc = br->ports[s]->oc;
+
+		held &= held - 1;
+		if (oc->eth) {
+			if (oc->eth_n != 0)
+				eth_flush(oc);
+		} else if (ps->touched & OBR_BIT(s)) {
+			vgw_vring_publish(&oc->rx);
+			oc->call_peer_rx = ring_call(&oc->rx);
+		}
+		rte_spinlock_unlock(&oc->rx_lock);
+	}
+	ps->held = ps->open = ps->touched = 0;
+}
+
+/* Give the frame to the receivers dest names (obr_dest; held): 0, or
+ * OC_BAD. */
 static inline int
 obr_send(struct vgw_net_bridge *br, uint16_t self, struct vgw_net_oc *from,
 	 struct vgw_vring_chain *tc, int dest, struct obr_pass *ps, struct vgw_dp_qstats *rs)
@@ -1399,34 +1481,27 @@ obr_send(struct vgw_net_bridge *br, uint16_t self, struct vgw_net_oc *from,
 	return bad;
 }
 
-/* Learn the frame's source on port self, and give it to its destination
- * or to every other port: 0, or OC_BAD (the frame is broken). */
-static inline int
-obr_route(struct vgw_net_bridge *br, uint16_t self, struct vgw_net_oc *from,
-	  struct vgw_vring_chain *tc, struct obr_pass *ps, struct vgw_dp_qstats *rs)
-{
-	return obr_send(br, self, from, tc, obr_dest(br, self, from, tc, ps->now), ps, rs);
-}
-
-/* The frames from->txc[from->tx_off, end) all go to the port in slot s:
- * as many as its receive ring has room for moved in one batch (as on an
- * xconnect), their chains returned; the others are left to the caller. */
+/* The frames from->txc[from->tx_off, end) all go to the port in slot s
+ * (held): as many as its receive ring has room for moved in one batch
+ * (as on an xconnect), their chains returned; the others are left to the
+ * caller. */
 static inline void
 obr_batch(struct vgw_net_bridge *br, struct vgw_net_oc *from, uint16_t end, uint16_t s,
 	  struct obr_pass *ps, struct vgw_dp_qstats *rs)
 {
 	struct vgw_net_oc *to = br->ports[s]->oc;
 
-	if (!ps->open[s] || to->eth)
+	if (!(ps->open & OBR_BIT(s)) || to->eth)
 		return;
 	vgw_vring_prefetch(&to->rx, end - from->tx_off);
 	if (move_batch(from, to, end, rs, &ps->lc->stats[vgw_net_slot(br->ports[s], 0)]) != 0)
-		ps->touched[s] = true;
+		ps->touched |= OBR_BIT(s);
 }
 
 /* One burst from the transmit ring of the port in slot self: each frame's
- * receivers found first (sources learned), then each run of frames to one
- * receiver moved in one batch, what the batch left frame by frame. */
+ * receivers found first (sources learned), their receive sides held, then
+ * each run of frames to one receiver moved in one batch, what the batch
+ * left frame by frame. */
 static inline uint16_t
 obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 {
@@ -1435,6 +1510,7 @@ obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 	struct vgw_dp_qstats *rs = &ps->lc->stats[vgw_net_slot(in, 0)];
 	int dest[VGW_DP_BURST], last = OBR_BAD;
 	uint8_t macs[12], prev[12];
+	uint64_t want = 0;
 	uint16_t i = 0;
 
 	vgw_vring_log_check(&from->tx);
@@ -1456,9 +1532,11 @@ obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 		if (last == OBR_BAD || memcmp(macs, prev, sizeof(macs)) != 0) {
 			last = obr_dest_macs(br, self, macs, ps->now);
 			memcpy(prev, macs, sizeof(macs));
+			want |= obr_needs(br, self, last);
 		}
 		dest[k] = last;
 	}
+	obr_hold(br, want, ps);
 	while (i < from->tx_n) {
 		uint16_t end = i + 1;
 
@@ -1479,6 +1557,7 @@ obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 			vgw_vring_put(&from->tx, tc, 0);
 		}
 	}
+	obr_release(br, ps);
 	from->tx_off = from->tx_n;
 	vgw_vring_publish(&from->tx);
 	from->call_tx = ring_call(&from->tx);
@@ -1493,13 +1572,36 @@ obr_rarp(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 	struct vgw_net_port *in = br->ports[self];
 	struct vgw_dp_qstats *rs = &ps->lc->stats[vgw_net_slot(in, 0)];
 	uint64_t req = atomic_exchange_explicit(&in->rarp_req, 0, memory_order_relaxed);
+	struct vgw_vring_chain *tc;
+	int dest;
 
 	if (req == 0)
 		return 0;
 	/* (the frame is well formed: never OC_BAD) */
-	obr_route(br, self, in->oc, rarp_chain(in->oc, req), ps, rs);
+	tc = rarp_chain(in->oc, req);
+	dest = obr_dest(br, self, in->oc, tc, ps->now);
+	obr_hold(br, obr_needs(br, self, dest), ps);
+	obr_send(br, self, in->oc, tc, dest, ps, rs);
+	obr_release(br, ps);
 	atomic_fetch_add_explicit(&in->rarp_sent, 1, memory_order_relaxed);
 	return 1;
+}
+
+/* The frame in mbuf m as a chain of its segments in tc: false if it has
+ * more than a chain holds. */
+static inline bool
+obr_mbuf_chain(const struct rte_mbuf *m, struct vgw_vring_chain *tc)
+{
+	uint16_t k = 0;
+
+	tc->in_len = rte_pktmbuf_pkt_len(m);
+	for (; m != NULL && k < OC_MAX_RX_CHAINS; m = m->next, k++) {
+		tc->iov[k].iov_base = rte_pktmbuf_mtod(m, void *);
+		tc->iov[k].iov_len = m->data_len;
+	}
+	tc->in_cnt = k;
+	tc->out_cnt = 0;
+	return m == NULL;
 }
 
 /* A burst from each receive queue of the ethdev port in slot self: each
@@ -1516,92 +1618,58 @@ obr_eth_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 		struct vgw_dp_qstats *rs = &ps->lc->stats[vgw_net_slot(in, q)];
 		struct rte_mbuf *pkts[VGW_DP_BURST];
 		uint16_t n = rte_eth_rx_burst(from->eth_port, q, pkts, VGW_DP_BURST);
+		int dest[VGW_DP_BURST];
+		uint64_t want = 0;
 
+		if (n == 0)
+			continue;
 		for (uint16_t i = 0; i < n; i++) {
-			const struct rte_mbuf *m = pkts[i];
-			uint16_t k = 0;
-
-			for (; m != NULL && k < OC_MAX_RX_CHAINS; m = m->next, k++) {
-				tc->iov[k].iov_base = rte_pktmbuf_mtod(m, void *);
-				tc->iov[k].iov_len = m->data_len;
-			}
-			tc->in_cnt = k;
-			tc->out_cnt = 0;
-			tc->in_len = rte_pktmbuf_pkt_len(pkts[i]);
-			if (m != NULL || obr_route(br, self, from, tc, ps, rs) != 0)
+			dest[i] = obr_mbuf_chain(pkts[i], tc) ?
+					  obr_dest(br, self, from, tc, ps->now) :
+					  OBR_BAD; /* too many segments */
+			want |= obr_needs(br, self, dest[i]);
+		}
+		obr_hold(br, want, ps);
+		for (uint16_t i = 0; i < n; i++) {
+			obr_mbuf_chain(pkts[i], tc);
+			if (obr_send(br, self, from, tc, dest[i], ps, rs) != 0)
 				rs->drops++; /* too many segments, or too short or long */
 		}
-		if (n != 0)
-			rte_pktmbuf_free_bulk(pkts, n);
+		obr_release(br, ps);
+		rte_pktmbuf_free_bulk(pkts, n);
 		work += n;
 	}
 	return work;
 }
 
 uint16_t
-vgw_net_poll_oc_bridge(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
+vgw_net_poll_oc_bport(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 {
-	struct vgw_net_bridge *br = t->arg;
-	struct obr_pass ps;
-	bool live[VGW_BRIDGE_MAX_PORTS];
-	uint16_t np = br->n_ports, work = 0;
+	struct vgw_net_port *p = t->arg;
+	struct vgw_net_bridge *br = p->bridge;
+	struct vgw_net_oc *oc = p->oc;
+	uint16_t self = br->slot_of[p->dev.index], work = 0;
+	struct obr_pass ps = { .lc = lc, .now = rte_rdtsc() };
 
-	ps.lc = lc;
-	ps.now = rte_rdtsc();
-	/* who is there: a port's rings are touched only while it is
-	 * published (its stop, suspend and remap wait for a grace period
-	 * of every worker after unpublishing it) */
-	for (uint16_t s = 0; s < np; s++) {
-		struct vgw_net_port *p = br->ports[s];
-		struct vgw_net_oc *oc = p->oc;
-		uint32_t rings;
-
-		if (oc->eth) {
-			oc->eth_lc = lc;
-			live[s] = ps.open[s] = atomic_load_explicit(&p->up, memory_order_relaxed);
-			ps.touched[s] = false;
-			continue;
-		}
-		live[s] = atomic_load_explicit(&p->dev.vid, memory_order_acquire) >= 0;
-		ps.open[s] = false;
-		ps.touched[s] = false;
-		if (!live[s])
-			continue;
-		if (oc->call_tx)
-			oc->call_tx = ring_call(&oc->tx);
-		if (oc->call_peer_rx)
-			oc->call_peer_rx = ring_call(&oc->rx);
-		rings = atomic_load_explicit(&p->ready_rings, memory_order_relaxed);
-		ps.open[s] = (rings & 1) != 0;
-		live[s] = (rings & 2) != 0; /* its transmit ring enabled */
-		if (ps.open[s])
-			vgw_vring_log_check(&oc->rx);
-	}
-	for (uint16_t s = 0; s < np; s++) {
-		struct vgw_net_port *p = br->ports[s];
-
-		if (!live[s])
-			continue;
-		if (p->oc->eth) {
-			work += obr_eth_port(br, s, &ps);
-			continue;
-		}
-		if (unlikely(atomic_load_explicit(&p->rarp_req, memory_order_relaxed) != 0))
-			work += obr_rarp(br, s, &ps);
-		work += obr_port(br, s, &ps);
-	}
-	for (uint16_t s = 0; s < np; s++) {
-		struct vgw_net_oc *oc = br->ports[s]->oc;
-
-		if (oc->eth) {
-			if (oc->eth_n != 0)
-				eth_flush(oc);
-			continue;
-		}
-		if (!ps.touched[s])
-			continue;
-		vgw_vring_publish(&oc->rx);
+	if (oc->eth)
+		return atomic_load_explicit(&p->up, memory_order_relaxed) ?
+			       obr_eth_port(br, self, &ps) :
+			       0;
+	/* published: its rings are there (see obr_hold) */
+	if (atomic_load_explicit(&p->dev.vid, memory_order_acquire) < 0)
+		return 0;
+	if (oc->call_tx)
+		oc->call_tx = ring_call(&oc->tx);
+	/* an interrupt for its receive ring that a sender could not give
+	 * (rte_vhost held the ring's lock) */
+	if (unlikely(__atomic_load_n(&oc->call_peer_rx, __ATOMIC_RELAXED))) {
+		rte_spinlock_lock(&oc->rx_lock);
 		oc->call_peer_rx = ring_call(&oc->rx);
+		rte_spinlock_unlock(&oc->rx_lock);
 	}
-	return work;
+	if ((atomic_load_explicit(&p->ready_rings, memory_order_relaxed) & 2) == 0)
+		return 0; /* its transmit ring is not enabled */
+	if (unlikely(atomic_load_explicit(&p->rarp_req, memory_order_relaxed) != 0))
+		work += obr_rarp(br, self, &ps);
+	return work + obr_port(br, self, &ps);
 }

@@ -101,8 +101,8 @@ uint64_t vgw_net_oc_malformed(const struct vgw_net_port *p);
  * made, checksums done here */
 void vgw_net_oc_offload_stats(const struct vgw_net_port *p, uint64_t out[4]);
 uint16_t vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc);
-/* a one-copy bridge: one task, every port (t->arg: the bridge) */
-uint16_t vgw_net_poll_oc_bridge(struct vgw_dp_task *t, struct vgw_dp_lcore *lc);
+/* a port of a one-copy bridge: its task (t->arg: the port) */
+uint16_t vgw_net_poll_oc_bport(struct vgw_dp_task *t, struct vgw_dp_lcore *lc);
 
 /* net_fwd.c: the poll functions of the workers */
 uint16_t vgw_net_poll_vhost(struct vgw_dp_task *t, struct vgw_dp_lcore *lc);
