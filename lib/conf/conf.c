@@ -1142,7 +1142,7 @@ conf_link_bridge(struct conf_ctx *c, json_t *obj, unsigned int idx)
 	if (conf_get_int(c, obj, "mac_table_size", false, CONF_MAC_TABLE_MIN, CONF_MAC_TABLE_MAX,
 			 &v))
 		link->mac_table_size = round_up_pow2((uint32_t)v);
-	link->one_copy = false;
+	link->one_copy = true;
 	link->one_copy_set = json_object_get(obj, "one_copy") != NULL;
 	conf_get_bool(c, obj, "one_copy", &link->one_copy);
 }

@@ -54,8 +54,8 @@ def main():
 def one_path(binary, copy):
     wd = t.workdir("bridge-" + copy)
     link = {"bridge": "br0", "ports": ["A", "B", "C"]}
-    if copy == "one":
-        link["one_copy"] = True
+    if copy == "mbuf":
+        link["one_copy"] = False  # (one copy is a bridge's default)
     cfg = {"runtime_dir": wd,
            "devices": [{"name": n, "type": "net", "socket": os.path.join(wd, f"{n}.sock")}
                        for n in ("A", "B", "C")],

@@ -32,7 +32,7 @@ SEED = 5
 LINKS = {
     "xconnect-one": {"xconnect": ["a", "b"], "one_copy": True},
     "bridge-one": {"bridge": "br0", "ports": ["a", "b", "c"], "one_copy": True},
-    "bridge-mbuf": {"bridge": "br0", "ports": ["a", "b", "c"]},
+    "bridge-mbuf": {"bridge": "br0", "ports": ["a", "b", "c"], "one_copy": False},
 }
 # vufront-net's default addresses: a sends to b's MAC, b's first frame is
 # never sent, so the bridge floods a's frames to b and c (c has no

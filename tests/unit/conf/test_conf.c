@@ -624,7 +624,7 @@ test_full(void **state)
 	assert_int_equal(l[0].ports[2], 5);
 	assert_int_equal(l[0].aging_sec, 60);
 	assert_int_equal(l[0].mac_table_size, 1024);
-	assert_false(l[0].one_copy); /* default of a bridge */
+	assert_true(l[0].one_copy); /* default of a bridge */
 	assert_false(l[0].one_copy_set);
 	assert_int_equal(l[1].type, VGW_LINK_XCONNECT);
 	assert_true(l[1].one_copy); /* default of an xconnect */
@@ -661,12 +661,12 @@ test_one_copy_given(void **state)
 {
 	struct vgw_conf *conf = parse_ok(
 		LINKS(ABC ", " ETH_E, "{'xconnect': ['a', 'b'], 'one_copy': false}, "
-				      "{'bridge': 'x', 'ports': ['c', 'e'], 'one_copy': true}"));
+				      "{'bridge': 'x', 'ports': ['c', 'e'], 'one_copy': false}"));
 
 	assert_int_equal(conf->n_links, 2);
 	assert_false(conf->links[0].one_copy);
 	assert_true(conf->links[0].one_copy_set);
-	assert_true(conf->links[1].one_copy);
+	assert_false(conf->links[1].one_copy);
 	assert_true(conf->links[1].one_copy_set);
 	vgw_conf_free(conf);
 }
