@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""(b) Two guests on one vhostgw bridge ping each other, both ways."""
+"""(b) Two guests on one vhostgw bridge (one copy: a bridge's default) ping
+each other, both ways."""
 
 import vgw_e2e as e2e
 
@@ -11,6 +12,9 @@ def scenario(run):
     ns = run.netns('b')
     gw = run.gateway('gw', ns, [e2e.net('vm1'), e2e.net('vm2')],
                      [e2e.bridge('br0', ['vm1', 'vm2'])])
+    for d in ('vm1', 'vm2'):
+        c = gw.ctl('device', device=d)['device'].get('copy')
+        e2e.expect(c == 'one', 'gw %s: copy %r, expected one' % (d, c))
     ips = ['10.77.1.2', '10.77.1.3']
     guests = [run.guest('g%d' % (i + 1), [gw.nic('vm%d' % (i + 1), e2e.mac(0x10 + i))],
                         scenario='ping', ip=ips[i] + '/24', peer=ips[1 - i], count=COUNT)

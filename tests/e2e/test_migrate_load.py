@@ -170,6 +170,11 @@ def scenario(run, topology=None):
         gw2 = run.gateway('gw2', ns, [vnet('vmB'), e2e.tap('up0', 'vgwtap1')],
                           [e2e.bridge('br2', ['vmB', 'up0'])], lcores='0@0,1@1')
         ns.enslave('vgwtap1', 'br0')
+        # one copy is a bridge's default: guests and tap uplinks
+        for g, devs in ((gw1, ('vmA', 'vmB', 'up0')), (gw2, ('vmB', 'up0'))):
+            for d in devs:
+                c = g.ctl('device', device=d)['device'].get('copy')
+                e2e.expect(c == 'one', '%s %s: copy %r, expected one' % (g.name, d, c))
     else:
         gws = []
         for i, (name, dev) in enumerate((('gwa', 'vmA'), ('gw1', 'vmB'), ('gw2', 'vmB'))):
