@@ -68,18 +68,20 @@ net_tasks(struct vgw_device *dev, struct vgw_dp_task *tasks, unsigned int max)
 	unsigned int n = 0;
 
 	atomic_store(&p->active_queues, nq);
-	/* a one-copy bridge: one task per port (queue pair 0 of a guest,
-	 * every queue of an ethdev), which takes the receive side of the
-	 * ports it sends to for each burst */
-	if (p->oc != NULL && p->bridge != NULL) {
-		if (nq == 0 || max == 0)
-			return 0;
-		tasks[0].poll = vgw_net_poll_oc_bport;
-		tasks[0].arg = p;
-		tasks[0].queue = 0;
-		tasks[0].slot = vgw_net_slot(p, 0);
-		return 1;
+	/* a one-copy bridge: a task per queue pair of a guest, one for all
+	 * the queues of an ethdev; each holds the receive sides of the ports
+	 * it sends to for a burst */
+	if (p->oc != NULL && p->bridge != NULL && dev->type == VGW_DEV_ETHDEV)
+		nq = RTE_MIN(nq, 1);
+	for (uint16_t q = 0; p->oc != NULL && p->bridge != NULL && q < nq && n < max; q++) {
+		tasks[n].poll = vgw_net_poll_oc_bport;
+		tasks[n].arg = p;
+		tasks[n].queue = q;
+		tasks[n].slot = vgw_net_slot(p, q);
+		n++;
 	}
+	if (p->oc != NULL && p->bridge != NULL)
+		return n;
 	for (uint16_t q = 0; q < nq && n < max; q++) {
 		struct vgw_dp_task *t = &tasks[n++];
 
@@ -441,13 +443,13 @@ eth_setup(struct vgw_net_port *p)
 }
 
 /* A link whose frames go guest to guest in one copy: one_copy on (the
- * default of an xconnect), and either an xconnect of two vhost-user net
- * devices of as many queue pairs (pair q of one to pair q of the other: one
- * writer per receive ring), or a bridge whose ports are vhost-user net
- * devices of one queue pair or ethdevs (its frames copied between its mbufs
- * and the guests' buffers). A link that cannot take it copies through
- * mbufs: a warning when the configuration asked for one copy, a notice when
- * it was only the default. */
+ * default), and either an xconnect of two vhost-user net devices of as
+ * many queue pairs (pair q of one to pair q of the other: one writer per
+ * receive ring), or a bridge whose ports are vhost-user net devices or
+ * ethdevs (its frames copied between its mbufs and the guests' buffers).
+ * A link that cannot take it copies through mbufs: a warning when the
+ * configuration asked for one copy, a notice when it was only the
+ * default. */
 static bool
 one_copy_link(const struct vgw_conf *conf, const struct vgw_conf_link *cl)
 {
@@ -480,13 +482,13 @@ one_copy_link(const struct vgw_conf *conf, const struct vgw_conf_link *cl)
 	for (uint16_t i = 0; i < cl->n_ports && bad == NULL; i++) {
 		const struct vgw_conf_dev *d = &conf->devs[cl->ports[i]];
 
-		if (d->type != VGW_DEV_ETHDEV && (d->type != VGW_DEV_NET || d->queues != 1))
+		if (d->type != VGW_DEV_ETHDEV && d->type != VGW_DEV_NET)
 			bad = d;
 	}
 	if (bad != NULL) {
 		rte_log(level, vgw_logtype_net,
-			"vhostgw: %s: one_copy on a bridge needs vhost-user net devices of one queue "
-			"pair or ethdevs; %s is not: the link copies through mbufs\n",
+			"vhostgw: %s: one_copy on a bridge needs vhost-user net devices or "
+			"ethdevs; %s is not: the link copies through mbufs\n",
 			cl->name, bad->name);
 		return false;
 	}

@@ -1323,12 +1323,28 @@ frame_macs(const struct vgw_net_oc *from, const struct vgw_vring_chain *tc, uint
 struct obr_pass {
 	struct vgw_dp_lcore *lc;
 	uint64_t now;
+	uint16_t q;	  /* the sender's queue pair (of an ethdev: its rx queue) */
 	uint64_t held;	  /* slots whose receive side the task holds */
 	uint64_t open;	  /* of those, the ones whose receive ring may be written */
 	uint64_t touched; /* of those, the ones written */
+	/* of each slot held, the queue pair whose receive side it is */
+	uint8_t rxq[VGW_BRIDGE_MAX_PORTS];
 };
 
 #define OBR_BIT(s) (1ULL << (s))
+
+/* The receive side of the port in slot s that the pass holds. */
+static inline struct vgw_net_oc *
+obr_to(const struct vgw_net_bridge *br, const struct obr_pass *ps, uint16_t s)
+{
+	return &br->ports[s]->oc[ps->rxq[s]];
+}
+
+static inline struct vgw_dp_qstats *
+obr_ts(const struct vgw_net_bridge *br, const struct obr_pass *ps, uint16_t s)
+{
+	return &ps->lc->stats[vgw_net_slot(br->ports[s], ps->rxq[s])];
+}
 
 /* Give the frame in tc to the port in slot s (held): 0, or OC_BAD (the
  * frame itself is broken, whoever receives it). */
@@ -1336,8 +1352,7 @@ static inline int
 obr_deliver(struct vgw_net_bridge *br, struct vgw_net_oc *from, struct vgw_vring_chain *tc,
 	    uint16_t s, struct obr_pass *ps)
 {
-	struct vgw_net_port *out = br->ports[s];
-	struct vgw_dp_qstats *ts = &ps->lc->stats[vgw_net_slot(out, 0)];
+	struct vgw_dp_qstats *ts = obr_ts(br, ps, s);
 	uint32_t bytes = 0, segs = 0;
 	int ret;
 
@@ -1346,7 +1361,7 @@ obr_deliver(struct vgw_net_bridge *br, struct vgw_net_oc *from, struct vgw_vring
 		return 0;
 	}
 	from->tx_seg_off = 0;
-	ret = move_frame(from, tc, out->oc, &bytes, &segs);
+	ret = move_frame(from, tc, obr_to(br, ps, s), &bytes, &segs);
 	if (ret == OC_BAD)
 		return OC_BAD;
 	/* chains returned unused are published as well */
@@ -1404,29 +1419,40 @@ obr_needs(const struct vgw_net_bridge *br, uint16_t self, int dest)
 }
 
 /* Hold the receive sides in want, in slot order (the task holds none
- * yet), and find which may be written: a port's rings are touched only
- * while it is published (its stop, suspend and remap wait for a grace
- * period of every worker after unpublishing it). */
+ * yet: a task waits only for a port after every port it holds, so no two
+ * wait for each other), and find which may be written: a port's rings
+ * are touched only while it is published (its stop, suspend and remap
+ * wait for a grace period of every worker after unpublishing it). A
+ * guest's receive side is its queue pair q % n (q the sender's pair, n
+ * the leading pairs whose receive ring its front-end enabled), as on the
+ * mbuf path: a sender's pair keeps to one pair of each receiver. */
 static void
 obr_hold(struct vgw_net_bridge *br, uint64_t want, struct obr_pass *ps)
 {
 	ps->held = want;
 	ps->open = ps->touched = 0;
 	while (want != 0) {
-		uint16_t s = (uint16_t)__builtin_ctzll(want);
+		uint16_t s = (uint16_t)__builtin_ctzll(want), nq, r;
 		struct vgw_net_port *p = br->ports[s];
-		struct vgw_net_oc *oc = p->oc;
+		struct vgw_net_oc *oc;
 
 		want &= want - 1;
-		rte_spinlock_lock(&oc->rx_lock);
-		if (oc->eth) {
+		if (p->oc->eth) {
+			ps->rxq[s] = 0;
+			oc = p->oc;
+			rte_spinlock_lock(&oc->rx_lock);
 			oc->eth_lc = ps->lc; /* its tx queue: this worker's */
 			if (atomic_load_explicit(&p->up, memory_order_relaxed))
 				ps->open |= OBR_BIT(s);
 			continue;
 		}
-		if (atomic_load_explicit(&p->dev.vid, memory_order_acquire) < 0 ||
-		    (atomic_load_explicit(&p->ready_rings, memory_order_relaxed) & 1) == 0)
+		nq = atomic_load_explicit(&p->tx_queues, memory_order_relaxed);
+		r = nq > 1 ? ps->q % RTE_MIN(nq, p->n_oc) : 0;
+		ps->rxq[s] = (uint8_t)r;
+		oc = &p->oc[r];
+		rte_spinlock_lock(&oc->rx_lock);
+		if (nq == 0 || atomic_load_explicit(&p->dev.vid, memory_order_acquire) < 0 ||
+		    !ring_enabled(p, 2 * r))
 			continue;
 		ps->open |= OBR_BIT(s);
 		vgw_vring_log_check(&oc->rx);
@@ -1442,7 +1468,7 @@ obr_release(struct vgw_net_bridge *br, struct obr_pass *ps)
 
 	while (held != 0) {
 		uint16_t s = (uint16_t)__builtin_ctzll(held);
-		struct vgw_net_oc *oc = br->ports[s]->oc;
+		struct vgw_net_oc *oc = obr_to(br, ps, s);
 
 		held &= held - 1;
 		if (oc->eth) {
@@ -1489,25 +1515,25 @@ static inline void
 obr_batch(struct vgw_net_bridge *br, struct vgw_net_oc *from, uint16_t end, uint16_t s,
 	  struct obr_pass *ps, struct vgw_dp_qstats *rs)
 {
-	struct vgw_net_oc *to = br->ports[s]->oc;
+	struct vgw_net_oc *to = obr_to(br, ps, s);
 
 	if (!(ps->open & OBR_BIT(s)) || to->eth)
 		return;
 	vgw_vring_prefetch(&to->rx, end - from->tx_off);
-	if (move_batch(from, to, end, rs, &ps->lc->stats[vgw_net_slot(br->ports[s], 0)]) != 0)
+	if (move_batch(from, to, end, rs, obr_ts(br, ps, s)) != 0)
 		ps->touched |= OBR_BIT(s);
 }
 
-/* One burst from the transmit ring of the port in slot self: each frame's
- * receivers found first (sources learned), their receive sides held, then
- * each run of frames to one receiver moved in one batch, what the batch
- * left frame by frame. */
+/* One burst from transmit ring ps->q of the port in slot self: each
+ * frame's receivers found first (sources learned), their receive sides
+ * held, then each run of frames to one receiver moved in one batch, what
+ * the batch left frame by frame. */
 static inline uint16_t
 obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 {
 	struct vgw_net_port *in = br->ports[self];
-	struct vgw_net_oc *from = in->oc;
-	struct vgw_dp_qstats *rs = &ps->lc->stats[vgw_net_slot(in, 0)];
+	struct vgw_net_oc *from = &in->oc[ps->q];
+	struct vgw_dp_qstats *rs = &ps->lc->stats[vgw_net_slot(in, ps->q)];
 	int dest[VGW_DP_BURST], last = OBR_BAD;
 	uint8_t macs[12], prev[12];
 	uint64_t want = 0;
@@ -1564,8 +1590,9 @@ obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 	return from->tx_n;
 }
 
-/* SEND_RARP on the port in slot self: its RARP learned and flooded as a
- * frame its guest sent, ahead of the guest's next frames. */
+/* SEND_RARP on the port in slot self (its pair 0's task): its RARP
+ * learned and flooded as a frame its guest sent on pair 0, ahead of the
+ * guest's next frames. */
 static inline uint16_t
 obr_rarp(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 {
@@ -1623,6 +1650,7 @@ obr_eth_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 
 		if (n == 0)
 			continue;
+		ps->q = q;
 		for (uint16_t i = 0; i < n; i++) {
 			dest[i] = obr_mbuf_chain(pkts[i], tc) ?
 					  obr_dest(br, self, from, tc, ps->now) :
@@ -1647,9 +1675,10 @@ vgw_net_poll_oc_bport(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 {
 	struct vgw_net_port *p = t->arg;
 	struct vgw_net_bridge *br = p->bridge;
-	struct vgw_net_oc *oc = p->oc;
+	uint16_t q = t->queue;
+	struct vgw_net_oc *oc = &p->oc[q];
 	uint16_t self = br->slot_of[p->dev.index], work = 0;
-	struct obr_pass ps = { .lc = lc, .now = rte_rdtsc() };
+	struct obr_pass ps = { .lc = lc, .now = rte_rdtsc(), .q = q };
 
 	if (oc->eth)
 		return atomic_load_explicit(&p->up, memory_order_relaxed) ?
@@ -1660,16 +1689,16 @@ vgw_net_poll_oc_bport(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 		return 0;
 	if (oc->call_tx)
 		oc->call_tx = ring_call(&oc->tx);
-	/* an interrupt for its receive ring that a sender could not give
+	/* an interrupt for its receive ring q that a sender could not give
 	 * (rte_vhost held the ring's lock) */
 	if (unlikely(__atomic_load_n(&oc->call_peer_rx, __ATOMIC_RELAXED))) {
 		rte_spinlock_lock(&oc->rx_lock);
 		oc->call_peer_rx = ring_call(&oc->rx);
 		rte_spinlock_unlock(&oc->rx_lock);
 	}
-	if ((atomic_load_explicit(&p->ready_rings, memory_order_relaxed) & 2) == 0)
-		return 0; /* its transmit ring is not enabled */
-	if (unlikely(atomic_load_explicit(&p->rarp_req, memory_order_relaxed) != 0))
+	if (!ring_enabled(p, 2 * q + 1))
+		return 0; /* its transmit ring q is not enabled */
+	if (q == 0 && unlikely(atomic_load_explicit(&p->rarp_req, memory_order_relaxed) != 0))
 		work += obr_rarp(br, self, &ps);
 	return work + obr_port(br, self, &ps);
 }

@@ -21,8 +21,11 @@ receive ring q), the tasks spread over two workers.
   task): it waits in a's ring, not taken, not dropped, while pair 0 flows.
 - SEND_RARP on a (our own front-ends, vufront-net, four pairs each): b
   receives the RARP from the guest's MAC once, on pair 0 only.
-- Links the one-copy path does not take (devices of different queue
-  counts, a multi-queue bridge port) keep the mbuf path with a warning.
+- A one-copy bridge of the two (its default), four pairs each: the same
+  exchange, pair q to pair q, a task per pair on two workers.
+- An xconnect the one-copy path does not take (devices of different queue
+  counts) keeps the mbuf path with a warning; a bridge of ports of
+  different queue counts is one-copy.
 
 Front-end: dpdk-testpmd, io forwarding, paired ports: a pcap source with
 one file per queue -> virtio_user(a) ... gateway ... virtio_user(b) -> a
@@ -56,10 +59,11 @@ def busy_loops(gw):
     return [w["busy_loops"] for w in gw.ctl("stats")["workers"]]
 
 
-def exchange(wd, gw, name, pairs):
+def exchange(wd, gw, name, pairs, ring=None):
     """Both front-ends in one testpmd with `pairs` queues enabled (of Q):
     per queue N frames each way, checked file by file and counter by
-    counter."""
+    counter. ring: the virtio rings' size (a bridge drops what a receive
+    ring has no room for: rings larger than N never fill)."""
     a, b = gw.config["devices"][0]["socket"], gw.config["devices"][1]["socket"]
     sent = {d: [frames(d, q) for q in range(pairs)] for d in ("ab", "ba")}
     vdev = {}
@@ -79,12 +83,14 @@ def exchange(wd, gw, name, pairs):
     # ports 0 <-> 1 and 2 <-> 3: pcap0 feeds a and takes what b sent,
     # pcap1 feeds b and takes what a sent; testpmd's io streams keep the
     # queue (rx queue q of a port goes out on tx queue q of its pair)
+    size = f",queue_size={ring}" if ring else ""
+    rings = [f"--rxd={ring}", f"--txd={ring}"] if ring else []
     tp = t.Testpmd(wd, [f"net_pcap0,{vdev['ab']}",
-                        f"net_virtio_user0,path={a},queues={Q}",
-                        f"net_virtio_user1,path={b},queues={Q}",
+                        f"net_virtio_user0,path={a},queues={Q}{size}",
+                        f"net_virtio_user1,path={b},queues={Q}{size}",
                         f"net_pcap1,{vdev['ba']}"],
                    name=name, args=["--forward-mode=io", "--port-topology=paired",
-                                    f"--rxq={pairs}", f"--txq={pairs}"])
+                                    f"--rxq={pairs}", f"--txq={pairs}"] + rings)
     total = pairs * N
     try:
         gw.wait_ready(["a", "b"])
@@ -289,9 +295,33 @@ def rarp(wd, gw, tool):
     t.log(f"rarp: b got the RARP from {MAC_R} once, on pair 0")
 
 
+def bridge(binary):
+    """The same exchange through a one-copy bridge of a and b on two
+    workers: a task per pair of each port; pair q of the sender goes to
+    pair q of the receiver (q % the receiver's pairs); every frame
+    byte-identical on its queue, counters per queue, nothing dropped (rings
+    of 1,024: N frames per queue never fill one)."""
+    wd = t.workdir("ocmq-bridge")
+    cfg = {"runtime_dir": wd,
+           "devices": [{"name": n, "type": "net", "socket": os.path.join(wd, f"{n}.sock"),
+                        "queues": Q} for n in ("a", "b")],
+           "links": [{"bridge": "br0", "ports": ["a", "b"]}]}
+    gw = t.Gateway(binary, wd, cfg, lcores="0@0,1@1,2@1").start()
+    for dev in ("a", "b"):
+        got = gw.device(dev)["copy"]
+        t.check(got == "one", f"bridge: device {dev}: copy {got!r}, expected 'one'")
+    busy = exchange(wd, gw, "bridge", Q, ring=1024)
+    t.check(len(busy) == 2 and all(b > 0 for b in busy),
+            f"bridge: busy loops per worker {busy}: the pairs' tasks did not run on both "
+            f"workers")
+    exchange(wd, gw, "bridge-some", 2, ring=1024)
+    t.check(gw.mbufs_in_use() == 0, f"mbufs in use: {gw.mbufs_in_use()}")
+    gw.stop()
+
+
 def refused(binary):
-    """Different queue counts on an xconnect, a multi-queue port on a
-    bridge: the mbuf path, with the warning."""
+    """Different queue counts on an xconnect: the mbuf path, with the
+    warning; a bridge of ports of 2 and 1 pairs: one copy."""
     wd = t.workdir("ocmq-refused")
     sock = lambda n: os.path.join(wd, f"{n}.sock")
     cfg = {"runtime_dir": wd,
@@ -305,15 +335,14 @@ def refused(binary):
     out = gw.proc.output()
     t.check("xconnect0: one_copy needs devices of as many queue pairs; c has 2, d 4: "
             "the link copies through mbufs" in out, f"no warning for c/d:\n{out[-2000:]}")
-    t.check("br0: one_copy on a bridge needs vhost-user net devices of one queue pair or "
-            "ethdevs; e is not: the link copies through mbufs" in out,
-            f"no warning for br0:\n{out[-2000:]}")
-    for dev in ("c", "d", "e", "f"):
+    t.check("br0: bridge in one copy" in out and "br0: one_copy" not in out,
+            f"br0 not in one copy:\n{out[-2000:]}")
+    for dev, copy in (("c", "mbuf"), ("d", "mbuf"), ("e", "one"), ("f", "one")):
         got = gw.device(dev)["copy"]
-        t.check(got == "mbuf", f"device {dev}: copy {got!r}, expected 'mbuf'")
+        t.check(got == copy, f"device {dev}: copy {got!r}, expected {copy!r}")
     gw.stop()
-    t.log("refused: different queue counts and a multi-queue bridge port keep the mbuf path, "
-          "with a warning")
+    t.log("refused: different queue counts keep the mbuf path, with a warning; a bridge of "
+          "ports of 2 and 1 pairs is one-copy")
 
 
 def main():
@@ -347,6 +376,7 @@ def main():
     out = gw.proc.output()
     t.check("cannot be taken for one copy" not in out, f"a ring was refused:\n{out[-2000:]}")
     gw.stop()
+    bridge(binary)
     refused(binary)
 
 
