@@ -443,9 +443,8 @@ eth_setup(struct vgw_net_port *p)
 }
 
 /* A link whose frames go guest to guest in one copy: one_copy on (the
- * default), and either an xconnect of two vhost-user net devices of as
- * many queue pairs (pair q of one to pair q of the other: one writer per
- * receive ring), or a bridge whose ports are vhost-user net devices or
+ * default), and either an xconnect of two vhost-user net devices (pair q
+ * of one to pair q % n of the other, n the pairs it enabled), or a bridge whose ports are vhost-user net devices or
  * ethdevs (its frames copied between its mbufs and the guests' buffers).
  * A link that cannot take it copies through mbufs: a warning when the
  * configuration asked for one copy, a notice when it was only the
@@ -468,15 +467,14 @@ one_copy_link(const struct vgw_conf *conf, const struct vgw_conf_link *cl)
 				cl->name, a->type != VGW_DEV_NET ? a->name : b->name);
 			return false;
 		}
-		if (a->queues != b->queues) {
-			rte_log(level, vgw_logtype_net,
-				"vhostgw: %s: one_copy needs devices of as many queue pairs; %s has "
-				"%u, %s %u: the link copies through mbufs\n",
-				cl->name, a->name, a->queues, b->name, b->queues);
-			return false;
-		}
-		VGW_LOG(net, INFO, "%s: %s <-> %s in one copy, %u queue pair(s)", cl->name, a->name,
-			b->name, a->queues);
+		if (a->queues == b->queues)
+			VGW_LOG(net, INFO, "%s: %s <-> %s in one copy, %u queue pair(s)", cl->name,
+				a->name, b->name, a->queues);
+		else
+			VGW_LOG(net, INFO,
+				"%s: %s <-> %s in one copy, %u and %u queue pairs (pair q to pair "
+				"q %% the pairs the receiver enabled)",
+				cl->name, a->name, b->name, a->queues, b->queues);
 		return true;
 	}
 	for (uint16_t i = 0; i < cl->n_ports && bad == NULL; i++) {
@@ -647,38 +645,6 @@ vgw_net_stop(void)
 		vgw_mac_table_destroy(bridges[b].macs);
 }
 
-/* One copy maps pair q to pair q (doc/one-copy.rst): frames a guest sends
- * on a pair whose receive ring its peer has not enabled wait in its ring.
- * Said once the mismatch has lasted a check (a guest enables its pairs one
- * by one as it comes up), and again when it ends. */
-static void
-oc_pairs_check(struct vgw_net_port *p)
-{
-	struct vgw_net_port *q = p->peer;
-	uint32_t mine, theirs, wait = 0;
-
-	if (p->oc == NULL || q == NULL || p->bridge != NULL)
-		return;
-	if (atomic_load(&p->dev.ready_vid) >= 0 && atomic_load(&q->dev.ready_vid) >= 0) {
-		mine = atomic_load(&p->ready_rings);
-		theirs = atomic_load(&q->ready_rings);
-		for (uint16_t i = 1; i < p->dev.queues; i++)
-			if (((mine >> (2 * i + 1)) & 1) && !((theirs >> (2 * i)) & 1))
-				wait |= 1u << i;
-	}
-	if (wait != 0 && wait == p->oc_wait_prev && wait != p->oc_wait_logged) {
-		VGW_LOG(net, WARNING,
-			"%s: frames its guest sends on pair(s) 0x%x wait: %s has not enabled "
-			"them (one copy maps pair q to pair q; give both guests as many pairs)",
-			p->dev.name, wait, q->dev.name);
-		p->oc_wait_logged = wait;
-	} else if (wait == 0 && p->oc_wait_logged != 0) {
-		VGW_LOG(net, NOTICE, "%s: no pair waits for %s any more", p->dev.name, q->dev.name);
-		p->oc_wait_logged = 0;
-	}
-	p->oc_wait_prev = wait;
-}
-
 void
 vgw_net_age(void)
 {
@@ -689,8 +655,6 @@ vgw_net_age(void)
 	last_age_tsc = now;
 	for (uint16_t b = 0; b < n_bridges; b++)
 		vgw_mac_table_age(bridges[b].macs, now, bridges[b].aging_tsc);
-	for (uint16_t i = 0; i < n_ports; i++)
-		oc_pairs_check(&ports[i]);
 }
 
 void

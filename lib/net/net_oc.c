@@ -61,10 +61,11 @@
 struct vgw_net_oc {
 	struct vgw_vring tx; /* this pair's transmit ring (vring 2q + 1) */
 	struct vgw_vring rx; /* its receive ring (vring 2q): the peer's task writes it */
-	/* A bridge port's receive side (rx, call_peer_rx, the ethdev's
-	 * staged mbufs): every port's task may write it, each holding this
-	 * for one burst (taken in slot order: no deadlock). An xconnect's
-	 * pair has one writer and does not take it. */
+	/* The receive side (rx, call_rx, an ethdev's staged mbufs):
+	 * the tasks that write it (of a bridge's ports, or of an xconnect's
+	 * peer when the guests enable different numbers of pairs) each hold
+	 * this for one pass or burst (a bridge's taken in slot order: no
+	 * deadlock; an xconnect's task holds one). */
 	rte_spinlock_t rx_lock;
 	/* the rings taken in this start of the device (rte_vhost's thread):
 	 * a ring is attached once, when it is first enabled, and keeps its
@@ -86,8 +87,8 @@ struct vgw_net_oc {
 	 * not moved yet (the peer had no room), txc[tx_off..tx_n), moved
 	 * first on the next pass; the guest gets them back once moved, or
 	 * dropped when the device stops */
-	bool call_tx;	   /* an interrupt for tx still due */
-	bool call_peer_rx; /* for the peer's rx (a bridge: for this port's own) */
+	bool call_tx; /* an interrupt for tx still due */
+	bool call_rx; /* for rx (set by a sender, under rx_lock) */
 	uint16_t tx_n, tx_off;
 	struct vgw_vring_chain txc[VGW_DP_BURST];
 	struct vgw_vring_chain rxc[OC_MAX_RX_CHAINS];
@@ -170,7 +171,7 @@ vgw_net_oc_start(struct vgw_net_port *p, int vid)
 		oc->hdr_len = oc->mrg || ((f >> VIRTIO_F_VERSION_1) & 1) ?
 				      sizeof(struct virtio_net_hdr_mrg_rxbuf) :
 				      sizeof(struct virtio_net_hdr);
-		oc->call_tx = oc->call_peer_rx = false;
+		oc->call_tx = oc->call_rx = false;
 		oc->tx_on = oc->rx_on = false;
 	}
 	/* pair 0 is there (new_device comes once it is ready); the rings of
@@ -1234,43 +1235,59 @@ move_held(struct vgw_net_oc *from, struct vgw_net_oc *to, bool down, struct vgw_
 	return done;
 }
 
+/* The pending interrupt of the receive ring of oc (a sender could not
+ * give it: rte_vhost held the ring's lock), given by oc's own task. */
+static inline void
+rx_call_retry(struct vgw_net_oc *oc)
+{
+	if (likely(!__atomic_load_n(&oc->call_rx, __ATOMIC_RELAXED)))
+		return;
+	rte_spinlock_lock(&oc->rx_lock);
+	oc->call_rx = ring_call(&oc->rx);
+	rte_spinlock_unlock(&oc->rx_lock);
+}
+
 uint16_t
 vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 {
 	struct vgw_net_port *in = t->arg, *out = in->peer;
 	uint16_t q = t->queue;
-	/* queue pair q of both ports: this task is the only one to read
-	 * in's transmit ring q and to write out's receive ring q */
-	struct vgw_net_oc *from = &in->oc[q], *to = &out->oc[q];
+	/* queue pair q of in goes to pair q % n of out (n: the leading pairs
+	 * whose receive ring out's front-end enabled; q itself when out
+	 * enabled as many as in), as on the mbuf path: when the guests
+	 * enable different numbers of pairs, a receive ring has several
+	 * writers, each holding it for its pass (rx_lock) */
+	uint16_t nq = atomic_load_explicit(&out->tx_queues, memory_order_relaxed);
+	uint16_t r = nq > 1 ? q % RTE_MIN(nq, out->n_oc) : 0;
+	struct vgw_net_oc *from = &in->oc[q], *to = &out->oc[r];
 	struct vgw_dp_qstats *rs = &lc->stats[vgw_net_slot(in, q)];
-	struct vgw_dp_qstats *ts = &lc->stats[vgw_net_slot(out, q)];
+	struct vgw_dp_qstats *ts = &lc->stats[vgw_net_slot(out, r)];
 	int out_vid = atomic_load_explicit(&out->dev.vid, memory_order_acquire);
 	bool down = !atomic_load_explicit(&out->up, memory_order_relaxed);
-	bool open = out_vid >= 0 && ring_enabled(out, 2 * q);
-	uint16_t moved = 0, done;
+	bool open = out_vid >= 0 && nq != 0 && ring_enabled(out, 2 * r);
+	uint16_t moved = 0, done = 0, work;
 	bool rarp = false;
 
 	if (from->call_tx)
 		from->call_tx = ring_call(&from->tx);
-	if (from->call_peer_rx && open)
-		from->call_peer_rx = ring_call(&to->rx);
+	rx_call_retry(from);
 	if (!ring_enabled(in, 2 * q + 1))
 		return 0; /* the guest disabled its transmit ring */
 	if (!down && !open)
 		return 0; /* the peer comes back: the frames wait */
 	/* dirty logging: asked once per pass */
 	vgw_vring_log_check(&from->tx);
-	if (!down)
+	if (!down) {
+		rte_spinlock_lock(&to->rx_lock);
 		vgw_vring_log_check(&to->rx);
-	if (from->tx_off == from->tx_n) {
-		/* nothing held: a SEND_RARP's frame first, then a burst */
-		if (!rarp_step(in, q, from, to, down, rs, ts, &rarp, &moved))
-			return 0; /* no room for it: it waits, so do the frames */
-		tx_take(from, rs);
 	}
-	done = move_held(from, to, down, rs, ts, &moved);
-	if (done == 0 && moved == 0 && !rarp)
-		return 0;
+	/* nothing held: a SEND_RARP's frame first (no room for it: it
+	 * waits, so do the frames), then a burst */
+	if (from->tx_off < from->tx_n || rarp_step(in, q, from, to, down, rs, ts, &rarp, &moved)) {
+		if (from->tx_off == from->tx_n)
+			tx_take(from, rs);
+		done = move_held(from, to, down, rs, ts, &moved);
+	}
 	if (done != 0) {
 		vgw_vring_publish(&from->tx);
 		from->call_tx = ring_call(&from->tx);
@@ -1279,9 +1296,11 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 		/* chains returned unused count as well as frames */
 		vgw_vring_publish(&to->rx);
 		if (moved != 0)
-			from->call_peer_rx = ring_call(&to->rx);
+			to->call_rx = ring_call(&to->rx);
+		rte_spinlock_unlock(&to->rx_lock);
 	}
-	return done != 0 ? done : moved != 0 ? moved : 1;
+	work = done != 0 ? done : moved;
+	return work != 0 || rarp ? RTE_MAX(work, (uint16_t)1) : 0;
 }
 
 /* --- one-copy bridge ----------------------------------------------------
@@ -1476,7 +1495,7 @@ obr_release(struct vgw_net_bridge *br, struct obr_pass *ps)
 				eth_flush(oc);
 		} else if (ps->touched & OBR_BIT(s)) {
 			vgw_vring_publish(&oc->rx);
-			oc->call_peer_rx = ring_call(&oc->rx);
+			oc->call_rx = ring_call(&oc->rx);
 		}
 		rte_spinlock_unlock(&oc->rx_lock);
 	}
@@ -1689,13 +1708,7 @@ vgw_net_poll_oc_bport(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 		return 0;
 	if (oc->call_tx)
 		oc->call_tx = ring_call(&oc->tx);
-	/* an interrupt for its receive ring q that a sender could not give
-	 * (rte_vhost held the ring's lock) */
-	if (unlikely(__atomic_load_n(&oc->call_peer_rx, __ATOMIC_RELAXED))) {
-		rte_spinlock_lock(&oc->rx_lock);
-		oc->call_peer_rx = ring_call(&oc->rx);
-		rte_spinlock_unlock(&oc->rx_lock);
-	}
+	rx_call_retry(oc);
 	if (!ring_enabled(p, 2 * q + 1))
 		return 0; /* its transmit ring q is not enabled */
 	if (q == 0 && unlikely(atomic_load_explicit(&p->rarp_req, memory_order_relaxed) != 0))

@@ -53,10 +53,6 @@ struct vgw_net_port {
 	/* rings of our own (a one-copy link): one per queue pair */
 	struct vgw_net_oc *oc;
 	uint16_t n_oc;
-	/* one-copy xconnect: pairs whose frames wait (this port sends on
-	 * them, the peer does not receive on them), at the last check and
-	 * as last logged (control thread) */
-	uint32_t oc_wait_prev, oc_wait_logged;
 	struct vgw_net_bridge *bridge;
 	bool eth_started; /* control thread */
 	/* held frames freed by the control plane when the front-end left */
