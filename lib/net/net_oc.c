@@ -1219,15 +1219,20 @@ move_held(struct vgw_net_oc *from, struct vgw_net_oc *to, bool down, struct vgw_
 		from->tx_seg_off = 0;
 		done++;
 		vgw_vring_put(&from->tx, tc, 0);
+		if (ret == OC_BAD) {
+			from->tx.malformed++;
+			rs->drops++;
+			continue;
+		}
+		/* taken from the guest, as the mbuf path counts it, whether
+		 * the peer got it or not (down, or the frame cannot go into
+		 * its ring) */
+		rs->rx_pkts++;
+		rs->rx_bytes += tc->in_len - from->hdr_len;
 		if (ret == OC_MOVED) {
-			rs->rx_pkts++;
-			rs->rx_bytes += tc->in_len - from->hdr_len;
 			ts->tx_pkts += segs;
 			ts->tx_bytes += bytes;
 			(*moved)++;
-		} else if (ret == OC_BAD) {
-			from->tx.malformed++;
-			rs->drops++;
 		} else {
 			ts->drops++;
 		}
