@@ -444,11 +444,11 @@ eth_setup(struct vgw_net_port *p)
 
 /* A link whose frames go guest to guest in one copy: one_copy on (the
  * default), and either an xconnect of two vhost-user net devices (pair q
- * of one to pair q % n of the other, n the pairs it enabled), or a bridge whose ports are vhost-user net devices or
- * ethdevs (its frames copied between its mbufs and the guests' buffers).
- * A link that cannot take it copies through mbufs: a warning when the
- * configuration asked for one copy, a notice when it was only the
- * default. */
+ * of one to pair q % n of the other, n the pairs it enabled), or a bridge
+ * whose ports are vhost-user net devices or ethdevs (its frames copied
+ * between its mbufs and the guests' buffers). A link that cannot take it
+ * copies through mbufs: a warning when the configuration asked for one
+ * copy, a notice when it was only the default. */
 static bool
 one_copy_link(const struct vgw_conf *conf, const struct vgw_conf_link *cl)
 {
