@@ -6,8 +6,8 @@ Three net devices A, B, C on bridge br0. Phase 1: B sends a broadcast, a
 multicast and an unknown-unicast frame: A and C each get all three, and the
 bridge has learned B. Phase 2: A sends frames to B (known) interleaved with
 frames to an unknown MAC: B gets all of them in order, C only the unknown
-ones. Both paths: the mbuf path (the default) and the one-copy bridge
-(one_copy on: each frame from the sender's buffers straight into every
+ones. Both paths: the mbuf path (one_copy false) and the one-copy bridge
+(the default: each frame from the sender's buffers straight into every
 receiver's, lib/net/net_oc.c), each on a gateway of its own; then the
 one-copy bridge on two workers, two senders into one receiver at once.
 """
