@@ -7,7 +7,7 @@ destination stale.
 
 Three links, each on a gateway of its own: a one-copy xconnect (the frames
 moved by lib/net/net_oc.c from the sender's buffers into the receiver's),
-a one-copy bridge of three ports (the bridge task of net_oc.c), and the
+a one-copy bridge of three ports (the bridge tasks of net_oc.c), and the
 same bridge on the mbuf path (rte_vhost's own enqueue and dequeue, the
 control). On each, two vufront-net front-ends (the project's own) turn
 logging on as QEMU does for a migration (SET_LOG_BASE, SET_FEATURES with
