@@ -71,17 +71,18 @@ net_tasks(struct vgw_device *dev, struct vgw_dp_task *tasks, unsigned int max)
 	/* a one-copy bridge: a task per queue pair of a guest, one for all
 	 * the queues of an ethdev; each holds the receive sides of the ports
 	 * it sends to for a burst */
-	if (p->oc != NULL && p->bridge != NULL && dev->type == VGW_DEV_ETHDEV)
-		nq = RTE_MIN(nq, 1);
-	for (uint16_t q = 0; p->oc != NULL && p->bridge != NULL && q < nq && n < max; q++) {
-		tasks[n].poll = vgw_net_poll_oc_bport;
-		tasks[n].arg = p;
-		tasks[n].queue = q;
-		tasks[n].slot = vgw_net_slot(p, q);
-		n++;
-	}
-	if (p->oc != NULL && p->bridge != NULL)
+	if (p->oc != NULL && p->bridge != NULL) {
+		if (dev->type == VGW_DEV_ETHDEV)
+			nq = RTE_MIN(nq, 1);
+		for (uint16_t q = 0; q < nq && n < max; q++) {
+			tasks[n].poll = vgw_net_poll_oc_bport;
+			tasks[n].arg = p;
+			tasks[n].queue = q;
+			tasks[n].slot = vgw_net_slot(p, q);
+			n++;
+		}
 		return n;
+	}
 	for (uint16_t q = 0; q < nq && n < max; q++) {
 		struct vgw_dp_task *t = &tasks[n++];
 
