@@ -230,7 +230,8 @@ fs_issue(struct vgw_fs *fs, struct fs_ctx *c, fs_step_fn step)
 	struct io_uring_sqe *sqe;
 
 	c->step = step;
-	if (fs->use_uring && c->aop.kind != FS_AOP_JOB) {
+	if (fs->use_uring && c->aop.kind != FS_AOP_JOB &&
+	    (fs->test_slow_read_ms == 0 || c->aop.kind != FS_AOP_READV)) {
 		sqe = fs_get_sqe(fs);
 		if (sqe != NULL && fs_prep_sqe(sqe, &c->aop)) {
 			io_uring_sqe_set_data(sqe, c);
@@ -288,6 +289,8 @@ fs_helper_main(void *arg)
 				break;
 			continue;
 		}
+		if (h->fs->test_slow_read_ms != 0 && c->aop.kind == FS_AOP_READV)
+			usleep(h->fs->test_slow_read_ms * 1000);
 		if (c->aop.kind == FS_AOP_JOB)
 			c->res = c->aop.job(h->fs, c, h->buf);
 		else
@@ -295,6 +298,22 @@ fs_helper_main(void *arg)
 		fs_spsc_push(&h->comp, c);
 	}
 	return NULL;
+}
+
+/* VHOSTGW_TEST_FAULT=fs-slow-read-ms=N, 1 <= N <= 60000 (tests only: a
+ * READ that stays in flight while the front-end stops the device; the
+ * device logs it); 0 without it. */
+static uint32_t
+fs_test_slow_read_ms(void)
+{
+	const char *v = getenv("VHOSTGW_TEST_FAULT");
+	unsigned long n;
+	char *end;
+
+	if (v == NULL || strncmp(v, "fs-slow-read-ms=", 16) != 0)
+		return 0;
+	n = strtoul(v + 16, &end, 10);
+	return *end == '\0' && n >= 1 && n <= 60000 ? (uint32_t)n : 0;
 }
 
 int
@@ -311,6 +330,7 @@ fs_io_init(struct vgw_fs *fs, bool no_uring, unsigned int helpers)
 		rc = io_uring_queue_init_params(2 * fs->max_inflight + 64, &fs->ring, &p);
 		fs->use_uring = rc == 0;
 	}
+	fs->test_slow_read_ms = fs_test_slow_read_ms();
 	fs->n_helpers = helpers;
 	fs->helpers = calloc(helpers, sizeof(*fs->helpers));
 	if (!fs->helpers)

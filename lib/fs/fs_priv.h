@@ -279,6 +279,9 @@ struct vgw_fs {
 	unsigned int n_helpers;
 	struct fs_helper *helpers;
 	atomic_bool stop;
+	/* VHOSTGW_TEST_FAULT=fs-slow-read-ms=N (tests only): every READ on a
+	 * helper, N ms late */
+	uint32_t test_slow_read_ms;
 
 	struct vgw_fs_stats stats;
 	/* the last session load's first stale inode and why, for its log line */

@@ -48,7 +48,7 @@ RTE_LOG_REGISTER_SUFFIX(vgw_logtype_fs, fs, INFO);
 
 #define FS_SLOTS 128 /* requests in flight per device */
 #define FS_REAP_BURST 32
-#define FS_DRAIN_TIMEOUT_MS 10000
+#define FS_DRAIN_WARN_MS 10000 /* a drain that waits says so this often */
 #define FS_MAX_VRINGS (1 + VGW_MAX_QUEUES)
 
 struct fs_slot {
@@ -297,6 +297,12 @@ test_fault_init(struct fs_dev *d)
 
 	if (v == NULL)
 		return;
+	if (strncmp(v, "fs-slow-read-ms=", 16) == 0) { /* the engine's (fs_io.c) */
+		VGW_LOG(fs, WARNING,
+			"VHOSTGW_TEST_FAULT=%s: %s's READs run late on a helper (for tests only)",
+			v, d->dev.name);
+		return;
+	}
 	if (strncmp(v, "fs-crash-every=", 15) == 0) {
 		num = v + 15;
 	} else if (strncmp(v, "fs-crash-unrecorded-every=", 26) == 0) {
@@ -505,25 +511,40 @@ fs_tasks(struct vgw_device *dev, struct vgw_dp_task *tasks, unsigned int max)
 	return 1;
 }
 
-/* The workers no longer touch d: finish its requests on this thread. */
+/* The workers no longer touch d: finish its requests on this thread.
+ * However long the host file system takes: a request in flight holds
+ * addresses of guest memory (the kernel or a helper writes its reply
+ * there) and a slot, and the caller is about to let rte_vhost unmap that
+ * memory, or to give the slots out again. Giving up would let a late
+ * READ write into whatever is mapped there next, and complete a slot
+ * twice. Only this device's control messages wait meanwhile; its
+ * neighbours' data paths run on. */
 static void
 drain(struct fs_dev *d)
 {
-	uint64_t deadline = rte_get_tsc_hz() / 1000 * FS_DRAIN_TIMEOUT_MS + rte_rdtsc();
+	uint64_t hz = rte_get_tsc_hz(), t0 = rte_rdtsc();
+	uint64_t warn = t0 + hz / 1000 * FS_DRAIN_WARN_MS;
 	uint32_t notify = 0;
-	bool log_checked = false;
+	bool log_checked = false, warned = false;
 
 	log_check(d, &log_checked);
 	while (d->fs != NULL && vgw_fs_inflight(d->fs) != 0) {
-		if (reap(d, NULL, &notify, &log_checked) == 0) {
-			if (rte_rdtsc() > deadline) {
-				VGW_LOG(fs, ERR, "%s: %u request(s) still in flight after %d ms",
-					d->dev.name, vgw_fs_inflight(d->fs), FS_DRAIN_TIMEOUT_MS);
-				break;
-			}
-			usleep(100);
+		if (reap(d, NULL, &notify, &log_checked) != 0)
+			continue;
+		if (rte_rdtsc() > warn) {
+			VGW_LOG(fs, WARNING,
+				"%s: %u request(s) still in flight after %" PRIu64
+				" s: waiting for the host file system (their replies go "
+				"into guest memory)",
+				d->dev.name, vgw_fs_inflight(d->fs), (rte_rdtsc() - t0) / hz);
+			warn = rte_rdtsc() + hz / 1000 * FS_DRAIN_WARN_MS;
+			warned = true;
 		}
+		usleep(100);
 	}
+	if (warned)
+		VGW_LOG(fs, NOTICE, "%s: the requests in flight completed after %.1f s",
+			d->dev.name, (double)(rte_rdtsc() - t0) / (double)hz);
 	notify_rings(d, notify);
 }
 
@@ -735,6 +756,12 @@ fs_start(struct vgw_device *dev, int vid)
 
 	if (d->fs == NULL)
 		return -ENODEV;
+	if (vgw_fs_inflight(d->fs) != 0) { /* drain() waits for them: never */
+		VGW_LOG(fs, ERR,
+			"%s: %u request(s) of the rings before still in flight: not started",
+			dev->name, vgw_fs_inflight(d->fs));
+		return -EBUSY;
+	}
 	nvq = RTE_MIN(nvq, (uint16_t)(1 + dev->queues));
 	vgw_vring_mem_free(d->mem);
 	d->mem = vgw_vring_mem_get(vid);

@@ -35,6 +35,9 @@ front-end connection, so one FUSE session):
   shrink     the front-end truncates its guest memory file under the running
              rings: the gateway lives, logs it once, stops that device
              (memory_fault) until a new connection, which is served.
+  slowstop   (a gateway of its own, not under the keeper) a READ 12 s late
+             in flight when the front-end stops the device: GET_VRING_BASE
+             answers only after the READ's reply, the rings serve again.
 vufront-fs stops at "SYNC <tag>" lines and goes on when we write a line: we
 read the gateway's counters while it is still connected.
 """
@@ -664,6 +667,49 @@ def run_many_files(gw, tool, sock, wd):
           f"(open-file limit {limit})")
 
 
+SLOW_READ_MS = 12000  # longer than the gateway's 10 s drain warning
+
+
+def run_slowstop(binary, tool, wd, share):
+    """A gateway of its own whose READs run 12 s late (the test-only
+    VHOSTGW_TEST_FAULT=fs-slow-read-ms): the front-end stops the device
+    (GET_VRING_BASE) with a READ in flight. The stop waits for it, however
+    long (before, it gave up after 10 s: the late READ then wrote into guest
+    memory after the stop and completed a slot given out again): vufront-fs
+    checks the READ was answered, its data right, before GET_VRING_BASE
+    answered, and that the rings serve again after a restart. The gateway
+    said it waited and lives on."""
+    sock = os.path.join(wd, "slow.sock")
+    cfg = {"runtime_dir": wd,
+           "devices": [{"name": "slow", "type": "fs", "socket": sock, "shared_dir": share,
+                        "tag": "slowfs", "queues": 1}]}
+    os.environ["VHOSTGW_TEST_FAULT"] = f"fs-slow-read-ms={SLOW_READ_MS}"
+    try:
+        gw = t.Gateway(binary, wd, cfg, name="gwslow").start()
+    finally:
+        del os.environ["VHOSTGW_TEST_FAULT"]
+    fe = Front(tool, sock, "slowstop", wd)
+    try:
+        fe.sync("done", timeout=120)
+        d = check_alive(gw, "slow", "slowstop")
+        t.check(d["connected"], f"slowstop: the device after the restart: {d}")
+        out = gw.proc.output()
+        t.check("READs run late" in out, "slowstop: the gateway did not take the test fault")
+        t.check(re.search(r"slow: 1 request\(s\) still in flight after 1\d s: waiting", out),
+                f"slowstop: no drain warning in the gateway's log:\n{out[-2000:]}")
+        t.check("the requests in flight completed after" in out,
+                f"slowstop: no end of the wait in the gateway's log:\n{out[-2000:]}")
+        t.check("not started" not in out, f"slowstop: {out[-2000:]}")
+        t.log(f"slowstop: GET_VRING_BASE answered after {fe.info('stop-ms')} ms, "
+              f"READ delayed {SLOW_READ_MS} ms")
+        fe.go()
+        fe.finish()
+    finally:
+        fe.kill()
+    t.check(gw.proc.alive(), "slowstop: the gateway died")
+    gw.stop()
+
+
 def main():
     binary, tool = sys.argv[1], os.path.abspath(sys.argv[2])
     # a third argument: the same scenarios through vhostgw-keeper (the relay
@@ -714,6 +760,9 @@ def main():
     d = gw.device("fs1")
     t.check(d["connects"] == d["disconnects"], f"connects/disconnects: {d}")
     gw.stop()
+    if keeper is None and (not only or "slowstop" in only.split(",")):
+        t.log("scenario slowstop")
+        run_slowstop(binary, tool, wd, share)
 
 
 if __name__ == "__main__":

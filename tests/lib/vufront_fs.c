@@ -310,6 +310,7 @@ static const struct fs_scenario fs_scenarios[] = {
 	{ .name = "basic", .run = scenario_basic },
 	{ .name = "malformed", .run = scenario_malformed },
 	{ .name = "suspend", .run = scenario_suspend },
+	{ .name = "slowstop", .run = scenario_slowstop },
 	{ .name = "remap", .run = scenario_remap },
 	{ .name = "inflight",
 	  .run = scenario_inflight,

@@ -9,7 +9,7 @@
  *
  *   vufront_fs_basic.c      basic
  *   vufront_fs_malformed.c  malformed
- *   vufront_fs_suspend.c    suspend
+ *   vufront_fs_suspend.c    suspend, slowstop
  *   vufront_fs_remap.c      remap (and dirty logging)
  *   vufront_fs_inflight.c   inflight, inflight-bad
  *   vufront_fs_resubmit.c   resubmit, resubmit-used, resubmit-late
@@ -229,6 +229,7 @@ int fs_resubmit_prepare(struct vufront *vu, void *arg);
 void scenario_basic(struct fs_front *f);
 void scenario_malformed(struct fs_front *f);
 void scenario_suspend(struct fs_front *f);
+void scenario_slowstop(struct fs_front *f);
 void scenario_remap(struct fs_front *f);
 void scenario_inflight(struct fs_front *f);
 void scenario_inflight_bad(struct fs_front *f);

@@ -126,3 +126,67 @@ scenario_suspend(struct fs_front *f)
 	fs_suspend_again(f);
 	fs_root_alive(f, "resume");
 }
+
+/*
+ * vufront-fs scenario slowstop (the gateway with VHOSTGW_TEST_FAULT=
+ * fs-slow-read-ms=N, N longer than the gateway's 10 s warning): a READ in
+ * flight when the front-end stops the device (GET_VRING_BASE, as QEMU does
+ * at a reset). The stop must wait for it: its reply and used entry are
+ * there when GET_VRING_BASE answers, the data right; the rings then start
+ * again and serve. (A stop that gave up on it would let the late READ
+ * write into guest memory after the stop and complete a slot given out
+ * again.)
+ */
+void
+scenario_slowstop(struct fs_front *f)
+{
+	struct fuse_entry_out e;
+	struct fs_slot *s;
+	uint32_t base[FS_NVQ];
+	uint64_t fh;
+	uint16_t u1;
+	double t0;
+	char why[160];
+	bool ok = true;
+
+	if (!fs_init(f) || !fs_open_read_file(f, &e, &fh))
+		return;
+	u1 = fs_used_idx(f, FS_REQQ);
+	s = fs_post_read(f, e.nodeid, fh, 4096, 8192);
+	if (!fs_check(f, s != NULL, "slow stop: READ posted", NULL))
+		return;
+	usleep(500 * 1000); /* the gateway takes it; a helper holds it late */
+	fs_check(f, fs_used_idx(f, FS_REQQ) == u1, "slow stop: the READ is in flight at the stop",
+		 "used idx %u->%u", u1, fs_used_idx(f, FS_REQQ));
+	vufront_set_timeout(f->vu, 120000);
+	t0 = fs_now();
+	for (unsigned int q = 0; q < FS_NVQ && ok; q++)
+		ok = fs_check(f, vufront_vq_stop(f->vu, q, &base[q]) == 0,
+			      "slow stop: GET_VRING_BASE answered", "ring %u: %s", q,
+			      vufront_errmsg(f->vu));
+	printf("info stop-ms %.0f\n", (fs_now() - t0) * 1000);
+	if (!ok)
+		return;
+	fs_check(f, fs_used_idx(f, FS_REQQ) == (uint16_t)(u1 + 1),
+		 "slow stop: the READ was answered before the stop returned", "used idx %u->%u", u1,
+		 fs_used_idx(f, FS_REQQ));
+	fs_check(f, base[FS_REQQ] == (uint16_t)(u1 + 1),
+		 "slow stop: the request ring's base counts the READ", "base %u, used idx %u",
+		 base[FS_REQQ], fs_used_idx(f, FS_REQQ));
+	for (unsigned int q = 0; q < FS_NVQ && ok; q++)
+		ok = fs_check(f,
+			      vufront_vq_start(f->vu, q, (uint16_t)base[q]) == 0 &&
+				      vufront_vq_enable(f->vu, q, true) == 0,
+			      "slow stop: the rings start again", "ring %u: %s", q,
+			      vufront_errmsg(f->vu));
+	if (!ok)
+		return;
+	fs_wait(f, s, f->o->timeout_ms);
+	if (fs_reply_ok(f, "slow stop: the READ's reply", s, 0, 0) &&
+	    !fs_read_matches(f, s, 4096, 8192, why, sizeof(why)))
+		fs_check(f, false, "slow stop: the READ's data", "%s", why);
+	if (s->done)
+		fs_slot_put(s);
+	fs_getattr_burst(f, 32, "slow stop: GETATTRs after the restart");
+	fs_root_alive(f, "slow stop");
+}
