@@ -42,9 +42,11 @@
 #include "vgw_vring.h"
 #include "net_priv.h"
 
-/* receive buffers one frame may take (mergeable buffers of 2 KiB hold
- * 64 KiB and a header) */
-#define OC_MAX_RX_CHAINS 34
+/* receive buffers one frame may take: a whole 64 KiB TSO frame and its
+ * header in Linux's smallest mergeable buffers (1,518 bytes and the
+ * header, cache-line aligned: 1,536) take 43; 64 covers buffers down to
+ * 1,025 bytes */
+#define OC_MAX_RX_CHAINS 64
 #define OC_MIN_FRAME 14	    /* an Ethernet header */
 #define OC_MAX_FRAME 65550u /* 64 KiB and an Ethernet header */
 /* frames staged for an ethdev port of a one-copy bridge before a send
@@ -1134,7 +1136,10 @@ tx_take(struct vgw_net_oc *from, struct vgw_dp_qstats *rs)
 	if (vgw_vring_prefetch(&from->tx, VGW_DP_BURST) == 0 &&
 	    from->tx.avail_seen == from->tx.last_avail)
 		return;
-	while (n < VGW_DP_BURST) {
+	/* malformed chains use up the burst too: a guest that keeps making
+	 * bad ones available must not keep the task (and the receive side
+	 * it may hold) for good */
+	for (unsigned int tries = 0; n < VGW_DP_BURST && tries < VGW_DP_BURST; tries++) {
 		struct vgw_vring_chain *c = &from->txc[n];
 		int ret = vgw_vring_pop(&from->tx, from->mem, c);
 
@@ -1270,7 +1275,7 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	int out_vid = atomic_load_explicit(&out->dev.vid, memory_order_acquire);
 	bool down = !atomic_load_explicit(&out->up, memory_order_relaxed);
 	bool open = out_vid >= 0 && nq != 0 && ring_enabled(out, 2 * r);
-	uint16_t moved = 0, done = 0, work;
+	uint16_t moved = 0, done = 0, work, rx_used = 0;
 	bool rarp = false;
 
 	if (from->call_tx)
@@ -1285,6 +1290,7 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 	if (!down) {
 		rte_spinlock_lock(&to->rx_lock);
 		vgw_vring_log_check(&to->rx);
+		rx_used = to->rx.used_idx;
 	}
 	/* nothing held: a SEND_RARP's frame first (no room for it: it
 	 * waits, so do the frames), then a burst */
@@ -1298,9 +1304,11 @@ vgw_net_poll_oc(struct vgw_dp_task *t, struct vgw_dp_lcore *lc)
 		from->call_tx = ring_call(&from->tx);
 	}
 	if (!down) {
-		/* chains returned unused count as well as frames */
+		/* chains returned unused count as well as frames: a guest
+		 * that waits for an interrupt must learn of them, or it may
+		 * never refill its ring (and the sender's frames wait) */
 		vgw_vring_publish(&to->rx);
-		if (moved != 0)
+		if (moved != 0 || to->rx.used_idx != rx_used)
 			to->call_rx = ring_call(&to->rx);
 		rte_spinlock_unlock(&to->rx_lock);
 	}
@@ -1417,6 +1425,19 @@ obr_dest_macs(struct vgw_net_bridge *br, uint16_t self, const uint8_t macs[12], 
 	return port == self || port >= np ? OBR_LOCAL : port;
 }
 
+/* The receive sides a frame routed to dest needs. */
+static inline uint64_t
+obr_needs(const struct vgw_net_bridge *br, uint16_t self, int dest)
+{
+	uint16_t np = br->n_ports;
+
+	if (dest >= 0)
+		return OBR_BIT(dest);
+	if (dest != OBR_FLOOD)
+		return 0;
+	return (np == 64 ? ~0ULL : OBR_BIT(np) - 1) & ~OBR_BIT(self);
+}
+
 static inline int
 obr_dest(struct vgw_net_bridge *br, uint16_t self, const struct vgw_net_oc *from,
 	 const struct vgw_vring_chain *tc, uint64_t now)
@@ -1429,17 +1450,31 @@ obr_dest(struct vgw_net_bridge *br, uint16_t self, const struct vgw_net_oc *from
 	return obr_dest_macs(br, self, macs, now);
 }
 
-/* The receive sides a frame routed to dest needs. */
-static inline uint64_t
-obr_needs(const struct vgw_net_bridge *br, uint16_t self, int dest)
-{
-	uint16_t np = br->n_ports;
+/* A burst's routes: a frame of the same two addresses as the one before
+ * goes where it went (the same learning, same source, port and time, left
+ * the table as it was, so the lookup would give the same answer): no
+ * lookup, and no store into the shared table, per frame of a stream. */
+struct obr_routes {
+	int last;
+	uint8_t prev[12];
+	uint64_t want; /* the receive sides the burst needs */
+};
 
-	if (dest >= 0)
-		return OBR_BIT(dest);
-	if (dest != OBR_FLOOD)
-		return 0;
-	return (np == 64 ? ~0ULL : OBR_BIT(np) - 1) & ~OBR_BIT(self);
+static inline int
+obr_route(struct vgw_net_bridge *br, uint16_t self, const struct vgw_net_oc *from,
+	  const struct vgw_vring_chain *tc, uint64_t now, struct obr_routes *rt)
+{
+	uint8_t macs[12];
+
+	if (!frame_ok(from, tc))
+		return OBR_BAD;
+	frame_macs(from, tc, macs);
+	if (rt->last == OBR_BAD || memcmp(macs, rt->prev, sizeof(macs)) != 0) {
+		rt->last = obr_dest_macs(br, self, macs, now);
+		memcpy(rt->prev, macs, sizeof(macs));
+		rt->want |= obr_needs(br, self, rt->last);
+	}
+	return rt->last;
 }
 
 /* Hold the receive sides in want, in slot order (the task holds none
@@ -1558,9 +1593,8 @@ obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 	struct vgw_net_port *in = br->ports[self];
 	struct vgw_net_oc *from = &in->oc[ps->q];
 	struct vgw_dp_qstats *rs = &ps->lc->stats[vgw_net_slot(in, ps->q)];
-	int dest[VGW_DP_BURST], last = OBR_BAD;
-	uint8_t macs[12], prev[12];
-	uint64_t want = 0;
+	struct obr_routes rt = { .last = OBR_BAD };
+	int dest[VGW_DP_BURST];
 	uint16_t i = 0;
 
 	vgw_vring_log_check(&from->tx);
@@ -1568,25 +1602,9 @@ obr_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 	tx_take(from, rs);
 	if (from->tx_n == 0)
 		return 0;
-	/* a frame of the same two addresses as the one before goes where it
-	 * went: the same learning (same source, port and time) left the
-	 * table as it was, so the lookup would give the same answer */
-	for (uint16_t k = 0; k < from->tx_n; k++) {
-		const struct vgw_vring_chain *tc = &from->txc[k];
-
-		if (!frame_ok(from, tc)) {
-			dest[k] = OBR_BAD;
-			continue;
-		}
-		frame_macs(from, tc, macs);
-		if (last == OBR_BAD || memcmp(macs, prev, sizeof(macs)) != 0) {
-			last = obr_dest_macs(br, self, macs, ps->now);
-			memcpy(prev, macs, sizeof(macs));
-			want |= obr_needs(br, self, last);
-		}
-		dest[k] = last;
-	}
-	obr_hold(br, want, ps);
+	for (uint16_t k = 0; k < from->tx_n; k++)
+		dest[k] = obr_route(br, self, from, &from->txc[k], ps->now, &rt);
+	obr_hold(br, rt.want, ps);
 	while (i < from->tx_n) {
 		uint16_t end = i + 1;
 
@@ -1669,19 +1687,17 @@ obr_eth_port(struct vgw_net_bridge *br, uint16_t self, struct obr_pass *ps)
 		struct vgw_dp_qstats *rs = &ps->lc->stats[vgw_net_slot(in, q)];
 		struct rte_mbuf *pkts[VGW_DP_BURST];
 		uint16_t n = rte_eth_rx_burst(from->eth_port, q, pkts, VGW_DP_BURST);
+		struct obr_routes rt = { .last = OBR_BAD };
 		int dest[VGW_DP_BURST];
-		uint64_t want = 0;
 
 		if (n == 0)
 			continue;
 		ps->q = q;
-		for (uint16_t i = 0; i < n; i++) {
+		for (uint16_t i = 0; i < n; i++)
 			dest[i] = obr_mbuf_chain(pkts[i], tc) ?
-					  obr_dest(br, self, from, tc, ps->now) :
+					  obr_route(br, self, from, tc, ps->now, &rt) :
 					  OBR_BAD; /* too many segments */
-			want |= obr_needs(br, self, dest[i]);
-		}
-		obr_hold(br, want, ps);
+		obr_hold(br, rt.want, ps);
 		for (uint16_t i = 0; i < n; i++) {
 			obr_mbuf_chain(pkts[i], tc);
 			if (obr_send(br, self, from, tc, dest[i], ps, rs) != 0)
