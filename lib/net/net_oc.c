@@ -201,6 +201,10 @@ void
 vgw_net_oc_stop(struct vgw_net_port *p)
 {
 	struct rte_vhost_memory *mem = p->oc[0].mem;
+	/* a remap that did not complete (rte_vhost failed the message, or a
+	 * ring could not be found in the new table): the rings' addresses
+	 * may point into memory unmapped since, so nothing is written there */
+	bool stale = p->dev.remap;
 
 	if (mem == NULL)
 		return;
@@ -209,11 +213,14 @@ vgw_net_oc_stop(struct vgw_net_port *p)
 
 		/* frames taken and never moved: back to the guest, dropped */
 		if (oc->tx_off < oc->tx_n) {
-			for (uint16_t i = oc->tx_off; i < oc->tx_n; i++)
+			for (uint16_t i = oc->tx_off; i < oc->tx_n && !stale; i++)
 				vgw_vring_put(&oc->tx, &oc->txc[i], 0);
-			vgw_vring_publish(&oc->tx);
+			if (!stale)
+				vgw_vring_publish(&oc->tx);
 			atomic_fetch_add(&p->held_drops[q], oc->tx_n - oc->tx_off);
 		}
+		if (stale)
+			oc->tx.batch_pending = oc->rx.batch_pending = false;
 		oc->tx_n = oc->tx_off = 0;
 		oc->tx_seg_off = 0;
 		if (oc->tx_on)
