@@ -824,6 +824,11 @@ move_tso(struct vgw_net_oc *from, struct cursor *src, uint32_t len, const struct
 	if (mss < 64 || !tcp_parse(&t, src, len, vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN))
 		return OC_BAD;
 	payload = len - t.hlen;
+	/* a frame resumed (its first segments moved in an earlier pass) is
+	 * read again from the guest's memory: headers the guest made longer
+	 * meanwhile must not take the offset past the frame */
+	if (from->tx_seg_off > payload)
+		return OC_BAD;
 	cursor_skip(src, t.hlen + from->tx_seg_off);
 	while (from->tx_seg_off < payload || (payload == 0 && *segs == 0)) {
 		uint32_t off = from->tx_seg_off, seg = RTE_MIN(mss, payload - off);
