@@ -203,6 +203,8 @@ struct net_opts {
 	bool rarp;
 	uint8_t rarp_mac[6];
 	bool shrink;
+	bool bad_remap;
+	unsigned int idle_ms;
 };
 
 static void
@@ -217,7 +219,8 @@ net_usage(FILE *f)
 		"                   [--verify] [--graceful] [--ring-size N] [--buf-size B]\n"
 		"                   [--burst B] [--mem-mb M] [--mrg-rxbuf]\n"
 		"                   [--features MASK] [--protocol-features MASK] [--hostile N]\n"
-		"                   [--log-check] [--rarp MAC] [--shrink]\n"
+		"                   [--log-check] [--rarp MAC] [--shrink] [--bad-remap]\n"
+		"                   [--idle-ms T]\n"
 		"  --send N        send N frames (round robin over the queue pairs)\n"
 		"  --size S        frame length in bytes, %u..%u (default 64); with --offload\n"
 		"                  55..65549 (csum, tso4) or 75..65589 (tso6);\n"
@@ -239,6 +242,13 @@ net_usage(FILE *f)
 		"  --shrink        then truncate the guest memory file to 0 bytes under the\n"
 		"                  back-end's mapping (a hostile front-end), print \"shrunk\"\n"
 		"                  and stay connected for --timeout-ms without touching it\n"
+		"  --bad-remap     once every frame is posted and nothing moved for 1 s\n"
+		"                  (the back-end holds some: its peer has no room), send\n"
+		"                  SET_MEM_TABLE with a pipe for the memory's fd (rte_vhost\n"
+		"                  unmaps the old table, fails to map the new and closes\n"
+		"                  the connection), print \"bad-remap inflight=N\", exit 0\n"
+		"  --idle-ms T     at the end, stay connected T ms without touching the\n"
+		"                  rings (a guest that posts no receive buffer: --send 0)\n"
 		"  --recv-bytes N  receive until N bytes of frames arrived (headers from\n"
 		"                  Ethernet on, however many frames: TSO arrives segmented)\n"
 		"  --timeout-ms T  give up after T ms without progress (default 5000)\n"
@@ -352,6 +362,8 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 		{ "log-check", no_argument, NULL, 'L' },
 		{ "rarp", required_argument, NULL, 'A' },
 		{ "shrink", no_argument, NULL, 'K' },
+		{ "bad-remap", no_argument, NULL, 'W' },
+		{ "idle-ms", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -531,6 +543,14 @@ net_parse_args(int argc, char **argv, struct net_opts *o)
 			break;
 		case 'K':
 			o->shrink = true;
+			break;
+		case 'W':
+			o->bad_remap = true;
+			break;
+		case 'I':
+			if (net_parse_u64("idle-ms", optarg, 3600000, &v) < 0)
+				return -EINVAL;
+			o->idle_ms = (unsigned int)v;
 			break;
 		case 'h':
 			net_usage(stdout);
@@ -1380,6 +1400,39 @@ net_log_finish(struct vufront *vu, struct net_state *st)
 	return 0;
 }
 
+/* --bad-remap: SET_MEM_TABLE whose one region's fd is a pipe (no reply
+ * asked): rte_vhost unmaps the memory it had, cannot map the new table,
+ * fails the message and closes the connection. The frames the back-end
+ * holds then have rings in memory it no longer maps. */
+static int
+net_bad_remap(struct vufront *vu, unsigned int inflight)
+{
+	struct vufront_msg msg;
+	int pfd[2], ret;
+
+	if (pipe(pfd) < 0)
+		return -errno;
+	vufront_msg_init(&msg, VUFRONT_SET_MEM_TABLE,
+			 offsetof(struct vufront_mem_table, regions) +
+				 sizeof(struct vufront_mem_region));
+	msg.payload.mem.nregions = 1;
+	msg.payload.mem.regions[0].guest_phys_addr = 0;
+	msg.payload.mem.regions[0].memory_size = vufront_mem_size(vu);
+	msg.payload.mem.regions[0].userspace_addr = (uint64_t)(uintptr_t)vufront_mem_base(vu);
+	msg.payload.mem.regions[0].mmap_offset = 0;
+	msg.fds[0] = pfd[0];
+	msg.nfds = 1;
+	ret = vufront_send(vu, &msg);
+	close(pfd[0]);
+	close(pfd[1]);
+	if (ret < 0)
+		return ret;
+	printf("bad-remap inflight=%u\n", inflight);
+	fflush(stdout);
+	usleep(500 * 1000);
+	return 0;
+}
+
 static int
 net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 {
@@ -1515,6 +1568,8 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 			last_progress = net_now_ms();
 			continue;
 		}
+		if (o->bad_remap && st->sent == o->send && net_now_ms() - last_progress > 1000)
+			return net_bad_remap(vu, inflight);
 		if (net_now_ms() - last_progress > (uint64_t)o->timeout_ms) {
 			if (o->recv_bytes != 0)
 				fprintf(stderr,
@@ -1552,6 +1607,11 @@ net_run(struct vufront *vu, const struct net_opts *o, struct net_state *st)
 	}
 	if (o->graceful)
 		return vufront_dev_stop(vu);
+	if (o->idle_ms != 0) {
+		printf("idle\n");
+		fflush(stdout);
+		usleep((useconds_t)o->idle_ms * 1000);
+	}
 	return 0;
 }
 
