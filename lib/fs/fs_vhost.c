@@ -299,8 +299,9 @@ test_fault_init(struct fs_dev *d)
 		return;
 	if (strncmp(v, "fs-slow-read-ms=", 16) == 0) { /* the engine's (fs_io.c) */
 		VGW_LOG(fs, WARNING,
-			"VHOSTGW_TEST_FAULT=%s: %s's READs run late on a helper (for tests only)",
-			v, d->dev.name);
+			"VHOSTGW_TEST_FAULT=%s: the fs devices' READs run late on a helper "
+			"(for tests only)",
+			v);
 		return;
 	}
 	if (strncmp(v, "fs-crash-every=", 15) == 0) {

@@ -554,11 +554,73 @@ device_state_check(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *
 	return reply_u64(c, ret == 0 ? 0 : 1);
 }
 
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+#define MEM_REGION_LIMIT (1ULL << 48) /* no address space is larger */
+
+/* Why rte_vhost could not map region i of a SET_MEM_TABLE (fd its file),
+ * or NULL. */
+static const char *
+mem_region_unmappable(int fd, uint64_t size, uint64_t offset)
+{
+	struct stat st;
+	int fl, seals;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return "its fd is not a file of memory";
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) != O_RDWR)
+		return "its file is not open for reading and writing";
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0)
+		return "its file is sealed against writes";
+	if (size == 0 || size > MEM_REGION_LIMIT || offset > MEM_REGION_LIMIT)
+		return "its size or offset is beyond any address space";
+	return NULL;
+}
+
+/* SET_MEM_TABLE: rte_vhost 22.11 unmaps the memory it has before it maps
+ * the new table; a region it then cannot map fails the message with the
+ * old memory gone (the device's rings point into nothing) and the region's
+ * fd never closed. A table whose files cannot be mapped shared and
+ * writable is refused here instead, before anything is unmapped: the
+ * front-end gets its error (or loses its connection, as for any failed
+ * message), the memory mapped before stays. The rest of the message's
+ * checks are rte_vhost's. */
+static enum rte_vhost_msg_result
+mem_table_check(struct vgw_device *dev, int vid, struct vgw_vhu_msg_context *c)
+{
+	uint32_t n;
+
+	memcpy(&n, c->msg.payload, sizeof(n));
+	if (n == 0 || n > VGW_VHU_MAX_FDS || (int)n != c->fd_num || c->msg.size < 8 + n * 32u)
+		return RTE_VHOST_MSG_RESULT_NOT_HANDLED; /* rte_vhost refuses it */
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t r[4]; /* guest address, size, front-end address, offset */
+		const char *why;
+
+		memcpy(r, c->msg.payload + 8 + i * 32u, sizeof(r));
+		why = mem_region_unmappable(c->fds[i], r[1], r[3]);
+		if (why == NULL)
+			continue;
+		VGW_LOG(vhost, ERR,
+			"%s: vid %d: SET_MEM_TABLE refused: region %u (guest 0x%" PRIx64
+			", %" PRIu64 " bytes): %s; the memory mapped before stays",
+			dev->name, vid, i, r[0], r[1], why);
+		close_msg_fds(c);
+		return RTE_VHOST_MSG_RESULT_ERR;
+	}
+	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+}
+
 /* Pre-handle: the message's own handler, if its row names one. */
 static enum rte_vhost_msg_result
 pre_handle(struct vgw_device *dev, int vid, const struct vgw_vhost_msg_desc *d,
 	   const struct vgw_vhost_msg *m, struct vgw_vhu_msg_context *c)
 {
+	if (c->msg.request == VGW_VHOST_MSG_SET_MEM_TABLE)
+		return mem_table_check(dev, vid, c);
 	switch (d->handler) {
 	case VGW_VHOST_H_INFLIGHT:
 		return inflight_msg(dev, vid, d, m, c);

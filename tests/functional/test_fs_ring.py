@@ -35,7 +35,7 @@ front-end connection, so one FUSE session):
   shrink     the front-end truncates its guest memory file under the running
              rings: the gateway lives, logs it once, stops that device
              (memory_fault) until a new connection, which is served.
-  slowstop   (a gateway of its own, not under the keeper) a READ 12 s late
+  slowstop   (a gateway of its own, not under the keeper) a READ 22 s late
              in flight when the front-end stops the device: GET_VRING_BASE
              answers only after the READ's reply, the rings serve again.
 vufront-fs stops at "SYNC <tag>" lines and goes on when we write a line: we
@@ -667,15 +667,16 @@ def run_many_files(gw, tool, sock, wd):
           f"(open-file limit {limit})")
 
 
-SLOW_READ_MS = 12000  # longer than the gateway's 10 s drain warning
+SLOW_READ_MS = 22000  # longer than the 20 s the stop waited before
 
 
 def run_slowstop(binary, tool, wd, share):
-    """A gateway of its own whose READs run 12 s late (the test-only
+    """A gateway of its own whose READs run 22 s late (the test-only
     VHOSTGW_TEST_FAULT=fs-slow-read-ms): the front-end stops the device
     (GET_VRING_BASE) with a READ in flight. The stop waits for it, however
-    long (before, it gave up after 10 s: the late READ then wrote into guest
-    memory after the stop and completed a slot given out again): vufront-fs
+    long (before, it gave up after 10 s twice, quiescing and stopping: the
+    late READ then wrote into guest memory after the stop and completed a
+    slot given out again): vufront-fs
     checks the READ was answered, its data right, before GET_VRING_BASE
     answered, and that the rings serve again after a restart. The gateway
     said it waited and lives on."""

@@ -14,11 +14,11 @@ chain after the gap. b's front-end checks every frame byte for byte.
 Meanwhile c's sends 2,000 frames to d's. Then a new front-end on a sends
 500 clean frames to b.
 
-Then a front-end on a whose SET_MEM_TABLE fails (a pipe for the memory's
-fd: rte_vhost unmaps a's memory, cannot map the new table and closes the
-connection) while the gateway holds frames of a's (b's front-end posts no
-receive buffer): the gateway lives, writes nothing into the unmapped rings,
-and counts the held frames as a's drops.
+Then a front-end on a sends a SET_MEM_TABLE whose memory is a pipe while
+the gateway holds frames of a's (b's front-end posts no receive buffer):
+the gateway refuses it before rte_vhost unmaps anything (one line naming
+device and region), the connection ends, the held frames are a's drops,
+no fd is left behind, and the gateway lives.
 
 What each bad chain moves, from the code: the walker refuses the next index
 out of the table, the loop, the address outside memory and both indirect
@@ -34,6 +34,7 @@ frame would count as a drop on b instead); the chain after the jump is a
 walker refusal, counted whoever is on the other side.
 """
 import os
+import re
 import sys
 import time
 
@@ -184,12 +185,14 @@ def main():
     t.log(f"d with 8-byte receive buffers: {N_TINY} frames dropped, their buffers refused")
     after = tiny
 
-    # a front-end whose remap fails while the gateway holds frames of its
-    # (its peer posts no receive buffer): rte_vhost unmaps a's memory, fails
-    # the SET_MEM_TABLE (a pipe for the memory's fd) and closes the
-    # connection; stopping a then must write nothing into the rings it
-    # unmapped (it did: a put and a publish through the old addresses),
-    # count the held frames as drops, and go on
+    # a front-end whose new memory table cannot be mapped (a pipe for the
+    # memory's fd) while the gateway holds frames of its (its peer posts no
+    # receive buffer): rte_vhost would unmap a's memory first, fail, leave
+    # the rings pointing into nothing (stopping a then wrote through them:
+    # the gateway died) and leak the fd. The gateway refuses the table
+    # before anything is unmapped, with one line that names device and
+    # region; the connection ends (no reply asked); the held frames go back
+    # to a's ring, counted as drops; no fd is left behind (the end's check)
     idle = Front(tool, wd, "idle-b", sock["b"], "--send", "0", "--idle-ms", "6000")
     idle.wait_ready()
     gw.wait_ready(["b"])
@@ -204,6 +207,10 @@ def main():
         time.sleep(0.1)
     t.check(gw.proc.alive() and gw.proc.pid == pid,
             f"the gateway did not live through a's failed remap:\n{gw.proc.output()[-3000:]}")
+    t.check(re.search(r"a: vid \d+: SET_MEM_TABLE refused: region 0 \(guest 0x0, \d+ bytes\): "
+                      r"its fd is not a file of memory; the memory mapped before stays",
+                      gw.proc.output()),
+            f"no refusal of a's memory table in the log:\n{gw.proc.output()[-2000:]}")
     da = gw.device("a")
     t.check(da["disconnects"] == 2, f"device a after its failed remap: {da}")
     held = counters(gw)

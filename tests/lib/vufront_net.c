@@ -1418,7 +1418,10 @@ net_bad_remap(struct vufront *vu, unsigned int inflight)
 	msg.payload.mem.nregions = 1;
 	msg.payload.mem.regions[0].guest_phys_addr = 0;
 	msg.payload.mem.regions[0].memory_size = vufront_mem_size(vu);
-	msg.payload.mem.regions[0].userspace_addr = (uint64_t)(uintptr_t)vufront_mem_base(vu);
+	/* another front-end address: rte_vhost compares the table without
+	 * its fds, and leaves one it takes for unchanged alone */
+	msg.payload.mem.regions[0].userspace_addr =
+		(uint64_t)(uintptr_t)vufront_mem_base(vu) + (1ULL << 30);
 	msg.payload.mem.regions[0].mmap_offset = 0;
 	msg.fds[0] = pfd[0];
 	msg.nfds = 1;
