@@ -4,10 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs_priv.h"
@@ -177,6 +180,8 @@ vgw_fs_create(const struct vgw_fs_conf *conf)
 		fs->max_pages = qs - 4;
 	fs->max_write = fs->max_pages * FS_PAGE;
 	fs->max_inflight = c.max_inflight;
+	fs->warn = c.warn;
+	fs->warn_arg = c.warn_arg;
 	if (fs->shared_dir == NULL)
 		goto fail;
 
@@ -250,6 +255,35 @@ vgw_fs_destroy(struct vgw_fs *fs)
 	free(fs->done);
 	free(fs->shared_dir);
 	free(fs);
+}
+
+void
+fs_warn(struct vgw_fs *fs, enum fs_warn_kind kind, const char *fmt, ...)
+{
+	struct timespec ts;
+	uint64_t now;
+	char line[256];
+	va_list ap;
+	int n;
+
+	if (fs->warn == NULL)
+		return;
+	/* CLOCK_MONOTONIC_COARSE: the vDSO's, no system call */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec + FS_WARN_NS;
+	if (fs->warn_ns[kind] != 0 && now - fs->warn_ns[kind] < FS_WARN_NS) {
+		fs->warn_missed[kind]++;
+		return;
+	}
+	fs->warn_ns[kind] = now;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(line) && fs->warn_missed[kind] != 0)
+		snprintf(line + n, sizeof(line) - (size_t)n, " (and %llu more like it)",
+			 (unsigned long long)fs->warn_missed[kind]);
+	fs->warn_missed[kind] = 0;
+	fs->warn(fs->warn_arg, line);
 }
 
 /* ---- buffers ---- */

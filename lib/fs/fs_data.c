@@ -18,14 +18,6 @@
 
 #include "fs_priv.h"
 
-struct fs_dirent64 {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
-
 int
 fs_open_flags(const struct vgw_fs *fs, uint32_t flags)
 {
@@ -459,140 +451,181 @@ fs_op_lseek(struct vgw_fs *fs, struct fs_ctx *c)
 
 #define FS_DBUF (FS_HELPER_BUF / 2)
 
-/* One READDIRPLUS record in c->scratch, written by the helper, turned
- * into a fuse_direntplus by the poller (which owns the inode table). */
-struct fs_dplus_rec {
-	int32_t fd; /* O_PATH fd of the entry, or -1 */
-	uint16_t namelen;
-	uint8_t type;
-	uint8_t pad;
-	uint64_t off;
-	uint64_t dev;
-	uint64_t mnt;
-	struct fuse_attr attr;
-	char name[];
-};
-
-static uint32_t
-fs_rec_size(uint32_t namelen)
+/* The length of an entry's name, or 0 when it is longer than NAME_MAX:
+ * never in a reply (the guest's kernel could not look it up) nor in a
+ * record (READDIRPLUS builds each entry in a buffer of NAME_MAX). */
+static size_t
+fs_dirent_namelen(const struct fs_dirent64 *d, const uint8_t *end)
 {
-	return (uint32_t)FUSE_DIRENT_ALIGN(sizeof(struct fs_dplus_rec) + namelen + 1);
+	size_t room = (size_t)(end - (const uint8_t *)d->d_name);
+	size_t nl = strnlen(d->d_name, room < NAME_MAX + 1 ? room : NAME_MAX + 1);
+
+	return nl > NAME_MAX ? 0 : nl;
+}
+
+void
+fs_readdir_fill(struct fs_dfill *f, const uint8_t *dbuf, long n, uint8_t *obuf)
+{
+	for (long p = 0; p < n;) {
+		const struct fs_dirent64 *d = (const struct fs_dirent64 *)(dbuf + p);
+		size_t nl = fs_dirent_namelen(d, dbuf + p + d->d_reclen);
+		struct fuse_dirent *fd = (struct fuse_dirent *)(obuf + f->olen);
+		size_t rl = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nl);
+
+		if (nl == 0) {
+			f->skipped++;
+			p += d->d_reclen;
+			continue;
+		}
+		if (f->olen + rl > f->want) {
+			f->full = true;
+			return;
+		}
+		fd->ino = d->d_ino;
+		fd->off = (uint64_t)d->d_off;
+		fd->namelen = (uint32_t)nl;
+		fd->type = d->d_type;
+		memcpy(fd->name, d->d_name, nl);
+		memset(fd->name + nl, 0, rl - FUSE_NAME_OFFSET - nl);
+		f->olen += rl;
+		f->nrec++;
+		p += d->d_reclen;
+	}
 }
 
 static int
 fs_readdir_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
 {
 	uint8_t *dbuf = buf, *obuf = buf + FS_DBUF;
-	uint64_t want = c->count, olen = 0;
-	bool full = false;
+	struct fs_dfill f = { .want = c->count };
 	long n;
 
 	(void)fs;
-	if (want > c->out_cap - FS_OUT_HDR)
-		want = c->out_cap - FS_OUT_HDR;
-	if (want > FS_DBUF)
-		want = FS_DBUF;
+	if (f.want > c->out_cap - FS_OUT_HDR)
+		f.want = c->out_cap - FS_OUT_HDR;
+	if (f.want > FS_DBUF)
+		f.want = FS_DBUF;
 	if (lseek(c->jfd, (off_t)c->u64, SEEK_SET) < 0)
 		return -errno;
-	while (!full) {
-		n = syscall(SYS_getdents64, c->jfd, dbuf, want < 512 ? 512 : want);
+	while (!f.full) {
+		n = syscall(SYS_getdents64, c->jfd, dbuf, f.want < 512 ? 512 : f.want);
 		if (n < 0) {
-			if (olen)
+			if (f.olen)
 				break;
 			return -errno;
 		}
 		if (n == 0)
 			break;
-		for (long p = 0; p < n;) {
-			struct fs_dirent64 *d = (struct fs_dirent64 *)(dbuf + p);
-			size_t nl = strlen(d->d_name);
-			struct fuse_dirent *fd = (struct fuse_dirent *)(obuf + olen);
-			size_t rl = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nl);
-
-			if (olen + rl > want) {
-				full = true;
-				break;
-			}
-			fd->ino = d->d_ino;
-			fd->off = (uint64_t)d->d_off;
-			fd->namelen = (uint32_t)nl;
-			fd->type = d->d_type;
-			memcpy(fd->name, d->d_name, nl);
-			memset(fd->name + nl, 0, rl - FUSE_NAME_OFFSET - nl);
-			olen += rl;
-			p += d->d_reclen;
-		}
+		fs_readdir_fill(&f, dbuf, n, obuf);
 	}
-	c->body_len = (uint32_t)fs_out_write(c, FS_OUT_HDR, obuf, olen);
+	c->skipped = f.skipped;
+	c->body_len = (uint32_t)fs_out_write(c, FS_OUT_HDR, obuf, f.olen);
 	return 0;
+}
+
+void
+fs_readdirplus_fill(const struct vgw_fs *fs, struct fs_ctx *c, struct fs_dfill *f,
+		    const uint8_t *dbuf, long n)
+{
+	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC, .resolve = FS_RESOLVE };
+	struct statx st;
+
+	for (long p = 0; p < n;) {
+		const struct fs_dirent64 *d = (const struct fs_dirent64 *)(dbuf + p);
+		size_t nl = fs_dirent_namelen(d, dbuf + p + d->d_reclen);
+		size_t ol = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + nl);
+		uint32_t rl = fs_rec_size((uint32_t)nl);
+		struct fs_dplus_rec *r = (struct fs_dplus_rec *)(c->scratch + f->slen);
+		bool dots = strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0;
+		long fd = -1;
+
+		if (nl == 0) {
+			f->skipped++;
+			p += d->d_reclen;
+			continue;
+		}
+		if (f->olen + ol > f->want || f->slen + rl > FS_SCRATCH) {
+			f->full = true;
+			return;
+		}
+		p += d->d_reclen;
+		memset(r, 0, sizeof(*r));
+		if (!dots) {
+			fd = syscall(SYS_openat2, c->jfd, d->d_name, &how, sizeof(how));
+			if (fd < 0)
+				continue; /* gone meanwhile */
+			if (statx((int)fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+				  STATX_BASIC_STATS | STATX_MNT_ID, &st) < 0) {
+				close((int)fd);
+				continue;
+			}
+			fs_fill_attr(fs, &r->attr, &st);
+			r->dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+			r->mnt = st.stx_mnt_id;
+		} else {
+			r->attr.ino = d->d_ino;
+			r->attr.mode = (uint32_t)DTTOIF(d->d_type);
+		}
+		r->fd = (int32_t)fd;
+		r->namelen = (uint16_t)nl;
+		r->type = d->d_type;
+		r->off = (uint64_t)d->d_off;
+		memcpy(r->name, d->d_name, nl);
+		r->name[nl] = '\0';
+		f->slen += rl;
+		f->olen += ol;
+		f->nrec++;
+	}
 }
 
 static int
 fs_readdirplus_job(struct vgw_fs *fs, struct fs_ctx *c, uint8_t *buf)
 {
-	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC, .resolve = FS_RESOLVE };
-	uint64_t want = c->count, olen = 0, slen = 0;
-	uint32_t nrec = 0;
-	bool full = false;
-	struct statx st;
+	struct fs_dfill f = { .want = c->count };
 	long n;
 
-	if (want > c->out_cap - FS_OUT_HDR)
-		want = c->out_cap - FS_OUT_HDR;
+	if (f.want > c->out_cap - FS_OUT_HDR)
+		f.want = c->out_cap - FS_OUT_HDR;
 	if (lseek(c->jfd, (off_t)c->u64, SEEK_SET) < 0)
 		return -errno;
-	while (!full) {
+	while (!f.full) {
 		n = syscall(SYS_getdents64, c->jfd, buf, FS_DBUF);
 		if (n < 0) {
-			if (nrec)
+			if (f.nrec)
 				break;
 			return -errno;
 		}
 		if (n == 0)
 			break;
-		for (long p = 0; p < n;) {
-			struct fs_dirent64 *d = (struct fs_dirent64 *)(buf + p);
-			size_t nl = strlen(d->d_name);
-			size_t ol = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + nl);
-			uint32_t rl = fs_rec_size((uint32_t)nl);
-			struct fs_dplus_rec *r = (struct fs_dplus_rec *)(c->scratch + slen);
-			bool dots = strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0;
-			long fd = -1;
-
-			if (olen + ol > want || slen + rl > FS_SCRATCH) {
-				full = true;
-				break;
-			}
-			p += d->d_reclen;
-			memset(r, 0, sizeof(*r));
-			if (!dots) {
-				fd = syscall(SYS_openat2, c->jfd, d->d_name, &how, sizeof(how));
-				if (fd < 0)
-					continue; /* gone meanwhile */
-				if (statx((int)fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-					  STATX_BASIC_STATS | STATX_MNT_ID, &st) < 0) {
-					close((int)fd);
-					continue;
-				}
-				fs_fill_attr(fs, &r->attr, &st);
-				r->dev = makedev(st.stx_dev_major, st.stx_dev_minor);
-				r->mnt = st.stx_mnt_id;
-			} else {
-				r->attr.ino = d->d_ino;
-				r->attr.mode = (uint32_t)DTTOIF(d->d_type);
-			}
-			r->fd = (int32_t)fd;
-			r->namelen = (uint16_t)nl;
-			r->type = d->d_type;
-			r->off = (uint64_t)d->d_off;
-			memcpy(r->name, d->d_name, nl + 1);
-			slen += rl;
-			olen += ol;
-			nrec++;
-		}
+		fs_readdirplus_fill(fs, c, &f, buf, n);
 	}
-	c->count = nrec;
+	c->count = f.nrec;
+	c->skipped = f.skipped;
 	return 0;
+}
+
+/* Entries left out of a READDIR(PLUS): counted, and told once per open of
+ * the directory (and FS_WARN_NS apart at most). */
+static void
+fs_readdir_skipped(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	if (c->skipped == 0)
+		return;
+	fs->stats.long_names += c->skipped;
+	if (fs->fh_warned[c->fh])
+		return;
+	fs->fh_warned[c->fh] = 1;
+	fs_warn(fs, FS_WARN_LONG_NAME,
+		"a directory holds %u name(s) longer than %d bytes: left out of its listing",
+		c->skipped, NAME_MAX);
+}
+
+static void
+fs_readdir_done(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	if (res >= 0)
+		fs_readdir_skipped(fs, c);
+	fs_reply_body(fs, c, res);
 }
 
 static void
@@ -607,6 +640,7 @@ fs_readdirplus_done(struct vgw_fs *fs, struct fs_ctx *c, int res)
 		fs_reply_err(fs, c, res);
 		return;
 	}
+	fs_readdir_skipped(fs, c);
 	for (i = 0; i < c->count; i++) {
 		struct fs_dplus_rec *r = (struct fs_dplus_rec *)(c->scratch + slen);
 		size_t ol = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + r->namelen);
@@ -645,7 +679,7 @@ fs_readdir_common(struct vgw_fs *fs, struct fs_ctx *c, bool plus)
 	c->u64 = in->offset;
 	c->count = in->size;
 	if (!plus) {
-		fs_issue_job(fs, c, fs_readdir_job, fs_reply_body);
+		fs_issue_job(fs, c, fs_readdir_job, fs_readdir_done);
 		return;
 	}
 	/* the entries' parent, for the table's reopen hint; pinned */

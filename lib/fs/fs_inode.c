@@ -154,7 +154,9 @@ fs_tables_init(struct vgw_fs *fs, uint32_t max_inodes, uint32_t max_handles)
 	fs->fh_fd = malloc(sizeof(int) * max_handles);
 	fs->fh_pin = calloc(max_handles, sizeof(uint32_t));
 	fs->fh_dead = calloc(max_handles, 1);
-	if (!fs->ino_fd || !fs->ino_pin || !fs->fh_fd || !fs->fh_pin || !fs->fh_dead)
+	fs->fh_warned = calloc(max_handles, 1);
+	if (!fs->ino_fd || !fs->ino_pin || !fs->fh_fd || !fs->fh_pin || !fs->fh_dead ||
+	    !fs->fh_warned)
 		return -ENOMEM;
 	for (i = 0; i < max_inodes; i++)
 		fs->ino_fd[i] = -1;
@@ -187,6 +189,7 @@ fs_tables_fini(struct vgw_fs *fs)
 	free(fs->fh_fd);
 	free(fs->fh_pin);
 	free(fs->fh_dead);
+	free(fs->fh_warned);
 }
 
 uint64_t
@@ -466,6 +469,7 @@ fs_handle_alloc(struct vgw_fs *fs, uint32_t inode, int fd, int flags, bool is_di
 	hd->is_dir = is_dir;
 	fs->fh_fd[idx] = fd;
 	fs->fh_dead[idx] = 0;
+	fs->fh_warned[idx] = 0;
 	h->n_handles++;
 	return idx;
 }

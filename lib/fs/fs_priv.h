@@ -44,6 +44,14 @@
 #define FS_GROW_BYTES (64u * 1024)	   /* table pages populated at a time */
 #define FS_HASH_POPULATE_MAX (16ull << 20) /* buckets populated at start up */
 
+#define FS_WARN_NS (10ull * 1000000000) /* one line per kind per 10 s */
+
+enum fs_warn_kind {
+	FS_WARN_LONG_NAME,
+	FS_WARN_FD_BUDGET,
+	FS_WARN_KINDS,
+};
+
 /* ---- memfd region: position independent, indices and generations ---- */
 
 #define FS_REGION_MAGIC 0x312d73662d776776ULL /* "vgw-fs-1" */
@@ -180,6 +188,7 @@ struct fs_ctx {
 	const char *name;	   /* into inbuf */
 	const char *name2;
 	uint32_t body_len; /* helper jobs: reply body written */
+	uint32_t skipped;  /* READDIR(PLUS): entries left out (long names) */
 	uint32_t count;	   /* op specific */
 	uint64_t u64;	   /* op specific */
 	uint32_t flags;	   /* op specific */
@@ -250,9 +259,10 @@ struct vgw_fs {
 	uint32_t *ino_pin; /* in-flight requests using the inode */
 	int *fh_fd;	   /* open fd per handle index */
 	uint32_t *fh_pin;
-	uint8_t *fh_dead; /* released while pinned: close on unpin */
-	int proc_fd;	  /* O_PATH /proc/self/fd */
-	bool own_new;	  /* running as root: new entries get the
+	uint8_t *fh_dead;   /* released while pinned: close on unpin */
+	uint8_t *fh_warned; /* a long name of this open directory reported */
+	int proc_fd;	    /* O_PATH /proc/self/fd */
+	bool own_new;	    /* running as root: new entries get the
 					 * asking guest process's uid and gid */
 
 	/* table pages populated ahead of use (fs_tables_grow) */
@@ -287,7 +297,19 @@ struct vgw_fs {
 	/* the last session load's first stale inode and why, for its log line */
 	char stale_first[112];
 	int vault[2]; /* fs_vault.c: receive and send ends, or -1 */
+
+	/* the operator's lines (vgw_fs_conf.warn), each kind at most one per
+	 * FS_WARN_NS, with the count of those left out since */
+	void (*warn)(void *arg, const char *line);
+	void *warn_arg;
+	uint64_t warn_ns[FS_WARN_KINDS];
+	uint64_t warn_missed[FS_WARN_KINDS];
 };
+
+/* fs.c: a line for the operator, of one kind at most every FS_WARN_NS
+ * (the others counted and told in the next one); error paths only. */
+void fs_warn(struct vgw_fs *fs, enum fs_warn_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* fs.c: replies and completion */
 void fs_complete(struct vgw_fs *fs, struct fs_ctx *c, int err, uint32_t out_len);
@@ -311,6 +333,54 @@ void fs_fill_entry(const struct vgw_fs *fs, struct fuse_entry_out *e, uint64_t n
 		   const struct statx *st);
 bool fs_out_room(struct vgw_fs *fs, struct fs_ctx *c, uint32_t body);
 void fs_pname(char *dst, int fd);
+
+/* fs_data.c: READDIR(PLUS) records from getdents64's entries, on a helper
+ * thread. A name longer than NAME_MAX (exFAT, CIFS, ntfs3 hold UTF-8
+ * names of up to 765 bytes) is left out and counted in skipped: the
+ * guest could not look it up, nor the tables hold it. */
+struct fs_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* One READDIRPLUS record in c->scratch, written by the helper, turned
+ * into a fuse_direntplus by the poller (which owns the inode table). */
+struct fs_dplus_rec {
+	int32_t fd; /* O_PATH fd of the entry, or -1 */
+	uint16_t namelen;
+	uint8_t type;
+	uint8_t pad;
+	uint64_t off;
+	uint64_t dev;
+	uint64_t mnt;
+	struct fuse_attr attr;
+	char name[];
+};
+
+static inline uint32_t
+fs_rec_size(uint32_t namelen)
+{
+	return (uint32_t)FUSE_DIRENT_ALIGN(sizeof(struct fs_dplus_rec) + namelen + 1);
+}
+
+struct fs_dfill {
+	uint64_t want; /* reply bytes at most */
+	uint64_t olen; /* reply bytes (fuse_dirent or fuse_direntplus) */
+	uint64_t slen; /* READDIRPLUS: bytes of records in c->scratch */
+	uint32_t nrec; /* entries */
+	uint32_t skipped;
+	bool full; /* stopped at an entry that did not fit */
+};
+
+/* The entries of dbuf[0, n) as fuse_dirents into obuf at f->olen. */
+void fs_readdir_fill(struct fs_dfill *f, const uint8_t *dbuf, long n, uint8_t *obuf);
+/* The entries of dbuf[0, n), found in the directory c->jfd, as records
+ * into c->scratch at f->slen (fds opened, attributes read). */
+void fs_readdirplus_fill(const struct vgw_fs *fs, struct fs_ctx *c, struct fs_dfill *f,
+			 const uint8_t *dbuf, long n);
 
 /* fs_io.c */
 int fs_io_init(struct vgw_fs *fs, bool no_uring, unsigned int helpers);

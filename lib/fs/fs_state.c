@@ -535,6 +535,7 @@ fs_state_reset(struct vgw_fs *fs, uint32_t top_inode, uint32_t top_handle)
 			close(fs->fh_fd[i]);
 		fs->fh_fd[i] = -1;
 		fs->fh_dead[i] = 0;
+		fs->fh_warned[i] = 0;
 		memset(&fs->handles[i], 0, sizeof(fs->handles[i]));
 	}
 	h->inode_bump = FS_ROOT_IDX + 1;

@@ -555,6 +555,16 @@ fs_quiesce(struct vgw_device *dev)
 	drain(fs_of(dev));
 }
 
+/* The engine's lines on what a guest made it refuse or leave out (rate
+ * limited by the engine), under the device's name. */
+static void
+engine_warn(void *arg, const char *line)
+{
+	struct fs_dev *d = arg;
+
+	VGW_LOG(fs, WARNING, "%s: %s", d->dev.name, line);
+}
+
 static int
 engine_create(struct fs_dev *d)
 {
@@ -575,6 +585,8 @@ engine_create(struct fs_dev *d)
 	c.xattr = conf->fs_xattr;
 	c.writeback = conf->fs_writeback;
 	c.iowq_cpus = &iowq_cpus;
+	c.warn = engine_warn;
+	c.warn_arg = d;
 	d->fs = vgw_fs_create(&c);
 	if (d->fs == NULL) {
 		VGW_LOG(fs, ERR, "%s: cannot serve %s: %s", d->dev.name, conf->shared_dir,
@@ -967,6 +979,7 @@ fs_stats(struct vgw_device *dev, json_t *o)
 	json_object_set_new(o, "bytes_written", json_integer((json_int_t)es.bytes_written));
 	json_object_set_new(o, "inodes", json_integer(inodes));
 	json_object_set_new(o, "handles", json_integer(handles));
+	json_object_set_new(o, "long_names", json_integer((json_int_t)es.long_names));
 	/* requests by opcode since the front-end connected (those without a
 	 * name, and unreadable ones, under "other"); where io_uring and the
 	 * helper threads ran the operations */

@@ -70,6 +70,11 @@ struct vgw_fs_conf {
 					 * (for tests, or where io_uring is
 					 * disabled); also used automatically
 					 * when io_uring cannot be set up */
+	/* A line for the operator (no newline) on what the guest made the
+	 * engine refuse or leave out, called from the polling thread on an
+	 * error path, a few times a minute at most; NULL: none. */
+	void (*warn)(void *arg, const char *line);
+	void *warn_arg;
 };
 
 /* Fill c with the defaults (shared_dir and tag NULL). */
@@ -136,6 +141,10 @@ struct vgw_fs_stats {
 	uint64_t vault_kept;	       /* fds of unlinked files parked */
 	uint64_t vault_full;	       /* could not be parked: ESTALE after a crash */
 	uint64_t vault_taken;	       /* given back to a taken-over inode */
+	uint64_t long_names;	       /* directory entries left out of READDIR
+					* and READDIRPLUS: names longer than
+					* NAME_MAX (exFAT, CIFS, ntfs3 have
+					* names of up to 765 bytes) */
 };
 
 struct vgw_fs;
