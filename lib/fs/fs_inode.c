@@ -153,10 +153,11 @@ fs_tables_init(struct vgw_fs *fs, uint32_t max_inodes, uint32_t max_handles)
 	fs->ino_pin = calloc(max_inodes, sizeof(uint32_t));
 	fs->fh_fd = malloc(sizeof(int) * max_handles);
 	fs->fh_pin = calloc(max_handles, sizeof(uint32_t));
+	fs->ino_vaulted = calloc(max_inodes, 1);
 	fs->fh_dead = calloc(max_handles, 1);
 	fs->fh_warned = calloc(max_handles, 1);
-	if (!fs->ino_fd || !fs->ino_pin || !fs->fh_fd || !fs->fh_pin || !fs->fh_dead ||
-	    !fs->fh_warned)
+	if (!fs->ino_fd || !fs->ino_pin || !fs->ino_vaulted || !fs->fh_fd || !fs->fh_pin ||
+	    !fs->fh_dead || !fs->fh_warned)
 		return -ENOMEM;
 	for (i = 0; i < max_inodes; i++)
 		fs->ino_fd[i] = -1;
@@ -186,6 +187,7 @@ fs_tables_fini(struct vgw_fs *fs)
 		close(fs->memfd);
 	free(fs->ino_fd);
 	free(fs->ino_pin);
+	free(fs->ino_vaulted);
 	free(fs->fh_fd);
 	free(fs->fh_pin);
 	free(fs->fh_dead);
@@ -301,6 +303,7 @@ fs_inode_insert(struct vgw_fs *fs, const struct statx *st, int fd, uint32_t pare
 	in->hnext = fs->hash[b];
 	fs->hash[b] = idx;
 	fs->ino_fd[idx] = fd;
+	fs->ino_vaulted[idx] = 0;
 	h->n_inodes++;
 	return idx;
 }
@@ -314,6 +317,7 @@ fs_inode_free(struct vgw_fs *fs, uint32_t idx)
 	if (fs->ino_fd[idx] >= 0)
 		fs_close_async(fs, fs->ino_fd[idx]);
 	fs->ino_fd[idx] = -1;
+	fs->ino_vaulted[idx] = 0;
 	in->state = FS_ENT_FREE;
 	in->nlookup = 0;
 	in->hnext = fs->hdr->inode_free;

@@ -467,7 +467,9 @@ fs_unlink_issue(struct vgw_fs *fs, struct fs_ctx *c)
  * UNLINK or a RENAME that replaces it) that the session holds (a regular
  * file of one link, in the table) lives on in the vault. It is parked
  * before the name goes: a crash between the two leaves it parked (an fd
- * more, closed at the take-over), never gone without its fd. */
+ * more, closed at the take-over), never gone without its fd. The
+ * operation may fail after it (an ENOTDIR RENAME, say); asked again, it
+ * finds the inode parked already (fs_vault_keep: once per inode). */
 static void
 fs_vault_if_last(struct vgw_fs *fs, const struct fs_ctx *c, int res)
 {

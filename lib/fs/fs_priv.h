@@ -255,9 +255,10 @@ struct vgw_fs {
 	struct fs_inode *inodes;
 	struct fs_handle *handles;
 	uint32_t *hash;
-	int *ino_fd;	   /* O_PATH fd per inode index (process local) */
-	uint32_t *ino_pin; /* in-flight requests using the inode */
-	int *fh_fd;	   /* open fd per handle index */
+	int *ino_fd;	      /* O_PATH fd per inode index (process local) */
+	uint32_t *ino_pin;    /* in-flight requests using the inode */
+	uint8_t *ino_vaulted; /* its fd is parked in the vault already */
+	int *fh_fd;	      /* open fd per handle index */
 	uint32_t *fh_pin;
 	uint8_t *fh_dead;   /* released while pinned: close on unpin */
 	uint8_t *fh_warned; /* a long name of this open directory reported */

@@ -528,6 +528,7 @@ fs_state_reset(struct vgw_fs *fs, uint32_t top_inode, uint32_t top_handle)
 		if (fs->ino_fd[i] >= 0)
 			close(fs->ino_fd[i]);
 		fs->ino_fd[i] = -1;
+		fs->ino_vaulted[i] = 0;
 		memset(&fs->inodes[i], 0, sizeof(fs->inodes[i]));
 	}
 	for (i = 1; i <= top_handle; i++) {
@@ -815,6 +816,7 @@ fs_state_inode(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 	const char *why = "";
 	struct statx st;
 	struct fs_inode *in;
+	bool vaulted = false;
 	int fd, rc;
 
 	if (vgw_state_get_u32(s, &idx) || vgw_state_get_u32(s, &gen) ||
@@ -884,8 +886,10 @@ fs_state_inode(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 		fd = -1;
 		why = "the name leads to another file";
 	}
-	if (fd < 0)
+	if (fd < 0) {
 		fd = fs_state_from_vault(L, dev, ino, mode, &st);
+		vaulted = fd >= 0;
+	}
 	if (fd < 0) {
 		memset(&st, 0, sizeof(st));
 		st.stx_dev_major = major(dev);
@@ -920,6 +924,8 @@ fs_state_inode(struct fs_load *L, struct vgw_state_section *s, uint32_t rec)
 					      rec, idx);
 	}
 	in->nlookup = nlookup;
+	/* parked again when the load is done (fs_vault_settle) */
+	fs->ino_vaulted[idx] = vaulted;
 	L->n_inodes++;
 	return 0;
 }

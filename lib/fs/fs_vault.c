@@ -92,18 +92,24 @@ fs_vault_send(struct vgw_fs *fs, int fd)
 	return 0;
 }
 
+/* Once per inode: an UNLINK or RENAME that failed after the parking (the
+ * file kept its name) and is asked again, or another name of it removed
+ * later, finds it parked already; a parked fd stays in the queue until a
+ * take-over reads it out. */
 void
 fs_vault_keep(struct vgw_fs *fs, uint32_t idx)
 {
 	int rc;
 
-	if (fs->vault[1] < 0 || fs->ino_fd[idx] < 0)
+	if (fs->vault[1] < 0 || fs->ino_fd[idx] < 0 || fs->ino_vaulted[idx])
 		return;
 	rc = fs_vault_send(fs, fs->ino_fd[idx]);
-	if (rc < 0)
+	if (rc < 0) {
 		fs->stats.vault_full++; /* the file is ESTALE after a crash */
-	else
+	} else {
 		fs->stats.vault_kept++;
+		fs->ino_vaulted[idx] = 1;
+	}
 }
 
 /* Read up to FS_VAULT_BATCH fds of one message into e[*n...]. 0 when the

@@ -496,10 +496,70 @@ test_adopt_vault(void **state)
 	assert_int_equal(t_fd_count(), fds);
 }
 
+/* A file's fd is parked before the UNLINK or RENAME that takes its last
+ * name, which may fail: a guest repeating a RENAME of a directory onto a
+ * file it looked up (ENOTDIR) must not park the file each time, filling
+ * the vault's queue so that real unlinks are no longer parked. Parked once
+ * per inode: the failing RENAMEs, then the UNLINK that takes the name,
+ * leave one fd in the queue, which a take-over gives back. */
+static void
+test_vault_once(void **state)
+{
+	struct fuse_rename_in rn = { .newdir = 1 };
+	struct fuse_entry_out e, de, g;
+	struct vgw_fs *a = E->fs, *b;
+	char why[256], buf[32] = { 0 };
+	int memfd, v[2], i;
+	uint64_t fh, gfh;
+
+	(void)state;
+	assert_int_equal(vgw_fs_vault_open(a), 0);
+	assert_int_equal(vgw_fs_vault_fds(a, v), 2);
+	t_do_init();
+	assert_int_equal(t_create(1, "f", O_RDWR, 0600, &e, &fh), 0);
+	assert_int_equal(t_write(fh, 0, "kept once", 9), 9);
+	assert_int_equal(t_mkdir(1, "d", 0755, &de), 0);
+	for (i = 0; i < 200; i++)
+		assert_int_equal(t_simple(FUSE_RENAME, 1, &rn, sizeof(rn), "d", "f"), -ENOTDIR);
+	assert_true(t_host_exists("f"));
+	assert_int_equal(vgw_fs_stats(a)->vault_kept, 1);
+	assert_int_equal(vgw_fs_stats(a)->vault_full, 0);
+	/* the name goes now: parked already */
+	assert_int_equal(t_simple(FUSE_UNLINK, 1, NULL, 0, "f", NULL), 0);
+	assert_false(t_host_exists("f"));
+	assert_int_equal(vgw_fs_stats(a)->vault_kept, 1);
+	/* another inode is parked on its own */
+	assert_int_equal(t_create(1, "g", O_RDWR, 0600, &g, &gfh), 0);
+	assert_int_equal(t_release(FUSE_RELEASE, gfh), 0);
+	assert_int_equal(t_simple(FUSE_RENAME, 1, &rn, sizeof(rn), "d", "g"), -ENOTDIR);
+	assert_int_equal(vgw_fs_stats(a)->vault_kept, 2);
+	assert_int_equal(t_forget(g.nodeid, 1), 0);
+
+	/* the queue holds what was counted: f's fd, and g's, which no
+	 * inode takes */
+	memfd = dup(vgw_fs_table_fd(a, NULL));
+	v[0] = dup(v[0]);
+	v[1] = dup(v[1]);
+	assert_true(memfd >= 0 && v[0] >= 0 && v[1] >= 0);
+	vgw_fs_destroy(a);
+	b = t_engine();
+	assert_non_null(b);
+	assert_int_equal(vgw_fs_adopt_vault(b, memfd, v[0], v[1], why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "1 unlinked file(s) of 2 parked given back"));
+	E->fs = b;
+	assert_int_equal(t_read(fh, 0, buf, sizeof(buf) - 1), 9);
+	assert_string_equal(buf, "kept once");
+	assert_int_equal(t_release(FUSE_RELEASE, fh), 0);
+	close(memfd);
+	close(v[0]);
+	close(v[1]);
+}
+
 static const struct t_case t_cases[] = {
-	T_CASE(test_adopt_takeover),   T_CASE(test_adopt_hints),
-	T_CASE(test_adopt_vault),      T_CASE(test_adopt_reject),
-	T_CASE(test_adopt_busy_small), T_CASE(test_adopt_short_over_long),
+	T_CASE(test_adopt_takeover),	    T_CASE(test_adopt_hints),
+	T_CASE(test_adopt_vault),	    T_CASE(test_vault_once),
+	T_CASE(test_adopt_reject),	    T_CASE(test_adopt_busy_small),
+	T_CASE(test_adopt_short_over_long),
 };
 
 int
