@@ -103,6 +103,30 @@ vgw_fs_conf_init(struct vgw_fs_conf *c)
 	c->xattr = true;
 }
 
+void
+vgw_fs_fd_split(uint32_t max_fds, uint32_t max_inodes, uint32_t max_handles, uint32_t *inodes,
+		uint32_t *handles)
+{
+	uint64_t mi = max_inodes ? max_inodes : VGW_FS_DEFAULT_MAX_INODES;
+	uint64_t mh = max_handles ? max_handles : VGW_FS_DEFAULT_MAX_HANDLES;
+	uint64_t i;
+
+	if (max_fds == 0 || max_fds >= mi + mh) {
+		*inodes = (uint32_t)mi;
+		*handles = (uint32_t)mh;
+		return;
+	}
+	i = (uint64_t)max_fds * mi / (mi + mh);
+	if (i < 2)
+		i = 2;
+	if (i > mi)
+		i = mi;
+	*inodes = (uint32_t)i;
+	*handles = max_fds > i ? max_fds - (uint32_t)i : 1;
+	if (*handles > mh)
+		*handles = (uint32_t)mh;
+}
+
 static void
 fs_split_time(double t, uint64_t *sec, uint32_t *nsec)
 {
@@ -190,6 +214,7 @@ vgw_fs_create(const struct vgw_fs_conf *conf)
 		errno = -rc;
 		goto fail;
 	}
+	vgw_fs_fd_split(c.max_fds, c.max_inodes, c.max_handles, &fs->ino_cap, &fs->fh_cap);
 	fs->ctxs = calloc(fs->max_inflight, sizeof(*fs->ctxs));
 	fs->done = calloc(fs->max_inflight + 1, sizeof(*fs->done));
 	if (fs->ctxs == NULL || fs->done == NULL)

@@ -91,7 +91,9 @@ fs_opened(struct vgw_fs *fs, struct fs_ctx *c, int res)
 		fs_reply_err(fs, c, res);
 		return;
 	}
-	h = fs_handle_alloc(fs, c->ino, res, (int)c->flags, c->opcode == FUSE_OPENDIR);
+	h = fs_handle_available(fs) ?
+		    fs_handle_alloc(fs, c->ino, res, (int)c->flags, c->opcode == FUSE_OPENDIR) :
+		    0;
 	if (h == 0) {
 		fs_close_async(fs, res);
 		fs_reply_err(fs, c, -ENFILE);

@@ -502,8 +502,15 @@ fs_tables_reset(struct vgw_fs *fs)
 }
 
 bool
-fs_handle_available(const struct vgw_fs *fs)
+fs_handle_available(struct vgw_fs *fs)
 {
+	if (fs->hdr->n_handles >= fs->fh_cap) {
+		fs_warn(fs, FS_WARN_FD_BUDGET,
+			"%u open files, its share of the process's fds (RLIMIT_NOFILE): "
+			"an open answered ENFILE",
+			fs->fh_cap);
+		return false;
+	}
 	return fs->hdr->handle_free != 0 || fs->hdr->handle_bump < fs->hdr->max_handles;
 }
 
@@ -550,6 +557,13 @@ fs_entry_take_attr(struct vgw_fs *fs, int fd, uint64_t dev, uint64_t mnt, const 
 	if (idx != 0) {
 		fs_close_async(fs, fd);
 		fs->inodes[idx].mode = a->mode;
+	} else if (fs->hdr->n_inodes >= fs->ino_cap) {
+		fs_close_async(fs, fd);
+		fs_warn(fs, FS_WARN_FD_BUDGET,
+			"%u inodes, its share of the process's fds (RLIMIT_NOFILE): "
+			"a lookup answered ENFILE",
+			fs->ino_cap);
+		return -ENFILE;
 	} else {
 		memset(&st, 0, sizeof(st));
 		st.stx_dev_major = major(dev);

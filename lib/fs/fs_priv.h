@@ -262,6 +262,8 @@ struct vgw_fs {
 	uint32_t *fh_pin;
 	uint8_t *fh_dead;   /* released while pinned: close on unpin */
 	uint8_t *fh_warned; /* a long name of this open directory reported */
+	uint32_t ino_cap;   /* inodes and handles the device's share of the */
+	uint32_t fh_cap;    /* process's fds lets it hold (vgw_fs_fd_split) */
 	int proc_fd;	    /* O_PATH /proc/self/fd */
 	bool own_new;	    /* running as root: new entries get the
 					 * asking guest process's uid and gid */
@@ -436,7 +438,9 @@ int fs_entry_take(struct vgw_fs *fs, int fd, const struct statx *st, uint32_t pa
 int fs_entry_take_attr(struct vgw_fs *fs, int fd, uint64_t dev, uint64_t mnt,
 		       const struct fuse_attr *a, uint32_t parent, const char *name,
 		       struct fuse_entry_out *e, uint64_t *counted);
-bool fs_handle_available(const struct vgw_fs *fs);
+/* Whether a handle can be made: a free entry, within the device's share
+ * of fds (a warning when that is what is missing). */
+bool fs_handle_available(struct vgw_fs *fs);
 int fs_open_flags(const struct vgw_fs *fs, uint32_t flags);
 void fs_reply_hdr(struct vgw_fs *fs, struct fs_ctx *c, int err, uint32_t body);
 #define FS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -13,6 +13,7 @@
  * SET_LOG_BASE on a ready device do the same around rte_vhost's remapping.
  * The device base (vgw_device.h) drives these steps and holds dev->lock
  * while it calls the operations below. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,6 +100,9 @@ static cpu_set_t iowq_cpus;
 static cpu_set_t process_cpus; /* the affinity the process was started with */
 static bool have_process_cpus;
 static unsigned int n_devs;
+/* the host fds each fs device's tables may hold (vgw_fs_conf.max_fds),
+ * its share of the process's RLIMIT_NOFILE (fd_share_init); 0: no limit */
+static uint32_t fd_share;
 
 /* --- outcomes ---------------------------------------------------------
  * Under the keeper, the reply to a request that must not be done twice is
@@ -585,6 +590,7 @@ engine_create(struct fs_dev *d)
 	c.xattr = conf->fs_xattr;
 	c.writeback = conf->fs_writeback;
 	c.iowq_cpus = &iowq_cpus;
+	c.max_fds = fd_share;
 	c.warn = engine_warn;
 	c.warn_arg = d;
 	d->fs = vgw_fs_create(&c);
@@ -1065,6 +1071,97 @@ iowq_cpus_init(void)
 	}
 }
 
+/* --- the process's fds ------------------------------------------------
+ * An fs device holds an fd per inode the guest looked up and per file it
+ * opened: 65,536 + 16,384 with the default tables, per device, whatever
+ * the process may open. A guest that looked up that much would leave the
+ * process without fds (EMFILE), and rte_vhost could then no longer take
+ * the fds of any device's messages (kick and call eventfds, memory
+ * tables): every other device would break. So the fs devices share what
+ * RLIMIT_NOFILE leaves after a reserve for everything else, and each one's
+ * tables hold no more than its share: beyond it a lookup or open is
+ * answered ENFILE (and a warning says so, rate limited).
+ *
+ * The reserve, counted at start-up (after raise_nofile() in main.c and
+ * EAL's initialisation, whose fds are counted as they are open then):
+ *  - FD_RESERVE for the process: control socket and telemetry clients
+ *    (a client beyond the fds left is refused, the server goes on), the
+ *    keeper's channel, log files, libraries;
+ *  - FD_PER_DEV per configured device, and FD_PER_QUEUE per queue: its
+ *    socket and connection, a kick and a call eventfd per ring, up to 8
+ *    memory-table fds (rte_vhost's VHOST_MEMORY_MAX_NREGIONS), inflight,
+ *    log and back-end channel fds, an fs engine's own (tables, io_uring,
+ *    /proc/self/fd, the vault's two ends, the inflight region);
+ *  - FD_PER_FS_SLOT per request an fs device may have in flight: a request
+ *    holds up to two fds before the tables take them (a READDIRPLUS on a
+ *    helper thread holds one per entry, up to about a hundred, but two
+ *    helpers run them). */
+#define FD_RESERVE 1024u
+#define FD_PER_DEV 64u
+#define FD_PER_QUEUE 4u
+#define FD_PER_FS_SLOT 2u
+#define FD_SHARE_MIN 64u /* whatever is left: a device can still list a directory */
+
+static unsigned int
+fd_count_open(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n > 3 ? n - 3 : 0; /* ., .. and the DIR's own */
+}
+
+static void
+fd_share_init(const struct vgw_conf *conf, unsigned int n_fs)
+{
+	uint64_t reserve = FD_RESERVE, open_now = fd_count_open(), share;
+	struct rlimit r;
+
+	fd_share = 0;
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0 || r.rlim_cur == RLIM_INFINITY)
+		return;
+	for (uint16_t i = 0; i < conf->n_devs; i++) {
+		reserve += FD_PER_DEV + FD_PER_QUEUE * (uint64_t)conf->devs[i].queues;
+		if (conf->devs[i].type == VGW_DEV_FS)
+			reserve += FD_PER_FS_SLOT * FS_SLOTS;
+	}
+	share = r.rlim_cur > reserve + open_now ? (r.rlim_cur - reserve - open_now) / n_fs : 0;
+	if (share < FD_SHARE_MIN) {
+		VGW_LOG(fs, WARNING,
+			"open files: a limit of %llu leaves the fs devices %llu fd(s) each "
+			"after %llu open and %llu kept for the rest; giving each %u: raise "
+			"RLIMIT_NOFILE",
+			(unsigned long long)r.rlim_cur, (unsigned long long)share,
+			(unsigned long long)open_now, (unsigned long long)reserve, FD_SHARE_MIN);
+		share = FD_SHARE_MIN;
+	}
+	fd_share = share > UINT32_MAX ? UINT32_MAX : (uint32_t)share;
+	VGW_LOG(fs, INFO,
+		"open files: %llu, %llu open and %llu kept for the rest; %u for each of "
+		"%u fs device(s)",
+		(unsigned long long)r.rlim_cur, (unsigned long long)open_now,
+		(unsigned long long)reserve, fd_share, n_fs);
+}
+
+/* At start-up, a device whose share is below its tables' sizes says so. */
+static void
+fd_share_report(const char *name)
+{
+	uint32_t mi = VGW_FS_DEFAULT_MAX_INODES, mh = VGW_FS_DEFAULT_MAX_HANDLES, i, h;
+
+	vgw_fs_fd_split(fd_share, mi, mh, &i, &h);
+	if (i < mi || h < mh)
+		VGW_LOG(fs, WARNING,
+			"%s: its share of the process's open files is %u fds: up to %u "
+			"inodes and %u open files (tables of %u and %u); beyond, ENFILE",
+			name, fd_share, i, h, mi, mh);
+}
+
 int
 vgw_fsdev_init(const struct vgw_conf *conf)
 {
@@ -1075,6 +1172,7 @@ vgw_fsdev_init(const struct vgw_conf *conf)
 	if (n == 0)
 		return 0;
 	iowq_cpus_init();
+	fd_share_init(conf, n);
 	devs = calloc(n, sizeof(*devs));
 	if (devs == NULL)
 		return -ENOMEM;
@@ -1097,6 +1195,7 @@ vgw_fsdev_init(const struct vgw_conf *conf)
 		}
 		if (vgw_device_add(&d->dev, c, i, &fs_ops) < 0)
 			return -EINVAL;
+		fd_share_report(c->name);
 	}
 	return 0;
 }

@@ -57,6 +57,13 @@ struct vgw_fs_conf {
 	uint32_t max_pages;    /* 0: min(256, queue_size - 4) */
 	uint32_t max_inodes;   /* table sizes, fixed at create time; */
 	uint32_t max_handles;  /* 0: defaults above */
+	uint32_t max_fds;      /* the host fds the tables may hold, an
+					 * inode's and an open handle's: the
+					 * device's share of the process's
+					 * RLIMIT_NOFILE, split between the two
+					 * tables (vgw_fs_fd_split()); beyond
+					 * it a lookup or open answers ENFILE.
+					 * 0: the table sizes alone */
 	uint32_t max_inflight; /* requests submitted and not yet
 					 * reaped; 0: default */
 	uint32_t helpers;      /* helper threads; 0: default */
@@ -79,6 +86,12 @@ struct vgw_fs_conf {
 
 /* Fill c with the defaults (shared_dir and tag NULL). */
 void vgw_fs_conf_init(struct vgw_fs_conf *c);
+
+/* How max_fds host fds are split between tables of max_inodes and
+ * max_handles entries (0: the defaults): in their proportion, at least 2
+ * inodes (the root and one) and 1 handle, never beyond the tables. */
+void vgw_fs_fd_split(uint32_t max_fds, uint32_t max_inodes, uint32_t max_handles, uint32_t *inodes,
+		     uint32_t *handles);
 
 /* One request. Caller-owned (preallocated per ring slot); the caller sets
  * the first block, vgw_fs fills the second; the rest is private while the

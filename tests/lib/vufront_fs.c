@@ -106,6 +106,12 @@
  *              of what is not held, the request ring flooded with requests
  *              that have no room for a reply (see vufront_fs_hostile.c).
  *
+ *   budget     --lookup-files N lookups (lk-00000, ...), then an OPEN of
+ *              each node got, beyond the device's share of the gateway's
+ *              fds: each a success or ENFILE (SYNC held: the caller checks
+ *              the other devices); then all released and forgotten (see
+ *              vufront_fs_budget.c).
+ *
  * Coordination with the caller: "SYNC <tag>" on stdout, then wait for a
  * line on stdin (any text; "GO" by convention). Every scenario ends with
  * "SYNC done" (the caller reads the gateway's counters while we are still
@@ -347,6 +353,7 @@ static const struct fs_scenario fs_scenarios[] = {
 	{ .name = "bench", .run = scenario_bench, .any_backend = true },
 	{ .name = "hostile", .run = scenario_hostile },
 	{ .name = "shrink", .run = scenario_shrink },
+	{ .name = "budget", .run = scenario_budget },
 };
 
 static const struct fs_scenario *

@@ -17,6 +17,7 @@
  *   vufront_fs_churn.c      churn
  *   vufront_fs_bench.c      bench (a load generator, not a test)
  *   vufront_fs_hostile.c    hostile
+ *   vufront_fs_budget.c     budget
  *
  * vufront_fs.c has the options, the scenario table and main().
  */
@@ -241,5 +242,6 @@ void scenario_churn(struct fs_front *f);
 void scenario_orphan(struct fs_front *f);
 void scenario_bench(struct fs_front *f);
 void scenario_hostile(struct fs_front *f);
+void scenario_budget(struct fs_front *f);
 
 #endif /* VUFRONT_FS_H */

@@ -738,6 +738,94 @@ test_tables(void **state)
 	assert_int_equal(vgw_fs_inode_count(E->fs), 1);
 }
 
+/* ---- the device's share of the process's fds ---- */
+
+static unsigned int t_warned;
+
+static void
+t_warn(void *arg, const char *line)
+{
+	(void)arg;
+	assert_non_null(strstr(line, "RLIMIT_NOFILE"));
+	t_warned++;
+}
+
+/* An engine given max_fds (its share of RLIMIT_NOFILE) holds no more
+ * inodes and handles than that, split in the tables' proportion: a lookup
+ * or open beyond answers ENFILE and one warning line (rate limited) says
+ * why; a FORGET makes room again. */
+static void
+test_fd_budget(void **state)
+{
+	struct vgw_fs *full = E->fs;
+	struct fuse_entry_out e[64];
+	struct vgw_fs_conf c;
+	uint32_t ni, nh;
+	unsigned int ok = 0, enfile = 0, opened = 0;
+	uint64_t fh[16];
+	char name[32];
+	int i, rc;
+
+	(void)state;
+	vgw_fs_fd_split(40, 32768, 1024, &ni, &nh);
+	assert_int_equal(ni, 38);
+	assert_int_equal(nh, 2);
+	vgw_fs_fd_split(0, 32768, 1024, &ni, &nh);
+	assert_int_equal(ni, 32768);
+	assert_int_equal(nh, 1024);
+	vgw_fs_fd_split(320, 0, 0, &ni, &nh); /* the defaults: 4 to 1 */
+	assert_int_equal(ni, 256);
+	assert_int_equal(nh, 64);
+
+	vgw_fs_conf_init(&c);
+	c.shared_dir = E->shared;
+	c.max_inodes = 32768;
+	c.max_handles = 1024;
+	c.max_inflight = 64;
+	c.no_uring = E->no_uring;
+	c.max_fds = 40;
+	c.warn = t_warn;
+	t_warned = 0;
+	E->fs = vgw_fs_create(&c);
+	assert_non_null(E->fs);
+	t_do_init();
+	for (i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		t_write_host(name, "x");
+	}
+	/* the root is one of the 38 inodes */
+	for (i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		rc = t_lookup(1, name, &e[ok < 64 ? ok : 63]);
+		if (rc == 0)
+			ok++;
+		else if (rc == -ENFILE)
+			enfile++;
+	}
+	assert_int_equal(ok, 37);
+	assert_int_equal(enfile, 13);
+	assert_int_equal(vgw_fs_inode_count(E->fs), 38);
+	for (i = 0; i < 4; i++) {
+		rc = t_open(FUSE_OPEN, e[i].nodeid, O_RDONLY, &fh[opened]);
+		if (rc == 0)
+			opened++;
+		else
+			assert_int_equal(rc, -ENFILE);
+	}
+	assert_int_equal(opened, 2);
+	assert_int_equal(t_create(1, "new", O_RDWR, 0600, &e[63], &fh[15]), -ENFILE);
+	assert_false(t_host_exists("new"));
+	assert_int_equal(t_warned, 1);
+	/* a FORGET makes room for another lookup */
+	assert_int_equal(t_forget(e[36].nodeid, 1), 0);
+	assert_int_equal(t_lookup(1, "n49", &e[36]), 0);
+	assert_int_equal(t_lookup(1, "n48", &e[63]), -ENFILE);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(t_release(FUSE_RELEASE, fh[i]), 0);
+	vgw_fs_destroy(E->fs);
+	E->fs = full;
+}
+
 static const struct t_case t_cases[] = {
 	T_CASE(test_init),
 	T_CASE(test_enosys),
@@ -750,6 +838,7 @@ static const struct t_case t_cases[] = {
 	T_CASE(test_xattr),
 	T_CASE(test_locks),
 	T_CASE(test_out_of_order),
+	T_CASE(test_fd_budget),
 };
 
 int
