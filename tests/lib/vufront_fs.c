@@ -100,6 +100,11 @@
  *   shrink     the front-end truncates its guest memory file under the
  *              running rings (SYNC shrunk): the back-end must live on
  *              (vufront_fs_shrink.c).
+ *   slowstop   a READ in flight (the gateway runs with the test-only
+ *              VHOSTGW_TEST_FAULT=fs-slow-read-ms) when the rings stop
+ *              (GET_VRING_BASE): its reply must be there when the stop
+ *              answers; the rings start again and serve
+ *              (vufront_fs_suspend.c).
  *   hostile    a guest that lies in FUSE requests (SYNC counts after INIT):
  *              bad names in every opcode that takes one, symlinks leading
  *              out of the share, node ids and handles never given, FORGETs
