@@ -416,15 +416,6 @@ fs_inode_hint_is(const struct vgw_fs *fs, uint32_t idx, uint32_t parent, const c
 	return in->parent == parent && strncmp(in->name, name, NAME_MAX) == 0;
 }
 
-uint32_t
-fs_inode_hinted(const struct vgw_fs *fs, uint32_t parent, const char *name)
-{
-	for (uint32_t i = FS_ROOT_IDX + 1; i < fs->hdr->inode_bump; i++)
-		if (fs->inodes[i].state == FS_ENT_USED && fs_inode_hint_is(fs, i, parent, name))
-			return i;
-	return 0;
-}
-
 uint64_t
 fs_fh(const struct vgw_fs *fs, uint32_t idx)
 {

@@ -529,10 +529,28 @@ fs_op_rmdir(struct vgw_fs *fs, struct fs_ctx *c)
 /* ---- RENAME RENAME2: statx the source (to keep the table's reopen hint
  * current), then renameat2 ---- */
 
+/* An exchange's second inode, now under the old name (statx of it in
+ * c->stx, res < 0 if it is gone already): its hint, if it recorded the new
+ * name, moves to the old one. */
+static void
+fs_exchanged(struct vgw_fs *fs, struct fs_ctx *c, int res)
+{
+	uint32_t other;
+
+	if (res >= 0) {
+		other = fs_inode_find(fs, makedev(c->stx.stx_dev_major, c->stx.stx_dev_minor),
+				      c->stx.stx_ino, c->stx.stx_mnt_id);
+		if (other != 0 && other != FS_ROOT_IDX && other != c->count &&
+		    fs_inode_hint_is(fs, other, c->ino2, c->name2))
+			fs_inode_rename(fs, other, c->ino, c->name);
+	}
+	fs_reply_err(fs, c, 0); /* the exchange itself was done */
+}
+
 static void
 fs_renamed(struct vgw_fs *fs, struct fs_ctx *c, int res)
 {
-	uint32_t idx, other = 0;
+	uint32_t idx;
 
 	if (res < 0) {
 		fs_reply_err(fs, c, res);
@@ -540,16 +558,19 @@ fs_renamed(struct vgw_fs *fs, struct fs_ctx *c, int res)
 	}
 	idx = fs_inode_find(fs, makedev(c->stx.stx_dev_major, c->stx.stx_dev_minor), c->stx.stx_ino,
 			    c->stx.stx_mnt_id);
-	/* An exchange moved whatever the new name's hint points at to the old
-	 * name (rare: found by a scan of the table). */
-	if (c->flags & RENAME_EXCHANGE)
-		other = fs_inode_hinted(fs, c->ino2, c->name2);
 	/* The hint moves only with the name it records: renaming another
 	 * hard link of the inode leaves it where it is. */
 	if (idx != 0 && idx != FS_ROOT_IDX && fs_inode_hint_is(fs, idx, c->ino, c->name))
 		fs_inode_rename(fs, idx, c->ino2, c->name2);
-	if (other != 0 && other != idx)
-		fs_inode_rename(fs, other, c->ino, c->name);
+	/* An exchange also moved the new name's inode to the old name: found
+	 * by a statx of the old name (a scan of the table for the hint cost
+	 * up to its whole size on the poller, per request) */
+	if (c->flags & RENAME_EXCHANGE) {
+		c->count = idx; /* the first inode, moved already */
+		fs_aop_statx(&c->aop, fs->ino_fd[c->ino], c->name, AT_SYMLINK_NOFOLLOW, &c->stx);
+		fs_issue(fs, c, fs_exchanged);
+		return;
+	}
 	fs_reply_err(fs, c, 0);
 }
 

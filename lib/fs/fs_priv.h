@@ -415,7 +415,6 @@ void fs_inode_rename(struct vgw_fs *fs, uint32_t idx, uint32_t parent, const cha
 /* Whether inode idx's reopen hint is (parent, name); the used inode whose
  * hint it is (a scan: for the rare RENAME_EXCHANGE), or 0. */
 bool fs_inode_hint_is(const struct vgw_fs *fs, uint32_t idx, uint32_t parent, const char *name);
-uint32_t fs_inode_hinted(const struct vgw_fs *fs, uint32_t parent, const char *name);
 uint64_t fs_fh(const struct vgw_fs *fs, uint32_t idx);
 uint32_t fs_handle_get(const struct vgw_fs *fs, uint64_t fh, bool is_dir);
 uint32_t fs_handle_alloc(struct vgw_fs *fs, uint32_t inode, int fd, int flags, bool is_dir);

@@ -293,8 +293,17 @@ test_namespace(void **state)
 	t_write_host("h", "x");
 	rn2 = (struct fuse_rename2_in){ .newdir = 1, .flags = RENAME_NOREPLACE };
 	assert_int_equal(t_simple(FUSE_RENAME2, 1, &rn2, sizeof(rn2), "g", "h"), -EEXIST);
+	/* EXCHANGE: each inode's name hint follows its file */
+	assert_int_equal(t_lookup(1, "h", &l), 0);
 	rn2.flags = RENAME_EXCHANGE;
 	assert_int_equal(t_simple(FUSE_RENAME2, 1, &rn2, sizeof(rn2), "g", "h"), 0);
+	assert_string_equal(fs_ino(E->fs, (uint32_t)e.nodeid)->name, "h");
+	assert_string_equal(fs_ino(E->fs, (uint32_t)l.nodeid)->name, "g");
+	assert_int_equal(fs_ino(E->fs, (uint32_t)l.nodeid)->parent, FS_ROOT_IDX);
+	/* and back */
+	assert_int_equal(t_simple(FUSE_RENAME2, 1, &rn2, sizeof(rn2), "g", "h"), 0);
+	assert_string_equal(fs_ino(E->fs, (uint32_t)e.nodeid)->name, "g");
+	assert_string_equal(fs_ino(E->fs, (uint32_t)l.nodeid)->name, "h");
 	rn2.flags = 1u << 20;
 	assert_int_equal(t_simple(FUSE_RENAME2, 1, &rn2, sizeof(rn2), "g", "h"), -EINVAL);
 
