@@ -361,9 +361,11 @@ walk(struct vgw_vring *vr, const struct rte_vhost_memory *mem, uint16_t head,
 		if (id >= t.n || ++hops > t.n)
 			return -EINVAL; /* out of the table, or a loop */
 		d = &t.d[id];
-		addr = d->addr;
-		len = d->len;
-		flags = d->flags;
+		/* each field read once (the guest may change it meanwhile):
+		 * the checks and the mapping use the same values */
+		addr = __atomic_load_n(&d->addr, __ATOMIC_RELAXED);
+		len = __atomic_load_n(&d->len, __ATOMIC_RELAXED);
+		flags = __atomic_load_n(&d->flags, __ATOMIC_RELAXED);
 		if (flags & VRING_DESC_F_INDIRECT) {
 			/* not offered (fs), inside an indirect table, or with
 			 * NEXT: the specification forbids the last two */
@@ -393,7 +395,7 @@ walk(struct vgw_vring *vr, const struct rte_vhost_memory *mem, uint16_t head,
 			return -EINVAL;
 		if (!(flags & VRING_DESC_F_NEXT))
 			break;
-		id = d->next;
+		id = __atomic_load_n(&d->next, __ATOMIC_RELAXED);
 	}
 	c->out_cnt = n - c->in_cnt;
 	c->in_len = in_len;
