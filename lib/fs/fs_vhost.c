@@ -523,8 +523,9 @@ fs_tasks(struct vgw_device *dev, struct vgw_dp_task *tasks, unsigned int max)
  * there) and a slot, and the caller is about to let rte_vhost unmap that
  * memory, or to give the slots out again. Giving up would let a late
  * READ write into whatever is mapped there next, and complete a slot
- * twice. Only this device's control messages wait meanwhile; its
- * neighbours' data paths run on. */
+ * twice. Meanwhile rte_vhost's message thread waits with us (one for
+ * all the gateway's vhost-user sockets in 22.11: every device's control
+ * messages wait); the workers, and so every device's data path, run on. */
 static void
 drain(struct fs_dev *d)
 {
