@@ -428,6 +428,25 @@ test_adopt_short_over_long(void **state)
 	assert_non_null(E->fs);
 }
 
+/* The keeper's take-over with a vault: dups of a's table and vault fds
+ * (in *memfd and v, the caller's to close), a destroyed (the dups keep
+ * the queue), a new engine adopting them; why says what it gave back. */
+static struct vgw_fs *
+t_take_over_vault(struct vgw_fs *a, int v[2], int *memfd, char *why, size_t why_len)
+{
+	struct vgw_fs *b;
+
+	*memfd = dup(vgw_fs_table_fd(a, NULL));
+	v[0] = dup(v[0]);
+	v[1] = dup(v[1]);
+	assert_true(*memfd >= 0 && v[0] >= 0 && v[1] >= 0);
+	vgw_fs_destroy(a);
+	b = t_engine();
+	assert_non_null(b);
+	assert_int_equal(vgw_fs_adopt_vault(b, *memfd, v[0], v[1], why, why_len), 0);
+	return b;
+}
+
 /* A file unlinked while open: its fd parked in the session's vault at the
  * UNLINK comes back to the adopted inode, the handle reads it, and the
  * vault (the same socket pair) holds it again for the next take-over.
@@ -452,14 +471,7 @@ test_adopt_vault(void **state)
 	assert_int_equal(vgw_fs_stats(a)->vault_kept, 1);
 	assert_false(t_host_exists("held"));
 
-	memfd = dup(vgw_fs_table_fd(a, NULL));
-	v[0] = dup(v[0]);
-	v[1] = dup(v[1]);
-	assert_true(memfd >= 0 && v[0] >= 0 && v[1] >= 0);
-	vgw_fs_destroy(a); /* the keeper's dups keep the queue */
-	b = t_engine();
-	assert_non_null(b);
-	assert_int_equal(vgw_fs_adopt_vault(b, memfd, v[0], v[1], why, sizeof(why)), 0);
+	b = t_take_over_vault(a, v, &memfd, why, sizeof(why));
 	assert_non_null(strstr(why, "1 unlinked file(s) of 1 parked given back"));
 	E->fs = b;
 	assert_int_equal(t_read(fh, 0, buf, sizeof(buf) - 1), 10);
@@ -537,14 +549,7 @@ test_vault_once(void **state)
 
 	/* the queue holds what was counted: f's fd, and g's, which no
 	 * inode takes */
-	memfd = dup(vgw_fs_table_fd(a, NULL));
-	v[0] = dup(v[0]);
-	v[1] = dup(v[1]);
-	assert_true(memfd >= 0 && v[0] >= 0 && v[1] >= 0);
-	vgw_fs_destroy(a);
-	b = t_engine();
-	assert_non_null(b);
-	assert_int_equal(vgw_fs_adopt_vault(b, memfd, v[0], v[1], why, sizeof(why)), 0);
+	b = t_take_over_vault(a, v, &memfd, why, sizeof(why));
 	assert_non_null(strstr(why, "1 unlinked file(s) of 2 parked given back"));
 	E->fs = b;
 	assert_int_equal(t_read(fh, 0, buf, sizeof(buf) - 1), 9);
