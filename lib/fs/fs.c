@@ -758,8 +758,14 @@ vgw_fs_poll(struct vgw_fs *fs, struct vgw_fs_req **done, unsigned int max)
 {
 	unsigned int n = 0;
 
-	if (fs_io_progress(fs) == 0 && fs->done_head == fs->done_tail)
+	if (fs_io_progress(fs) == 0 && fs->done_head == fs->done_tail) {
 		fs_tables_grow(fs); /* an idle pass */
+		fs_vault_sweep(fs, FS_SWEEP_IDLE);
+	} else if (__builtin_expect(fs->vault_left != 0 || fs->vault_dead >= FS_SWEEP_BUSY_AT, 0)) {
+		/* a guest that keeps the poller busy does not keep parked
+		 * files from being let go */
+		fs_vault_sweep(fs, FS_SWEEP_BUSY);
+	}
 	while (n < max && fs->done_head != fs->done_tail) {
 		done[n++] = fs->done[fs->done_head];
 		if (++fs->done_head == fs->max_inflight + 1)

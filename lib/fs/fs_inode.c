@@ -317,6 +317,8 @@ fs_inode_free(struct vgw_fs *fs, uint32_t idx)
 	if (fs->ino_fd[idx] >= 0)
 		fs_close_async(fs, fs->ino_fd[idx]);
 	fs->ino_fd[idx] = -1;
+	if (fs->ino_vaulted[idx] != 0)
+		fs->vault_dead++; /* its parked fd: for the next sweep */
 	fs->ino_vaulted[idx] = 0;
 	in->state = FS_ENT_FREE;
 	in->nlookup = 0;

@@ -45,6 +45,12 @@
 #define FS_HASH_POPULATE_MAX (16ull << 20) /* buckets populated at start up */
 
 #define FS_WARN_NS (10ull * 1000000000) /* one line per kind per 10 s */
+/* vault sweeps (fs_vault_sweep): fds looked at per idle pass, per busy
+ * pass once a sweep runs, and the parked inodes let go that begin one on
+ * a busy pass */
+#define FS_SWEEP_IDLE 16u
+#define FS_SWEEP_BUSY 4u
+#define FS_SWEEP_BUSY_AT 64u
 
 enum fs_warn_kind {
 	FS_WARN_LONG_NAME,
@@ -257,7 +263,8 @@ struct vgw_fs {
 	uint32_t *hash;
 	int *ino_fd;	      /* O_PATH fd per inode index (process local) */
 	uint32_t *ino_pin;    /* in-flight requests using the inode */
-	uint8_t *ino_vaulted; /* its fd is parked in the vault already */
+	uint8_t *ino_vaulted; /* its fd is parked in the vault already: 1,
+			       * or the mark of the sweep that saw it */
 	int *fh_fd;	      /* open fd per handle index */
 	uint32_t *fh_pin;
 	uint8_t *fh_dead;   /* released while pinned: close on unpin */
@@ -299,7 +306,11 @@ struct vgw_fs {
 	struct vgw_fs_stats stats;
 	/* the last session load's first stale inode and why, for its log line */
 	char stale_first[112];
-	int vault[2]; /* fs_vault.c: receive and send ends, or -1 */
+	int vault[2];	     /* fs_vault.c: receive and send ends, or -1 */
+	uint32_t vault_n;    /* fds in its queue */
+	uint32_t vault_dead; /* parked inodes let go since a sweep last began */
+	uint32_t vault_left; /* fds the running sweep has still to look at */
+	uint8_t vault_epoch; /* the running sweep's mark (ino_vaulted) */
 
 	/* the operator's lines (vgw_fs_conf.warn), each kind at most one per
 	 * FS_WARN_NS, with the count of those left out since */
@@ -485,6 +496,10 @@ struct fs_vault_ent {
 	uint64_t ino;
 };
 void fs_vault_close(struct vgw_fs *fs);
+/* Look at up to budget parked fds when a parked inode was let go (or a
+ * sweep runs): those no inode holds parked any more are closed (an
+ * unlinked file's space goes back to the host), the others queued again. */
+void fs_vault_sweep(struct vgw_fs *fs, unsigned int budget);
 /* Park the fd of the inode at idx (a file just unlinked, still held). */
 void fs_vault_keep(struct vgw_fs *fs, uint32_t idx);
 /* Take a dead session's vault ends (dups) as ours and read every parked fd

@@ -28,6 +28,13 @@
 #define FS_VAULT_MAX 65536u /* fds read back at a take-over */
 #define FS_VAULT_BATCH 64u  /* fds per message read */
 
+/* a - b, or 0 */
+static inline uint32_t
+fs_sub_floor(uint32_t a, uint32_t b)
+{
+	return a > b ? a - b : 0;
+}
+
 int
 vgw_fs_vault_open(struct vgw_fs *fs)
 {
@@ -57,6 +64,8 @@ fs_vault_close(struct vgw_fs *fs)
 			close(fs->vault[i]);
 		fs->vault[i] = -1;
 	}
+	fs->vault_n = fs->vault_dead = fs->vault_left = 0;
+	fs->stats.vault_parked = 0;
 }
 
 unsigned int
@@ -89,6 +98,8 @@ fs_vault_send(struct vgw_fs *fs, int fd)
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	if (sendmsg(fs->vault[1], &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return -errno;
+	fs->vault_n++;
+	fs->stats.vault_parked = fs->vault_n;
 	return 0;
 }
 
@@ -112,10 +123,10 @@ fs_vault_keep(struct vgw_fs *fs, uint32_t idx)
 	}
 }
 
-/* Read up to FS_VAULT_BATCH fds of one message into e[*n...]. 0 when the
- * queue is empty, 1 when a message was read, or an error. */
+/* The fds of one message (up to FS_VAULT_BATCH; ours carry one each):
+ * how many, -EAGAIN when the queue is empty, or another error. */
 static int
-fs_vault_recv(int rx, struct fs_vault_ent *e, uint32_t *n, uint32_t max)
+fs_vault_recv_fds(int rx, int *fds)
 {
 	char ctl[CMSG_SPACE(FS_VAULT_BATCH * sizeof(int))], byte;
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
@@ -123,30 +134,45 @@ fs_vault_recv(int rx, struct fs_vault_ent *e, uint32_t *n, uint32_t max)
 		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)
 	};
 	struct cmsghdr *c;
-	struct statx st;
+	int n = 0;
 
 	if (recvmsg(rx, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 0)
-		return errno == EAGAIN ? 0 : -errno;
+		return -errno;
 	for (c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
 		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
-		for (size_t i = 0; i < k; i++) {
-			int fd;
+		for (size_t i = 0; i < k && n < (int)FS_VAULT_BATCH; i++)
+			memcpy(&fds[n++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+	}
+	return n;
+}
 
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (*n >= max || statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-					       STATX_BASIC_STATS | STATX_MNT_ID, &st) < 0) {
-				close(fd);
-				continue;
-			}
-			e[*n].fd = fd;
-			e[*n].dev = makedev(st.stx_dev_major, st.stx_dev_minor);
-			e[*n].ino = st.stx_ino;
-			e[*n].used = false;
-			(*n)++;
+/* Read one message's fds into e[*n...]. 0 when the queue is empty, 1
+ * when a message was read, or an error. */
+static int
+fs_vault_recv(struct vgw_fs *fs, int rx, struct fs_vault_ent *e, uint32_t *n, uint32_t max)
+{
+	int fds[FS_VAULT_BATCH], k = fs_vault_recv_fds(rx, fds);
+	struct statx st;
+
+	if (k < 0)
+		return k == -EAGAIN ? 0 : k;
+	fs->vault_n = fs_sub_floor(fs->vault_n, (uint32_t)k);
+	for (int i = 0; i < k; i++) {
+		int fd = fds[i];
+
+		if (*n >= max || statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+				       STATX_BASIC_STATS | STATX_MNT_ID, &st) < 0) {
+			close(fd);
+			continue;
 		}
+		e[*n].fd = fd;
+		e[*n].dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+		e[*n].ino = st.stx_ino;
+		e[*n].used = false;
+		(*n)++;
 	}
 	return 1;
 }
@@ -185,7 +211,7 @@ fs_vault_take(struct vgw_fs *fs, int rx, int tx, struct fs_vault_ent **ents, uin
 			}
 			e = g;
 		}
-		rc = fs_vault_recv(a, e, n, cap < FS_VAULT_MAX ? cap : FS_VAULT_MAX);
+		rc = fs_vault_recv(fs, a, e, n, cap < FS_VAULT_MAX ? cap : FS_VAULT_MAX);
 		if (rc <= 0)
 			break;
 	}
@@ -224,4 +250,79 @@ fs_vault_settle(struct vgw_fs *fs, struct fs_vault_ent *e, uint32_t n, bool load
 			fs->stats.vault_kept++;
 	}
 	free(e);
+}
+
+/* One parked fd looked at by a sweep: queued again if an inode the
+ * session holds is parked on it and no other fd of this sweep was queued
+ * for that inode (a file parked again by a later inode of the same file
+ * after the first was let go); closed otherwise. */
+static void
+fs_vault_sweep_fd(struct vgw_fs *fs, int fd)
+{
+	struct statx st;
+	uint32_t idx = 0;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
+		  STATX_BASIC_STATS | STATX_MNT_ID, &st) == 0)
+		idx = fs_inode_find(fs, makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino,
+				    st.stx_mnt_id);
+	if (idx != 0 && fs->ino_vaulted[idx] != 0 && fs->ino_vaulted[idx] != fs->vault_epoch) {
+		if (fs_vault_send(fs, fd) == 0) {
+			fs->ino_vaulted[idx] = fs->vault_epoch;
+			close(fd); /* (the queue holds it) */
+			return;
+		}
+		fs->stats.vault_full++; /* ESTALE after a crash, parked again at
+					 * its next unlink */
+		fs->ino_vaulted[idx] = 0;
+	} else {
+		fs->stats.vault_released++;
+	}
+	/* an unlinked file's last reference: its space goes back to the
+	 * host (closed as an inode's own fd is) */
+	fs_close_async(fs, fd);
+}
+
+/* A parked fd stays in the queue until something reads it out: without
+ * a sweep, a file unlinked while held kept its space on the host until
+ * the next take-over however soon the guest let it go, and a guest that
+ * looks a file up, fails to remove it and forgets it, in a loop, filled
+ * the queue (then real unlinks could not be parked). A sweep begins
+ * when parked inodes were let go since the last began (fs_inode_free
+ * counts them), takes each fd queued at that moment out once, and queues
+ * again those an inode still holds parked: a crash in between loses that
+ * one fd (its file ESTALE after the take-over), as a take-over's own
+ * re-parking can. */
+void
+fs_vault_sweep(struct vgw_fs *fs, unsigned int budget)
+{
+	if (fs->vault[0] < 0)
+		return;
+	if (fs->vault_left == 0) {
+		if (fs->vault_dead == 0)
+			return;
+		fs->vault_dead = 0;
+		fs->vault_left = fs->vault_n;
+		/* 1 is "parked, not seen by a sweep"; a mark comes round
+		 * again only after 254 sweeps, each of which saw every fd
+		 * queued before it and marked its inode anew */
+		fs->vault_epoch = fs->vault_epoch < 2 || fs->vault_epoch == UINT8_MAX ?
+					  2 :
+					  (uint8_t)(fs->vault_epoch + 1);
+	}
+	while (budget-- > 0 && fs->vault_left > 0) {
+		int fds[FS_VAULT_BATCH], k = fs_vault_recv_fds(fs->vault[0], fds);
+
+		if (k < 0) {
+			if (k == -EAGAIN) /* fewer than counted: none left */
+				fs->vault_n = 0;
+			fs->vault_left = 0;
+			break;
+		}
+		fs->vault_left = fs_sub_floor(fs->vault_left, k > 0 ? (uint32_t)k : 1);
+		fs->vault_n = fs_sub_floor(fs->vault_n, (uint32_t)k);
+		for (int i = 0; i < k; i++)
+			fs_vault_sweep_fd(fs, fds[i]);
+	}
+	fs->stats.vault_parked = fs->vault_n;
 }

@@ -987,6 +987,13 @@ fs_stats(struct vgw_device *dev, json_t *o)
 	json_object_set_new(o, "inodes", json_integer(inodes));
 	json_object_set_new(o, "handles", json_integer(handles));
 	json_object_set_new(o, "long_names", json_integer((json_int_t)es.long_names));
+	/* under a keeper: the fds of files unlinked while held (parked now,
+	 * parked in all, let go by a sweep, not parked: ESTALE after a crash) */
+	json_object_set_new(o, "vault",
+			    json_pack("{s:I,s:I,s:I,s:I}", "parked", (json_int_t)es.vault_parked,
+				      "kept", (json_int_t)es.vault_kept, "released",
+				      (json_int_t)es.vault_released, "full",
+				      (json_int_t)es.vault_full));
 	/* requests by opcode since the front-end connected (those without a
 	 * name, and unreadable ones, under "other"); where io_uring and the
 	 * helper threads ran the operations */

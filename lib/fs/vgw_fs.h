@@ -154,6 +154,9 @@ struct vgw_fs_stats {
 	uint64_t vault_kept;	       /* fds of unlinked files parked */
 	uint64_t vault_full;	       /* could not be parked: ESTALE after a crash */
 	uint64_t vault_taken;	       /* given back to a taken-over inode */
+	uint64_t vault_released;       /* closed by a sweep: no inode held
+					* them parked any more */
+	uint64_t vault_parked;	       /* fds in the vault now */
 	uint64_t long_names;	       /* directory entries left out of READDIR
 					* and READDIRPLUS: names longer than
 					* NAME_MAX (exFAT, CIFS, ntfs3 have

@@ -18,8 +18,10 @@ after the host operation and before the used entry (fs-crash-every), or
 before the record (fs-crash-unrecorded-every), 30 rounds each: every
 request taken again is answered once, the tree is exact, and the tables
 taken over do not grow (a lookup or handle counted twice stays).
-A fourth argument runs one part: kills, fs-crash-every or
-fs-crash-unrecorded-every.
+Part 4 (unlinked): files unlinked while open give their space back to a
+small tmpfs share once the guest lets them go.
+A fourth argument runs one part: kills, orphan, unlinked, fs-crash-every
+or fs-crash-unrecorded-every.
 """
 import os
 import random
@@ -48,10 +50,12 @@ def file_len(r):
 class Churn:
     """One vufront-fs churn run; its stdout read by a thread."""
 
-    def __init__(self, tool, sock, wd, name, rounds=None, pace_ms=1, scenario="churn"):
+    def __init__(self, tool, sock, wd, name, rounds=None, pace_ms=1, scenario="churn",
+                 extra=()):
         argv = [tool, "--socket", sock, "--scenario", scenario, "--pace-ms", str(pace_ms)]
         if rounds is not None:
             argv += ["--rounds", str(rounds)]
+        argv += list(extra)
         self.outpath = os.path.join(wd, f"{name}.out")
         self.errf = open(os.path.join(wd, f"{name}.err"), "wb")
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -282,8 +286,9 @@ def part_orphan(binary, tool, keeper, wd):
     --scenario orphan): the gateway killed twice while the front-end holds
     them; they read back whole through their handles (and a new OPEN), the
     write between the kills included. The replaced file is released and
-    forgotten after the first kill: the second take-over gives back one of
-    the two fds parked (the other is closed)."""
+    forgotten after the first kill: a sweep of the vault lets its fd go
+    before the second kill, whose take-over finds the one left and gives
+    it back."""
     share = os.path.join(wd, "orphan")
     os.makedirs(share)
     sock = os.path.join(wd, "orphan.sock")
@@ -294,6 +299,12 @@ def part_orphan(binary, tool, keeper, wd):
         wait_line(ch, f"SYNC {tag}", f"before the kill at {tag}")
         # the replacing file keeps the name "victim"
         t.check(os.listdir(share) == ["victim"], f"{tag}: the share holds {os.listdir(share)}")
+        if tag == "orphan2":
+            # the replaced file, released and forgotten, leaves the vault
+            # before the kill: a sweep lets its fd go
+            t.wait_for("the forgotten file's fd let go",
+                       lambda: kp.stats("fs1")["vault"]["released"] == 1 and
+                       kp.stats("fs1")["vault"]["parked"] == 1)
         n = len(kp.replays("fs1"))
         kp.kill_gateway()
         wait_replayed(kp, n, f"kill at {tag}")
@@ -303,7 +314,7 @@ def part_orphan(binary, tool, keeper, wd):
                     f"{kp.proc.output()[-1500:]}")
             time.sleep(0.01)
         last = kp.proc.output().split("session taken over")[-1].split("\n")[0]
-        want = "2 unlinked file(s) of 2" if tag == "orphan1" else "1 unlinked file(s) of 2"
+        want = "2 unlinked file(s) of 2" if tag == "orphan1" else "1 unlinked file(s) of 1"
         t.check(f"{want} parked given back" in last,
                 f"{tag}: the take-over did not give the unlinked file back: {last}")
         ch.p.stdin.write(b"GO\n")
@@ -316,17 +327,65 @@ def part_orphan(binary, tool, keeper, wd):
     kp.stop()
 
 
+UNLINKED_ROUNDS = 12
+UNLINKED_FILE = 4 << 20
+UNLINKED_SHARE = 16 << 20
+
+
+def part_unlinked(binary, tool, keeper, wd):
+    """Files unlinked while open give their space back to the host once the
+    guest lets them go (vufront-fs --scenario unlinked): 12 rounds of a
+    4 MiB file written, unlinked, read through its handle, released and
+    forgotten, on a 16 MiB tmpfs share. Parked in the vault at each UNLINK
+    (the keeper runs the gateway), each fd is let go by a sweep once the
+    inode is forgotten: every WRITE succeeds (with the fds kept until a
+    take-over, the fourth round ran out of space), the counters say 12
+    parked and 12 let go, the share is empty again."""
+    share = os.path.join(wd, "unlinked")
+    os.makedirs(share)
+    t.sh("mount", "-t", "tmpfs", "-o", f"size={UNLINKED_SHARE}", "vgw-unlinked", share)
+    try:
+        sock = os.path.join(wd, "unlinked.sock")
+        kp = t.Keeper(keeper, binary, wd, config(wd, share, sock), name="unlinked").start()
+        ch = Churn(tool, sock, wd, "unlinked", scenario="unlinked", rounds=UNLINKED_ROUNDS,
+                   extra=["--file-size", str(UNLINKED_FILE)])
+        wait_line(ch, "SYNC unlinked", "the unlinked rounds", timeout=120)
+        t.check(f"info unlinked round={UNLINKED_ROUNDS - 1} done" in ch.lines,
+                f"not every round was done:\n{ch.tail()}")
+        t.wait_for("every parked fd let go",
+                   lambda: kp.stats("fs1")["vault"] == {"parked": 0, "kept": UNLINKED_ROUNDS,
+                                                        "released": UNLINKED_ROUNDS,
+                                                        "full": 0})
+        st = os.statvfs(share)
+        used = (st.f_blocks - st.f_bfree) * st.f_frsize
+        t.check(used < UNLINKED_FILE, f"the share still uses {used} bytes")
+        ch.p.stdin.write(b"GO\n")
+        ch.p.stdin.flush()
+        rc = ch.finish(kp, stop=False)
+        t.check(rc == 0 and ch.lines[-1] == "RESULT ok",
+                f"the workload failed (exit {rc}):\n{ch.tail()}")
+        t.log(f"{UNLINKED_ROUNDS} files of {UNLINKED_FILE >> 20} MiB unlinked while open on a "
+              f"{UNLINKED_SHARE >> 20} MiB share: each one's space given back, the share "
+              f"uses {used} bytes")
+        kp.stop()
+    finally:
+        subprocess.run(["umount", "-l", share], check=False)
+
+
 def main():
     """The kills, then both faults; with a fourth argument (kills,
     fs-crash-every or fs-crash-unrecorded-every) that part only."""
     binary, tool, keeper = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3]
     wd = t.workdir("keeper-fschurn")
-    parts = sys.argv[4:] or ["kills", "orphan", "fs-crash-every", "fs-crash-unrecorded-every"]
+    parts = sys.argv[4:] or ["kills", "orphan", "unlinked", "fs-crash-every",
+                             "fs-crash-unrecorded-every"]
     for part in parts:
         if part == "kills":
             part_kills(binary, tool, keeper, wd)
         elif part == "orphan":
             part_orphan(binary, tool, keeper, wd)
+        elif part == "unlinked":
+            part_unlinked(binary, tool, keeper, wd)
         else:
             t.check(part in ("fs-crash-every", "fs-crash-unrecorded-every"),
                     f"unknown part {part!r}")

@@ -89,6 +89,11 @@
  *              handle across two back-end crashes (SYNC orphan1, orphan2:
  *              the caller kills the gateway under a keeper there).
  *
+ *   unlinked   --rounds N of a file of --file-size bytes written,
+ *              unlinked while open, read through its handle, released and
+ *              forgotten (SYNC unlinked at the end): the space must come
+ *              back to a small share (vufront_fs_churn.c).
+ *
  *   bench      a load generator for any virtio-fs back-end (vhostgw, the C
  *              and the Rust virtiofsd): --op lookup,create,unlink,randread,
  *              seqread,seqwrite (each OP or OP:DEPTH, in order, one FUSE
@@ -153,8 +158,8 @@ fs_usage(FILE *out)
 		"                   --lookup-files N --max-files N --name-prefix P]\n"
 		"SCENARIO: basic, malformed, suspend, remap, inflight, resubmit,\n"
 		"resubmit-used, resubmit-late, inflight-bad, inflight-lie, shrink, migrate, migrate-ctl (with\n"
-		"--socket2 PATH: the destination gateway's socket), churn, orphan, bench,\n"
-		"hostile (see the source).\n"
+		"--socket2 PATH: the destination gateway's socket), churn, orphan, unlinked,\n"
+		"bench, hostile, budget (see the source).\n"
 		"Byte i of a file of seed S is the vufront-fs pattern (see the source).\n"
 		"Prints one line per check, \"SYNC <tag>\" where it waits for a line on\n"
 		"stdin, and \"RESULT ok\" (exit 0) or \"RESULT fail N\" (exit 1).\n");
@@ -355,6 +360,7 @@ static const struct fs_scenario fs_scenarios[] = {
 	{ .name = "migrate-ctl", .run = scenario_migrate, .state_via_ctl = true },
 	{ .name = "churn", .run = scenario_churn },
 	{ .name = "orphan", .run = scenario_orphan },
+	{ .name = "unlinked", .run = scenario_unlinked },
 	{ .name = "bench", .run = scenario_bench, .any_backend = true },
 	{ .name = "hostile", .run = scenario_hostile },
 	{ .name = "shrink", .run = scenario_shrink },

@@ -14,7 +14,7 @@
  *   vufront_fs_inflight.c   inflight, inflight-bad
  *   vufront_fs_resubmit.c   resubmit, resubmit-used, resubmit-late
  *   vufront_fs_migrate.c    migrate, migrate-ctl
- *   vufront_fs_churn.c      churn
+ *   vufront_fs_churn.c      churn, orphan, unlinked
  *   vufront_fs_bench.c      bench (a load generator, not a test)
  *   vufront_fs_hostile.c    hostile
  *   vufront_fs_budget.c     budget
@@ -240,6 +240,7 @@ void scenario_resubmit(struct fs_front *f);
 void scenario_migrate(struct fs_front *f);
 void scenario_churn(struct fs_front *f);
 void scenario_orphan(struct fs_front *f);
+void scenario_unlinked(struct fs_front *f);
 void scenario_bench(struct fs_front *f);
 void scenario_hostile(struct fs_front *f);
 void scenario_budget(struct fs_front *f);

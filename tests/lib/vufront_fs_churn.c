@@ -461,3 +461,84 @@ scenario_orphan(struct fs_front *f)
 		fs_check(f, true, "orphan release", NULL);
 	fs_forget_hiprio(f, e.nodeid);
 }
+
+/*
+ * Scenario unlinked: files unlinked while open give their space back once
+ * the guest lets them go (under a keeper: the vault lets their parked fds
+ * go). --rounds N of: CREATE "u<r>" read-write, WRITE --file-size bytes
+ * of seed r's pattern, UNLINK it, READ its last 4 KiB back through the
+ * handle, RELEASE, FORGET; "info unlinked round=R done" after each, then
+ * SYNC unlinked (the caller reads the gateway's counters). On a share
+ * smaller than a few rounds' files, a WRITE fails with ENOSPC where the
+ * back-end holds what the guest let go.
+ */
+/* The READ of the last 4 KiB of a file of size bytes written in WRITEs
+ * of chunk bytes of the data area: the byte at x is data[x % chunk]. */
+static bool
+unlinked_tail_ok(struct fs_front *f, const struct fs_slot *s, uint64_t size, uint32_t chunk,
+		 char *why, size_t whylen)
+{
+	const uint8_t *b = fs_body(s);
+
+	if (s->used_len < FS_OUT_HDR || fs_oh(s)->error != 0 ||
+	    fs_oh(s)->len != FS_OUT_HDR + 4096) {
+		snprintf(why, whylen, "error %d, %u bytes",
+			 s->used_len < FS_OUT_HDR ? 0 : fs_oh(s)->error, s->used_len);
+		return false;
+	}
+	for (uint32_t i = 0; i < 4096; i++) {
+		uint64_t x = size - 4096 + i;
+
+		if (b[i] != f->data[x % chunk]) {
+			snprintf(why, whylen, "byte %" PRIu64 " differs", x);
+			return false;
+		}
+	}
+	return true;
+}
+
+void
+scenario_unlinked(struct fs_front *f)
+{
+	uint64_t size = f->o->file_size;
+	uint32_t chunk = FS_DATA;
+	unsigned int r;
+
+	if (!fs_init(f))
+		return;
+	if (f->max_write != 0 && f->max_write < chunk)
+		chunk = f->max_write & ~4095u;
+	for (r = 0; r < f->o->rounds; r++) {
+		struct fuse_entry_out e;
+		char name[32], why[160] = "";
+		struct fs_slot *s;
+		uint64_t fh, off;
+		bool ok = true;
+
+		snprintf(name, sizeof(name), "u%u", r);
+		for (uint32_t i = 0; i < chunk; i++)
+			f->data[i] = fs_pattern(r, i);
+		if (!churn_create(f, FUSE_ROOT_ID, name, O_RDWR | O_CREAT | O_EXCL, &e, &fh))
+			break;
+		for (off = 0; ok && off < size; off += chunk)
+			ok = churn_write(f, e.nodeid, fh, off, 0,
+					 (uint32_t)(size - off < chunk ? size - off : chunk),
+					 "unlinked write");
+		if (!ok || !churn_remove(f, FUSE_UNLINK, FUSE_ROOT_ID, name, "unlinked unlink"))
+			break;
+		/* the last 4 KiB, through the handle of the file with no name */
+		s = fs_post_read(f, e.nodeid, fh, size - 4096, 4096);
+		if (s == NULL || (fs_wait(f, s, f->o->timeout_ms), !s->done))
+			break;
+		ok = unlinked_tail_ok(f, s, size, chunk, why, sizeof(why));
+		fs_slot_put(s);
+		if (!fs_check(f, ok, "unlinked read after the unlink", "%s", why) ||
+		    !churn_release(f, e.nodeid, fh, "unlinked release"))
+			break;
+		fs_forget_hiprio(f, e.nodeid);
+		printf("info unlinked round=%u done\n", r);
+		fflush(stdout);
+	}
+	fs_check(f, r == f->o->rounds, "unlinked: every round", "%u of %u", r, f->o->rounds);
+	fs_sync("unlinked");
+}
