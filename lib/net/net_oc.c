@@ -1555,7 +1555,10 @@ obr_release(struct vgw_net_bridge *br, struct obr_pass *ps)
 }
 
 /* Give the frame to the receivers dest names (obr_dest; held): 0, or
- * OC_BAD. */
+ * OC_BAD (the frame is the sender's own malformed one for some receiver:
+ * a flood goes on to the others, each of which gets what it would get
+ * alone; a TSO frame whose headers do not parse, say, passes whole to a
+ * receiver that takes TSO and is refused by one that does not). */
 static inline int
 obr_send(struct vgw_net_bridge *br, uint16_t self, struct vgw_net_oc *from,
 	 struct vgw_vring_chain *tc, int dest, struct obr_pass *ps, struct vgw_dp_qstats *rs)
@@ -1572,9 +1575,9 @@ obr_send(struct vgw_net_bridge *br, uint16_t self, struct vgw_net_oc *from,
 		rs->drops++; /* stays on its own segment */
 		return 0;
 	}
-	for (uint16_t s = 0; s < br->n_ports && bad == 0; s++)
-		if (s != self)
-			bad = obr_deliver(br, from, tc, s, ps);
+	for (uint16_t s = 0; s < br->n_ports; s++)
+		if (s != self && obr_deliver(br, from, tc, s, ps) == OC_BAD)
+			bad = OC_BAD;
 	return bad;
 }
 

@@ -33,6 +33,11 @@ what arrived exactly; nothing malformed, nothing dropped.
    ethertype), to a receiver that takes no offload: each is refused
    (malformed and drops up by exactly 50 on the sender), the 151 others
    arrive segmented and exact, and the gateway goes on.
+8. The same frames flooded on a one-copy bridge (e to f and g, f first, g
+   taking TSO): f gets what b got; g gets the good frames whole and whole
+   too the bad ones only a segmentation refuses (a receiver that could not
+   take one did not end the flood before the next); each bad frame counts
+   once in e's malformed.
 """
 import os
 import re
@@ -223,12 +228,13 @@ def seg_bytes(lens, hlen, gso):
 def main():
     binary, tool = sys.argv[1], os.path.abspath(sys.argv[2])
     wd = t.workdir("onecopy_offload")
-    devs = ["a", "b", "c", "d"]
+    devs = ["a", "b", "c", "d", "e", "f", "g"]
     cfg = {"runtime_dir": wd,
            "devices": [dict({"name": d, "type": "net", "socket": os.path.join(wd, f"{d}.sock")},
                             **({"offloads": False} if d == "c" else {})) for d in devs],
            "links": [{"xconnect": ["a", "b"], "one_copy": True},
-                     {"xconnect": ["c", "d"], "one_copy": True}]}
+                     {"xconnect": ["c", "d"], "one_copy": True},
+                     {"bridge": "br0", "ports": ["e", "f", "g"], "one_copy": True}]}
     gw = t.Gateway(binary, wd, cfg).start()
     ab = Pair(gw, tool, wd, "a", "b")
     tx4 = BASE | F_CSUM | F_HOST_TSO4
@@ -337,7 +343,77 @@ def main():
             f"{len(good)} good ones sent")
     t.log(f"hostile: {len(bad)} frames with headers to refuse (10 kinds) refused one by "
           f"one; {len(good)} good ones arrived as {segs} exact segments")
+
+    # 8. the same frames flooded on a one-copy bridge to f (no offload,
+    # before g) and g (TSO)
+    flood(gw, tool, wd, n, lo, hi, bad_every, tx4, hl4)
     gw.stop()
+
+
+def flood(gw, tool, wd, n, lo, hi, bad_every, tx4, hl4):
+    """Case 8: e floods the hostile frames of case 7 (to a MAC nobody has)
+    on the bridge e, f, g. f takes no offload: it gets the good frames
+    segmented, as b did. g takes TSO: it gets them whole, and whole too the
+    bad frames only a receiver that segments must refuse (gso_size 8, IP
+    version 5, TCP data offset 2, an ARP ethertype: their headers are not
+    parsed when nothing is segmented), as it would alone on an xconnect.
+    f refusing one does not end the flood before g. A bridge drops what a
+    receiver has no room for (no frame waits in e's ring for one port of a
+    flood): each receiver posts 4,096 buffers, more than it needs, so
+    that nothing depends on how fast it takes them."""
+    bad = [i for i in range(n) if i % bad_every == bad_every - 1]
+    # vufront-net's kind of bad frame j (0..): j % 10; 6..9 only fail a
+    # segmentation
+    seg_only = {i for j, i in enumerate(bad) if j % 10 >= 6}
+    good = [i for i in range(n) if i not in bad]
+    lens = [frame_len(lo, hi, i) for i in range(n)]
+    f_bytes, f_frames = seg_bytes([lens[i] for i in good], hl4, True)
+    g_idx = sorted(set(good) | seg_only)
+    g_bytes = sum(lens[i] for i in g_idx)
+    e0, f0, g0 = (gw.stats(d) for d in ("e", "f", "g"))
+    rx = {}
+    for d, feat, want in (("f", BASE | F_MRG, f_bytes),
+                          ("g", BASE | F_GUEST_CSUM | F_GUEST_TSO4 | F_MRG, g_bytes)):
+        rx[d] = t.Proc(f"flood-{d}", [tool, "--socket", os.path.join(wd, f"{d}.sock"),
+                                      "--features", hex(feat), "--recv-bytes", str(want),
+                                      "--dump", os.path.join(wd, f"flood.{d}"), "--dump-hdr",
+                                      "--buf-size", "1536", "--ring-size", "4096",
+                                      "--timeout-ms", "20000"], wd)
+        t.check(rx[d].wait_output(r"(?m)^ready$", 30),
+                f"flood: receiver {d} not ready:\n{rx[d].output()[-2000:]}")
+    tx_dump = os.path.join(wd, "flood.e")
+    tx = t.Proc("flood-e", [tool, "--socket", os.path.join(wd, "e.sock"), "--features",
+                            hex(tx4), "--offload", "tso4", "--mss", str(MSS), "--send", str(n),
+                            "--size", f"{lo}-{hi}", "--seed", str(SEED), "--buf-size", "70000",
+                            "--dump-sent", tx_dump, "--dump-hdr", "--timeout-ms", "20000",
+                            "--offload-bad", str(bad_every)], wd)
+    for p, what in ((tx, "sender e"), (rx["f"], "receiver f"), (rx["g"], "receiver g")):
+        rc = p.wait(60)
+        out = p.output()
+        p.stop()
+        p.check_sanitizer()
+        t.check(rc == 0, f"flood: {what} exited with {rc}:\n{out[-2000:]}")
+    sent = read_dump(tx_dump)
+    t.check(len(sent) == n, f"flood: {len(sent)} frames sent, not {n}")
+    got_f = read_dump(os.path.join(wd, "flood.f"))
+    segs = check_segments("flood f", [sent[i] for i in good], got_f, False)
+    t.check(segs == f_frames, f"flood: f got {segs} segments, not {f_frames}")
+    got_g = read_dump(os.path.join(wd, "flood.g"))
+    t.check(len(got_g) == len(g_idx), f"flood: g got {len(got_g)} frames, not {len(g_idx)}")
+    for k, i in enumerate(g_idx):
+        t.check(got_g[k][1] == sent[i][1] and vhdr(got_g[k][0]) == vhdr(sent[i][0]),
+                f"flood: g's frame {k} is not e's frame {i} whole")
+    e1, f1, g1 = (gw.stats(d) for d in ("e", "f", "g"))
+    t.check(e1["malformed"] - e0["malformed"] == len(bad) and
+            f1["drops"] == f0["drops"] and g1["drops"] == g0["drops"] and
+            g1["tx_packets"] - g0["tx_packets"] == len(g_idx),
+            f"flood: e's malformed {e0['malformed']} -> {e1['malformed']}, f's drops "
+            f"{f0['drops']} -> {f1['drops']}, g's {g0['drops']} -> {g1['drops']}, g's "
+            f"tx_packets {g0['tx_packets']} -> {g1['tx_packets']}; {len(bad)} bad frames, "
+            f"{len(g_idx)} for g")
+    t.log(f"flood: {len(good)} good frames to f as {segs} segments, and to g whole with the "
+          f"{len(seg_only)} only a segmentation refuses; each of {len(bad)} bad frames "
+          f"counted malformed once")
 
 
 if __name__ == "__main__":
