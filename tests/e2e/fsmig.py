@@ -187,15 +187,16 @@ class Setup:
         self.dst.qmp            # listening, QMP up
         return self.dst
 
-    def start_migration(self, return_path=False):
+    def start_migration(self, return_path=False, bandwidth=1 << 30):
         """migrate-set-capabilities (return-path: the source waits for the
         destination's verdict, so that a destination that fails to load
-        fails the migration and the source VM resumes) and migrate."""
+        fails the migration and the source VM resumes) and migrate, at
+        most bandwidth bytes/s."""
         src = self.src
         if return_path:
             src.qmp.cmd('migrate-set-capabilities',
                         capabilities=[{'capability': 'return-path', 'state': True}])
-        src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': 1 << 30})
+        src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': bandwidth})
         t = time.monotonic()
         src.qmp.cmd('migrate', uri='unix:' + self.uri)
         e2e.log('migrate issued%s' % (' (return-path on)' if return_path else ''))

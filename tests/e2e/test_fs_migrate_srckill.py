@@ -28,7 +28,9 @@ def scenario(run):
     s = fsmig.Setup(run, 'fss')
     s.wait_ready_to_migrate()
     dst = s.start_destination()
-    t_mig = s.start_migration()
+    # a precopy of seconds (at 1 GiB/s it takes 0.5-1.3 s here: the kill
+    # 0.5 s into it could find it over on a fast machine)
+    t_mig = s.start_migration(bandwidth=16 << 20)
     s.wait_phase(s.src_w, 'fs1', 'logging', 30, 'source gateway')
     time.sleep(0.5)                     # into the precopy
     e2e.expect(s.src.qmp.cmd('query-migrate').get('status') == 'active',
