@@ -428,6 +428,24 @@ test_adopt_short_over_long(void **state)
 	assert_non_null(E->fs);
 }
 
+/* A vault for engine a (its two ends in v), then the session's INIT. */
+static void
+t_vault_open(struct vgw_fs *a, int v[2])
+{
+	assert_int_equal(vgw_fs_vault_open(a), 0);
+	assert_int_equal(vgw_fs_vault_fds(a, v), 2);
+	t_do_init();
+}
+
+/* Close what t_take_over_vault() left the test. */
+static void
+t_vault_close(int memfd, const int v[2])
+{
+	close(memfd);
+	close(v[0]);
+	close(v[1]);
+}
+
 /* The keeper's take-over with a vault: dups of a's table and vault fds
  * (in *memfd and v, the caller's to close), a destroyed (the dups keep
  * the queue), a new engine adopting them; why says what it gave back. */
@@ -462,9 +480,7 @@ test_adopt_vault(void **state)
 	uint64_t fh;
 
 	(void)state;
-	assert_int_equal(vgw_fs_vault_open(a), 0);
-	assert_int_equal(vgw_fs_vault_fds(a, v), 2);
-	t_do_init();
+	t_vault_open(a, v);
 	assert_int_equal(t_create(1, "held", O_RDWR, 0600, &e, &fh), 0);
 	assert_int_equal(t_write(fh, 0, "still here", 10), 10);
 	assert_int_equal(t_simple(FUSE_UNLINK, 1, NULL, 0, "held", NULL), 0);
@@ -500,9 +516,7 @@ test_adopt_vault(void **state)
 	assert_int_equal(vgw_fs_stats(b)->state_stale_inodes, 1);
 	vgw_fs_destroy(a);
 	vgw_fs_destroy(b);
-	close(memfd);
-	close(v[0]);
-	close(v[1]);
+	t_vault_close(memfd, v);
 	E->fs = t_engine();
 	assert_non_null(E->fs);
 	assert_int_equal(t_fd_count(), fds);
@@ -525,9 +539,7 @@ test_vault_once(void **state)
 	uint64_t fh, gfh;
 
 	(void)state;
-	assert_int_equal(vgw_fs_vault_open(a), 0);
-	assert_int_equal(vgw_fs_vault_fds(a, v), 2);
-	t_do_init();
+	t_vault_open(a, v);
 	assert_int_equal(t_create(1, "f", O_RDWR, 0600, &e, &fh), 0);
 	assert_int_equal(t_write(fh, 0, "kept once", 9), 9);
 	assert_int_equal(t_mkdir(1, "d", 0755, &de), 0);
@@ -555,9 +567,7 @@ test_vault_once(void **state)
 	assert_int_equal(t_read(fh, 0, buf, sizeof(buf) - 1), 9);
 	assert_string_equal(buf, "kept once");
 	assert_int_equal(t_release(FUSE_RELEASE, fh), 0);
-	close(memfd);
-	close(v[0]);
-	close(v[1]);
+	t_vault_close(memfd, v);
 }
 
 /* Idle passes of the poller: vault sweeps run there. */
@@ -587,10 +597,8 @@ test_vault_sweep(void **state)
 	uint64_t fh, gfh;
 
 	(void)state;
-	assert_int_equal(vgw_fs_vault_open(a), 0);
-	assert_int_equal(vgw_fs_vault_fds(a, v), 2);
+	t_vault_open(a, v);
 	st = vgw_fs_stats(a);
-	t_do_init();
 	/* f: open and unlinked, held to the end */
 	assert_int_equal(t_create(1, "f", O_RDWR, 0600, &e, &fh), 0);
 	assert_int_equal(t_write(fh, 0, "held on", 7), 7);
@@ -644,9 +652,7 @@ test_vault_sweep(void **state)
 	assert_int_equal(t_read(fh, 0, buf, sizeof(buf) - 1), 7);
 	assert_string_equal(buf, "held on");
 	assert_int_equal(t_release(FUSE_RELEASE, fh), 0);
-	close(memfd);
-	close(v[0]);
-	close(v[1]);
+	t_vault_close(memfd, v);
 }
 
 static const struct t_case t_cases[] = {
