@@ -339,7 +339,7 @@ def part_unlinked(binary, tool, keeper, wd):
     forgotten, on a 16 MiB tmpfs share. Parked in the vault at each UNLINK
     (the keeper runs the gateway), each fd is let go by a sweep once the
     inode is forgotten: every WRITE succeeds (with the fds kept until a
-    take-over, the fourth round ran out of space), the counters say 12
+    take-over, the fifth round ran out of space), the counters say 12
     parked and 12 let go, the share is empty again."""
     share = os.path.join(wd, "unlinked")
     os.makedirs(share)
@@ -373,8 +373,8 @@ def part_unlinked(binary, tool, keeper, wd):
 
 
 def main():
-    """The kills, then both faults; with a fourth argument (kills,
-    fs-crash-every or fs-crash-unrecorded-every) that part only."""
+    """The kills, the orphan, the unlinked files, then both faults; with a
+    fourth argument (a part's name) that part only."""
     binary, tool, keeper = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3]
     wd = t.workdir("keeper-fschurn")
     parts = sys.argv[4:] or ["kills", "orphan", "unlinked", "fs-crash-every",

@@ -462,16 +462,6 @@ scenario_orphan(struct fs_front *f)
 	fs_forget_hiprio(f, e.nodeid);
 }
 
-/*
- * Scenario unlinked: files unlinked while open give their space back once
- * the guest lets them go (under a keeper: the vault lets their parked fds
- * go). --rounds N of: CREATE "u<r>" read-write, WRITE --file-size bytes
- * of seed r's pattern, UNLINK it, READ its last 4 KiB back through the
- * handle, RELEASE, FORGET; "info unlinked round=R done" after each, then
- * SYNC unlinked (the caller reads the gateway's counters). On a share
- * smaller than a few rounds' files, a WRITE fails with ENOSPC where the
- * back-end holds what the guest let go.
- */
 /* The READ of the last 4 KiB of a file of size bytes written in WRITEs
  * of chunk bytes of the data area: the byte at x is data[x % chunk]. */
 static bool
@@ -497,6 +487,16 @@ unlinked_tail_ok(struct fs_front *f, const struct fs_slot *s, uint64_t size, uin
 	return true;
 }
 
+/*
+ * Scenario unlinked: files unlinked while open give their space back once
+ * the guest lets them go (under a keeper: the vault lets their parked fds
+ * go). --rounds N of: CREATE "u<r>" read-write, WRITE --file-size bytes
+ * of seed r's pattern, UNLINK it, READ its last 4 KiB back through the
+ * handle, RELEASE, FORGET; "info unlinked round=R done" after each, then
+ * SYNC unlinked (the caller reads the gateway's counters). On a share
+ * smaller than a few rounds' files, a WRITE fails with ENOSPC where the
+ * back-end holds what the guest let go.
+ */
 void
 scenario_unlinked(struct fs_front *f)
 {
@@ -504,9 +504,11 @@ scenario_unlinked(struct fs_front *f)
 	uint32_t chunk = FS_DATA;
 	unsigned int r;
 
-	if (!fs_init(f))
+	if (!fs_check(f, size >= 4096, "unlinked: --file-size", "%" PRIu64 " bytes, 4096 at least",
+		      size) ||
+	    !fs_init(f))
 		return;
-	if (f->max_write != 0 && f->max_write < chunk)
+	if (f->max_write >= 4096 && f->max_write < chunk)
 		chunk = f->max_write & ~4095u;
 	for (r = 0; r < f->o->rounds; r++) {
 		struct fuse_entry_out e;
