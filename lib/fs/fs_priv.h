@@ -307,9 +307,9 @@ struct vgw_fs {
 	/* the last session load's first stale inode and why, for its log line */
 	char stale_first[112];
 	int vault[2];	     /* fs_vault.c: receive and send ends, or -1 */
-	uint32_t vault_n;    /* fds in its queue */
 	uint32_t vault_dead; /* parked inodes let go since a sweep last began */
-	uint32_t vault_left; /* fds the running sweep has still to look at */
+	uint32_t vault_left; /* fds the running sweep has still to look at
+			      * (stats.vault_parked: fds in its queue) */
 	uint8_t vault_epoch; /* the running sweep's mark (ino_vaulted) */
 
 	/* the operator's lines (vgw_fs_conf.warn), each kind at most one per

@@ -29,8 +29,8 @@
 #define FS_VAULT_BATCH 64u  /* fds per message read */
 
 /* a - b, or 0 */
-static inline uint32_t
-fs_sub_floor(uint32_t a, uint32_t b)
+static inline uint64_t
+fs_sub_floor(uint64_t a, uint64_t b)
 {
 	return a > b ? a - b : 0;
 }
@@ -64,7 +64,7 @@ fs_vault_close(struct vgw_fs *fs)
 			close(fs->vault[i]);
 		fs->vault[i] = -1;
 	}
-	fs->vault_n = fs->vault_dead = fs->vault_left = 0;
+	fs->vault_dead = fs->vault_left = 0;
 	fs->stats.vault_parked = 0;
 }
 
@@ -98,8 +98,7 @@ fs_vault_send(struct vgw_fs *fs, int fd)
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	if (sendmsg(fs->vault[1], &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return -errno;
-	fs->vault_n++;
-	fs->stats.vault_parked = fs->vault_n;
+	fs->stats.vault_parked++;
 	return 0;
 }
 
@@ -159,7 +158,7 @@ fs_vault_recv(struct vgw_fs *fs, int rx, struct fs_vault_ent *e, uint32_t *n, ui
 
 	if (k < 0)
 		return k == -EAGAIN ? 0 : k;
-	fs->vault_n = fs_sub_floor(fs->vault_n, (uint32_t)k);
+	fs->stats.vault_parked = fs_sub_floor(fs->stats.vault_parked, (uint64_t)k);
 	for (int i = 0; i < k; i++) {
 		int fd = fds[i];
 
@@ -302,7 +301,7 @@ fs_vault_sweep(struct vgw_fs *fs, unsigned int budget)
 		if (fs->vault_dead == 0)
 			return;
 		fs->vault_dead = 0;
-		fs->vault_left = fs->vault_n;
+		fs->vault_left = (uint32_t)fs->stats.vault_parked;
 		/* 1 is "parked, not seen by a sweep"; a mark comes round
 		 * again only after 254 sweeps, each of which saw every fd
 		 * queued before it and marked its inode anew */
@@ -315,14 +314,13 @@ fs_vault_sweep(struct vgw_fs *fs, unsigned int budget)
 
 		if (k < 0) {
 			if (k == -EAGAIN) /* fewer than counted: none left */
-				fs->vault_n = 0;
+				fs->stats.vault_parked = 0;
 			fs->vault_left = 0;
 			break;
 		}
-		fs->vault_left = fs_sub_floor(fs->vault_left, k > 0 ? (uint32_t)k : 1);
-		fs->vault_n = fs_sub_floor(fs->vault_n, (uint32_t)k);
+		fs->vault_left = (uint32_t)fs_sub_floor(fs->vault_left, k > 0 ? (uint64_t)k : 1);
+		fs->stats.vault_parked = fs_sub_floor(fs->stats.vault_parked, (uint64_t)k);
 		for (int i = 0; i < k; i++)
 			fs_vault_sweep_fd(fs, fds[i]);
 	}
-	fs->stats.vault_parked = fs->vault_n;
 }
