@@ -274,6 +274,16 @@ fs_close_async(struct vgw_fs *fs, int fd)
 	close(fd);
 }
 
+/* Give the kernel what is queued now rather than at the next pass. */
+void
+fs_io_flush(struct vgw_fs *fs)
+{
+	if (fs->use_uring && fs->sq_pending) {
+		io_uring_submit(&fs->ring);
+		fs->sq_pending = 0;
+	}
+}
+
 static void *
 fs_helper_main(void *arg)
 {
@@ -438,9 +448,6 @@ fs_io_progress(struct vgw_fs *fs)
 			c->step(fs, c, c->res);
 		}
 	}
-	if (fs->use_uring && fs->sq_pending) {
-		io_uring_submit(&fs->ring);
-		fs->sq_pending = 0;
-	}
+	fs_io_flush(fs);
 	return n;
 }

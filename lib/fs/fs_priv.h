@@ -402,6 +402,7 @@ void fs_io_fini(struct vgw_fs *fs);
 void fs_issue(struct vgw_fs *fs, struct fs_ctx *c, fs_step_fn step);
 void fs_issue_job(struct vgw_fs *fs, struct fs_ctx *c, fs_job_fn job, fs_step_fn step);
 void fs_close_async(struct vgw_fs *fs, int fd);
+void fs_io_flush(struct vgw_fs *fs);
 unsigned int fs_io_progress(struct vgw_fs *fs);
 int fs_aop_exec(struct fs_aop *a);
 void fs_aop_openat2(struct fs_aop *a, int dirfd, const char *path, int flags, uint32_t mode,

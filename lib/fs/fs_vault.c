@@ -254,8 +254,9 @@ fs_vault_settle(struct vgw_fs *fs, struct fs_vault_ent *e, uint32_t n, bool load
 /* One parked fd looked at by a sweep: queued again if an inode the
  * session holds is parked on it and no other fd of this sweep was queued
  * for that inode (a file parked again by a later inode of the same file
- * after the first was let go); closed otherwise. */
-static void
+ * after the first was let go); closed otherwise. Returns 1 if it was
+ * closed. */
+static int
 fs_vault_sweep_fd(struct vgw_fs *fs, int fd)
 {
 	struct statx st;
@@ -269,17 +270,18 @@ fs_vault_sweep_fd(struct vgw_fs *fs, int fd)
 		if (fs_vault_send(fs, fd) == 0) {
 			fs->ino_vaulted[idx] = fs->vault_epoch;
 			close(fd); /* (the queue holds it) */
-			return;
+			return 0;
 		}
 		fs->stats.vault_full++; /* ESTALE after a crash, parked again at
 					 * its next unlink */
 		fs->ino_vaulted[idx] = 0;
-	} else {
-		fs->stats.vault_released++;
+		fs_close_async(fs, fd);
+		return 0;
 	}
 	/* an unlinked file's last reference: its space goes back to the
 	 * host (closed as an inode's own fd is) */
 	fs_close_async(fs, fd);
+	return 1;
 }
 
 /* A parked fd stays in the queue until something reads it out: without
@@ -309,6 +311,8 @@ fs_vault_sweep(struct vgw_fs *fs, unsigned int budget)
 					  2 :
 					  (uint8_t)(fs->vault_epoch + 1);
 	}
+	unsigned int released = 0;
+
 	while (budget-- > 0 && fs->vault_left > 0) {
 		int fds[FS_VAULT_BATCH], k = fs_vault_recv_fds(fs->vault[0], fds);
 
@@ -321,6 +325,13 @@ fs_vault_sweep(struct vgw_fs *fs, unsigned int budget)
 		fs->vault_left = (uint32_t)fs_sub_floor(fs->vault_left, k > 0 ? (uint64_t)k : 1);
 		fs->stats.vault_parked = fs_sub_floor(fs->stats.vault_parked, (uint64_t)k);
 		for (int i = 0; i < k; i++)
-			fs_vault_sweep_fd(fs, fds[i]);
+			released += (unsigned int)fs_vault_sweep_fd(fs, fds[i]);
 	}
+	if (released == 0)
+		return;
+	/* given to the kernel now, not at the next pass, and counted once
+	 * given: a reader who sees "released" move finds the space back
+	 * (a close on io_uring runs at submit) */
+	fs_io_flush(fs);
+	fs->stats.vault_released += released;
 }
