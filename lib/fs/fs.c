@@ -246,7 +246,8 @@ vgw_fs_create(const struct vgw_fs_conf *conf)
 		memcpy(&fs->iowq_cpus, c.iowq_cpus, sizeof(fs->iowq_cpus));
 		fs->iowq_aff_pending = CPU_COUNT(&fs->iowq_cpus) != 0;
 	}
-	rc = fs_io_init(fs, c.no_uring, c.helpers);
+	fs->fstat_limit_ns = c.fstat_inline_ns != 0 ? c.fstat_inline_ns : FS_FSTAT_INLINE_NS;
+	rc = fs_io_init(fs, c.no_uring, c.helpers, fd, &st);
 	if (rc < 0) {
 		errno = -rc;
 		goto fail;

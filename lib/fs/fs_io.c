@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs_priv.h"
@@ -224,12 +228,82 @@ fs_to_helper(struct vgw_fs *fs, struct fs_ctx *c)
 	fs->stats.helper_ops++;
 }
 
+static uint64_t
+fs_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* The attributes of an inode the engine holds an fd of (LOOKUP after its
+ * open, GETATTR, SETATTR, CREATE), read on the poller where that is the
+ * cheaper way. io_uring gives every STATX to its workers: a wake-up and
+ * context switches, paid back only where the system call itself is
+ * dear. On a VM whose kernel took 1.8 us for this statx a LOOKUP took
+ * twice the CPU made inline (usertools/BENCH.md, "Metadata at the
+ * ring"); on one whose kernel takes 0.5 us, 1.8x the lookups per second
+ * made inline ("Attributes on the poller"). So the poller times 1 in 8
+ * of its calls and keeps making them while they take FS_FSTAT_INLINE_NS
+ * or less on average (a call longer than 4 times that counts as 4
+ * times: one preemption does not decide); above it, the next
+ * FS_FSTAT_BACKOFF go through io_uring and it tries again.
+ * Only where the inode's file system answers from memory: a disk's (its
+ * device has a major number; getattr of an inode held open does no I/O)
+ * or the share's own if that is tmpfs and the like. AT_STATX_DONT_SYNC
+ * makes sure a network file system (a mount inside the share) answers
+ * from its cache too, without a round trip; its answer is not used, the
+ * statx goes to io_uring as before. */
+static bool
+fs_fstat_inline(struct vgw_fs *fs, struct fs_ctx *c)
+{
+	struct fs_aop *a = &c->aop;
+	bool timed = (fs->fstat_calls++ & 7) == 0;
+	uint64_t t0 = 0, d;
+
+	if (fs->fstat_skip != 0) {
+		fs->fstat_skip--;
+		return false;
+	}
+	if (a->path[0] != '\0')
+		return false; /* by name: a lookup the dentry cache may miss */
+	if (timed)
+		t0 = fs_now_ns();
+	if (statx(a->fd, "", a->flags | AT_STATX_DONT_SYNC, a->mode, a->stx) != 0)
+		return false; /* (io_uring's answer says what failed) */
+	if (timed) {
+		d = fs_now_ns() - t0;
+		if (d > 4 * (uint64_t)fs->fstat_limit_ns)
+			d = 4 * (uint64_t)fs->fstat_limit_ns;
+		fs->fstat_mean_ns =
+			(uint32_t)(fs->fstat_mean_ns + ((int64_t)d - fs->fstat_mean_ns) / 8);
+		if (fs->fstat_mean_ns > fs->fstat_limit_ns) {
+			fs->fstat_skip = FS_FSTAT_BACKOFF;
+			fs->fstat_mean_ns = 0;
+			fs->stats.inline_backoffs++;
+		}
+	}
+	if (a->stx->stx_dev_major == 0 &&
+	    (fs->fstat_dev == 0 ||
+	     makedev(a->stx->stx_dev_major, a->stx->stx_dev_minor) != fs->fstat_dev))
+		return false;
+	c->res = 0;
+	return true;
+}
+
 void
 fs_issue(struct vgw_fs *fs, struct fs_ctx *c, fs_step_fn step)
 {
 	struct io_uring_sqe *sqe;
 
 	c->step = step;
+	if (c->aop.kind == FS_AOP_STATX && fs->fstat_inline && fs_fstat_inline(fs, c)) {
+		/* at most max_inflight contexts: never full */
+		fs->inl[fs->n_inl++] = c;
+		fs->stats.inline_ops++;
+		return;
+	}
 	if (fs->use_uring && c->aop.kind != FS_AOP_JOB &&
 	    (fs->test_slow_read_ms == 0 || c->aop.kind != FS_AOP_READV)) {
 		sqe = fs_get_sqe(fs);
@@ -326,8 +400,35 @@ fs_test_slow_read_ms(void)
 	return *end == '\0' && n >= 1 && n <= 60000 ? (uint32_t)n : 0;
 }
 
+/* Which inodes' attributes the poller reads itself: those on a disk's
+ * file system, and those on the share's if it is a local one without a
+ * disk (tmpfs, ramfs, an overlay of local ones); none if the share is a
+ * network file system. */
+static void
+fs_fstat_policy(struct vgw_fs *fs, int root_fd, const struct statx *root)
+{
+	struct statfs sf;
+
+	fs->fstat_inline = fs->use_uring && fstatfs(root_fd, &sf) == 0;
+	if (!fs->fstat_inline)
+		return;
+	switch ((unsigned long)sf.f_type) {
+	case TMPFS_MAGIC:
+	case RAMFS_MAGIC:
+	case OVERLAYFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC: /* subvolumes have devices of their own */
+		fs->fstat_dev = makedev(root->stx_dev_major, root->stx_dev_minor);
+		break;
+	default:
+		/* a disk's (major number) or none */
+		fs->fstat_inline = root->stx_dev_major != 0;
+		fs->fstat_dev = 0;
+	}
+}
+
 int
-fs_io_init(struct vgw_fs *fs, bool no_uring, unsigned int helpers)
+fs_io_init(struct vgw_fs *fs, bool no_uring, unsigned int helpers, int root_fd,
+	   const struct statx *root)
 {
 	struct io_uring_params p;
 	unsigned int i;
@@ -341,6 +442,10 @@ fs_io_init(struct vgw_fs *fs, bool no_uring, unsigned int helpers)
 		fs->use_uring = rc == 0;
 	}
 	fs->test_slow_read_ms = fs_test_slow_read_ms();
+	fs->inl = calloc(fs->max_inflight, sizeof(*fs->inl));
+	if (fs->inl == NULL)
+		return -ENOMEM;
+	fs_fstat_policy(fs, root_fd, root);
 	fs->n_helpers = helpers;
 	fs->helpers = calloc(helpers, sizeof(*fs->helpers));
 	if (!fs->helpers)
@@ -383,6 +488,8 @@ fs_io_fini(struct vgw_fs *fs)
 		free(h->buf);
 	}
 	free(fs->helpers);
+	free(fs->inl);
+	fs->inl = NULL;
 	fs->helpers = NULL;
 	if (fs->use_uring) {
 		io_uring_submit(&fs->ring);
@@ -441,6 +548,12 @@ fs_io_progress(struct vgw_fs *fs)
 				c->step(fs, c, c->res);
 			}
 		}
+	}
+	while (fs->n_inl != 0) {
+		/* a step may issue the request's next operation: inline too */
+		c = fs->inl[--fs->n_inl];
+		n++;
+		c->step(fs, c, c->res);
 	}
 	for (i = 0; i < fs->n_helpers; i++) {
 		while ((c = fs_spsc_pop(&fs->helpers[i].comp)) != NULL) {

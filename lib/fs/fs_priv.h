@@ -128,6 +128,12 @@ struct fs_handle {
 
 /* ---- asynchronous operations ---- */
 
+/* fs_fstat_inline: a statx of an fd on the poller while the timed ones
+ * (1 in 8) take FS_FSTAT_INLINE_NS or less on average; else the next
+ * FS_FSTAT_BACKOFF go through io_uring, then it tries again. */
+#define FS_FSTAT_INLINE_NS 1000u
+#define FS_FSTAT_BACKOFF 4096u
+
 enum fs_aop_kind {
 	FS_AOP_OPENAT2,
 	FS_AOP_STATX,
@@ -298,6 +304,16 @@ struct vgw_fs {
 	bool iowq_aff_pending; /* set it at the poller's first submit */
 	unsigned int n_helpers;
 	struct fs_helper *helpers;
+	/* statx of an fd run on the poller itself (fs_fstat_inline): done,
+	 * waiting for their step at the next progress */
+	bool fstat_inline;	 /* the share is on a local file system */
+	dev_t fstat_dev;	 /* ... and on this device if no disk's */
+	uint32_t fstat_limit_ns; /* inline while the mean stays below */
+	uint32_t fstat_mean_ns;	 /* of the timed inline calls (1 in 8) */
+	uint32_t fstat_calls;
+	uint32_t fstat_skip; /* through io_uring before trying again */
+	struct fs_ctx **inl; /* max_inflight entries */
+	uint32_t n_inl;
 	atomic_bool stop;
 	/* VHOSTGW_TEST_FAULT=fs-slow-read-ms=N (tests only): every READ on a
 	 * helper, N ms late */
@@ -397,7 +413,8 @@ void fs_readdirplus_fill(const struct vgw_fs *fs, struct fs_ctx *c, struct fs_df
 			 const uint8_t *dbuf, long n);
 
 /* fs_io.c */
-int fs_io_init(struct vgw_fs *fs, bool no_uring, unsigned int helpers);
+int fs_io_init(struct vgw_fs *fs, bool no_uring, unsigned int helpers, int root_fd,
+	       const struct statx *root);
 void fs_io_fini(struct vgw_fs *fs);
 void fs_issue(struct vgw_fs *fs, struct fs_ctx *c, fs_step_fn step);
 void fs_issue_job(struct vgw_fs *fs, struct fs_ctx *c, fs_job_fn job, fs_step_fn step);

@@ -1016,6 +1016,8 @@ fs_stats(struct vgw_device *dev, json_t *o)
 	json_object_set_new(o, "ops", ops);
 	json_object_set_new(o, "uring_ops", json_integer((json_int_t)es.uring_ops));
 	json_object_set_new(o, "helper_ops", json_integer((json_int_t)es.helper_ops));
+	json_object_set_new(o, "inline_ops", json_integer((json_int_t)es.inline_ops));
+	json_object_set_new(o, "inline_backoffs", json_integer((json_int_t)es.inline_backoffs));
 }
 
 static const struct vgw_device_ops fs_ops = {

@@ -44,36 +44,40 @@ struct vgw_fs_conf {
 	const char *tag;	/* informative here (the config space is
 					 * built by the front-end / vhost layer) */
 	enum vgw_fs_cache cache;
-	double entry_timeout;  /* seconds; < 0: default (1.0, 0 for none) */
-	double attr_timeout;   /* seconds; < 0: default (1.0, 0 for none) */
-	bool writeback;	       /* FUSE_WRITEBACK_CACHE, off by default */
-	bool xattr;	       /* serve *XATTR (else ENOSYS, like
+	double entry_timeout;	  /* seconds; < 0: default (1.0, 0 for none) */
+	double attr_timeout;	  /* seconds; < 0: default (1.0, 0 for none) */
+	bool writeback;		  /* FUSE_WRITEBACK_CACHE, off by default */
+	bool xattr;		  /* serve *XATTR (else ENOSYS, like
 					 * virtiofsd's -o no_xattr) */
-	bool posix_locks;      /* negotiate FUSE_POSIX_LOCKS (see
+	bool posix_locks;	  /* negotiate FUSE_POSIX_LOCKS (see
 					 * fs_lock.c for the SETLKW semantics) */
-	uint32_t queue_size;   /* of the request virtqueue: max_pages is
+	uint32_t queue_size;	  /* of the request virtqueue: max_pages is
 					 * capped at queue_size - 4 like Linux
 					 * does; 0: VGW_FS_DEFAULT_QUEUE_SIZE */
-	uint32_t max_pages;    /* 0: min(256, queue_size - 4) */
-	uint32_t max_inodes;   /* table sizes, fixed at create time; */
-	uint32_t max_handles;  /* 0: defaults above */
-	uint32_t max_fds;      /* the host fds the tables may hold, an
+	uint32_t max_pages;	  /* 0: min(256, queue_size - 4) */
+	uint32_t max_inodes;	  /* table sizes, fixed at create time; */
+	uint32_t max_handles;	  /* 0: defaults above */
+	uint32_t max_fds;	  /* the host fds the tables may hold, an
 					 * inode's and an open handle's: the
 					 * device's share of the process's
 					 * RLIMIT_NOFILE, split between the two
 					 * tables (vgw_fs_fd_split()); beyond
 					 * it a lookup or open answers ENFILE.
 					 * 0: the table sizes alone */
-	uint32_t max_inflight; /* requests submitted and not yet
+	uint32_t max_inflight;	  /* requests submitted and not yet
 					 * reaped; 0: default */
-	uint32_t helpers;      /* helper threads; 0: default */
-	const void *iowq_cpus; /* a cpu_set_t: where io_uring's own
+	uint32_t helpers;	  /* helper threads; 0: default */
+	const void *iowq_cpus;	  /* a cpu_set_t: where io_uring's own
 					 * worker threads (blocking I/O it
 					 * punts) may run, set from the thread
 					 * that polls the engine; NULL: the
 					 * kernel's choice (that thread's CPUs,
 					 * which a poller keeps busy) */
-	bool no_uring;	       /* run every I/O on the helper threads
+	uint32_t fstat_inline_ns; /* a statx of an fd runs on the poller
+				   * while such calls take no longer than
+				   * this on average; 0: 1,000 (tests set
+				   * 1 to see the back-off) */
+	bool no_uring;		  /* run every I/O on the helper threads
 					 * (for tests, or where io_uring is
 					 * disabled); also used automatically
 					 * when io_uring cannot be set up */
@@ -156,6 +160,9 @@ struct vgw_fs_stats {
 	uint64_t vault_taken;	       /* given back to a taken-over inode */
 	uint64_t vault_released;       /* closed by a sweep: no inode held
 					* them parked any more */
+	uint64_t inline_ops;	       /* statx of an fd run on the poller */
+	uint64_t inline_backoffs;      /* times those were found too slow
+					* and given to io_uring for a while */
 	uint64_t vault_parked;	       /* fds in the vault now */
 	uint64_t long_names;	       /* directory entries left out of READDIR
 					* and READDIRPLUS: names longer than

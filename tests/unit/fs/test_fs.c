@@ -835,6 +835,91 @@ test_fd_budget(void **state)
 	E->fs = full;
 }
 
+/* An engine on dir (E's engine set aside; limit_ns: its conf's
+ * fstat_inline_ns): n times LOOKUP of name and GETATTR of it; how many
+ * statx ran on the poller and operations on io_uring meanwhile, and the
+ * back-offs. */
+static uint64_t
+t_fstat_where(const char *dir, const char *name, uint32_t limit_ns, unsigned int n, uint64_t *inl,
+	      uint64_t *uring)
+{
+	struct vgw_fs *keep = E->fs;
+	struct fuse_entry_out e;
+	struct fuse_attr a;
+	struct vgw_fs_conf c;
+	uint64_t i0, u0, b;
+
+	vgw_fs_conf_init(&c);
+	c.shared_dir = dir;
+	c.max_inflight = 64;
+	c.fstat_inline_ns = limit_ns;
+	E->fs = vgw_fs_create(&c);
+	assert_non_null(E->fs);
+	t_do_init();
+	i0 = vgw_fs_stats(E->fs)->inline_ops;
+	u0 = vgw_fs_stats(E->fs)->uring_ops;
+	for (unsigned int i = 0; i < n; i++) {
+		assert_int_equal(t_lookup(1, name, &e), 0);
+		assert_int_equal(t_getattr(e.nodeid, &a), 0);
+		/* the same answer wherever it was read */
+		assert_int_equal(a.ino, e.attr.ino);
+		assert_int_equal(a.mode, e.attr.mode);
+		assert_int_equal(a.nlink, e.attr.nlink);
+	}
+	*inl = vgw_fs_stats(E->fs)->inline_ops - i0;
+	*uring = vgw_fs_stats(E->fs)->uring_ops - u0;
+	b = vgw_fs_stats(E->fs)->inline_backoffs;
+	vgw_fs_destroy(E->fs);
+	E->fs = keep;
+	return b;
+}
+
+/* The attributes of an inode held open are read on the poller where its
+ * file system answers from memory (a disk's, a tmpfs share), through
+ * io_uring elsewhere (here procfs: no disk, not a known local one); and
+ * through io_uring for a while once the poller's calls take too long (a
+ * limit of 10 ns: the mean is over it at the third timed call, the
+ * 17th). */
+static void
+test_fstat_inline(void **state)
+{
+	char shm[] = "/dev/shm/vgw-fstat-XXXXXX", f[64];
+	uint64_t inl, uring;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	/* E's share, under /tmp: on a disk here */
+	assert_int_equal(stat(E->shared, &st), 0);
+	t_write_host("f", "x");
+	assert_int_equal(t_fstat_where(E->shared, "f", 0, 1, &inl, &uring), 0);
+	if (major(st.st_dev) != 0)
+		assert_int_equal(inl, 2); /* LOOKUP's and GETATTR's */
+	else
+		print_message("test_fstat_inline: /tmp is on no disk: its part not checked\n");
+	/* tmpfs */
+	assert_non_null(mkdtemp(shm));
+	snprintf(f, sizeof(f), "%s/f", shm);
+	fd = open(f, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(t_fstat_where(shm, "f", 0, 1, &inl, &uring), 0);
+	assert_int_equal(inl, 2);
+	assert_int_equal(uring, 1); /* LOOKUP's open */
+	/* too slow: 40 LOOKUP and GETATTR, 17 statx inline (the last found
+	 * the mean over), one back-off, the other 63 through io_uring with
+	 * the 40 opens */
+	assert_int_equal(t_fstat_where(shm, "f", 10, 40, &inl, &uring), 1);
+	assert_int_equal(inl, 17);
+	assert_int_equal(uring, 40 + 63);
+	unlink(f);
+	rmdir(shm);
+	/* procfs: every statx on io_uring */
+	assert_int_equal(t_fstat_where("/proc/sys", "kernel", 0, 1, &inl, &uring), 0);
+	assert_int_equal(inl, 0);
+	assert_int_equal(uring, 3);
+}
+
 static const struct t_case t_cases[] = {
 	T_CASE(test_init),
 	T_CASE(test_enosys),
@@ -856,6 +941,7 @@ main(void)
 	const struct CMUnitTest misc[] = {
 		T_URING(test_busy),
 		T_URING(test_tables),
+		T_URING(test_fstat_inline),
 	};
 	int rc = t_run_both("fs", t_cases, FS_ARRAY_LEN(t_cases));
 
