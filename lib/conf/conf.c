@@ -97,10 +97,13 @@ static const char *const *const dev_type_keys[] = {
 	[VGW_DEV_ETHDEV] = dev_keys_ethdev,
 };
 static const char *const link_keys_xconnect[] = { "xconnect", "one_copy", NULL };
-static const char *const link_keys_bridge[] = { "bridge",	  "ports",    "aging_time",
-						"mac_table_size", "one_copy", NULL };
-static const char *const link_keys_all[] = { "xconnect",       "bridge",   "ports", "aging_time",
-					     "mac_table_size", "one_copy", NULL };
+static const char *const link_keys_bridge[] = {
+	"bridge", "ports", "aging_time", "mac_table_size", "max_macs_per_port", "one_copy", NULL
+};
+static const char *const link_keys_all[] = { "xconnect",       "bridge",
+					     "ports",	       "aging_time",
+					     "mac_table_size", "max_macs_per_port",
+					     "one_copy",       NULL };
 
 static const char default_json[] =
 	"{\n"
@@ -1142,6 +1145,13 @@ conf_link_bridge(struct conf_ctx *c, json_t *obj, unsigned int idx)
 	if (conf_get_int(c, obj, "mac_table_size", false, CONF_MAC_TABLE_MIN, CONF_MAC_TABLE_MAX,
 			 &v))
 		link->mac_table_size = round_up_pow2((uint32_t)v);
+	/* a guest spraying source MACs takes an eighth of the table at
+	 * most; 0: no cap */
+	link->max_macs_per_port = link->mac_table_size / 8;
+	if (link->max_macs_per_port < 16)
+		link->max_macs_per_port = 16;
+	if (conf_get_int(c, obj, "max_macs_per_port", false, 0, CONF_MAC_TABLE_MAX, &v))
+		link->max_macs_per_port = (uint32_t)v;
 	link->one_copy = true;
 	link->one_copy_set = json_object_get(obj, "one_copy") != NULL;
 	conf_get_bool(c, obj, "one_copy", &link->one_copy);

@@ -92,6 +92,7 @@ struct vgw_conf_link {
 	uint16_t ports[VGW_BRIDGE_MAX_PORTS]; /* indices into conf->devs */
 	uint32_t aging_sec;		      /* bridge: MAC aging time */
 	uint32_t mac_table_size;	      /* bridge: entries, power of two */
+	uint32_t max_macs_per_port;	      /* bridge: learned per port, 0: no cap */
 	/* xconnect of two vhost-user net devices of as many queue pairs (or a
 	 * bridge of ones of one queue pair and ethdevs): each frame copied
 	 * once, guest to guest (lib/net/net_oc.c). Default: on for an

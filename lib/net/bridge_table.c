@@ -120,13 +120,23 @@ void (*vgw_mac_table_test_hook)(struct vgw_mac_table *t);
 	} while (0)
 #endif
 
-/* Written once by create(), then only read: shared by all lcores. */
+/* Entries learned on one port, and its sources not learned at its cap. */
+struct port_macs {
+	alignas(CACHE_LINE) _Atomic uint32_t learned;
+	_Atomic uint64_t refused;
+};
+
+/* Written once by create() and limit_ports(), then only read: shared by
+ * all lcores (the counters excepted). */
 struct vgw_mac_table {
 	struct mac_bucket *buckets;
 	uint32_t bucket_mask;
 	uint32_t nb_entries;
 	uint64_t seed;
 	uint64_t refresh;
+	struct port_macs *ports; /* NULL: not counted, no cap */
+	uint32_t n_ports;
+	uint32_t port_cap;
 };
 
 static inline uint64_t
@@ -183,6 +193,41 @@ mac_candidates(const struct vgw_mac_table *t, uint64_t m, struct mac_bucket *b[N
 	b[1] = &t->buckets[b1];
 }
 
+/* Every change of a key goes through here: the ports' counts follow the
+ * table exactly (the entry a CAS removes is its old key's port's, the
+ * one it writes its new key's). */
+static inline bool
+slot_cas(struct vgw_mac_table *t, struct mac_slot *s, uint64_t *expected, uint64_t desired)
+{
+	uint64_t old = *expected;
+
+	if (!atomic_compare_exchange_strong(&s->key, expected, desired))
+		return false;
+	if (t->ports != NULL) {
+		if (old != 0 && key_port(old) < t->n_ports)
+			atomic_fetch_sub_explicit(&t->ports[key_port(old)].learned, 1,
+						  memory_order_relaxed);
+		if (desired != 0 && key_port(desired) < t->n_ports)
+			atomic_fetch_add_explicit(&t->ports[key_port(desired)].learned, 1,
+						  memory_order_relaxed);
+	}
+	return true;
+}
+
+/* A port at its cap learns nothing new (nor a MAC moving to it): counted
+ * in its refused, the frame is forwarded all the same. Two lcores may
+ * both pass the check at once: a port can hold a few entries above its
+ * cap, one per worker at most. */
+static inline bool
+port_full(struct vgw_mac_table *t, uint16_t port)
+{
+	if (t->ports == NULL || port >= t->n_ports ||
+	    atomic_load_explicit(&t->ports[port].learned, memory_order_relaxed) < t->port_cap)
+		return false;
+	atomic_fetch_add_explicit(&t->ports[port].refused, 1, memory_order_relaxed);
+	return true;
+}
+
 /* Slot i of the scan order: the 4 slots of bucket 0, then of bucket 1. */
 static inline struct mac_slot *
 slot_at(struct mac_bucket *const b[NB_CANDIDATES], unsigned int i)
@@ -225,7 +270,8 @@ mac_victim(struct mac_bucket *const b[NB_CANDIDATES], uint64_t *expected)
  * seq_cst loads after our seq_cst CAS guarantee that of two concurrent
  * inserters, at least one sees the other's copy (race 1 above). */
 static void
-mac_drop_duplicates(struct mac_bucket *const b[NB_CANDIDATES], unsigned int mine, uint64_t key)
+mac_drop_duplicates(struct vgw_mac_table *t, struct mac_bucket *const b[NB_CANDIDATES],
+		    unsigned int mine, uint64_t key)
 {
 	uint64_t m = key_mac(key);
 	unsigned int i;
@@ -242,10 +288,10 @@ mac_drop_duplicates(struct mac_bucket *const b[NB_CANDIDATES], unsigned int mine
 		if (i < mine) {
 			uint64_t expected = key;
 
-			atomic_compare_exchange_strong(&slot_at(b, mine)->key, &expected, 0);
+			slot_cas(t, slot_at(b, mine), &expected, 0);
 			return;
 		}
-		atomic_compare_exchange_strong(&s->key, &k, 0);
+		slot_cas(t, s, &k, 0);
 	}
 }
 
@@ -307,11 +353,45 @@ vgw_mac_table_create(uint32_t size, uint64_t refresh)
 	return vgw_mac_table_create_seeded(size, refresh, seed);
 }
 
+int
+vgw_mac_table_limit_ports(struct vgw_mac_table *t, uint32_t n_ports, uint32_t cap)
+{
+	struct port_macs *p;
+
+	if (n_ports == 0)
+		return 0;
+	p = aligned_alloc(alignof(struct port_macs), (size_t)n_ports * sizeof(*p));
+	if (p == NULL)
+		return -1;
+	for (uint32_t i = 0; i < n_ports; i++) {
+		atomic_init(&p[i].learned, 0);
+		atomic_init(&p[i].refused, 0);
+	}
+	/* (before the table is published, as create()'s stores) */
+	t->ports = p;
+	t->n_ports = n_ports;
+	t->port_cap = cap != 0 ? cap : UINT32_MAX; /* 0: counted, no cap */
+	return 0;
+}
+
+void
+vgw_mac_table_port_stats(const struct vgw_mac_table *t, uint16_t port, uint32_t *learned,
+			 uint64_t *refused)
+{
+	*learned = 0;
+	*refused = 0;
+	if (t->ports == NULL || port >= t->n_ports)
+		return;
+	*learned = atomic_load_explicit(&t->ports[port].learned, memory_order_relaxed);
+	*refused = atomic_load_explicit(&t->ports[port].refused, memory_order_relaxed);
+}
+
 void
 vgw_mac_table_destroy(struct vgw_mac_table *t)
 {
 	if (t == NULL)
 		return;
+	free(t->ports);
 	free(t->buckets);
 	free(t);
 }
@@ -324,16 +404,17 @@ vgw_mac_table_capacity(const struct vgw_mac_table *t)
 
 /* The MAC is in slot s, holding k. */
 static inline void
-mac_update(const struct vgw_mac_table *t, struct mac_slot *s, uint64_t k, uint64_t key,
-	   uint64_t now)
+mac_update(struct vgw_mac_table *t, struct mac_slot *s, uint64_t k, uint64_t key, uint64_t now)
 {
 	uint64_t ts;
 
 	if (k != key) {
 		/* Moved to another port. If the CAS fails, the slot was
 		 * re-learned or removed meanwhile (race 2). */
+		if (port_full(t, key_port(key)))
+			return;
 		atomic_store_explicit(&s->last_seen, now, memory_order_relaxed);
-		atomic_compare_exchange_strong(&s->key, &k, key);
+		slot_cas(t, s, &k, key);
 		return;
 	}
 	ts = atomic_load_explicit(&s->last_seen, memory_order_relaxed);
@@ -383,7 +464,10 @@ vgw_mac_table_learn(struct vgw_mac_table *t, const uint8_t mac[6], uint16_t port
 
 		/* A new MAC: an empty slot of the less loaded bucket (bucket
 		 * 0 on a tie, so that lookups mostly read one line), else the
-		 * oldest entry of the two. */
+		 * oldest entry of the two; none if its port is at its cap (a
+		 * guest spraying source MACs would evict the others'). */
+		if (port_full(t, port))
+			return;
 		if (empty[0] != NB_SLOTS && (empty[1] == NB_SLOTS || used[0] <= used[1]))
 			i = empty[0];
 		else if (empty[1] != NB_SLOTS)
@@ -393,8 +477,8 @@ vgw_mac_table_learn(struct vgw_mac_table *t, const uint8_t mac[6], uint16_t port
 		s = slot_at(b, i);
 		TEST_HOOK(t);
 		atomic_store_explicit(&s->last_seen, now, memory_order_relaxed);
-		if (atomic_compare_exchange_strong(&s->key, &expected, key)) {
-			mac_drop_duplicates(b, i, key);
+		if (slot_cas(t, s, &expected, key)) {
+			mac_drop_duplicates(t, b, i, key);
 			return;
 		}
 		/* Another lcore took the slot, or aged/moved it: rescan, it
@@ -445,7 +529,7 @@ vgw_mac_table_age(struct vgw_mac_table *t, uint64_t now, uint64_t max_age)
 				continue;
 			TEST_HOOK(t);
 			/* Fails if the slot was re-learned since we read it. */
-			if (atomic_compare_exchange_strong(&s->key, &k, 0))
+			if (slot_cas(t, s, &k, 0))
 				removed++;
 		}
 	}
@@ -466,7 +550,7 @@ vgw_mac_table_flush_port(struct vgw_mac_table *t, uint16_t port)
 			if (k == 0 || key_port(k) != port)
 				continue;
 			TEST_HOOK(t);
-			if (atomic_compare_exchange_strong(&s->key, &k, 0))
+			if (slot_cas(t, s, &k, 0))
 				removed++;
 		}
 	}

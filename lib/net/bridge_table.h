@@ -31,6 +31,21 @@ void vgw_mac_table_destroy(struct vgw_mac_table *t);
  * Both return NULL if size is above 2^31 too. */
 struct vgw_mac_table *vgw_mac_table_create_seeded(uint32_t size, uint64_t refresh, uint64_t seed);
 
+/* Count the entries learned on each port below n_ports (the ports'
+ * numbers are the caller's) and cap them at cap (0: no cap): a port at its
+ * cap learns no new MAC, and no MAC moves to it, until some of its entries
+ * age out or are flushed (its frames are still forwarded: replies to the
+ * sources it did not learn are flooded). Without it a source spraying MACs
+ * replaces the other ports' entries. Call before the table is shared.
+ * Returns -1 on allocation failure. */
+int vgw_mac_table_limit_ports(struct vgw_mac_table *t, uint32_t n_ports, uint32_t cap);
+
+/* Entries learned on port now, and sources on it not learned because it
+ * was at its cap (frames, since the table was made); 0 and 0 for a port
+ * not counted. */
+void vgw_mac_table_port_stats(const struct vgw_mac_table *t, uint16_t port, uint32_t *learned,
+			      uint64_t *refused);
+
 /* Number of slots: size as rounded by create(). */
 uint32_t vgw_mac_table_capacity(const struct vgw_mac_table *t);
 

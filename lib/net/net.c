@@ -349,9 +349,17 @@ net_stats(struct vgw_device *dev, json_t *o)
 					      (json_int_t)ol[3]));
 	}
 	json_object_set_new(o, "queues", qs);
-	if (p->bridge != NULL)
+	if (p->bridge != NULL) {
+		uint32_t learned;
+		uint64_t refused;
+
+		vgw_mac_table_port_stats(p->bridge->macs, dev->index, &learned, &refused);
 		json_object_set_new(o, "bridge_macs",
 				    json_integer(vgw_mac_table_count(p->bridge->macs)));
+		/* this port's entries, and its sources not learned at its cap */
+		json_object_set_new(o, "bridge_macs_port", json_integer(learned));
+		json_object_set_new(o, "bridge_macs_refused", json_integer((json_int_t)refused));
+	}
 }
 
 static const struct vgw_device_ops net_ops = {
@@ -495,10 +503,12 @@ one_copy_link(const struct vgw_conf *conf, const struct vgw_conf_link *cl)
 	return true;
 }
 
-static void
+static int
 link_ports(const struct vgw_conf *conf)
 {
 	bridges = rte_zmalloc("vgw_bridges", (conf->n_links + 1) * sizeof(*bridges), 0);
+	if (bridges == NULL)
+		return -ENOMEM;
 	for (uint16_t l = 0; l < conf->n_links; l++) {
 		const struct vgw_conf_link *cl = &conf->links[l];
 
@@ -519,6 +529,12 @@ link_ports(const struct vgw_conf *conf)
 		br->aging_tsc = (uint64_t)cl->aging_sec * rte_get_tsc_hz();
 		br->macs = vgw_mac_table_create(cl->mac_table_size,
 						rte_get_tsc_hz() / 1000 * MAC_REFRESH_MS);
+		if (br->macs == NULL || vgw_mac_table_limit_ports(br->macs, VGW_MAX_DEVICES,
+								  cl->max_macs_per_port) < 0) {
+			VGW_LOG(net, ERR, "bridge %s: no memory for a MAC table of %u entries",
+				cl->name, cl->mac_table_size);
+			return -ENOMEM;
+		}
 		br->n_ports = cl->n_ports;
 		memset(br->slot_of, UINT8_MAX, sizeof(br->slot_of));
 		for (uint16_t i = 0; i < cl->n_ports; i++) {
@@ -528,6 +544,7 @@ link_ports(const struct vgw_conf *conf)
 			br->slot_of[cl->ports[i]] = (uint8_t)i;
 		}
 	}
+	return 0;
 }
 
 int
@@ -554,7 +571,9 @@ vgw_net_init(const struct vgw_conf *conf)
 			port_of_dev[i] = n_ports++;
 	}
 	/* links name devices by config index: map them to ports */
-	link_ports(conf);
+	ret = link_ports(conf);
+	if (ret < 0)
+		return ret;
 	for (uint16_t i = 0; i < conf->n_devs; i++) {
 		struct vgw_net_port *p;
 
@@ -646,6 +665,32 @@ vgw_net_stop(void)
 		vgw_mac_table_destroy(bridges[b].macs);
 }
 
+/* A port whose sources were not learned (at its cap of learned MACs): a
+ * warning when it starts, then at most one a minute while it goes on,
+ * with how many since the last. */
+static void
+cap_report(struct vgw_net_bridge *br, uint64_t now)
+{
+	for (uint16_t i = 0; i < br->n_ports; i++) {
+		struct vgw_net_port *p = br->ports[i];
+		uint32_t learned;
+		uint64_t refused;
+
+		vgw_mac_table_port_stats(br->macs, p->dev.index, &learned, &refused);
+		if (refused == br->refused_seen[i] ||
+		    (br->refused_seen[i] != 0 &&
+		     now - br->refused_said_tsc[i] < 60 * rte_get_tsc_hz()))
+			continue;
+		VGW_LOG(net, WARNING,
+			"bridge %s: port %s is at its cap of learned MACs (%u now): %" PRIu64
+			" frame(s) from sources not learned since the last report (their "
+			"replies are flooded; max_macs_per_port)",
+			br->name, p->dev.name, learned, refused - br->refused_seen[i]);
+		br->refused_seen[i] = refused;
+		br->refused_said_tsc[i] = now;
+	}
+}
+
 void
 vgw_net_age(void)
 {
@@ -654,8 +699,10 @@ vgw_net_age(void)
 	if (now - last_age_tsc < rte_get_tsc_hz())
 		return;
 	last_age_tsc = now;
-	for (uint16_t b = 0; b < n_bridges; b++)
+	for (uint16_t b = 0; b < n_bridges; b++) {
 		vgw_mac_table_age(bridges[b].macs, now, bridges[b].aging_tsc);
+		cap_report(&bridges[b], now);
+	}
 }
 
 void

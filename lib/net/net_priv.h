@@ -78,6 +78,9 @@ struct vgw_net_bridge {
 	struct vgw_net_port *ports[VGW_BRIDGE_MAX_PORTS];
 	/* a device index's position in ports[] (UINT8_MAX: not a port) */
 	uint8_t slot_of[VGW_MAX_DEVICES];
+	/* control thread: each port's refused sources at its last report */
+	uint64_t refused_seen[VGW_BRIDGE_MAX_PORTS];
+	uint64_t refused_said_tsc[VGW_BRIDGE_MAX_PORTS];
 };
 
 /* net_oc.c: one copy between the guests of a vhost-to-vhost xconnect */

@@ -6,7 +6,11 @@ Three net devices A, B, C on bridge br0. Phase 1: B sends a broadcast, a
 multicast and an unknown-unicast frame: A and C each get all three, and the
 bridge has learned B. Phase 2: A sends frames to B (known) interleaved with
 frames to an unknown MAC: B gets all of them in order, C only the unknown
-ones. Both paths: the mbuf path (one_copy false) and the one-copy bridge
+ones. Phase 3: C sprays 40 source MACs on a table of 16 entries with a
+cap of 4 learned per port: 4 learned, 36 refused (counted, a warning
+logged), A's and B's entries not evicted, so phase 2 runs again with the
+same outcome (without the cap, C's sources replace them and A's frames to
+B are flooded to C). Both paths: the mbuf path (one_copy false) and the one-copy bridge
 (the default: each frame from the sender's buffers straight into every
 receiver's, lib/net/net_oc.c), each on a gateway of its own; then the
 one-copy bridge on two workers, two senders into one receiver at once.
@@ -53,7 +57,8 @@ def main():
 
 def one_path(binary, copy):
     wd = t.workdir("bridge-" + copy)
-    link = {"bridge": "br0", "ports": ["A", "B", "C"]}
+    link = {"bridge": "br0", "ports": ["A", "B", "C"], "mac_table_size": 16,
+            "max_macs_per_port": 4}
     if copy == "mbuf":
         link["one_copy"] = False  # (one copy is a bridge's default)
     cfg = {"runtime_dir": wd,
@@ -81,28 +86,55 @@ def one_path(binary, copy):
     for i in range(250):
         send.append(t.frame(MZ if i % 5 == 4 else MB, MA, 64 + i, 100 + i))
     unknown = [f for f in send if f[:6] == t.mac(MZ)]
-    got = frontend(wd, gw, "phase2", "A", send, ["B", "C"])
-    t.check(got["B"] == send, f"phase 2: B got {len(got['B'])} frames, expected all "
-            f"{len(send)} in order")
-    t.check(got["C"] == unknown, f"phase 2: C got {len(got['C'])} frames, expected only "
-            f"the {len(unknown)} to the unknown MAC")
-    t.check(gw.stats("A")["bridge_macs"] == 2, "phase 2: the bridge did not learn A")
+    phase2(gw, wd, "phase2", send, unknown, len(learn))
+
+    spray = [t.frame(MZ, f"02:00:00:00:10:{i:02x}", 60, 600 + i) for i in range(40)]
+    got = frontend(wd, gw, "phase3", "C", spray, ["A", "B"])
+    for dev in ("A", "B"):
+        t.check(got[dev] == spray, f"phase 3: {dev} got {len(got[dev])} frames, expected "
+                f"the {len(spray)} flooded ones")
     sc = gw.stats("C")
-    t.check(sc["tx_packets"] == len(learn) + len(unknown),
-            f"C tx_packets {sc['tx_packets']}, expected {len(learn) + len(unknown)}")
+    t.check(sc["bridge_macs_port"] == 4 and sc["bridge_macs_refused"] == 36,
+            f"phase 3: C learned {sc['bridge_macs_port']} and was refused "
+            f"{sc['bridge_macs_refused']}, expected 4 and 36")
+    t.check(gw.stats("A")["bridge_macs_port"] == 1 and gw.stats("B")["bridge_macs_port"] == 1,
+            "phase 3: A's or B's entry is gone")
+    t.check(sc["bridge_macs"] == 6, f"phase 3: the table holds {sc['bridge_macs']}, expected 6")
+    t.wait_for("the cap's warning",
+               lambda: "port C is at its cap of learned MACs" in gw.proc.output())
+    t.log("phase 3: 40 sources sprayed by C: 4 learned, 36 refused, A and B kept")
+    phase2(gw, wd, "phase4", send, unknown, len(learn) + len(unknown))
+    t.check(gw.mbufs_in_use() == 0, f"mbufs in use: {gw.mbufs_in_use()}")
+    gw.stop()
+
+
+def phase2(gw, wd, name, send, unknown, c_before):
+    """A sends to B (known) and to MZ (unknown): B gets every frame, C only
+    the unknown ones (c_before: what C was sent before)."""
+    copy = gw.device("A").get("copy")
+    a0, b0 = gw.stats("A"), gw.stats("B")
+    got = frontend(wd, gw, name, "A", send, ["B", "C"])
+    t.check(got["B"] == send, f"{name}: B got {len(got['B'])} frames, expected all "
+            f"{len(send)} in order")
+    t.check(got["C"] == unknown, f"{name}: C got {len(got['C'])} frames, expected only "
+            f"the {len(unknown)} to the unknown MAC")
+    t.check(gw.stats("A")["bridge_macs_port"] == 1, f"{name}: the bridge did not learn A")
+    sc = gw.stats("C")
+    t.check(sc["tx_packets"] == c_before + len(unknown),
+            f"{name}: C tx_packets {sc['tx_packets']}, expected {c_before + len(unknown)}")
     sb = gw.stats("B")
-    t.check(sb["tx_packets"] == len(send) and sb["drops"] == 0,
-            f"B tx_packets {sb['tx_packets']} drops {sb['drops']}, expected {len(send)} and 0")
+    t.check(sb["tx_packets"] - b0["tx_packets"] == len(send) and sb["drops"] == 0,
+            f"{name}: B tx_packets +{sb['tx_packets'] - b0['tx_packets']} drops "
+            f"{sb['drops']}, expected +{len(send)} and 0")
     sa = gw.stats("A")
-    t.check(sa["rx_packets"] == len(send) and sa["drops"] == 0,
-            f"A rx_packets {sa['rx_packets']} drops {sa['drops']}, expected {len(send)} and 0")
+    t.check(sa["rx_packets"] - a0["rx_packets"] == len(send) and sa["drops"] == 0,
+            f"{name}: A rx_packets +{sa['rx_packets'] - a0['rx_packets']} drops "
+            f"{sa['drops']}, expected +{len(send)} and 0")
     if copy == "one":
         bad = sum(gw.stats(d)["malformed"] for d in ("A", "B", "C"))
         t.check(bad == 0, f"{bad} chains refused as malformed, expected 0")
-    t.log(f"phase 2: {len(send) - len(unknown)} known-unicast frames went to B only, "
+    t.log(f"{name}: {len(send) - len(unknown)} known-unicast frames went to B only, "
           f"{len(unknown)} unknown ones flooded to B and C")
-    t.check(gw.mbufs_in_use() == 0, f"mbufs in use: {gw.mbufs_in_use()}")
-    gw.stop()
 
 
 def two_workers(binary, tool):

@@ -74,7 +74,8 @@ def stats(k, odd=False):
     vm2 = [queue(0, k, (7, 0), (448, 0), (9, 0), (576, 0), (2, 0), (700, 0))]
     devs = [device_stats("vm1", vm1, malformed=4 + k, recoveries=1, last_recovery_ms=412,
                          last_recovery_ts=1732363600.5),
-            device_stats("vm2", vm2, bridge_macs=3, recoveries=0)]
+            device_stats("vm2", vm2, bridge_macs=3, bridge_macs_port=2,
+                         bridge_macs_refused=17, recoveries=0)]
     if odd:
         devs.append(device_stats(ODD, []))
     return {"ok": True, "devices": devs,
@@ -502,6 +503,8 @@ def check_exposition(samples, types, helps):
                     ("vhostgw_device_last_recovery_seconds", "gauge"),
                     ("vhostgw_device_last_recovery_timestamp_seconds", "gauge"),
                     ("vhostgw_keeper_restarts_total", "counter"),
+                    ("vhostgw_bridge_port_macs", "gauge"),
+                    ("vhostgw_bridge_macs_refused_total", "counter"),
                     ("vhostgw_keeper_info", "gauge")]:
         t.check(types.get(n) == kind and helps.get(n), f"TYPE/HELP of {n}: {types.get(n)}")
     codes = family(samples, "vhostgw_device_phase_code")
@@ -518,6 +521,10 @@ def check_exposition(samples, types, helps):
     t.check(value(samples, "vhostgw_device_last_recovery_timestamp_seconds", device="vm1")
             == 1732363600.5, "last recovery timestamp")
     t.check(value(samples, "vhostgw_keeper_restarts_total") == 3, "keeper restarts")
+    t.check(value(samples, "vhostgw_bridge_port_macs", device="vm2") == 2 and
+            value(samples, "vhostgw_bridge_macs_refused_total", device="vm2") == 17 and
+            len(family(samples, "vhostgw_bridge_macs_refused_total")) == 1,
+            "bridge port MACs and refused: vm2's only")
 
 
 def test_exporter(odd_sock, odd_gw, nokeeper_sock):

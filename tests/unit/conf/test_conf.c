@@ -415,6 +415,12 @@ static struct bad_case bad_cases[] = {
 	  { "cfg.json: links[0].mac_table_size: expected 16..1048576, got 15",
 	    "cfg.json: links[1].mac_table_size: expected 16..1048576, "
 	    "got 2097152" } },
+	{ "bridge max_macs_per_port out of range",
+	  LINKS(ABC ", " ETH_E, "{'bridge': 'x', 'ports': ['a', 'b'], "
+				"'max_macs_per_port': -1}, {'bridge': 'y', 'ports': ['c', 'e'], "
+				"'max_macs_per_port': 1048577}"),
+	  { "cfg.json: links[0].max_macs_per_port: expected 0..1048576, got -1",
+	    "cfg.json: links[1].max_macs_per_port: expected 0..1048576, got 1048577" } },
 	{ "bridge unknown key",
 	  LINKS(ABC, "{'bridge': 'x', 'ports': ['a', 'b'], 'aging': 10}"),
 	  { "cfg.json: links[0]: unknown key \"aging\"" } },
@@ -1049,6 +1055,28 @@ test_aging_bounds(void **state)
 	assert_int_equal(conf->links[0].aging_sec, 1);
 	assert_int_equal(conf->links[1].aging_sec, 86400);
 	assert_int_equal(conf->links[0].mac_table_size, VGW_CONF_DEFAULT_MAC_TABLE);
+	assert_int_equal(conf->links[0].max_macs_per_port, VGW_CONF_DEFAULT_MAC_TABLE / 8);
+	vgw_conf_free(conf);
+}
+
+/* max_macs_per_port: an eighth of the table by default, at least 16; 0
+ * (no cap) and values up to the largest table taken. */
+static void
+test_max_macs_per_port(void **state)
+{
+	struct vgw_conf *conf = parse_ok(
+		LINKS(ABC ", " ETH_E, "{'bridge': 'x', 'ports': ['a', 'b'], 'mac_table_size': 64}, "
+				      "{'bridge': 'y', 'ports': ['c', 'e'], 'mac_table_size': 1024,"
+				      " 'max_macs_per_port': 0}"));
+
+	(void)state;
+	assert_int_equal(conf->links[0].max_macs_per_port, 16);
+	assert_int_equal(conf->links[1].max_macs_per_port, 0);
+	vgw_conf_free(conf);
+	conf = parse_ok(LINKS(ABC, "{'bridge': 'x', 'ports': ['a', 'b'], 'mac_table_size': 1024,"
+				   " 'max_macs_per_port': 1048576}"));
+	assert_int_equal(conf->links[0].max_macs_per_port, 1048576);
+	assert_int_equal(conf->links[0].mac_table_size, 1024);
 	vgw_conf_free(conf);
 }
 
@@ -1256,6 +1284,7 @@ main(void)
 		cmocka_unit_test(test_long_string_quoted),
 		cmocka_unit_test(test_utf8_quoted),
 		cmocka_unit_test(test_mac_table_rounding),
+		cmocka_unit_test(test_max_macs_per_port),
 		cmocka_unit_test(test_protocol_features_off),
 		cmocka_unit_test(test_aging_bounds),
 		cmocka_unit_test(test_device_count),

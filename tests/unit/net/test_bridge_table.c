@@ -315,6 +315,101 @@ test_flush_port(void **state)
 	vgw_mac_table_destroy(t);
 }
 
+/* Every port's count against the entries dump() finds on it. */
+static void
+assert_port_counts(const struct vgw_mac_table *t, unsigned int n_ports)
+{
+	unsigned int cap = vgw_mac_table_capacity(t), n, i, p;
+	struct vgw_mac_entry *e = calloc(cap, sizeof(*e));
+	unsigned int *seen = calloc(n_ports, sizeof(*seen));
+
+	assert_non_null(e);
+	assert_non_null(seen);
+	n = vgw_mac_table_dump(t, e, cap);
+	for (i = 0; i < n; i++)
+		if (e[i].port < n_ports)
+			seen[e[i].port]++;
+	for (p = 0; p < n_ports; p++) {
+		uint32_t learned;
+		uint64_t refused;
+
+		vgw_mac_table_port_stats(t, (uint16_t)p, &learned, &refused);
+		assert_int_equal(learned, seen[p]);
+	}
+	free(seen);
+	free(e);
+}
+
+/* A port at its cap learns no new MAC and takes no MAC moving to it: a
+ * source spraying MACs cannot evict the other ports' entries; the counts
+ * follow moves, flushes, ageing and evictions by uncounted ports. */
+static void
+test_port_cap(void **state)
+{
+	struct vgw_mac_table *t = vgw_mac_table_create_seeded(16, 1, SEED);
+	uint32_t learned, id;
+	uint64_t refused;
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(vgw_mac_table_limit_ports(t, 8, 4), 0);
+	learn_id(t, 1, 1, 10);
+	learn_id(t, 2, 1, 10);
+	/* port 2 sprays 100 sources into a table of 16: 4 learned */
+	for (id = 100; id < 200; id++)
+		learn_id(t, id, 2, 20 + id);
+	vgw_mac_table_port_stats(t, 2, &learned, &refused);
+	assert_int_equal(learned, 4);
+	assert_int_equal(refused, 96);
+	assert_int_equal(lookup_id(t, 1), 1); /* not evicted */
+	assert_int_equal(lookup_id(t, 2), 1);
+	assert_int_equal(lookup_id(t, 199), -1);
+	assert_int_equal(vgw_mac_table_count(t), 6);
+	/* a known source of port 2 is refreshed, not refused */
+	learn_id(t, 100, 2, 500);
+	vgw_mac_table_port_stats(t, 2, &learned, &refused);
+	assert_int_equal(refused, 96);
+	assert_int_equal(last_seen_of(t, 100), 500);
+	/* MAC 1 moving to port 2, at its cap: refused, stays on port 1 */
+	learn_id(t, 1, 2, 600);
+	assert_int_equal(lookup_id(t, 1), 1);
+	vgw_mac_table_port_stats(t, 2, &learned, &refused);
+	assert_int_equal(refused, 97);
+	/* room again after a flush: the move goes through, both counts follow */
+	assert_int_equal(vgw_mac_table_flush_port(t, 2), 4);
+	learn_id(t, 1, 2, 700);
+	assert_int_equal(lookup_id(t, 1), 2);
+	vgw_mac_table_port_stats(t, 1, &learned, &refused);
+	assert_int_equal(learned, 1);
+	assert_int_equal(refused, 0);
+	assert_port_counts(t, 8);
+	/* a port beyond the counted ones (uncapped) evicts ports 1 and 2's
+	 * entries: their counts go down with them */
+	for (id = 1000; id < 1100; id++)
+		learn_id(t, id, 9, 1000 + id);
+	assert_int_equal(lookup_id(t, 1), -1);
+	assert_port_counts(t, 8);
+	/* ageing */
+	learn_id(t, 3, 3, 5000);
+	learn_id(t, 4, 3, 9000);
+	vgw_mac_table_age(t, 9000, 100);
+	vgw_mac_table_port_stats(t, 3, &learned, &refused);
+	assert_int_equal(learned, 1);
+	assert_port_counts(t, 8);
+	/* no cap: counted, nothing refused, the table fills */
+	vgw_mac_table_destroy(t);
+	t = vgw_mac_table_create_seeded(16, 1, SEED);
+	assert_non_null(t);
+	assert_int_equal(vgw_mac_table_limit_ports(t, 8, 0), 0);
+	for (id = 100; id < 200; id++)
+		learn_id(t, id, 2, id);
+	vgw_mac_table_port_stats(t, 2, &learned, &refused);
+	assert_int_equal(learned, 16);
+	assert_int_equal(refused, 0);
+	assert_int_equal(vgw_mac_table_count(t), 16);
+	vgw_mac_table_destroy(t);
+}
+
 static void
 test_count_dump(void **state)
 {
@@ -853,6 +948,9 @@ test_stress(void **state)
 	assert_non_null(copies);
 	c->t = vgw_mac_table_create_seeded(ST_SIZE, 1, SEED);
 	assert_non_null(c->t);
+	/* counted (the cap above what any port learns): the counts stay
+	 * exact under the concurrent learns, moves, ageing and flushes */
+	assert_int_equal(vgw_mac_table_limit_ports(c->t, 256, ST_SIZE), 0);
 	atomic_init(&c->stop, false);
 	atomic_init(&c->ready, 0);
 	atomic_init(&c->errors, 0);
@@ -901,9 +999,11 @@ test_stress(void **state)
 		assert_true(copies[i] <= 1);
 	assert_int_equal(stable, ST_SHARED + 2 * ST_OWN);
 
+	assert_port_counts(c->t, 256);
 	/* Only the churn MACs are stale. */
 	vgw_mac_table_age(c->t, ST_AGER_NOW, ST_MAX_AGE);
 	assert_int_equal(vgw_mac_table_count(c->t), ST_SHARED + 2 * ST_OWN);
+	assert_port_counts(c->t, 256);
 
 	pthread_barrier_destroy(&c->start);
 	pthread_barrier_destroy(&c->first_pass);
@@ -926,6 +1026,7 @@ main(void)
 		cmocka_unit_test(test_refresh_threshold),
 		cmocka_unit_test(test_age),
 		cmocka_unit_test(test_flush_port),
+		cmocka_unit_test(test_port_cap),
 		cmocka_unit_test(test_count_dump),
 		cmocka_unit_test(test_overfill),
 		cmocka_unit_test(test_interleavings),
