@@ -256,6 +256,8 @@ def _cleanup():
             pass
         _procs.remove(p)
     for o in list(_dpdk_owners):
+        if isinstance(o, Keeper):
+            o.kill_orphans()
         if not o.dpdk_alive():
             o.remove_dpdk_files()
 
@@ -454,6 +456,32 @@ class Keeper(Gateway):
         """Every gateway the keeper started, in order."""
         return [int(m) for m in re.findall(r"gateway \d+ started: pid (\d+)",
                                            self.proc.output())]
+
+    def kill_orphans(self, timeout=5):
+        """At clean-up, the keeper killed: the gateways it started that
+        still run (a gateway outlives its keeper until it notices), so that
+        their DPDK files can go. Only a pid whose command line is still
+        this gateway's binary (not a pid reused since)."""
+        try:
+            pids = self.gateway_pids()
+        except OSError:
+            return
+        mine = []
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv0 = f.read().split(b"\0")[0].decode(errors="replace")
+            except OSError:
+                continue
+            if os.path.realpath(argv0) == os.path.realpath(self.binary):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    mine.append(pid)
+                except ProcessLookupError:
+                    pass
+        deadline = time.time() + timeout
+        while any(pid_alive(p) for p in mine) and time.time() < deadline:
+            time.sleep(0.05)
 
     def kill_gateway(self, sig=signal.SIGKILL):
         pid = self.gateway_pids()[-1]
