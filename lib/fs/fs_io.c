@@ -402,8 +402,10 @@ fs_test_slow_read_ms(void)
 
 /* Which inodes' attributes the poller reads itself: those on a disk's
  * file system, and those on the share's if it is a local one without a
- * disk (tmpfs, ramfs, an overlay of local ones); none if the share is a
- * network file system. */
+ * disk (tmpfs, ramfs, btrfs); none if the share is a network file system.
+ * Not an overlay's: it passes AT_STATX_DONT_SYNC to the file system
+ * under it, which may be a network one, and its cached answer would be
+ * taken. */
 static void
 fs_fstat_policy(struct vgw_fs *fs, int root_fd, const struct statx *root)
 {
@@ -415,7 +417,6 @@ fs_fstat_policy(struct vgw_fs *fs, int root_fd, const struct statx *root)
 	switch ((unsigned long)sf.f_type) {
 	case TMPFS_MAGIC:
 	case RAMFS_MAGIC:
-	case OVERLAYFS_SUPER_MAGIC:
 	case BTRFS_SUPER_MAGIC: /* subvolumes have devices of their own */
 		fs->fstat_dev = makedev(root->stx_dev_major, root->stx_dev_minor);
 		break;

@@ -297,6 +297,8 @@ fs_vault_sweep_fd(struct vgw_fs *fs, int fd)
 void
 fs_vault_sweep(struct vgw_fs *fs, unsigned int budget)
 {
+	unsigned int released = 0;
+
 	if (fs->vault[0] < 0)
 		return;
 	if (fs->vault_left == 0) {
@@ -311,8 +313,6 @@ fs_vault_sweep(struct vgw_fs *fs, unsigned int budget)
 					  2 :
 					  (uint8_t)(fs->vault_epoch + 1);
 	}
-	unsigned int released = 0;
-
 	while (budget-- > 0 && fs->vault_left > 0) {
 		int fds[FS_VAULT_BATCH], k = fs_vault_recv_fds(fs->vault[0], fds);
 
