@@ -255,18 +255,20 @@ fs_vault_settle(struct vgw_fs *fs, struct fs_vault_ent *e, uint32_t n, bool load
  * session holds is parked on it and no other fd of this sweep was queued
  * for that inode (a file parked again by a later inode of the same file
  * after the first was let go); closed otherwise. Returns 1 if it was
- * closed. */
+ * let go (no inode held it). */
 static int
 fs_vault_sweep_fd(struct vgw_fs *fs, int fd)
 {
 	struct statx st;
 	uint32_t idx = 0;
+	bool held;
 
 	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
 		  STATX_BASIC_STATS | STATX_MNT_ID, &st) == 0)
 		idx = fs_inode_find(fs, makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino,
 				    st.stx_mnt_id);
-	if (idx != 0 && fs->ino_vaulted[idx] != 0 && fs->ino_vaulted[idx] != fs->vault_epoch) {
+	held = idx != 0 && fs->ino_vaulted[idx] != 0 && fs->ino_vaulted[idx] != fs->vault_epoch;
+	if (held) {
 		if (fs_vault_send(fs, fd) == 0) {
 			fs->ino_vaulted[idx] = fs->vault_epoch;
 			close(fd); /* (the queue holds it) */
@@ -275,13 +277,11 @@ fs_vault_sweep_fd(struct vgw_fs *fs, int fd)
 		fs->stats.vault_full++; /* ESTALE after a crash, parked again at
 					 * its next unlink */
 		fs->ino_vaulted[idx] = 0;
-		fs_close_async(fs, fd);
-		return 0;
 	}
-	/* an unlinked file's last reference: its space goes back to the
-	 * host (closed as an inode's own fd is) */
+	/* let go, an unlinked file's last reference: its space goes back to
+	 * the host (closed as an inode's own fd is) */
 	fs_close_async(fs, fd);
-	return 1;
+	return !held;
 }
 
 /* A parked fd stays in the queue until something reads it out: without
